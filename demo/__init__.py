@@ -1,0 +1,1 @@
+"""Bundled demo scenarios: standalone scripts run by `pooltui demo` and the tests (not imported)."""

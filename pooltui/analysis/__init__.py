@@ -1,0 +1,16 @@
+"""Pure functions over the model: roles, waits, locks, diagnoses, diff, timeline.
+
+``analyze`` is the one entry point the sources call on every raw capture.
+"""
+
+from __future__ import annotations
+
+from pooltui.analysis import diagnoses, roles, waits
+from pooltui.model import Snapshot
+
+
+def analyze(snapshot: Snapshot) -> Snapshot:
+    """Roles, then waits, then diagnoses, on a raw capture (or a loaded report)."""
+    snapshot = roles.assign_roles(snapshot)
+    snapshot = waits.classify_snapshot(snapshot)
+    return snapshot.with_(diagnoses=diagnoses.diagnose(snapshot))

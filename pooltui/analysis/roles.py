@@ -1,0 +1,154 @@
+"""Roles of processes and threads in a pool, from cmdline, tree shape, thread names and
+the outermost ("bottom") frames of each stack.
+
+Frames are matched by file suffix and unqualified function name, so 2.7 and 3.8-3.10
+(``_handle_tasks``) read like 3.11+ (``Pool._handle_tasks``); thread names are only a
+hint (2.7 threads have none in py-spy's output).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Optional
+
+from pooltui.analysis.frames import find
+from pooltui.model import Frame, Process, Snapshot, Thread
+
+# Process roles
+POOL_PARENT = "pool parent"
+EXECUTOR_PARENT = "executor parent"
+PARENT = "parent"
+MAIN = "main"
+POOL_WORKER = "pool worker"
+EXECUTOR_WORKER = "executor worker"
+MANAGER = "manager server"
+RESOURCE_TRACKER = "resource tracker"
+FORKSERVER = "forkserver"
+MP_CHILD = "mp process"
+OTHER_PYTHON = "python"
+NOT_PYTHON = "not python"
+UNREADABLE = "unreadable"
+
+WORKER_ROLES = (POOL_WORKER, EXECUTOR_WORKER)
+
+# (file suffix, function names) -> process role, matched against the main thread's frames
+_PROCESS_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("multiprocessing/pool.py", ("worker",), POOL_WORKER),
+    ("concurrent/futures/process.py", ("_process_worker",), EXECUTOR_WORKER),
+    ("multiprocessing/managers.py", ("serve_forever", "_run_server"), MANAGER),
+    ("multiprocessing/resource_tracker.py", ("main",), RESOURCE_TRACKER),
+    ("multiprocessing/semaphore_tracker.py", ("main",), RESOURCE_TRACKER),
+    ("multiprocessing/forkserver.py", ("main",), FORKSERVER),
+)
+
+# cmdline fragments for processes whose stacks could not be read
+_PROCESS_CMDLINE: tuple[tuple[str, str], ...] = (
+    ("resource_tracker", RESOURCE_TRACKER),
+    ("semaphore_tracker", RESOURCE_TRACKER),
+    ("forkserver import main", FORKSERVER),
+)
+
+# Thread roles
+MAIN_THREAD = "main thread"
+_THREAD_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("multiprocessing/pool.py", ("_handle_workers",), "worker handler"),
+    ("multiprocessing/pool.py", ("_handle_tasks",), "task handler"),
+    ("multiprocessing/pool.py", ("_handle_results",), "result handler"),
+    ("multiprocessing/queues.py", ("_feed",), "queue feeder"),
+    ("concurrent/futures/process.py", ("_queue_management_worker", "run", "wait_result_broken_or_wakeup"), "executor manager"),
+    ("concurrent/futures/thread.py", ("_worker",), "thread pool worker"),
+    ("multiprocessing/managers.py", ("accepter",), "manager accepter"),
+    ("multiprocessing/managers.py", ("serve_client", "handle_request"), "manager handler"),
+)
+
+
+def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str], ...]) -> Optional[str]:
+    """First role whose frame appears in the stack (outermost wins for nested loops)."""
+    best: Optional[tuple[int, str]] = None
+    for suffix, functions, role in table:
+        index = find(frames, suffix, *functions)
+        if index is not None and (best is None or index > best[0]):
+            best = (index, role)
+    return best[1] if best else None
+
+
+def thread_role(thread: Thread, pid: int) -> str:
+    role = _match(thread.frames, _THREAD_FRAMES)
+    if role:
+        return role
+    if thread.tid == pid or thread.name == "MainThread":
+        return MAIN_THREAD
+    return "thread"
+
+
+def _main_frames(proc: Process) -> Sequence[Frame]:
+    for t in proc.threads:
+        if t.tid == proc.pid or t.name == "MainThread":
+            return t.frames
+    return proc.threads[0].frames if proc.threads else ()
+
+
+def _own_role(proc: Process) -> Optional[str]:
+    """The role a process shows by itself (stack or cmdline), before tree shape."""
+    role = _match(_main_frames(proc), _PROCESS_FRAMES)
+    if role:
+        return role
+    cmd = " ".join(proc.cmdline)
+    for fragment, cmd_role in _PROCESS_CMDLINE:
+        if fragment in cmd:
+            return cmd_role
+    if any(find(t.frames, "multiprocessing/process.py", "_bootstrap") is not None for t in proc.threads):
+        return MP_CHILD
+    return None
+
+
+def process_role(proc: Process, child_roles: Sequence[str]) -> str:
+    own = _own_role(proc)
+    if own:
+        return own
+    if proc.error is not None and proc.error.code == "not_python":
+        return NOT_PYTHON
+    if proc.python is None and proc.error is None and not proc.threads:
+        return NOT_PYTHON
+    if POOL_WORKER in child_roles:
+        return POOL_PARENT
+    if EXECUTOR_WORKER in child_roles:
+        return EXECUTOR_PARENT
+    if proc.error is not None:
+        return UNREADABLE
+    if child_roles:
+        return PARENT
+    return OTHER_PYTHON
+
+
+def assign_roles(snapshot: Snapshot) -> Snapshot:
+    """Every process and thread with its role; pool workers numbered per parent by start time."""
+    by_pid = {p.pid: p for p in snapshot.processes}
+    own = {p.pid: _own_role(p) for p in snapshot.processes}
+    children: dict[int, list[str]] = {}
+    for p in snapshot.processes:
+        if p.pid != snapshot.root_pid or p.ppid in by_pid:
+            children.setdefault(p.ppid, []).append(own[p.pid] or "")
+    roles = {p.pid: process_role(p, children.get(p.pid, [])) for p in snapshot.processes}
+    root = by_pid.get(snapshot.root_pid)
+    if root is not None and roles[root.pid] == OTHER_PYTHON:
+        roles[root.pid] = MAIN
+    index: dict[int, Optional[int]] = {}
+    siblings: dict[tuple[int, str], list[Process]] = {}
+    for p in snapshot.processes:
+        if roles[p.pid] in WORKER_ROLES:
+            siblings.setdefault((p.ppid, roles[p.pid]), []).append(p)
+    for group in siblings.values():
+        for n, p in enumerate(sorted(group, key=lambda q: (q.create_time, q.pid)), start=1):
+            index[p.pid] = n
+    processes = tuple(
+        replace(
+            p,
+            role=roles[p.pid],
+            role_index=index.get(p.pid),
+            threads=tuple(replace(t, role=thread_role(t, p.pid)) for t in p.threads),
+        )
+        for p in snapshot.processes
+    )
+    return snapshot.with_(processes=processes)

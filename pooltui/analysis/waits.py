@@ -1,0 +1,232 @@
+"""What each thread is doing, from its innermost frames: one ``WaitKind`` and a line a
+person reads ("waits for a lock in `with self.lock:` in Reporter.report, app.py:18").
+
+The rules, in order:
+1. py-spy says the thread is active -> running.
+2. The thread sits in a known "waiting for work" loop (pool worker's ``get()``, the
+   Pool's handler threads, a queue feeder, the manager server) with only stdlib frames
+   inside it -> idle.
+3. The innermost stdlib frames name the wait (``Condition.wait``, ``Queue.get``,
+   ``SemLock.__enter__``, ``_callmethod``...).
+4. Native frames (``--native``) name the C call (``PyThread_acquire_lock_timed``,
+   ``sem_wait``, ``take_gil``, ``clock_nanosleep``...).
+5. The source line of the innermost user frame (a C lock's acquire has no Python
+   frame: the thread is "at" its ``with self.lock:`` line).
+Who *holds* a lock is the job of ``analysis.locks``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Optional
+
+from pooltui.analysis.frames import find, innermost_user, matches, origin
+from pooltui.model import Frame, Process, Snapshot, Thread, Wait, WaitKind
+
+# "waiting for work" loops: (file suffix, functions, what the idle thread waits for)
+_IDLE_LOOPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("multiprocessing/pool.py", ("worker",), "idle: waits for its next task"),
+    ("concurrent/futures/process.py", ("_process_worker",), "idle: waits for its next task"),
+    ("multiprocessing/pool.py", ("_handle_tasks",), "idle: waits for tasks to hand to workers"),
+    ("multiprocessing/pool.py", ("_handle_results",), "idle: waits for results from workers"),
+    ("multiprocessing/pool.py", ("_handle_workers",), "idle: watches the workers (replaces dead ones)"),
+    ("multiprocessing/queues.py", ("_feed",), "idle: waits for items to send into the queue's pipe"),
+    ("concurrent/futures/process.py", ("_queue_management_worker", "wait_result_broken_or_wakeup"), "idle: waits for results or broken workers"),
+    ("concurrent/futures/thread.py", ("_worker",), "idle: waits for its next work item"),
+    ("multiprocessing/managers.py", ("serve_forever",), "idle: manager server serving"),
+    ("multiprocessing/managers.py", ("accepter",), "idle: waits for manager connections"),
+    ("multiprocessing/managers.py", ("serve_client",), "idle: waits for the next request from a manager client"),
+    ("multiprocessing/resource_tracker.py", ("main",), "idle: waits for resource registrations"),
+    ("multiprocessing/semaphore_tracker.py", ("main",), "idle: waits for semaphore registrations"),
+    ("multiprocessing/forkserver.py", ("main",), "idle: waits for fork requests"),
+)
+
+# innermost stdlib frames that name the wait: (file suffix, functions, kind, phrase)
+_STDLIB_WAITS: tuple[tuple[str, tuple[str, ...], WaitKind, str], ...] = (
+    ("multiprocessing/managers.py", ("_callmethod", "_connect", "_incref"), WaitKind.MANAGER_CALL, "waits for the Manager server to answer"),
+    ("multiprocessing/synchronize.py", ("__enter__", "acquire"), WaitKind.SEMLOCK, "waits for a multiprocessing lock"),
+    ("threading.py", ("_wait_for_tstate_lock", "join"), WaitKind.JOIN, "waits for a thread to finish"),
+    ("multiprocessing/process.py", ("join",), WaitKind.JOIN, "waits for a process to finish"),
+    ("multiprocessing/popen_fork.py", ("wait", "poll"), WaitKind.JOIN, "waits for a process to finish"),
+    ("subprocess.py", ("wait", "communicate", "_wait", "_try_wait"), WaitKind.JOIN, "waits for a subprocess to finish"),
+    ("multiprocessing/pool.py", ("get", "wait"), WaitKind.CONDITION, "waits for pool results"),
+    ("concurrent/futures/_base.py", ("result", "wait", "as_completed", "__exit__"), WaitKind.CONDITION, "waits for a future's result"),
+    ("concurrent/futures/process.py", ("shutdown",), WaitKind.JOIN, "waits for the executor to shut down"),
+    ("queue.py", ("get", "put"), WaitKind.QUEUE_GET, "waits on queue.get()"),
+    ("Queue.py", ("get", "put"), WaitKind.QUEUE_GET, "waits on queue.get()"),
+    ("multiprocessing/queues.py", ("get", "put"), WaitKind.QUEUE_GET, "waits on a multiprocessing queue get()"),
+    ("threading.py", ("acquire", "__enter__", "_acquire_restore"), WaitKind.RLOCK, "waits for a threading.RLock"),
+    ("logging/__init__.py", ("acquire",), WaitKind.RLOCK, "waits for a logging handler's lock"),
+    ("threading.py", ("wait",), WaitKind.CONDITION, "waits on a Condition (for a notify)"),
+    ("multiprocessing/connection.py", ("wait",), WaitKind.SELECT, "waits on connections (select)"),
+    ("multiprocessing/connection.py", ("accept",), WaitKind.SELECT, "waits for a connection"),
+    (
+        "multiprocessing/connection.py",
+        ("_recv", "recv", "_recv_bytes", "recv_bytes", "poll", "_poll"),
+        WaitKind.PIPE_READ,
+        "waits to read from a pipe",
+    ),
+    ("selectors.py", ("select",), WaitKind.SELECT, "waits in select()"),
+    ("socket.py", ("accept", "recv", "recv_into", "readinto", "create_connection"), WaitKind.SELECT, "waits on a socket"),
+    ("ssl.py", ("read", "recv", "recv_into", "do_handshake"), WaitKind.SELECT, "waits on a socket"),
+    ("asyncio/base_events.py", ("_run_once", "run_forever"), WaitKind.SELECT, "idle asyncio event loop"),
+)
+
+# native frames (py-spy --native): substrings of the C function name
+_NATIVE_WAITS: tuple[tuple[tuple[str, ...], WaitKind, str], ...] = (
+    (("take_gil", "drop_gil"), WaitKind.GIL, "waits for the GIL"),
+    (("rlock_acquire",), WaitKind.RLOCK, "waits for an RLock"),
+    (("semlock_acquire", "_multiprocessing_SemLock_acquire"), WaitKind.SEMLOCK, "waits for a multiprocessing lock"),
+    (("PyThread_acquire_lock", "lock_PyThread_acquire_lock", "acquire_timed", "lock_acquire"), WaitKind.LOCK, "waits for a lock"),
+    (("sem_wait", "sem_timedwait", "sem_clockwait"), WaitKind.LOCK, "waits on a semaphore"),
+    (("nanosleep", "pysleep", "time_sleep"), WaitKind.SLEEP, "sleeps"),
+    (("select", "poll", "epoll_wait"), WaitKind.SELECT, "waits in select()/poll()"),
+    (("__libc_recv", "__libc_read", "recv", "read"), WaitKind.PIPE_READ, "waits to read"),
+)
+
+# the source line of the innermost user frame (a C call has no frame of its own)
+_CODE_WAITS: tuple[tuple[re.Pattern[str], WaitKind, str], ...] = (
+    (re.compile(r"^\s*(async\s+)?with\b.*\b(lock|mutex|_lk|sem|semaphore)\w*\b", re.I), WaitKind.LOCK, "waits for a lock"),
+    (re.compile(r"\.acquire\("), WaitKind.LOCK, "waits for a lock"),
+    (re.compile(r"\bsleep\("), WaitKind.SLEEP, "sleeps"),
+    (re.compile(r"\.join\("), WaitKind.JOIN, "waits for a thread or process to finish"),
+    (re.compile(r"\.wait\("), WaitKind.EVENT, "waits on an Event or Condition"),
+    (re.compile(r"\.get\("), WaitKind.QUEUE_GET, "waits on a get()"),
+    (re.compile(r"\b(select|poll|recv|recvfrom|accept|read|readline|urlopen|connect)\("), WaitKind.SELECT, "waits on I/O"),
+    (re.compile(r"^\s*(async\s+)?with\b"), WaitKind.LOCK, "waits in a `with` statement (a lock?)"),
+)
+
+
+def _anchor(frames: Sequence[Frame], index: Optional[int]) -> str:
+    if index is None:
+        return ""
+    f = frames[index]
+    code = f" in `{f.code.strip()}`" if f.code and f.code.strip() else ""
+    return f"{code} in {f.function}, {f.where}"
+
+
+def _wait(kind: WaitKind, phrase: str, frames: Sequence[Frame], at: Optional[int]) -> Wait:
+    user = innermost_user(frames)
+    index = user if user is not None else at
+    return Wait(kind=kind, summary=phrase + _anchor(frames, index), frame_index=index)
+
+
+def _idle_loop(frames: Sequence[Frame]) -> Optional[tuple[int, str]]:
+    for suffix, functions, text in _IDLE_LOOPS:
+        index = find(frames, suffix, *functions)
+        if index is not None and all(origin(f) in ("stdlib", "native") for f in frames[:index]):
+            return index, text
+    return None
+
+
+def _stdlib_wait(frames: Sequence[Frame], contiguous: bool = False) -> Optional[tuple[int, WaitKind, str]]:
+    """The innermost stdlib frame that names a wait. ``contiguous``: stop at the first
+    non-stdlib frame (used to look just outside a Condition.wait)."""
+    for i, frame in enumerate(frames):
+        if frame.native or origin(frame) != "stdlib":
+            if contiguous:
+                return None
+            continue
+        for suffix, functions, kind, phrase in _STDLIB_WAITS:
+            if matches(frame, suffix, *functions):
+                if kind is WaitKind.CONDITION and suffix == "threading.py":
+                    return _refine_condition(frames, i)
+                return i, kind, phrase
+    return None
+
+
+def _refine_condition(frames: Sequence[Frame], i: int) -> tuple[int, WaitKind, str]:
+    """Condition.wait is the bottom of Event.wait, Queue.get, pool results...: the
+    stdlib frames just outside it say what is really awaited."""
+    j = i + 1
+    if j < len(frames) and matches(frames[j], "threading.py", "wait"):  # Event.wait
+        outer = _stdlib_wait(frames[j + 1 :], contiguous=True)
+        if outer is not None:
+            return j + 1 + outer[0], outer[1], outer[2]
+        return j, WaitKind.EVENT, "waits for an Event to be set"
+    outer = _stdlib_wait(frames[j:], contiguous=True)
+    if outer is not None:
+        return j + outer[0], outer[1], outer[2]
+    return i, WaitKind.CONDITION, "waits on a Condition (for a notify)"
+
+
+def _native_wait(frames: Sequence[Frame]) -> Optional[tuple[int, WaitKind, str]]:
+    for i, frame in enumerate(frames):
+        if not frame.native:
+            continue
+        name = frame.function
+        for needles, kind, phrase in _NATIVE_WAITS:
+            if any(n in name for n in needles):
+                return i, kind, phrase
+    return None
+
+
+def classify(thread: Thread) -> Wait:
+    frames = thread.frames
+    py = [f for f in frames if not f.native]
+    if thread.active:
+        index = innermost_user(frames)
+        if index is None and frames:
+            index = 0
+        return Wait(WaitKind.RUNNING, "running" + _anchor(frames, index), index)
+    if not py:
+        return Wait(WaitKind.UNKNOWN, "no Python frames")
+    loop = _idle_loop(frames)
+    if loop is not None:
+        return Wait(WaitKind.IDLE, loop[1], loop[0])
+    found = _stdlib_wait(frames)
+    if found is not None:
+        return _wait(found[1], found[2], frames, found[0])
+    found = _native_wait(frames)
+    if found is not None:
+        return _wait(found[1], found[2], frames, found[0])
+    innermost = next(i for i, f in enumerate(frames) if not f.native)
+    code = frames[innermost].code or ""
+    for pattern, kind, phrase in _CODE_WAITS:
+        if pattern.search(code):
+            return _wait(kind, phrase, frames, innermost)
+    phrase = "blocked in a C call" if code else "idle (not on CPU)"
+    return _wait(WaitKind.UNKNOWN, phrase, frames, innermost)
+
+
+def classify_snapshot(snapshot: Snapshot) -> Snapshot:
+    """Every thread of every process with its ``wait`` filled in (existing lock facts kept)."""
+    processes = tuple(
+        replace(p, threads=tuple(t if t.wait and t.wait.lock_id else replace(t, wait=classify(t)) for t in p.threads))
+        for p in snapshot.processes
+    )
+    return snapshot.with_(processes=processes)
+
+
+def is_waiting(kind: WaitKind) -> bool:
+    return kind not in (WaitKind.RUNNING, WaitKind.IDLE)
+
+
+
+def process_state(proc: Process) -> str:
+    """One badge per process: running / idle / sleeping / waiting / blocked / zombie / gone /
+    not python / error. Judged by the main thread first (it is what the pool waits on),
+    then by any thread stuck on a lock."""
+    if proc.status == "zombie":
+        return "zombie"
+    if proc.error is not None:
+        return {"process_gone": "gone", "not_python": "not python"}.get(proc.error.code, "error")
+    if proc.status == "gone":
+        return "gone"
+    kinds = [t.wait.kind for t in proc.threads if t.wait is not None]
+    if not kinds:
+        return "not python" if proc.python is None else "idle"
+    if WaitKind.RUNNING in kinds:
+        return "running"
+    main = next((t for t in proc.threads if t.tid == proc.pid), None)
+    if any(k.is_lock for k in kinds):
+        return "blocked"
+    if main is not None and main.wait is not None:
+        return _STATE.get(main.wait.kind, "blocked")
+    return "idle"
+
+
+# the main thread's wait -> the process badge (everything else: blocked)
+_STATE = {WaitKind.IDLE: "idle", WaitKind.SLEEP: "sleeping", WaitKind.SELECT: "waiting", WaitKind.RUNNING: "running"}

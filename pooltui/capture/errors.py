@@ -1,0 +1,75 @@
+"""Typed capture errors, each with a help text a user can act on.
+
+A capture error never escapes as a crash: the capture layer turns it into a
+``Process`` whose ``error`` field carries ``code``, ``message`` and ``help``.
+"""
+
+from __future__ import annotations
+
+
+class CaptureError(Exception):
+    """Base class: something about a process could not be read."""
+
+    code = "capture_error"
+    help = "See `pooltui doctor PID` for what is needed to read this process."
+    exit_code = 3
+
+    def __init__(self, message: str, *, pid: int | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.pid = pid
+        self.detail = detail  # py-spy's own failure text, kept for the user
+
+
+class PermissionDenied(CaptureError):
+    code = "permission_denied"
+    help = (
+        "Reading another process's memory needs ptrace permission: run as root "
+        "(sudo pooltui ...), or give the process CAP_SYS_PTRACE, or lower "
+        "/proc/sys/kernel/yama/ptrace_scope to 0 or 1 (same user). In a container, "
+        "start it with --cap-add SYS_PTRACE."
+    )
+
+
+class NotPython(CaptureError):
+    code = "not_python"
+    help = "This process is not running a CPython interpreter py-spy can read; it is shown for the tree only."
+
+
+class ProcessGone(CaptureError):
+    code = "process_gone"
+    help = "The process exited while it was being read; the rest of the tree is still shown."
+
+
+class DumpTimeout(CaptureError):
+    code = "dump_timeout"
+    help = (
+        "py-spy did not answer in time. The process may be swapping or stopped; try "
+        "again with a longer --timeout, or use --nonblocking."
+    )
+
+
+class PySpyMissing(CaptureError):
+    code = "pyspy_missing"
+    help = "Install py-spy (pip install py-spy) or put it on PATH; pooltui needs it to read Python stacks."
+
+
+class PySpyFailed(CaptureError):
+    code = "pyspy_failed"
+    help = "py-spy could not read this process; its own message is shown above."
+
+
+class Unsupported(CaptureError):
+    """The target's interpreter/build/arch has no known memory layout: we say so, never guess."""
+
+    code = "unsupported"
+    help = (
+        "pooltui reads lock state for CPython 2.7 and 3.8-3.13 on Linux x86-64 (glibc). "
+        "Stacks are still shown; lock owners are not."
+    )
+
+
+ERRORS_BY_CODE = {
+    cls.code: cls
+    for cls in (CaptureError, PermissionDenied, NotPython, ProcessGone, DumpTimeout, PySpyMissing, PySpyFailed, Unsupported)
+}

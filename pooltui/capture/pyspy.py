@@ -1,0 +1,181 @@
+"""py-spy as an asyncio subprocess: ``py-spy dump --pid P --json``, with a timeout,
+typed errors kept with py-spy's own text, and a parser into model Threads.
+
+py-spy is run, never linked: a crash or hang of it never takes pooltui down, and a
+timeout kills py-spy only (the target is detached by the kernel when its tracer dies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from pooltui.capture.errors import (
+    CaptureError,
+    DumpTimeout,
+    NotPython,
+    PermissionDenied,
+    ProcessGone,
+    PySpyFailed,
+    PySpyMissing,
+)
+from pooltui.model import Frame, Local, Thread
+
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class DumpOptions:
+    locals: bool = False
+    native: bool = False
+    nonblocking: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def find_pyspy() -> str:
+    """The py-spy to run: $POOLTUI_PYSPY, else the one installed beside this Python, else PATH."""
+    override = os.environ.get("POOLTUI_PYSPY")
+    if override is not None:
+        if os.path.isfile(override) and os.access(override, os.X_OK):
+            return override
+        raise PySpyMissing(f"POOLTUI_PYSPY={override!r} is not an executable file")
+    beside = Path(sys.executable).parent / "py-spy"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("py-spy")
+    if not found:
+        raise PySpyMissing("py-spy was not found (not beside this Python, not on PATH)")
+    return found
+
+
+def command(pid: int, options: DumpOptions, pyspy: str) -> list[str]:
+    cmd = [pyspy, "dump", "--pid", str(pid), "--json"]
+    if options.locals:
+        cmd.append("--locals")
+    if options.native:
+        cmd.append("--native")
+    if options.nonblocking:
+        cmd.append("--nonblocking")
+    return cmd
+
+
+def _first_error_line(stderr: str) -> str:
+    for line in stderr.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Stack backtrace", "Caused by")) and not line[:1].isdigit():
+            return line.removeprefix("Error: ")
+    return "py-spy failed without a message"
+
+
+def classify_failure(pid: int, stderr: str, returncode: int) -> CaptureError:
+    """Map py-spy's failure text to a typed error, keeping the text as detail."""
+    text = stderr.lower()
+    detail = stderr.strip()[:2000]
+    first = _first_error_line(stderr)
+    if "permission denied" in text or "operation not permitted" in text:
+        return PermissionDenied(f"py-spy may not read process {pid}: {first}", pid=pid, detail=detail)
+    if not os.path.exists(f"/proc/{pid}") or "no such process" in text or "check that the process is running" in text:
+        return ProcessGone(f"process {pid} exited while it was being read", pid=pid, detail=detail)
+    if "python version" in text or "python interpreter" in text or "not a python" in text or "failed to find python" in text:
+        return NotPython(f"process {pid} is not a Python process py-spy can read", pid=pid, detail=detail)
+    return PySpyFailed(f"py-spy failed on process {pid} (exit {returncode}): {first}", pid=pid, detail=detail)
+
+
+async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[str] = None) -> list[Thread]:
+    """The Python threads of ``pid``; raises a CaptureError subclass on any failure."""
+    exe = pyspy or find_pyspy()
+    env = dict(os.environ, RUST_BACKTRACE="0")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *command(pid, options, exe),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+    except FileNotFoundError:
+        raise PySpyMissing(f"py-spy not found at {exe}") from None
+    except PermissionError:
+        raise PySpyMissing(f"py-spy at {exe} is not executable") from None
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=options.timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise DumpTimeout(f"py-spy did not answer within {options.timeout:g} s for process {pid}", pid=pid) from None
+    except asyncio.CancelledError:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    stderr = err.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise classify_failure(pid, stderr, proc.returncode or 0)
+    return parse_dump(out.decode("utf-8", "replace"), pid)
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _frame(raw: dict[str, Any]) -> Frame:
+    locals_: Optional[tuple[Local, ...]] = None
+    if isinstance(raw.get("locals"), list):
+        locals_ = tuple(
+            Local(
+                name=_str(loc.get("name")),
+                repr=_str(loc.get("repr")),
+                addr=loc.get("addr") if isinstance(loc.get("addr"), int) else None,
+                arg=bool(loc.get("arg")),
+            )
+            for loc in raw["locals"]
+            if isinstance(loc, dict)
+        )
+    filename = _str(raw.get("filename"))
+    short = _str(raw.get("short_filename")) or filename
+    return Frame(
+        function=_str(raw.get("name")) or "?",
+        file=filename,
+        line=_int(raw.get("line")),
+        short_file=short,
+        module=raw.get("module") if isinstance(raw.get("module"), str) else None,
+        locals=locals_,
+        # py-spy --native marks C frames by a library path or a non-.py file name
+        native=bool(filename) and not filename.endswith((".py", ".pyw", ">")) and "/" in filename and ".py" not in filename,
+    )
+
+
+def parse_dump(text: str, pid: int) -> list[Thread]:
+    """py-spy's ``dump --json`` output -> Threads. Output of another shape is a PySpyFailed."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise PySpyFailed(f"py-spy printed output that is not JSON for process {pid}", pid=pid, detail=text[:500]) from None
+    if not isinstance(data, list):
+        raise PySpyFailed(f"py-spy printed JSON of an unexpected shape for process {pid}", pid=pid, detail=text[:500])
+    threads = []
+    for raw in data:
+        if not isinstance(raw, dict) or not isinstance(raw.get("frames"), list):
+            raise PySpyFailed(f"py-spy printed a thread of an unexpected shape for process {pid}", pid=pid, detail=text[:500])
+        name = raw.get("thread_name")
+        threads.append(
+            Thread(
+                tid=_int(raw.get("os_thread_id")),
+                ident=_int(raw.get("thread_id")),
+                name=name if isinstance(name, str) else None,
+                active=bool(raw.get("active")),
+                owns_gil=bool(raw.get("owns_gil")),
+                frames=tuple(_frame(f) for f in raw["frames"] if isinstance(f, dict)),
+            )
+        )
+    return threads

@@ -1,0 +1,125 @@
+"""One capture of a whole tree: psutil walk, then py-spy dumps of every Python process,
+concurrently (bounded), each with its own timeout. The result is a raw ``Snapshot``
+(no roles, waits or diagnoses yet: that is ``analysis``).
+
+Per process, any failure becomes ``Process.error``; only the root being gone (or
+unreadable) fails the capture as a whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from pooltui import __version__
+from pooltui.capture import procs, pyspy, sourcelines
+from pooltui.capture.errors import CaptureError, PySpyMissing
+from pooltui.model import Process, Snapshot, Thread
+
+Progress = Callable[[int, int], Optional[Awaitable[None]]]
+
+
+def default_concurrency() -> int:
+    """Dumps in flight at once. Each py-spy pauses its target briefly and needs a CPU;
+    the pool competes for the same CPUs, so more than ~2 per CPU only adds queueing."""
+    return max(2, min(8, 2 * procs.cpu_count()))
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    locals: bool = False
+    native: bool = False
+    nonblocking: bool = False
+    timeout: float = pyspy.DEFAULT_TIMEOUT
+    concurrency: int = 0  # 0 = default_concurrency()
+
+    @property
+    def dump(self) -> pyspy.DumpOptions:
+        return pyspy.DumpOptions(self.locals, self.native, self.nonblocking, self.timeout)
+
+
+def _process(info: procs.ProcInfo) -> Process:
+    return Process(
+        pid=info.pid,
+        ppid=info.ppid,
+        create_time=info.create_time,
+        name=info.name,
+        cmdline=info.cmdline,
+        status=info.status,
+        python=info.python,
+        cpu_time=info.cpu_time,
+        rss=info.rss,
+        num_threads=info.num_threads,
+        error=info.error,
+    )
+
+
+def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread]) -> Process:
+    root = f"/proc/{proc.pid}/root"
+    ordered = sorted(threads, key=lambda t: (t.tid != proc.pid, t.tid))  # main thread first, then by start
+    filled = tuple(
+        replace(t, cpu_time=info.thread_cpu.get(t.tid), frames=sourcelines.with_code(t.frames, root)) for t in ordered
+    )
+    return replace(proc, threads=filled)
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {"pooltui": __version__}
+    try:
+        versions["py-spy"] = pyspy.find_pyspy()
+    except PySpyMissing:
+        versions["py-spy"] = "missing"
+    return versions
+
+
+async def capture_tree(
+    root_pid: int,
+    options: CaptureOptions = CaptureOptions(),
+    *,
+    progress: Optional[Progress] = None,
+    reuse: Optional[Callable[[procs.ProcInfo], Optional[Process]]] = None,
+) -> Snapshot:
+    """Everything under ``root_pid`` now. ``reuse(info)`` may return a previous Process
+    whose stacks are still valid (incremental refresh); it is then not dumped again."""
+    created = time.time()
+    infos = await asyncio.to_thread(procs.walk_tree, root_pid)
+    exe = pyspy.find_pyspy()  # PySpyMissing fails the capture: no process could be read
+    limit = asyncio.Semaphore(options.concurrency or default_concurrency())
+    done = 0
+    total = len(infos)
+
+    async def one(info: procs.ProcInfo) -> Process:
+        nonlocal done
+        proc = _process(info)
+        try:
+            if info.error is not None or info.status == "zombie":
+                return proc
+            previous = reuse(info) if reuse else None
+            if previous is not None:
+                return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, reused=True)
+            async with limit:
+                threads = await pyspy.dump(info.pid, options.dump, exe)
+            return _with_threads(proc, info, threads)
+        except CaptureError as exc:
+            return replace(proc, error=procs.error_of(exc))
+        finally:
+            done += 1
+            if progress is not None:
+                result = progress(done, total)
+                if result is not None:
+                    await result
+
+    processes = await asyncio.gather(*(one(i) for i in infos))
+    return Snapshot(
+        created=created,
+        host=socket.gethostname(),
+        root_pid=root_pid,
+        processes=tuple(processes),
+        tools=tool_versions(),
+        options={"locals": options.locals, "native": options.native, "nonblocking": options.nonblocking},
+        cpu_count=procs.cpu_count(),
+    )

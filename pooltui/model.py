@@ -1,0 +1,305 @@
+"""The one data shape: frozen dataclasses for everything pooltui captures and concludes.
+
+A ``Snapshot`` is the whole tree at one instant; a ``Timeline`` is snapshots plus
+events. ``to_dict``/``from_dict`` give the versioned JSON form (``pooltui.report/1``)
+used to save, replay, diff and as test fixtures. Loading validates every field
+(pydantic over these stdlib dataclasses) and turns any problem into a one-line
+``ReportError``.
+
+Fields mirror py-spy's JSON (thread_id/os_thread_id/frames) and psutil's process
+fields. A process is identified by ``(pid, create_time)``, as psutil does, so a
+reused pid is never mistaken for the process that had it before.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from functools import cache
+from typing import Any, Optional
+
+SCHEMA = "pooltui.report/1"
+MAX_REPORT_BYTES = 100 * 1024 * 1024
+
+
+class ReportError(ValueError):
+    """A report file could not be loaded; the message is one line a user can act on."""
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+
+class WaitKind(str, Enum):
+    """What a thread is doing, judged from its innermost frames."""
+
+    RUNNING = "running"
+    LOCK = "lock"
+    RLOCK = "rlock"
+    SEMLOCK = "semlock"
+    CONDITION = "condition"
+    EVENT = "event"
+    QUEUE_GET = "queue_get"
+    PIPE_READ = "pipe_read"
+    MANAGER_CALL = "manager_call"
+    JOIN = "join"
+    SLEEP = "sleep"
+    SELECT = "select"
+    IDLE = "idle"
+    GIL = "gil"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_lock(self) -> bool:
+        return self in (WaitKind.LOCK, WaitKind.RLOCK, WaitKind.SEMLOCK)
+
+
+@dataclass(frozen=True)
+class Local:
+    """One local variable of a frame as py-spy --locals shows it."""
+
+    name: str
+    repr: str = ""
+    addr: Optional[int] = None
+    arg: bool = False
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One Python (or native) frame. Stacks are stored innermost first, as py-spy gives them."""
+
+    function: str
+    file: str
+    line: int = 0
+    short_file: str = ""
+    module: Optional[str] = None
+    locals: Optional[tuple[Local, ...]] = None
+    native: bool = False
+    code: Optional[str] = None  # the source line, read from the target's file system at capture time
+
+    @property
+    def where(self) -> str:
+        return f"{self.short_file or self.file}:{self.line}"
+
+    def local(self, name: str) -> Optional[Local]:
+        for loc in self.locals or ():
+            if loc.name == name:
+                return loc
+        return None
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a thread waits on, in words, plus the facts behind it."""
+
+    kind: WaitKind
+    summary: str
+    frame_index: Optional[int] = None  # index into Thread.frames of the user's frame named in the summary
+    lock_id: Optional[str] = None  # Lock.id when the lock object is known
+    holder: Optional[str] = None  # one-line description of the holder, when known
+
+
+@dataclass(frozen=True)
+class Thread:
+    """One Python thread. ``tid`` is the OS thread id, ``ident`` the pthread id (threading.get_ident)."""
+
+    tid: int
+    ident: int
+    name: Optional[str] = None
+    role: str = "thread"
+    active: bool = False
+    owns_gil: bool = False
+    frames: tuple[Frame, ...] = ()
+    wait: Optional[Wait] = None
+    futex: Optional[int] = None  # address the thread sleeps on (/proc/PID/task/TID/syscall), when blocked in futex
+    cpu_time: Optional[float] = None  # user+system seconds of this thread (/proc), for stuck/busy judgements
+
+    @property
+    def label(self) -> str:
+        return self.name or f"Thread {self.tid}"
+
+
+@dataclass(frozen=True)
+class ProcError:
+    """Why a process could not be read (see capture.errors for the codes)."""
+
+    code: str
+    message: str
+    help: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    ppid: int
+    create_time: float
+    name: str = ""
+    cmdline: tuple[str, ...] = ()
+    status: str = ""
+    role: str = "other"
+    role_index: Optional[int] = None
+    python: Optional[str] = None  # "3.11" as read from the interpreter binary, None when not Python
+    cpu_percent: Optional[float] = None
+    cpu_time: Optional[float] = None  # user+system seconds
+    rss: Optional[int] = None
+    num_threads: int = 0
+    threads: tuple[Thread, ...] = ()
+    error: Optional[ProcError] = None
+    reused: bool = False  # stacks carried over from the previous dump (no thread ran since)
+
+    @property
+    def key(self) -> tuple[int, float]:
+        return (self.pid, self.create_time)
+
+    @property
+    def role_label(self) -> str:
+        return self.role if self.role_index is None else f"{self.role} #{self.role_index}"
+
+    def thread(self, tid: int) -> Optional[Thread]:
+        for t in self.threads:
+            if t.tid == tid:
+                return t
+        return None
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    pid: int
+    tid: Optional[int] = None
+    ident: Optional[int] = None
+    thread_name: Optional[str] = None
+    alive: bool = True  # False: the holder thread/process does not exist (orphaned / dead holder)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A lock object read from a target's memory, with what is known of its holder and waiters."""
+
+    id: str
+    kind: str  # lock | rlock | semlock
+    name: str  # as the user would name it: "Reporter.lock", "multiprocessing.Lock LOCK"
+    pid: int  # process whose memory the object was read from
+    addr: int
+    locked: Optional[bool] = None
+    count: Optional[int] = None
+    owner_ident: Optional[int] = None
+    holder: Optional[LockHolder] = None
+    waiters: tuple[tuple[int, int], ...] = ()  # (pid, tid)
+    orphaned: bool = False
+    where: str = ""  # file:line where it was seen (the waiting frame)
+    note: str = ""  # what stays unknowable, in words
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    kind: str
+    severity: Severity
+    summary: str
+    pids: tuple[int, ...] = ()
+    tids: tuple[int, ...] = ()
+    evidence: tuple[str, ...] = ()
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    time: float
+    kind: str  # process_new | process_exited | worker_replaced | thread_new | thread_gone | role_changed
+    pid: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    created: float
+    host: str
+    root_pid: int
+    processes: tuple[Process, ...] = ()
+    locks: tuple[Lock, ...] = ()
+    diagnoses: tuple[Diagnosis, ...] = ()
+    events: tuple[Event, ...] = ()
+    tools: dict[str, str] = field(default_factory=dict)
+    options: dict[str, bool] = field(default_factory=dict)
+    cpu_count: Optional[int] = None
+
+    def process(self, pid: int) -> Optional[Process]:
+        for p in self.processes:
+            if p.pid == pid:
+                return p
+        return None
+
+    def children(self, pid: int) -> list[Process]:
+        return [p for p in self.processes if p.ppid == pid and p.pid != pid]
+
+    def with_(self, **changes: Any) -> Snapshot:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    snapshots: tuple[Snapshot, ...] = ()
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """The saved file: one snapshot (the last) and, optionally, the timeline it ends."""
+
+    schema: str
+    snapshot: Snapshot
+    timeline: Optional[Timeline] = None
+
+
+@cache
+def _adapter() -> Any:
+    from pydantic import TypeAdapter  # imported lazily: only loading/saving needs it
+
+    return TypeAdapter(Report)
+
+
+def to_dict(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> dict[str, Any]:
+    """The JSON-ready form of a report."""
+    return _adapter().dump_python(Report(SCHEMA, snapshot, timeline), mode="json")
+
+
+def from_dict(data: Any) -> Report:
+    """Validate a decoded report; any problem becomes a one-line ReportError."""
+    from pydantic import ValidationError
+
+    if not isinstance(data, dict):
+        raise ReportError(f"not a pooltui report: top level is {type(data).__name__}, expected an object")
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        if isinstance(schema, str) and schema.startswith("pooltui.report/"):
+            raise ReportError(f"report schema {schema!r} is not supported by this pooltui (reads {SCHEMA})")
+        raise ReportError(f"not a pooltui report: schema is {schema!r}, expected {SCHEMA!r}")
+    try:
+        return _adapter().validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ReportError(f"invalid report: {where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+
+
+def dumps(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
+    return json.dumps(to_dict(snapshot, timeline), indent=1, ensure_ascii=False) + "\n"
+
+
+def loads(text: str) -> Report:
+    if not text.strip():
+        raise ReportError("empty file, not a pooltui report")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"not JSON (truncated or corrupt?): {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ReportError("not a pooltui report: JSON nested too deeply") from None
+    return from_dict(data)

@@ -1,0 +1,70 @@
+"""Text helpers shared by every renderer (Markdown, HTML, terminal, TUI).
+
+Captured strings (thread names, file names, cmdlines, locals) come from the target
+and may hold terminal escape sequences or control characters: ``clean`` neutralises
+them before anything is shown or saved as text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: Optional[str], limit: int = 0) -> str:
+    """Printable form of a captured string: control chars shown as \\xNN, optional length cap."""
+    if not text:
+        return ""
+    out = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if limit and len(out) > limit:
+        out = out[: limit - 1] + "…"
+    return out
+
+
+def human_bytes(n: Optional[int]) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "K", "M", "G"):
+        if size < 1024 or unit == "G":
+            return f"{size:.0f}{unit}" if unit in ("B", "K") else f"{size:.1f}{unit}"
+        size /= 1024
+    return f"{size:.1f}T"
+
+
+def percent(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.0f}%"
+
+
+def cmdline(parts: tuple[str, ...], limit: int = 80) -> str:
+    return clean(" ".join(parts), limit)
+
+
+def tree_rows(processes, root_pid: int) -> list[tuple[str, object]]:
+    """(prefix, process) in tree order with box-drawing prefixes; orphans of the walk at the end."""
+    by_parent: dict[int, list] = {}
+    pids = {p.pid for p in processes}
+    for p in processes:
+        by_parent.setdefault(p.ppid, []).append(p)
+    for kids in by_parent.values():
+        kids.sort(key=lambda q: (q.create_time, q.pid))
+    rows: list[tuple[str, object]] = []
+    seen: set[int] = set()
+
+    def walk(proc, prefix: str, last: bool, top: bool) -> None:
+        seen.add(proc.pid)
+        rows.append(("" if top else prefix + ("└─ " if last else "├─ "), proc))
+        kids = [k for k in by_parent.get(proc.pid, []) if k.pid not in seen and k.pid != proc.pid]
+        for i, kid in enumerate(kids):
+            walk(kid, "" if top else prefix + ("   " if last else "│  "), i == len(kids) - 1, False)
+
+    roots = [p for p in processes if p.pid == root_pid] + [p for p in processes if p.ppid not in pids and p.pid != root_pid]
+    for r in roots:
+        if r.pid not in seen:
+            walk(r, "", True, True)
+    for p in processes:  # cycles or odd parents: never drop a process
+        if p.pid not in seen:
+            rows.append(("? ", p))
+    return rows
