@@ -80,11 +80,21 @@ def classify_failure(pid: int, stderr: str, returncode: int) -> CaptureError:
     first = _first_error_line(stderr)
     if "permission denied" in text or "operation not permitted" in text:
         return PermissionDenied(f"py-spy may not read process {pid}: {first}", pid=pid, detail=detail)
-    if not os.path.exists(f"/proc/{pid}") or "no such process" in text or "check that the process is running" in text:
+    if _exited(pid) or "no such process" in text:
         return ProcessGone(f"process {pid} exited while it was being read", pid=pid, detail=detail)
     if "python version" in text or "python interpreter" in text or "not a python" in text or "failed to find python" in text:
         return NotPython(f"process {pid} is not a Python process py-spy can read", pid=pid, detail=detail)
     return PySpyFailed(f"py-spy failed on process {pid} (exit {returncode}): {first}", pid=pid, detail=detail)
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie (dead, not yet reaped by its parent): either way nothing to read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in (b"Z", b"X")
 
 
 async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[str] = None) -> list[Thread]:

@@ -1,0 +1,62 @@
+"""Shared test helpers: the interpreters present, starting demo scenarios, capturing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from pooltui import scenarios
+from pooltui.model import Snapshot
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# interpreters the targets may run (pooltui itself runs on the venv's Python)
+TARGET_VERSIONS = ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+
+
+def interpreter_params(versions=TARGET_VERSIONS):
+    """pytest params, one per version; absent ones skip with a reason."""
+    params = []
+    for v in versions:
+        python = scenarios.find_python(v)
+        marks = [] if python else [pytest.mark.skip(reason=f"Python {v} is not installed on this machine")]
+        params.append(pytest.param(python, id=f"py{v}", marks=marks))
+    return params
+
+
+def capture(pid: int, **options) -> Snapshot:
+    from pooltui.capture.snapshot import CaptureOptions
+    from pooltui.sources import LiveSource
+
+    return asyncio.run(LiveSource(pid, options=CaptureOptions(**options)).capture())
+
+
+@pytest.fixture
+def start_demo():
+    """start_demo(name, python, *args) -> RunningDemo, stopped after the test."""
+    running = []
+
+    def start(name: str, python: str, *args: str):
+        demo = scenarios.start(name, python, args=tuple(args), timeout=60)
+        running.append(demo)
+        return demo
+
+    yield start
+    for demo in running:
+        demo.stop()
+
+
+def load_fixture(name: str) -> tuple[Snapshot, dict]:
+    """A recorded raw capture (report JSON) and its scenario's truth."""
+    from pooltui.report import load_report
+
+    report = load_report(FIXTURES / f"{name}.json")
+    truth = json.loads((FIXTURES / f"{name}.truth.json").read_text())
+    return report.snapshot, truth
+
+
+def fixture_names(prefix: str = "") -> list[str]:
+    return sorted(p.name[: -len(".json")] for p in FIXTURES.glob(f"{prefix}*.json") if not p.name.endswith(".truth.json"))

@@ -1,0 +1,136 @@
+"""Bad input from the command line: a clear one-line error, the right exit code, no
+traceback, nothing lost. Each case runs the real `pooltui` entry point."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.live
+
+POOLTUI = [sys.executable, "-m", "pooltui.cli"]
+
+
+def run(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([*POOLTUI, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def assert_clean_failure(out: subprocess.CompletedProcess, code: int, words: str) -> None:
+    assert out.returncode == code, out.stderr
+    assert "Traceback" not in out.stderr
+    assert words in out.stderr, out.stderr
+
+
+@pytest.fixture
+def python_with_child(tmp_path):
+    """A Python process with one Python child, both ready before the test goes on."""
+    script = tmp_path / "parent.py"
+    fifo = tmp_path / "ready"
+    os.mkfifo(fifo)
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import subprocess, sys, time
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            with open({str(fifo)!r}, "w") as f:
+                f.write(str(child.pid) + "\\n")
+            time.sleep(600)
+            """
+        )
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    with open(fifo) as f:
+        child = int(f.readline())
+    yield proc.pid, child
+    os.killpg(proc.pid, 9)
+    proc.wait()
+
+
+@pytest.mark.parametrize("pid", ["0", "-5", "abc", "1.5"])
+def test_invalid_pid_is_a_usage_error(pid):
+    out = run("snapshot", "--", pid)
+    assert_clean_failure(out, 2, "not a process id")
+
+
+def test_nonexistent_pid():
+    out = run("snapshot", "4194000")
+    assert_clean_failure(out, 3, "no process with pid 4194000")
+
+
+def test_non_python_process():
+    proc = subprocess.Popen(["sleep", "600"])
+    try:
+        out = run("snapshot", str(proc.pid))
+        assert_clean_failure(out, 3, "not a Python process")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_pyspy_missing(python_with_child):
+    parent, _ = python_with_child
+    out = run("snapshot", str(parent), env={"POOLTUI_PYSPY": "/nonexistent/py-spy"})
+    assert_clean_failure(out, 3, "py-spy")
+
+
+def test_pyspy_hanging_times_out(python_with_child, tmp_path):
+    parent, _ = python_with_child
+    hang = tmp_path / "py-spy"
+    hang.write_text("#!/bin/sh\nexec sleep 600\n")
+    hang.chmod(0o755)
+    out = run("snapshot", str(parent), "--timeout", "1", env={"POOLTUI_PYSPY": str(hang)}, timeout=30)
+    assert_clean_failure(out, 3, "did not answer within 1 s")
+
+
+def test_pyspy_printing_garbage(python_with_child, tmp_path):
+    parent, _ = python_with_child
+    fake = tmp_path / "py-spy"
+    fake.write_text('#!/bin/sh\necho \'[{"thread_id": 1, "frames": [\'\n')
+    fake.chmod(0o755)
+    out = run("snapshot", str(parent), env={"POOLTUI_PYSPY": str(fake)})
+    assert_clean_failure(out, 3, "not JSON")
+
+
+def test_process_exiting_during_capture_leaves_the_rest_complete(python_with_child, tmp_path):
+    """The child is killed (by this test's py-spy wrapper, not by pooltui) after the tree
+    walk saw it and before its dump: it becomes a 'gone' process, the parent is complete."""
+    parent, child = python_with_child
+    real = subprocess.run([sys.executable, "-c", "from pooltui.capture.pyspy import find_pyspy; print(find_pyspy())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    wrapper = tmp_path / "py-spy"
+    wrapper.write_text(f'#!/bin/sh\nif [ "$3" = "{child}" ]; then kill -9 {child}; while grep -q "^State:[[:space:]]*[RSD]" /proc/{child}/status 2>/dev/null; do :; done; fi\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    out_file = tmp_path / "r.json"
+    out = run("snapshot", str(parent), "-o", str(out_file), env={"POOLTUI_PYSPY": str(wrapper)})
+    assert out.returncode in (0, 1), out.stderr
+    from pooltui.report import load_report
+
+    snap = load_report(out_file).snapshot
+    by_pid = {p.pid: p for p in snap.processes}
+    assert by_pid[parent].threads, "the parent's stacks must still be there"
+    gone = by_pid[child]
+    assert gone.error is not None and gone.error.code in ("process_gone", "not_python"), gone.error
+    assert gone.error.code == "process_gone"
+
+
+@pytest.mark.parametrize("where", ["dir", "missing_dir"])
+def test_unwritable_output_path(python_with_child, tmp_path, where):
+    parent, _ = python_with_child
+    target = tmp_path if where == "dir" else tmp_path / "no" / "such" / "r.json"
+    out = run("snapshot", str(parent), "-o", str(target))
+    assert_clean_failure(out, 2, "cannot write report")
+
+
+def test_report_is_written_0600(python_with_child, tmp_path):
+    parent, _ = python_with_child
+    target = tmp_path / "r.json"
+    out = run("snapshot", str(parent), "-o", str(target))
+    assert out.returncode in (0, 1), out.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert Path(target).read_text().startswith("{")
