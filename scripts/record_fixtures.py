@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Record unit-test fixtures from live demo scenarios (``make fixtures``).
+
+For every scenario in demo/ and every interpreter installed among 2.7 and 3.8-3.13:
+start it, wait for its readiness signal, capture the raw tree (capture layer only, with
+locals, no analysis: the unit tests run the analysis on it), and write
+
+  tests/fixtures/<scenario>-py<ver>.json        the raw capture, in the report format
+  tests/fixtures/<scenario>-py<ver>.truth.json  what the scenario says is true
+  tests/fixtures/pyspy/<scenario>-py<ver>.json  py-spy's own JSON for the root process
+
+Nothing here is typed by hand: rerun it after changing a scenario or the capture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pooltui import scenarios  # noqa: E402
+from pooltui.capture.pyspy import find_pyspy  # noqa: E402
+from pooltui.capture.snapshot import CaptureOptions, capture_tree  # noqa: E402
+from pooltui.model import dumps  # noqa: E402
+
+VERSIONS = ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+FIXTURES = ROOT / "tests" / "fixtures"
+SKIP = {"pool_size"}  # benchmark helper, not a diagnosis scenario
+
+
+def record(name: str, version: str, python: str) -> str:
+    stem = f"{name}-py{version}"
+    try:
+        demo = scenarios.start(name, python, timeout=60)
+    except scenarios.DemoError as exc:
+        return f"skip ({exc})"
+    with demo:
+        raw = asyncio.run(capture_tree(demo.pid, CaptureOptions(locals=True)))
+        pyspy = subprocess.run([find_pyspy(), "dump", "--pid", str(demo.pid), "--json"], capture_output=True, text=True, timeout=30)
+    (FIXTURES / f"{stem}.json").write_text(dumps(raw))
+    (FIXTURES / f"{stem}.truth.json").write_text(json.dumps(demo.info, indent=1, sort_keys=True) + "\n")
+    if pyspy.returncode == 0:
+        (FIXTURES / "pyspy" / f"{stem}.json").write_text(pyspy.stdout)
+    return f"ok ({len(raw.processes)} processes)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", action="append", help="only these scenarios")
+    parser.add_argument("--version", action="append", help="only these interpreter versions (e.g. 3.11)")
+    args = parser.parse_args()
+    (FIXTURES / "pyspy").mkdir(parents=True, exist_ok=True)
+    names = args.scenario or [n for n in scenarios.scenarios() if n not in SKIP]
+    for version in args.version or VERSIONS:
+        python = scenarios.find_python(version)
+        if python is None:
+            print(f"py{version}: not installed, skipped")
+            continue
+        for name in names:
+            print(f"{name}-py{version}: {record(name, version, python)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
