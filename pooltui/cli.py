@@ -52,6 +52,7 @@ def _capture_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--native", action="store_true", help="include native C frames (py-spy --native; slower)")
     p.add_argument("--nonblocking", action="store_true", help="do not pause targets while reading (may show torn stacks)")
     p.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per py-spy dump (default 10)")
+    p.add_argument("--no-redact", action="store_true", help="keep values of secret-looking locals and arguments (password, token, key, ...)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--format", choices=("json", "md", "html"), help="report format (default: json for -o, md on stdout)")
     _capture_flags(snap)
 
+    attach = sub.add_parser(
+        "attach",
+        help="open the TUI on a running pool",
+        description="Show the pool that PID belongs to, live: process tree, every thread's stack, what it waits on.",
+        epilog="Examples: sudo pooltui attach 1234   |   pooltui attach 1234 --interval 5 --locals",
+    )
+    attach.add_argument("pid", type=pid_arg, help="any process of the pool")
+    attach.add_argument("--interval", type=positive_float, default=2.0, help="seconds between automatic refreshes (default 2)")
+    _capture_flags(attach)
+
+    open_ = sub.add_parser(
+        "open",
+        help="open a saved report in the TUI",
+        description="Show a report saved by `pooltui snapshot -o X.json` or the TUI's `s` key; no live process needed.",
+        epilog="Example: pooltui open pooltui-web1-1234-20250131-142501.json",
+    )
+    open_.add_argument("report", help="a pooltui JSON report")
+
     demo = sub.add_parser(
         "demo",
         help="start a bundled misbehaving pool and look at it",
@@ -84,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("scenario", nargs="?", default="logging_fork", help="scenario name (default: logging_fork)")
     demo.add_argument("--list", action="store_true", help="list the scenarios and exit")
     demo.add_argument("--python", default=sys.executable, help="interpreter to run the scenario with")
+    demo.add_argument("--print", action="store_true", help="print a Markdown report instead of opening the TUI")
+    demo.add_argument("--interval", type=positive_float, default=2.0, help="seconds between automatic refreshes (default 2)")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check that pooltui can attach here (py-spy, ptrace, Yama, containers)",
+        description="Check py-spy, privileges, ptrace_scope and containers; with PID, also try a real dump of it and its children.",
+        epilog="Examples: pooltui doctor   |   sudo pooltui doctor 1234",
+    )
+    doctor.add_argument("pid", nargs="?", type=pid_arg, help="a process of the pool to try (optional)")
+    doctor.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per trial dump (default 10)")
     return parser
 
 
@@ -99,7 +128,13 @@ def _live_source(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from pooltui.capture.snapshot import CaptureOptions
     from pooltui.sources import LiveSource
 
-    options = CaptureOptions(locals=args.locals, native=args.native, nonblocking=args.nonblocking, timeout=args.timeout)
+    options = CaptureOptions(
+        locals=args.locals,
+        native=args.native,
+        nonblocking=args.nonblocking,
+        timeout=args.timeout,
+        redact=not getattr(args, "no_redact", False),
+    )
     try:
         return LiveSource(args.pid, root=args.root, options=options)
     except CaptureError as exc:
@@ -140,6 +175,29 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_DIAGNOSIS if errors else EXIT_OK
 
 
+def cmd_attach(args: argparse.Namespace) -> int:
+    from pooltui.ui.app import PoolApp
+
+    source = _live_source(args)
+    print(f"pooltui: reading the tree of {source.description}…", file=sys.stderr)
+    snapshot = _first_capture(source)  # permission problems fail here, with exit 3 and the help text
+    PoolApp(source, interval=args.interval, snapshot=snapshot).run()
+    return EXIT_OK
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from pooltui.model import ReportError
+    from pooltui.sources import RecordedSource
+    from pooltui.ui.app import PoolApp
+
+    try:
+        source = RecordedSource.from_file(args.report)
+    except ReportError as exc:
+        raise Fail(str(exc), EXIT_USAGE) from None
+    PoolApp(source).run()
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pooltui import scenarios as demo
 
@@ -153,11 +211,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise Fail(str(exc), EXIT_USAGE) from None
     with running:
         print(f"pooltui: scenario {args.scenario} is ready (pid {running.pid})", file=sys.stderr)
-        ns = argparse.Namespace(pid=running.pid, root=None, locals=False, native=False, nonblocking=False, timeout=10.0, output=None, format="md")
-        return cmd_snapshot(ns)
+        ns = argparse.Namespace(pid=running.pid, root=None, locals=False, native=False, nonblocking=False, timeout=10.0, interval=args.interval)
+        if args.print:
+            return cmd_snapshot(argparse.Namespace(**vars(ns), output=None, format="md"))
+        return cmd_attach(ns)  # the scenario is stopped when the TUI exits
 
 
-COMMANDS = {"snapshot": cmd_snapshot, "demo": cmd_demo}
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from pooltui import doctor
+
+    checks = doctor.run(args.pid, args.timeout)
+    encoding = sys.stdout.encoding or "ascii"
+    try:
+        "✔✘·—".encode(encoding)
+        unicode = True
+    except (UnicodeEncodeError, LookupError):
+        unicode = False
+    for check in checks:
+        print(doctor.format_check(check, unicode))
+    print(doctor.summary(checks, args.pid))
+    return EXIT_OK if doctor.will_attach(checks) else EXIT_ATTACH
+
+
+COMMANDS = {"snapshot": cmd_snapshot, "attach": cmd_attach, "open": cmd_open, "demo": cmd_demo, "doctor": cmd_doctor}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:

@@ -120,6 +120,7 @@ class Thread:
     wait: Optional[Wait] = None
     futex: Optional[int] = None  # address the thread sleeps on (/proc/PID/task/TID/syscall), when blocked in futex
     cpu_time: Optional[float] = None  # user+system seconds of this thread (/proc), for stuck/busy judgements
+    ghost: bool = False  # a thread state with no OS thread: copied from the parent at fork() (2.7 keeps them)
 
     @property
     def label(self) -> str:
@@ -188,6 +189,10 @@ class Lock:
     name: str  # as the user would name it: "Reporter.lock", "multiprocessing.Lock LOCK"
     pid: int  # process whose memory the object was read from
     addr: int
+    type_name: str = ""  # CPython type: _thread.RLock, _thread.lock, _multiprocessing.SemLock, _RLock (2.7)
+    sem: Optional[str] = None  # the OS semaphore under it: "shm:DEV:INODE" (shared across processes) or "mem:PID:ADDR"
+    sem_value: Optional[int] = None  # 0 = taken
+    semlock_kind: Optional[str] = None  # RECURSIVE_MUTEX (mp.RLock) | SEMAPHORE (mp.Lock, Semaphore)
     locked: Optional[bool] = None
     count: Optional[int] = None
     owner_ident: Optional[int] = None
@@ -229,6 +234,7 @@ class Snapshot:
     tools: dict[str, str] = field(default_factory=dict)
     options: dict[str, bool] = field(default_factory=dict)
     cpu_count: Optional[int] = None
+    notes: tuple[str, ...] = ()  # what could not be read or is unknowable, in words (e.g. lock state on 3.14)
 
     def process(self, pid: int) -> Optional[Process]:
         for p in self.processes:

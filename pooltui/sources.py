@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Optional
 
 from pooltui.analysis import analyze
+from pooltui.analysis.locks import threads_to_read
 from pooltui.capture import procs
+from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
 from pooltui.model import Snapshot, Timeline
 from pooltui.report import load_report
@@ -31,8 +33,14 @@ class LiveSource:
         return f"pid {self.root_pid}" + (f" (from {self.target_pid})" if self.target_pid != self.root_pid else "")
 
     async def capture(self, *, progress: Optional[Progress] = None, options: Optional[CaptureOptions] = None) -> Snapshot:
-        raw = await capture_tree(self.root_pid, options or self.options, progress=progress)
+        options = options or self.options
+        raw = await capture_tree(self.root_pid, options, progress=progress)
         snapshot = analyze(raw)
+        if options.locks:
+            wanted = threads_to_read(snapshot)
+            if wanted:
+                found, notes = await read_locks(raw, wanted, options.timeout)
+                snapshot = analyze(raw.with_(locks=found, notes=raw.notes + notes))
         self.previous = snapshot
         return snapshot
 
@@ -41,6 +49,8 @@ class RecordedSource:
     live = False
 
     def __init__(self, snapshot: Snapshot, timeline: Optional[Timeline] = None, path: str = "") -> None:
+        if all(p.role == "other" for p in snapshot.processes):
+            snapshot = analyze(snapshot)  # a raw capture (test fixture): give it roles, waits, verdicts
         self.snapshot = snapshot
         self.timeline = timeline
         self.path = path

@@ -59,4 +59,5 @@ def load_fixture(name: str) -> tuple[Snapshot, dict]:
 
 
 def fixture_names(prefix: str = "") -> list[str]:
-    return sorted(p.name[: -len(".json")] for p in FIXTURES.glob(f"{prefix}*.json") if not p.name.endswith(".truth.json"))
+    """Recorded scenario fixtures (those with a truth sidecar written by scripts/record_fixtures.py)."""
+    return sorted(p.name[: -len(".truth.json")] for p in FIXTURES.glob(f"{prefix}*.truth.json"))

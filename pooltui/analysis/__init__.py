@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
-from pooltui.analysis import diagnoses, roles, waits
+from pooltui.analysis import diagnoses, locks, roles, waits
 from pooltui.model import Snapshot
 
 
 def analyze(snapshot: Snapshot) -> Snapshot:
-    """Roles, then waits, then diagnoses, on a raw capture (or a loaded report)."""
+    """Roles, then waits, then lock holders, then diagnoses, on a raw capture (or a loaded report)."""
     snapshot = roles.assign_roles(snapshot)
     snapshot = waits.classify_snapshot(snapshot)
+    snapshot = locks.resolve_holders(snapshot)
     return snapshot.with_(diagnoses=diagnoses.diagnose(snapshot))

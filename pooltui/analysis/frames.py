@@ -62,3 +62,20 @@ def innermost_user(frames: Sequence[Frame]) -> Optional[int]:
 def describe(frame: Frame) -> str:
     """``Reporter.report, app.py:18`` — how a summary names a frame."""
     return f"{frame.function}, {frame.where}"
+
+
+def code_text(code: str) -> str:
+    """A source line without its trailing comment, for one-line summaries."""
+    import io
+    import tokenize
+
+    text = code.strip()
+    if "#" not in text:
+        return text
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT:
+                return text[: tok.start[1]].rstrip()
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return text

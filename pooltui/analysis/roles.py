@@ -64,16 +64,19 @@ _THREAD_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 
 
 def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str], ...]) -> Optional[str]:
-    """First role whose frame appears in the stack (outermost wins for nested loops)."""
+    """The role of the innermost matching frame: a fork child's outer frames are its
+    parent's (a forkserver's child shows forkserver.main below _process_worker)."""
     best: Optional[tuple[int, str]] = None
     for suffix, functions, role in table:
         index = find(frames, suffix, *functions)
-        if index is not None and (best is None or index > best[0]):
+        if index is not None and (best is None or index < best[0]):
             best = (index, role)
     return best[1] if best else None
 
 
 def thread_role(thread: Thread, pid: int) -> str:
+    if thread.ghost:
+        return "fork ghost"
     role = _match(thread.frames, _THREAD_FRAMES)
     if role:
         return role
@@ -86,7 +89,8 @@ def _main_frames(proc: Process) -> Sequence[Frame]:
     for t in proc.threads:
         if t.tid == proc.pid or t.name == "MainThread":
             return t.frames
-    return proc.threads[0].frames if proc.threads else ()
+    live = [t for t in proc.threads if not t.ghost]
+    return live[0].frames if live else ()
 
 
 def _own_role(proc: Process) -> Optional[str]:
@@ -126,11 +130,14 @@ def assign_roles(snapshot: Snapshot) -> Snapshot:
     """Every process and thread with its role; pool workers numbered per parent by start time."""
     by_pid = {p.pid: p for p in snapshot.processes}
     own = {p.pid: _own_role(p) for p in snapshot.processes}
-    children: dict[int, list[str]] = {}
+    below: dict[int, list[str]] = {}  # roles of all descendants (executor workers may be grandchildren via a forkserver)
     for p in snapshot.processes:
-        if p.pid != snapshot.root_pid or p.ppid in by_pid:
-            children.setdefault(p.ppid, []).append(own[p.pid] or "")
-    roles = {p.pid: process_role(p, children.get(p.pid, [])) for p in snapshot.processes}
+        seen, parent = {p.pid}, p.ppid
+        while parent in by_pid and parent not in seen:
+            below.setdefault(parent, []).append(own[p.pid] or "")
+            seen.add(parent)
+            parent = by_pid[parent].ppid
+    roles = {p.pid: process_role(p, below.get(p.pid, [])) for p in snapshot.processes}
     root = by_pid.get(snapshot.root_pid)
     if root is not None and roles[root.pid] == OTHER_PYTHON:
         roles[root.pid] = MAIN

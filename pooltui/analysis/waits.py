@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.analysis.frames import find, innermost_user, matches, origin
+from pooltui.analysis.frames import code_text, find, innermost_user, matches, origin
 from pooltui.model import Frame, Process, Snapshot, Thread, Wait, WaitKind
 
 # "waiting for work" loops: (file suffix, functions, what the idle thread waits for)
@@ -103,7 +103,7 @@ def _anchor(frames: Sequence[Frame], index: Optional[int]) -> str:
     if index is None:
         return ""
     f = frames[index]
-    code = f" in `{f.code.strip()}`" if f.code and f.code.strip() else ""
+    code = f" in `{code_text(f.code)}`" if f.code and f.code.strip() else ""
     return f"{code} in {f.function}, {f.where}"
 
 
@@ -166,6 +166,9 @@ def _native_wait(frames: Sequence[Frame]) -> Optional[tuple[int, WaitKind, str]]
 def classify(thread: Thread) -> Wait:
     frames = thread.frames
     py = [f for f in frames if not f.native]
+    if thread.ghost:
+        index = innermost_user(frames)
+        return Wait(WaitKind.UNKNOWN, "not a live thread: a copy of a parent thread's state at fork()" + _anchor(frames, index), index)
     if thread.active:
         index = innermost_user(frames)
         if index is None and frames:
@@ -215,7 +218,7 @@ def process_state(proc: Process) -> str:
         return {"process_gone": "gone", "not_python": "not python"}.get(proc.error.code, "error")
     if proc.status == "gone":
         return "gone"
-    kinds = [t.wait.kind for t in proc.threads if t.wait is not None]
+    kinds = [t.wait.kind for t in proc.threads if t.wait is not None and not t.ghost]
     if not kinds:
         return "not python" if proc.python is None else "idle"
     if WaitKind.RUNNING in kinds:

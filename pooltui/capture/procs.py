@@ -184,3 +184,4 @@ def is_kernel_thread(pid: int) -> bool:
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+

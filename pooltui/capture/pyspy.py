@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -189,3 +189,48 @@ def parse_dump(text: str, pid: int) -> list[Thread]:
             )
         )
     return threads
+
+
+def match_tasks(pid: int, threads: list[Thread], live: set[int]) -> list[Thread]:
+    """Tie py-spy's threads to live OS threads; mark the rest as fork ghosts.
+
+    CPython 2.7 keeps the thread states of every thread of the parent in a fork child
+    (3.x deletes them after fork), and py-spy lists them with os_thread_id 0: they are
+    not running, but their stacks show what those threads were doing at fork() time,
+    e.g. holding a lock. The one real thread of such a child is the one on the child's
+    own path (multiprocessing's _bootstrap / run), which becomes the main thread.
+    """
+    if not live or all(t.tid in live for t in threads):
+        return threads
+    unresolved = [t for t in threads if t.tid not in live]
+    unmatched = live - {t.tid for t in threads}
+    real: Optional[Thread] = None
+    if pid in unmatched:
+        on_child_path = [t for t in unresolved if any(_on_child_path(f) for f in t.frames)]
+        if len(on_child_path) == 1:
+            real = on_child_path[0]
+        elif len(unresolved) == 1 and len(unmatched) == 1:
+            real = unresolved[0]
+    out = []
+    for t in threads:
+        if t is real:
+            # py-spy could not see this thread's kernel state, so its "active" is a guess
+            out.append(replace(t, tid=pid, active=_task_running(pid, pid)))
+        elif t.tid not in live:
+            out.append(replace(t, ghost=True, active=False, owns_gil=False))
+        else:
+            out.append(t)
+    return out
+
+
+def _on_child_path(frame: Frame) -> bool:
+    return "multiprocessing" in frame.file and frame.function.endswith(("_bootstrap", "_launch"))
+
+
+def _task_running(pid: int, tid: int) -> bool:
+    """The kernel's view: is this thread on a CPU (state R) right now?"""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] == b"R"
+    except (OSError, IndexError):
+        return False

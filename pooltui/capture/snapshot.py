@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui import __version__
-from pooltui.capture import procs, pyspy, sourcelines
+from pooltui.capture import locks, procs, pyspy, redact, sourcelines
 from pooltui.capture.errors import CaptureError, PySpyMissing
 from pooltui.model import Process, Snapshot, Thread
 
@@ -36,6 +36,8 @@ class CaptureOptions:
     nonblocking: bool = False
     timeout: float = pyspy.DEFAULT_TIMEOUT
     concurrency: int = 0  # 0 = default_concurrency()
+    locks: bool = True  # read the lock objects that blocked threads wait on (see capture.locks)
+    redact: bool = True  # secret-looking locals and command-line values become <redacted> (capture.redact)
 
     @property
     def dump(self) -> pyspy.DumpOptions:
@@ -60,7 +62,8 @@ def _process(info: procs.ProcInfo) -> Process:
 
 def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread]) -> Process:
     root = f"/proc/{proc.pid}/root"
-    ordered = sorted(threads, key=lambda t: (t.tid != proc.pid, t.tid))  # main thread first, then by start
+    matched = pyspy.match_tasks(proc.pid, list(threads), set(info.thread_cpu))
+    ordered = sorted(matched, key=lambda t: (t.ghost, t.tid != proc.pid, t.tid))  # main thread first, ghosts last
     filled = tuple(
         replace(t, cpu_time=info.thread_cpu.get(t.tid), frames=sourcelines.with_code(t.frames, root)) for t in ordered
     )
@@ -95,6 +98,8 @@ async def capture_tree(
     async def one(info: procs.ProcInfo) -> Process:
         nonlocal done
         proc = _process(info)
+        if options.redact:
+            proc = replace(proc, cmdline=redact.redact_cmdline(proc.cmdline))
         try:
             if info.error is not None or info.status == "zombie":
                 return proc
@@ -103,7 +108,9 @@ async def capture_tree(
                 return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, reused=True)
             async with limit:
                 threads = await pyspy.dump(info.pid, options.dump, exe)
-            return _with_threads(proc, info, threads)
+            # before anything else sees the stacks: a secret never enters the Snapshot
+            threads = redact.redact_threads(threads, redact=options.redact)
+            return locks.with_futex(_with_threads(proc, info, threads))
         except CaptureError as exc:
             return replace(proc, error=procs.error_of(exc))
         finally:
@@ -120,6 +127,6 @@ async def capture_tree(
         root_pid=root_pid,
         processes=tuple(processes),
         tools=tool_versions(),
-        options={"locals": options.locals, "native": options.native, "nonblocking": options.nonblocking},
+        options={"locals": options.locals, "native": options.native, "nonblocking": options.nonblocking, "redact": options.redact},
         cpu_count=procs.cpu_count(),
     )

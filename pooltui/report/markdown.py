@@ -7,13 +7,29 @@ prints them; the user's own frames marked with ▶).
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Optional
 
 from pooltui.analysis.frames import origin
+from pooltui.analysis.locks import holder_text
 from pooltui.analysis.waits import process_state
 from pooltui.model import Process, Snapshot, Thread, Timeline
-from pooltui.report.text import clean, cmdline, human_bytes, percent, tree_rows
+from pooltui.report.text import cmdline, human_bytes, one_line, percent, tree_rows
+
+# Markdown that a captured string could start: HTML (<script>), links, code spans, emphasis.
+# An underscore inside a word (pool_worker) is left alone: CommonMark does not emphasise it.
+_MD_SPECIAL = re.compile(r"[\\`*<>\[\]]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def _md(text: object, limit: int = 0) -> str:
+    """A captured string as Markdown text: one line, control characters shown, markup escaped."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(), one_line(str(text or ""), limit))
+
+
+def _code(text: object, limit: int = 0) -> str:
+    """A captured string inside a `code span`: a backtick in it would end the span."""
+    return one_line(str(text or ""), limit).replace("`", "ˋ") or " "
 
 
 def _when(ts: float) -> str:
@@ -28,7 +44,7 @@ def _fence(lines: list[str]) -> list[str]:
 def process_line(proc: Process) -> str:
     py = f"py{proc.python}" if proc.python else "-"
     return (
-        f"{proc.pid:<7} {clean(proc.role_label):<18} {process_state(proc):<10} {py:<7} "
+        f"{proc.pid:<7} {one_line(proc.role_label):<18} {process_state(proc):<10} {one_line(py):<7} "
         f"cpu {percent(proc.cpu_percent):>4}  rss {human_bytes(proc.rss):>6}  {cmdline(proc.cmdline, 60)}"
     )
 
@@ -37,27 +53,27 @@ def stack_lines(thread: Thread, indent: str = "    ") -> list[str]:
     lines = []
     for frame in thread.frames:
         mark = "▶ " if origin(frame) == "user" else "  "
-        code = f"    {clean(frame.code, 100)}" if frame.code else ""
-        lines.append(f"{indent}{mark}{clean(frame.function)} ({clean(frame.where)}){code}")
+        code = f"    {one_line(frame.code, 100)}" if frame.code else ""
+        lines.append(f"{indent}{mark}{one_line(frame.function)} ({one_line(frame.where)}){code}")
         for loc in frame.locals or ():
-            lines.append(f"{indent}      {clean(loc.name)} = {clean(loc.repr, 120)}")
+            lines.append(f"{indent}      {one_line(loc.name)} = {one_line(loc.repr, 120)}")
     return lines
 
 
 def thread_heading(thread: Thread) -> str:
-    name = clean(thread.name) if thread.name else f"Thread {thread.tid}"
-    wait = clean(thread.wait.summary) if thread.wait else ""
-    holder = f" — held by {clean(thread.wait.holder)}" if thread.wait and thread.wait.holder else ""
-    return f"**{name}** ({thread.role}, tid {thread.tid}): {wait}{holder}"
+    name = _md(thread.name) if thread.name else f"Thread {thread.tid}"
+    wait = _md(thread.wait.summary) if thread.wait else ""
+    holder = f" — held by {_md(thread.wait.holder)}" if thread.wait and thread.wait.holder else ""
+    return f"**{name}** ({_md(thread.role)}, tid {thread.tid}): {wait}{holder}"
 
 
 def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
     threads = sum(len(p.threads) for p in snapshot.processes)
     out = [
-        f"# pooltui report — pid {snapshot.root_pid} on {clean(snapshot.host)}",
+        f"# pooltui report — pid {snapshot.root_pid} on {_md(snapshot.host)}",
         "",
         f"Taken {_when(snapshot.created)} · {len(snapshot.processes)} processes, {threads} Python threads"
-        f" · pooltui {clean(snapshot.tools.get('pooltui', '?'))}",
+        f" · pooltui {_md(snapshot.tools.get('pooltui', '?'))}",
         "",
         "## Diagnoses",
         "",
@@ -65,10 +81,12 @@ def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> 
     if not snapshot.diagnoses:
         out += ["No problems found.", ""]
     for d in snapshot.diagnoses:
-        out.append(f"- **{d.severity.value}** `{d.kind}`: {clean(d.summary)}")
-        out += [f"  - {clean(e)}" for e in d.evidence]
+        out.append(f"- **{d.severity.value}** `{_code(d.kind)}`: {_md(d.summary)}")
+        out += [f"  - {_md(e)}" for e in d.evidence]
         if d.fix:
-            out.append(f"  - *Fix:* {clean(d.fix)}")
+            out.append(f"  - *Fix:* {_md(d.fix)}")
+    if snapshot.notes:
+        out += ["", "Notes:", *[f"- {_md(n)}" for n in snapshot.notes]]
     out += ["", "## Process tree", ""]
     rows = tree_rows(snapshot.processes, snapshot.root_pid)
     width = max(len(prefix) for prefix, _ in rows)
@@ -76,22 +94,21 @@ def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> 
     if snapshot.locks:
         out += ["", "## Locks", ""]
         for lock in snapshot.locks:
-            holder = lock.holder
-            who = "owner unknown" if holder is None else f"held by pid {holder.pid} tid {holder.tid} {clean(holder.thread_name or '')}"
+            waiters = ", ".join(f"pid {p} tid {t}" for p, t in lock.waiters)
             out.append(
-                f"- `{clean(lock.name)}` ({lock.kind}, pid {lock.pid}, 0x{lock.addr:x}): {who}; "
-                f"{len(lock.waiters)} waiter(s) {clean(lock.note)}"
+                f"- `{_code(lock.name)}` ({_md(lock.kind)}, pid {lock.pid}, 0x{lock.addr:x}): held by {_md(holder_text(lock))}; "
+                f"waiters: {waiters or 'none'}" + (f" — {_md(lock.note)}" if lock.note and lock.holder is not None else "")
             )
     events = list(snapshot.events) + (list(timeline.events) if timeline else [])
     if events:
         out += ["", "## Events", ""]
-        out += [f"- {_when(e.time)} pid {e.pid} {e.kind}: {clean(e.detail)}" for e in events]
+        out += [f"- {_when(e.time)} pid {e.pid} {_md(e.kind)}: {_md(e.detail)}" for e in events]
     out += ["", "## Processes", ""]
     for _, proc in tree_rows(snapshot.processes, snapshot.root_pid):
-        out.append(f"### pid {proc.pid} — {clean(proc.role_label)} ({process_state(proc)})")
-        out += ["", f"`{cmdline(proc.cmdline, 200)}`", ""]
+        out.append(f"### pid {proc.pid} — {_md(proc.role_label)} ({process_state(proc)})")
+        out += ["", f"`{_code(cmdline(proc.cmdline, 200) or proc.name)}`", ""]
         if proc.error is not None:
-            out += [f"**Could not read:** {clean(proc.error.message)}", "", f"{clean(proc.error.help)}", ""]
+            out += [f"**Could not read:** {_md(proc.error.message)}", "", f"{_md(proc.error.help)}", ""]
             continue
         for thread in proc.threads:
             out += [thread_heading(thread), ""]

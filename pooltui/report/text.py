@@ -11,6 +11,10 @@ import re
 from typing import Optional
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# invisible format characters that reorder or hide text (bidi overrides, zero-width):
+# a file or thread name could otherwise read differently from what it is
+_FORMAT = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_BREAKS = re.compile(r"[\t\n]")
 
 
 def clean(text: Optional[str], limit: int = 0) -> str:
@@ -18,9 +22,19 @@ def clean(text: Optional[str], limit: int = 0) -> str:
     if not text:
         return ""
     out = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    out = _FORMAT.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
     if limit and len(out) > limit:
         out = out[: limit - 1] + "…"
     return out
+
+
+def one_line(text: Optional[str], limit: int = 0) -> str:
+    """``clean`` for a field shown on one line (a name, a path, a repr): tab and newline
+    become ``\\t`` and ``\\n`` too, so a captured string cannot start a line of its own
+    (a Markdown heading, a fence) in a report."""
+    if not text:
+        return ""
+    return clean(_BREAKS.sub(lambda m: "\\t" if m.group() == "\t" else "\\n", text), limit)
 
 
 def human_bytes(n: Optional[int]) -> str:
@@ -39,7 +53,7 @@ def percent(value: Optional[float]) -> str:
 
 
 def cmdline(parts: tuple[str, ...], limit: int = 80) -> str:
-    return clean(" ".join(parts), limit)
+    return one_line(" ".join(parts), limit)
 
 
 def tree_rows(processes, root_pid: int) -> list[tuple[str, object]]:

@@ -104,7 +104,8 @@ def test_process_exiting_during_capture_leaves_the_rest_complete(python_with_chi
     real = subprocess.run([sys.executable, "-c", "from pooltui.capture.pyspy import find_pyspy; print(find_pyspy())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     wrapper = tmp_path / "py-spy"
-    wrapper.write_text(f'#!/bin/sh\nif [ "$3" = "{child}" ]; then kill -9 {child}; while grep -q "^State:[[:space:]]*[RSD]" /proc/{child}/status 2>/dev/null; do :; done; fi\nexec {real} "$@"\n')
+    wait_dead = f'while grep -q "^State:[[:space:]]*[RSD]" /proc/{child}/status 2>/dev/null; do :; done'
+    wrapper.write_text(f'#!/bin/sh\nif [ "$3" = "{child}" ]; then kill -9 {child}; {wait_dead}; fi\nexec {real} "$@"\n')
     wrapper.chmod(0o755)
     out_file = tmp_path / "r.json"
     out = run("snapshot", str(parent), "-o", str(out_file), env={"POOLTUI_PYSPY": str(wrapper)})

@@ -15,7 +15,10 @@ from tests.conftest import FIXTURES
 RAW = sorted((FIXTURES / "pyspy").glob("*.json"))
 
 
-@pytest.mark.parametrize("path", RAW or [pytest.param(None, marks=pytest.mark.skip(reason="no raw py-spy output recorded"))], ids=lambda p: p.stem if p else "none")
+NO_RAW = [pytest.param(None, marks=pytest.mark.skip(reason="no raw py-spy output recorded"))]
+
+
+@pytest.mark.parametrize("path", RAW or NO_RAW, ids=lambda p: p.stem if p else "none")
 def test_recorded_pyspy_output_parses(path):
     data = json.loads(path.read_text())
     threads = parse_dump(json.dumps(data), 1)

@@ -1,0 +1,159 @@
+"""Compare two snapshots of one tree: which processes appeared, vanished or stayed, and
+for each process that stayed, which threads kept the same stack and which moved.
+
+A process is the same process when its identity ``(pid, create_time)`` matches (a reused
+pid is a new process); a thread is the same thread when its OS thread id matches within
+that process. Two stacks are the same when every frame is at the same function, file and
+line: locals and source text may differ without the thread having moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional
+
+from pooltui.model import Event, Frame, Process, Snapshot, Thread
+
+
+class Change(str, Enum):
+    SAME = "same"
+    CHANGED = "changed"
+    NEW = "new"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class ThreadDiff:
+    tid: int
+    change: Change
+    before: Optional[Thread] = None
+    after: Optional[Thread] = None
+
+    @property
+    def thread(self) -> Thread:
+        """The newest view of the thread (the old one when it is gone)."""
+        found = self.after or self.before
+        assert found is not None
+        return found
+
+    @property
+    def first_difference(self) -> Optional[int]:
+        """For a changed stack: how many frames from the outermost end are shared, so
+        ``len(after.frames) - shared`` innermost frames are new."""
+        if self.change is not Change.CHANGED or self.before is None or self.after is None:
+            return None
+        shared = 0
+        for old, new in zip(reversed(self.before.frames), reversed(self.after.frames)):
+            if _position(old) != _position(new):
+                break
+            shared += 1
+        return shared
+
+
+@dataclass(frozen=True)
+class ProcessDiff:
+    before: Process
+    after: Process
+    threads: tuple[ThreadDiff, ...] = ()
+
+    @property
+    def pid(self) -> int:
+        return self.after.pid
+
+    @property
+    def moved(self) -> bool:
+        """Some thread changed stack, started or ended."""
+        return any(t.change is not Change.SAME for t in self.threads)
+
+    def count(self, change: Change) -> int:
+        return sum(1 for t in self.threads if t.change is change)
+
+    def cpu_percent(self, seconds: float) -> Optional[float]:
+        """CPU use between the two snapshots, as ``top`` shows it (100 = one full CPU)."""
+        if seconds <= 0 or self.before.cpu_time is None or self.after.cpu_time is None:
+            return None
+        return max(0.0, (self.after.cpu_time - self.before.cpu_time) / seconds * 100.0)
+
+
+@dataclass(frozen=True)
+class SnapshotDiff:
+    before: Snapshot
+    after: Snapshot
+    added: tuple[Process, ...] = ()
+    removed: tuple[Process, ...] = ()
+    kept: tuple[ProcessDiff, ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        return self.after.created - self.before.created
+
+    def process(self, pid: int) -> Optional[ProcessDiff]:
+        for p in self.kept:
+            if p.pid == pid:
+                return p
+        return None
+
+
+def _position(frame: Frame) -> tuple[str, str, int, bool]:
+    return (frame.function, frame.file, frame.line, frame.native)
+
+
+def same_stack(a: Thread, b: Thread) -> bool:
+    return [_position(f) for f in a.frames] == [_position(f) for f in b.frames]
+
+
+def diff_threads(before: Iterable[Thread], after: Iterable[Thread]) -> tuple[ThreadDiff, ...]:
+    """Threads in the order of ``after`` (then the vanished ones), each with its change."""
+    old = {t.tid: t for t in before}
+    out = []
+    for t in after:
+        prev = old.pop(t.tid, None)
+        if prev is None:
+            out.append(ThreadDiff(t.tid, Change.NEW, None, t))
+        else:
+            out.append(ThreadDiff(t.tid, Change.SAME if same_stack(prev, t) else Change.CHANGED, prev, t))
+    out.extend(ThreadDiff(t.tid, Change.GONE, t, None) for t in old.values())
+    return tuple(out)
+
+
+def diff_process(before: Process, after: Process) -> ProcessDiff:
+    return ProcessDiff(before, after, diff_threads(before.threads, after.threads))
+
+
+def diff_snapshots(a: Snapshot, b: Snapshot) -> SnapshotDiff:
+    """What changed from ``a`` (older) to ``b`` (newer)."""
+    old = {p.key: p for p in a.processes}
+    new = {p.key: p for p in b.processes}
+    return SnapshotDiff(
+        before=a,
+        after=b,
+        added=tuple(p for k, p in new.items() if k not in old),
+        removed=tuple(p for k, p in old.items() if k not in new),
+        kept=tuple(diff_process(old[k], p) for k, p in new.items() if k in old),
+    )
+
+
+def _name(p: Process) -> str:
+    return f"{p.role_label} (pid {p.pid})"
+
+
+def process_events(diff: SnapshotDiff) -> tuple[Event, ...]:
+    """The process events two snapshots imply: new, exited, and a worker replaced (a
+    worker vanished and a worker of the same parent appeared). Exit codes are not known
+    from snapshots alone: the process was gone before it could be asked."""
+    when = diff.after.created
+    events: list[Event] = []
+    replacements = {p.ppid: p for p in diff.added if p.role.endswith("worker")}
+    for p in diff.removed:
+        detail = f"{_name(p)} exited" + (" (it was a zombie)" if p.status == "zombie" else "")
+        events.append(Event(when, "process_exited", p.pid, detail))
+        heir = replacements.pop(p.ppid, None) if p.role.endswith("worker") else None
+        if heir is not None:
+            events.append(Event(when, "worker_replaced", heir.pid, f"{_name(p)} replaced by {_name(heir)}"))
+    replaced = {e.pid for e in events if e.kind == "worker_replaced"}
+    for p in diff.added:
+        if p.pid not in replaced:
+            events.append(Event(when, "process_new", p.pid, f"{_name(p)} appeared"))
+    return tuple(events)

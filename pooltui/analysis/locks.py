@@ -1,0 +1,369 @@
+"""Who holds each lock, and what follows: wait lines naming the holder, orphaned locks
+(inherited locked across ``fork()``), dead holders, deadlock cycles, contention.
+
+Input: a snapshot whose ``locks`` hold raw facts read from memory (``capture.locks``):
+per lock object its kind, owner ident / per-process count, the semaphore under it and
+the threads waiting on it. Rules (facts in shared/lock-introspection.md):
+
+- RLock (C ``_thread.RLock``, 2.7 ``threading._RLock``): the owner ident names the
+  holder thread; an ident that is not a thread of that process means the lock was
+  inherited locked across fork() from a thread that only exists in the parent.
+- multiprocessing Lock/RLock (``SemLock``): one OS semaphore shared by every process;
+  the holder is the process whose own SemLock object has ``count > 0`` (``last_tid``
+  names its thread). Taken (value 0) with no such process: the holder died.
+- plain ``threading.Lock``: CPython records no owner. We say so, and name the threads
+  that *could* hold it (inside code of the same class), never as fact.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Optional
+
+from pooltui.analysis.frames import innermost_user
+from pooltui.model import Diagnosis, Lock, LockHolder, Process, Severity, Snapshot, Thread, Wait, WaitKind
+
+_NO_WAIT = Wait(WaitKind.UNKNOWN, "")
+KIND_LABEL = {"rlock": "RLock", "lock": "Lock", "semlock": "multiprocessing lock"}
+NO_OWNER = "a plain threading.Lock records no owner (CPython keeps none)"
+FORK_FIX = (
+    "Use the 'spawn' or 'forkserver' start method; or re-create the lock in the child "
+    "(os.register_at_fork(after_in_child=...)); and do not log or hold locks in other threads while forking."
+)
+
+
+def _threads(snapshot: Snapshot) -> dict[tuple[int, int], tuple[Process, Thread]]:
+    return {(p.pid, t.tid): (p, t) for p in snapshot.processes for t in p.threads}
+
+
+def _who(holder: LockHolder) -> str:
+    name = f"'{holder.thread_name}'" if holder.thread_name else (f"thread {holder.tid}" if holder.tid else f"ident 0x{holder.ident or 0:x}")
+    return f"{name} (pid {holder.pid})"
+
+
+def _semlock_holder(lock: Lock, group: list[Lock], snapshot: Snapshot) -> tuple[Optional[LockHolder], str]:
+    holders = [g for g in group if (g.count or 0) > 0]
+    if lock.sem_value not in (0, None) and not holders:
+        return None, "free at the moment of reading"
+    if holders:
+        h = holders[0]
+        proc = snapshot.process(h.pid)
+        thread = _by_ident(proc, h.owner_ident)
+        return LockHolder(h.pid, thread.tid if thread else None, h.owner_ident, thread.name if thread else None), ""
+    readable = [p for p in snapshot.processes if p.python and p.error is None]
+    if len(group) >= len(readable) and lock.sem_value == 0:
+        return LockHolder(pid=0, alive=False), "taken, but no live process of the tree holds it"
+    return None, "taken; its holder is a process whose copy could not be read"
+
+
+def _rlock_holder(lock: Lock, snapshot: Snapshot) -> tuple[Optional[LockHolder], str]:
+    if not lock.owner_ident:
+        return None, "not owned at the moment of reading" if lock.locked is False else ""
+    proc = snapshot.process(lock.pid)
+    thread = _by_ident(proc, lock.owner_ident)
+    if thread is not None and not thread.ghost:
+        return LockHolder(lock.pid, thread.tid, thread.ident, thread.name), ""
+    # the owner is not a live thread here: the lock was copied locked by fork()
+    parent = snapshot.process(proc.ppid) if proc is not None else None
+    in_parent = _by_ident(parent, lock.owner_ident)
+    name = None
+    if in_parent is not None and parent is not None:
+        name = f"'{in_parent.name}' in the parent pid {parent.pid}" if in_parent.name else f"thread {in_parent.tid} in the parent pid {parent.pid}"
+    note = "owner thread does not exist in this process"
+    if thread is not None:  # CPython 2.7 keeps the parent's thread states: it shows where the owner was at fork()
+        i = innermost_user(thread.frames)
+        if i is not None:
+            note += f"; at fork() it was in {thread.frames[i].function} ({thread.frames[i].where})"
+    return LockHolder(lock.pid, None, lock.owner_ident, name, alive=False), note
+
+
+def _by_ident(proc: Optional[Process], ident: Optional[int]) -> Optional[Thread]:
+    """The thread with this pthread ident; a live one before a fork ghost with the same ident."""
+    if proc is None or not ident:
+        return None
+    found = [t for t in proc.threads if t.ident == ident]
+    found.sort(key=lambda t: t.ghost)
+    return found[0] if found else None
+
+
+def _could_hold(lock: Lock, snapshot: Snapshot) -> list[Thread]:
+    """Threads of the lock's process inside a method of the class the lock belongs to."""
+    cls = lock.name.split(".")[0] if "." in lock.name else None
+    proc = snapshot.process(lock.pid)
+    if not cls or proc is None:
+        return []
+    waiting = {tid for _, tid in lock.waiters}
+    out = []
+    for t in proc.threads:
+        if t.tid in waiting:
+            continue
+        for f in t.frames:
+            if f.function.startswith(cls + ".") or any(loc.name == "self" and loc.repr.startswith(f"<{cls} ") for loc in f.locals or ()):
+                out.append(t)
+                break
+    return out
+
+
+def resolve_holders(snapshot: Snapshot) -> Snapshot:
+    """Fill holder / orphaned / note on every lock and the wait line of every waiter."""
+    groups: dict[str, list[Lock]] = defaultdict(list)
+    for lock in snapshot.locks:
+        if lock.sem:
+            groups[lock.sem].append(lock)
+    resolved: list[Lock] = []
+    for lock in snapshot.locks:
+        if not lock.waiters:
+            continue  # a sibling's copy of a multiprocessing lock: evidence only
+        if lock.kind == "semlock":
+            holder, note = _semlock_holder(lock, groups[lock.sem or ""], snapshot)
+            waiters = tuple(w for g in groups[lock.sem or ""] for w in g.waiters)
+        elif lock.kind == "rlock":
+            holder, note = _rlock_holder(lock, snapshot)
+            waiters = lock.waiters
+        else:
+            holder, waiters = None, lock.waiters
+            maybe = _could_hold(lock, snapshot)
+            note = NO_OWNER + (f"; could be held by {', '.join(repr(t.label) for t in maybe)}" if maybe else "")
+        orphaned = holder is not None and not holder.alive and lock.kind == "rlock"
+        resolved.append(replace(lock, holder=holder, note=note, orphaned=orphaned, waiters=tuple(dict.fromkeys(waiters))))
+    # one record per shared semaphore: the first waiter's copy speaks for all
+    unique: dict[str, Lock] = {}
+    for lock in resolved:
+        unique.setdefault(lock.sem if lock.kind == "semlock" and lock.sem else lock.id, lock)
+    locks = tuple(unique.values())
+    return _with_wait_lines(snapshot.with_(locks=locks))
+
+
+def holder_text(lock: Lock) -> str:
+    """The holder in words, or why it is not known."""
+    if lock.holder is None:
+        return lock.note or "owner unknown"
+    if lock.kind == "semlock" and not lock.holder.alive:
+        return "no live process (its holder died)"
+    if not lock.holder.alive:
+        return f"thread ident 0x{lock.holder.ident or 0:x}, which does not exist in this process" + (
+            f" (it was {lock.holder.thread_name})" if lock.holder.thread_name else ""
+        )
+    return _who(lock.holder)
+
+
+def _with_wait_lines(snapshot: Snapshot) -> Snapshot:
+    by_waiter = {w: lock for lock in snapshot.locks for w in lock.waiters}
+    processes = []
+    for p in snapshot.processes:
+        threads = []
+        for t in p.threads:
+            lock = by_waiter.get((p.pid, t.tid))
+            if lock is None or t.wait is None or t.wait.kind not in _LOCKISH:
+                threads.append(t)
+                continue
+            kind = {"rlock": WaitKind.RLOCK, "lock": WaitKind.LOCK, "semlock": WaitKind.SEMLOCK}[lock.kind]
+            index = t.wait.frame_index if t.wait.frame_index is not None else innermost_user(t.frames)
+            at = ""
+            if index is not None:
+                f = t.frames[index]
+                at = f" in {f.function}, {f.where}"
+            holder = holder_text(lock)
+            summary = f"waits on {lock.name} ({KIND_LABEL[lock.kind]}) held by {holder}{at}"
+            if lock.holder is None:
+                summary = f"waits on {lock.name} ({KIND_LABEL[lock.kind]}): {holder}{at}"
+            wait = replace(t.wait, kind=kind, summary=summary, lock_id=lock.id, holder=holder)
+            threads.append(replace(t, wait=wait))
+        processes.append(replace(p, threads=tuple(threads)))
+    return snapshot.with_(processes=tuple(processes))
+
+
+_LOCKISH = frozenset({WaitKind.LOCK, WaitKind.RLOCK, WaitKind.SEMLOCK, WaitKind.UNKNOWN})
+
+
+def threads_to_read(snapshot: Snapshot) -> dict[int, set[int]]:
+    """{pid: {tid}} of threads worth a memory read: asleep in futex() on what looks like
+    a lock. Idle workers (asleep on the task queue's lock) and Condition/queue waits are
+    left out, so a healthy pool costs no memory reads."""
+    wanted: dict[int, set[int]] = {}
+    for p in snapshot.processes:
+        for t in p.threads:
+            if t.futex is not None and not t.ghost and t.wait is not None and t.wait.kind in _LOCKISH:
+                wanted.setdefault(p.pid, set()).add(t.tid)
+    return wanted
+
+
+# --- diagnoses --------------------------------------------------------------------
+
+
+def _edges(snapshot: Snapshot) -> dict[tuple[int, int], tuple[Lock, tuple[int, int]]]:
+    """wait-for graph: (pid, tid) -> (lock, holder (pid, tid))."""
+    edges = {}
+    for lock in snapshot.locks:
+        h = lock.holder
+        if h is None or not h.alive or h.tid is None:
+            continue
+        for w in lock.waiters:
+            edges[w] = (lock, (h.pid, h.tid))
+    return edges
+
+
+def find_cycles(edges: dict[tuple[int, int], tuple[Lock, tuple[int, int]]]) -> list[list[tuple[int, int]]]:
+    """Each cycle of the wait-for graph once (every node has at most one out-edge)."""
+    cycles, done = [], set()
+    for start in edges:
+        path, index = [], {}
+        node = start
+        while node in edges and node not in done and node not in index:
+            index[node] = len(path)
+            path.append(node)
+            node = edges[node][1]
+        if node in index:
+            cycles.append(path[index[node] :])
+        done.update(path)
+    return cycles
+
+
+def _frame_text(thread: Thread) -> str:
+    i = thread.wait.frame_index if thread.wait and thread.wait.frame_index is not None else innermost_user(thread.frames)
+    if i is None:
+        return ""
+    f = thread.frames[i]
+    return f"at {f.function} ({f.where})" + (f" `{f.code}`" if f.code else "")
+
+
+def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
+    edges = _edges(snapshot)
+    threads = _threads(snapshot)
+    out = []
+    for cycle in find_cycles(edges):
+        evidence = []
+        for node in cycle:
+            lock, holder = edges[node]
+            _, t = threads[node]
+            _, h = threads.get(holder, (None, None))
+            evidence.append(
+                f"'{t.label}' (pid {node[0]}) waits to lock {lock.name} <0x{lock.addr:x}> {_frame_text(t)}, "
+                f"which is held by '{h.label if h else holder[1]}' (pid {holder[0]})"
+            )
+        pids = tuple(dict.fromkeys(n[0] for n in cycle))
+        names = " -> ".join(f"'{threads[n][1].label}'" + (f" (pid {n[0]})" if len(pids) > 1 else "") for n in cycle)
+        where = "processes" if len(pids) > 1 else "threads"
+        out.append(
+            Diagnosis(
+                kind="deadlock_cycle",
+                severity=Severity.ERROR,
+                summary=f"Deadlock: {len(cycle)} {where} each wait for a lock another one holds ({names} -> back).",
+                pids=pids,
+                tids=tuple(n[1] for n in cycle),
+                evidence=tuple(evidence),
+                fix="Take the locks in one global order everywhere (or use a single lock), or acquire with a timeout and back off.",
+            )
+        )
+    return out
+
+
+def orphans(snapshot: Snapshot) -> list[Diagnosis]:
+    out = []
+    for lock in snapshot.locks:
+        if not lock.orphaned or lock.holder is None:
+            continue
+        waiters = list(lock.waiters)
+        held = f"thread ident 0x{lock.holder.ident or 0:x}"
+        origin = f" — {lock.holder.thread_name} held it when the process was forked" if lock.holder.thread_name else ""
+        out.append(
+            Diagnosis(
+                kind="orphaned_lock",
+                severity=Severity.ERROR,
+                summary=(
+                    f"{lock.name} in pid {lock.pid} is held by {held}, a thread that does not exist in this process: "
+                    f"the lock was inherited locked across fork(){origin}. {len(waiters)} thread(s) wait on it forever."
+                ),
+                pids=tuple(dict.fromkeys(w[0] for w in waiters)),
+                tids=tuple(w[1] for w in waiters),
+                evidence=(f"{lock.type_name} at 0x{lock.addr:x}: owner 0x{lock.owner_ident or 0:x}, count {lock.count}",),
+                fix=FORK_FIX,
+            )
+        )
+    return _merge_same_lock(out)
+
+
+def _merge_same_lock(diags: list[Diagnosis]) -> list[Diagnosis]:
+    """Every forked worker has its own orphaned copy: one diagnosis per lock name."""
+    merged: dict[str, list[Diagnosis]] = {}
+    for d in diags:
+        merged.setdefault(d.summary.split(" in pid ")[0], []).append(d)
+    out = []
+    for group in merged.values():
+        first = group[0]
+        if len(group) == 1:
+            out.append(first)
+            continue
+        pids = tuple(p for d in group for p in d.pids)
+        tids = tuple(t for d in group for t in d.tids)
+        summary = first.summary.replace(f"in pid {first.pids[0]}", f"in {len(group)} processes (pids {', '.join(map(str, pids))})")
+        summary = summary.replace(f"{len(first.tids)} thread(s) wait on it forever", f"{len(tids)} thread(s) wait on it forever")
+        evidence = tuple(f"pid {d.pids[0]}: {e}" for d in group for e in d.evidence)
+        out.append(replace(first, summary=summary, pids=pids, tids=tids, evidence=evidence))
+    return out
+
+
+def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
+    out = []
+    for lock in snapshot.locks:
+        if lock.kind == "semlock" and lock.holder is not None and not lock.holder.alive:
+            out.append(
+                Diagnosis(
+                    kind="dead_holder",
+                    severity=Severity.ERROR,
+                    summary=(
+                        f"{lock.name} is taken but no live process holds it: the process that acquired it died "
+                        f"(killed?) without releasing it. {len(lock.waiters)} waiter(s) will wait forever."
+                    ),
+                    pids=tuple(dict.fromkeys(w[0] for w in lock.waiters)),
+                    tids=tuple(w[1] for w in lock.waiters),
+                    evidence=(f"semaphore {lock.sem}: value {lock.sem_value}; no process has count > 0",),
+                    fix="Never kill a worker that may hold a shared lock; acquire with a timeout; restart the pool after a worker died.",
+                )
+            )
+    return out
+
+
+def contention(snapshot: Snapshot) -> list[Diagnosis]:
+    threads = _threads(snapshot)
+    out = []
+    for lock in snapshot.locks:
+        h = lock.holder
+        waiters = [w for w in lock.waiters if w in threads and (threads[w][1].wait or _NO_WAIT).lock_id == lock.id]
+        if h is None or not h.alive or h.tid is None or len(waiters) < 2:
+            continue
+        holder = threads.get((h.pid, h.tid))
+        if holder is None or (holder[1].wait and holder[1].wait.lock_id):
+            continue  # a blocked holder is a chain or a cycle, not contention
+        doing = holder[1].wait.summary if holder[1].wait else "?"
+        out.append(
+            Diagnosis(
+                kind="lock_contention",
+                severity=Severity.WARNING,
+                summary=f"{len(waiters)} threads wait on {lock.name}, held by {_who(h)} which {doing}.",
+                pids=tuple(dict.fromkeys([h.pid, *(w[0] for w in waiters)])),
+                tids=tuple(w[1] for w in waiters),
+                evidence=tuple(f"waiter pid {p} tid {t}" for p, t in waiters),
+                fix="Hold the lock for less time (no sleeping or I/O inside it), or shard the work so workers do not share one lock.",
+            )
+        )
+    return out
+
+
+def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
+    return [*deadlocks(snapshot), *orphans(snapshot), *dead_holders(snapshot), *contention(snapshot)]
+
+
+def holder_of(snapshot: Snapshot, lock_id: str) -> Optional[tuple[int, Optional[int]]]:
+    """(pid, tid) to jump to from a waiting thread, when the holder is known and alive."""
+    for lock in snapshot.locks:
+        if lock.id == lock_id and lock.holder is not None and lock.holder.alive:
+            return lock.holder.pid, lock.holder.tid
+    return None
+
+
+def locks_of(snapshot: Snapshot, pid: int) -> Iterable[Lock]:
+    return (lock for lock in snapshot.locks if lock.pid == pid or any(w[0] == pid for w in lock.waiters))
+

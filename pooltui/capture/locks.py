@@ -1,0 +1,226 @@
+"""Lock facts for threads blocked in a futex wait, read from the targets' memory.
+
+For each process with a thread asleep in ``futex()`` (``/proc/PID/task/TID/syscall``):
+the lock objects reachable from that thread's frame locals (py-spy ``--locals``: the
+process is dumped again with locals when the capture had none) are read, and the one
+whose ``sem_t`` is the futex address is the lock the thread waits on. For a
+multiprocessing lock, the same object is read in the other processes of the tree (fork
+children keep its address) so the process that holds the shared semaphore can be found.
+
+Everything here is a raw fact (``Lock`` with ``waiters``, owner ident, counts); who
+holds what, orphans and cycles are concluded in ``analysis.locks``. Only threads that
+are blocked are looked at, so a healthy, busy pool costs one /proc read per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Optional
+
+from pooltui.capture import memory, pyspy, sourcelines
+from pooltui.capture.errors import CaptureError
+from pooltui.model import Frame, Lock, Process, Snapshot
+
+_REPR_TYPE = re.compile(r"^<([\w.]+) at 0x[0-9a-f]+>$")
+_WITH = re.compile(r"^\s*(?:async\s+)?with\s+([\w.]+)\s*(?:\(\s*\))?\s*(?::|as\b)")
+_ACQUIRE = re.compile(r"([\w.]+)\.acquire\(")
+_KIND = {"_thread.RLock": "rlock", "_RLock": "rlock", "_thread.lock": "lock", "thread.lock": "lock"}
+FRAMES_SEARCHED = 6
+_NOT_LOCK_WAITS = frozenset({"wait", "_wait_for_tstate_lock", "join"})  # innermost frames whose locals are searched for the waited lock
+
+
+def version_of(proc: Process) -> Optional[tuple[int, int]]:
+    if not proc.python or "." not in proc.python:
+        return None
+    major, _, minor = proc.python.partition(".")
+    try:
+        return int(major), int(minor)
+    except ValueError:
+        return None
+
+
+def _type_of(repr_text: str) -> Optional[str]:
+    m = _REPR_TYPE.match(repr_text)
+    return m.group(1).rpartition(".")[2] if m else None
+
+
+def _name_from_code(frame: Frame) -> Optional[str]:
+    code = frame.code or ""
+    m = _WITH.match(code) or _ACQUIRE.search(code)
+    return m.group(1) if m else None
+
+
+def _display_name(path: str, frame: Frame) -> str:
+    """'self.flush_lock' in a BufferingHandler method -> 'BufferingHandler.flush_lock'."""
+    root, _, rest = path.partition(".")
+    rest = rest.removesuffix("._semlock").removesuffix("_semlock").rstrip(".")
+    local = frame.local(root)
+    type_name = _type_of(local.repr) if local else None
+    if root == "self" and type_name:
+        return f"{type_name}.{rest}" if rest else type_name
+    return path.removesuffix("._semlock")
+
+
+def _lock_kind(obj: memory.LockObject) -> str:
+    return "semlock" if obj.kind == "semlock" else _KIND.get(obj.type_name, obj.kind)
+
+
+def _record(pid: int, obj: memory.LockObject, name: str, where: str, sem: Optional[str]) -> Lock:
+    return Lock(
+        id=f"{pid}:{obj.addr:x}",
+        kind=_lock_kind(obj),
+        name=name,
+        pid=pid,
+        addr=obj.addr,
+        type_name=obj.type_name,
+        sem=sem,
+        sem_value=obj.sem_value,
+        semlock_kind=obj.semlock_kind,
+        locked=obj.locked,
+        count=obj.count,
+        owner_ident=obj.owner_ident,
+        where=where,
+    )
+
+
+def _sem_identity(pid: int, obj: memory.LockObject) -> Optional[str]:
+    if obj.sem_addr is None:
+        return None
+    shared = memory.semaphore_identity(pid, obj.sem_addr) if obj.kind == "semlock" else None
+    if shared is not None:
+        return f"shm:{shared[0]}:{shared[1]}"
+    return f"mem:{pid}:{obj.sem_addr:x}"
+
+
+def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) -> Optional[tuple[memory.LockObject, str, str]]:
+    """(lock object, display name, where) of the lock whose sem_t is ``futex``."""
+    candidates: list[tuple[int, memory.LockObject, str]] = []
+    for index, frame in enumerate(frames[:FRAMES_SEARCHED]):
+        roots = [(loc.name, loc.addr) for loc in frame.locals or () if loc.addr]
+        if not roots:
+            continue
+        for path, obj in mem.find_locks(roots, depth=3):
+            if obj.sem_addr == futex:
+                candidates.append((index, obj, path))
+        if candidates:
+            break
+    if not candidates:
+        return None
+    index, obj, path = candidates[0]
+    frame = frames[index]
+    if frame.file.endswith("threading.py") and frame.function.rpartition(".")[2] in _NOT_LOCK_WAITS:
+        return None  # a Condition's private waiter lock or a join: nobody "holds" it
+    name = _display_name(path, frame)
+    # a stdlib frame (threading.acquire, SemLock.__enter__, Handler.acquire) names the lock
+    # badly ("self"): prefer how the outer frames reach the same object, or the `with` line
+    for outer in frames[index + 1 : index + 1 + FRAMES_SEARCHED]:
+        roots = [(loc.name, loc.addr) for loc in outer.locals or () if loc.addr]
+        better = next((p for p, o in mem.find_locks(roots, depth=3) if o.addr == obj.addr), None) if roots else None
+        if better:
+            name = _display_name(better, outer)
+            frame = outer
+            break
+        from_code = _name_from_code(outer)
+        if from_code and not outer.file.endswith(("threading.py", "synchronize.py")):
+            name, frame = from_code, outer
+            break
+    if name in ("self", "waiter", "lock"):
+        name = _name_from_code(frame) or name
+    return obj, name, frame.where
+
+
+async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> dict[int, tuple[Frame, ...]]:
+    if proc.threads and any(f.locals is not None for t in proc.threads for f in t.frames):
+        return {t.tid: t.frames for t in proc.threads}
+    threads = await pyspy.dump(proc.pid, pyspy.DumpOptions(locals=True, timeout=timeout))
+    root = f"/proc/{proc.pid}/root"
+    return {t.tid: sourcelines.with_code(t.frames, root) for t in pyspy.match_tasks(proc.pid, threads, live) if not t.ghost}
+
+
+def with_futex(proc: Process) -> Process:
+    """``Thread.futex`` for every thread asleep in futex(): one /proc read per thread,
+    cheap enough for every refresh. Unreadable /proc leaves the process as it was."""
+    try:
+        syscalls = memory.thread_syscalls(proc.pid)
+    except CaptureError:
+        return proc
+    threads = []
+    for t in proc.threads:
+        call = syscalls.get(t.tid)
+        futex = call.futex_addr if call is not None and not t.active and not t.ghost else None
+        threads.append(replace(t, futex=futex) if futex != t.futex else t)
+    return replace(proc, threads=tuple(threads))
+
+
+async def process_locks(proc: Process, tids: set[int], timeout: float) -> tuple[list[Lock], list[str]]:
+    """The locks that threads ``tids`` of ``proc`` (blocked in futex) wait on, and notes
+    on what could not be read."""
+    version = version_of(proc)
+    blocked = [t for t in proc.threads if t.tid in tids and t.futex is not None]
+    if not blocked or version is None:
+        return [], []
+    try:
+        live = set(memory.thread_syscalls(proc.pid))
+        frames = await _frames_with_locals(proc, timeout, live)
+        locks: dict[int, Lock] = {}
+        with memory.TargetMemory(proc.pid, version) as mem:
+            for thread in blocked:
+                found = _find_waited(mem, frames.get(thread.tid, thread.frames), thread.futex or 0)
+                if found is None:
+                    continue
+                obj, name, where = found
+                lock = locks.get(obj.addr) or _record(proc.pid, obj, name, where, _sem_identity(proc.pid, obj))
+                locks[obj.addr] = replace(lock, waiters=(*lock.waiters, (proc.pid, thread.tid)))
+    except CaptureError as exc:
+        return [], [f"lock state of pid {proc.pid} not read: {exc.message}"]
+    return list(locks.values()), []
+
+
+async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: float) -> tuple[tuple[Lock, ...], tuple[str, ...]]:
+    """Lock records for the wanted threads ({pid: {tid}}) plus every other process's
+    copy of a waited multiprocessing lock; notes say what could not be read."""
+    records: list[Lock] = []
+    notes: list[str] = []
+    for proc in snapshot.processes:
+        if proc.pid in wanted:
+            found, why = await process_locks(proc, wanted[proc.pid], timeout)
+            records.extend(found)
+            notes.extend(why)
+    if records:
+        records.extend(await asyncio.to_thread(sibling_semlocks, snapshot, records))
+    return tuple(records), tuple(dict.fromkeys(notes))
+
+
+def sibling_semlocks(snapshot: Snapshot, waited: Sequence[Lock]) -> list[Lock]:
+    """The same multiprocessing lock as seen by every other process of the tree.
+
+    Fork children keep the parent's object addresses, so the SemLock at the waited
+    address is read in each process running the same Python version, and kept when it
+    sits on the same shared semaphore (same /dev/shm inode). Its per-process ``count``
+    and ``last_tid`` say which process holds it.
+    """
+    out: list[Lock] = []
+    seen = {(lock.pid, lock.addr) for lock in waited}
+    for lock in waited:
+        if lock.kind != "semlock" or not (lock.sem or "").startswith("shm:"):
+            continue
+        for proc in snapshot.processes:
+            version = version_of(proc)
+            if (proc.pid, lock.addr) in seen or version is None or proc.error is not None:
+                continue
+            try:
+                with memory.TargetMemory(proc.pid, version) as mem:
+                    obj = mem.read_lock(lock.addr)
+            except CaptureError:
+                continue
+            if obj is None or obj.kind != "semlock":
+                continue
+            sem = _sem_identity(proc.pid, obj)
+            if sem != lock.sem:
+                continue
+            seen.add((proc.pid, lock.addr))
+            out.append(_record(proc.pid, obj, lock.name, "", sem))
+    return out

@@ -1,0 +1,154 @@
+"""The Textual app: takes a source (live or recorded, chosen by cli), runs every capture
+in an exclusive async worker, keeps the session and tells the screens to redraw.
+
+A source is any object with ``live``, ``description``, ``root_pid``, ``options`` (a
+dataclass with ``locals``/``native``) and ``async capture(progress=, options=)``. The
+UI never imports the capture layer: capture errors are recognised by their ``code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, Optional
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from pooltui.model import Snapshot
+from pooltui.report.text import clean
+from pooltui.ui.messages import Captured, CaptureFailed, CaptureProgress, SessionChanged
+from pooltui.ui.screens.main import MainScreen
+from pooltui.ui.session import Session
+from pooltui.ui.widgets.threads import ThreadList
+
+
+class PoolApp(App[None]):
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    TITLE = "pooltui"
+
+    def __init__(self, source: Any, *, interval: float = 2.0, snapshot: Optional[Snapshot] = None) -> None:
+        super().__init__()
+        self.source = source
+        self.interval = interval
+        self.options = source.options
+        timeline = getattr(source, "timeline", None)
+        history: Sequence[Snapshot] = tuple(timeline.snapshots) if timeline is not None else ()
+        first = snapshot if snapshot is not None else getattr(source, "snapshot", None)
+        if first is not None and (not history or history[-1].created != first.created):
+            history = (*history, first)
+        self.session = Session.replay(history, timeline.events if timeline is not None else (), live=bool(source.live))
+        self.session.show_locals = bool(source.live and getattr(self.options, "locals", False))
+
+    @property
+    def source_description(self) -> str:
+        return str(self.source.description)
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        if self.session.current is None:
+            self._start_capture("first capture")
+        if self.session.live:
+            self.set_interval(self.interval, self._tick)
+
+    def _tick(self) -> None:
+        session = self.session
+        if not (session.paused or session.capturing or session.target_gone):
+            self.request_capture("refresh")
+
+    # -- captures ------------------------------------------------------------------
+    def request_capture(self, reason: str) -> None:
+        """Start a capture; a newer request replaces one still running (exclusive worker)."""
+        if self.session.live and not self.session.target_gone:
+            self._start_capture(reason)
+
+    def _start_capture(self, reason: str) -> None:
+        self.session.capturing = True
+        self.session.progress = (0, 0)
+        self._changed()
+        self._capture(reason)
+
+    @work(exclusive=True, group="capture")
+    async def _capture(self, reason: str) -> None:
+        try:
+            snapshot = await self.source.capture(progress=self._progress, options=self.options)
+        except Exception as exc:  # the one error path: every failure becomes a message
+            self.post_message(CaptureFailed(exc, reason))
+            return
+        self.post_message(Captured(snapshot, reason))
+
+    def _progress(self, done: int, total: int) -> None:
+        self.post_message(CaptureProgress(done, total))
+
+    def on_capture_progress(self, message: CaptureProgress) -> None:
+        if self.session.capturing:
+            self.session.progress = (message.done, message.total)
+            self._changed(status_only=True)
+
+    def on_captured(self, message: Captured) -> None:
+        was_gone = self.session.target_gone
+        self.session.capturing = False
+        self.session.add(message.snapshot)
+        if self.session.target_gone and not was_gone:
+            self._target_gone()
+        self._changed()
+
+    def _target_gone(self) -> None:
+        gone = "The target tree exited. The last snapshot stays on screen: press s to save it."
+        self.notify(gone, title="target gone", severity="warning", timeout=10)
+
+    def on_capture_failed(self, message: CaptureFailed) -> None:
+        session, exc = self.session, message.error
+        session.capturing = False
+        text = clean(getattr(exc, "message", None) or str(exc) or type(exc).__name__, 300)
+        if getattr(exc, "code", None) == "process_gone":
+            if not session.target_gone:
+                session.target_gone = True
+                self._target_gone()
+        else:
+            repeated, session.last_error = session.last_error == text, text
+            hint = clean(getattr(exc, "help", ""), 400)
+            if not repeated:  # an auto-refresh failing every few seconds says so once; the status line keeps saying it
+                self.notify(text + (f"\n{hint}" if hint else ""), title=f"{message.reason} failed", severity="error", timeout=10, markup=False)
+        self._changed()
+
+    def _changed(self, status_only: bool = False) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.post_message(SessionChanged(status_only))
+
+    def refresh_state(self) -> tuple[str, str]:
+        """What the status line says about refreshing, and its style."""
+        s = self.session
+        if s.target_gone:
+            return "target exited · last snapshot kept (s saves it)", "$error bold"
+        if s.capturing:
+            done, total = s.progress
+            return (f"capturing {done}/{total} processes…" if total else "capturing…"), "$accent bold"
+        flags = " · locals" if s.show_locals else ""
+        flags += " · native" if getattr(self.options, "native", False) else ""
+        if not s.live:
+            return "recorded report" + flags, "$text-muted"
+        if s.last_error:
+            return f"last refresh failed: {s.last_error}", "$error"
+        if s.paused:
+            return "paused (space resumes)" + flags, "$warning bold"
+        return f"live · every {self.interval:g} s" + flags, "$success"
+
+    # -- command palette -------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, MainScreen):
+            return
+        for binding in screen.BINDINGS:
+            if binding.action in ("quit", "clear_filter") or screen.check_action(binding.action, ()) is not True:
+                continue
+            key = binding.key_display or binding.key
+            yield SystemCommand(binding.description.capitalize(), f"key {key}: {binding.tooltip}", partial(screen.run_action, binding.action))
+        threads = screen.query_one(ThreadList)
+        if threads.check_action("follow", ()):
+            yield SystemCommand("Go to lock holder", "key enter: " + ThreadList.BINDINGS[0].tooltip, threads.action_follow)

@@ -1,0 +1,167 @@
+"""How model facts look on screen: badges, stack lines, times, as Textual ``Content``.
+
+Every captured string goes through ``report.text.clean`` here (it may hold terminal
+escapes) and is placed as plain text, never parsed as markup. Styles name theme
+variables (``$error``, ``$text-muted``...) so the theme decides the colours.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from typing import Optional
+
+from textual.content import Content
+
+from pooltui.analysis.frames import origin
+from pooltui.model import Diagnosis, Event, Frame, Lock, Process, Severity, Snapshot, Thread
+from pooltui.report.text import clean
+
+STATE_STYLE = {
+    "running": "$success bold",
+    "idle": "$text-muted",
+    "sleeping": "$text-muted",
+    "waiting": "$text-primary",
+    "blocked": "$warning bold",
+    "zombie": "$error",
+    "gone": "$error",
+    "not python": "$text-disabled",
+    "error": "$error bold",
+}
+SEVERITY_STYLE = {Severity.ERROR: "$error bold", Severity.WARNING: "$warning bold", Severity.INFO: "$accent"}
+SEVERITY_MARK = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
+ORIGIN_STYLE = {"user": "bold", "library": "$text-muted", "stdlib": "$text-muted", "native": "$text-muted italic"}
+WAIT_STYLE = {"running": "$text-success", "idle": "$text-muted italic"}
+CHANGE_STYLE = {"same": "$text-muted", "changed": "$warning bold", "new": "$success bold", "gone": "$error bold"}
+
+
+def clock(ts: Optional[float]) -> str:
+    """Local wall-clock time of a snapshot (tests pin TZ for stable screenshots)."""
+    return "--:--:--" if ts is None else time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def stamp(ts: float) -> str:
+    """A file-name-safe local timestamp: 20250131-142501."""
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime(ts))
+
+
+def badge(state: str) -> Content:
+    return Content.styled(state, STATE_STYLE.get(state, ""))
+
+
+def severity(d: Diagnosis) -> Content:
+    return Content.styled(f"{SEVERITY_MARK[d.severity]} {d.severity.value}", SEVERITY_STYLE[d.severity])
+
+
+def frame_line(frame: Frame, indent: str = "    ") -> Content:
+    """``    hold_lock  pool_target.py:32  time.sleep(seconds)`` styled by whose code it is."""
+    kind = origin(frame)
+    style = ORIGIN_STYLE[kind]
+    code = clean((frame.code or "").strip(), 120)
+    mark = "▶ " if kind == "user" else "  "
+    return Content.assemble(
+        indent,
+        (mark, "$accent" if kind == "user" else ""),
+        (clean(frame.function, 60), style),
+        ("  ", ""),
+        (clean(frame.where, 80), "$text-muted" if kind == "user" else style),
+        *((("  ", ""), (code, "$text" if kind == "user" else "$text-muted")) if code else ()),
+    )
+
+
+def locals_lines(frame: Frame, limit: int = 12, indent: str = "        ") -> list[Content]:
+    out = []
+    for loc in (frame.locals or ())[:limit]:
+        out.append(Content.assemble(indent, (clean(loc.name, 40), "$accent"), " = ", (clean(loc.repr, 100), "$text-muted")))
+    extra = len(frame.locals or ()) - limit
+    if extra > 0:
+        out.append(Content.styled(f"{indent}… {extra} more locals", "$text-muted"))
+    return out
+
+
+def lock_of(snapshot: Snapshot, thread: Thread) -> Optional[Lock]:
+    lock_id = thread.wait.lock_id if thread.wait else None
+    if lock_id is None:
+        return None
+    return next((lk for lk in snapshot.locks if lk.id == lock_id), None)
+
+
+def thread_title(thread: Thread) -> Content:
+    return Content.assemble(
+        (clean(thread.label, 60), "bold"),
+        ("  ", ""),
+        (clean(thread.role, 40), "$accent"),
+        (f"  tid {thread.tid}", "$text-muted"),
+        *((("  holds GIL", "$warning"),) if thread.owns_gil else ()),
+    )
+
+
+def wait_lines(thread: Thread, lock: Optional[Lock], width: int = 100) -> list[Content]:
+    """The wait summary, wrapped (it is the line a reader came for: never cut it off)."""
+    if thread.wait is None:
+        return []
+    kind = thread.wait.kind
+    style = WAIT_STYLE.get(kind.value, "$text-warning" if kind.is_lock else "$text-primary")
+    wrapped = textwrap.wrap(clean(thread.wait.summary, 600), max(30, width - 2), subsequent_indent="  ", break_on_hyphens=False)
+    lines = [Content.assemble("  ", (line, style)) for line in wrapped]
+    holder = thread.wait.holder
+    hint = "  (enter: go to holder)" if lock is not None and lock.holder is not None else ""
+    if holder and holder not in thread.wait.summary:
+        lines.append(Content.assemble("  ", ("held by ", "$text-muted"), (clean(holder, 200), "$warning bold"), (hint, "$text-muted")))
+    elif hint:
+        lines.append(Content.styled("  enter: go to the holder", "$text-muted"))
+    return lines
+
+
+def thread_block(thread: Thread, lock: Optional[Lock] = None, show_locals: bool = False, width: int = 100) -> Content:
+    """One thread as the stack pane shows it: title, wait line(s), stack innermost first."""
+    lines = [thread_title(thread), *wait_lines(thread, lock, width)]
+    for frame in thread.frames:
+        lines.append(frame_line(frame))
+        if show_locals and frame.locals:
+            lines.extend(locals_lines(frame))
+    if not thread.frames:
+        lines.append(Content.styled("    (no frames)", "$text-muted"))
+    return Content("\n").join(lines)
+
+
+def process_title(proc: Process, state: str) -> Content:
+    py = f"  py{proc.python}" if proc.python else ""
+    return Content.assemble(
+        (clean(proc.role_label, 40), "bold"),
+        (f"  pid {proc.pid}", ""),
+        ("  ", ""),
+        badge(state),
+        (py, "$text-muted"),
+        (f"  {len(proc.threads)} Python thread(s)" if proc.threads else "", "$text-muted"),
+        ("  (stacks from the previous dump)" if proc.reused else "", "$text-muted italic"),
+        "\n",
+        (clean(" ".join(proc.cmdline) or proc.name, 300), "$text-muted"),
+    )
+
+
+def process_error(proc: Process) -> Content:
+    err = proc.error
+    if err is None:
+        return Content("")
+    parts: list[Content] = [Content.assemble(("cannot read this process: ", "$error bold"), (clean(err.message, 300), "$error"))]
+    if err.detail:
+        parts.append(Content.assemble(("py-spy said: ", "$text-muted"), clean(err.detail, 600)))
+    if err.help:
+        parts.append(Content.assemble(("what to do: ", "$accent"), clean(err.help, 600)))
+    return Content("\n").join(parts)
+
+
+def diagnosis_block(d: Diagnosis) -> Content:
+    lines = [Content.assemble(severity(d), "  ", (clean(d.summary, 400), "bold"))]
+    lines.extend(Content.assemble("    · ", (clean(e, 300), "$text-muted")) for e in d.evidence)
+    if d.fix:
+        lines.append(Content.assemble("    fix: ", (clean(d.fix, 400), "$accent")))
+    return Content("\n").join(lines)
+
+
+EVENT_STYLE = {"process_exited": "$error", "worker_replaced": "$warning", "process_new": "$success"}
+
+
+def event_line(e: Event) -> Content:
+    return Content.assemble((clock(e.time), "$text-muted"), "  ", (clean(e.detail or f"{e.kind} pid {e.pid}", 300), EVENT_STYLE.get(e.kind, "")))

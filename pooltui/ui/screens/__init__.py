@@ -1,0 +1,1 @@
+"""Screens of the pooltui app: main view, help, save dialog, diff view."""

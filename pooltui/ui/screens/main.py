@@ -1,0 +1,254 @@
+"""The main view: status line, process tree | threads of the selected process,
+diagnoses | events, footer. Every key is a Binding here, enabled through check_action."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Optional
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from pooltui.model import Snapshot
+from pooltui.ui.format import clock, stamp
+from pooltui.ui.messages import FollowHolder, ProcessSelected, SessionChanged
+from pooltui.ui.widgets.panels import DiagnosesPanel, EventLog, StatusLine
+from pooltui.ui.widgets.process_tree import ProcessTree
+from pooltui.ui.widgets.threads import ThreadList, ThreadPane
+
+if TYPE_CHECKING:
+    from pooltui.ui.app import PoolApp
+
+NARROW = 110  # columns below which the tree goes above the stacks
+LIVE_ONLY = {"dump", "dump_all", "pause", "toggle_native"}
+
+
+def _has_locals(snapshot: Snapshot) -> bool:
+    return any(f.locals for p in snapshot.processes for t in p.threads for f in t.frames)
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("d", "dump", "dump", tooltip="Dump the selected process's stacks again"),
+        Binding("D", "dump_all", "dump all", tooltip="Dump every process of the tree now"),
+        Binding("space", "pause", "pause", tooltip="Pause or resume the auto-refresh"),
+        Binding("x", "diff", "diff", tooltip="Diff the selected process against the previous (or marked) snapshot"),
+        Binding("m", "mark", "mark", show=False, tooltip="Mark the current snapshot as the diff base"),
+        Binding("s", "save", "save", tooltip="Save a report (json, md or html)"),
+        Binding("slash", "filter", "filter", key_display="/", tooltip="Filter the tree by pid, role, state or text"),
+        Binding("l", "toggle_locals", "locals", show=False, tooltip="Capture local variables too (py-spy --locals)"),
+        Binding("n", "toggle_native", "native", show=False, tooltip="Capture native C frames too (py-spy --native)"),
+        Binding("tab", "switch_pane", "pane", show=False, tooltip="Move between the tree and the threads"),
+        Binding("question_mark", "help", "help", key_display="?", tooltip="Keys and what the colours mean"),
+        Binding("q", "quit", "quit", tooltip="Quit pooltui (the target is left as it was)"),
+        Binding("escape", "clear_filter", "clear filter", show=False, tooltip="Clear the tree filter"),
+    ]
+
+    app: PoolApp
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.needle = ""
+        self._binding_state: tuple[Optional[bool], ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        with Horizontal(id="panes"):
+            with Vertical(id="left"):
+                yield Input(placeholder="filter: pid, role, state, text", id="filter")
+                yield ProcessTree(id="tree")
+            yield ThreadPane(id="threads")
+        with Horizontal(id="bottom"):
+            yield DiagnosesPanel(id="diagnoses")
+            yield EventLog(id="events")
+        yield Footer(compact=True)
+
+    @property
+    def tree(self) -> ProcessTree:
+        return self.query_one(ProcessTree)
+
+    @property
+    def threads(self) -> ThreadPane:
+        return self.query_one(ThreadPane)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW, "narrow")
+
+    def on_mount(self) -> None:
+        self.set_class(self.size.width < NARROW, "narrow")
+        self.query_one("#filter", Input).display = False
+        self.tree.focus()
+        self.redraw()
+
+    # -- drawing -------------------------------------------------------------------
+    def on_session_changed(self, message: SessionChanged) -> None:
+        if message.status_only:
+            self.show_status()
+        else:
+            self.redraw()
+
+    def show_status(self) -> None:
+        self.query_one(StatusLine).show(self.app.source_description, self.app.session.current, *self.app.refresh_state())
+
+    def redraw(self, keep_pid: Optional[int] = None, keep_tid: Optional[int] = None) -> None:
+        session = self.app.session
+        self.show_status()
+        snapshot = session.current
+        if snapshot is None:
+            return
+        self.tree.show(snapshot, self.needle, session.last_diff(), keep=keep_pid)
+        self.show_process(self.tree.selected_pid, keep_tid)
+        self.query_one(DiagnosesPanel).show(snapshot)
+        self.query_one(EventLog).show(session.events)
+        self.update_bindings()
+
+    def update_bindings(self) -> None:
+        """Redraw the footer when some key became enabled or disabled (not on every refresh)."""
+        state = tuple(self.check_action(b.action, ()) for b in self.BINDINGS)
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
+
+    def show_process(self, pid: Optional[int], keep_tid: Optional[int] = None) -> None:
+        snapshot = self.app.session.current
+        if snapshot is not None:
+            proc = snapshot.process(pid) if pid is not None else None
+            self.threads.show(snapshot, proc, keep_tid, self.app.session.show_locals)
+
+    def on_process_selected(self, message: ProcessSelected) -> None:
+        self.show_process(message.pid)
+
+    def on_follow_holder(self, message: FollowHolder) -> None:
+        snapshot = self.app.session.current
+        if snapshot is None or snapshot.process(message.pid) is None:
+            self.notify(f"the lock holder, pid {message.pid}, is not in this snapshot", severity="warning", markup=False)
+            return
+        if message.pid not in self.tree.pids:
+            self._set_filter("")
+        self.tree.show(snapshot, self.needle, self.app.session.last_diff(), keep=message.pid)
+        self.show_process(message.pid, message.tid)
+        self.threads.thread_list.focus()
+
+    # -- keys ------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
+        session = self.app.session
+        if action in LIVE_ONLY:
+            if not session.live or session.target_gone:
+                return None  # shown dimmed: there is no running process to read
+            if action == "dump" and self.tree.selected_pid is None:
+                return None
+        if action == "toggle_locals" and not (session.live and not session.target_gone):
+            return True if session.current is not None and _has_locals(session.current) else None  # a report: show/hide what it holds
+        if action == "diff":
+            return True if session.base is not None and session.current is not None else None
+        if action in ("mark", "save"):
+            return True if session.current is not None else None
+        if action == "clear_filter":
+            return bool(self.needle) or self.query_one("#filter", Input).display
+        return True
+
+    def action_dump(self) -> None:
+        self.app.request_capture(f"dump pid {self.tree.selected_pid}")
+
+    def action_dump_all(self) -> None:
+        self.app.request_capture("dump all")
+
+    def action_pause(self) -> None:
+        session = self.app.session
+        session.paused = not session.paused
+        self.notify("auto-refresh paused" if session.paused else "auto-refresh resumed", timeout=2)
+        self.redraw()
+
+    def action_toggle_locals(self) -> None:
+        session = self.app.session
+        session.show_locals = not session.show_locals
+        if session.live and not session.target_gone:
+            self.app.options = replace(self.app.options, locals=session.show_locals)
+            self.app.request_capture("locals " + ("on" if session.show_locals else "off"))
+        self.notify("locals shown" if session.show_locals else "locals hidden", timeout=2)
+        self.redraw()
+
+    def action_toggle_native(self) -> None:
+        self.app.options = replace(self.app.options, native=not self.app.options.native)
+        self.app.request_capture("native " + ("on" if self.app.options.native else "off"))
+        self.redraw()
+
+    def action_mark(self) -> None:
+        session = self.app.session
+        session.marked = session.current
+        if session.current is not None:
+            self.notify(f"marked the {clock(session.current.created)} snapshot as the diff base", timeout=3)
+        self.update_bindings()
+
+    def action_diff(self) -> None:
+        from pooltui.ui.screens.diff import DiffScreen
+
+        diff = self.app.session.diff()
+        pid = self.tree.selected_pid
+        if diff is not None and pid is not None:
+            self.app.push_screen(DiffScreen(diff, pid, marked=self.app.session.marked is not None))
+
+    def action_save(self) -> None:
+        from pooltui.ui.screens.save import SaveDialog
+
+        session = self.app.session
+        if session.current is None:
+            return
+        snapshot = session.current
+        if session.events and not snapshot.events:
+            snapshot = snapshot.with_(events=tuple(session.events))
+        name = f"pooltui-{snapshot.host}-{snapshot.root_pid}-{stamp(snapshot.created)}.json"
+        self.app.push_screen(SaveDialog(snapshot, name), self._saved)
+
+    def _saved(self, path: Optional[str]) -> None:
+        if path:
+            self.notify(f"report saved to {path}", title="saved", timeout=5, markup=False)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+        self.update_bindings()
+
+    def action_clear_filter(self) -> None:
+        self._set_filter("")
+        self.tree.focus()
+
+    def _set_filter(self, text: str) -> None:
+        box = self.query_one("#filter", Input)
+        self.needle = text
+        if box.value != text:
+            with box.prevent(Input.Changed):
+                box.value = text
+        box.display = bool(text)
+        self.redraw()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.needle = event.value.strip()
+        self.redraw()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self._set_filter("")
+        self.tree.focus()
+
+    def action_switch_pane(self) -> None:
+        threads = self.threads.thread_list
+        if self.tree.has_focus:
+            threads.focus()
+        else:
+            self.tree.focus()
+
+    def action_help(self) -> None:
+        from pooltui.ui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen([*self.BINDINGS, *ThreadList.BINDINGS]))
+
+    async def action_quit(self) -> None:
+        self.app.exit()

@@ -1,0 +1,64 @@
+"""The bottom panels (diagnoses, event log) and the status line at the top."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Optional
+
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from pooltui.model import Event, Snapshot
+from pooltui.report.text import clean
+from pooltui.ui import format as fmt
+
+
+class DiagnosesPanel(VerticalScroll):
+    """Every diagnosis of the current snapshot, most severe first."""
+
+    BORDER_TITLE = "diagnoses"
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(id="diagnoses-text")
+
+    def show(self, snapshot: Snapshot) -> None:
+        blocks = [fmt.diagnosis_block(d) for d in snapshot.diagnoses]
+        notes = [Content.styled(f"note: {clean(n, 300)}", "$text-muted") for n in getattr(snapshot, "notes", ())]
+        if not blocks:
+            blocks = [Content.styled("✔ no problems found", "$success")]
+        self.query_one("#diagnoses-text", Static).update(Content("\n").join([*blocks, *notes]))
+        self.border_title = f"diagnoses ({len(snapshot.diagnoses)})"
+
+
+class EventLog(VerticalScroll):
+    """Processes that appeared, exited or were replaced, newest last."""
+
+    BORDER_TITLE = "events"
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(id="events-text")
+
+    def show(self, events: Sequence[Event]) -> None:
+        if events:
+            text = Content("\n").join(fmt.event_line(e) for e in events)
+        else:
+            text = Content.styled("no process events yet", "$text-muted")
+        self.query_one("#events-text", Static).update(text)
+        self.border_title = f"events ({len(events)})"
+        self.scroll_end(animate=False)
+
+
+class StatusLine(Horizontal):
+    """Target and host on the left; snapshot time and what the refresh is doing on the right."""
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(id="status-target")
+        yield Static(id="status-state")
+
+    def show(self, description: str, snapshot: Optional[Snapshot], state: str, state_style: str = "$text-muted") -> None:
+        host = f" on {clean(snapshot.host, 60)}" if snapshot else ""
+        when = fmt.clock(snapshot.created) if snapshot else "--:--:--"
+        self.query_one("#status-target", Static).update(Content.assemble(("pooltui ", "bold $accent"), (clean(description, 200) + host, "bold")))
+        right = Content.assemble(("snapshot ", "$text-muted"), when, ("  ·  ", "$text-muted"), (state, state_style))
+        self.query_one("#status-state", Static).update(right)

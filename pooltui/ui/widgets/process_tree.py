@@ -1,0 +1,91 @@
+"""The process tree: one row per process with role, pid, state badge, CPU, RSS and the
+most severe diagnosis that names it. Rows are options whose id is the pid."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from textual.content import Content
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from pooltui.analysis.diagnoses import worst_for
+from pooltui.analysis.diff import SnapshotDiff
+from pooltui.analysis.waits import process_state
+from pooltui.model import Process, Snapshot
+from pooltui.report.text import clean, human_bytes, tree_rows
+from pooltui.ui import format as fmt
+from pooltui.ui.messages import ProcessSelected
+
+
+def matches(proc: Process, state: str, needle: str, snapshot: Snapshot) -> bool:
+    """The `/` filter: pid, role, state, name, command line or diagnosis text."""
+    if not needle:
+        return True
+    worst = worst_for(snapshot, proc.pid)
+    hay = " ".join((str(proc.pid), proc.role_label, state, proc.name, " ".join(proc.cmdline), worst.kind if worst else ""))
+    return needle.lower() in hay.lower()
+
+
+class ProcessTree(OptionList):
+    """Rows in tree order; highlighting one posts ``ProcessSelected``."""
+
+    BORDER_TITLE = "processes"
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.pids: list[int] = []
+        self._shown: Optional[tuple[object, ...]] = None
+
+    @property
+    def selected_pid(self) -> Optional[int]:
+        index = self.highlighted
+        return self.pids[index] if index is not None and 0 <= index < len(self.pids) else None
+
+    def show(self, snapshot: Snapshot, needle: str = "", cpu: Optional[SnapshotDiff] = None, keep: Optional[int] = None) -> None:
+        """Rebuild the rows, keeping the highlight on ``keep`` (or the current pid)."""
+        keep = keep if keep is not None else self.selected_pid
+        rows = [(prefix, p, process_state(p)) for prefix, p in tree_rows(snapshot.processes, snapshot.root_pid)]
+        rows = [r for r in rows if matches(r[1], r[2], needle, snapshot)]  # type: ignore[arg-type]
+        key = (snapshot.created, needle, tuple(r[0] for r in rows), tuple(r[1] for r in rows))
+        if key == self._shown:
+            if keep in self.pids:
+                self.highlighted = self.pids.index(keep)
+            return
+        self._shown = key
+        widths = (
+            max((len(prefix) + len(clean(p.role_label, 40)) for prefix, p, _ in rows), default=10),  # type: ignore[attr-defined]
+            max((len(str(p.pid)) for _, p, _ in rows), default=5),  # type: ignore[attr-defined]
+            max((len(state) for _, _, state in rows), default=7),
+        )
+        options = [Option(self._row(prefix, p, state, snapshot, cpu, widths), id=str(p.pid)) for prefix, p, state in rows]  # type: ignore[arg-type]
+        self.pids = [p.pid for _, p, _ in rows]  # type: ignore[attr-defined]
+        self.set_options(options)
+        if not self.pids:
+            return
+        self.highlighted = self.pids.index(keep) if keep in self.pids else 0
+
+    @staticmethod
+    def _row(prefix: str, p: Process, state: str, snapshot: Snapshot, cpu: Optional[SnapshotDiff], widths: tuple[int, int, int]) -> Content:
+        percent = p.cpu_percent
+        if percent is None and cpu is not None:
+            moved = cpu.process(p.pid)
+            if moved is not None and moved.after.key == p.key:
+                percent = moved.cpu_percent(cpu.seconds)
+        worst = worst_for(snapshot, p.pid)
+        label = clean(p.role_label, 40)
+        return Content.assemble(
+            (prefix, "$text-muted"),
+            (label, "bold" if p.pid == snapshot.root_pid else ""),
+            " " * (widths[0] - len(prefix) - len(label) + 1),
+            (f"{p.pid:>{widths[1]}} ", ""),
+            fmt.badge(state).pad_right(widths[2] - len(state)),
+            (f"{'-' if percent is None else f'{percent:.0f}%':>5} ", "$text-muted"),
+            (f"{human_bytes(p.rss):>7}", "$text-muted"),
+            *((("  ", ""), (f"{fmt.SEVERITY_MARK[worst.severity]} {clean(worst.kind, 30)}", fmt.SEVERITY_STYLE[worst.severity])) if worst else ()),
+        )
+
+    def _on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option.id is not None:
+            self.post_message(ProcessSelected(int(event.option.id)))

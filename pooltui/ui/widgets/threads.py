@@ -1,0 +1,133 @@
+"""The selected process: a title (role, pid, state, command line), its error when it
+could not be read, and one entry per Python thread with its wait line and stack."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from pooltui.analysis.waits import process_state
+from pooltui.model import Process, Snapshot, Thread
+from pooltui.ui import format as fmt
+from pooltui.ui.messages import FollowHolder
+
+
+class ThreadList(OptionList):
+    """Threads as options (id = tid); `enter` follows a lock wait to its holder."""
+
+    BINDINGS = [Binding("enter", "follow", "go to lock holder", tooltip="Select the process and thread holding the lock this thread waits on")]
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.snapshot: Optional[Snapshot] = None
+        self.threads: tuple[Thread, ...] = ()
+        self.show_locals = False
+        self._width = 0
+        self._can_follow = False
+
+    def _text_width(self) -> int:
+        """Columns an option's text gets (wait lines are wrapped to it); 100 before layout."""
+        return self.scrollable_content_region.width - 2 if self.size.width else 100
+
+    def on_resize(self) -> None:
+        if self.snapshot is not None and self._text_width() != self._width:
+            self.show(self.snapshot, self.threads, show_locals=self.show_locals)
+
+    @property
+    def selected(self) -> Optional[Thread]:
+        i = self.highlighted
+        return self.threads[i] if i is not None and 0 <= i < len(self.threads) else None
+
+    def holder(self) -> Optional[tuple[int, Optional[int]]]:
+        thread = self.selected
+        if thread is None or self.snapshot is None:
+            return None
+        lock = fmt.lock_of(self.snapshot, thread)
+        if lock is None or lock.holder is None or not lock.holder.alive:
+            return None
+        return lock.holder.pid, lock.holder.tid
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
+        if action == "follow":
+            return True if self.holder() is not None else None
+        return True
+
+    def action_follow(self) -> None:
+        target = self.holder()
+        if target is not None:
+            self.post_message(FollowHolder(*target))
+
+    def _on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self._update_follow()
+
+    def _update_follow(self) -> None:
+        """Redraw the footer only when `enter` changes between enabled and disabled
+        (a footer redraw restyles all its keys: too slow to do on every arrow key)."""
+        can = self.holder() is not None
+        if can != self._can_follow:
+            self._can_follow = can
+            self.refresh_bindings()
+
+    def _on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()  # a click selects; following is the `enter` binding's job
+
+    def show(self, snapshot: Snapshot, threads: tuple[Thread, ...], keep: Optional[int] = None, show_locals: bool = False) -> None:
+        self.snapshot = snapshot
+        width = self._text_width()
+        if (threads, show_locals, width) == (self.threads, self.show_locals, self._width):  # same stacks: keep the scroll position
+            if keep is not None:
+                self.select_tid(keep)
+            return
+        keep = keep if keep is not None else (self.selected.tid if self.selected else None)
+        self.threads, self.show_locals, self._width = threads, show_locals, width
+        self.set_options(Option(fmt.thread_block(t, fmt.lock_of(snapshot, t), show_locals, width), id=str(t.tid)) for t in threads)
+        if threads:
+            self.select_tid(keep)
+        self._update_follow()
+
+    def select_tid(self, tid: Optional[int]) -> None:
+        tids = [t.tid for t in self.threads]
+        self.highlighted = tids.index(tid) if tid in tids else 0
+        self.scroll_to_highlight(top=True)
+
+
+class ThreadPane(Vertical):
+    """Title + error + thread list of the process shown."""
+
+    BORDER_TITLE = "threads"
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.process: Optional[Process] = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="proc-title")
+        yield Static(id="proc-error")
+        yield ThreadList(id="thread-list")
+
+    def show(self, snapshot: Snapshot, proc: Optional[Process], keep_tid: Optional[int] = None, show_locals: bool = False) -> None:
+        title = self.query_one("#proc-title", Static)
+        error = self.query_one("#proc-error", Static)
+        threads = self.query_one(ThreadList)
+        self.process = proc
+        if proc is None:
+            title.update(Content.styled("no process selected", "$text-muted"))
+            error.display = False
+            threads.show(snapshot, ())
+            return
+        title.update(fmt.process_title(proc, process_state(proc)))
+        error.display = proc.error is not None
+        error.update(fmt.process_error(proc))
+        threads.show(snapshot, proc.threads, keep_tid, show_locals)
+        self.border_title = f"threads · pid {proc.pid}"
+
+    @property
+    def thread_list(self) -> ThreadList:
+        return self.query_one(ThreadList)

@@ -1,0 +1,101 @@
+"""End to end: `pooltui attach PID` in a real terminal (tmux) on a live demo pool; the
+keyboard selects a busy worker and the stack pane shows what a user looks for."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pooltui import scenarios
+
+pytestmark = [pytest.mark.live, pytest.mark.tui]
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+SOCKET = f"pooltui-e2e-{os.getpid()}"  # a private tmux server: no other session or config can resize ours
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", "-L", SOCKET, "-f", os.devnull, *args], capture_output=True, text=True, check=True).stdout
+
+
+def screen(session: str) -> str:
+    """The pane's text; "" once the session has ended (pooltui quit and tmux closed it)."""
+    try:
+        return tmux("capture-pane", "-p", "-t", session)
+    except subprocess.CalledProcessError:
+        return ""
+
+
+def shown_pid(text: str) -> int | None:
+    """The pid whose threads the stack pane shows (its border title)."""
+    found = re.search(r"threads · pid (\d+)", text)
+    return int(found.group(1)) if found else None
+
+
+def wait_for(session: str, predicate, what: str, timeout: float = 60.0) -> str:  # type: ignore[no-untyped-def]
+    """Poll the pane until ``predicate(text)``; fail with the last screen after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = screen(session)
+        if predicate(text):
+            return text
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}; the screen was:\n{text}")
+
+
+@pytest.fixture
+def healthy_pool():
+    try:
+        demo = scenarios.start("healthy", sys.executable, timeout=60)
+    except scenarios.DemoError as exc:
+        pytest.fail(f"demo scenario did not start: {exc}")
+    yield demo
+    demo.stop()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_attach_shows_a_busy_workers_stack(healthy_pool):
+    busy = healthy_pool.truth["busy_pids"][0]
+    session = f"pooltui-e2e-{os.getpid()}"
+    command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {healthy_pool.pid} --interval 5"
+    tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", command)
+    try:
+        text = wait_for(session, lambda t: "pool parent" in t and "pool worker" in t and shown_pid(t), "the process tree")
+        for _ in range(12):  # down through the tree, one row at a time, until the busy worker is shown
+            current = shown_pid(text)
+            if current == busy:
+                break
+            tmux("send-keys", "-t", session, "Down")
+            text = wait_for(session, lambda t, was=current: shown_pid(t) not in (None, was), "the selection to move", timeout=10)
+        text = wait_for(session, lambda t: shown_pid(t) == busy and "crunch" in t, f"worker {busy}'s stack")
+        assert "pool worker" in text and "running" in text
+        assert "spin_chunk" in text  # the task's inner function, innermost frame first
+        tmux("send-keys", "-t", session, "q")
+        wait_for(session, lambda t: "pool parent" not in t, "pooltui to quit", timeout=15)
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_open_shows_a_saved_report_and_quits_with_q():
+    report = ROOT / "tests" / "fixtures" / "tui-pool-py311.json"
+    session = f"pooltui-e2e-open-{os.getpid()}"
+    command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli open {shlex.quote(str(report))}; echo EXIT=$?; sleep 30"
+    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", command)
+    try:
+        text = wait_for(session, lambda t: "pool parent" in t and "recorded report" in t, "the recorded tree")
+        assert "hold_lock" not in text  # the root is selected first: its stacks, not a worker's
+        tmux("send-keys", "-t", session, "q")
+        wait_for(session, lambda t: "EXIT=0" in t, "pooltui to exit 0", timeout=15)
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)

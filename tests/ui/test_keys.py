@@ -1,0 +1,236 @@
+"""Pilot tests: every key's effect on the app's state and on what the screen shows,
+over recorded sources (no live process)."""
+
+from __future__ import annotations
+
+import stat
+import time
+
+import pytest
+from textual.command import CommandList
+from textual.widgets import Input
+
+from pooltui.report import load_report
+from pooltui.ui.app import PoolApp
+from pooltui.ui.screens.diff import DiffScreen
+from pooltui.ui.screens.help import HelpScreen
+from pooltui.ui.screens.main import MainScreen
+from pooltui.ui.screens.save import SaveDialog
+from tests.ui.conftest import FIRST, LATER, ScriptedSource, pid_of, pilot, recorded, recorded_source, screen_text, threads, tree
+
+pytestmark = pytest.mark.tui
+SIZE = (160, 50)
+
+
+@pilot
+async def test_main_view_shows_tree_threads_diagnoses_and_status():
+    snap = recorded(FIRST)
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert tree(app).pids[0] == snap.root_pid and set(tree(app).pids) == {p.pid for p in snap.processes}
+        text = screen_text(app)
+        assert "pool parent" in text and "pool worker #1" in text and "not python" in text
+        assert "recorded report" in text and "on vm" in text
+        assert "MainThread" in text and "waits for pool results" in text
+        assert "no problems found" in text
+
+
+@pilot
+async def test_arrow_selects_a_process_and_the_stack_pane_follows():
+    snap = recorded(FIRST)
+    holder = pid_of(snap, "hold_lock")
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        while tree(app).selected_pid != holder:
+            await pilot.press("down")
+        await pilot.pause()
+        assert app.screen.query_one("#threads").process.pid == holder
+        text = screen_text(app)
+        assert f"threads · pid {holder}" in text
+        assert "hold_lock" in text and "time.sleep(seconds)" in text
+
+
+@pilot
+async def test_process_error_shows_message_and_help():
+    snap = recorded(FIRST)
+    broken = next(p for p in snap.processes if p.error is not None)
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        while tree(app).selected_pid != broken.pid:
+            await pilot.press("down")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "cannot read this process" in text
+        assert broken.error.message[:30] in text
+        assert "what to do" in text
+
+
+@pilot
+async def test_diff_key_shows_changed_and_unchanged_threads():
+    app = PoolApp(recorded_source(FIRST, LATER))
+    spinner = pid_of(recorded(LATER), "spin")
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.screen.check_action("diff", ()) is True
+        while tree(app).selected_pid != spinner:
+            await pilot.press("down")
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, DiffScreen) and app.screen.pid == spinner
+        text = screen_text(app)
+        assert "previous snapshot" in text and "threads:" in text
+        assert "same" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+@pilot
+async def test_mark_sets_the_diff_base():
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.screen.check_action("diff", ()) is None  # one snapshot: nothing to compare
+        await pilot.press("m")
+        assert app.session.marked is app.session.current
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, DiffScreen) and "marked snapshot" in screen_text(app)
+
+
+@pilot
+async def test_save_dialog_writes_a_report_that_loads_back(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    snap = recorded(FIRST)
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, SaveDialog)
+        name = app.screen.query_one("#save-path", Input).value
+        assert name == f"pooltui-vm-{snap.root_pid}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(snap.created))}.json"  # TZ is UTC
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+    saved = tmp_path / name
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert load_report(saved).snapshot.processes == snap.processes
+
+
+@pilot
+async def test_save_dialog_shows_errors_and_keeps_the_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        box = app.screen.query_one("#save-path", Input)
+        box.value = str(tmp_path / "missing" / "r.md")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SaveDialog) and box.value.endswith("missing/r.md")
+        assert "does not exist" in screen_text(app)
+        (tmp_path / "old.md").write_text("keep me")
+        box.value = str(tmp_path / "old.md")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "exists" in screen_text(app) and (tmp_path / "old.md").read_text() == "keep me"
+        await pilot.press("enter")  # again: replace it
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert (tmp_path / "old.md").read_text().startswith("# pooltui report")
+
+
+@pilot
+async def test_filter_narrows_the_tree_and_escape_clears_it():
+    snap = recorded(FIRST)
+    spinner = pid_of(snap, "spin")
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        assert app.screen.query_one("#filter", Input).has_focus
+        await pilot.press(*"running")
+        await pilot.pause()
+        assert tree(app).pids == [spinner]
+        assert not app.session.paused  # typed letters went to the filter, not to key bindings
+        await pilot.press("enter")
+        assert tree(app).has_focus and tree(app).pids == [spinner]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(tree(app).pids) == len(snap.processes)
+        await pilot.press("slash", *str(snap.root_pid))
+        await pilot.pause()
+        assert snap.root_pid in tree(app).pids and len(tree(app).pids) == 1
+
+
+@pilot
+async def test_tab_switches_pane():
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        assert tree(app).has_focus
+        await pilot.press("tab")
+        assert threads(app).has_focus
+        await pilot.press("tab")
+        assert tree(app).has_focus
+
+
+@pilot
+async def test_enter_on_a_waiting_thread_goes_to_the_lock_holder():
+    snap = recorded(FIRST)
+    holder, waiter = pid_of(snap, "hold_lock"), pid_of(snap, "wait_for_lock")
+    from pooltui.sources import RecordedSource
+
+    app = PoolApp(RecordedSource(snap))
+    async with app.run_test(size=SIZE) as pilot:
+        while tree(app).selected_pid != waiter:
+            await pilot.press("down")
+        await pilot.pause()
+        assert f"held by 'MainThread' (pid {holder})" in screen_text(app) and "enter: go to the holder" in screen_text(app)
+        await pilot.press("tab")
+        assert threads(app).check_action("follow", ()) is True
+        await pilot.press("enter")
+        await pilot.pause()
+        assert tree(app).selected_pid == holder
+        assert threads(app).selected.tid == holder and threads(app).has_focus
+        await pilot.press("enter")  # the holder waits on nothing: disabled, nothing moves
+        assert tree(app).selected_pid == holder
+
+
+@pilot
+async def test_help_opens_and_closes():
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "dump all" in text and "go to lock holder" in text and "blocked" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+@pilot
+async def test_command_palette_lists_enabled_actions():
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Save", "Filter", "Help", "Mark", "Locals"} <= titles
+        assert "Dump" not in titles and "Diff" not in titles  # disabled for this source / no base
+        await pilot.press("ctrl+p", *"mark")
+        for _ in range(100):  # the palette searches in a worker: wait for its hits
+            if app.screen.query_one(CommandList).option_count:
+                break
+            await pilot.pause(0.02)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.session.marked is app.session.current and isinstance(app.screen, MainScreen)
+    live = PoolApp(ScriptedSource(recorded(FIRST)), interval=3600, snapshot=recorded(FIRST))
+    async with live.run_test(size=SIZE):
+        titles = {c.title for c in live.get_system_commands(live.screen)}
+        assert {"Dump", "Dump all", "Pause", "Native"} <= titles
+
+
+@pilot
+async def test_q_quits():
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
