@@ -2,8 +2,9 @@
 """Record unit-test fixtures from live demo scenarios (``make fixtures``).
 
 For every scenario in demo/ and every interpreter installed among 2.7 and 3.8-3.13:
-start it, wait for its readiness signal, capture the raw tree (capture layer only, with
-locals, no analysis: the unit tests run the analysis on it), and write
+start it, wait for its readiness signal, capture the raw tree (stacks with locals, and the
+lock objects blocked threads wait on; no roles, waits or verdicts: the unit tests run the
+analysis on it), and write
 
   tests/fixtures/<scenario>-py<ver>.json        the raw capture, in the report format
   tests/fixtures/<scenario>-py<ver>.truth.json  what the scenario says is true
@@ -25,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pooltui import scenarios  # noqa: E402
+from pooltui.analysis import analyze  # noqa: E402
+from pooltui.analysis.locks import threads_to_read  # noqa: E402
+from pooltui.capture.locks import read_locks  # noqa: E402
 from pooltui.capture.pyspy import find_pyspy  # noqa: E402
 from pooltui.capture.snapshot import CaptureOptions, capture_tree  # noqa: E402
 from pooltui.model import dumps  # noqa: E402
@@ -34,6 +38,17 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SKIP = {"pool_size"}  # benchmark helper, not a diagnosis scenario
 
 
+async def capture_raw(pid: int):
+    """What LiveSource reads, before analysis: the tree, stacks with locals, and the lock
+    objects of threads blocked on a lock (the unit tests re-run the analysis on this)."""
+    raw = await capture_tree(pid, CaptureOptions(locals=True))
+    wanted = threads_to_read(analyze(raw))
+    if wanted:
+        found, notes = await read_locks(raw, wanted, 10.0)
+        raw = raw.with_(locks=found, notes=raw.notes + notes)
+    return raw
+
+
 def record(name: str, version: str, python: str) -> str:
     stem = f"{name}-py{version}"
     try:
@@ -41,7 +56,7 @@ def record(name: str, version: str, python: str) -> str:
     except scenarios.DemoError as exc:
         return f"skip ({exc})"
     with demo:
-        raw = asyncio.run(capture_tree(demo.pid, CaptureOptions(locals=True)))
+        raw = asyncio.run(capture_raw(demo.pid))
         pyspy = subprocess.run([find_pyspy(), "dump", "--pid", str(demo.pid), "--json"], capture_output=True, text=True, timeout=30)
     (FIXTURES / f"{stem}.json").write_text(dumps(raw))
     (FIXTURES / f"{stem}.truth.json").write_text(json.dumps(demo.info, indent=1, sort_keys=True) + "\n")

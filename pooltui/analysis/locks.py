@@ -60,7 +60,7 @@ def _semlock_holder(lock: Lock, group: list[Lock], snapshot: Snapshot) -> tuple[
 
 def _rlock_holder(lock: Lock, snapshot: Snapshot) -> tuple[Optional[LockHolder], str]:
     if not lock.owner_ident:
-        return None, "not owned at the moment of reading" if lock.locked is False else ""
+        return None, "not owned at the moment of reading" if lock.locked is False else "no owner recorded at the moment of reading"
     proc = snapshot.process(lock.pid)
     thread = _by_ident(proc, lock.owner_ident)
     if thread is not None and not thread.ghost:
@@ -114,6 +114,9 @@ def resolve_holders(snapshot: Snapshot) -> Snapshot:
             groups[lock.sem].append(lock)
     resolved: list[Lock] = []
     for lock in snapshot.locks:
+        if lock.holder is not None or lock.note:
+            resolved.append(lock)  # already resolved (a saved report): its siblings' copies are gone
+            continue
         if not lock.waiters:
             continue  # a sibling's copy of a multiprocessing lock: evidence only
         if lock.kind == "semlock":

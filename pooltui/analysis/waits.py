@@ -2,10 +2,10 @@
 person reads ("waits for a lock in `with self.lock:` in Reporter.report, app.py:18").
 
 The rules, in order:
-1. py-spy says the thread is active -> running.
-2. The thread sits in a known "waiting for work" loop (pool worker's ``get()``, the
+1. The thread sits in a known "waiting for work" loop (pool worker's ``get()``, the
    Pool's handler threads, a queue feeder, the manager server) with only stdlib frames
    inside it -> idle.
+2. py-spy says the thread is active -> running.
 3. The innermost stdlib frames name the wait (``Condition.wait``, ``Queue.get``,
    ``SemLock.__enter__``, ``_callmethod``...).
 4. Native frames (``--native``) name the C call (``PyThread_acquire_lock_timed``,
@@ -169,6 +169,11 @@ def classify(thread: Thread) -> Wait:
     if thread.ghost:
         index = innermost_user(frames)
         return Wait(WaitKind.UNKNOWN, "not a live thread: a copy of a parent thread's state at fork()" + _anchor(frames, index), index)
+    # a "waiting for work" loop with only stdlib code inside is idle even when the thread
+    # is on a CPU at that instant (waking up for, or unpickling, its next task)
+    loop = _idle_loop(frames) if py else None
+    if loop is not None:
+        return Wait(WaitKind.IDLE, loop[1], loop[0])
     if thread.active:
         index = innermost_user(frames)
         if index is None and frames:
@@ -176,9 +181,6 @@ def classify(thread: Thread) -> Wait:
         return Wait(WaitKind.RUNNING, "running" + _anchor(frames, index), index)
     if not py:
         return Wait(WaitKind.UNKNOWN, "no Python frames")
-    loop = _idle_loop(frames)
-    if loop is not None:
-        return Wait(WaitKind.IDLE, loop[1], loop[0])
     found = _stdlib_wait(frames)
     if found is not None:
         return _wait(found[1], found[2], frames, found[0])

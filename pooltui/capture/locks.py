@@ -59,7 +59,8 @@ def _display_name(path: str, frame: Frame) -> str:
     rest = rest.removesuffix("._semlock").removesuffix("_semlock").rstrip(".")
     local = frame.local(root)
     type_name = _type_of(local.repr) if local else None
-    if root == "self" and type_name:
+    if type_name and (root == "self" or (rest and "[" not in root + rest)):
+        # where the lock lives, as the class names it: `ledger.audit_lock` -> Ledger.audit_lock
         return f"{type_name}.{rest}" if rest else type_name
     return path.removesuffix("._semlock")
 

@@ -1,0 +1,226 @@
+"""What a person expects pooltui to show for each demo scenario, checked against the
+scenario's own ground truth (its readiness JSON). Used by the live tests (real pool,
+real py-spy) and by the unit tests over fixtures recorded from those same runs."""
+
+from __future__ import annotations
+
+from pooltui.model import Process, Severity, Snapshot, Thread, WaitKind
+
+LOCK_KINDS = (WaitKind.LOCK, WaitKind.RLOCK, WaitKind.SEMLOCK)
+
+
+def proc(s: Snapshot, pid: int) -> Process:
+    p = s.process(pid)
+    assert p is not None, f"pid {pid} missing from the snapshot: {[q.pid for q in s.processes]}"
+    return p
+
+
+def live_threads(p: Process) -> list[Thread]:
+    return [t for t in p.threads if not t.ghost]
+
+
+def main_thread(p: Process) -> Thread:
+    t = p.thread(p.pid)
+    assert t is not None, f"pid {p.pid}: no main thread among {[(x.tid, x.name) for x in p.threads]}"
+    return t
+
+
+def thread_named(s: Snapshot, pid: int, name: str, tid: int) -> Thread:
+    """By name on 3.x; by tid where names are not readable (2.7)."""
+    p = proc(s, pid)
+    t = p.thread(tid)
+    assert t is not None, f"pid {pid}: thread {name} (tid {tid}) missing"
+    if t.name is not None:
+        assert t.name == name
+    return t
+
+
+def diagnoses(s: Snapshot, kind: str):
+    return [d for d in s.diagnoses if d.kind == kind]
+
+
+def errors(s: Snapshot):
+    return [d for d in s.diagnoses if d.severity is Severity.ERROR]
+
+
+def assert_pool_parent(s: Snapshot, pid: int) -> None:
+    p = proc(s, pid)
+    assert p.role == "pool parent", p.role
+    roles = {t.role for t in p.threads}
+    assert {"worker handler", "task handler", "result handler"} <= roles, roles
+    assert main_thread(p).wait.kind is WaitKind.CONDITION
+    assert "pool results" in main_thread(p).wait.summary
+
+
+def assert_workers(s: Snapshot, pids) -> None:
+    indexes = []
+    for pid in pids:
+        p = proc(s, pid)
+        assert p.role == "pool worker", (pid, p.role)
+        indexes.append(p.role_index)
+    assert all(i is not None and i >= 1 for i in indexes), indexes
+
+
+def check_healthy(s: Snapshot, truth: dict, version: str) -> None:
+    assert_pool_parent(s, s.root_pid)
+    assert_workers(s, truth["worker_pids"])
+    for pid in truth["idle_pids"]:
+        t = main_thread(proc(s, pid))
+        assert t.wait.kind is WaitKind.IDLE, (pid, t.wait)
+        assert "next task" in t.wait.summary
+    for pid in truth["busy_pids"]:
+        assert main_thread(proc(s, pid)).wait.kind is not WaitKind.IDLE
+    assert not errors(s), errors(s)
+    assert not [d for d in s.diagnoses if d.kind.startswith("lock")], s.diagnoses
+
+
+def check_logging_fork(s: Snapshot, truth: dict, version: str) -> None:
+    assert_pool_parent(s, truth["parent_pid"])
+    assert_workers(s, truth["worker_pids"])
+    holder = truth["holder"]
+    for pid in truth["worker_pids"]:
+        w = main_thread(proc(s, pid)).wait
+        assert w.kind is WaitKind.RLOCK, (pid, w)
+        assert "BufferingHandler.flush_lock" in w.summary, w.summary
+        assert "does not exist in this process" in w.summary
+        lock = next(lock for lock in s.locks if lock.id == w.lock_id)
+        assert lock.orphaned and lock.owner_ident == holder["ident"]
+    [orphan] = diagnoses(s, "orphaned_lock")
+    assert orphan.severity is Severity.ERROR
+    assert set(orphan.pids) == set(truth["worker_pids"])
+    who = f"'{holder['name']}'" if version != "2.7" else f"thread {holder['tid']}"
+    assert f"{who} in the parent pid {truth['parent_pid']}" in orphan.summary, orphan.summary
+
+
+def check_contention(s: Snapshot, truth: dict, version: str) -> None:
+    assert_workers(s, truth["worker_pids"])
+    for pid in truth["waiter_pids"]:
+        w = main_thread(proc(s, pid)).wait
+        assert w.kind is WaitKind.SEMLOCK, (pid, w)
+        assert w.summary.startswith("waits on LEDGER_LOCK (multiprocessing lock) held by"), w.summary
+        assert f"(pid {truth['holder']['pid']})" in w.summary
+    [d] = diagnoses(s, "lock_contention")
+    assert truth["holder"]["pid"] in d.pids
+    assert not errors(s)
+
+
+def check_killed_worker(s: Snapshot, truth: dict, version: str) -> None:
+    assert s.process(truth["killed_pid"]) is None or s.process(truth["killed_pid"]).status in ("zombie", "gone")
+    assert_workers(s, truth["worker_pids"])
+    assert proc(s, truth["replacement_pid"]).role == "pool worker"
+    assert_pool_parent(s, s.root_pid)
+
+
+def check_manager_gone(s: Snapshot, truth: dict, version: str) -> None:
+    manager = s.process(truth["manager_pid"])
+    assert manager is None or manager.status in ("zombie", "gone") or manager.error is not None
+    assert_workers(s, truth["worker_pids"])
+    assert [p for p in s.processes if p.role == "manager server"] == []
+
+
+def check_abba(s: Snapshot, truth: dict, version: str) -> None:
+    [d] = diagnoses(s, "deadlock_cycle")
+    assert d.severity is Severity.ERROR
+    threads = truth["threads"]
+    assert set(d.tids) == {t["tid"] for t in threads.values()}
+    text = " ".join(d.evidence)
+    for name, lock in truth["locks"].items():
+        assert name in text, (name, text)
+    for t in threads.values():
+        w = thread_named(s, s.root_pid, t["name"], t["tid"]).wait
+        assert w.kind is WaitKind.RLOCK and t["waits_for"] in w.summary, w.summary
+        assert t["wait_site"]["function"] in w.summary and str(t["wait_site"]["line"]) in w.summary
+
+
+def check_executor(s: Snapshot, truth: dict, version: str) -> None:
+    for pid in truth["worker_pids"]:
+        assert proc(s, pid).role == "executor worker", (pid, proc(s, pid).role)
+    if truth.get("forkserver_pid"):
+        assert proc(s, truth["forkserver_pid"]).role == "forkserver"
+    if truth.get("resource_tracker_pid"):
+        assert proc(s, truth["resource_tracker_pid"]).role == "resource tracker"
+    root = proc(s, s.root_pid)
+    assert root.role == "executor parent"
+    assert "executor manager" in {t.role for t in root.threads}
+    assert not errors(s)
+
+
+def check_oversubscribed(s: Snapshot, truth: dict, version: str) -> None:
+    assert_workers(s, truth["worker_pids"])
+    running = [pid for pid in truth["worker_pids"] if main_thread(proc(s, pid)).wait.kind is WaitKind.RUNNING]
+    if len(running) > (s.cpu_count or 0):
+        [d] = diagnoses(s, "oversubscribed")
+        assert str(s.cpu_count) in d.summary
+    else:  # py-spy saw some spinners off-CPU at that instant: then no verdict is right
+        assert not diagnoses(s, "oversubscribed")
+    assert not errors(s)
+
+
+def check_mp_abba(s: Snapshot, truth: dict, version: str) -> None:
+    [d] = diagnoses(s, "deadlock_cycle")
+    pids = {p["pid"] for p in truth["processes"].values()}
+    assert set(d.pids) == pids
+    assert "processes" in d.summary
+    for p in truth["processes"].values():
+        w = main_thread(proc(s, p["pid"])).wait
+        assert w.kind is WaitKind.SEMLOCK and p["waits_for"] in w.summary, w.summary
+
+
+def check_dead_holder(s: Snapshot, truth: dict, version: str) -> None:
+    [d] = diagnoses(s, "dead_holder")
+    assert set(d.pids) == set(truth["waiter_pids"])
+    assert truth["lock"]["name"] in d.summary
+    for pid in truth["waiter_pids"]:
+        w = main_thread(proc(s, pid)).wait
+        assert w.kind is WaitKind.SEMLOCK and "no live process" in w.summary, w.summary
+
+
+def check_plain_lock(s: Snapshot, truth: dict, version: str) -> None:
+    holder = truth["holder"]
+    for waiter in truth["waiters"]:
+        w = thread_named(s, s.root_pid, waiter["name"], waiter["tid"]).wait
+        assert w.kind is WaitKind.LOCK, w
+        assert "Cache.lock (Lock)" in w.summary and "records no owner" in w.summary, w.summary
+        if tuple(map(int, version.split("."))) >= (3, 11):  # qualified frame names tell which thread is inside Cache
+            assert f"could be held by '{holder['name']}'" in w.summary, w.summary
+    assert not errors(s)
+
+
+def check_condition(s: Snapshot, truth: dict, version: str) -> None:
+    for t in truth["threads"].values():
+        w = thread_named(s, s.root_pid, t["name"], t["tid"]).wait
+        expected = WaitKind.QUEUE_GET if t["kind"] == "queue" else WaitKind.CONDITION
+        assert w.kind is expected, (t["name"], w)
+        assert w.lock_id is None
+    assert not errors(s)
+
+
+def check_nested_lock(s: Snapshot, truth: dict, version: str) -> None:
+    locks = truth["locks"]
+    for t in truth["threads"].values():
+        if not t.get("waits_for"):
+            continue
+        w = thread_named(s, s.root_pid, t["name"], t["tid"]).wait
+        assert w.kind in LOCK_KINDS, (t["name"], w)
+        lock = locks[t["waits_for"]]
+        assert lock["path"].split(" ")[0] in w.summary, (lock, w.summary)  # the name as the user reaches it
+        if lock["kind"] == "RLock":
+            holder = truth["threads"][lock["holder"]]
+            assert f"(pid {s.root_pid})" in w.summary and (holder["name"] in w.summary or version == "2.7"), w.summary
+
+
+CHECKS = {
+    "healthy": check_healthy,
+    "logging_fork": check_logging_fork,
+    "contention": check_contention,
+    "killed_worker": check_killed_worker,
+    "manager_gone": check_manager_gone,
+    "abba": check_abba,
+    "executor": check_executor,
+    "oversubscribed": check_oversubscribed,
+    "mp_abba": check_mp_abba,
+    "dead_holder": check_dead_holder,
+    "plain_lock": check_plain_lock,
+    "condition": check_condition,
+    "nested_lock": check_nested_lock,
+}

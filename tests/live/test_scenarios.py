@@ -1,0 +1,25 @@
+"""Every demo scenario, live, on every installed interpreter: start it, wait for its
+readiness signal, read it with real py-spy through the same LiveSource the TUI uses,
+and check what a person would look for (tests/expectations.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import capture, interpreter_params
+from tests.expectations import CHECKS
+
+pytestmark = pytest.mark.live
+
+NEEDS_3 = {"executor"}  # concurrent.futures.ProcessPoolExecutor: 3.8+
+
+
+@pytest.mark.parametrize("python", interpreter_params())
+@pytest.mark.parametrize("scenario", sorted(CHECKS))
+def test_scenario_live(scenario, python, start_demo):
+    if scenario in NEEDS_3 and "/2.7" in python:
+        pytest.skip(f"{scenario} needs Python 3.8+ (ProcessPoolExecutor)")
+    demo = start_demo(scenario, python)
+    version = demo.info["python"].rsplit(".", 1)[0]
+    snapshot = capture(demo.pid)
+    CHECKS[scenario](snapshot, demo.truth, version)
