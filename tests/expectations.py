@@ -124,7 +124,7 @@ def check_abba(s: Snapshot, truth: dict, version: str) -> None:
     threads = truth["threads"]
     assert set(d.tids) == {t["tid"] for t in threads.values()}
     text = " ".join(d.evidence)
-    for name, lock in truth["locks"].items():
+    for name in truth["locks"]:
         assert name in text, (name, text)
     for t in threads.values():
         w = thread_named(s, s.root_pid, t["name"], t["tid"]).wait
