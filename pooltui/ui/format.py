@@ -105,7 +105,7 @@ def wait_lines(thread: Thread, lock: Optional[Lock], width: int = 100) -> list[C
     wrapped = textwrap.wrap(clean(thread.wait.summary, 600), max(30, width - 2), subsequent_indent="  ", break_on_hyphens=False)
     lines = [Content.assemble("  ", (line, style)) for line in wrapped]
     holder = thread.wait.holder
-    hint = "  (enter: go to holder)" if lock is not None and lock.holder is not None else ""
+    hint = "  (enter: go to holder)" if lock is not None and lock.holder is not None and lock.holder.alive and lock.holder.tid else ""
     if holder and holder not in thread.wait.summary:
         lines.append(Content.assemble("  ", ("held by ", "$text-muted"), (clean(holder, 200), "$warning bold"), (hint, "$text-muted")))
     elif hint:
