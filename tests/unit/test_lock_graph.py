@@ -1,0 +1,52 @@
+"""The wait-for graph and cycle finder, on recorded captures of the deadlock demos."""
+
+from __future__ import annotations
+
+import pytest
+
+from pooltui.analysis import analyze
+from pooltui.analysis.locks import _edges, find_cycles, holder_of
+from tests.conftest import fixture_names, load_fixture
+
+
+def names(prefix):
+    found = fixture_names(prefix)
+    return found or [pytest.param("none", marks=pytest.mark.skip(reason=f"no {prefix} fixtures recorded"))]
+
+
+@pytest.mark.parametrize("name", names("abba-"))
+def test_abba_graph_has_one_two_thread_cycle(name):
+    raw, truth = load_fixture(name)
+    snap = analyze(raw)
+    cycles = find_cycles(_edges(snap))
+    assert len(cycles) == 1
+    assert {tid for _, tid in cycles[0]} == {t["tid"] for t in truth["truth"]["threads"].values()}
+
+
+@pytest.mark.parametrize("name", names("mp_abba-"))
+def test_cross_process_cycle(name):
+    raw, truth = load_fixture(name)
+    cycles = find_cycles(_edges(analyze(raw)))
+    assert len(cycles) == 1
+    assert {pid for pid, _ in cycles[0]} == {p["pid"] for p in truth["truth"]["processes"].values()}
+
+
+@pytest.mark.parametrize("name", names("contention-") + names("logging_fork-") + names("healthy-"))
+def test_no_cycle_without_a_deadlock(name):
+    raw, _ = load_fixture(name)
+    assert find_cycles(_edges(analyze(raw))) == []
+
+
+def test_cycle_finder_on_chains_and_rings():
+    edges = {(1, 1): (None, (1, 2)), (1, 2): (None, (1, 3)), (1, 3): (None, (1, 1)), (2, 9): (None, (1, 1))}
+    [cycle] = find_cycles(edges)  # the tail (2, 9) leads into the ring but is not part of it
+    assert set(cycle) == {(1, 1), (1, 2), (1, 3)}
+    assert find_cycles({(1, 1): (None, (1, 2))}) == []
+
+
+@pytest.mark.parametrize("name", names("contention-"))
+def test_enter_follows_to_the_holder(name):
+    raw, truth = load_fixture(name)
+    snap = analyze(raw)
+    waiter = snap.process(truth["truth"]["waiter_pids"][0]).thread(truth["truth"]["waiter_pids"][0])
+    assert holder_of(snap, waiter.wait.lock_id)[0] == truth["truth"]["holder"]["pid"]
