@@ -22,7 +22,7 @@ from typing import Optional
 
 from pooltui.capture import memory, pyspy, sourcelines
 from pooltui.capture.errors import CaptureError
-from pooltui.model import Frame, Lock, Process, Snapshot
+from pooltui.model import Frame, Lock, Process, Snapshot, Thread
 
 _REPR_TYPE = re.compile(r"^<([\w.]+) at 0x[0-9a-f]+>$")
 _WITH = re.compile(r"^\s*(?:async\s+)?with\s+([\w.]+)\s*(?:\(\s*\))?\s*(?::|as\b)")
@@ -156,25 +156,55 @@ def with_futex(proc: Process) -> Process:
     return replace(proc, threads=tuple(threads))
 
 
-async def process_locks(proc: Process, tids: set[int], timeout: float) -> tuple[list[Lock], list[str]]:
+# (python version, futex address) -> (lock object address, name, where): fork children
+# share their parent's addresses, so a lock found through one worker's frame locals is
+# read directly in every sibling without dumping its locals again
+Known = dict[tuple[tuple[int, int], int], tuple[int, str, str]]
+
+
+def _from_known(proc: Process, threads: Sequence[Thread], known: Known) -> tuple[dict[int, Lock], list[Thread]]:
+    """Locks of ``threads`` found at a known address; the threads still unresolved."""
+    version = version_of(proc)
+    hits = [(t, known.get((version, t.futex or 0))) for t in threads] if version else []
+    if version is None or not any(hint for _, hint in hits):
+        return {}, list(threads)
+    locks: dict[int, Lock] = {}
+    pending = []
+    with memory.TargetMemory(proc.pid, version) as mem:
+        for thread, hint in hits:
+            obj = mem.read_lock(hint[0]) if hint else None
+            if hint is None or obj is None or obj.sem_addr != thread.futex:
+                pending.append(thread)
+                continue
+            _add(locks, proc.pid, thread.tid, obj, hint[1], hint[2])
+    return locks, pending
+
+
+def _add(locks: dict[int, Lock], pid: int, tid: int, obj: memory.LockObject, name: str, where: str) -> None:
+    lock = locks.get(obj.addr) or _record(pid, obj, name, where, _sem_identity(pid, obj))
+    locks[obj.addr] = replace(lock, waiters=(*lock.waiters, (pid, tid)))
+
+
+async def process_locks(proc: Process, tids: set[int], timeout: float, known: Optional[Known] = None) -> tuple[list[Lock], list[str]]:
     """The locks that threads ``tids`` of ``proc`` (blocked in futex) wait on, and notes
-    on what could not be read."""
+    on what could not be read. ``known`` is used and extended across processes."""
+    known = {} if known is None else known
     version = version_of(proc)
     blocked = [t for t in proc.threads if t.tid in tids and t.futex is not None]
     if not blocked or version is None:
         return [], []
     try:
-        live = set(memory.thread_syscalls(proc.pid))
-        frames = await _frames_with_locals(proc, timeout, live)
-        locks: dict[int, Lock] = {}
-        with memory.TargetMemory(proc.pid, version) as mem:
-            for thread in blocked:
-                found = _find_waited(mem, frames.get(thread.tid, thread.frames), thread.futex or 0)
-                if found is None:
-                    continue
-                obj, name, where = found
-                lock = locks.get(obj.addr) or _record(proc.pid, obj, name, where, _sem_identity(proc.pid, obj))
-                locks[obj.addr] = replace(lock, waiters=(*lock.waiters, (proc.pid, thread.tid)))
+        locks, pending = _from_known(proc, blocked, known)
+        if pending:
+            frames = await _frames_with_locals(proc, timeout, set(memory.thread_syscalls(proc.pid)))
+            with memory.TargetMemory(proc.pid, version) as mem:
+                for thread in pending:
+                    found = _find_waited(mem, frames.get(thread.tid, thread.frames), thread.futex or 0)
+                    if found is None:
+                        continue
+                    obj, name, where = found
+                    known[(version, thread.futex or 0)] = (obj.addr, name, where)
+                    _add(locks, proc.pid, thread.tid, obj, name, where)
     except CaptureError as exc:
         return [], [f"lock state of pid {proc.pid} not read: {exc.message}"]
     return list(locks.values()), []
@@ -185,9 +215,10 @@ async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: f
     copy of a waited multiprocessing lock; notes say what could not be read."""
     records: list[Lock] = []
     notes: list[str] = []
+    known: Known = {}
     for proc in snapshot.processes:
         if proc.pid in wanted:
-            found, why = await process_locks(proc, wanted[proc.pid], timeout)
+            found, why = await process_locks(proc, wanted[proc.pid], timeout, known)
             records.extend(found)
             notes.extend(why)
     if records:
