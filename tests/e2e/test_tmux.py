@@ -99,3 +99,31 @@ def test_open_shows_a_saved_report_and_quits_with_q():
         wait_for(session, lambda t: "EXIT=0" in t, "pooltui to exit 0", timeout=15)
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.parametrize("version", ["2.7", "3.12"])
+def test_attach_names_the_orphaned_lock_after_fork(version):
+    """The logging-after-fork demo: a worker's pane names the handler's lock, says its
+    owner does not exist in the worker, and the diagnosis calls it an orphaned lock."""
+    python = scenarios.find_python(version)
+    if python is None:
+        pytest.skip(f"Python {version} is not installed")
+    demo = scenarios.start("logging_fork", python, timeout=60)
+    session = f"pooltui-e2e-fork-{os.getpid()}"
+    command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {demo.pid} --interval 5"
+    try:
+        tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", command)
+        wait_for(session, lambda t: "pool worker" in t and shown_pid(t), "the process tree")
+        tmux("send-keys", "-t", session, "Down")
+        worker = demo.truth["worker_pids"][0]
+        text = wait_for(session, lambda t: shown_pid(t) in demo.truth["worker_pids"] and "flush_lock" in t, "a worker's wait line")
+        flat = " ".join(text.replace("│", " ").split())
+        assert "waits on BufferingHandler.flush_lock (RLock)" in flat
+        assert "does not exist in this process" in flat
+        assert "orphaned_lock" in flat and "inherited locked" in flat  # tree badge and the diagnosis panel
+        assert shown_pid(text) == worker
+        tmux("send-keys", "-t", session, "q")
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
+        demo.stop()

@@ -71,3 +71,21 @@ async def test_a_zombie_root_keeps_the_last_real_snapshot():
         assert len(tree(app).pids) == len(first.processes)
         text = screen_text(app)
         assert "target exited" in text and "exited" in text.split("events")[1]
+
+
+@pilot
+async def test_a_27_fork_child_with_ghost_threads_shows_its_wait():
+    """CPython 2.7 workers carry the parent's thread states (all tid 0): every worker of
+    the logging-after-fork recording can be selected and shows the orphaned lock."""
+    from tests.conftest import load_fixture
+
+    raw, truth = load_fixture("logging_fork-py2.7")
+    app = PoolApp(source_of(raw))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for _ in truth["truth"]["worker_pids"]:
+            await pilot.press("down")
+            await pilot.pause()
+            text = screen_text(app)
+            assert "fork ghost" in text
+            assert "does not exist in this process" in " ".join(text.split())

@@ -19,7 +19,7 @@ from pooltui.ui.messages import FollowHolder
 
 
 class ThreadList(OptionList):
-    """Threads as options (id = tid); `enter` follows a lock wait to its holder."""
+    """Threads as options (by position: fork ghosts share tid 0); `enter` follows a lock wait to its holder."""
 
     BINDINGS = [Binding("enter", "follow", "go to lock holder", tooltip="Select the process and thread holding the lock this thread waits on")]
 
@@ -87,7 +87,7 @@ class ThreadList(OptionList):
             return
         keep = keep if keep is not None else (self.selected.tid if self.selected else None)
         self.threads, self.show_locals, self._width = threads, show_locals, width
-        self.set_options(Option(fmt.thread_block(t, fmt.lock_of(snapshot, t), show_locals, width), id=str(t.tid)) for t in threads)
+        self.set_options(Option(fmt.thread_block(t, fmt.lock_of(snapshot, t), show_locals, width), id=f"t{i}") for i, t in enumerate(threads))
         if threads:
             self.select_tid(keep)
         self._update_follow()
