@@ -87,15 +87,20 @@ def test_recorded_report_as_html(name):
     for proc in snapshot.processes:
         assert f"pid-{proc.pid}" in ids
         assert proc.role_label in text
-        for thread in proc.threads:
+        cursor = page.index(f'id="pid-{proc.pid}"')
+        for thread in proc.threads:  # in order: fork ghosts (2.7) share tid 0
             assert thread.label in text
             if thread.wait is not None:
                 assert thread.wait.summary in text
-            # stacks innermost first: the functions appear in the frames' order
-            start = page.index(f"tid {thread.tid}</span>", page.index(f'id="pid-{proc.pid}"'))
-            block = page[start : page.index("</details>", start)]
-            positions = [block.find(f">{html.escape(f.function)}</span>") for f in thread.frames]
-            assert -1 not in positions and positions == sorted(positions), thread.label
+            # stacks innermost first: each function appears after the one before it
+            start = page.index(f"tid {thread.tid}</span>", cursor)
+            end = page.index("</details>", start)
+            at = start
+            for f in thread.frames:
+                at = page.find(f">{html.escape(f.function)}</span>", at, end)
+                assert at != -1, (thread.label, f.function)
+                at += 1
+            cursor = end
     user_items = [a for t, a in tags.starts if t == "li" and "user" in a.get("class", "").split()]
     user_frames = [f for p in snapshot.processes for t in p.threads for f in t.frames if origin(f) == "user"]
     assert len(user_items) == len(user_frames)
