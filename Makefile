@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.pooltui-installed
 SCENARIO ?= logging_fork
 
-.PHONY: demo test install lint fixtures screenshots bench clean
+.PHONY: demo test install lint fixtures screenshots bench clean demo-venvs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,18 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+## one virtualenv per installed interpreter (3.8+) with gunicorn, celery and joblib, for the
+## gunicorn_stuck / celery_hang / joblib_stuck scenarios and tests/live/test_frameworks.py
+DEMO_VERSIONS ?= 3.8 3.9 3.10 3.11 3.12 3.13
+demo-venvs:
+	@for v in $(DEMO_VERSIONS); do \
+	  py=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python 2>/dev/null | tail -1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v | grep -v /shims/); \
+	  if [ -z "$$py" ]; then echo "python$$v: not installed, skipped"; continue; fi; \
+	  [ -x .demo-venvs/py$$v/bin/python ] || $$py -m venv .demo-venvs/py$$v || continue; \
+	  .demo-venvs/py$$v/bin/python -m pip install -q gunicorn celery joblib setproctitle && echo "py$$v: ok"; \
+	done
 
 ## re-record the unit-test fixtures from live demo scenarios on every installed interpreter
 fixtures: install

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -46,6 +47,26 @@ def positive_float(text: str) -> float:
     return value
 
 
+def port_arg(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port: {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"not a port: {port} (expected 1-65535)")
+    return port
+
+
+def count_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 10000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 10000: {value}")
+    return value
+
+
 def _capture_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", type=pid_arg, help="the pool's root pid (default: found by walking up from PID)")
     p.add_argument("--locals", action="store_true", help="capture local variables (py-spy --locals)")
@@ -74,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("pid", type=pid_arg, help="any process of the pool")
     snap.add_argument("-o", "--output", help="write the report here (format from the extension: .json .md .html)")
     snap.add_argument("--format", choices=("json", "md", "html"), help="report format (default: json for -o, md on stdout)")
+    snap.add_argument("--samples", type=count_arg, default=1, help="take N samples and write a timeline report (default 1)")
+    snap.add_argument("--interval", type=positive_float, default=2.0, help="seconds between samples (default 2)")
     _capture_flags(snap)
 
     attach = sub.add_parser(
@@ -94,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     open_.add_argument("report", help="a pooltui JSON report")
 
+    diff = sub.add_parser(
+        "diff",
+        help="compare two saved reports of one pool",
+        description="What changed from report A to report B: processes added, exited or replaced, each thread's stack same or moved, new verdicts.",
+        epilog="Examples: pooltui diff before.json after.json   |   pooltui diff a.json b.json --format json",
+    )
+    diff.add_argument("before", help="the older pooltui JSON report")
+    diff.add_argument("after", help="the newer pooltui JSON report")
+    diff.add_argument("--format", choices=("text", "md", "json"), default="text", help="output format (default text)")
+
     demo = sub.add_parser(
         "demo",
         help="start a bundled misbehaving pool and look at it",
@@ -102,9 +135,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("scenario", nargs="?", default="logging_fork", help="scenario name (default: logging_fork)")
     demo.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    demo.add_argument("--python", default=sys.executable, help="interpreter to run the scenario with")
+    demo.add_argument(
+        "--python",
+        help="interpreter to run the scenario with (default: this one; gunicorn_stuck, celery_hang: a .demo-venvs/py* one with the framework)",
+    )
     demo.add_argument("--print", action="store_true", help="print a Markdown report instead of opening the TUI")
     demo.add_argument("--interval", type=positive_float, default=2.0, help="seconds between automatic refreshes (default 2)")
+    serve = sub.add_parser(
+        "serve",
+        help="serve the TUI to a web browser",
+        description=(
+            "Serve `pooltui attach PID` over HTTP (textual-serve): each browser tab gets its own live, read-only session. "
+            "Anyone who reaches the port sees every stack of the pool: keep the default 127.0.0.1 and use an SSH tunnel."
+        ),
+        epilog="Examples: sudo pooltui serve 1234   (then open http://127.0.0.1:8000)   |   ssh -L 8000:127.0.0.1:8000 web1",
+    )
+    serve.add_argument("pid", type=pid_arg, help="any process of the pool")
+    serve.add_argument("--port", type=port_arg, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    serve.add_argument("--public-url", help="the URL browsers reach the server by, when it differs (a proxy; --host 0.0.0.0)")
+    serve.add_argument("--interval", type=positive_float, default=2.0, help="seconds between automatic refreshes (default 2)")
+    _capture_flags(serve)
     doctor = sub.add_parser(
         "doctor",
         help="check that pooltui can attach here (py-spy, ptrace, Yama, containers)",
@@ -162,17 +213,41 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from pooltui.model import Severity
     from pooltui.report import OutputError, format_for, render, save_report
 
-    snapshot = _first_capture(_live_source(args))
+    source = _live_source(args)
+    snapshot = _first_capture(source)
+    samples = getattr(args, "samples", 1)
+    timeline = None
+    if samples > 1:
+        snapshot = _more_samples(source, snapshot, samples, getattr(args, "interval", 2.0))
+        timeline = source.as_timeline()
     if args.output:
         try:
-            path = save_report(args.output, snapshot, format_for(args.output, args.format))
+            path = save_report(args.output, snapshot, format_for(args.output, args.format), timeline)
         except OutputError as exc:
             raise Fail(str(exc), EXIT_USAGE) from None
         print(f"pooltui: report written to {path}", file=sys.stderr)
     else:
-        sys.stdout.write(render(snapshot, args.format or "md"))
+        sys.stdout.write(render(snapshot, args.format or "md", timeline))
     errors = [d for d in snapshot.diagnoses if d.severity is Severity.ERROR]
     return EXIT_DIAGNOSIS if errors else EXIT_OK
+
+
+def _more_samples(source, first: Snapshot, samples: int, interval: float) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
+    """Samples 2..N, ``interval`` seconds apart (start to start); the last one. The tree
+    exiting meanwhile ends the series early: what was seen is still the report."""
+    from pooltui.capture.errors import CaptureError, ProcessGone
+
+    snapshot, started = first, time.monotonic()
+    for n in range(1, samples):
+        time.sleep(max(0.0, started + n * interval - time.monotonic()))
+        try:
+            snapshot = asyncio.run(source.capture())
+        except ProcessGone:
+            print(f"pooltui: the tree exited after {n} sample(s); the report holds those", file=sys.stderr)
+            break
+        except CaptureError as exc:
+            raise _fail_from_capture(exc) from None
+    return snapshot
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
@@ -182,6 +257,53 @@ def cmd_attach(args: argparse.Namespace) -> int:
     print(f"pooltui: reading the tree of {source.description}…", file=sys.stderr)
     snapshot = _first_capture(source)  # permission problems fail here, with exit 3 and the help text
     PoolApp(source, interval=args.interval, snapshot=snapshot).run()
+    return EXIT_OK
+
+
+def _attach_command(args: argparse.Namespace) -> str:
+    """The shell command textual-serve runs for each browser session: ``attach`` with the same options."""
+    argv = [sys.executable, "-m", "pooltui", "attach", str(args.pid), "--interval", str(args.interval), "--timeout", str(args.timeout)]
+    if args.root:
+        argv += ["--root", str(args.root)]
+    flags = {"locals": "--locals", "native": "--native", "nonblocking": "--nonblocking", "no_redact": "--no-redact"}
+    argv += [flag for name, flag in flags.items() if getattr(args, name)]
+    return shlex.join(argv)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise Fail("the browser view needs textual-serve", EXIT_USAGE, "pip install textual-serve (a dependency of pooltui)") from None
+    source = _live_source(args)
+    _first_capture(source)  # permission problems fail here, with exit 3 and the help text, not in every browser tab
+    url = args.public_url or f"http://{args.host}:{args.port}"
+    server = Server(_attach_command(args), host=args.host, port=args.port, title=f"pooltui · {source.description}", public_url=url)
+    print(f"pooltui: serving the TUI of {source.description} on {url} (ctrl+c stops)", file=sys.stderr)
+    try:
+        server.serve()
+    except OSError as exc:
+        raise Fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", EXIT_USAGE) from None
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from pooltui.analysis import analyze
+    from pooltui.analysis.diff import diff_snapshots
+    from pooltui.model import ReportError
+    from pooltui.report import load_report
+    from pooltui.report.diff import render_diff
+
+    snapshots = []
+    for path in (args.before, args.after):
+        try:
+            snapshot = load_report(path).snapshot
+        except ReportError as exc:
+            raise Fail(str(exc), EXIT_USAGE) from None
+        if snapshot.processes and all(p.role == "other" for p in snapshot.processes):
+            snapshot = analyze(snapshot)  # a raw capture (test fixture): give it roles, waits, verdicts
+        snapshots.append(snapshot)
+    sys.stdout.write(render_diff(diff_snapshots(*snapshots), args.format))
     return EXIT_OK
 
 
@@ -205,8 +327,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for name, line in demo.scenarios().items():
             print(f"{name:<16} {line}")
         return EXIT_OK
+    python = args.python or demo.python_for(args.scenario) or sys.executable
     try:
-        running = demo.start(args.scenario, args.python)
+        running = demo.start(args.scenario, python)
     except demo.DemoError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
     with running:
@@ -233,7 +356,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if doctor.will_attach(checks) else EXIT_ATTACH
 
 
-COMMANDS = {"snapshot": cmd_snapshot, "attach": cmd_attach, "open": cmd_open, "demo": cmd_demo, "doctor": cmd_doctor}
+COMMANDS = {
+    "snapshot": cmd_snapshot,
+    "attach": cmd_attach,
+    "serve": cmd_serve,
+    "open": cmd_open,
+    "diff": cmd_diff,
+    "demo": cmd_demo,
+    "doctor": cmd_doctor,
+}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:

@@ -155,6 +155,12 @@ class Process:
     threads: tuple[Thread, ...] = ()
     error: Optional[ProcError] = None
     reused: bool = False  # stacks carried over from the previous dump (no thread ran since)
+    exit_code: Optional[int] = None  # a zombie's wait status (/proc/PID/stat field 52): signal = & 0x7f, code = >> 8
+
+    @property
+    def exit_text(self) -> str:
+        """How the process ended, as far as it is knowable (a zombie's status; else unknown)."""
+        return exit_text(self.exit_code)
 
     @property
     def key(self) -> tuple[int, float]:
@@ -169,6 +175,22 @@ class Process:
             if t.tid == tid:
                 return t
         return None
+
+
+def exit_text(status: Optional[int]) -> str:
+    """A wait status in words: "killed by SIGKILL", "exit code 1", or "exit status unknown"."""
+    if status is None:
+        return "exit status unknown"
+    sig = status & 0x7F
+    if sig:
+        import signal
+
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"killed by {name}" + (" (core dumped)" if status & 0x80 else "")
+    return f"exit code {(status >> 8) & 0xFF}"
 
 
 @dataclass(frozen=True)

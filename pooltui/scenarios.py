@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -124,7 +125,7 @@ def start(
     err.close()
     demo = RunningDemo(name, proc, stderr_path=err.name)
     try:
-        demo.info = _wait_ready(fifo, proc, timeout)
+        demo.info = wait_ready(fifo, proc, timeout)
     except BaseException:
         text = demo.stderr()
         demo.stop()
@@ -140,7 +141,8 @@ def start(
     return demo
 
 
-def _wait_ready(fifo: str, proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+def wait_ready(fifo: str, proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+    """The JSON line a process writes to ``fifo`` once ready; DemoError if it exits first or is late."""
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     deadline = time.monotonic() + timeout
     data = b""
@@ -179,3 +181,41 @@ def find_python(version: str) -> Optional[str]:
             if path.is_file() and os.access(path, os.X_OK) and "shims" not in folder:
                 return str(path)
     return None
+
+
+# scenarios that need a framework in the target interpreter: name -> the module to import
+FRAMEWORKS = {"gunicorn_stuck": "gunicorn", "celery_hang": "celery", "joblib_stuck": "joblib"}
+
+
+def demo_venvs() -> Path:
+    """One virtualenv per interpreter with the frameworks installed (``make demo-venvs``:
+    ``.demo-venvs/py3.11`` ...); ``POOLTUI_DEMO_VENVS`` points elsewhere."""
+    return Path(os.environ.get("POOLTUI_DEMO_VENVS") or Path(__file__).resolve().parent.parent / ".demo-venvs")
+
+
+@lru_cache(maxsize=64)
+def has_module(python: str, module: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", f"import {module}"], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def python_for(name: str, version: Optional[str] = None) -> Optional[str]:
+    """An interpreter that can run scenario ``name``, of ``version`` ("3.11") or, without
+    one, preferably of this interpreter's version. A framework scenario needs one that
+    imports the framework: a demo virtualenv, or the plain interpreter if it has it."""
+    module = FRAMEWORKS.get(name)
+    if module is None:
+        return find_python(version) if version else sys.executable
+    if version is None:
+        current = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        others = sorted((p.name[2:] for p in demo_venvs().glob("py*")), reverse=True)
+        for v in [current, *(o for o in others if o != current)]:
+            python = python_for(name, v)
+            if python:
+                return python
+        return None
+    candidates = [str(demo_venvs() / f"py{version}" / "bin" / "python"), find_python(version)]
+    return next((c for c in candidates if c and os.access(c, os.X_OK) and has_module(c, module)), None)
+

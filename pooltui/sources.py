@@ -3,20 +3,35 @@
 ``LiveSource`` reads a running tree (capture + analysis); ``RecordedSource`` replays a
 saved report. Both answer ``await source.capture()`` with an analysed ``Snapshot``;
 ``live`` says whether keys that need a running process make sense.
+
+A refresh of a ``LiveSource`` is incremental: a thread that was not scheduled since its
+process was dumped cannot have a different Python stack, so a process whose threads all
+slept through (same context-switch counts, ``procs.ran_since``) keeps its previous stacks
+(``Process.reused``) and is not dumped again; when no process was dumped, the lock facts
+read last time are kept too. A hung tree therefore costs one /proc walk per refresh.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from pooltui.analysis import analyze
+from pooltui.analysis import analyze, timeline
 from pooltui.analysis.locks import threads_to_read
-from pooltui.capture import procs
+from pooltui.capture import procs, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
-from pooltui.model import Snapshot, Timeline
+from pooltui.model import Process, Severity, Snapshot, Timeline
 from pooltui.report import load_report
+
+LOOK_CLOSER = 4  # processes dumped again with locals per capture, at most (_look_closer)
+
+
+def _positions(p: Process) -> list[list[tuple[str, int]]]:
+    return [[(f.function, f.line) for f in t.frames] for t in p.threads]
 
 
 class LiveSource:
@@ -27,22 +42,103 @@ class LiveSource:
         self.root_pid = root if root is not None else procs.find_root(pid)
         self.options = options
         self.previous: Optional[Snapshot] = None
+        self.history: list[Snapshot] = []  # the last samples, oldest first: events and verdicts over time (analysis.timeline)
+        self._raw: Optional[Snapshot] = None  # the last raw capture (with its locks), whose stacks may be reused
+        self._raw_stacks: tuple[bool, ...] = ()  # CaptureOptions.stacks it was taken with
+        self._baselines: dict[tuple[int, float], procs.ProcInfo] = {}  # what the walk saw right before each stack was dumped
+        self._looked: dict[tuple[int, float], Process] = {}  # stuck processes looked at closer, with what was found (_look_closer)
 
     @property
     def description(self) -> str:
         return f"pid {self.root_pid}" + (f" (from {self.target_pid})" if self.target_pid != self.root_pid else "")
 
-    async def capture(self, *, progress: Optional[Progress] = None, options: Optional[CaptureOptions] = None) -> Snapshot:
+    async def capture(
+        self,
+        *,
+        progress: Optional[Progress] = None,
+        options: Optional[CaptureOptions] = None,
+        pids: Optional[Collection[int]] = None,
+    ) -> Snapshot:
+        """The tree now. ``pids`` (the `d` key): dump just these processes again; every
+        other process keeps its previous stacks (shown as reused), new ones are dumped."""
         options = options or self.options
-        raw = await capture_tree(self.root_pid, options, progress=progress)
-        snapshot = analyze(raw)
+        previous = {p.key: p for p in self._raw.processes} if self._raw is not None and self._raw_stacks == options.stacks else {}
+        baselines: dict[tuple[int, float], procs.ProcInfo] = {}
+
+        def reuse(info: procs.ProcInfo) -> Optional[Process]:
+            key = (info.pid, info.create_time)
+            old, base = previous.get(key), self._baselines.get(key)
+            forced = pids is not None and info.pid in pids
+            if old is None or base is None or old.error is not None or not old.threads or forced:
+                baselines[key] = info
+                return None
+            if pids is None and procs.ran_since(base.sched, info.sched):
+                baselines[key] = info
+                return None
+            baselines[key] = base
+            return old
+
+        raw = await capture_tree(self.root_pid, options, progress=progress, reuse=reuse)
+        snapshot = await asyncio.to_thread(analyze, raw)
         if options.locks:
-            wanted = threads_to_read(snapshot)
-            if wanted:
-                found, notes = await read_locks(raw, wanted, options.timeout)
-                snapshot = analyze(raw.with_(locks=found, notes=raw.notes + notes))
+            raw, snapshot = await self._with_locks(raw, snapshot, previous, options)
+        snapshot = timeline.advance(self.history, snapshot)
+        raw, closer = await self._look_closer(raw, snapshot, options)
+        if closer:
+            snapshot = timeline.advance(self.history, await asyncio.to_thread(analyze, raw))
+        self._raw, self._raw_stacks, self._baselines = raw, options.stacks, baselines
+        self.history = [*self.history[-(timeline.HISTORY - 1) :], snapshot]
         self.previous = snapshot
         return snapshot
+
+    async def _look_closer(self, raw: Snapshot, snapshot: Snapshot, options: CaptureOptions) -> tuple[Snapshot, bool]:
+        """Without --locals, a few processes the verdicts ask about are dumped again with
+        locals and keep only the telling ones (capture.workers): a replaced pool worker's
+        maxtasks (died or retired?), what a stuck thread's frames hold (a caught
+        BrokenPipeError next to a manager proxy). A process whose stacks did not move
+        since it was looked at keeps what was found then, without another dump."""
+        if options.locals:
+            return raw, False
+        ask = {pid for d in snapshot.diagnoses if d.kind == "lost_task" and d.severity is Severity.WARNING for pid in d.pids[1:]}
+        stuck = [pid for d in snapshot.diagnoses if d.kind == "stuck_thread" for pid in d.pids if pid not in ask]
+        by_pid, changed = {p.pid: p for p in raw.processes}, {}
+        for pid in dict.fromkeys(stuck):
+            seen = self._looked.get(by_pid[pid].key) if pid in by_pid else None
+            if seen is not None and _positions(seen) == _positions(by_pid[pid]):
+                changed[pid] = replace(by_pid[pid], threads=seen.threads) if seen.threads != by_pid[pid].threads else by_pid[pid]
+        todo = [pid for pid in dict.fromkeys(stuck) if pid in by_pid and pid not in changed][:LOOK_CLOSER]
+        found = await asyncio.gather(
+            *(workers.with_maxtasks(by_pid[pid], options.timeout) for pid in ask if pid in by_pid),
+            *(workers.with_telling_locals(by_pid[pid], options.timeout) for pid in todo),
+        )
+        self._looked = {p.key: p for p in found if p.pid in todo} | {p.key: p for p in changed.values()}
+        changed.update({p.pid: p for p in found})
+        if all(changed[pid] is by_pid[pid] for pid in changed):
+            return raw, False
+        return raw.with_(processes=tuple(changed.get(p.pid, p) for p in raw.processes)), True
+
+    def as_timeline(self) -> Timeline:
+        """The samples kept so far (at most ``analysis.timeline.HISTORY``) and their events."""
+        return Timeline(snapshots=tuple(self.history), events=tuple(e for s in self.history for e in s.events))
+
+    async def _with_locks(
+        self, raw: Snapshot, snapshot: Snapshot, previous: dict[tuple[int, float], Process], options: CaptureOptions
+    ) -> tuple[Snapshot, Snapshot]:
+        """Read the locks blocked threads wait on, or keep last time's when nothing was dumped."""
+        unchanged = (
+            self._raw is not None
+            and previous.keys() == {p.key for p in raw.processes}
+            and all(p.reused or not p.threads for p in raw.processes)
+        )
+        if unchanged and self._raw is not None:
+            raw = raw.with_(locks=self._raw.locks, notes=self._raw.notes)
+            return raw, (await asyncio.to_thread(analyze, raw)) if raw.locks or raw.notes else snapshot
+        wanted = threads_to_read(snapshot)
+        if not wanted:
+            return raw, snapshot
+        found, notes = await read_locks(raw, wanted, options.timeout)
+        raw = raw.with_(locks=found, notes=raw.notes + notes)
+        return raw, await asyncio.to_thread(analyze, raw)
 
 
 class RecordedSource:
@@ -66,5 +162,7 @@ class RecordedSource:
     def description(self) -> str:
         return f"report {self.path or '(memory)'}"
 
-    async def capture(self, *, progress: Optional[Progress] = None, options: Optional[CaptureOptions] = None) -> Snapshot:
+    async def capture(
+        self, *, progress: Optional[Progress] = None, options: Optional[CaptureOptions] = None, pids: Optional[Collection[int]] = None
+    ) -> Snapshot:
         return self.snapshot

@@ -78,7 +78,12 @@ def main() -> None:
             print(f"py{version}: not installed, skipped")
             continue
         for name in names:
-            print(f"{name}-py{version}: {record(name, version, python)}", flush=True)
+            # gunicorn_stuck, celery_hang: a demo virtualenv of that version with the framework
+            target = scenarios.python_for(name, version) if name in scenarios.FRAMEWORKS else python
+            if target is None:
+                print(f"{name}-py{version}: skip (no Python {version} with {scenarios.FRAMEWORKS[name]}: make demo-venvs)")
+                continue
+            print(f"{name}-py{version}: {record(name, version, target)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ real py-spy) and by the unit tests over fixtures recorded from those same runs."
 
 from __future__ import annotations
 
+from pooltui.analysis.waits import process_state
 from pooltui.model import Process, Severity, Snapshot, Thread, WaitKind
 
 LOCK_KINDS = (WaitKind.LOCK, WaitKind.RLOCK, WaitKind.SEMLOCK)
@@ -223,4 +224,89 @@ CHECKS = {
     "plain_lock": check_plain_lock,
     "condition": check_condition,
     "nested_lock": check_nested_lock,
+}
+
+
+# --- pre-fork frameworks: scenarios that run under an interpreter with the framework installed
+
+
+def assert_role(s: Snapshot, pids, role: str) -> None:
+    for pid in pids:
+        p = proc(s, pid)
+        assert p.role == role and p.role_index is not None, (pid, p.role, p.role_index)
+
+
+def assert_lock_wait(s: Snapshot, truth: dict, lock_name: str) -> Thread:
+    """The stuck thread waits on ``lock_name`` (an RLock) and pooltui names its holder."""
+    stuck, holder = truth["stuck"], truth["holder"]
+    t = thread_named(s, stuck["pid"], stuck["name"], stuck["tid"])
+    w = t.wait
+    assert w.kind is WaitKind.RLOCK, w
+    assert f"waits on {lock_name} (RLock) held by '{holder['name']}' (pid {holder['pid']})" in w.summary, w.summary
+    assert truth["wait_site"]["function"] in w.summary and f":{truth['wait_site']['line']}" in w.summary, w.summary
+    lock = next(lock for lock in s.locks if lock.id == w.lock_id)
+    assert lock.holder is not None and (lock.holder.pid, lock.holder.tid) == (holder["pid"], holder["tid"]), lock.holder
+    assert process_state(proc(s, stuck["pid"])) == "blocked"
+    return t
+
+
+def check_gunicorn_stuck(s: Snapshot, truth: dict, version: str) -> None:
+    arbiter = proc(s, truth["arbiter_pid"])
+    assert arbiter.role == "gunicorn arbiter", arbiter.role
+    w = main_thread(arbiter).wait
+    assert w.kind is WaitKind.IDLE and "arbiter waits for signals" in w.summary, w
+    if int(truth["gunicorn"].split(".")[0]) >= 24:  # the control socket server thread is new in 24
+        assert "gunicorn control server" in {t.role for t in arbiter.threads}
+    assert_role(s, truth["worker_pids"], "gunicorn worker")
+    gthread = truth["worker_class"] == "gthread"
+    for pid in truth["idle_pids"]:
+        w = main_thread(proc(s, pid)).wait
+        assert w.kind is WaitKind.IDLE and ("readable sockets" if gthread else "waits for a connection") in w.summary, (pid, w)
+        assert process_state(proc(s, pid)) == "idle"
+    t = assert_lock_wait(s, truth, "Cache.lock")
+    assert t.role == ("gthread request thread" if gthread else "main thread"), t.role
+    if gthread:  # its main thread keeps serving the arbiter's heartbeat: idle, not stuck
+        assert main_thread(proc(s, truth["stuck"]["pid"])).wait.kind is WaitKind.IDLE
+    assert not errors(s), errors(s)
+
+
+def check_celery_hang(s: Snapshot, truth: dict, version: str) -> None:
+    main = proc(s, truth["main_pid"])
+    assert main.role == "celery main", main.role
+    w = main_thread(main).wait
+    assert w.kind is WaitKind.IDLE and "messages from the broker" in w.summary, w
+    roles = {t.role for t in main.threads}
+    handlers = {"worker handler", "task handler", "timeout handler"} if tuple(map(int, version.split("."))) >= (3, 11) else {"pool thread"}
+    assert {"celery timer", "result handler"} | handlers <= roles, roles
+    for t in main.threads:
+        if t.role in {"celery timer", "result handler"} | handlers:
+            assert t.wait.kind is WaitKind.IDLE, (t.name, t.role, t.wait)
+    assert_role(s, truth["worker_pids"], "celery pool worker")
+    for pid in truth["idle_pids"]:
+        w = main_thread(proc(s, pid)).wait
+        assert w.kind is WaitKind.IDLE and "next task" in w.summary, (pid, w)
+        assert process_state(proc(s, pid)) == "idle"
+    assert_lock_wait(s, truth, "Metrics.lock")
+    assert not errors(s), errors(s)
+
+
+def check_joblib_stuck(s: Snapshot, truth: dict, version: str) -> None:
+    root = proc(s, s.root_pid)
+    assert root.role == "executor parent", root.role
+    managers = [t for t in root.threads if t.role == "executor manager"]
+    assert managers and all(t.wait.kind is WaitKind.IDLE for t in managers), [(t.role, t.wait) for t in root.threads]
+    assert_role(s, truth["worker_pids"], "loky worker")
+    for pid in truth["idle_pids"]:
+        w = main_thread(proc(s, pid)).wait
+        assert w.kind is WaitKind.IDLE and "next task" in w.summary, (pid, w)
+    w = main_thread(proc(s, truth["stuck"]["pid"])).wait
+    assert w.kind is WaitKind.SLEEP and f"fetch_upstream, demo/joblib_stuck.py:{truth['wait_site']['line']}" in w.summary, w
+    assert "resource tracker" in {p.role for p in s.processes}
+    assert not errors(s), errors(s)
+
+
+FRAMEWORK_CHECKS = {
+    "gunicorn_stuck": check_gunicorn_stuck,
+    "celery_hang": check_celery_hang,
+    "joblib_stuck": check_joblib_stuck,
 }

@@ -3,7 +3,7 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
-from pooltui.analysis import locks, roles
+from pooltui.analysis import hangs, locks, roles
 from pooltui.model import Diagnosis, Severity, Snapshot, WaitKind
 
 
@@ -47,7 +47,7 @@ def unreadable(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
-RULES = (locks.diagnose, oversubscribed, unreadable)
+RULES = (locks.diagnose, *hangs.RULES, oversubscribed, unreadable)
 
 
 def diagnose(snapshot: Snapshot) -> tuple[Diagnosis, ...]:

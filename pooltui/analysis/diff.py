@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
-from pooltui.model import Event, Frame, Process, Snapshot, Thread
+from pooltui.model import Diagnosis, Event, Frame, Process, Snapshot, Thread
 
 
 class Change(str, Enum):
@@ -95,6 +95,32 @@ class SnapshotDiff:
                 return p
         return None
 
+    @property
+    def new_diagnoses(self) -> tuple[Diagnosis, ...]:
+        """Verdicts of ``after`` that ``before`` did not have (same kind, pids and threads)."""
+        old = {_verdict(d) for d in self.before.diagnoses}
+        return tuple(d for d in self.after.diagnoses if _verdict(d) not in old)
+
+    @property
+    def resolved_diagnoses(self) -> tuple[Diagnosis, ...]:
+        new = {_verdict(d) for d in self.after.diagnoses}
+        return tuple(d for d in self.before.diagnoses if _verdict(d) not in new)
+
+    @property
+    def changed(self) -> bool:
+        """Anything at all differs: processes, their state, any stack, the verdicts."""
+        return bool(
+            self.added
+            or self.removed
+            or self.new_diagnoses
+            or self.resolved_diagnoses
+            or any(p.moved or p.before.status != p.after.status or p.before.role != p.after.role for p in self.kept)
+        )
+
+
+def _verdict(d: Diagnosis) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
+    return (d.kind, tuple(sorted(d.pids)), tuple(sorted(d.tids)))
+
 
 def _position(frame: Frame) -> tuple[str, str, int, bool]:
     return (frame.function, frame.file, frame.line, frame.native)
@@ -139,21 +165,49 @@ def _name(p: Process) -> str:
     return f"{p.role_label} (pid {p.pid})"
 
 
+def departed(diff: SnapshotDiff) -> tuple[tuple[Process, Optional[Process]], ...]:
+    """Processes that ended between the two snapshots, each as last seen alive and as the
+    zombie it is now (None when it is gone: reaped before it could be seen dead)."""
+    out: list[tuple[Process, Optional[Process]]] = [(p, None) for p in diff.removed if p.status != "zombie"]
+    out.extend((pd.before, pd.after) for pd in diff.kept if pd.after.status == "zombie" and pd.before.status != "zombie")
+    return tuple(out)
+
+
+def replacements(diff: SnapshotDiff) -> tuple[tuple[Process, Process], ...]:
+    """(ended worker, new worker): a pool/executor worker ended and a worker appeared
+    under the same parent (what Pool does when a worker dies or is recycled)."""
+    fresh = sorted((p for p in diff.added if p.role.endswith("worker") and p.status != "zombie"), key=lambda p: (p.create_time, p.pid))
+    pairs = []
+    for old, _ in departed(diff):
+        heir = next((p for p in fresh if p.ppid == old.ppid), None) if old.role.endswith("worker") else None
+        if heir is not None:
+            fresh.remove(heir)
+            pairs.append((old, heir))
+    return tuple(pairs)
+
+
 def process_events(diff: SnapshotDiff) -> tuple[Event, ...]:
-    """The process events two snapshots imply: new, exited, and a worker replaced (a
-    worker vanished and a worker of the same parent appeared). Exit codes are not known
-    from snapshots alone: the process was gone before it could be asked."""
+    """The process events two snapshots imply: new, exited (with the exit status when the
+    process is a zombie now: the kernel keeps it until the parent reaps it; once reaped it
+    is not knowable without having been the parent), reaped, and a worker replaced."""
     when = diff.after.created
     events: list[Event] = []
-    replacements = {p.ppid: p for p in diff.added if p.role.endswith("worker")}
-    for p in diff.removed:
-        detail = f"{_name(p)} exited" + (" (it was a zombie)" if p.status == "zombie" else "")
-        events.append(Event(when, "process_exited", p.pid, detail))
-        heir = replacements.pop(p.ppid, None) if p.role.endswith("worker") else None
+    heirs = {old.key: new for old, new in replacements(diff)}
+    for alive, zombie in departed(diff):
+        how = zombie.exit_text if zombie is not None else "exit status unknown (reaped before it could be seen)"
+        events.append(Event(when, "process_exited", alive.pid, f"{_name(alive)} exited: {how}"))
+        heir = heirs.get(alive.key)
         if heir is not None:
-            events.append(Event(when, "worker_replaced", heir.pid, f"{_name(p)} replaced by {_name(heir)}"))
-    replaced = {e.pid for e in events if e.kind == "worker_replaced"}
+            events.append(Event(when, "worker_replaced", heir.pid, f"{_name(alive)} replaced by {_name(heir)}"))
+    for p in diff.removed:
+        if p.status == "zombie":
+            events.append(Event(when, "process_reaped", p.pid, f"pid {p.pid} ({p.exit_text}) was reaped by its parent"))
+    replaced = {new.key for new in heirs.values()}
     for p in diff.added:
-        if p.pid not in replaced:
+        if p.key in replaced:
+            continue
+        if p.status == "zombie":
+            events.append(Event(when, "process_exited", p.pid, f"pid {p.pid} appeared and exited between samples: {p.exit_text}"))
+        else:
             events.append(Event(when, "process_new", p.pid, f"{_name(p)} appeared"))
     return tuple(events)

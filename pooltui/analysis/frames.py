@@ -34,10 +34,11 @@ def is_user(frame: Frame) -> bool:
 
 
 def matches(frame: Frame, file_suffix: str, *functions: str) -> bool:
-    """Frame is in a file ending with ``file_suffix`` and (if given) one of ``functions``."""
+    """Frame is in a file ending with ``file_suffix`` and (if given) one of ``functions``.
+    A qualified name (``Supervisor.body``) only matches 3.11+ frames, which carry one."""
     if not (frame.file.endswith(file_suffix) or frame.short_file.endswith(file_suffix)):
         return False
-    return not functions or base_name(frame.function) in functions
+    return not functions or base_name(frame.function) in functions or frame.function in functions
 
 
 def find(frames: Sequence[Frame], file_suffix: str, *functions: str) -> Optional[int]:

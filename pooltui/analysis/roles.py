@@ -4,10 +4,16 @@ the outermost ("bottom") frames of each stack.
 Frames are matched by file suffix and unqualified function name, so 2.7 and 3.8-3.10
 (``_handle_tasks``) read like 3.11+ (``Pool._handle_tasks``); thread names are only a
 hint (2.7 threads have none in py-spy's output).
+
+Pre-fork servers are recognised the same way (gunicorn, celery's billiard pool, joblib's
+loky), and where no stack can be read, from their process titles (setproctitle:
+``gunicorn: master [app]``, ``[celeryd: w@host:ForkPoolWorker-1]``, ``uWSGI worker 1``) or,
+when master and workers share one command line, from the tree: the topmost is the master.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
@@ -26,11 +32,18 @@ MANAGER = "manager server"
 RESOURCE_TRACKER = "resource tracker"
 FORKSERVER = "forkserver"
 MP_CHILD = "mp process"
+LOKY_WORKER = "loky worker"
+GUNICORN_ARBITER = "gunicorn arbiter"
+GUNICORN_WORKER = "gunicorn worker"
+CELERY_MAIN = "celery main"
+CELERY_WORKER = "celery pool worker"
+UWSGI_MASTER = "uwsgi master"
+UWSGI_WORKER = "uwsgi worker"
 OTHER_PYTHON = "python"
 NOT_PYTHON = "not python"
 UNREADABLE = "unreadable"
 
-WORKER_ROLES = (POOL_WORKER, EXECUTOR_WORKER)
+WORKER_ROLES = (POOL_WORKER, EXECUTOR_WORKER, LOKY_WORKER, GUNICORN_WORKER, CELERY_WORKER, UWSGI_WORKER)
 
 # (file suffix, function names) -> process role, matched against the main thread's frames
 _PROCESS_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -40,6 +53,13 @@ _PROCESS_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("multiprocessing/resource_tracker.py", ("main",), RESOURCE_TRACKER),
     ("multiprocessing/semaphore_tracker.py", ("main",), RESOURCE_TRACKER),
     ("multiprocessing/forkserver.py", ("main",), FORKSERVER),
+    ("loky/process_executor.py", ("_process_worker",), LOKY_WORKER),
+    ("loky/backend/resource_tracker.py", ("main",), RESOURCE_TRACKER),
+    # a worker's stack starts with the arbiter's frames it was forked from: innermost wins
+    ("gunicorn/workers/base.py", ("init_process",), GUNICORN_WORKER),
+    ("gunicorn/arbiter.py", ("run", "start"), GUNICORN_ARBITER),
+    ("billiard/pool.py", ("workloop",), CELERY_WORKER),
+    ("celery/worker/worker.py", ("start",), CELERY_MAIN),
 )
 
 # cmdline fragments for processes whose stacks could not be read
@@ -47,7 +67,22 @@ _PROCESS_CMDLINE: tuple[tuple[str, str], ...] = (
     ("resource_tracker", RESOURCE_TRACKER),
     ("semaphore_tracker", RESOURCE_TRACKER),
     ("forkserver import main", FORKSERVER),
+    ("popen_loky_posix", LOKY_WORKER),
+    ("gunicorn: master", GUNICORN_ARBITER),
+    ("gunicorn: worker", GUNICORN_WORKER),
+    (":MainProcess]", CELERY_MAIN),
+    (":ForkPoolWorker-", CELERY_WORKER),
+    ("uWSGI master", UWSGI_MASTER),
+    ("uWSGI worker", UWSGI_WORKER),
 )
+
+# servers whose master and workers share one command line (no setproctitle): the program
+# (argv[0], or the script / -m module after "python") -> (master role, worker role)
+_SERVERS: dict[str, tuple[str, str]] = {
+    "gunicorn": (GUNICORN_ARBITER, GUNICORN_WORKER),
+    "uwsgi": (UWSGI_MASTER, UWSGI_WORKER),
+    "celery": (CELERY_MAIN, CELERY_WORKER),  # only `celery ... worker`, not beat or flower
+}
 
 # Thread roles
 MAIN_THREAD = "main thread"
@@ -60,7 +95,25 @@ _THREAD_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("concurrent/futures/thread.py", ("_worker",), "thread pool worker"),
     ("multiprocessing/managers.py", ("accepter",), "manager accepter"),
     ("multiprocessing/managers.py", ("serve_client", "handle_request"), "manager handler"),
+    ("loky/process_executor.py", ("_queue_management_worker", "run", "wait_result_broken_or_wakeup"), "executor manager"),
+    ("loky/backend/queues.py", ("_feed",), "queue feeder"),
+    ("gunicorn/ctl/server.py", ("_run_loop",), "gunicorn control server"),
+    # billiard's pool threads are unnamed ("Thread-3"): the class tells them apart on 3.11+
+    ("billiard/pool.py", ("Supervisor.body",), "worker handler"),
+    ("billiard/pool.py", ("TaskHandler.body",), "task handler"),
+    ("billiard/pool.py", ("TimeoutHandler.body",), "timeout handler"),
+    ("billiard/pool.py", ("ResultHandler.body", "_process_result"), "result handler"),
+    ("billiard/pool.py", ("body",), "pool thread"),
+    ("celery/utils/timer2.py", ("run",), "celery timer"),
 )
+
+# threads known by name only (no Python frame of their own)
+_THREAD_NAMES: tuple[tuple[re.Pattern[str], str], ...] = ((re.compile(r"^uWSGIWorker\d+Core\d+$"), "uwsgi core"),)
+
+# a thread role that means something more specific in a process of this role
+_THREAD_IN_PROCESS: dict[tuple[str, str], str] = {
+    (GUNICORN_WORKER, "thread pool worker"): "gthread request thread",
+}
 
 
 def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str], ...]) -> Optional[str]:
@@ -74,12 +127,15 @@ def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str
     return best[1] if best else None
 
 
-def thread_role(thread: Thread, pid: int) -> str:
+def thread_role(thread: Thread, pid: int, process_role: str = "") -> str:
     if thread.ghost:
         return "fork ghost"
     role = _match(thread.frames, _THREAD_FRAMES)
     if role:
-        return role
+        return _THREAD_IN_PROCESS.get((process_role, role), role)
+    for pattern, named in _THREAD_NAMES:
+        if thread.name and pattern.match(thread.name):
+            return named
     if thread.tid == pid or thread.name == "MainThread":
         return MAIN_THREAD
     return "thread"
@@ -107,8 +163,39 @@ def _own_role(proc: Process) -> Optional[str]:
     return None
 
 
-def process_role(proc: Process, child_roles: Sequence[str]) -> str:
-    own = _own_role(proc)
+def _program(cmdline: Sequence[str]) -> str:
+    """``gunicorn`` for ``/venv/bin/gunicorn app:app``, ``python /venv/bin/gunicorn ...`` and
+    ``python -m gunicorn ...``; "" when there is none."""
+    words = list(cmdline) if len(cmdline) > 1 else " ".join(cmdline).split()
+    if not words:
+        return ""
+    name = words[0].rpartition("/")[2]
+    if not name.startswith("python"):
+        return name
+    rest = words[1:]
+    for i, word in enumerate(rest):
+        if word == "-m":
+            return rest[i + 1].partition(".")[0] if i + 1 < len(rest) else ""
+        if word in ("-c", "-"):
+            return ""
+        if not word.startswith("-"):
+            return word.rpartition("/")[2]
+    return ""
+
+
+def _server_role(proc: Process, parent: Optional[Process]) -> Optional[str]:
+    """Master or worker of a pre-fork server, from the command line and the tree shape."""
+    program = _program(proc.cmdline)
+    roles = _SERVERS.get(program)
+    if roles is None or (program == "celery" and "worker" not in " ".join(proc.cmdline).split()):
+        return None
+    if parent is not None and _program(parent.cmdline) == program:
+        return roles[1]
+    return roles[0]
+
+
+def process_role(proc: Process, child_roles: Sequence[str], own: Optional[str] = None) -> str:
+    own = own or _own_role(proc)
     if own:
         return own
     if proc.error is not None and proc.error.code == "not_python":
@@ -117,7 +204,7 @@ def process_role(proc: Process, child_roles: Sequence[str]) -> str:
         return NOT_PYTHON
     if POOL_WORKER in child_roles:
         return POOL_PARENT
-    if EXECUTOR_WORKER in child_roles:
+    if EXECUTOR_WORKER in child_roles or LOKY_WORKER in child_roles:
         return EXECUTOR_PARENT
     if proc.error is not None:
         return UNREADABLE
@@ -130,6 +217,8 @@ def assign_roles(snapshot: Snapshot) -> Snapshot:
     """Every process and thread with its role; pool workers numbered per parent by start time."""
     by_pid = {p.pid: p for p in snapshot.processes}
     own = {p.pid: _own_role(p) for p in snapshot.processes}
+    for p in snapshot.processes:
+        own[p.pid] = own[p.pid] or _server_role(p, by_pid.get(p.ppid))
     below: dict[int, list[str]] = {}  # roles of all descendants (executor workers may be grandchildren via a forkserver)
     for p in snapshot.processes:
         seen, parent = {p.pid}, p.ppid
@@ -137,7 +226,7 @@ def assign_roles(snapshot: Snapshot) -> Snapshot:
             below.setdefault(parent, []).append(own[p.pid] or "")
             seen.add(parent)
             parent = by_pid[parent].ppid
-    roles = {p.pid: process_role(p, below.get(p.pid, [])) for p in snapshot.processes}
+    roles = {p.pid: process_role(p, below.get(p.pid, []), own[p.pid]) for p in snapshot.processes}
     root = by_pid.get(snapshot.root_pid)
     if root is not None and roles[root.pid] == OTHER_PYTHON:
         roles[root.pid] = MAIN
@@ -154,7 +243,7 @@ def assign_roles(snapshot: Snapshot) -> Snapshot:
             p,
             role=roles[p.pid],
             role_index=index.get(p.pid),
-            threads=tuple(replace(t, role=thread_role(t, p.pid)) for t in p.threads),
+            threads=tuple(replace(t, role=thread_role(t, p.pid, roles[p.pid])) for t in p.threads),
         )
         for p in snapshot.processes
     )

@@ -23,25 +23,74 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.frames import code_text, find, innermost_user, matches, origin
+from pooltui.analysis.roles import UWSGI_MASTER, UWSGI_WORKER
 from pooltui.model import Frame, Process, Snapshot, Thread, Wait, WaitKind
 
-# "waiting for work" loops: (file suffix, functions, what the idle thread waits for)
-_IDLE_LOOPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("multiprocessing/pool.py", ("worker",), "idle: waits for its next task"),
-    ("concurrent/futures/process.py", ("_process_worker",), "idle: waits for its next task"),
-    ("multiprocessing/pool.py", ("_handle_tasks",), "idle: waits for tasks to hand to workers"),
-    ("multiprocessing/pool.py", ("_handle_results",), "idle: waits for results from workers"),
-    ("multiprocessing/pool.py", ("_handle_workers",), "idle: watches the workers (replaces dead ones)"),
-    ("multiprocessing/queues.py", ("_feed",), "idle: waits for items to send into the queue's pipe"),
-    ("concurrent/futures/process.py", ("_queue_management_worker", "wait_result_broken_or_wakeup"), "idle: waits for results or broken workers"),
-    ("concurrent/futures/thread.py", ("_worker",), "idle: waits for its next work item"),
-    ("multiprocessing/managers.py", ("serve_forever",), "idle: manager server serving"),
-    ("multiprocessing/managers.py", ("accepter",), "idle: waits for manager connections"),
-    ("multiprocessing/managers.py", ("serve_client",), "idle: waits for the next request from a manager client"),
-    ("multiprocessing/resource_tracker.py", ("main",), "idle: waits for resource registrations"),
-    ("multiprocessing/semaphore_tracker.py", ("main",), "idle: waits for semaphore registrations"),
-    ("multiprocessing/forkserver.py", ("main",), "idle: waits for fork requests"),
+# library frames allowed inside a library's loop: (file suffix, functions)
+_Via = tuple[tuple[str, tuple[str, ...]], ...]
+_KOMBU_WAIT: _Via = (
+    ("kombu/connection.py", ("drain_events",)),
+    ("kombu/transport/virtual/base.py", ("drain_events",)),
+    ("kombu/asynchronous/hub.py", ("create_loop",)),
+    ("kombu/utils/eventio.py", ("poll",)),
 )
+_ARBITER_WAIT: _Via = (("gunicorn/arbiter.py", ("sleep", "wait_for_signals")),)
+_BILLIARD_RECV: _Via = (
+    ("billiard/pool.py", ("receive", "_recv")),
+    ("billiard/queues.py", ("get_payload", "get", "_recv")),
+    ("billiard/connection.py", ("recv_bytes", "_recv_bytes", "_recv", "recv", "poll", "_poll", "wait")),
+)
+_BILLIARD_POLL: _Via = (
+    ("billiard/pool.py", ("_process_result", "_poll_result")),
+    ("billiard/connection.py", ("poll", "_poll", "wait")),
+)
+
+# "waiting for work" loops: (file suffix, functions, what the idle thread waits for, via).
+# Inside the loop frame there may only be stdlib and native frames, and of a library's loop
+# only its own wait helpers (`via`): a request or task being handled always shows another
+# frame (the handler's, the app's -- even an app installed in site-packages), so a busy or
+# stuck worker never reads as idle.
+_IDLE_LOOPS: tuple[tuple[str, tuple[str, ...], str, _Via], ...] = (
+    ("multiprocessing/pool.py", ("worker",), "idle: waits for its next task", ()),
+    ("concurrent/futures/process.py", ("_process_worker",), "idle: waits for its next task", ()),
+    ("multiprocessing/pool.py", ("_handle_tasks",), "idle: waits for tasks to hand to workers", ()),
+    ("multiprocessing/pool.py", ("_handle_results",), "idle: waits for results from workers", ()),
+    ("multiprocessing/pool.py", ("_handle_workers",), "idle: watches the workers (replaces dead ones)", ()),
+    ("multiprocessing/queues.py", ("_feed",), "idle: waits for items to send into the queue's pipe", ()),
+    ("concurrent/futures/process.py", ("_queue_management_worker", "wait_result_broken_or_wakeup"), "idle: waits for results or broken workers", ()),
+    ("concurrent/futures/thread.py", ("_worker",), "idle: waits for its next work item", ()),
+    ("multiprocessing/managers.py", ("serve_forever",), "idle: manager server serving", ()),
+    ("multiprocessing/managers.py", ("accepter",), "idle: waits for manager connections", ()),
+    ("multiprocessing/managers.py", ("serve_client",), "idle: waits for the next request from a manager client", ()),
+    ("multiprocessing/resource_tracker.py", ("main",), "idle: waits for resource registrations", ()),
+    ("multiprocessing/semaphore_tracker.py", ("main",), "idle: waits for semaphore registrations", ()),
+    ("multiprocessing/forkserver.py", ("main",), "idle: waits for fork requests", ()),
+    ("loky/process_executor.py", ("_process_worker",), "idle: waits for its next task", ()),
+    ("loky/process_executor.py", ("wait_result_broken_or_wakeup",), "idle: waits for results or broken workers", ()),
+    ("loky/backend/queues.py", ("_feed",), "idle: waits for items to send into the queue's pipe", ()),
+    ("loky/backend/resource_tracker.py", ("main",), "idle: waits for resource registrations", ()),
+    # gunicorn < 24 sleeps in select() on its signal pipe, 24+ in a queue.get() of signals
+    ("gunicorn/arbiter.py", ("run",), "idle: the arbiter waits for signals and watches its workers", _ARBITER_WAIT),
+    ("gunicorn/workers/sync.py", ("run_for_one", "run_for_multiple"), "idle: waits for a connection", (("gunicorn/workers/sync.py", ("wait",)),)),
+    ("gunicorn/workers/gthread.py", ("wait_for_and_dispatch_events", "run"), "idle: waits for connections and readable sockets", ()),
+    ("gunicorn/ctl/server.py", ("_run_loop",), "idle: waits for control socket commands", ()),
+    ("celery/worker/loops.py", ("synloop", "_loop_cycle", "asynloop"), "idle: waits for messages from the broker", _KOMBU_WAIT),
+    ("billiard/pool.py", ("workloop",), "idle: waits for its next task", _BILLIARD_RECV),
+    # billiard's pool threads: the class is in the frame name on 3.11+ only
+    ("billiard/pool.py", ("Supervisor.body",), "idle: watches the workers (replaces dead ones)", ()),
+    ("billiard/pool.py", ("TaskHandler.body",), "idle: waits for tasks to hand to workers", ()),
+    ("billiard/pool.py", ("TimeoutHandler.body",), "idle: watches task time limits", ()),
+    ("billiard/pool.py", ("ResultHandler.body",), "idle: waits for results from workers", _BILLIARD_POLL),
+    ("billiard/pool.py", ("body",), "idle: waits for tasks, results, timeouts or dead workers", _BILLIARD_POLL),
+    ("celery/utils/timer2.py", ("run",), "idle: waits for its next timed event (heartbeats, ETA tasks)", ()),
+)
+
+# servers that embed Python in their own C loop: a thread there without a Python frame waits
+# in that loop for work (py-spy may even report it active: it does not hold the GIL to tell)
+_C_SERVER_LOOPS = {
+    UWSGI_MASTER: "idle: uWSGI's master loop (C code: watches the workers)",
+    UWSGI_WORKER: "idle: waits for a request in uWSGI's C loop",
+}
 
 # innermost stdlib frames that name the wait: (file suffix, functions, kind, phrase)
 _STDLIB_WAITS: tuple[tuple[str, tuple[str, ...], WaitKind, str], ...] = (
@@ -114,11 +163,16 @@ def _wait(kind: WaitKind, phrase: str, frames: Sequence[Frame], at: Optional[int
 
 
 def _idle_loop(frames: Sequence[Frame]) -> Optional[tuple[int, str]]:
-    for suffix, functions, text in _IDLE_LOOPS:
+    for suffix, functions, text, via in _IDLE_LOOPS:
         index = find(frames, suffix, *functions)
-        if index is not None and all(origin(f) in ("stdlib", "native") for f in frames[:index]):
+        if index is not None and all(_inside_loop(f, via) for f in frames[:index]):
             return index, text
     return None
+
+
+def _inside_loop(frame: Frame, via: _Via) -> bool:
+    """A frame an idle thread may have inside its loop: stdlib, native, or one of the loop's own wait helpers."""
+    return origin(frame) in ("stdlib", "native") or any(matches(frame, suffix, *functions) for suffix, functions in via)
 
 
 def _stdlib_wait(frames: Sequence[Frame], contiguous: bool = False) -> Optional[tuple[int, WaitKind, str]]:
@@ -163,12 +217,14 @@ def _native_wait(frames: Sequence[Frame]) -> Optional[tuple[int, WaitKind, str]]
     return None
 
 
-def classify(thread: Thread) -> Wait:
+def classify(thread: Thread, process_role: str = "") -> Wait:
     frames = thread.frames
     py = [f for f in frames if not f.native]
     if thread.ghost:
         index = innermost_user(frames)
         return Wait(WaitKind.UNKNOWN, "not a live thread: a copy of a parent thread's state at fork()" + _anchor(frames, index), index)
+    if not py and process_role in _C_SERVER_LOOPS:
+        return Wait(WaitKind.IDLE, _C_SERVER_LOOPS[process_role])
     # a "waiting for work" loop with only stdlib code inside is idle even when the thread
     # is on a CPU at that instant (waking up for, or unpickling, its next task)
     loop = _idle_loop(frames) if py else None
@@ -199,7 +255,7 @@ def classify(thread: Thread) -> Wait:
 def classify_snapshot(snapshot: Snapshot) -> Snapshot:
     """Every thread of every process with its ``wait`` filled in (existing lock facts kept)."""
     processes = tuple(
-        replace(p, threads=tuple(t if t.wait and t.wait.lock_id else replace(t, wait=classify(t)) for t in p.threads))
+        replace(p, threads=tuple(t if t.wait and t.wait.lock_id else replace(t, wait=classify(t, p.role)) for t in p.threads))
         for p in snapshot.processes
     )
     return snapshot.with_(processes=processes)

@@ -22,6 +22,7 @@ from typing import Optional
 
 from pooltui.capture import memory, pyspy, sourcelines
 from pooltui.capture.errors import CaptureError
+from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
 
 _REPR_TYPE = re.compile(r"^<([\w.]+) at 0x[0-9a-f]+>$")
@@ -136,9 +137,9 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
 async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> dict[int, tuple[Frame, ...]]:
     if proc.threads and any(f.locals is not None for t in proc.threads for f in t.frames):
         return {t.tid: t.frames for t in proc.threads}
-    threads = await pyspy.dump(proc.pid, pyspy.DumpOptions(locals=True, timeout=timeout))
+    threads = await pyspy.dump_consistent(proc.pid, pyspy.DumpOptions(locals=True, timeout=timeout))
     root = f"/proc/{proc.pid}/root"
-    return {t.tid: sourcelines.with_code(t.frames, root) for t in pyspy.match_tasks(proc.pid, threads, live) if not t.ghost}
+    return {t.tid: sourcelines.with_code(t.frames, root) for t in match_tasks(proc.pid, threads, live) if not t.ghost}
 
 
 def with_futex(proc: Process) -> Process:
@@ -185,6 +186,20 @@ def _add(locks: dict[int, Lock], pid: int, tid: int, obj: memory.LockObject, nam
     locks[obj.addr] = replace(lock, waiters=(*lock.waiters, (pid, tid)))
 
 
+def _resolve(
+    proc: Process, version: tuple[int, int], pending: Sequence[Thread], frames: dict[int, tuple[Frame, ...]], known: Known, locks: dict[int, Lock]
+) -> None:
+    """Find the locks ``pending`` threads wait on through their frames' locals (adds to ``locks`` and ``known``)."""
+    with memory.TargetMemory(proc.pid, version) as mem:
+        for thread in pending:
+            found = _find_waited(mem, frames.get(thread.tid, thread.frames), thread.futex or 0)
+            if found is None:
+                continue
+            obj, name, where = found
+            known[(version, thread.futex or 0)] = (obj.addr, name, where)
+            _add(locks, proc.pid, thread.tid, obj, name, where)
+
+
 async def process_locks(proc: Process, tids: set[int], timeout: float, known: Optional[Known] = None) -> tuple[list[Lock], list[str]]:
     """The locks that threads ``tids`` of ``proc`` (blocked in futex) wait on, and notes
     on what could not be read. ``known`` is used and extended across processes."""
@@ -194,17 +209,11 @@ async def process_locks(proc: Process, tids: set[int], timeout: float, known: Op
     if not blocked or version is None:
         return [], []
     try:
-        locks, pending = _from_known(proc, blocked, known)
+        # memory reads run in a thread: a 128-process tree must not freeze the UI's loop
+        locks, pending = await asyncio.to_thread(_from_known, proc, blocked, known)
         if pending:
             frames = await _frames_with_locals(proc, timeout, set(memory.thread_syscalls(proc.pid)))
-            with memory.TargetMemory(proc.pid, version) as mem:
-                for thread in pending:
-                    found = _find_waited(mem, frames.get(thread.tid, thread.frames), thread.futex or 0)
-                    if found is None:
-                        continue
-                    obj, name, where = found
-                    known[(version, thread.futex or 0)] = (obj.addr, name, where)
-                    _add(locks, proc.pid, thread.tid, obj, name, where)
+            await asyncio.to_thread(_resolve, proc, version, pending, frames, known, locks)
     except CaptureError as exc:
         return [], [f"lock state of pid {proc.pid} not read: {exc.message}"]
     return list(locks.values()), []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Optional
 
 import psutil
@@ -18,6 +19,10 @@ from pooltui.capture.errors import CaptureError, PermissionDenied, ProcessGone
 from pooltui.model import ProcError
 
 _PY_EXE = re.compile(r"(?:^|/)(?:lib)?python(\d)\.?(\d+)?[a-z]*(?:\.so[.\d]*)?$")
+
+
+Sched = tuple[str, int]  # a thread's state letter (R, S, D, t, ...) and voluntary+nonvoluntary context switches
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,10 @@ class ProcInfo:
     rss: Optional[int] = None
     num_threads: int = 0
     thread_cpu: dict[int, float] = field(default_factory=dict)  # tid -> user+system seconds
+    sched: dict[int, Sched] = field(default_factory=dict)  # tid -> (state, context switches): did it run? (ran_since)
     python: Optional[str] = None
     error: Optional[ProcError] = None
+    exit_code: Optional[int] = None  # a zombie's wait status, when the kernel shows it (read_exit_code)
 
 
 def error_of(exc: CaptureError) -> ProcError:
@@ -90,11 +97,10 @@ def read_proc(proc: psutil.Process) -> ProcInfo:
             except psutil.ZombieProcess:
                 cmdline = ()
             if status == psutil.STATUS_ZOMBIE:
-                return ProcInfo(pid, ppid, create_time, name, exe, cmdline, status)
+                return ProcInfo(pid, ppid, create_time, name, exe, cmdline, status, exit_code=read_exit_code(pid))
             times = proc.cpu_times()
             rss = proc.memory_info().rss
-            threads = proc.threads()
-            num_threads = len(threads)
+        thread_cpu, sched = read_tasks(pid)
     except psutil.NoSuchProcess:
         return ProcInfo(pid, 0, 0.0, status="gone", error=error_of(ProcessGone(f"process {pid} exited", pid=pid)))
     except psutil.AccessDenied:
@@ -114,15 +120,102 @@ def read_proc(proc: psutil.Process) -> ProcInfo:
         status=status,
         cpu_time=times.user + times.system,
         rss=rss,
-        num_threads=num_threads,
-        thread_cpu={t.id: t.user_time + t.system_time for t in threads},
-        python=python_version(pid, exe),
+        num_threads=len(thread_cpu),
+        thread_cpu=thread_cpu,
+        sched=sched,
+        python=_python_version(pid, create_time, exe),
     )
+
+
+def read_exit_code(pid: int) -> Optional[int]:
+    """A zombie's wait status, read without reaping it: /proc/PID/stat field 52
+    (``exit_code``, Linux >= 3.5; signal = status & 0x7f, code = status >> 8). None when
+    the field is absent or the process is gone. Only meaningful for a zombie: a live
+    process shows 0 there."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()
+        return int(fields[49])  # field 52 counted from 1; fields[0] is field 3 (state)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def read_tasks(pid: int) -> tuple[dict[int, float], dict[int, Sched]]:
+    """Per thread: user+system seconds (task stat) and its Sched (task status), in one
+    pass over /proc/PID/task. A thread that exits meanwhile is left out."""
+    cpu: dict[int, float] = {}
+    sched: dict[int, Sched] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return cpu, sched
+    for name in tids:
+        try:
+            with open(f"/proc/{pid}/task/{name}/stat", "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()
+            with open(f"/proc/{pid}/task/{name}/status", "rb") as f:
+                status = f.read()
+        except OSError:
+            continue
+        tid = int(name)
+        cpu[tid] = (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        sched[tid] = (fields[0].decode(), _switches(status))
+    return cpu, sched
+
+
+def _switches(status: bytes) -> int:
+    total = 0
+    for key in (b"\nvoluntary_ctxt_switches:", b"\nnonvoluntary_ctxt_switches:"):
+        at = status.find(key)
+        if at >= 0:
+            total += int(status[at + len(key) :].split(None, 1)[0])
+    return total
+
+
+def read_sched(pid: int) -> dict[int, Sched]:
+    """The Sched of every thread of ``pid`` now (empty when it cannot be read)."""
+    return read_tasks(pid)[1]
+
+
+def ran_since(before: dict[int, Sched], after: dict[int, Sched]) -> bool:
+    """Whether any thread may have run between two reads of ``read_sched``.
+
+    A thread asleep at both reads with the same context-switch count was not scheduled
+    in between (to run and sleep again it must be switched out, which counts), so its
+    Python stack cannot have changed. A thread running or runnable (R) at either read, a
+    different set of threads, or nothing read at all counts as "ran".
+    """
+    if not before or before.keys() != after.keys():
+        return True
+    return any(b[0] == "R" or a[0] == "R" or a[1] != b[1] for b, a in ((before[t], after[t]) for t in before))
+
+
+def any_running(sched: dict[int, Sched]) -> bool:
+    return not sched or any(state == "R" for state, _ in sched.values())
+
+
+@lru_cache(maxsize=1024)
+def _python_version(pid: int, create_time: float, exe: str) -> Optional[str]:
+    return python_version(pid, exe)  # /proc/PID/maps is read at most once per process (identity)
 
 
 def _is_mp_bootstrap(cmdline: tuple[str, ...]) -> bool:
     text = " ".join(cmdline)
-    return "multiprocessing" in text or "--multiprocessing-fork" in text or "joblib" in text or "loky" in text
+    # loky (joblib's executor) starts its workers and resource tracker with
+    # `-m joblib.externals.loky.backend.popen_loky_posix` / `-c from ...loky.backend.resource_tracker
+    # import main`: match that, not any command line that mentions joblib (a job script would)
+    return "multiprocessing" in text or "--multiprocessing-fork" in text or "loky.backend" in text
+
+
+# process titles (setproctitle) a pre-fork server gives its master and its workers
+_SERVER_TITLES = ("gunicorn: ", "[celeryd: ", "uWSGI ")
+
+
+def _same_server(parent: tuple[str, ...], child: tuple[str, ...]) -> bool:
+    """Master and worker of one pre-fork server: titled differently ("gunicorn: master [app]",
+    "gunicorn: worker [app]"), so their command lines never match."""
+    p, c = " ".join(parent), " ".join(child)
+    return any(p.startswith(title) and c.startswith(title) for title in _SERVER_TITLES)
 
 
 def find_root(pid: int) -> int:
@@ -130,7 +223,8 @@ def find_root(pid: int) -> int:
 
     "Same program" means the same interpreter executable and either the same command
     line (fork children) or a child whose command line is a multiprocessing bootstrap
-    (spawn/forkserver children, the resource tracker). Raises ProcessGone /
+    (spawn/forkserver children, the resource tracker), or both titled by one pre-fork
+    server (gunicorn, celery, uWSGI). Raises ProcessGone /
     PermissionDenied for the starting pid only.
     """
     try:
@@ -149,7 +243,7 @@ def find_root(pid: int) -> int:
             p_exe, p_cmd = parent.exe(), tuple(parent.cmdline())
         except (psutil.Error, OSError):
             return root.pid
-        if p_exe != exe or not (p_cmd == cmdline or _is_mp_bootstrap(cmdline)):
+        if p_exe != exe or not (p_cmd == cmdline or _is_mp_bootstrap(cmdline) or _same_server(p_cmd, cmdline)):
             return root.pid
         root, cmdline = parent, p_cmd
 

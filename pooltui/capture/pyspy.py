@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
+from pooltui.capture import procs
 from pooltui.capture.errors import (
     CaptureError,
     DumpTimeout,
@@ -100,7 +101,8 @@ def _exited(pid: int) -> bool:
 async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[str] = None) -> list[Thread]:
     """The Python threads of ``pid``; raises a CaptureError subclass on any failure."""
     exe = pyspy or find_pyspy()
-    env = dict(os.environ, RUST_BACKTRACE="0")
+    # a Rust backtrace would bury py-spy's own message; copy the environment only to drop it
+    env = None if os.environ.get("RUST_BACKTRACE", "0") == "0" else dict(os.environ, RUST_BACKTRACE="0")
     try:
         proc = await asyncio.create_subprocess_exec(
             *command(pid, options, exe),
@@ -128,6 +130,28 @@ async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[s
     if proc.returncode != 0:
         raise classify_failure(pid, stderr, proc.returncode or 0)
     return parse_dump(out.decode("utf-8", "replace"), pid)
+
+
+async def dump_consistent(
+    pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[str] = None, sched: Optional[dict[int, procs.Sched]] = None
+) -> list[Thread]:
+    """``dump``, pausing the process only when that is needed for a consistent read.
+
+    Unless ``options.nonblocking`` (never pause) or ``native`` (py-spy cannot read native
+    stacks without pausing), a process whose threads are all asleep (``sched``, read by
+    the caller before, or now) is read without pausing it (py-spy --nonblocking), and the
+    read is kept only if no thread was scheduled meanwhile (``procs.ran_since``): nothing
+    could change under py-spy, so it is as consistent as a paused read, costs the target
+    no pause, and adds none of the context switches a ptrace stop causes in every thread
+    (which would make the next refresh see the process as "ran"). Else it is dumped paused.
+    """
+    if not options.nonblocking and not options.native:
+        before = procs.read_sched(pid) if sched is None else sched
+        if not procs.any_running(before):
+            threads = await dump(pid, replace(options, nonblocking=True), pyspy)
+            if not procs.ran_since(before, procs.read_sched(pid)):
+                return threads
+    return await dump(pid, options, pyspy)
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -189,48 +213,3 @@ def parse_dump(text: str, pid: int) -> list[Thread]:
             )
         )
     return threads
-
-
-def match_tasks(pid: int, threads: list[Thread], live: set[int]) -> list[Thread]:
-    """Tie py-spy's threads to live OS threads; mark the rest as fork ghosts.
-
-    CPython 2.7 keeps the thread states of every thread of the parent in a fork child
-    (3.x deletes them after fork), and py-spy lists them with os_thread_id 0: they are
-    not running, but their stacks show what those threads were doing at fork() time,
-    e.g. holding a lock. The one real thread of such a child is the one on the child's
-    own path (multiprocessing's _bootstrap / run), which becomes the main thread.
-    """
-    if not live or all(t.tid in live for t in threads):
-        return threads
-    unresolved = [t for t in threads if t.tid not in live]
-    unmatched = live - {t.tid for t in threads}
-    real: Optional[Thread] = None
-    if pid in unmatched:
-        on_child_path = [t for t in unresolved if any(_on_child_path(f) for f in t.frames)]
-        if len(on_child_path) == 1:
-            real = on_child_path[0]
-        elif len(unresolved) == 1 and len(unmatched) == 1:
-            real = unresolved[0]
-    out = []
-    for t in threads:
-        if t is real:
-            # py-spy could not see this thread's kernel state, so its "active" is a guess
-            out.append(replace(t, tid=pid, active=_task_running(pid, pid)))
-        elif t.tid not in live:
-            out.append(replace(t, ghost=True, active=False, owns_gil=False))
-        else:
-            out.append(t)
-    return out
-
-
-def _on_child_path(frame: Frame) -> bool:
-    return "multiprocessing" in frame.file and frame.function.endswith(("_bootstrap", "_launch"))
-
-
-def _task_running(pid: int, tid: int) -> bool:
-    """The kernel's view: is this thread on a CPU (state R) right now?"""
-    try:
-        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
-            return f.read().rpartition(b")")[2].split()[0] == b"R"
-    except (OSError, IndexError):
-        return False

@@ -18,14 +18,20 @@ from typing import Optional
 from pooltui import __version__
 from pooltui.capture import locks, procs, pyspy, redact, sourcelines
 from pooltui.capture.errors import CaptureError, PySpyMissing
+from pooltui.capture.threads import match_tasks
 from pooltui.model import Process, Snapshot, Thread
 
 Progress = Callable[[int, int], Optional[Awaitable[None]]]
 
 
 def default_concurrency() -> int:
-    """Dumps in flight at once. Each py-spy pauses its target briefly and needs a CPU;
-    the pool competes for the same CPUs, so more than ~2 per CPU only adds queueing."""
+    """Dumps in flight at once: twice the CPUs, at least 2, at most 8.
+
+    Each py-spy needs a CPU for ~10 ms and the pool competes for the same CPUs. Measured
+    on 2 CPUs (scripts/bench.py, README "Speed"): from 1 to 4 in flight a full capture
+    of Pool(64) gets faster, beyond 4 it does not (idle) or only by winning CPU share
+    from spinning workers, which is the target's loss.
+    """
     return max(2, min(8, 2 * procs.cpu_count()))
 
 
@@ -43,6 +49,11 @@ class CaptureOptions:
     def dump(self) -> pyspy.DumpOptions:
         return pyspy.DumpOptions(self.locals, self.native, self.nonblocking, self.timeout)
 
+    @property
+    def stacks(self) -> tuple[bool, bool, bool]:
+        """What decides the content of a dump: stacks taken with other values are not reused."""
+        return (self.locals, self.native, self.redact)
+
 
 def _process(info: procs.ProcInfo) -> Process:
     return Process(
@@ -57,15 +68,16 @@ def _process(info: procs.ProcInfo) -> Process:
         rss=info.rss,
         num_threads=info.num_threads,
         error=info.error,
+        exit_code=info.exit_code,
     )
 
 
-def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread]) -> Process:
+def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread], files: Optional[dict] = None) -> Process:
     root = f"/proc/{proc.pid}/root"
-    matched = pyspy.match_tasks(proc.pid, list(threads), set(info.thread_cpu))
+    matched = match_tasks(proc.pid, list(threads), set(info.thread_cpu))
     ordered = sorted(matched, key=lambda t: (t.ghost, t.tid != proc.pid, t.tid))  # main thread first, ghosts last
     filled = tuple(
-        replace(t, cpu_time=info.thread_cpu.get(t.tid), frames=sourcelines.with_code(t.frames, root)) for t in ordered
+        replace(t, cpu_time=info.thread_cpu.get(t.tid), frames=sourcelines.with_code(t.frames, root, files)) for t in ordered
     )
     return replace(proc, threads=filled)
 
@@ -87,13 +99,15 @@ async def capture_tree(
     reuse: Optional[Callable[[procs.ProcInfo], Optional[Process]]] = None,
 ) -> Snapshot:
     """Everything under ``root_pid`` now. ``reuse(info)`` may return a previous Process
-    whose stacks are still valid (incremental refresh); it is then not dumped again."""
+    whose stacks are still valid (incremental refresh: no thread ran since they were
+    dumped, see ``sources.LiveSource``); it is then not dumped again and marked ``reused``."""
     created = time.time()
     infos = await asyncio.to_thread(procs.walk_tree, root_pid)
     exe = pyspy.find_pyspy()  # PySpyMissing fails the capture: no process could be read
     limit = asyncio.Semaphore(options.concurrency or default_concurrency())
     done = 0
     total = len(infos)
+    files: dict = {}  # sourcelines' stat cache for this capture: fork siblings share their files
 
     async def one(info: procs.ProcInfo) -> Process:
         nonlocal done
@@ -107,10 +121,10 @@ async def capture_tree(
             if previous is not None:
                 return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, reused=True)
             async with limit:
-                threads = await pyspy.dump(info.pid, options.dump, exe)
+                threads = await pyspy.dump_consistent(info.pid, options.dump, exe, info.sched)
             # before anything else sees the stacks: a secret never enters the Snapshot
             threads = redact.redact_threads(threads, redact=options.redact)
-            return locks.with_futex(_with_threads(proc, info, threads))
+            return locks.with_futex(_with_threads(proc, info, threads, files))
         except CaptureError as exc:
             return replace(proc, error=procs.error_of(exc))
         finally:

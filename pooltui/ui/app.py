@@ -8,6 +8,7 @@ UI never imports the capture layer: capture errors are recognised by their ``cod
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
@@ -23,6 +24,8 @@ from pooltui.ui.messages import Captured, CaptureFailed, CaptureProgress, Sessio
 from pooltui.ui.screens.main import MainScreen
 from pooltui.ui.session import Session
 from pooltui.ui.widgets.threads import ThreadList
+
+PROGRESS_EVERY = 0.2  # seconds between redraws of "capturing n/N processes"
 
 
 class PoolApp(App[None]):
@@ -41,6 +44,7 @@ class PoolApp(App[None]):
             history = (*history, first)
         self.session = Session.replay(history, timeline.events if timeline is not None else (), live=bool(source.live))
         self.session.show_locals = bool(source.live and getattr(self.options, "locals", False))
+        self._progress_drawn = 0.0
 
     @property
     def source_description(self) -> str:
@@ -61,21 +65,23 @@ class PoolApp(App[None]):
             self.request_capture("refresh")
 
     # -- captures ------------------------------------------------------------------
-    def request_capture(self, reason: str) -> None:
-        """Start a capture; a newer request replaces one still running (exclusive worker)."""
+    def request_capture(self, reason: str, pids: Optional[tuple[int, ...]] = None) -> None:
+        """Start a capture; a newer request replaces one still running (exclusive worker).
+        ``pids``: dump just these processes again (the source keeps the others' stacks)."""
         if self.session.live and not self.session.target_gone:
-            self._start_capture(reason)
+            self._start_capture(reason, pids)
 
-    def _start_capture(self, reason: str) -> None:
+    def _start_capture(self, reason: str, pids: Optional[tuple[int, ...]] = None) -> None:
         self.session.capturing = True
         self.session.progress = (0, 0)
         self._changed()
-        self._capture(reason)
+        self._capture(reason, pids)
 
     @work(exclusive=True, group="capture")
-    async def _capture(self, reason: str) -> None:
+    async def _capture(self, reason: str, pids: Optional[tuple[int, ...]] = None) -> None:
         try:
-            snapshot = await self.source.capture(progress=self._progress, options=self.options)
+            which = {} if pids is None else {"pids": pids}  # a source without `pids` still answers refreshes
+            snapshot = await self.source.capture(progress=self._progress, options=self.options, **which)
         except Exception as exc:  # the one error path: every failure becomes a message
             self.post_message(CaptureFailed(exc, reason))
             return
@@ -87,7 +93,10 @@ class PoolApp(App[None]):
     def on_capture_progress(self, message: CaptureProgress) -> None:
         if self.session.capturing:
             self.session.progress = (message.done, message.total)
-            self._changed(status_only=True)
+            now = time.monotonic()
+            if now - self._progress_drawn >= PROGRESS_EVERY:  # each redraw is a frame the capture competes with
+                self._progress_drawn = now
+                self._changed(status_only=True)
 
     def on_captured(self, message: Captured) -> None:
         was_gone = self.session.target_gone

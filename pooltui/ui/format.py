@@ -7,6 +7,7 @@ variables (``$error``, ``$text-muted``...) so the theme decides the colours.
 
 from __future__ import annotations
 
+import re
 import textwrap
 import time
 from typing import Optional
@@ -86,14 +87,32 @@ def lock_of(snapshot: Snapshot, thread: Thread) -> Optional[Lock]:
     return next((lk for lk in snapshot.locks if lk.id == lock_id), None)
 
 
-def thread_title(thread: Thread) -> Content:
+def thread_title(thread: Thread, mark: str = "") -> Content:
     return Content.assemble(
         (clean(thread.label, 60), "bold"),
         ("  ", ""),
         (clean(thread.role, 40), "$accent"),
         (f"  tid {thread.tid}", "$text-muted"),
         *((("  holds GIL", "$warning"),) if thread.owns_gil else ()),
+        *((("  ", ""), (f"⏸ {mark}", "$warning bold")) if mark else ()),
     )
+
+
+def thread_marks(snapshot: Snapshot) -> dict[int, str]:
+    """tid -> a badge for threads a verdict over time names ("stuck 6 s", "spinning")."""
+    marks: dict[int, str] = {}
+    for d in snapshot.diagnoses:
+        label = {"stuck_thread": "stuck", "busy_spin": "spinning"}.get(d.kind)
+        if label:
+            seconds = _seconds(d.summary)
+            for tid in d.tids:
+                marks.setdefault(tid, f"{label} {seconds}".strip())
+    return marks
+
+
+def _seconds(summary: str) -> str:
+    m = re.search(r"for (\d+ s)\b", summary)
+    return m.group(1) if m else ""
 
 
 def wait_lines(thread: Thread, lock: Optional[Lock], width: int = 100) -> list[Content]:
@@ -113,9 +132,9 @@ def wait_lines(thread: Thread, lock: Optional[Lock], width: int = 100) -> list[C
     return lines
 
 
-def thread_block(thread: Thread, lock: Optional[Lock] = None, show_locals: bool = False, width: int = 100) -> Content:
+def thread_block(thread: Thread, lock: Optional[Lock] = None, show_locals: bool = False, width: int = 100, mark: str = "") -> Content:
     """One thread as the stack pane shows it: title, wait line(s), stack innermost first."""
-    lines = [thread_title(thread), *wait_lines(thread, lock, width)]
+    lines = [thread_title(thread, mark), *wait_lines(thread, lock, width)]
     for frame in thread.frames:
         lines.append(frame_line(frame))
         if show_locals and frame.locals:
@@ -125,13 +144,14 @@ def thread_block(thread: Thread, lock: Optional[Lock] = None, show_locals: bool 
     return Content("\n").join(lines)
 
 
-def process_title(proc: Process, state: str) -> Content:
+def process_title(proc: Process, state: str, gone: bool = False) -> Content:
+    """``gone``: the process left the tree; ``state`` then says how and when."""
     py = f"  py{proc.python}" if proc.python else ""
     return Content.assemble(
         (clean(proc.role_label, 40), "bold"),
         (f"  pid {proc.pid}", ""),
         ("  ", ""),
-        badge(state),
+        (clean(state, 60) + " · its last stacks", "$error italic") if gone else badge(state),
         (py, "$text-muted"),
         (f"  {len(proc.threads)} Python thread(s)" if proc.threads else "", "$text-muted"),
         ("  (stacks from the previous dump)" if proc.reused else "", "$text-muted italic"),
@@ -160,7 +180,15 @@ def diagnosis_block(d: Diagnosis) -> Content:
     return Content("\n").join(lines)
 
 
-EVENT_STYLE = {"process_exited": "$error", "worker_replaced": "$warning", "process_new": "$success"}
+EVENT_STYLE = {
+    "process_exited": "$error",
+    "worker_replaced": "$warning",
+    "process_new": "$success",
+    "process_reaped": "$text-muted",
+    "thread_new": "$text-success",
+    "thread_gone": "$text-warning",
+    "role_changed": "$text-primary",
+}
 
 
 def event_line(e: Event) -> Content:

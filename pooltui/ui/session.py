@@ -8,10 +8,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from pooltui.analysis.diff import SnapshotDiff, diff_snapshots, process_events
-from pooltui.model import Event, Snapshot
+from pooltui.analysis.diff import SnapshotDiff, departed, diff_snapshots, replacements
+from pooltui.analysis.timeline import events_between
+from pooltui.model import Event, Process, Snapshot
 
 MAX_EVENTS = 500
+LINGER = 30.0  # seconds an exited or replaced process stays in the tree, dimmed
+
+
+@dataclass(frozen=True)
+class Departed:
+    """A process that left the tree: as last seen alive, when, and how ("exited", "replaced")."""
+
+    process: Process
+    left: float
+    how: str
 
 
 @dataclass
@@ -27,6 +38,7 @@ class Session:
     capturing: bool = False
     progress: tuple[int, int] = (0, 0)
     last_error: str = ""
+    departed: dict[tuple[int, float], Departed] = field(default_factory=dict)
 
     @classmethod
     def replay(cls, snapshots: Sequence[Snapshot], events: Sequence[Event] = (), live: bool = False) -> Session:
@@ -41,8 +53,11 @@ class Session:
         """Make ``snapshot`` current; return the events it brings (the source's own, or
         the process appearances/exits implied by comparing it with the previous one)."""
         new = list(snapshot.events)
-        if not new and self.current is not None:
-            new = list(process_events(diff_snapshots(self.current, snapshot)))
+        if self.current is not None and self.current.created != snapshot.created:
+            diff = diff_snapshots(self.current, snapshot)
+            if not new:
+                new = list(events_between(self.current, snapshot))
+            self._remember_departed(diff)
         root = snapshot.process(snapshot.root_pid)
         if self.current is not None and (root is None or root.status == "zombie"):
             # the root died (a zombie not yet reaped): what it left is not worth showing;
@@ -54,6 +69,27 @@ class Session:
         self.current = snapshot
         self.last_error = ""
         return self._log(new)
+
+    def _remember_departed(self, diff: SnapshotDiff) -> None:
+        heirs = {old.key: new for old, new in replacements(diff)}
+        for alive, zombie in departed(diff):
+            if zombie is None:  # a zombie stays in the snapshot itself, with its badge
+                heir = heirs.get(alive.key)
+                how = f"replaced by {heir.pid}" if heir is not None else "exited"
+                self.departed[alive.key] = Departed(alive, diff.after.created, how)
+        for p in diff.removed:  # a reaped zombie: show it as it was last seen alive, if it was
+            self.departed.setdefault(p.key, Departed(p, diff.after.created, "exited"))
+        horizon = diff.after.created - LINGER
+        for key in [k for k, d in self.departed.items() if d.left < horizon]:
+            del self.departed[key]
+
+    def lingering(self) -> list[Departed]:
+        """Processes gone from the current snapshot less than ``LINGER`` seconds ago
+        (none whose pid a current process has taken)."""
+        if self.current is None:
+            return []
+        now, pids = self.current.created, {p.pid for p in self.current.processes}
+        return [d for d in self.departed.values() if now - d.left <= LINGER and d.process.pid not in pids and d.left <= now]
 
     def _log(self, events: Sequence[Event]) -> list[Event]:
         seen = {(e.time, e.kind, e.pid) for e in self.events}

@@ -76,10 +76,12 @@ class ScriptedSource:
         self.root_pid = root_pid
         self.options = Options()
         self.calls: list[Options] = []
+        self.pids: list[Optional[tuple[int, ...]]] = []  # what each capture was asked to dump afresh (None: a refresh)
         self.gate: Optional[asyncio.Event] = None
 
-    async def capture(self, *, progress=None, options=None) -> Snapshot:  # type: ignore[no-untyped-def]
+    async def capture(self, *, progress=None, options=None, pids=None) -> Snapshot:  # type: ignore[no-untyped-def]
         self.calls.append(options)
+        self.pids.append(pids)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         total = len(answer.processes) if isinstance(answer, Snapshot) else 1
         if progress is not None:

@@ -36,9 +36,10 @@ async def test_dump_keys_capture_again_and_space_pauses():
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert len(source.calls) == 1 and app.session.current is later and app.session.previous is first
+        assert source.pids == [(tree(app).selected_pid,)]  # `d` re-dumps the selected process only
         await pilot.press("D")
         await app.workers.wait_for_complete()
-        assert len(source.calls) == 2
+        assert len(source.calls) == 2 and set(source.pids[1]) == {p.pid for p in later.processes}  # `D`: all of them afresh
         await pilot.press("space")
         await pilot.pause()
         assert app.session.paused and "paused" in screen_text(app)

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from pooltui.model import Snapshot
+from pooltui.model import Process, Snapshot
 from pooltui.ui.format import clock, stamp
 from pooltui.ui.messages import FollowHolder, ProcessSelected, SessionChanged
 from pooltui.ui.widgets.panels import DiagnosesPanel, EventLog, StatusLine
@@ -100,7 +100,7 @@ class MainScreen(Screen[None]):
         snapshot = session.current
         if snapshot is None:
             return
-        self.tree.show(snapshot, self.needle, session.last_diff(), keep=keep_pid)
+        self.tree.show(snapshot, self.needle, session.last_diff(), keep=keep_pid, gone=self._gone())
         self.show_process(self.tree.selected_pid, keep_tid)
         self.query_one(DiagnosesPanel).show(snapshot)
         self.query_one(EventLog).show(session.events)
@@ -113,10 +113,17 @@ class MainScreen(Screen[None]):
             self._binding_state = state
             self.refresh_bindings()
 
+    def _gone(self) -> list[tuple[Process, str]]:
+        return [(d.process, d.how) for d in self.app.session.lingering()]
+
     def show_process(self, pid: Optional[int], keep_tid: Optional[int] = None) -> None:
         snapshot = self.app.session.current
         if snapshot is not None:
             proc = snapshot.process(pid) if pid is not None else None
+            gone = next((d for d in self.app.session.lingering() if d.process.pid == pid), None) if proc is None else None
+            if gone is not None:  # a process that left: its last stacks, said to be the last
+                self.threads.show(snapshot, gone.process, keep_tid, self.app.session.show_locals, gone=f"{gone.how} at {clock(gone.left)}")
+                return
             self.threads.show(snapshot, proc, keep_tid, self.app.session.show_locals)
 
     def on_process_selected(self, message: ProcessSelected) -> None:
@@ -129,7 +136,7 @@ class MainScreen(Screen[None]):
             return
         if message.pid not in self.tree.pids:
             self._set_filter("")
-        self.tree.show(snapshot, self.needle, self.app.session.last_diff(), keep=message.pid)
+        self.tree.show(snapshot, self.needle, self.app.session.last_diff(), keep=message.pid, gone=self._gone())
         self.show_process(message.pid, message.tid)
         self.threads.thread_list.focus()
 
@@ -152,10 +159,12 @@ class MainScreen(Screen[None]):
         return True
 
     def action_dump(self) -> None:
-        self.app.request_capture(f"dump pid {self.tree.selected_pid}")
+        pid = self.tree.selected_pid
+        self.app.request_capture(f"dump pid {pid}", pids=None if pid is None else (pid,))
 
     def action_dump_all(self) -> None:
-        self.app.request_capture("dump all")
+        current = self.app.session.current  # every process dumped afresh, none reused
+        self.app.request_capture("dump all", pids=tuple(p.pid for p in current.processes) if current is not None else None)
 
     def action_pause(self) -> None:
         session = self.app.session

@@ -3,6 +3,7 @@ most severe diagnosis that names it. Rows are options whose id is the pid."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Optional
 
 from textual.content import Content
@@ -36,18 +37,31 @@ class ProcessTree(OptionList):
         super().__init__(**kwargs)
         self.pids: list[int] = []
         self._shown: Optional[tuple[object, ...]] = None
+        self.gone: set[int] = set()  # pids of the dimmed rows (processes that left the tree)
 
     @property
     def selected_pid(self) -> Optional[int]:
         index = self.highlighted
         return self.pids[index] if index is not None and 0 <= index < len(self.pids) else None
 
-    def show(self, snapshot: Snapshot, needle: str = "", cpu: Optional[SnapshotDiff] = None, keep: Optional[int] = None) -> None:
-        """Rebuild the rows, keeping the highlight on ``keep`` (or the current pid)."""
+    def show(
+        self,
+        snapshot: Snapshot,
+        needle: str = "",
+        cpu: Optional[SnapshotDiff] = None,
+        keep: Optional[int] = None,
+        gone: Sequence[tuple[Process, str]] = (),
+    ) -> None:
+        """Rebuild the rows, keeping the highlight on ``keep`` (or the current pid).
+        ``gone``: processes that left the tree a moment ago, with how ("exited",
+        "replaced by 123"), drawn dimmed where they were."""
         keep = keep if keep is not None else self.selected_pid
-        rows = [(prefix, p, process_state(p)) for prefix, p in tree_rows(snapshot.processes, snapshot.root_pid)]
+        how = {p.key: text for p, text in gone}
+        everyone = (*snapshot.processes, *(p for p, _ in gone))
+        rows = [(prefix, p, how.get(p.key) or process_state(p)) for prefix, p in tree_rows(everyone, snapshot.root_pid)]  # type: ignore[attr-defined]
         rows = [r for r in rows if matches(r[1], r[2], needle, snapshot)]  # type: ignore[arg-type]
-        key = (snapshot.created, needle, tuple(r[0] for r in rows), tuple(r[1] for r in rows))
+        self.gone = {p.pid for p, _ in gone}
+        key = (snapshot.created, needle, tuple(r[0] for r in rows), tuple(r[1] for r in rows), tuple(how.values()))
         if key == self._shown:
             if keep in self.pids:
                 self.highlighted = self.pids.index(keep)
@@ -56,9 +70,12 @@ class ProcessTree(OptionList):
         widths = (
             max((len(prefix) + len(clean(p.role_label, 40)) for prefix, p, _ in rows), default=10),  # type: ignore[attr-defined]
             max((len(str(p.pid)) for _, p, _ in rows), default=5),  # type: ignore[attr-defined]
-            max((len(state) for _, _, state in rows), default=7),
+            max((len(state) for _, p, state in rows if p.key not in how), default=7),  # type: ignore[attr-defined]
         )
-        options = [Option(self._row(prefix, p, state, snapshot, cpu, widths), id=str(p.pid)) for prefix, p, state in rows]  # type: ignore[arg-type]
+        options = [
+            Option(self._row(prefix, p, state, snapshot, cpu, widths, dim=p.key in how), id=str(p.pid))  # type: ignore[attr-defined]
+            for prefix, p, state in rows
+        ]
         self.pids = [p.pid for _, p, _ in rows]  # type: ignore[attr-defined]
         self.set_options(options)
         if not self.pids:
@@ -66,7 +83,18 @@ class ProcessTree(OptionList):
         self.highlighted = self.pids.index(keep) if keep in self.pids else 0
 
     @staticmethod
-    def _row(prefix: str, p: Process, state: str, snapshot: Snapshot, cpu: Optional[SnapshotDiff], widths: tuple[int, int, int]) -> Content:
+    def _row(
+        prefix: str, p: Process, state: str, snapshot: Snapshot, cpu: Optional[SnapshotDiff], widths: tuple[int, int, int], dim: bool = False
+    ) -> Content:
+        if dim:  # gone: what it was, how it went, no live figures
+            label = clean(p.role_label, 40)
+            return Content.assemble(
+                (prefix, "$text-muted"),
+                (label, "$text-disabled strike"),
+                " " * (widths[0] - len(prefix) - len(label) + 1),
+                (f"{p.pid:>{widths[1]}} ", "$text-disabled"),
+                (clean(state, 40), "$text-disabled italic"),
+            )
         percent = p.cpu_percent
         if percent is None and cpu is not None:
             moved = cpu.process(p.pid)

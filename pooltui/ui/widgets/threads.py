@@ -30,6 +30,7 @@ class ThreadList(OptionList):
         self.show_locals = False
         self._width = 0
         self._can_follow = False
+        self._marks: dict[int, str] = {}
 
     def _text_width(self) -> int:
         """Columns an option's text gets (wait lines are wrapped to it); 100 before layout."""
@@ -81,13 +82,18 @@ class ThreadList(OptionList):
     def show(self, snapshot: Snapshot, threads: tuple[Thread, ...], keep: Optional[int] = None, show_locals: bool = False) -> None:
         self.snapshot = snapshot
         width = self._text_width()
-        if (threads, show_locals, width) == (self.threads, self.show_locals, self._width):  # same stacks: keep the scroll position
+        if (threads, show_locals, width) == (self.threads, self.show_locals, self._width) and fmt.thread_marks(snapshot) == self._marks:
+            # same stacks: keep the scroll position
             if keep is not None:
                 self.select_tid(keep)
             return
         keep = keep if keep is not None else (self.selected.tid if self.selected else None)
         self.threads, self.show_locals, self._width = threads, show_locals, width
-        self.set_options(Option(fmt.thread_block(t, fmt.lock_of(snapshot, t), show_locals, width), id=f"t{i}") for i, t in enumerate(threads))
+        marks = self._marks = fmt.thread_marks(snapshot)
+        self.set_options(
+            Option(fmt.thread_block(t, fmt.lock_of(snapshot, t), show_locals, width, mark=marks.get(t.tid, "")), id=f"t{i}")
+            for i, t in enumerate(threads)
+        )
         if threads:
             self.select_tid(keep)
         self._update_follow()
@@ -112,7 +118,10 @@ class ThreadPane(Vertical):
         yield Static(id="proc-error")
         yield ThreadList(id="thread-list")
 
-    def show(self, snapshot: Snapshot, proc: Optional[Process], keep_tid: Optional[int] = None, show_locals: bool = False) -> None:
+    def show(
+        self, snapshot: Snapshot, proc: Optional[Process], keep_tid: Optional[int] = None, show_locals: bool = False, gone: str = ""
+    ) -> None:
+        """``gone``: the process left the tree ("exited at 12:01:02"): show its last stacks as such."""
         title = self.query_one("#proc-title", Static)
         error = self.query_one("#proc-error", Static)
         threads = self.query_one(ThreadList)
@@ -122,7 +131,7 @@ class ThreadPane(Vertical):
             error.display = False
             threads.show(snapshot, ())
             return
-        title.update(fmt.process_title(proc, process_state(proc)))
+        title.update(fmt.process_title(proc, gone or process_state(proc), gone=bool(gone)))
         error.display = proc.error is not None
         error.update(fmt.process_error(proc))
         threads.show(snapshot, proc.threads, keep_tid, show_locals)

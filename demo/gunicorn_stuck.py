@@ -1,0 +1,186 @@
+"""gunicorn_stuck -- a gunicorn worker's request handler hangs on a lock a cache refresher holds.
+
+Real-world incident: every gunicorn worker runs a background thread that refreshes an
+in-process cache; it takes the cache's RLock and then makes a slow call to the origin (HTTP
+fetch, DB query; here `time.sleep`) while still holding it. A request that reads the cache
+stalls behind it. With the sync worker the whole worker is gone for as long as that lasts
+(and --timeout is often raised to hide "WORKER TIMEOUT"); with the gthread worker the main
+thread keeps notifying the arbiter, so nobody ever notices that the request threads are stuck.
+
+The scenario process *is* the gunicorn arbiter (gunicorn.app.base.BaseApplication run in-process,
+bound to 127.0.0.1 on a free port), with --workers N (default 2) of --worker-class sync (default)
+or gthread. Each worker starts a "cache-refresher" thread (post_worker_init) that holds
+Cache.lock. The demo then sends one HTTP request itself (a raw socket it never reads from) and
+signals ready once the handler thread is verified blocked in futex() on that lock. Needs
+gunicorn in the target interpreter (`pip install pooltui[demos]`); with setproctitle installed
+the processes are titled "gunicorn: master [...]" / "gunicorn: worker [...]".
+
+What pooltui should show:
+* root (truth.arbiter_pid): role gunicorn arbiter, its main thread idle (waits for signals in
+  Arbiter.run: `sleep` on gunicorn < 24, `wait_for_signals` on 24+), never "stuck".
+* every worker: role gunicorn worker (numbered); the ones without the request idle (sync:
+  `wait`/select in run_for_one; gthread: poller.select in ThreadWorker.run).
+* the stuck worker (truth.stuck.pid): the handler thread (sync: the main thread; gthread: a
+  ThreadPoolExecutor thread, role gthread request thread) waits on Cache.lock (RLock) in
+  Cache.get held by 'cache-refresher' (same pid), which sleeps in Cache._fetch_from_origin.
+* Diagnoses: none of severity error (one waiter behind a live holder: no convoy, no deadlock);
+  across refreshes the waiter's stack does not change (stuck).
+
+Truth: worker_class, arbiter_pid, worker_pids, idle_pids, stuck {pid, name, ident, tid},
+holder {pid, name, ident, tid}, lock {name, kind, id, futex}, wait_site, hold_site, gunicorn.
+"""
+from __future__ import print_function
+
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+
+import _common
+
+try:
+    import gunicorn
+    from gunicorn.app.base import BaseApplication
+except ImportError:
+    gunicorn = BaseApplication = None
+
+ORIGIN_LATENCY = 3600.0
+CHANNEL = None
+CLIENTS = []            # the demo's own HTTP request: kept open, never read
+
+
+class Cache(object):
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.value = {"answer": 42}
+
+    def refresh(self):
+        with self.lock:
+            info = _common.thread_info()
+            CHANNEL.send(event="holding", lock=_common.lock_facts(self.lock, "Cache.lock", "RLock"), **info)
+            self.value = self._fetch_from_origin()
+
+    def _fetch_from_origin(self):
+        time.sleep(ORIGIN_LATENCY)         # the slow call made while holding the lock
+        return {"answer": 42}
+
+    def get(self):
+        with self.lock:
+            return dict(self.value)
+
+
+CACHE = Cache()         # created in the arbiter: every worker has its own copy after fork
+
+
+def app(environ, start_response):
+    CHANNEL.send(event="handling", path=environ.get("PATH_INFO"), **_common.thread_info())
+    body = repr(CACHE.get()).encode("ascii")
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def main_thread_in(file_suffix, functions):
+    """The root's main thread's innermost Python frame is one of `functions` (read in-process:
+    before 3.11 time.sleep() is a select() too, so the kernel alone cannot tell the arbiter's
+    wait for signals from the pause between two worker spawns)."""
+    frame = sys._current_frames().get(threading.main_thread().ident)
+    return frame is not None and frame.f_code.co_filename.endswith(file_suffix) and frame.f_code.co_name in functions
+
+
+def post_worker_init(worker):
+    refresher = threading.Thread(target=CACHE.refresh, name="cache-refresher")
+    refresher.daemon = True
+    refresher.start()
+
+
+if BaseApplication is not None:
+    class DemoServer(BaseApplication):
+        def __init__(self, wsgi, options):
+            self.options, self.wsgi_app = options, wsgi
+            super(DemoServer, self).__init__()
+
+        def load_config(self):
+            for key, value in self.options.items():
+                if key in self.cfg.settings:        # control_socket is gunicorn 24+
+                    self.cfg.set(key, value)
+
+        def load(self):
+            return self.wsgi_app
+
+
+def main(demo, workers, worker_class):
+    global CHANNEL
+    CHANNEL = _common.Channel()
+    tmp = tempfile.mkdtemp(prefix="pooltui-gunicorn-")
+    demo.cleanup_paths.append(tmp)
+    started = threading.Event()
+    arbiter = []
+
+    def when_ready(server):
+        arbiter.append(server)
+        started.set()
+
+    options = {
+        "bind": "127.0.0.1:0", "workers": workers, "worker_class": worker_class,
+        "threads": 4 if worker_class == "gthread" else 1,     # threads > 1 turns sync into gthread
+        "timeout": max(3600, 2 * (demo.args.lifetime or 0)),   # no WORKER TIMEOUT during the demo
+        "loglevel": "warning", "proc_name": "gunicorn_stuck:app",
+        "control_socket": os.path.join(tmp, "gunicorn.ctl"), "worker_tmp_dir": tmp,
+        "when_ready": when_ready, "post_worker_init": post_worker_init,
+    }
+
+    def verify():
+        if not started.wait(_common.STATE_TIMEOUT):
+            raise _common.StateNotReached("the gunicorn arbiter did not start")
+        host, port = arbiter[0].LISTENERS[0].getsockname()[:2]
+        holders = dict((m["pid"], m) for m in CHANNEL.collect(workers, event="holding"))
+        for pid, m in holders.items():
+            _common.wait_blocked(pid, m["tid"], syscalls=_common.SLEEP_SYSCALLS, what="cache-refresher")
+        client = socket.create_connection((host, port), timeout=_common.STATE_TIMEOUT)
+        client.sendall(b"GET /report HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n")
+        CLIENTS.append(client)
+        stuck = CHANNEL.collect(1, event="handling")[0]
+        lock = holders[stuck["pid"]]["lock"]
+        _common.wait_blocked(stuck["pid"], stuck["tid"], int(lock["futex"], 16), what="request handler")
+        idle = sorted(pid for pid in holders if pid != stuck["pid"])
+        for pid in idle:
+            _common.wait_blocked(pid, pid, syscalls=_common.POLL_SYSCALLS, what="idle worker")
+        _common.wait_until(lambda: main_thread_in("gunicorn/arbiter.py", ("sleep", "wait_for_signals")),
+                           "the arbiter to wait for signals")
+        demo.wait_main_blocked(syscalls=("futex",) + _common.POLL_SYSCALLS)
+        holder = holders[stuck["pid"]]
+        demo.ready({
+            "worker_class": worker_class,
+            "gunicorn": gunicorn.__version__,
+            "arbiter_pid": demo.pid,
+            "worker_pids": sorted(holders),
+            "idle_pids": idle,
+            "stuck": dict((k, stuck[k]) for k in ("pid", "name", "ident", "tid")),
+            "holder": dict((k, holder[k]) for k in ("pid", "name", "ident", "tid")),
+            "lock": lock,
+            "wait_site": _common.site(Cache.get, "with self.lock:"),
+            "hold_site": _common.site(Cache._fetch_from_origin, "time.sleep("),
+        })
+
+    demo.setup_thread(verify)
+    try:
+        DemoServer(app, options).run()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _options(parser):
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
+                        help="gunicorn worker class (default sync)")
+
+
+if __name__ == "__main__":
+    if gunicorn is None:
+        sys.exit("demo/gunicorn_stuck.py needs gunicorn in this interpreter (%s): "
+                 "pip install 'pooltui[demos]' or pip install gunicorn" % sys.executable)
+    args = _common.parse_args("gunicorn_stuck", __doc__, workers=2, extra=_options)
+    demo = _common.Demo("gunicorn_stuck", args)
+    demo.run(main, demo, args.workers, args.worker_class)

@@ -1,0 +1,96 @@
+"""Tie py-spy's threads to the live OS threads of a process.
+
+py-spy reports each Python thread's pthread ident and, when it can, its OS thread id.
+Sometimes it cannot (CPython 2.7 often; then every thread has os_thread_id 0), and a
+2.7 fork child also carries the parent's thread states for threads that do not exist
+in it ("fork ghosts": 3.x deletes them after fork). Their stacks are still evidence:
+they show what those threads were doing at fork() time, e.g. holding a lock.
+
+glibc places a thread's descriptor (its pthread ident) at the top of the thread's own
+stack mapping, so a live thread's stack pointer (/proc/PID/task/TID/syscall) and its
+ident fall in the same mapping: that ties ident -> tid without py-spy. Idents left in
+no live thread's stack mapping belong to threads that no longer exist -- except the
+main thread's, which lives in the initial TLS block, not in a guarded thread stack
+(unless the process was forked from a non-main thread: then its one task runs on that
+thread's stack, and the stack pointer finds it like any other).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+from pooltui.capture import memory
+from pooltui.capture.errors import CaptureError
+from pooltui.model import Frame, Thread
+
+
+def _task_running(pid: int, tid: int) -> bool:
+    """The kernel's view: is this thread on a CPU (state R) right now?"""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] == b"R"
+    except (OSError, IndexError):
+        return False
+
+
+def _on_child_path(frame: Frame) -> bool:
+    return "multiprocessing" in frame.file and frame.function.endswith(("_bootstrap", "_launch"))
+
+
+def _stack_owners(pid: int, tids: set[int]) -> tuple[list[tuple[memory.Mapping, int]], list[memory.Mapping]]:
+    """(mapping, tid) for each live thread whose stack pointer is known, and every
+    guarded thread-stack mapping (an rw mapping right above a ---p guard page)."""
+    try:
+        maps = memory.read_maps(pid)
+        calls = memory.thread_syscalls(pid)
+    except CaptureError:
+        return [], []
+    owners = []
+    for tid in tids:
+        sp = calls[tid].sp if tid in calls else None
+        if sp:
+            m = next((m for m in maps if m.contains(sp)), None)
+            if m is not None:
+                owners.append((m, tid))
+    guarded = [m for prev, m in zip(maps, maps[1:]) if prev.end == m.start and prev.perms.startswith("---") and m.perms.startswith("rw")]
+    return owners, guarded
+
+
+def match_tasks(pid: int, threads: list[Thread], live: set[int]) -> list[Thread]:
+    """Threads with their OS tids filled in where py-spy left them out; fork ghosts marked."""
+    if not live or all(t.tid in live for t in threads):
+        return threads
+    taken = {t.tid for t in threads if t.tid in live}
+    # the main task too: a child forked from a non-main thread (Pool's worker handler
+    # starting a replacement) runs on that thread's stack mapping, which holds its ident
+    owners, guarded = _stack_owners(pid, live - taken)
+    tid_of: dict[int, int] = {}
+    for t in threads:
+        if t.tid in live:
+            continue
+        for mapping, tid in owners:
+            if mapping.contains(t.ident) and tid not in taken:
+                tid_of[id(t)] = tid
+                taken.add(tid)
+                break
+    unresolved = [t for t in threads if t.tid not in live and id(t) not in tid_of]
+    main: Optional[Thread] = None
+    if pid in live and pid not in taken and unresolved:
+        not_a_stack = [t for t in unresolved if not any(m.contains(t.ident) for m in guarded)]
+        on_child_path = [t for t in unresolved if any(_on_child_path(f) for f in t.frames)]
+        for candidates in (not_a_stack, on_child_path, unresolved if len(unresolved) == 1 else []):
+            if len(candidates) == 1:
+                main = candidates[0]
+                break
+    out = []
+    for t in threads:
+        if t is main or id(t) in tid_of:
+            tid = pid if t is main else tid_of[id(t)]
+            # py-spy could not see this thread's kernel state, so its "active" is a guess
+            out.append(replace(t, tid=tid, active=_task_running(pid, tid)))
+        elif t.tid not in live:
+            out.append(replace(t, ghost=True, active=False, owns_gil=False))
+        else:
+            out.append(t)
+    return out

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""pooltui against plain py-spy, in one run (``make bench``; ``--full`` for the long one).
+
+Starts demo pools (demo/pool_size.py) of 4, 16, 64 and 128 workers, idle, half spinning
+and all blocked, and measures side by side on each: a serial ``py-spy dump --pid`` loop
+over the tree's pids, ``py-spy dump --subprocesses`` on the root, pooltui's first full
+capture (LiveSource.capture: walk, stacks, locks, analysis) and its refresh of the
+unchanged tree. Then: dumps in flight 1/2/4/8, paused vs unpaused dumps of a spinning
+worker, time to the first complete screen, key -> screen latency and event-loop stalls
+while a 128-process tree is dumped, the throughput a CPU-bound target loses to a watching
+pooltui (2 s refresh), and pooltui's RSS over many refreshes.
+
+Prints Markdown tables (the README's "Speed" section) and writes bench/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench_capture as cap  # noqa: E402
+import bench_ui as ui  # noqa: E402
+
+from pooltui import scenarios  # noqa: E402
+from pooltui.capture import procs, pyspy  # noqa: E402
+from pooltui.capture.snapshot import default_concurrency  # noqa: E402
+
+MODES = ("idle", "half", "blocked")
+
+
+def start(workers: int, mode: str) -> scenarios.RunningDemo:
+    return scenarios.start("pool_size", sys.executable, args=("--workers", str(workers), "--mode", mode), timeout=240)
+
+
+def median_of(reps: int, measure) -> float:  # type: ignore[no-untyped-def]
+    return statistics.median(measure() for _ in range(reps))
+
+
+def tree_row(workers: int, mode: str) -> dict[str, Any]:
+    reps = 1 if mode == "half" and workers >= 64 else 2 if workers >= 64 else 3
+    with start(workers, mode) as demo:
+        pids = [info.pid for info in procs.walk_tree(demo.pid)]
+        sub = [cap.pyspy_subprocesses(demo.pid) for _ in range(reps)]
+        serial = median_of(reps, lambda: cap.pyspy_serial(pids))
+        full = median_of(reps, lambda: cap.run(cap.full(demo.pid))[0])
+        _, source = cap.run(cap.full(demo.pid))
+        refresh = cap.run(cap.refreshes(source, 5))
+    return {
+        "workers": workers,
+        "mode": mode,
+        "processes": len(pids),
+        "serial": serial,
+        "subprocesses": statistics.median(s for s, _ in sub),
+        "subprocesses_printed": sub[0][1],
+        "full": full,
+        "refresh": refresh["seconds"],
+        "refresh_dumped": refresh["dumped"],
+    }
+
+
+def sweep(levels: tuple[int, ...]) -> dict[str, dict[int, float]]:
+    out = {}
+    for mode in ("idle", "half"):
+        with start(64, mode) as demo:
+            out[mode] = cap.run(cap.concurrency_sweep(demo.pid, levels, 1 if mode == "half" else 2))
+    return out
+
+
+def pause_modes(count: int) -> dict[str, Any]:
+    with start(4, "spin") as demo:
+        return cap.run(cap.pause_modes(demo.truth["busy_pids"][0], "spin", count))
+
+
+def first_screen(workers: int = 16) -> dict[str, Any]:
+    with start(workers, "idle") as demo:
+        pids = [info.pid for info in procs.walk_tree(demo.pid)]
+        sub = median_of(3, lambda: cap.pyspy_subprocesses(demo.pid)[0])
+        headless = [cap.run(ui.first_screen(demo.pid)) for _ in range(3)]
+        terminal = [ui.first_screen_terminal(demo.pid, pids) for _ in range(2)]
+    best = statistics.median(h["seconds"] for h in headless)
+    return {
+        "workers": workers,
+        "subprocesses": sub,
+        "headless": best,
+        "headless_capture": statistics.median(h["capture"] for h in headless),
+        "headless_app": statistics.median(h["app"] for h in headless),
+        "terminal": statistics.median(t for t in terminal if t is not None) if any(terminal) else None,
+    }
+
+
+def keys(workers: int = 128) -> dict[str, Any]:
+    out = {}
+    for mode in ("idle", "blocked"):
+        with start(workers, mode) as demo:
+            out[mode] = cap.run(ui.keys_during_capture(demo.pid))
+    return out
+
+
+def observer(window: float, pairs: int) -> dict[str, Any]:
+    return cap.run(ui.observer_cost(procs.cpu_count(), window, pairs))
+
+
+def memory(refreshes: int, workers: int = 64) -> dict[str, Any]:
+    with start(workers, "idle") as demo:
+        return ui.memory_child(demo.pid, refreshes)
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+
+
+def tables(r: dict[str, Any]) -> str:
+    lines = [
+        f"`{r['command']}` on {r['machine']['cpus']} CPUs, {r['machine']['python']}, py-spy {r['machine']['py-spy']}, {r['date']}",
+        "",
+        "| pool | procs | py-spy loop | py-spy --subprocesses | pooltui full | full / loop | full / --subproc"
+        " | pooltui refresh | refresh / loop | re-dumped |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for t in r["trees"]:
+        lines.append(
+            f"| {t['workers']} {t['mode']} | {t['processes']} | {ms(t['serial'])} | {ms(t['subprocesses'])} | {ms(t['full'])}"
+            f" | {t['full'] / t['serial']:.2f}× | {t['full'] / t['subprocesses']:.2f}× | {ms(t['refresh'])}"
+            f" | {t['refresh'] / t['serial']:.3f}× | {t['refresh_dumped']:.0f} |"
+        )
+    s = r["sweep"]
+    levels = sorted(next(iter(s.values())))
+    lines += ["", "Full capture of Pool(64) by dumps in flight (default: " + str(r["machine"]["default_concurrency"]) + "):", ""]
+    lines += ["| mode | " + " | ".join(str(c) for c in levels) + " |", "|---|" + "--:|" * len(levels)]
+    lines += [f"| {mode} | " + " | ".join(ms(v[c]) for c in levels) + " |" for mode, v in s.items()]
+    p, f, k, o, m = r["pause"], r["first_screen"], r["keys"], r["observer"], r["memory"]
+    lines += [
+        "",
+        "| measure | result |",
+        "|---|---|",
+        f"| dump of a spinning worker, paused / unpaused | {p['paused']['ms_per_dump']:.0f} ms, {p['paused']['bad_share']:.0%} bad"
+        f" / {p['unpaused']['ms_per_dump']:.0f} ms, {p['unpaused']['bad_share']:.0%} bad |",
+        f"| first complete screen, Pool({f['workers']}), headless | {ms(f['headless'])} (capture {ms(f['headless_capture'])},"
+        f" app {ms(f['headless_app'])}) = {f['headless'] / f['subprocesses']:.2f}× one --subprocesses ({ms(f['subprocesses'])}) |",
+        "| same, `pooltui attach` in a terminal (interpreter start and imports included) | "
+        + (f"{ms(f['terminal'])} = {f['terminal'] / f['subprocesses']:.2f}×" if f["terminal"] else "not measured")
+        + " |",
+    ]
+    for mode, v in k.items():
+        lines.append(
+            f"| key -> screen while Pool(128) {mode} is dumped ({ms(v['capture_seconds'])}) | median {v['key_ms_median']:.0f} ms,"
+            f" max {v['key_ms_max']:.0f} ms ({v['presses']} presses); longest loop stall {v['max_loop_gap_ms']:.0f} ms |"
+        )
+    lines += [
+        f"| throughput loss of {r['machine']['cpus']} spinning workers, refresh every 2 s | {o['loss']:.2%}"
+        f" (pairs: {', '.join(f'{x:.1%}' for x in o['pair_losses'])}); pooltui CPU {o['observer_cpu_share']:.2%} of the machine,"
+        f" {o['observer_cpu_ms_per_refresh']:.0f} ms per refresh |",
+        f"| RSS, Pool(64) idle, after 10 / {m['refreshes']} refreshes | {m['rss_warm'] / 2**20:.1f} / {m['rss_end'] / 2**20:.1f} MiB"
+        f" ({m['rss_end'] / m['rss_warm'] - 1:+.1%}) |",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="1000 refreshes for RSS, longer observer windows")
+    parser.add_argument("--sizes", default="4,16,64,128", help="pool sizes (default 4,16,64,128)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "latest.json"), help="JSON results (default bench/latest.json)")
+    parser.add_argument("--memory-child", nargs=2, type=int, metavar=("ROOT", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        print(json.dumps(asyncio.run(ui.memory_main(*args.memory_child))))
+        return 0
+    started = time.time()
+    result: dict[str, Any] = {
+        "command": " ".join(["python scripts/bench.py", *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%d", time.localtime(started)),
+        "machine": {
+            "cpus": procs.cpu_count(),
+            "python": f"Python {platform.python_version()}",
+            "py-spy": subprocess.run([pyspy.find_pyspy(), "--version"], capture_output=True, text=True).stdout.split()[-1],
+            "default_concurrency": default_concurrency(),
+            "load_before": os.getloadavg()[0],
+        },
+    }
+    step = lambda name: print(f"bench: {name} ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)  # noqa: E731
+    result["trees"] = []
+    for workers in (int(s) for s in args.sizes.split(",")):
+        for mode in MODES:
+            step(f"Pool({workers}) {mode}")
+            result["trees"].append(tree_row(workers, mode))
+    step("dumps in flight")
+    result["sweep"] = sweep((1, 2, 4, 8))
+    step("paused vs unpaused dumps")
+    result["pause"] = pause_modes(30)
+    step("first screen")
+    result["first_screen"] = first_screen()
+    step("keys during a capture")
+    result["keys"] = keys()
+    step("observer cost")
+    result["observer"] = observer(10.0 if args.full else 6.0, 6 if args.full else 4)
+    step("memory")
+    result["memory"] = memory(1000 if args.full else 200)
+    result["seconds"] = time.time() - started
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    print(tables(result))
+    step(f"done; wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
