@@ -15,7 +15,7 @@ from typing import Optional
 
 import psutil
 
-from pooltui.capture.errors import CaptureError, PermissionDenied, ProcessGone
+from pooltui.capture.errors import CaptureError, NotPython, PermissionDenied, ProcessGone
 from pooltui.model import ProcError
 
 _PY_EXE = re.compile(r"(?:^|/)(?:lib)?python(\d)\.?(\d+)?[a-z]*(?:\.so[.\d]*)?$")
@@ -227,9 +227,13 @@ def find_root(pid: int) -> int:
     server (gunicorn, celery, uWSGI). Raises ProcessGone /
     PermissionDenied for the starting pid only.
     """
+    if is_kernel_thread(pid):
+        raise NotPython(f"pid {pid} is a kernel thread, not a Python process", pid=pid)
     try:
         proc = psutil.Process(pid)
         exe, cmdline = proc.exe(), tuple(proc.cmdline())
+    except psutil.ZombieProcess:
+        raise ProcessGone(f"process {pid} has exited (a zombie its parent has not reaped yet)", pid=pid) from None
     except psutil.NoSuchProcess:
         raise ProcessGone(f"no process with pid {pid}", pid=pid) from None
     except psutil.AccessDenied:

@@ -135,3 +135,42 @@ def test_report_is_written_0600(python_with_child, tmp_path):
     assert out.returncode in (0, 1), out.stderr
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert Path(target).read_text().startswith("{")
+
+
+def test_kernel_thread():
+    out = run("snapshot", "2")  # kthreadd
+    assert_clean_failure(out, 3, "kernel thread, not a Python process")
+
+
+def test_zombie():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        while Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+            pass
+        out = run("snapshot", str(pid))
+        assert_clean_failure(out, 3, "zombie")
+    finally:
+        os.waitpid(pid, 0)
+
+
+def test_pyspy_not_executable(python_with_child, tmp_path):
+    parent, _ = python_with_child
+    fake = tmp_path / "py-spy"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o644)
+    out = run("snapshot", str(parent), env={"POOLTUI_PYSPY": str(fake)})
+    assert_clean_failure(out, 3, "is not an executable file")
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [("", "empty file"), ('{"schema": "pooltui.report/1", "snapshot":', "not JSON"), ('{"a": 1}', "not a pooltui report"),
+     ('{"schema": "pooltui.report/7", "snapshot": {}}', "not supported")],
+)
+def test_open_rejects_bad_reports(tmp_path, content, words):
+    path = tmp_path / "r.json"
+    path.write_text(content)
+    out = run("open", str(path))
+    assert_clean_failure(out, 2, words)
