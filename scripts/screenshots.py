@@ -92,6 +92,11 @@ def spinner(snapshot: Snapshot) -> int:
     return next((p.pid for p in snapshot.processes for t in p.threads for f in t.frames if f.function == "spin"), snapshot.root_pid)
 
 
+def demo_reports() -> list[str]:
+    """One recorded capture per demo scenario (Python 3.12), for the README's gallery."""
+    return sorted(p.name for p in FIXTURES.glob("*-py3.12.json"))
+
+
 async def main(out: Path, size: tuple[int, int], reports: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     pool = load(POOL)
@@ -101,7 +106,7 @@ async def main(out: Path, size: tuple[int, int], reports: list[str]) -> None:
     await shoot(out / "help.svg", PoolApp(source(POOL)), size, press("question_mark"))
     await shoot(out / "save.svg", PoolApp(source(POOL)), size, press("s"))
     await shoot(out / "narrow.svg", PoolApp(source(POOL)), (80, 24), select(interesting(pool)))
-    for name in reports:
+    for name in reports or demo_reports():
         snap = load(name)
         await shoot(out / f"{Path(name).stem}.svg", PoolApp(source(name)), size, select(interesting(snap)))
 
@@ -110,7 +115,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots", help="folder for the SVGs (default screenshots/)")
     parser.add_argument("--size", default="140x40", help="terminal size COLSxROWS (default 140x40)")
-    parser.add_argument("reports", nargs="*", help="more fixtures (names in tests/fixtures) to shoot, one SVG each")
+    parser.add_argument("reports", nargs="*", help="fixtures (names in tests/fixtures) to shoot, one SVG each (default: every demo on 3.12)")
     args = parser.parse_args()
     os.environ["TZ"] = "UTC"
     time.tzset()
