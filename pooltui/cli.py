@@ -71,7 +71,11 @@ def _capture_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", type=pid_arg, help="the pool's root pid (default: found by walking up from PID)")
     p.add_argument("--locals", action="store_true", help="capture local variables (py-spy --locals)")
     p.add_argument("--native", action="store_true", help="include native C frames (py-spy --native; slower)")
-    p.add_argument("--nonblocking", action="store_true", help="do not pause targets while reading (may show torn stacks)")
+    p.add_argument(
+        "--nonblocking",
+        action="store_true",
+        help="never pause a process to read it (default: only a process with a running thread is paused, so its stacks are consistent)",
+    )
     p.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per py-spy dump (default 10)")
     p.add_argument("--no-redact", action="store_true", help="keep values of secret-looking locals and arguments (password, token, key, ...)")
 

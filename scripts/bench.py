@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -68,6 +69,11 @@ def tree_row(workers: int, mode: str) -> dict[str, Any]:
         "full": full,
         "refresh": refresh["seconds"],
         "refresh_dumped": refresh["dumped"],
+        "refresh_pyspy_runs": refresh["pyspy_runs"],
+        "steady": refresh["steady_seconds"],
+        "steady_dumped": refresh["steady_dumped"],
+        "steady_pyspy_runs": refresh["steady_pyspy_runs"],
+        "settled_after": refresh["settled_after"],
     }
 
 
@@ -80,8 +86,8 @@ def sweep(levels: tuple[int, ...]) -> dict[str, dict[int, float]]:
 
 
 def pause_modes(count: int) -> dict[str, Any]:
-    with start(4, "spin") as demo:
-        return cap.run(cap.pause_modes(demo.truth["busy_pids"][0], "spin", count))
+    with start(procs.cpu_count(), "spin") as demo:  # one spinner per CPU: always on a CPU while it is read
+        return cap.run(cap.pause_modes(demo.truth["busy_pids"][0], {"spin", "spin_chunk"}, count))
 
 
 def first_screen(workers: int = 16) -> dict[str, Any]:
@@ -130,14 +136,14 @@ def tables(r: dict[str, Any]) -> str:
         f"`{r['command']}` on {r['machine']['cpus']} CPUs, {r['machine']['python']}, py-spy {r['machine']['py-spy']}, {r['date']}",
         "",
         "| pool | procs | py-spy loop | py-spy --subprocesses | pooltui full | full / loop | full / --subproc"
-        " | pooltui refresh | refresh / loop | re-dumped |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        " | refresh (first 5) | steady refresh | steady / loop | re-dumped | py-spy runs |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for t in r["trees"]:
         lines.append(
             f"| {t['workers']} {t['mode']} | {t['processes']} | {ms(t['serial'])} | {ms(t['subprocesses'])} | {ms(t['full'])}"
-            f" | {t['full'] / t['serial']:.2f}× | {t['full'] / t['subprocesses']:.2f}× | {ms(t['refresh'])}"
-            f" | {t['refresh'] / t['serial']:.3f}× | {t['refresh_dumped']:.0f} |"
+            f" | {t['full'] / t['serial']:.2f}× | {t['full'] / t['subprocesses']:.2f}× | {ms(t['refresh'])} | {ms(t['steady'])}"
+            f" | {t['steady'] / t['serial']:.3f}× | {t['steady_dumped']:.0f} | {t['steady_pyspy_runs']:.0f} |"
         )
     s = r["sweep"]
     levels = sorted(next(iter(s.values())))
@@ -163,61 +169,72 @@ def tables(r: dict[str, Any]) -> str:
             f" max {v['key_ms_max']:.0f} ms ({v['presses']} presses); longest loop stall {v['max_loop_gap_ms']:.0f} ms |"
         )
     lines += [
-        f"| throughput loss of {r['machine']['cpus']} spinning workers, refresh every 2 s | {o['loss']:.2%}"
-        f" (pairs: {', '.join(f'{x:.1%}' for x in o['pair_losses'])}); pooltui CPU {o['observer_cpu_share']:.2%} of the machine,"
-        f" {o['observer_cpu_ms_per_refresh']:.0f} ms per refresh |",
+        f"| throughput loss of {r['machine']['cpus']} spinning workers, refresh every 2 s | median of {len(o['pair_losses'])} window pairs"
+        f" {o['loss']:.1%} (mean {o['loss_mean']:.1%}, pairs {min(o['pair_losses']):.1%} .. {max(o['pair_losses']):.1%});"
+        f" pooltui CPU {o['observer_cpu_share']:.2%} of the machine, {o['observer_cpu_ms_per_refresh']:.0f} ms per refresh |",
         f"| RSS, Pool(64) idle, after 10 / {m['refreshes']} refreshes | {m['rss_warm'] / 2**20:.1f} / {m['rss_end'] / 2**20:.1f} MiB"
         f" ({m['rss_end'] / m['rss_warm'] - 1:+.1%}) |",
     ]
     return "\n".join(lines)
 
 
+SECTIONS = ("trees", "sweep", "pause", "first_screen", "keys", "observer", "memory")
+
+
+def run_section(name: str, args: argparse.Namespace) -> Any:
+    if name == "trees":
+        return [tree_row(w, mode) for w in (int(x) for x in args.sizes.split(",")) for mode in MODES]
+    if name == "sweep":
+        return sweep((1, 2, 4, 8))
+    if name == "pause":
+        return pause_modes(100)
+    if name == "first_screen":
+        return first_screen()
+    if name == "keys":
+        return keys()
+    if name == "observer":
+        return observer(4.0, 30 if args.full else 10)
+    return memory(1000 if args.full else 200)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="1000 refreshes for RSS, longer observer windows")
+    parser.add_argument("--full", action="store_true", help="1000 refreshes for RSS, 30 observer window pairs instead of 10")
     parser.add_argument("--sizes", default="4,16,64,128", help="pool sizes (default 4,16,64,128)")
+    parser.add_argument("--only", help=f"comma-separated sections to run again, the rest kept from --out: {','.join(SECTIONS)}")
     parser.add_argument("--out", default=str(ROOT / "bench" / "latest.json"), help="JSON results (default bench/latest.json)")
     parser.add_argument("--memory-child", nargs=2, type=int, metavar=("ROOT", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         print(json.dumps(asyncio.run(ui.memory_main(*args.memory_child))))
         return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: every pool started is stopped
+    out = Path(args.out)
+    only = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     started = time.time()
-    result: dict[str, Any] = {
-        "command": " ".join(["python scripts/bench.py", *sys.argv[1:]]),
-        "date": time.strftime("%Y-%m-%d", time.localtime(started)),
-        "machine": {
+    result: dict[str, Any] = json.loads(out.read_text()) if args.only and out.exists() else {}
+    result.update(
+        command=" ".join(["python scripts/bench.py", *sys.argv[1:]]) if not args.only else result.get("command", "python scripts/bench.py"),
+        date=time.strftime("%Y-%m-%d", time.localtime(started)),
+        machine={
             "cpus": procs.cpu_count(),
             "python": f"Python {platform.python_version()}",
             "py-spy": subprocess.run([pyspy.find_pyspy(), "--version"], capture_output=True, text=True).stdout.split()[-1],
             "default_concurrency": default_concurrency(),
-            "load_before": os.getloadavg()[0],
         },
-    }
-    step = lambda name: print(f"bench: {name} ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)  # noqa: E731
-    result["trees"] = []
-    for workers in (int(s) for s in args.sizes.split(",")):
-        for mode in MODES:
-            step(f"Pool({workers}) {mode}")
-            result["trees"].append(tree_row(workers, mode))
-    step("dumps in flight")
-    result["sweep"] = sweep((1, 2, 4, 8))
-    step("paused vs unpaused dumps")
-    result["pause"] = pause_modes(30)
-    step("first screen")
-    result["first_screen"] = first_screen()
-    step("keys during a capture")
-    result["keys"] = keys()
-    step("observer cost")
-    result["observer"] = observer(10.0 if args.full else 6.0, 6 if args.full else 4)
-    step("memory")
-    result["memory"] = memory(1000 if args.full else 200)
-    result["seconds"] = time.time() - started
-    out = Path(args.out)
+    )
+    for name in only:
+        load = os.getloadavg()[0]
+        print(f"bench: {name} (load {load:.1f}, {time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+        result[name] = run_section(name, args)
+        result.setdefault("load", {})[name] = load  # the machine is shared: what else ran shows here
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     print(tables(result))
-    step(f"done; wrote {out}")
+    print(f"bench: done in {time.time() - started:.0f} s; wrote {out}", file=sys.stderr)
     return 0
 
 

@@ -53,16 +53,61 @@ async def full(root: int, options: CaptureOptions = CaptureOptions()) -> tuple[f
     return time.perf_counter() - start, source
 
 
-async def refreshes(source: LiveSource, count: int) -> dict[str, float]:
-    """``count`` refreshes of a source that captured once already: median seconds and how
-    many processes each re-dumped (median)."""
-    times, dumped = [], []
-    for _ in range(count):
-        start = time.perf_counter()
-        snapshot = await source.capture()
-        times.append(time.perf_counter() - start)
-        dumped.append(sum(1 for p in snapshot.processes if p.threads and not p.reused))
-    return {"seconds": statistics.median(times), "dumped": statistics.median(dumped), "processes": len(snapshot.processes)}
+class DumpCounter:
+    """Counts py-spy runs (every dump of pooltui's goes through ``pyspy.dump``)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._dump = pyspy.dump
+
+    def __enter__(self) -> DumpCounter:
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return await self._dump(*args, **kwargs)
+
+        pyspy.dump = counted  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pyspy.dump = self._dump  # type: ignore[assignment]
+
+
+async def refreshes(source: LiveSource, count: int, settle: int = 60) -> dict[str, float]:
+    """Refreshes of a source that captured once already: the median of the first ``count``,
+    then, once a refresh runs py-spy only for the processes it re-dumps (the verdicts'
+    one-off looks with locals, ``LiveSource._look_closer``, are done; at most ``settle``
+    refreshes), the median of ``count`` more (steady state). With how many processes each
+    re-dumped and how many times py-spy ran."""
+
+    async def series(n: int) -> tuple[list[float], list[int], list[int]]:
+        times, dumped, runs = [], [], []
+        for _ in range(n):
+            with DumpCounter() as counter:
+                start = time.perf_counter()
+                snapshot = await source.capture()
+                times.append(time.perf_counter() - start)
+            dumped.append(sum(1 for p in snapshot.processes if p.threads and not p.reused))
+            runs.append(counter.calls)
+        return times, dumped, runs
+
+    first, dumped, runs = await series(count)
+    for _ in range(settle):
+        if runs[-1] <= dumped[-1]:  # no py-spy run beyond one per re-dumped (running) process
+            break
+        more = await series(1)
+        dumped.append(more[1][0])
+        runs.append(more[2][0])
+    steady, steady_dumped, steady_runs = await series(count)
+    median = statistics.median
+    return {
+        "seconds": median(first),
+        "dumped": median(dumped),
+        "pyspy_runs": median(runs[:count]),
+        "settled_after": len(runs),
+        "steady_seconds": median(steady),
+        "steady_dumped": median(steady_dumped),
+        "steady_pyspy_runs": median(steady_runs),
+    }
 
 
 async def concurrency_sweep(root: int, levels: tuple[int, ...], reps: int) -> dict[int, float]:
@@ -74,15 +119,19 @@ async def concurrency_sweep(root: int, levels: tuple[int, ...], reps: int) -> di
     return out
 
 
-def _torn(threads: list[Any], expect: str) -> bool:
-    return not threads or not any(f.function == expect for t in threads for f in t.frames)
+def _shape(threads: list[Any]) -> list[tuple[str, ...]]:
+    """Per thread, the functions of its stack from the outermost down to the one below the
+    innermost (the innermost of a spinning thread legitimately varies)."""
+    return sorted(tuple(f.function for f in t.frames[1:]) for t in threads)
 
 
-async def pause_modes(pid: int, expect: str, count: int) -> dict[str, dict[str, float]]:
+async def pause_modes(pid: int, inner: set[str], count: int) -> dict[str, dict[str, float]]:
     """Dump one running process ``count`` times paused (default py-spy) and unpaused
     (--nonblocking): per mode the mean wall time per dump and the share of dumps that
-    failed or missed the function the process is known to be in (``expect``)."""
+    failed or are not consistent: a stack whose outer frames differ from a paused
+    reference dump, or whose innermost function is not one of ``inner``."""
     exe = pyspy.find_pyspy()
+    reference = _shape(await pyspy.dump(pid, pyspy.DumpOptions(), exe))
     out = {}
     for mode, nonblocking in (("paused", False), ("unpaused", True)):
         bad, start = 0, time.perf_counter()
@@ -92,7 +141,7 @@ async def pause_modes(pid: int, expect: str, count: int) -> dict[str, dict[str, 
             except Exception:
                 bad += 1
                 continue
-            bad += _torn(threads, expect)
+            bad += _shape(threads) != reference or any(not t.frames or t.frames[0].function not in inner for t in threads)
         out[mode] = {"ms_per_dump": (time.perf_counter() - start) / count * 1000, "bad_share": bad / count}
     return out
 

@@ -160,8 +160,10 @@ def _cpu(who: int) -> float:
 
 async def observer_cost(workers: int, window: float, pairs: int, interval: float = 2.0) -> dict[str, Any]:
     """Throughput of bench_spin.py's ``workers`` spinning workers with and without a live
-    pooltui (headless app, auto-refresh every ``interval``) watching, in alternating windows
-    (ABBA order, so a drift of the machine cancels out). With no observer the app is paused."""
+    pooltui (headless app, auto-refresh every ``interval``) watching, in ``pairs`` of
+    alternating windows (ABBA order, so a drift of the machine cancels out); the loss is
+    the median pair's. With no observer the app is paused. Also pooltui's own CPU time
+    (itself and its py-spy runs) per refresh and as a share of the machine."""
     spin = subprocess.Popen(
         [sys.executable, str(HERE / "bench_spin.py"), str(workers)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
@@ -180,6 +182,14 @@ async def observer_cost(workers: int, window: float, pairs: int, interval: float
         rates: dict[bool, list[float]] = {False: [], True: []}
         cpu = 0.0
         refreshes = 0
+        capture = source.capture
+
+        async def counted(**kwargs: Any):  # type: ignore[no-untyped-def]
+            nonlocal refreshes
+            refreshes += 1
+            return await capture(**kwargs)
+
+        source.capture = counted  # type: ignore[method-assign]
         async with app.run_test(size=SIZE):
             for i in range(pairs):
                 for observed in (False, True) if i % 2 == 0 else (True, False):
@@ -190,11 +200,11 @@ async def observer_cost(workers: int, window: float, pairs: int, interval: float
                     rates[observed].append((count() - before) / (time.perf_counter() - start))
                     if observed:
                         cpu += _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu0
-                        refreshes += round(window / interval)
-        base, watched = statistics.mean(rates[False]), statistics.mean(rates[True])
+        losses = [1 - w / b for b, w in zip(rates[False], rates[True])]
         return {
-            "loss": 1 - watched / base,
-            "pair_losses": [1 - w / b for b, w in zip(rates[False], rates[True])],
+            "loss": statistics.median(losses),  # the median pair: robust to bursts of other load on a shared machine
+            "loss_mean": 1 - statistics.mean(rates[True]) / statistics.mean(rates[False]),
+            "pair_losses": losses,
             "observer_cpu_share": cpu / (window * pairs * (os.cpu_count() or 1)),
             "observer_cpu_ms_per_refresh": cpu / max(1, refreshes) * 1000,
         }

@@ -127,6 +127,8 @@ def _position(frame: Frame) -> tuple[str, str, int, bool]:
 
 
 def same_stack(a: Thread, b: Thread) -> bool:
+    if a.frames is b.frames:  # a process kept from the previous dump (Process.reused) shares its frames
+        return True
     return [_position(f) for f in a.frames] == [_position(f) for f in b.frames]
 
 

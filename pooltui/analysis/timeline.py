@@ -74,11 +74,25 @@ def _thread(t: Thread) -> str:
 
 
 # -- per-thread history --------------------------------------------------------------
+_BY_KEY: dict[int, tuple[Snapshot, dict[tuple[int, float], Process]]] = {}  # id(snapshot) -> (it, its processes by key)
+
+
+def _process_in(s: Snapshot, key: tuple[int, float]) -> Optional[Process]:
+    """``s``'s process of identity ``key``: indexed once per snapshot, since the history is
+    searched for every thread of every process on each refresh."""
+    hit = _BY_KEY.get(id(s))
+    if hit is None or hit[0] is not s:
+        if len(_BY_KEY) >= 64:
+            _BY_KEY.clear()
+        hit = _BY_KEY[id(s)] = (s, {p.key: p for p in s.processes})
+    return hit[1].get(key)
+
+
 def _trail(history: Sequence[Snapshot], proc: Process, tid: int) -> list[tuple[Snapshot, Thread]]:
     """The thread in each sample, newest first, as long as it exists in the same process."""
     out = []
     for s in reversed(history):
-        p = next((q for q in s.processes if q.key == proc.key), None)
+        p = _process_in(s, proc.key)
         t = p.thread(tid) if p is not None else None
         if t is None:
             break

@@ -74,7 +74,13 @@ class PoolApp(App[None]):
     def _start_capture(self, reason: str, pids: Optional[tuple[int, ...]] = None) -> None:
         self.session.capturing = True
         self.session.progress = (0, 0)
-        self._changed()
+        # every frame drawn costs the CPUs the target runs on: an auto-refresh (often all
+        # reused, done in a few ms) says "capturing" only once it has taken PROGRESS_EVERY
+        if reason == "refresh":
+            self._progress_drawn = time.monotonic()
+        else:
+            self._progress_drawn = 0.0
+            self._changed(status_only=True)
         self._capture(reason, pids)
 
     @work(exclusive=True, group="capture")

@@ -14,6 +14,22 @@ from pooltui.report.text import clean
 from pooltui.ui import format as fmt
 
 
+def same_content(a: object, b: object) -> bool:
+    """Same text and styles (Content's own == compares the text only)."""
+    return isinstance(a, Content) and isinstance(b, Content) and a.plain == b.plain and list(a.spans) == list(b.spans)
+
+
+def update_static(static: Static, content: Content) -> None:
+    """``static.update(content)`` unless it already shows exactly that: an update lays out
+    and repaints the screen, which on every 2 s refresh costs the target CPU time."""
+    old = static.content
+    if same_content(old, content):
+        return
+    # a line as wide as the one it replaces needs a repaint of itself, not a new layout
+    same_size = isinstance(old, Content) and "\n" not in old.plain + content.plain and old.cell_length == content.cell_length
+    static.update(content, layout=not same_size)
+
+
 class DiagnosesPanel(VerticalScroll):
     """Every diagnosis of the current snapshot, most severe first."""
 
@@ -27,7 +43,7 @@ class DiagnosesPanel(VerticalScroll):
         notes = [Content.styled(f"note: {clean(n, 300)}", "$text-muted") for n in getattr(snapshot, "notes", ())]
         if not blocks:
             blocks = [Content.styled("✔ no problems found", "$success")]
-        self.query_one("#diagnoses-text", Static).update(Content("\n").join([*blocks, *notes]))
+        update_static(self.query_one("#diagnoses-text", Static), Content("\n").join([*blocks, *notes]))
         self.border_title = f"diagnoses ({len(snapshot.diagnoses)})"
 
 
@@ -44,9 +60,11 @@ class EventLog(VerticalScroll):
             text = Content("\n").join(fmt.event_line(e) for e in events)
         else:
             text = Content.styled("no process events yet", "$text-muted")
-        self.query_one("#events-text", Static).update(text)
+        static = self.query_one("#events-text", Static)
+        if not same_content(static.content, text):
+            static.update(text)
+            self.scroll_end(animate=False)
         self.border_title = f"events ({len(events)})"
-        self.scroll_end(animate=False)
 
 
 class StatusLine(Horizontal):
@@ -59,6 +77,7 @@ class StatusLine(Horizontal):
     def show(self, description: str, snapshot: Optional[Snapshot], state: str, state_style: str = "$text-muted") -> None:
         host = f" on {clean(snapshot.host, 60)}" if snapshot else ""
         when = fmt.clock(snapshot.created) if snapshot else "--:--:--"
-        self.query_one("#status-target", Static).update(Content.assemble(("pooltui ", "bold $accent"), (clean(description, 200) + host, "bold")))
+        target = Content.assemble(("pooltui ", "bold $accent"), (clean(description, 200) + host, "bold"))
+        update_static(self.query_one("#status-target", Static), target)
         right = Content.assemble(("snapshot ", "$text-muted"), when, ("  ·  ", "$text-muted"), (state, state_style))
-        self.query_one("#status-state", Static).update(right)
+        update_static(self.query_one("#status-state", Static), right)

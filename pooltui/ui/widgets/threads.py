@@ -16,6 +16,7 @@ from pooltui.analysis.waits import process_state
 from pooltui.model import Process, Snapshot, Thread
 from pooltui.ui import format as fmt
 from pooltui.ui.messages import FollowHolder
+from pooltui.ui.widgets.panels import update_static
 
 
 class ThreadList(OptionList):
@@ -127,13 +128,13 @@ class ThreadPane(Vertical):
         threads = self.query_one(ThreadList)
         self.process = proc
         if proc is None:
-            title.update(Content.styled("no process selected", "$text-muted"))
+            update_static(title, Content.styled("no process selected", "$text-muted"))
             error.display = False
             threads.show(snapshot, ())
             return
-        title.update(fmt.process_title(proc, gone or process_state(proc), gone=bool(gone)))
+        update_static(title, fmt.process_title(proc, gone or process_state(proc), gone=bool(gone)))
         error.display = proc.error is not None
-        error.update(fmt.process_error(proc))
+        update_static(error, fmt.process_error(proc))
         threads.show(snapshot, proc.threads, keep_tid, show_locals)
         self.border_title = f"threads · pid {proc.pid}"
 
