@@ -54,8 +54,9 @@ fixtures: install
 screenshots: install
 	$(BIN)/python scripts/screenshots.py
 
+## pooltui against plain py-spy, ~4 min (README "Speed"); BENCH_ARGS=--full for 1000 refreshes, --only SECTION to redo one
 bench: install
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

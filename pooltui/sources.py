@@ -79,9 +79,13 @@ class LiveSource:
             return old
 
         raw = await capture_tree(self.root_pid, options, progress=progress, reuse=reuse)
-        snapshot = await asyncio.to_thread(analyze, raw)
-        if options.locks:
-            raw, snapshot = await self._with_locks(raw, snapshot, previous, options)
+        if options.locks and self._nothing_dumped(raw, previous):
+            raw = raw.with_(locks=self._raw.locks, notes=self._raw.notes)  # type: ignore[union-attr]  # last time's lock facts still hold
+            snapshot = await asyncio.to_thread(analyze, raw)
+        else:
+            snapshot = await asyncio.to_thread(analyze, raw)
+            if options.locks:
+                raw, snapshot = await self._with_locks(raw, snapshot, options)
         snapshot = timeline.advance(self.history, snapshot)
         raw, closer = await self._look_closer(raw, snapshot, options)
         if closer:
@@ -121,18 +125,12 @@ class LiveSource:
         """The samples kept so far (at most ``analysis.timeline.HISTORY``) and their events."""
         return Timeline(snapshots=tuple(self.history), events=tuple(e for s in self.history for e in s.events))
 
-    async def _with_locks(
-        self, raw: Snapshot, snapshot: Snapshot, previous: dict[tuple[int, float], Process], options: CaptureOptions
-    ) -> tuple[Snapshot, Snapshot]:
-        """Read the locks blocked threads wait on, or keep last time's when nothing was dumped."""
-        unchanged = (
-            self._raw is not None
-            and previous.keys() == {p.key for p in raw.processes}
-            and all(p.reused or not p.threads for p in raw.processes)
-        )
-        if unchanged and self._raw is not None:
-            raw = raw.with_(locks=self._raw.locks, notes=self._raw.notes)
-            return raw, (await asyncio.to_thread(analyze, raw)) if raw.locks or raw.notes else snapshot
+    def _nothing_dumped(self, raw: Snapshot, previous: dict[tuple[int, float], Process]) -> bool:
+        """The same processes as last time, every one with its stacks reused (or unreadable)."""
+        return self._raw is not None and previous.keys() == {p.key for p in raw.processes} and all(p.reused or not p.threads for p in raw.processes)
+
+    async def _with_locks(self, raw: Snapshot, snapshot: Snapshot, options: CaptureOptions) -> tuple[Snapshot, Snapshot]:
+        """Read the locks blocked threads wait on."""
         wanted = threads_to_read(snapshot)
         if not wanted:
             return raw, snapshot

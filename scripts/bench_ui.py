@@ -158,29 +158,56 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def observer_cost(workers: int, window: float, pairs: int, interval: float = 2.0) -> dict[str, Any]:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (/proc/stat: all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / _TICK
+
+
+def _tree_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        total += (int(stat[11]) + int(stat[12])) / _TICK
+    return total
+
+
+async def observer_cost(workers: int, window: float, pairs: int, interval: float = 2.0, quiet: float = 0.03) -> dict[str, Any]:
     """Throughput of bench_spin.py's ``workers`` spinning workers with and without a live
     pooltui (headless app, auto-refresh every ``interval``) watching, in ``pairs`` of
-    alternating windows (ABBA order, so a drift of the machine cancels out); the loss is
-    the median pair's. With no observer the app is paused. Also pooltui's own CPU time
-    (itself and its py-spy runs) per refresh and as a share of the machine."""
+    alternating windows (ABBA order, so a drift of the machine cancels out). With no
+    observer the app is paused. The machine is shared: a pair in which anything else (not
+    the target, not pooltui or its py-spy runs) used more than ``quiet`` of the CPUs is set
+    aside; the loss is the median of the quiet pairs. Also pooltui's own CPU time (itself
+    and its py-spy runs) per refresh and as a share of the machine."""
     spin = subprocess.Popen(
         [sys.executable, str(HERE / "bench_spin.py"), str(workers)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     assert spin.stdin is not None and spin.stdout is not None
+    cpus = os.cpu_count() or 1
     try:
         assert spin.stdout.readline().strip() == "ready"
+        tree = [spin.pid, *(int(p) for p in Path(f"/proc/{spin.pid}/task/{spin.pid}/children").read_text().split())]
 
         def count() -> int:
             spin.stdin.write("\n")  # type: ignore[union-attr]
             spin.stdin.flush()  # type: ignore[union-attr]
             return int(spin.stdout.readline())  # type: ignore[union-attr]
 
+        def own() -> float:
+            return _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
+
         source = LiveSource(spin.pid)
         app = PoolApp(source, interval=interval, snapshot=await source.capture())
-        rates: dict[bool, list[float]] = {False: [], True: []}
-        cpu = 0.0
         refreshes = 0
         capture = source.capture
 
@@ -190,22 +217,29 @@ async def observer_cost(workers: int, window: float, pairs: int, interval: float
             return await capture(**kwargs)
 
         source.capture = counted  # type: ignore[method-assign]
+        windows: list[tuple[bool, float, float, float]] = []  # (observed, rate, pooltui cpu, others' share)
         async with app.run_test(size=SIZE):
-            for i in range(pairs):
-                for observed in (False, True) if i % 2 == 0 else (True, False):
-                    app.session.paused = not observed
-                    before, cpu0 = count(), _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
-                    start = time.perf_counter()
-                    await asyncio.sleep(window)
-                    rates[observed].append((count() - before) / (time.perf_counter() - start))
-                    if observed:
-                        cpu += _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu0
-        losses = [1 - w / b for b, w in zip(rates[False], rates[True])]
+            for i in range(pairs * 2):
+                observed = (i % 4) in (1, 2)  # ABBA
+                app.session.paused = not observed
+                before, cpu0, busy0, target0 = count(), own(), _machine_busy(), _tree_cpu(tree)
+                start = time.perf_counter()
+                await asyncio.sleep(window)
+                took = time.perf_counter() - start
+                mine = own() - cpu0
+                others = _machine_busy() - busy0 - (_tree_cpu(tree) - target0) - mine
+                windows.append((observed, (count() - before) / took, mine, others / (took * cpus)))
+        pairs_seen = [(windows[i], windows[i + 1]) for i in range(0, len(windows) - 1, 2)]
+        losses = [1 - (b[1] if b[0] else a[1]) / (a[1] if b[0] else b[1]) for a, b in pairs_seen]
+        quiet_losses = [loss for loss, (a, b) in zip(losses, pairs_seen) if max(a[3], b[3]) <= quiet]
+        cpu = sum(w[2] for w in windows if w[0])
         return {
-            "loss": statistics.median(losses),  # the median pair: robust to bursts of other load on a shared machine
-            "loss_mean": 1 - statistics.mean(rates[True]) / statistics.mean(rates[False]),
+            "loss": statistics.median(quiet_losses) if quiet_losses else float("nan"),
+            "loss_all_pairs": statistics.median(losses),
+            "quiet_pairs": len(quiet_losses),
             "pair_losses": losses,
-            "observer_cpu_share": cpu / (window * pairs * (os.cpu_count() or 1)),
+            "others_share": [round(w[3], 4) for w in windows],
+            "observer_cpu_share": cpu / (window * pairs * cpus),
             "observer_cpu_ms_per_refresh": cpu / max(1, refreshes) * 1000,
         }
     finally:

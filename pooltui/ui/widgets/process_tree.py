@@ -17,6 +17,7 @@ from pooltui.model import Process, Snapshot
 from pooltui.report.text import clean, human_bytes, tree_rows
 from pooltui.ui import format as fmt
 from pooltui.ui.messages import ProcessSelected
+from pooltui.ui.widgets.panels import same_content
 
 
 def matches(proc: Process, state: str, needle: str, snapshot: Snapshot) -> bool:
@@ -76,7 +77,14 @@ class ProcessTree(OptionList):
             Option(self._row(prefix, p, state, snapshot, cpu, widths, dim=p.key in how), id=str(p.pid))  # type: ignore[attr-defined]
             for prefix, p, state in rows
         ]
-        self.pids = [p.pid for _, p, _ in rows]  # type: ignore[attr-defined]
+        pids = [p.pid for _, p, _ in rows]  # type: ignore[attr-defined]
+        if pids == self.pids and len(options) == self.option_count and all(
+            same_content(o.prompt, self.get_option_at_index(i).prompt) for i, o in enumerate(options)
+        ):
+            if keep in self.pids and self.highlighted != self.pids.index(keep):
+                self.highlighted = self.pids.index(keep)
+            return  # every row reads the same (a hung tree's refresh): no repaint
+        self.pids = pids
         self.set_options(options)
         if not self.pids:
             return

@@ -1,0 +1,167 @@
+"""Incremental refresh against live processes: a refresh dumps only processes with a thread
+that was scheduled since their last dump, never shows a stale stack, and `d` (``pids=``)
+dumps just what it is asked to.
+
+py-spy calls are counted through a wrapper named by $POOLTUI_PYSPY that logs its
+arguments and execs the real py-spy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pooltui.capture.pyspy import find_pyspy
+from pooltui.model import Snapshot
+from pooltui.sources import LiveSource
+
+pytestmark = pytest.mark.live
+
+TARGET = Path(__file__).resolve().parent.parent / "targets" / "alternate_target.py"
+
+
+class PySpyLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen = 0
+
+    def new_calls(self) -> list[list[str]]:
+        """The py-spy command lines run since the last call of this method."""
+        lines = self.path.read_text().splitlines() if self.path.exists() else []
+        fresh, self.seen = lines[self.seen :], len(lines)
+        return [line.split() for line in fresh]
+
+
+@pytest.fixture
+def pyspy_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PySpyLog:
+    real = find_pyspy()
+    log = tmp_path / "pyspy-calls.log"
+    wrapper = tmp_path / "py-spy"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {shlex.quote(str(log))}\nexec {shlex.quote(real)} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("POOLTUI_PYSPY", str(wrapper))
+    return PySpyLog(log)
+
+
+def capture(source: LiveSource, **kwargs) -> Snapshot:  # type: ignore[no-untyped-def]
+    return asyncio.run(source.capture(**kwargs))
+
+
+def dumped_pids(calls: list[list[str]]) -> list[int]:
+    """Whose stacks were dumped. Dumps with --locals are left out: those are the looks a
+    verdict asks for (LiveSource._look_closer: a stuck thread's telling locals), taken
+    once per unchanged stack, not the refresh's own."""
+    return [int(call[call.index("--pid") + 1]) for call in calls if "--pid" in call and "--locals" not in call]
+
+
+@pytest.fixture
+def alternating(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """(pid, child pid, switch()) of tests/targets/alternate_target.py; switch() moves its
+    main thread to the other function and returns that function's name once it is there."""
+    control, ack = tmp_path / "control", tmp_path / "ack"
+    os.mkfifo(control)
+    os.mkfifo(ack)
+    proc = subprocess.Popen([sys.executable, str(TARGET), str(control), str(ack)], start_new_session=True)
+    ack_fd = os.open(ack, os.O_RDONLY | os.O_NONBLOCK)
+    pending = b""
+
+    def next_ack() -> str:
+        nonlocal pending
+        deadline = time.monotonic() + 20
+        while b"\n" not in pending:
+            assert time.monotonic() < deadline, "the target did not acknowledge"
+            if select.select([ack_fd], [], [], 0.2)[0]:
+                pending += os.read(ack_fd, 4096)
+        line, _, pending = pending.partition(b"\n")
+        return line.decode()
+
+    try:
+        first = next_ack()
+        control_fd = os.open(control, os.O_RDWR)
+
+        def switch() -> str:
+            os.write(control_fd, b"x")
+            return next_ack()
+
+        child = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+        yield proc.pid, child, first, switch
+        os.close(control_fd)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        os.close(ack_fd)
+
+
+def top_function(snapshot: Snapshot, pid: int) -> str:
+    proc = snapshot.process(pid)
+    assert proc is not None and proc.error is None, proc
+    main = proc.thread(pid)
+    assert main is not None and main.frames, proc
+    return main.frames[0].function
+
+
+def test_a_thread_that_ran_is_always_dumped_again(alternating, pyspy_log):  # type: ignore[no-untyped-def]
+    pid, child, expected, switch = alternating
+    source = LiveSource(pid, root=pid)
+    snapshot = capture(source)
+    assert top_function(snapshot, pid) == expected
+    reused_after_change = 0
+    for _ in range(8):
+        expected = switch()
+        pyspy_log.new_calls()
+        snapshot = capture(source)
+        # the main thread ran (it switched functions): its process is dumped, never reused
+        assert not snapshot.process(pid).reused
+        assert pid in dumped_pids(pyspy_log.new_calls())
+        assert top_function(snapshot, pid) == expected
+        for _ in range(3):  # no change: the stack stays right, and soon nothing is dumped at all
+            snapshot = capture(source)
+            assert top_function(snapshot, pid) == expected
+            if snapshot.process(pid).reused:
+                reused_after_change += 1
+                assert dumped_pids(pyspy_log.new_calls()) == []
+                break
+        assert snapshot.process(child).reused  # the forked child never runs
+    assert reused_after_change == 8
+
+
+@pytest.mark.parametrize("mode", ["idle", "blocked"])
+def test_a_hung_pools_second_refresh_dumps_nothing(start_demo, pyspy_log, mode):  # type: ignore[no-untyped-def]
+    demo = start_demo("pool_size", sys.executable, "--workers", "4", "--mode", mode)
+    source = LiveSource(demo.pid)
+    first = capture(source)
+    calls = pyspy_log.new_calls()
+    assert set(dumped_pids(calls)) >= {demo.pid, *demo.truth["worker_pids"]}
+    assert all("--nonblocking" in call for call in calls)  # asleep: read without pausing it
+    second = capture(source)
+    assert dumped_pids(pyspy_log.new_calls()) == []
+    assert all(p.reused for p in second.processes if p.threads)
+    assert {(p.pid, p.role) for p in second.processes} == {(p.pid, p.role) for p in first.processes}
+    assert second.locks == first.locks and [d.kind for d in second.diagnoses] == [d.kind for d in first.diagnoses]
+    if mode == "blocked":
+        assert any(lock.waiters for lock in second.locks)
+
+
+def test_pids_dumps_only_those_and_keeps_the_rest(start_demo, pyspy_log):  # type: ignore[no-untyped-def]
+    demo = start_demo("pool_size", sys.executable, "--workers", "3", "--mode", "idle")
+    source = LiveSource(demo.pid)
+    first = capture(source)
+    worker = demo.truth["worker_pids"][1]
+    pyspy_log.new_calls()
+    again = capture(source, pids=(worker,))
+    assert dumped_pids(pyspy_log.new_calls()) == [worker]
+    assert not again.process(worker).reused
+    assert all(p.reused for p in again.processes if p.pid != worker and p.threads)
+    assert again.process(worker).threads[0].frames == first.process(worker).threads[0].frames
+    everything = capture(source, pids=tuple(p.pid for p in first.processes))  # the `D` key
+    assert sorted(dumped_pids(pyspy_log.new_calls())) == sorted(p.pid for p in first.processes if p.threads)
+    assert not any(p.reused for p in everything.processes)
