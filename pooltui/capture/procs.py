@@ -127,16 +127,32 @@ def read_proc(proc: psutil.Process) -> ProcInfo:
     )
 
 
+def stat_fields(pid: int, tid: Optional[int] = None) -> Optional[list[bytes]]:
+    """/proc/PID[/task/TID]/stat split after the command name (which may hold spaces and
+    parentheses): index 0 is field 3 (state). None when it cannot be read."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    try:
+        with open(path, "rb") as f:
+            return f.read().rpartition(b")")[2].split()
+    except OSError:
+        return None
+
+
+def task_state(pid: int, tid: Optional[int] = None) -> Optional[str]:
+    """The kernel's one-letter state (R running, S/D asleep, Z zombie, X dead); None when gone."""
+    fields = stat_fields(pid, tid)
+    return fields[0].decode() if fields else None
+
+
 def read_exit_code(pid: int) -> Optional[int]:
     """A zombie's wait status, read without reaping it: /proc/PID/stat field 52
     (``exit_code``, Linux >= 3.5; signal = status & 0x7f, code = status >> 8). None when
     the field is absent or the process is gone. Only meaningful for a zombie: a live
     process shows 0 there."""
+    fields = stat_fields(pid)
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rpartition(b")")[2].split()
-        return int(fields[49])  # field 52 counted from 1; fields[0] is field 3 (state)
-    except (OSError, ValueError, IndexError):
+        return int(fields[49]) if fields else None  # field 52 counted from 1; fields[0] is field 3 (state)
+    except (ValueError, IndexError):
         return None
 
 
@@ -150,12 +166,13 @@ def read_tasks(pid: int) -> tuple[dict[int, float], dict[int, Sched]]:
     except OSError:
         return cpu, sched
     for name in tids:
+        fields = stat_fields(pid, int(name))
         try:
-            with open(f"/proc/{pid}/task/{name}/stat", "rb") as f:
-                fields = f.read().rpartition(b")")[2].split()
             with open(f"/proc/{pid}/task/{name}/status", "rb") as f:
                 status = f.read()
         except OSError:
+            continue
+        if not fields:
             continue
         tid = int(name)
         cpu[tid] = (int(fields[11]) + int(fields[12])) / _CLK_TCK
@@ -272,12 +289,11 @@ def walk_tree(root_pid: int) -> list[ProcInfo]:
 
 
 def is_kernel_thread(pid: int) -> bool:
+    fields = stat_fields(pid)
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            flags = int(f.read().rpartition(")")[2].split()[6])
-    except (OSError, ValueError, IndexError):
+        return bool(fields) and bool(int(fields[6]) & 0x00200000)  # PF_KTHREAD
+    except (ValueError, IndexError):
         return False
-    return bool(flags & 0x00200000)  # PF_KTHREAD
 
 
 def cpu_count() -> int:

@@ -90,12 +90,7 @@ def classify_failure(pid: int, stderr: str, returncode: int) -> CaptureError:
 
 def _exited(pid: int) -> bool:
     """Gone, or a zombie (dead, not yet reaped by its parent): either way nothing to read."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rpartition(b")")[2].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state in (b"Z", b"X")
+    return procs.task_state(pid) in (None, "Z", "X")
 
 
 async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[str] = None) -> list[Thread]:

@@ -20,18 +20,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import memory
+from pooltui.capture import memory, procs
 from pooltui.capture.errors import CaptureError
 from pooltui.model import Frame, Thread
-
-
-def _task_running(pid: int, tid: int) -> bool:
-    """The kernel's view: is this thread on a CPU (state R) right now?"""
-    try:
-        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
-            return f.read().rpartition(b")")[2].split()[0] == b"R"
-    except (OSError, IndexError):
-        return False
 
 
 def _on_child_path(frame: Frame) -> bool:
@@ -88,7 +79,7 @@ def match_tasks(pid: int, threads: list[Thread], live: set[int]) -> list[Thread]
         if t is main or id(t) in tid_of:
             tid = pid if t is main else tid_of[id(t)]
             # py-spy could not see this thread's kernel state, so its "active" is a guess
-            out.append(replace(t, tid=tid, active=_task_running(pid, tid)))
+            out.append(replace(t, tid=tid, active=procs.task_state(pid, tid) == "R"))
         elif t.tid not in live:
             out.append(replace(t, ghost=True, active=False, owns_gil=False))
         else:
