@@ -49,20 +49,11 @@ def find(frames: Sequence[Frame], file_suffix: str, *functions: str) -> Optional
     return None
 
 
-def python_frames(frames: Sequence[Frame]) -> list[tuple[int, Frame]]:
-    return [(i, f) for i, f in enumerate(frames) if not f.native]
-
-
 def innermost_user(frames: Sequence[Frame]) -> Optional[int]:
     for i, frame in enumerate(frames):
         if is_user(frame):
             return i
     return None
-
-
-def describe(frame: Frame) -> str:
-    """``Reporter.report, app.py:18`` — how a summary names a frame."""
-    return f"{frame.function}, {frame.where}"
 
 
 def code_text(code: str) -> str:

@@ -18,7 +18,6 @@ the threads waiting on it. Rules (facts in shared/lock-introspection.md):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import replace
 from typing import Optional
 
@@ -365,8 +364,3 @@ def holder_of(snapshot: Snapshot, lock_id: str) -> Optional[tuple[int, Optional[
         if lock.id == lock_id and lock.holder is not None and lock.holder.alive:
             return lock.holder.pid, lock.holder.tid
     return None
-
-
-def locks_of(snapshot: Snapshot, pid: int) -> Iterable[Lock]:
-    return (lock for lock in snapshot.locks if lock.pid == pid or any(w[0] == pid for w in lock.waiters))
-

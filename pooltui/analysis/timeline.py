@@ -169,17 +169,26 @@ _FIX = {
 }
 
 
-def stuck_threads(history: Sequence[Snapshot], samples: int = STUCK_SAMPLES) -> list[Diagnosis]:
+def _runs(history: Sequence[Snapshot], samples: int, keep, run_of) -> list:  # type: ignore[no-untyped-def]
+    """(process, thread, seconds, samples) of every thread of the newest snapshot that
+    ``keep`` admits and whose trail ``run_of`` measures at ``samples`` or more."""
     current = history[-1]
     found = []
     for p in current.processes:
         for t in p.threads:
-            if t.ghost or t.wait is None or t.wait.kind in _NOT_STUCK or _delegates(t) or not t.frames:
+            if t.ghost or not t.frames or not keep(t):
                 continue
             trail = _trail(history, p, t.tid)
-            run = _stuck_run(trail)
+            run = run_of(trail)
             if run >= samples:
                 found.append((p, t, current.created - trail[run - 1][0].created, run))
+    return found
+
+
+def stuck_threads(history: Sequence[Snapshot], samples: int = STUCK_SAMPLES) -> list[Diagnosis]:
+    found = _runs(
+        history, samples, lambda t: t.wait is not None and t.wait.kind not in _NOT_STUCK and not _delegates(t), _stuck_run
+    )
     return _grouped(
         found,
         "stuck_thread",
@@ -189,18 +198,8 @@ def stuck_threads(history: Sequence[Snapshot], samples: int = STUCK_SAMPLES) -> 
 
 
 def busy_spin(history: Sequence[Snapshot], samples: int = STUCK_SAMPLES) -> list[Diagnosis]:
-    current = history[-1]
-    found = []
-    for p in current.processes:
-        for t in p.threads:
-            if t.ghost or not t.frames:
-                continue
-            trail = _trail(history, p, t.tid)
-            run = _busy_run(trail)
-            if run >= samples:
-                found.append((p, t, current.created - trail[run - 1][0].created, run))
     return _grouped(
-        found,
+        _runs(history, samples, lambda t: True, _busy_run),
         "busy_spin",
         lambda items: Severity.INFO,
         lambda n, place, secs, k: f"{n} thread(s) busy on CPU in {place} for {secs:.0f} s ({k} samples), always in the same frames.",

@@ -261,10 +261,6 @@ def classify_snapshot(snapshot: Snapshot) -> Snapshot:
     return snapshot.with_(processes=processes)
 
 
-def is_waiting(kind: WaitKind) -> bool:
-    return kind not in (WaitKind.RUNNING, WaitKind.IDLE)
-
-
 
 def process_state(proc: Process) -> str:
     """One badge per process: running / idle / sleeping / waiting / blocked / zombie / gone /
