@@ -23,7 +23,7 @@ from typing import Optional
 
 import psutil
 
-from pooltui.capture import procs, pyspy
+from pooltui.capture import exits, procs, pyspy
 from pooltui.capture.errors import CaptureError, NotPython, ProcessGone, PySpyMissing
 from pooltui.report.text import clean
 
@@ -240,10 +240,29 @@ async def check_target(pid: int, exe: Optional[str], timeout: float = pyspy.DEFA
     return [results[x] if isinstance(x, int) else x for x in lines]
 
 
+def check_exits(watcher: exits.ExitWatcher, since: float) -> Check:
+    """Whether the kernel reports process exits to us (capture.exits), proved by the exit of
+    the py-spy --version run check_pyspy made after ``since``."""
+    unknown = "a worker its parent reaps between two refreshes shows 'exit status unknown'"
+    if not watcher.working:
+        return Check(WARN, f"process exits: {watcher.reason}: {unknown}", "run pooltui as root (CAP_NET_ADMIN)")
+    deadline = time.monotonic() + 1.0
+    while not (watcher.since(since, {os.getpid()}) or watcher.heard) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if watcher.heard:
+        return Check(OK, "process exits: the kernel reports each with its status (how a reaped worker died is known)")
+    return Check(
+        WARN,
+        f"process exits: listening, but the kernel reported none (not in the host's pid namespace?): {unknown}",
+        "run pooltui on the host, not inside a container",
+    )
+
+
 def run(pid: Optional[int] = None, timeout: float = pyspy.DEFAULT_TIMEOUT) -> list[Check]:
+    watcher, since = exits.watcher(), time.time()
     pyspy_check, exe = check_pyspy()
     host = read_host()
-    checks = [pyspy_check, check_privileges(host), check_scope(host), check_container(host)]
+    checks = [pyspy_check, check_privileges(host), check_scope(host), check_container(host), check_exits(watcher, since)]
     if pid is not None:
         checks += asyncio.run(check_target(pid, exe, timeout))
     return checks

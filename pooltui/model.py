@@ -155,11 +155,11 @@ class Process:
     threads: tuple[Thread, ...] = ()
     error: Optional[ProcError] = None
     reused: bool = False  # stacks carried over from the previous dump (no thread ran since)
-    exit_code: Optional[int] = None  # a zombie's wait status (/proc/PID/stat field 52): signal = & 0x7f, code = >> 8
+    exit_code: Optional[int] = None  # a wait status: a zombie's (/proc/PID/stat field 52) or the kernel's at exit (Exit)
 
     @property
     def exit_text(self) -> str:
-        """How the process ended, as far as it is knowable (a zombie's status; else unknown)."""
+        """How the process ended, as far as it is knowable."""
         return exit_text(self.exit_code)
 
     @property
@@ -245,6 +245,17 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Exit:
+    """A process's end as the kernel reported it when it happened (capture.exits): known
+    even after its parent reaped it, which /proc no longer shows."""
+
+    pid: int
+    status: int  # a wait status: signal = & 0x7f, code = >> 8 (exit_text)
+    at: float  # wall-clock time
+    ppid: Optional[int] = None  # its parent (Linux >= 4.18)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     created: float
     host: str
@@ -257,6 +268,7 @@ class Snapshot:
     options: dict[str, bool] = field(default_factory=dict)
     cpu_count: Optional[int] = None
     notes: tuple[str, ...] = ()  # what could not be read or is unknowable, in words (e.g. lock state on 3.14)
+    exits: tuple[Exit, ...] = ()  # exits the kernel reported since the previous capture, of this tree's processes
 
     def process(self, pid: int) -> Optional[Process]:
         for p in self.processes:

@@ -21,7 +21,7 @@ from typing import Optional
 
 from pooltui.analysis import analyze, timeline
 from pooltui.analysis.locks import threads_to_read
-from pooltui.capture import procs, workers
+from pooltui.capture import exits, procs, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
 from pooltui.model import Process, Severity, Snapshot, Timeline
@@ -47,6 +47,7 @@ class LiveSource:
         self._raw_stacks: tuple[bool, ...] = ()  # CaptureOptions.stacks it was taken with
         self._baselines: dict[tuple[int, float], procs.ProcInfo] = {}  # what the walk saw right before each stack was dumped
         self._looked: dict[tuple[int, float], Process] = {}  # stuck processes looked at closer, with what was found (_look_closer)
+        self._exits = exits.watcher()  # how processes that vanished between two captures ended
 
     @property
     def description(self) -> str:
@@ -78,7 +79,7 @@ class LiveSource:
             baselines[key] = base
             return old
 
-        raw = await capture_tree(self.root_pid, options, progress=progress, reuse=reuse)
+        raw = self._with_exits(await capture_tree(self.root_pid, options, progress=progress, reuse=reuse))
         if options.locks and self._nothing_dumped(raw, previous):
             raw = raw.with_(locks=self._raw.locks, notes=self._raw.notes)  # type: ignore[union-attr]  # last time's lock facts still hold
             snapshot = await asyncio.to_thread(analyze, raw)
@@ -94,6 +95,15 @@ class LiveSource:
         self.history = [*self.history[-(timeline.HISTORY - 1) :], snapshot]
         self.previous = snapshot
         return snapshot
+
+    def _with_exits(self, raw: Snapshot) -> Snapshot:
+        """The exits the kernel reported since the last capture, of this tree's processes
+        and their children (capture.exits): how a worker its parent reaped at once ended."""
+        if not self._exits.working:
+            return raw.with_(notes=(*raw.notes, f"Exit statuses of processes reaped between two refreshes are unknown: {self._exits.reason}."))
+        before = self._raw.processes if self._raw is not None else ()
+        found = self._exits.since(self._raw.created if self._raw is not None else raw.created, {p.pid for p in (*before, *raw.processes)})
+        return raw.with_(exits=found) if found else raw
 
     async def _look_closer(self, raw: Snapshot, snapshot: Snapshot, options: CaptureOptions) -> tuple[Snapshot, bool]:
         """Without --locals, a few processes the verdicts ask about are dumped again with

@@ -10,11 +10,11 @@ line: locals and source text may differ without the thread having moved.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Optional
 
-from pooltui.model import Diagnosis, Event, Frame, Process, Snapshot, Thread
+from pooltui.model import Diagnosis, Event, Frame, Process, Snapshot, Thread, exit_text
 
 
 class Change(str, Enum):
@@ -168,9 +168,16 @@ def _name(p: Process) -> str:
 
 
 def departed(diff: SnapshotDiff) -> tuple[tuple[Process, Optional[Process]], ...]:
-    """Processes that ended between the two snapshots, each as last seen alive and as the
-    zombie it is now (None when it is gone: reaped before it could be seen dead)."""
-    out: list[tuple[Process, Optional[Process]]] = [(p, None) for p in diff.removed if p.status != "zombie"]
+    """Processes that ended between the two snapshots, each as last seen alive and as it
+    ended: the zombie it is now, or (gone: reaped) with the status the kernel reported at
+    its exit (``Snapshot.exits``); None when that is not known."""
+    reported = {e.pid: e for e in diff.after.exits if e.at >= diff.before.created}
+
+    def ended(p: Process) -> Optional[Process]:
+        e = reported.get(p.pid)
+        return replace(p, status="dead", exit_code=e.status) if e is not None else None
+
+    out: list[tuple[Process, Optional[Process]]] = [(p, ended(p)) for p in diff.removed if p.status != "zombie"]
     out.extend((pd.before, pd.after) for pd in diff.kept if pd.after.status == "zombie" and pd.before.status != "zombie")
     return tuple(out)
 
@@ -189,9 +196,9 @@ def replacements(diff: SnapshotDiff) -> tuple[tuple[Process, Process], ...]:
 
 
 def process_events(diff: SnapshotDiff) -> tuple[Event, ...]:
-    """The process events two snapshots imply: new, exited (with the exit status when the
-    process is a zombie now: the kernel keeps it until the parent reaps it; once reaped it
-    is not knowable without having been the parent), reaped, and a worker replaced."""
+    """The process events two snapshots imply: new, exited (with the exit status when it
+    is knowable: a zombie's, or the kernel's report of the exit, see ``departed``),
+    reaped, and a worker replaced."""
     when = diff.after.created
     events: list[Event] = []
     heirs = {old.key: new for old, new in replacements(diff)}
@@ -212,4 +219,10 @@ def process_events(diff: SnapshotDiff) -> tuple[Event, ...]:
             events.append(Event(when, "process_exited", p.pid, f"pid {p.pid} appeared and exited between samples: {p.exit_text}"))
         else:
             events.append(Event(when, "process_new", p.pid, f"{_name(p)} appeared"))
+    seen = {p.pid for p in (*diff.before.processes, *diff.after.processes)}
+    parents = {p.pid: p for p in diff.after.processes}
+    for e in diff.after.exits:  # a child forked and ended between two samples: only the kernel saw it
+        if e.at >= diff.before.created and e.pid not in seen and e.ppid in parents:
+            detail = f"pid {e.pid}, a child of {_name(parents[e.ppid])}, appeared and exited between samples: {exit_text(e.status)}"
+            events.append(Event(e.at, "process_exited", e.pid, detail))
     return tuple(events)

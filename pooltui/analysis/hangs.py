@@ -161,6 +161,14 @@ def pool_hung(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
+GUESS_LEAD = "A worker of "  # how a lost_task told from one sample starts (is_guess)
+
+
+def is_guess(d: Diagnosis) -> bool:
+    """A lost_task told from one sample (lost_task), not from a death seen over time."""
+    return d.kind == "lost_task" and d.summary.startswith(GUESS_LEAD)
+
+
 def lost_task(snapshot: Snapshot) -> list[Diagnosis]:
     """A worker was replaced while the parent waits, and the replacement sits idle."""
     out = []
@@ -180,7 +188,7 @@ def lost_task(snapshot: Snapshot) -> list[Diagnosis]:
                 kind="lost_task",
                 severity=Severity.ERROR if certain else Severity.WARNING,
                 summary=(
-                    f"A worker of {_label(parent)} was replaced while the parent waits for results{recycle}: the task the old "
+                    f"{GUESS_LEAD}{_label(parent)} was replaced while the parent waits for results{recycle}: the task the old "
                     f"worker was running is lost, so {wait.label}'s wait in {where(wait)} can never end."
                 ),
                 pids=(parent.pid, *(w.pid for w in fresh)),

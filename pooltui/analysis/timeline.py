@@ -357,15 +357,24 @@ def merge(current: Snapshot, history: Sequence[Snapshot], over_time: Sequence[Di
         if moving is not None and not any(d.kind == "oversubscribed" for d in own):
             own.append(moving)
     found = [*over_time]
-    if prev is not None:
-        found.extend(_carried(prev, current, found))
+    if prev is not None:  # a guess carried from the last sample gives way to the one this sample makes
+        guessed = {d.pids[:1] for d in own if hangs.is_guess(d)}
+        found.extend(d for d in _carried(prev, current, found) if not (hangs.is_guess(d) and d.pids[:1] in guessed))
     retired = _retired_parents(history)
     own = [d for d in own if not (d.kind == "lost_task" and d.severity is Severity.WARNING and d.pids[:1] and d.pids[0] in retired)]
-    for kind in CARRIED:  # the series' word on a death replaces the single sample's guess
-        if any(d.kind == kind for d in found):
-            own = [d for d in own if d.kind != kind]
+    for kind in CARRIED:  # the series' word on a death replaces the single sample's guess about it
+        said = [d for d in found if d.kind == kind and not hangs.is_guess(d)]
+        if said:
+            own = [d for d in own if d.kind != kind or (kind == "lost_task" and _other_deaths(d, said))]
     merged = {(d.kind, d.pids, d.summary): d for d in [*own, *found]}
     return tuple(sorted(merged.values(), key=lambda d: -d.severity.rank))
+
+
+def _other_deaths(guess: Diagnosis, said: Sequence[Diagnosis]) -> bool:
+    """A single sample's lost_task (parent, *idle replacements) names a replacement no
+    death seen over time (parent, dead worker, heir) accounts for: a death before the first sample."""
+    heirs = {pid for d in said for pid in d.pids[2:]}
+    return bool(set(guess.pids[1:]) - heirs)
 
 
 def _carried(prev: Snapshot, current: Snapshot, have: Sequence[Diagnosis]) -> list[Diagnosis]:

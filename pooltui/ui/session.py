@@ -72,10 +72,11 @@ class Session:
 
     def _remember_departed(self, diff: SnapshotDiff) -> None:
         heirs = {old.key: new for old, new in replacements(diff)}
-        for alive, zombie in departed(diff):
-            if zombie is None:  # a zombie stays in the snapshot itself, with its badge
+        for alive, ended in departed(diff):
+            if ended is None or ended.status != "zombie":  # a zombie stays in the snapshot itself, with its badge
                 heir = heirs.get(alive.key)
-                how = f"replaced by {heir.pid}" if heir is not None else "exited"
+                parts = ([] if ended is None else [ended.exit_text]) + ([f"replaced by {heir.pid}"] if heir is not None else [])
+                how = ", ".join(parts) or "exited"
                 self.departed[alive.key] = Departed(alive, diff.after.created, how)
         for p in diff.removed:  # a reaped zombie: show it as it was last seen alive, if it was
             self.departed.setdefault(p.key, Departed(p, diff.after.created, "exited"))

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from pooltui.analysis.timeline import STUCK_SAMPLES
+from pooltui.capture import exits
 from pooltui.model import Severity, Snapshot
 from tests.conftest import interpreter_params
 
@@ -67,11 +68,16 @@ def test_killed_worker_is_a_lost_task_and_a_second_kill_is_seen_dying(python, st
     assert first.severity is Severity.ERROR and truth["replacement_pid"] in first.pids, first
     events = [(e.kind, e.pid) for s in samples for e in s.events]
     assert ("process_exited", second) in events, events
+    [exited] = [e for s in samples for e in s.events if (e.kind, e.pid) == ("process_exited", second)]
+    # the pool reaped it at once (_gone): how it died is known from the kernel's report of the exit
+    assert ("killed by SIGKILL" in exited.detail) == exits.watcher().working, (exited.detail, exits.watcher().reason)
     assert any(kind == "worker_replaced" for kind, _ in events), events
     last = samples[-1]
     watched = [d for d in found(last, "lost_task") if second in d.pids]
     assert watched and watched[0].severity is Severity.ERROR, last.diagnoses
     assert "died while running a task" in watched[0].summary and "fetch_report" in " ".join(watched[0].evidence)
+    if exits.watcher().working:
+        assert any(e.startswith("gone at") and "killed by SIGKILL" in e for e in watched[0].evidence), watched[0].evidence
 
 
 @pytest.mark.parametrize("python", interpreter_params())

@@ -14,7 +14,7 @@ import pytest
 
 from pooltui.analysis import analyze, timeline
 from pooltui.analysis.hangs import pool_hung
-from pooltui.model import Process, Severity, Snapshot, Thread
+from pooltui.model import Exit, Process, Severity, Snapshot, Thread
 from tests.conftest import fixture_names, load_fixture
 
 VERSIONS = [n.rsplit("-py", 1)[1] for n in fixture_names("killed_worker-")]
@@ -165,6 +165,30 @@ def test_a_worker_dying_mid_task_is_a_lost_task_and_its_events(version):
     plain = analyze(no_locals(s).with_(processes=(*no_locals(s).processes, replace(zombie, exit_code=0))))
     retired = series(analyze(no_locals(before)), plain)[-1]
     assert not [d for d in retired.diagnoses if d.kind == "lost_task"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_kernels_report_of_an_exit_tells_how_a_reaped_worker_died(version):
+    """Reaped before any sample saw it dead: the exit the kernel reported (Snapshot.exits,
+    capture.exits) gives its status; a report older than the last sample is not about it."""
+    s, truth = scenario("killed_worker", version)
+    before = analyze(_before_the_kill(s, truth))
+    killed = Exit(pid=truth["killed_pid"], status=9, at=before.created + 1, ppid=s.root_pid)
+    after = series(before, s.with_(exits=(killed,)))[-1]
+    exited = next(e for e in after.events if e.kind == "process_exited")
+    assert exited.pid == killed.pid and "killed by SIGKILL" in exited.detail
+    [d] = [d for d in after.diagnoses if d.kind == "lost_task" and killed.pid in d.pids]
+    assert d.severity is Severity.ERROR and any("gone at" in e and "killed by SIGKILL" in e for e in d.evidence)
+    stale = series(before, s.with_(exits=(replace(killed, at=before.created - 1),)))[-1]
+    assert "exit status unknown" in next(e for e in stale.events if e.kind == "process_exited").detail
+    # exit code 0 without locals: retired under maxtasksperchild, not a loss
+    retired = series(analyze(no_locals(before)), analyze(no_locals(s)).with_(exits=(replace(killed, status=0),)))[-1]
+    assert not [d for d in retired.diagnoses if d.kind == "lost_task"]
+    # a child that was forked and ended between two samples is in the log, with its status
+    brief = Exit(pid=999_999, status=1 << 8, at=before.created + 1, ppid=s.root_pid)
+    seen = series(before, s.with_(exits=(killed, brief)))[-1]
+    [e] = [e for e in seen.events if e.pid == brief.pid]
+    assert e.kind == "process_exited" and "exit code 1" in e.detail and str(s.root_pid) in e.detail
 
 
 @pytest.mark.parametrize("version", VERSIONS)
