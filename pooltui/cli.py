@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
 import shlex
 import sys
 import time
@@ -324,6 +326,23 @@ def cmd_open(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo_python(scenario: str, wanted: Optional[str]) -> str:
+    """--python as a version ("3.12": pyenv's, or a demo virtualenv with the framework) or a path."""
+    from pooltui import scenarios as demo
+
+    if wanted is None:
+        return demo.python_for(scenario) or sys.executable
+    if re.fullmatch(r"\d+(\.\d+)?", wanted):
+        found = demo.python_for(scenario, wanted)
+        if found is None:
+            hint = "see `pyenv versions`; `make demo-venvs` for the framework scenarios"
+            raise Fail(f"no Python {wanted} that can run {scenario} was found", EXIT_USAGE, hint)
+        return found
+    if not (os.path.isfile(wanted) and os.access(wanted, os.X_OK)):
+        raise Fail(f"--python {wanted}: not an executable file", EXIT_USAGE, "give a version (3.12) or the path of an interpreter")
+    return wanted
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pooltui import scenarios as demo
 
@@ -331,7 +350,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for name, line in demo.scenarios().items():
             print(f"{name:<16} {line}")
         return EXIT_OK
-    python = args.python or demo.python_for(args.scenario) or sys.executable
+    python = _demo_python(args.scenario, args.python)
     try:
         running = demo.start(args.scenario, python)
     except demo.DemoError as exc:
