@@ -82,15 +82,15 @@ class LiveSource:
         raw = self._with_exits(await capture_tree(self.root_pid, options, progress=progress, reuse=reuse))
         if options.locks and self._nothing_dumped(raw, previous):
             raw = raw.with_(locks=self._raw.locks, notes=self._raw.notes)  # type: ignore[union-attr]  # last time's lock facts still hold
-            snapshot = await asyncio.to_thread(analyze, raw)
+            snapshot = await asyncio.to_thread(analyze, raw, self.previous)
         else:
-            snapshot = await asyncio.to_thread(analyze, raw)
+            snapshot = await asyncio.to_thread(analyze, raw, self.previous)
             if options.locks:
                 raw, snapshot = await self._with_locks(raw, snapshot, options)
         snapshot = timeline.advance(self.history, snapshot)
         raw, closer = await self._look_closer(raw, snapshot, options)
         if closer:
-            snapshot = timeline.advance(self.history, await asyncio.to_thread(analyze, raw))
+            snapshot = timeline.advance(self.history, await asyncio.to_thread(analyze, raw, self.previous))
         self._raw, self._raw_stacks, self._baselines = raw, options.stacks, baselines
         self.history = [*self.history[-(timeline.HISTORY - 1) :], snapshot]
         self.previous = snapshot
@@ -146,7 +146,7 @@ class LiveSource:
             return raw, snapshot
         found, notes = await read_locks(raw, wanted, options.timeout)
         raw = raw.with_(locks=found, notes=raw.notes + notes)
-        return raw, await asyncio.to_thread(analyze, raw)
+        return raw, await asyncio.to_thread(analyze, raw, self.previous)
 
 
 class RecordedSource:

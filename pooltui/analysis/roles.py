@@ -213,8 +213,10 @@ def process_role(proc: Process, child_roles: Sequence[str], own: Optional[str] =
     return OTHER_PYTHON
 
 
-def assign_roles(snapshot: Snapshot) -> Snapshot:
-    """Every process and thread with its role; pool workers numbered per parent by start time."""
+def assign_roles(snapshot: Snapshot, before: Optional[Snapshot] = None) -> Snapshot:
+    """Every process and thread with its role; pool workers numbered per parent by start
+    time. Given the sample ``before`` (analysed), a worker keeps its number and a new one
+    (a replacement) takes the next unused, as Pool names its ForkPoolWorker-N."""
     by_pid = {p.pid: p for p in snapshot.processes}
     own = {p.pid: _own_role(p) for p in snapshot.processes}
     for p in snapshot.processes:
@@ -235,9 +237,13 @@ def assign_roles(snapshot: Snapshot) -> Snapshot:
     for p in snapshot.processes:
         if roles[p.pid] in WORKER_ROLES:
             siblings.setdefault((p.ppid, roles[p.pid]), []).append(p)
-    for group in siblings.values():
-        for n, p in enumerate(sorted(group, key=lambda q: (q.create_time, q.pid)), start=1):
-            index[p.pid] = n
+    known = {p.key: p for p in before.processes if p.role_index is not None} if before is not None else {}
+    for (ppid, role), group in siblings.items():
+        kept = {p.pid: known[p.key].role_index for p in group if p.key in known and known[p.key].role == role}
+        used = [q.role_index or 0 for q in known.values() if (q.ppid, q.role) == (ppid, role)]
+        fresh = sorted((p for p in group if p.pid not in kept), key=lambda q: (q.create_time, q.pid))
+        index.update(kept)
+        index.update({p.pid: n for n, p in enumerate(fresh, start=max(used, default=0) + 1)})
     processes = tuple(
         replace(
             p,

@@ -168,6 +168,22 @@ def test_a_worker_dying_mid_task_is_a_lost_task_and_its_events(version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+def test_workers_keep_their_numbers_and_a_replacement_takes_the_next(version):
+    """Analysed after the sample before, no worker is renumbered when one dies: the
+    replacement gets the next number (as Pool's ForkPoolWorker-N), never a dead one's."""
+    raw, truth = load_fixture(f"killed_worker-py{version}")
+    s, truth = analyze(raw), truth["truth"]
+    before = analyze(_before_the_kill(s, truth))
+    after = analyze(raw, before)
+    numbers = lambda snap: {p.pid: p.role_index for p in snap.processes if p.role == "pool worker"}  # noqa: E731
+    old, new = numbers(before), numbers(after)
+    assert sorted(old.values()) == list(range(1, len(old) + 1))
+    assert all(new[pid] == old[pid] for pid in new if pid in old)
+    assert new[truth["replacement_pid"]] == max(old.values()) + 1
+    assert sorted(numbers(s).values()) == list(range(1, len(old) + 1))  # alone, a sample numbers from 1
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_the_kernels_report_of_an_exit_tells_how_a_reaped_worker_died(version):
     """Reaped before any sample saw it dead: the exit the kernel reported (Snapshot.exits,
     capture.exits) gives its status; a report older than the last sample is not about it."""
