@@ -366,7 +366,7 @@ def merge(current: Snapshot, history: Sequence[Snapshot], over_time: Sequence[Di
         said = [d for d in found if d.kind == kind and not hangs.is_guess(d)]
         if said:
             own = [d for d in own if d.kind != kind or (kind == "lost_task" and _other_deaths(d, said))]
-    merged = {(d.kind, d.pids, d.summary): d for d in [*own, *found]}
+    merged = {(d.kind, d.pids, d.summary): d for d in [*found, *own]}  # at one severity, what was seen happen first
     return tuple(sorted(merged.values(), key=lambda d: -d.severity.rank))
 
 
