@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -93,37 +94,43 @@ def _exited(pid: int) -> bool:
     return procs.task_state(pid) in (None, "Z", "X")
 
 
+def _run(cmd: list[str], env: Optional[dict[str, str]], pid: int, timeout: float, started: list[subprocess.Popen[bytes]]) -> tuple[int, bytes, bytes]:
+    """py-spy, run to its end (or killed at ``timeout``) in a worker thread, so that forking
+    and exec'ing it (CPython releases the GIL around vfork) never stalls the event loop and
+    several are spawned at once."""
+    exe = cmd[0]
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    except FileNotFoundError:
+        raise PySpyMissing(f"py-spy not found at {exe}") from None
+    except PermissionError:
+        raise PySpyMissing(f"py-spy at {exe} is not executable") from None
+    started.append(proc)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise DumpTimeout(f"py-spy did not answer within {timeout:g} s for process {pid}", pid=pid) from None
+    return proc.returncode, out, err
+
+
 async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[str] = None) -> list[Thread]:
     """The Python threads of ``pid``; raises a CaptureError subclass on any failure."""
     exe = pyspy or find_pyspy()
     # a Rust backtrace would bury py-spy's own message; copy the environment only to drop it
     env = None if os.environ.get("RUST_BACKTRACE", "0") == "0" else dict(os.environ, RUST_BACKTRACE="0")
+    started: list[subprocess.Popen[bytes]] = []
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *command(pid, options, exe),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-    except FileNotFoundError:
-        raise PySpyMissing(f"py-spy not found at {exe}") from None
-    except PermissionError:
-        raise PySpyMissing(f"py-spy at {exe} is not executable") from None
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=options.timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise DumpTimeout(f"py-spy did not answer within {options.timeout:g} s for process {pid}", pid=pid) from None
-    except asyncio.CancelledError:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        returncode, out, err = await asyncio.to_thread(_run, command(pid, options, exe), env, pid, options.timeout, started)
+    except asyncio.CancelledError:  # a newer refresh replaced this one: stop py-spy (the thread then ends)
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
         raise
     stderr = err.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise classify_failure(pid, stderr, proc.returncode or 0)
+    if returncode != 0:
+        raise classify_failure(pid, stderr, returncode)
     return parse_dump(out.decode("utf-8", "replace"), pid)
 
 

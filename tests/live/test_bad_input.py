@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,33 @@ def test_pyspy_hanging_times_out(python_with_child, tmp_path):
     hang.chmod(0o755)
     out = run("snapshot", str(parent), "--timeout", "1", env={"POOLTUI_PYSPY": str(hang)}, timeout=30)
     assert_clean_failure(out, 3, "did not answer within 1 s")
+
+
+def test_a_cancelled_dump_stops_its_pyspy(tmp_path):
+    """A refresh replaced by a newer one (the TUI's exclusive worker) leaves no py-spy behind."""
+    import asyncio
+
+    from pooltui.capture import pyspy
+
+    marker = tmp_path / "pid"
+    hang = tmp_path / "py-spy"
+    hang.write_text(f"#!/bin/sh\necho $$ > {marker}.tmp && mv {marker}.tmp {marker}\nexec sleep 600\n")
+    hang.chmod(0o755)
+
+    async def cancel_midway() -> None:
+        task = asyncio.ensure_future(pyspy.dump(os.getpid(), pyspy.DumpOptions(timeout=60), str(hang)))
+        while not marker.exists():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_midway())
+    child = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not os.path.exists(f"/proc/{child}"), "py-spy still runs (or was never reaped) after its dump was cancelled"
 
 
 def test_pyspy_printing_garbage(python_with_child, tmp_path):
