@@ -35,8 +35,10 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest -q
 
-## one virtualenv per installed interpreter (3.8+) with gunicorn, celery and joblib, for the
-## gunicorn_stuck / celery_hang / joblib_stuck scenarios and tests/live/test_frameworks.py
+## one virtualenv per installed interpreter (3.8+) with gunicorn, celery, joblib and uwsgi, for
+## the gunicorn_stuck / celery_hang / joblib_stuck / uwsgi_stuck scenarios and
+## tests/live/test_frameworks.py. pip compiles uwsgi (~25 s per interpreter, needs a C compiler):
+## a failed build only leaves uwsgi_stuck out for that interpreter
 DEMO_VERSIONS ?= 3.8 3.9 3.10 3.11 3.12 3.13
 demo-venvs:
 	@for v in $(DEMO_VERSIONS); do \
@@ -45,6 +47,8 @@ demo-venvs:
 	  if [ -z "$$py" ]; then echo "python$$v: not installed, skipped"; continue; fi; \
 	  [ -x .demo-venvs/py$$v/bin/python ] || $$py -m venv .demo-venvs/py$$v || continue; \
 	  .demo-venvs/py$$v/bin/python -m pip install -q gunicorn celery joblib setproctitle && echo "py$$v: ok"; \
+	  .demo-venvs/py$$v/bin/python -m pip install -q uwsgi && echo "py$$v: uwsgi ok" \
+	    || echo "py$$v: uwsgi did not build (a C compiler and Python's headers are needed)"; \
 	done
 
 ## re-record the unit-test fixtures from live demo scenarios on every installed interpreter
