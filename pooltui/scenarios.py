@@ -183,8 +183,11 @@ def find_python(version: str) -> Optional[str]:
     return None
 
 
-# scenarios that need a framework in the target interpreter: name -> the module to import
-FRAMEWORKS = {"gunicorn_stuck": "gunicorn", "celery_hang": "celery", "joblib_stuck": "joblib"}
+# scenarios that need a framework in the target interpreter: name -> the module to import,
+# or the program next to the interpreter (uwsgi: `pip install uwsgi` builds the binary into
+# the venv's bin/; its `uwsgi` module exists only inside that binary)
+FRAMEWORKS = {"gunicorn_stuck": "gunicorn", "celery_hang": "celery", "joblib_stuck": "joblib", "uwsgi_stuck": "uwsgi"}
+PROGRAMS = ("uwsgi",)
 
 
 def demo_venvs() -> Path:
@@ -194,7 +197,9 @@ def demo_venvs() -> Path:
 
 
 @lru_cache(maxsize=64)
-def has_module(python: str, module: str) -> bool:
+def has_framework(python: str, module: str) -> bool:
+    if module in PROGRAMS:
+        return os.access(Path(python).parent / module, os.X_OK)
     try:
         return subprocess.run([python, "-c", f"import {module}"], capture_output=True, timeout=60).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -217,5 +222,5 @@ def python_for(name: str, version: Optional[str] = None) -> Optional[str]:
                 return python
         return None
     candidates = [str(demo_venvs() / f"py{version}" / "bin" / "python"), find_python(version)]
-    return next((c for c in candidates if c and os.access(c, os.X_OK) and has_module(c, module)), None)
+    return next((c for c in candidates if c and os.access(c, os.X_OK) and has_framework(c, module)), None)
 
