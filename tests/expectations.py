@@ -305,8 +305,34 @@ def check_joblib_stuck(s: Snapshot, truth: dict, version: str) -> None:
     assert not errors(s), errors(s)
 
 
+def check_uwsgi_stuck(s: Snapshot, truth: dict, version: str) -> None:
+    master = proc(s, truth["master_pid"])
+    assert master.role == "uwsgi master", master.role
+    w = main_thread(master).wait  # uWSGI's master loop is C: no Python frame
+    assert w.kind is WaitKind.IDLE and "master loop" in w.summary, w
+    # not "idle" at every instant: demo-control may still be on a CPU after writing the readiness line
+    assert process_state(master) != "blocked", [(t.name, t.wait) for t in master.threads]
+    assert_role(s, truth["worker_pids"], "uwsgi worker")
+    assert sorted(proc(s, pid).role_index for pid in truth["worker_pids"]) == list(range(1, len(truth["worker_pids"]) + 1))
+    poller = truth["holder"]["name"]
+    for pid in truth["worker_pids"]:
+        p = proc(s, pid)
+        assert not [t for t in p.threads if t.ghost], [(t.name, t.tid) for t in p.threads]  # --py-call-uwsgi-fork-hooks
+        cores = [t for t in p.threads if t.name != poller]
+        assert len(cores) == truth["threads"], [(t.name, t.tid) for t in p.threads]
+        for t in cores:
+            assert t.role == ("main thread" if t.tid == pid else "uwsgi core"), (pid, t.name, t.role)
+            if t.tid != truth["stuck"]["tid"]:  # every core without the request waits in uWSGI's C loop
+                assert t.wait.kind is WaitKind.IDLE and "waits for a request" in t.wait.summary, (pid, t.name, t.wait)
+    for pid in truth["idle_pids"]:
+        assert process_state(proc(s, pid)) == "idle"
+    assert_lock_wait(s, truth, "FeatureFlags.lock")
+    assert not errors(s), errors(s)
+
+
 FRAMEWORK_CHECKS = {
     "gunicorn_stuck": check_gunicorn_stuck,
     "celery_hang": check_celery_hang,
     "joblib_stuck": check_joblib_stuck,
+    "uwsgi_stuck": check_uwsgi_stuck,
 }

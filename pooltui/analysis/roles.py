@@ -133,11 +133,12 @@ def thread_role(thread: Thread, pid: int, process_role: str = "") -> str:
     role = _match(thread.frames, _THREAD_FRAMES)
     if role:
         return _THREAD_IN_PROCESS.get((process_role, role), role)
+    # before the names: a uWSGI worker's main thread is its core 0, named uWSGIWorkerNCore0
+    if thread.tid == pid or thread.name == "MainThread":
+        return MAIN_THREAD
     for pattern, named in _THREAD_NAMES:
         if thread.name and pattern.match(thread.name):
             return named
-    if thread.tid == pid or thread.name == "MainThread":
-        return MAIN_THREAD
     return "thread"
 
 

@@ -1,5 +1,5 @@
 """Roles and idle detection of pre-fork servers beyond what the recorded scenarios show as
-they are: the same real captures (gunicorn, celery; scripts/record_fixtures.py) seen as
+they are: the same real captures (gunicorn, celery, uWSGI; scripts/record_fixtures.py) seen as
 they would be when stacks cannot be read (roles from process titles, or from the tree when
 master and workers share one command line), and with the app installed in site-packages
 (its frames are "library" frames: the stuck worker must still not read as idle).
@@ -12,11 +12,13 @@ from dataclasses import replace
 import pytest
 
 from pooltui.analysis import analyze
+from pooltui.analysis.roles import thread_role
 from pooltui.model import ProcError, Snapshot, WaitKind
 from tests.conftest import fixture_names, load_fixture
 
 GUNICORN = [n for n in fixture_names("gunicorn_stuck-")]
 CELERY = [n for n in fixture_names("celery_hang-")]
+UWSGI = [n for n in fixture_names("uwsgi_stuck-")]
 NONE = [pytest.param("none", marks=pytest.mark.skip(reason="not recorded (make demo-venvs fixtures)"))]
 
 
@@ -41,6 +43,28 @@ def test_celery_roles_from_process_titles(name):
     s = analyze(_unreadable(raw))
     assert s.process(raw.root_pid).role == "celery main"
     assert {s.process(pid).role for pid in truth["truth"]["worker_pids"]} == {"celery pool worker"}
+
+
+@pytest.mark.parametrize("name", UWSGI or NONE)
+def test_uwsgi_roles_from_process_titles(name):
+    raw, truth = load_fixture(name)
+    assert raw.process(raw.root_pid).cmdline == ("uWSGI", "master")  # --auto-procname
+    s = analyze(_unreadable(raw))
+    assert s.process(raw.root_pid).role == "uwsgi master"
+    assert [s.process(pid).role_label for pid in truth["truth"]["worker_pids"]] == ["uwsgi worker #1", "uwsgi worker #2", "uwsgi worker #3"]
+
+
+@pytest.mark.parametrize("name", UWSGI or NONE)
+def test_uwsgi_core_0_is_the_main_thread(name):
+    """Every uWSGI core's Python thread is named uWSGIWorkerNCoreM, core 0 too: that one is
+    the worker's main thread; the other cores (--threads) are request threads of their own."""
+    raw, truth = load_fixture(name)
+    stuck = truth["truth"]["stuck"]
+    core0 = raw.process(stuck["pid"]).thread(stuck["tid"])
+    assert core0.name.startswith("uWSGIWorker") and core0.name.endswith("Core0"), core0.name
+    assert thread_role(core0, stuck["pid"], "uwsgi worker") == "main thread"
+    core2 = replace(core0, tid=stuck["tid"] + 1000, name=core0.name[:-1] + "2")
+    assert thread_role(core2, stuck["pid"], "uwsgi worker") == "uwsgi core"
 
 
 @pytest.mark.parametrize(
@@ -79,7 +103,7 @@ def _as_site_packages(s: Snapshot) -> Snapshot:
     )
 
 
-@pytest.mark.parametrize("name", GUNICORN + CELERY or NONE)
+@pytest.mark.parametrize("name", GUNICORN + CELERY + UWSGI or NONE)
 def test_a_stuck_app_in_site_packages_is_not_idle(name):
     """Library frames count like stdlib ones inside a server's loop only when they are that
     loop's own wait helpers: a handler in an installed package is still a handler."""

@@ -118,9 +118,10 @@ def hostile(snapshot: Snapshot) -> Snapshot:
     """A recorded report whose target-supplied strings are hostile: what a process can put
     in its argv, its thread names, its locals and its file names."""
     procs = list(snapshot.processes)
-    first = next(i for i, p in enumerate(procs) if p.threads)
+    first = next(i for i, p in enumerate(procs) if any(t.frames for t in p.threads))  # a uWSGI master's main thread has none
     proc = procs[first]
-    thread = proc.threads[0]
+    at = next(i for i, t in enumerate(proc.threads) if t.frames)
+    thread = proc.threads[at]
     frame = thread.frames[-1]
     frame = replace(
         frame,
@@ -130,7 +131,8 @@ def hostile(snapshot: Snapshot) -> Snapshot:
         code="x = 1  # " + HOSTILE.format(n=5),
     )
     thread = replace(thread, name="evil\n# Injected heading\u202e" + HOSTILE.format(n=2), frames=(*thread.frames[:-1], frame))
-    procs[first] = replace(proc, cmdline=(*proc.cmdline, HOSTILE.format(n=1), "`", "[x](javascript:alert(6))"), threads=(thread, *proc.threads[1:]))
+    threads = (*proc.threads[:at], thread, *proc.threads[at + 1 :])
+    procs[first] = replace(proc, cmdline=(*proc.cmdline, HOSTILE.format(n=1), "`", "[x](javascript:alert(6))"), threads=threads)
     return snapshot.with_(processes=tuple(procs), host="host<b>")
 
 
