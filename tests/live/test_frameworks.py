@@ -1,8 +1,10 @@
-"""Pools as they run in production, live: a gunicorn arbiter with sync and gthread workers
-and a celery worker with its prefork (billiard) pool, each with one request / task stuck on
-an RLock a background thread holds, and a joblib Parallel (loky) with one hung task. Read through the same LiveSource `pooltui attach` uses
-and checked for what a person looks for (tests/expectations.py): the master's role, each
-worker's role, idle workers idle (never "stuck"), the stuck thread with its lock and holder.
+"""Pools as they run in production, live: a gunicorn arbiter with sync and gthread workers,
+a uWSGI master with prefork and threaded workers (process titles, or none) and a celery
+worker with its prefork (billiard) pool, each with one request / task stuck on an RLock a
+background thread holds, and a joblib Parallel (loky) with one hung task. Read through the
+same LiveSource `pooltui attach` uses and checked for what a person looks for
+(tests/expectations.py): the master's role, each worker's role, idle workers idle (never
+"stuck"), the stuck thread with its lock and holder.
 
 The frameworks must be installed in the *target* interpreter: one virtualenv per Python
 version under .demo-venvs/ (`make demo-venvs`, or POOLTUI_DEMO_VENVS); a version without
@@ -11,9 +13,15 @@ one skips with a reason.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from pooltui import scenarios
+from pooltui.analysis.timeline import STUCK_SAMPLES
+from pooltui.model import Severity
+from pooltui.sources import LiveSource
 from tests.conftest import capture
 from tests.expectations import FRAMEWORK_CHECKS
 
@@ -25,6 +33,9 @@ VARIANTS = {  # test id -> (scenario, its arguments)
     "gunicorn-gthread": ("gunicorn_stuck", ("--worker-class", "gthread")),
     "celery-prefork": ("celery_hang", ()),
     "joblib-loky": ("joblib_stuck", ()),
+    "uwsgi-prefork": ("uwsgi_stuck", ()),
+    "uwsgi-threads": ("uwsgi_stuck", ("--threads", "4")),
+    "uwsgi-untitled": ("uwsgi_stuck", ("--no-titles",)),
 }
 
 
@@ -63,3 +74,22 @@ def test_attach_to_a_worker_shows_the_whole_server(scenario, start_demo):
     snapshot = capture(worker)
     assert snapshot.root_pid == demo.pid
     assert {p.pid for p in snapshot.processes} >= {demo.pid, *demo.truth["worker_pids"]}
+
+
+def test_idle_uwsgi_cores_never_read_as_stuck_over_refreshes(start_demo):
+    """The verdict that needs several refreshes: the stuck request thread is "stuck"; the idle
+    cores (no Python frame, asleep in epoll_wait or on uWSGI's accept mutex) never are, however
+    long they wait. The flag-pollers asleep in time.sleep() are, at severity info."""
+    python = scenarios.python_for("uwsgi_stuck", "3.11") or scenarios.python_for("uwsgi_stuck")
+    if python is None:
+        pytest.skip("no Python with uwsgi installed: make demo-venvs")
+    demo = start_demo("uwsgi_stuck", python, "--threads", "4")
+    source = LiveSource(demo.pid)
+    for i in range(STUCK_SAMPLES):
+        time.sleep(1.0 if i else 0.0)
+        snapshot = asyncio.run(source.capture())
+    stuck = {tid: d for d in snapshot.diagnoses if d.kind == "stuck_thread" for tid in d.tids}
+    assert stuck[demo.truth["stuck"]["tid"]].severity is Severity.WARNING, snapshot.diagnoses
+    pollers = {t.tid for p in snapshot.processes for t in p.threads if t.name == demo.truth["holder"]["name"]}
+    assert all(stuck[tid].severity is Severity.INFO for tid in pollers & set(stuck)), snapshot.diagnoses
+    assert set(stuck) <= pollers | {demo.truth["stuck"]["tid"]}, snapshot.diagnoses
