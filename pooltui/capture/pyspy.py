@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Optional
 
 from pooltui.capture import procs
@@ -47,9 +46,13 @@ def find_pyspy() -> str:
         if os.path.isfile(override) and os.access(override, os.X_OK):
             return override
         raise PySpyMissing(f"POOLTUI_PYSPY={override!r} is not an executable file")
-    beside = Path(sys.executable).parent / "py-spy"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
+    # os.path, not pathlib: this runs twice per refresh, and pathlib (3.9-3.13) sys.intern()s
+    # every path part; parts nothing else holds die and are interned again next time, and
+    # that churn makes the interned-strings dict reallocate its ~1 MB table over and over,
+    # which glibc keeps as heap (+1.3 MB RSS within minutes of fast refreshes)
+    beside = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if os.path.isfile(beside) and os.access(beside, os.X_OK):
+        return beside
     found = shutil.which("py-spy")
     if not found:
         raise PySpyMissing("py-spy was not found (not beside this Python, not on PATH)")
