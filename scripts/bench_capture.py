@@ -41,7 +41,7 @@ def pyspy_subprocesses(root: int) -> tuple[float, int]:
 def cold() -> None:
     """Forget what earlier captures cached, so a "first capture" is one."""
     sourcelines._FILES.clear()
-    procs._python_version.cache_clear()
+    procs._VERSIONS.clear()
 
 
 async def full(root: int, options: CaptureOptions = CaptureOptions()) -> tuple[float, LiveSource]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Optional
 
 import psutil
@@ -211,9 +210,30 @@ def any_running(sched: dict[int, Sched]) -> bool:
     return not sched or any(state == "R" for state, _ in sched.values())
 
 
-@lru_cache(maxsize=1024)
+_VERSIONS: dict[tuple[int, float], Optional[str]] = {}  # (pid, create_time) -> python_version
+_SWEEP_AT = 64  # the cache's size that triggers the next sweep of gone processes
+
+
 def _python_version(pid: int, create_time: float, exe: str) -> Optional[str]:
-    return python_version(pid, exe)  # /proc/PID/maps is read at most once per process (identity)
+    """``python_version``, read at most once per process (identity): /proc/PID/maps is long.
+
+    Entries of processes that are gone are swept out whenever the cache has doubled since
+    the last sweep, so it holds about the live processes: a pool whose workers are
+    replaced all day would otherwise fill any fixed bound with pids that will never be
+    asked about again (a soak replacing ~3 workers a second filled 1,024 in 6 minutes)."""
+    global _SWEEP_AT
+    key = (pid, create_time)
+    try:
+        return _VERSIONS[key]
+    except KeyError:
+        pass
+    if len(_VERSIONS) >= _SWEEP_AT:
+        for old in list(_VERSIONS):  # walks may run in two threads: work on a copy of the keys
+            if not os.path.exists(f"/proc/{old[0]}"):
+                _VERSIONS.pop(old, None)
+        _SWEEP_AT = max(64, 2 * len(_VERSIONS))
+    version = _VERSIONS[key] = python_version(pid, exe)
+    return version
 
 
 def _is_mp_bootstrap(cmdline: tuple[str, ...]) -> bool:
@@ -298,4 +318,3 @@ def is_kernel_thread(pid: int) -> bool:
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
