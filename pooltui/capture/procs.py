@@ -245,14 +245,18 @@ def _is_mp_bootstrap(cmdline: tuple[str, ...]) -> bool:
 
 
 # process titles (setproctitle) a pre-fork server gives its master and its workers
-_SERVER_TITLES = ("gunicorn: ", "[celeryd: ", "uWSGI ")
+_SERVER_TITLES = (
+    re.compile(r"gunicorn: "),
+    re.compile(r"\[celeryd: "),
+    re.compile(r"(?:.* )?uWSGI (?:master|worker|http|mule|spooler)"),  # --procname-prefix(-spaced) goes first
+)
 
 
 def _same_server(parent: tuple[str, ...], child: tuple[str, ...]) -> bool:
     """Master and worker of one pre-fork server: titled differently ("gunicorn: master [app]",
     "gunicorn: worker [app]"), so their command lines never match."""
     p, c = " ".join(parent), " ".join(child)
-    return any(p.startswith(title) and c.startswith(title) for title in _SERVER_TITLES)
+    return any(title.match(p) and title.match(c) for title in _SERVER_TITLES)
 
 
 def find_root(pid: int) -> int:

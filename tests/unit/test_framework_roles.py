@@ -13,6 +13,7 @@ import pytest
 
 from pooltui.analysis import analyze
 from pooltui.analysis.roles import thread_role
+from pooltui.capture import procs
 from pooltui.model import ProcError, Snapshot, WaitKind
 from tests.conftest import fixture_names, load_fixture
 
@@ -115,3 +116,19 @@ def test_a_stuck_app_in_site_packages_is_not_idle(name):
     assert t.wait.kind is not WaitKind.IDLE, t.wait
     for pid in truth["truth"]["idle_pids"]:
         assert s.process(pid).thread(pid).wait.kind is WaitKind.IDLE
+
+
+@pytest.mark.parametrize(
+    ("parent", "child", "same"),
+    [
+        ("gunicorn: master [app:app]", "gunicorn: worker [app:app]", True),
+        ("[celeryd: celery@host:MainProcess] -active- (worker)", "[celeryd: celery@host:ForkPoolWorker-1]", True),
+        ("uWSGI master", "uWSGI worker 1", True),
+        ("myapp uWSGI master", "myapp uWSGI worker 2", True),  # --procname-prefix-spaced myapp
+        ("/usr/bin/python app.py", "uWSGI worker 1", False),
+        ("gunicorn: master [a]", "uWSGI worker 1", False),
+    ],
+)
+def test_one_pre_fork_server_by_its_process_titles(parent, child, same):
+    """find_root walks from a worker up to its master when both carry the server's titles."""
+    assert procs._same_server(tuple(parent.split()), tuple(child.split())) is same
