@@ -17,7 +17,7 @@ from typing import Optional
 
 from pooltui import __version__
 from pooltui.capture import locks, procs, pyspy, redact, sourcelines
-from pooltui.capture.errors import CaptureError, PySpyMissing
+from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Process, Snapshot, Thread
 
@@ -82,6 +82,32 @@ def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread]
     return replace(proc, threads=filled)
 
 
+def _python_after_all(processes: list[Process]) -> list[Process]:
+    """py-spy finds no interpreter in a process forked from a Python one of the same binary
+    (a uWSGI worker forked without CPython's fork hooks, a child mid-fork): it is Python
+    with an interpreter state py-spy cannot read, not "not Python"."""
+    by_pid = {p.pid: p for p in processes}
+    out = []
+    for p in processes:
+        parent = by_pid.get(p.ppid)
+        if p.error is not None and p.error.code == NotPython.code and parent is not None and parent.threads and parent.name == p.name:
+            p = replace(
+                p,
+                error=replace(
+                    p.error,
+                    code=PySpyFailed.code,
+                    message=(
+                        f"py-spy found no readable Python interpreter state in process {p.pid}, forked from Python process "
+                        f"{parent.pid} ({p.name}): its interpreter may be broken by the fork (a lock held at fork time) or mid-fork"
+                    ),
+                    help="A server that forks without CPython's fork hooks (uWSGI: --py-call-uwsgi-fork-hooks) can leave this; "
+                    "look at the parent's threads at fork time.",
+                ),
+            )
+        out.append(p)
+    return out
+
+
 def tool_versions() -> dict[str, str]:
     versions = {"pooltui": __version__}
     try:
@@ -134,7 +160,7 @@ async def capture_tree(
                 if result is not None:
                     await result
 
-    processes = await asyncio.gather(*(one(i) for i in infos))
+    processes = _python_after_all(await asyncio.gather(*(one(i) for i in infos)))
     return Snapshot(
         created=created,
         host=socket.gethostname(),
