@@ -23,8 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 SOCKET = f"pooltui-e2e-{os.getpid()}"  # a private tmux server: no other session or config can resize ours
 
 
+# Textual's test harness leaves COLUMNS=80 LINES=24 in this process's environment; a
+# terminal app started with them draws 80x24 whatever the tmux window's size
+TERMINAL_ENV = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", "-L", SOCKET, "-f", os.devnull, *args], capture_output=True, text=True, check=True).stdout
+    cmd = ["tmux", "-L", SOCKET, "-f", os.devnull, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, env=TERMINAL_ENV).stdout
 
 
 def screen(session: str) -> str:
@@ -123,6 +129,40 @@ def test_attach_names_the_orphaned_lock_after_fork(version):
         assert "does not exist in this process" in flat
         assert "orphaned_lock" in flat  # the tree's badge for the diagnosis
         assert shown_pid(text) == worker
+        tmux("send-keys", "-t", session, "q")
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
+        demo.stop()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.parametrize("version", ["2.7", "3.12"])
+def test_a_worker_killed_while_attached_shows_its_signal_its_replacement_and_the_lost_task(version):
+    """Issue 6's check as a user makes it: kill a busy worker of a running pool while
+    `pooltui attach` watches; the tree keeps it dimmed with how it died and who replaced
+    it, the event log says so, and the diagnosis names the lost task."""
+    python = scenarios.find_python(version)
+    if python is None:
+        pytest.skip(f"Python {version} is not installed")
+    demo = scenarios.start("killed_worker", python, timeout=60)
+    session = f"pooltui-e2e-kill-{os.getpid()}"
+    command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {demo.pid} --interval 1"
+    victim = demo.truth["busy_pids"][0]
+    try:
+        tmux("new-session", "-d", "-s", session, "-x", "180", "-y", "50", command)
+        wait_for(session, lambda t: str(victim) in t and "lost_task" in t, "the tree with the demo's own lost task")
+        os.kill(victim, 9)
+        text = wait_for(session, lambda t: f"(pid {victim}) exited" in t and "died while running" in t, "the exit and the verdict")
+        lines = text.splitlines()
+
+        def shown(pattern: str) -> bool:  # on one line of the screen (panes side by side wrap separately)
+            return any(re.search(pattern, line) for line in lines)
+
+        if "exit status unknown" not in text:  # the kernel's exit events are readable here (pooltui doctor says)
+            assert shown(rf"{victim} killed by SIGKILL, replaced by \d+"), text  # the dimmed tree row
+            assert shown(rf"pool worker #1 \(pid {victim}\) exited: killed by SIGKILL"), text  # the event log
+        assert shown(r"replaced by pool worker #5"), text
+        assert shown(rf"pool worker #1 \(pid {victim}\) died while running a task"), text
         tmux("send-keys", "-t", session, "q")
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)

@@ -68,7 +68,10 @@ def test_killed_worker_is_a_lost_task_and_a_second_kill_is_seen_dying(python, st
     assert first.severity is Severity.ERROR and truth["replacement_pid"] in first.pids, first
     events = [(e.kind, e.pid) for s in samples for e in s.events]
     assert ("process_exited", second) in events, events
-    [exited] = [e for s in samples for e in s.events if (e.kind, e.pid) == ("process_exited", second)]
+    # within one refresh: the first sample after the kill has the exit, its replacement and the verdict
+    [exited] = [e for e in samples[1].events if (e.kind, e.pid) == ("process_exited", second)]
+    assert any(e.kind == "worker_replaced" for e in samples[1].events), samples[1].events
+    assert [d for d in found(samples[1], "lost_task") if second in d.pids], samples[1].diagnoses
     # the pool reaped it at once (_gone): how it died is known from the kernel's report of the exit
     assert ("killed by SIGKILL" in exited.detail) == exits.watcher().working, (exited.detail, exits.watcher().reason)
     assert any(kind == "worker_replaced" for kind, _ in events), events
