@@ -9,7 +9,8 @@ kernel's process-event connector (netlink ``NETLINK_CONNECTOR``/``CN_IDX_PROC``,
 Listening is read-only: nothing is sent to, or asked of, the target.
 
 ``watcher()`` is one listener per pooltui process, started on first use: a daemon thread
-keeps the last ``KEEP`` exits of the whole machine, each with its wall-clock time.
+keeps the exits of the whole machine (at most ``KEEP``; none older than a minute before
+the last time asked about), each with its wall-clock time.
 ``ExitWatcher.since(t, pids)`` answers the exits since ``t`` of those pids or their
 children. Where the connector cannot be used, ``reason`` says why and ``since`` answers
 nothing: callers keep what /proc shows (a zombie's status, else "unknown").
@@ -29,7 +30,8 @@ from typing import Optional
 
 from pooltui.model import Exit
 
-KEEP = 4096  # exits remembered (every process on the machine): minutes of a busy box's churn
+KEEP = 4096  # exits remembered at most (every process on the machine): a burst's worth
+ASKED_SLACK = 60.0  # seconds of exits kept before the oldest time asked about (since)
 _NETLINK_CONNECTOR = 11
 _CN_IDX_PROC = 1
 _CN_VAL_PROC = 1
@@ -116,6 +118,8 @@ class ExitWatcher:
             return ()
         self._drain()  # an exit the listener thread has not taken yet: the kernel queued it already
         with self._lock:
+            while self._exits and self._exits[0].at < t - ASKED_SLACK:  # nobody asks that far back again
+                self._exits.popleft()
             return tuple(e for e in self._exits if e.at >= t and (e.pid in pids or e.ppid in pids))
 
     def close(self) -> None:
