@@ -3,6 +3,7 @@ keyboard selects a busy worker and the stack pane shows what a user looks for.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -107,19 +109,31 @@ def test_open_shows_a_saved_report_and_quits_with_q():
         subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
 
 
+@contextlib.contextmanager
+def attached(scenario: str, version: str, interval: float, width: int = 160, height: int = 50) -> Iterator[tuple[scenarios.RunningDemo, str]]:
+    """`pooltui attach` in a tmux window on demo ``scenario`` under Python ``version``
+    (skipped where absent): yields the demo and the session; quits with q, stops both."""
+    python = scenarios.find_python(version)
+    if python is None:
+        pytest.skip(f"Python {version} is not installed")
+    demo = scenarios.start(scenario, python, timeout=60)
+    session = f"pooltui-e2e-{scenario}-{os.getpid()}"
+    command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {demo.pid} --interval {interval:g}"
+    try:
+        tmux("new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), command)
+        yield demo, session
+        tmux("send-keys", "-t", session, "q")
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
+        demo.stop()
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 @pytest.mark.parametrize("version", ["2.7", "3.12"])
 def test_attach_names_the_orphaned_lock_after_fork(version):
     """The logging-after-fork demo: a worker's pane names the handler's lock, says its
     owner does not exist in the worker, and the diagnosis calls it an orphaned lock."""
-    python = scenarios.find_python(version)
-    if python is None:
-        pytest.skip(f"Python {version} is not installed")
-    demo = scenarios.start("logging_fork", python, timeout=60)
-    session = f"pooltui-e2e-fork-{os.getpid()}"
-    command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {demo.pid} --interval 5"
-    try:
-        tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", command)
+    with attached("logging_fork", version, interval=5) as (demo, session):
         wait_for(session, lambda t: "pool worker" in t and shown_pid(t), "the process tree")
         tmux("send-keys", "-t", session, "Down")
         worker = demo.truth["worker_pids"][0]
@@ -129,10 +143,6 @@ def test_attach_names_the_orphaned_lock_after_fork(version):
         assert "does not exist in this process" in flat
         assert "orphaned_lock" in flat  # the tree's badge for the diagnosis
         assert shown_pid(text) == worker
-        tmux("send-keys", "-t", session, "q")
-    finally:
-        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
-        demo.stop()
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -141,15 +151,8 @@ def test_a_worker_killed_while_attached_shows_its_signal_its_replacement_and_the
     """Issue 6's check as a user makes it: kill a busy worker of a running pool while
     `pooltui attach` watches; the tree keeps it dimmed with how it died and who replaced
     it, the event log says so, and the diagnosis names the lost task."""
-    python = scenarios.find_python(version)
-    if python is None:
-        pytest.skip(f"Python {version} is not installed")
-    demo = scenarios.start("killed_worker", python, timeout=60)
-    session = f"pooltui-e2e-kill-{os.getpid()}"
-    command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {demo.pid} --interval 1"
-    victim = demo.truth["busy_pids"][0]
-    try:
-        tmux("new-session", "-d", "-s", session, "-x", "180", "-y", "50", command)
+    with attached("killed_worker", version, interval=1, width=180) as (demo, session):
+        victim = demo.truth["busy_pids"][0]
         wait_for(session, lambda t: str(victim) in t and "lost_task" in t, "the tree with the demo's own lost task")
         os.kill(victim, 9)
         text = wait_for(session, lambda t: f"(pid {victim}) exited" in t and "died while running" in t, "the exit and the verdict")
@@ -163,7 +166,3 @@ def test_a_worker_killed_while_attached_shows_its_signal_its_replacement_and_the
             assert shown(rf"pool worker #1 \(pid {victim}\) exited: killed by SIGKILL"), text  # the event log
         assert shown(r"replaced by pool worker #5"), text
         assert shown(rf"pool worker #1 \(pid {victim}\) died while running a task"), text
-        tmux("send-keys", "-t", session, "q")
-    finally:
-        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
-        demo.stop()
