@@ -74,6 +74,12 @@ def test_non_python_process():
         proc.wait()
 
 
+@pytest.mark.parametrize(("python", "words"), [("3.99", "no Python 3.99 that can run healthy"), ("/nonexistent/python", "not an executable file")])
+def test_demo_with_an_interpreter_that_is_not_there(python, words):
+    out = run("demo", "healthy", "--python", python, "--print")
+    assert_clean_failure(out, 2, words)
+
+
 def test_pyspy_missing(python_with_child):
     parent, _ = python_with_child
     out = run("snapshot", str(parent), env={"POOLTUI_PYSPY": "/nonexistent/py-spy"})
