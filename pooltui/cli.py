@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--list", action="store_true", help="list the scenarios and exit")
     demo.add_argument(
         "--python",
-        help="interpreter to run the scenario with (default: this one; framework scenarios: a .demo-venvs/py* one with the framework)",
+        help="interpreter to run the scenario with: a version (3.12) or a path (default: this one; framework scenarios: a .demo-venvs one with it)",
     )
     demo.add_argument("--print", action="store_true", help="print a Markdown report instead of opening the TUI")
     demo.add_argument("--interval", type=positive_float, default=2.0, help="seconds between automatic refreshes (default 2)")
