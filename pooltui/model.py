@@ -105,6 +105,11 @@ class Wait:
     lock_id: Optional[str] = None  # Lock.id when the lock object is known
     holder: Optional[str] = None  # one-line description of the holder, when known
 
+    @property
+    def unsaid_holder(self) -> str:
+        """The holder, when the summary does not already name it ("" otherwise)."""
+        return self.holder if self.holder and self.holder not in self.summary else ""
+
 
 @dataclass(frozen=True)
 class Thread:

@@ -243,7 +243,7 @@ def _thread(thread: Thread) -> list[str]:
     wait = thread.wait
     if wait is not None:
         css = "lock" if wait.kind.is_lock else ("running" if wait.kind is WaitKind.RUNNING else "")
-        holder = f' — held by <span class="holder">{e(wait.holder)}</span>' if wait.holder else ""
+        holder = f' — held by <span class="holder">{e(wait.unsaid_holder)}</span>' if wait.unsaid_holder else ""
         summary += f'<span class="wait {css}">{e(wait.summary)}{holder}</span>'
     out = [f'<details class="thread" open><summary>{summary}</summary>']
     if thread.frames:

@@ -63,7 +63,7 @@ def stack_lines(thread: Thread, indent: str = "    ") -> list[str]:
 def thread_heading(thread: Thread) -> str:
     name = _md(thread.name) if thread.name else f"Thread {thread.tid}"
     wait = _md(thread.wait.summary) if thread.wait else ""
-    holder = f" — held by {_md(thread.wait.holder)}" if thread.wait and thread.wait.holder else ""
+    holder = f" — held by {_md(thread.wait.unsaid_holder)}" if thread.wait and thread.wait.unsaid_holder else ""
     return f"**{name}** ({_md(thread.role)}, tid {thread.tid}): {wait}{holder}"
 
 

@@ -123,9 +123,9 @@ def wait_lines(thread: Thread, lock: Optional[Lock], width: int = 100) -> list[C
     style = WAIT_STYLE.get(kind.value, "$text-warning" if kind.is_lock else "$text-primary")
     wrapped = textwrap.wrap(clean(thread.wait.summary, 600), max(30, width - 2), subsequent_indent="  ", break_on_hyphens=False)
     lines = [Content.assemble("  ", (line, style)) for line in wrapped]
-    holder = thread.wait.holder
+    holder = thread.wait.unsaid_holder
     hint = "  (enter: go to holder)" if lock is not None and lock.holder is not None and lock.holder.alive and lock.holder.tid else ""
-    if holder and holder not in thread.wait.summary:
+    if holder:
         lines.append(Content.assemble("  ", ("held by ", "$text-muted"), (clean(holder, 200), "$warning bold"), (hint, "$text-muted")))
     elif hint:
         lines.append(Content.styled("  enter: go to the holder", "$text-muted"))

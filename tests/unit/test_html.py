@@ -169,3 +169,17 @@ def test_hostile_strings_are_inert_in_markdown(name):
     for n in range(1, 6):
         assert f"\\x1b[31m<script>alert({n})</script>" in text, n
     assert "evil\\n# Injected heading" in text
+
+
+@pytest.mark.parametrize("name", fixture_names("contention-"))
+def test_a_waiters_holder_is_said_once_per_line(name):
+    """The wait summary already names the holder ("… held by 'MainThread' (pid N) in …"):
+    the Markdown and HTML reports do not say it again after it (the TUI does not either)."""
+    snapshot = analyze(load_report(FIXTURES / f"{name}.json").snapshot)
+    waits = [t.wait for p in snapshot.processes for t in p.threads if t.wait and t.wait.holder]
+    assert waits and all(w.holder in w.summary for w in waits)
+    md = render(snapshot, "md")
+    lines = [line for line in md.splitlines() if line.startswith("**") and "held by" in line]
+    assert lines and all(line.count("held by") == 1 for line in lines), lines
+    page = html.unescape(render(snapshot, "html"))
+    assert "— held by" not in page
