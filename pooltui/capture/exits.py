@@ -4,8 +4,8 @@ A pool parent reaps a dead worker within ~0.1 s (Pool's worker handler thread), 
 zombie whose wait status /proc shows (``procs.read_exit_code``) is rarely caught by a
 sample, and once reaped the status is gone: only the parent's ``waitpid()`` had it. The
 kernel's process-event connector (netlink ``NETLINK_CONNECTOR``/``CN_IDX_PROC``,
-``CONFIG_PROC_EVENTS``; root or CAP_NET_ADMIN in the initial user and pid namespace, as
-``forkstat`` needs) multicasts every process's exit, with its wait status, as it happens.
+``CONFIG_PROC_EVENTS``; root or CAP_NET_ADMIN before Linux 6.6, any user since; the
+initial pid namespace, as ``forkstat`` needs) multicasts every process's exit, with its wait status, as it happens.
 Listening is read-only: nothing is sent to, or asked of, the target.
 
 ``watcher()`` is one listener per pooltui process, started on first use: a daemon thread
