@@ -28,6 +28,14 @@ def assert_clean_failure(out: subprocess.CompletedProcess, code: int, words: str
     assert words in out.stderr, out.stderr
 
 
+def fake_pyspy(folder: Path, script: str, mode: int = 0o755) -> Path:
+    """A shell script standing in for py-spy (hanging, printing garbage, not executable...)."""
+    path = folder / "py-spy"
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(mode)
+    return path
+
+
 @pytest.fixture
 def python_with_child(tmp_path):
     """A Python process with one Python child, both ready before the test goes on."""
@@ -88,9 +96,7 @@ def test_pyspy_missing(python_with_child):
 
 def test_pyspy_hanging_times_out(python_with_child, tmp_path):
     parent, _ = python_with_child
-    hang = tmp_path / "py-spy"
-    hang.write_text("#!/bin/sh\nexec sleep 600\n")
-    hang.chmod(0o755)
+    hang = fake_pyspy(tmp_path, "exec sleep 600\n")
     out = run("snapshot", str(parent), "--timeout", "1", env={"POOLTUI_PYSPY": str(hang)}, timeout=30)
     assert_clean_failure(out, 3, "did not answer within 1 s")
 
@@ -102,9 +108,7 @@ def test_a_cancelled_dump_stops_its_pyspy(tmp_path):
     from pooltui.capture import pyspy
 
     marker = tmp_path / "pid"
-    hang = tmp_path / "py-spy"
-    hang.write_text(f"#!/bin/sh\necho $$ > {marker}.tmp && mv {marker}.tmp {marker}\nexec sleep 600\n")
-    hang.chmod(0o755)
+    hang = fake_pyspy(tmp_path, f"echo $$ > {marker}.tmp && mv {marker}.tmp {marker}\nexec sleep 600\n")
 
     async def cancel_midway() -> None:
         task = asyncio.ensure_future(pyspy.dump(os.getpid(), pyspy.DumpOptions(timeout=60), str(hang)))
@@ -124,9 +128,7 @@ def test_a_cancelled_dump_stops_its_pyspy(tmp_path):
 
 def test_pyspy_printing_garbage(python_with_child, tmp_path):
     parent, _ = python_with_child
-    fake = tmp_path / "py-spy"
-    fake.write_text('#!/bin/sh\necho \'[{"thread_id": 1, "frames": [\'\n')
-    fake.chmod(0o755)
+    fake = fake_pyspy(tmp_path, 'echo \'[{"thread_id": 1, "frames": [\'\n')
     out = run("snapshot", str(parent), env={"POOLTUI_PYSPY": str(fake)})
     assert_clean_failure(out, 3, "not JSON")
 
@@ -137,10 +139,8 @@ def test_process_exiting_during_capture_leaves_the_rest_complete(python_with_chi
     parent, child = python_with_child
     real = subprocess.run([sys.executable, "-c", "from pooltui.capture.pyspy import find_pyspy; print(find_pyspy())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    wrapper = tmp_path / "py-spy"
     wait_dead = f'while grep -q "^State:[[:space:]]*[RSD]" /proc/{child}/status 2>/dev/null; do :; done'
-    wrapper.write_text(f'#!/bin/sh\nif [ "$3" = "{child}" ]; then kill -9 {child}; {wait_dead}; fi\nexec {real} "$@"\n')
-    wrapper.chmod(0o755)
+    wrapper = fake_pyspy(tmp_path, f'if [ "$3" = "{child}" ]; then kill -9 {child}; {wait_dead}; fi\nexec {real} "$@"\n')
     out_file = tmp_path / "r.json"
     out = run("snapshot", str(parent), "-o", str(out_file), env={"POOLTUI_PYSPY": str(wrapper)})
     assert out.returncode in (0, 1), out.stderr
@@ -191,9 +191,7 @@ def test_zombie():
 
 def test_pyspy_not_executable(python_with_child, tmp_path):
     parent, _ = python_with_child
-    fake = tmp_path / "py-spy"
-    fake.write_text("#!/bin/sh\n")
-    fake.chmod(0o644)
+    fake = fake_pyspy(tmp_path, "", mode=0o644)
     out = run("snapshot", str(parent), env={"POOLTUI_PYSPY": str(fake)})
     assert_clean_failure(out, 3, "is not an executable file")
 
