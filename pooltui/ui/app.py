@@ -156,7 +156,8 @@ class PoolApp(App[None]):
             return "target exited · last snapshot kept (s saves it)", "$error bold"
         if s.capturing:
             done, total = s.progress
-            return (f"capturing {done}/{total} processes…" if total else "capturing…"), "$accent bold"
+            # as wide at 9/129 as at 129/129: a wider status relays out the whole screen
+            return (f"capturing {done:>{len(str(total))}}/{total} processes…" if total else "capturing…"), "$accent bold"
         flags = " · locals" if s.show_locals else ""
         flags += " · native" if getattr(self.options, "native", False) else ""
         if not s.live:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional
 
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
@@ -25,9 +25,10 @@ def update_static(static: Static, content: Content) -> None:
     old = static.content
     if same_content(old, content):
         return
-    # a line as wide as the one it replaces needs a repaint of itself, not a new layout
+    # a widget of fixed size, or a line as wide as the one it replaces, needs a repaint of
+    # itself, not a new layout of the screen (~20 ms with a 128-process tree)
     same_size = isinstance(old, Content) and "\n" not in old.plain + content.plain and old.cell_length == content.cell_length
-    static.update(content, layout=not same_size)
+    static.update(content, layout=static.styles.auto_dimensions and not same_size)
 
 
 class DiagnosesPanel(VerticalScroll):
@@ -67,17 +68,27 @@ class EventLog(VerticalScroll):
         self.border_title = f"events ({len(events)})"
 
 
-class StatusLine(Horizontal):
-    """Target and host on the left; snapshot time and what the refresh is doing on the right."""
+class StatusLine(Static):
+    """One line: target and host on the left (cut first when the line is short); snapshot
+    time and what the refresh is doing on the right. One widget of fixed size, so a new
+    state ("capturing 12/129 processes…") repaints this line and never lays out the screen."""
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(id="status-target")
-        yield Static(id="status-state")
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self._parts = (Content(""), Content(""))
 
     def show(self, description: str, snapshot: Optional[Snapshot], state: str, state_style: str = "$text-muted") -> None:
         host = f" on {clean(snapshot.host, 60)}" if snapshot else ""
         when = fmt.clock(snapshot.created) if snapshot else "--:--:--"
-        target = Content.assemble(("pooltui ", "bold $accent"), (clean(description, 200) + host, "bold"))
-        update_static(self.query_one("#status-target", Static), target)
+        left = Content.assemble(("pooltui ", "bold $accent"), (clean(description, 200) + host, "bold"))
         right = Content.assemble(("snapshot ", "$text-muted"), when, ("  ·  ", "$text-muted"), (state, state_style))
-        update_static(self.query_one("#status-state", Static), right)
+        if not all(same_content(a, b) for a, b in zip(self._parts, (left, right))):
+            self._parts = (left, right)
+            self.refresh()
+
+    def render(self) -> Content:
+        left, right = self._parts
+        width = self.content_region.width
+        right = right.truncate(width, ellipsis=True)
+        left = left.truncate(max(0, width - right.cell_length - 2), ellipsis=True)
+        return Content.assemble(left, " " * max(0, width - left.cell_length - right.cell_length), right)
