@@ -49,6 +49,51 @@ def shown_pid(text: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+_SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+def _cells(escaped: str) -> list[list[tuple[str, str]]]:
+    """``capture-pane -e`` output as lines of (character, background) cells; tmux emits
+    attributes as changes from the previous cell, across lines."""
+    lines: list[list[tuple[str, str]]] = [[]]
+    background, pos = "", 0
+    for found in _SGR.finditer(escaped + "\x1b[m"):
+        for ch in escaped[pos : found.start()]:
+            if ch == "\n":
+                lines.append([])
+            else:
+                lines[-1].append((ch, background))
+        pos = found.end()
+        codes = found.group(1).split(";") if found.group(1) else ["0"]
+        i = 0
+        while i < len(codes):
+            code = codes[i]
+            if code in ("0", "49"):
+                background = ""
+            elif code == "48":  # 48;5;N or 48;2;R;G;B
+                width = 3 if codes[i + 1 : i + 2] == ["5"] else 5
+                background, i = ";".join(codes[i : i + width]), i + width - 1
+            elif code in ("38",):  # skip a colour's arguments
+                i += 2 if codes[i + 1 : i + 2] == ["5"] else 4
+            i += 1
+    return lines
+
+
+def highlighted_rows(session: str) -> list[str]:
+    """The process tree's rows whose label is drawn on another background than most
+    rows' (the highlight), from what the terminal shows: a row a partial repaint left
+    highlighted counts too."""
+    rows = []
+    for cells in _cells(tmux("capture-pane", "-p", "-e", "-t", session)):
+        text = "".join(ch for ch, _ in cells)
+        label = re.search(r"pool (parent|worker)", text.split("│")[1] if text.count("│") > 1 else "")
+        if label:
+            start = text.index("│") + 1 + label.start()
+            rows.append((cells[start][1], text.split("│")[1]))
+    usual = max({bg for bg, _ in rows}, key=lambda bg: sum(b == bg for b, _ in rows))
+    return [text for bg, text in rows if bg != usual]
+
+
 def wait_for(session: str, predicate, what: str, timeout: float = 60.0) -> str:  # type: ignore[no-untyped-def]
     """Poll the pane until ``predicate(text)``; fail with the last screen after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -92,6 +137,31 @@ def test_attach_shows_a_busy_workers_stack(healthy_pool):
         wait_for(session, lambda t: "pool parent" not in t, "pooltui to quit", timeout=15)
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_moving_the_highlight_repaints_the_row_it_left():
+    """A move repaints just the two rows (ui.widgets.option_list): between workers alike
+    (same threads, nothing else on screen changes size) no full repaint hides a stale one."""
+    try:
+        demo = scenarios.start("pool_size", sys.executable, args=("--workers", "6", "--mode", "idle"), timeout=60)
+    except scenarios.DemoError as exc:
+        pytest.fail(f"demo scenario did not start: {exc}")
+    session = f"pooltui-e2e-rows-{os.getpid()}"
+    command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {demo.pid} --interval 60"
+    tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", command)
+    try:
+        text = wait_for(session, lambda t: t.count("pool worker") == 6 and shown_pid(t) == demo.pid, "the process tree")
+        for step in range(6):
+            tmux("send-keys", "-t", session, "Down")
+            text = wait_for(session, lambda t, was=shown_pid(text): shown_pid(t) not in (None, was), "the selection to move", timeout=10)
+            rows = highlighted_rows(session)
+            assert [str(shown_pid(text)) in row for row in rows] == [True], f"after {step + 1} moves the highlighted rows are {rows}"
+        tmux("send-keys", "-t", session, "q")
+        wait_for(session, lambda t: "pool parent" not in t, "pooltui to quit", timeout=15)
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
+        demo.stop()
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

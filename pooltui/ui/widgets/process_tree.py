@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Optional
 
 from textual.content import Content
-from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from pooltui.analysis.diagnoses import worst_for
@@ -17,6 +16,7 @@ from pooltui.model import Process, Snapshot
 from pooltui.report.text import clean, human_bytes, tree_rows
 from pooltui.ui import format as fmt
 from pooltui.ui.messages import ProcessSelected
+from pooltui.ui.widgets.option_list import OptionList
 from pooltui.ui.widgets.panels import same_content
 
 

@@ -9,13 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import OptionList, Static
+from textual.widgets import Static
 from textual.widgets.option_list import Option
 
 from pooltui.analysis.waits import process_state
 from pooltui.model import Process, Snapshot, Thread
 from pooltui.ui import format as fmt
 from pooltui.ui.messages import FollowHolder
+from pooltui.ui.widgets.option_list import OptionList
 from pooltui.ui.widgets.panels import update_static
 
 
