@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.analysis.frames import find
+from pooltui.analysis.frames import find, matches
 from pooltui.model import Frame, Process, Snapshot, Thread
 
 # Process roles
@@ -119,12 +119,12 @@ _THREAD_IN_PROCESS: dict[tuple[str, str], str] = {
 def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str], ...]) -> Optional[str]:
     """The role of the innermost matching frame: a fork child's outer frames are its
     parent's (a forkserver's child shows forkserver.main below _process_worker)."""
-    best: Optional[tuple[int, str]] = None
-    for suffix, functions, role in table:
-        index = find(frames, suffix, *functions)
-        if index is not None and (best is None or index < best[0]):
-            best = (index, role)
-    return best[1] if best else None
+    for frame in frames:  # innermost first; at the same frame, the table's order decides
+        if not frame.native:
+            for suffix, functions, role in table:
+                if matches(frame, suffix, *functions):
+                    return role
+    return None
 
 
 def thread_role(thread: Thread, pid: int, process_role: str = "") -> str:
