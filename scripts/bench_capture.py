@@ -7,6 +7,7 @@ numbers); nothing here prints. The caller keeps the tree alive and stops it.
 from __future__ import annotations
 
 import asyncio
+import resource
 import statistics
 import subprocess
 import time
@@ -36,6 +37,12 @@ def pyspy_subprocesses(root: int) -> tuple[float, int]:
     start = time.perf_counter()
     out = subprocess.run([exe, "dump", "--pid", str(root), "--subprocesses"], capture_output=True, text=True, timeout=PYSPY_TIMEOUT)
     return time.perf_counter() - start, out.stdout.count("\nPython v") + out.stdout.startswith("Python v")
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children: its py-spy runs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cold() -> None:
