@@ -185,12 +185,23 @@ async def test_enter_on_a_waiting_thread_goes_to_the_lock_holder():
         assert f"held by 'MainThread' (pid {holder})" in screen_text(app) and "enter: go to the holder" in screen_text(app)
         await pilot.press("tab")
         assert threads(app).check_action("follow", ()) is True
+        await pilot.pause()
+        assert footer_enter(app) == "enabled"
         await pilot.press("enter")
         await pilot.pause()
         assert tree(app).selected_pid == holder
         assert threads(app).selected.tid == holder and threads(app).has_focus
+        assert footer_enter(app) == "disabled"  # the footer followed while the list had focus
         await pilot.press("enter")  # the holder waits on nothing: disabled, nothing moves
         assert tree(app).selected_pid == holder
+
+
+def footer_enter(app: PoolApp) -> str:
+    """How the footer shows `enter` (go to lock holder): "enabled", "disabled" or "absent"."""
+    from textual.widgets._footer import FooterKey
+
+    keys = [k for k in app.screen.query(FooterKey) if k.action == "follow"]
+    return "absent" if not keys else "disabled" if keys[0].has_class("-disabled") else "enabled"
 
 
 @pilot

@@ -71,12 +71,15 @@ class ThreadList(OptionList):
         self._update_follow()
 
     def _update_follow(self) -> None:
-        """Redraw the footer only when `enter` changes between enabled and disabled
-        (a footer redraw restyles all its keys: too slow to do on every arrow key)."""
+        """Redraw the footer only when `enter` changes between enabled and disabled, and
+        only while this list has focus: the footer shows `enter` only then, and a focus
+        change redraws it anyway. A footer redraw mounts all its keys again (50-100 ms
+        while a capture runs): moving through the tree must not pay for it."""
         can = self.holder() is not None
         if can != self._can_follow:
             self._can_follow = can
-            self.refresh_bindings()
+            if self.has_focus:
+                self.refresh_bindings()
 
     def _on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()  # a click selects; following is the `enter` binding's job
