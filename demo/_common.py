@@ -304,6 +304,42 @@ def wait_idle(pid, tid=None, what="idle worker"):
     return wait_blocked(pid, tid or pid, syscalls=("read", "futex"), what=what)
 
 
+def holders_asleep(channel, count, what):
+    """The framework demos' lock holders: one thread per worker reports "holding" over
+    ``channel`` and sleeps with the lock. Returns {pid: message} once every one sleeps."""
+    holders = dict((m["pid"], m) for m in channel.collect(count, event="holding"))
+    for pid, m in holders.items():
+        wait_blocked(pid, m["tid"], syscalls=SLEEP_SYSCALLS, what=what)
+    return holders
+
+
+def blocked_on_holder(channel, holders, event, what):
+    """The thread that reported ``event`` (a request handler, a task), once it sleeps on
+    its worker's held lock; and the other workers' pids (idle)."""
+    stuck = channel.collect(1, event=event)[0]
+    lock = holders[stuck["pid"]]["lock"]
+    wait_blocked(stuck["pid"], stuck["tid"], int(lock["futex"], 16), what=what)
+    return stuck, sorted(pid for pid in holders if pid != stuck["pid"])
+
+
+def holder_truth(holders, stuck, idle, wait_site, hold_site):
+    """The truth the framework demos share: workers, the stuck thread, its lock's holder."""
+    holder = holders[stuck["pid"]]
+
+    def thread(m):
+        return dict((k, m[k]) for k in ("pid", "name", "ident", "tid"))
+
+    return {
+        "worker_pids": sorted(holders),
+        "idle_pids": idle,
+        "stuck": thread(stuck),
+        "holder": thread(holder),
+        "lock": holder["lock"],
+        "wait_site": wait_site,
+        "hold_site": hold_site,
+    }
+
+
 def pool_pids(pool):
     """Pids of a multiprocessing.Pool's current worker processes."""
     return sorted(p.pid for p in list(pool._pool))

@@ -115,31 +115,18 @@ def main(demo, workers):
     worker_process_init.connect(start_flusher, weak=False)
 
     def verify():
-        holders = dict((m["pid"], m) for m in CHANNEL.collect(workers, event="holding"))
-        for pid, m in holders.items():
-            _common.wait_blocked(pid, m["tid"], syscalls=_common.SLEEP_SYSCALLS, what="metrics-flusher")
+        holders = _common.holders_asleep(CHANNEL, workers, "metrics-flusher")
         task.delay(1)
-        stuck = CHANNEL.collect(1, event="running")[0]
-        lock = holders[stuck["pid"]]["lock"]
-        _common.wait_blocked(stuck["pid"], stuck["tid"], int(lock["futex"], 16), what="task")
-        idle = sorted(pid for pid in holders if pid != stuck["pid"])
+        stuck, idle = _common.blocked_on_holder(CHANNEL, holders, "running", "task")
         for pid in idle:
             _common.wait_blocked(pid, pid, syscalls=("read", "futex") + _common.POLL_SYSCALLS, what="idle pool worker")
         _common.wait_until(lambda: main_thread_in("kombu/transport/virtual/base.py", ("drain_events",)),
                            "the consumer to wait for broker messages")
         demo.wait_main_blocked(syscalls=("futex",) + _common.SLEEP_SYSCALLS + _common.POLL_SYSCALLS)
-        holder = holders[stuck["pid"]]
-        demo.ready({
-            "celery": celery.__version__,
-            "main_pid": demo.pid,
-            "worker_pids": sorted(holders),
-            "idle_pids": idle,
-            "stuck": dict((k, stuck[k]) for k in ("pid", "name", "ident", "tid")),
-            "holder": dict((k, holder[k]) for k in ("pid", "name", "ident", "tid")),
-            "lock": lock,
-            "wait_site": _common.site(Metrics.record, "with self.lock:"),
-            "hold_site": _common.site(Metrics._push, "time.sleep("),
-        })
+        truth = _common.holder_truth(holders, stuck, idle, _common.site(Metrics.record, "with self.lock:"),
+                                     _common.site(Metrics._push, "time.sleep("))
+        truth.update({"celery": celery.__version__, "main_pid": demo.pid})
+        demo.ready(truth)
 
     demo.setup_thread(verify)
     app.worker_main(["worker", "--pool=prefork", "--concurrency=%d" % workers, "--loglevel=WARNING",

@@ -136,34 +136,20 @@ def main(demo, workers, worker_class):
         if not started.wait(_common.STATE_TIMEOUT):
             raise _common.StateNotReached("the gunicorn arbiter did not start")
         host, port = arbiter[0].LISTENERS[0].getsockname()[:2]
-        holders = dict((m["pid"], m) for m in CHANNEL.collect(workers, event="holding"))
-        for pid, m in holders.items():
-            _common.wait_blocked(pid, m["tid"], syscalls=_common.SLEEP_SYSCALLS, what="cache-refresher")
+        holders = _common.holders_asleep(CHANNEL, workers, "cache-refresher")
         client = socket.create_connection((host, port), timeout=_common.STATE_TIMEOUT)
         client.sendall(b"GET /report HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n")
         CLIENTS.append(client)
-        stuck = CHANNEL.collect(1, event="handling")[0]
-        lock = holders[stuck["pid"]]["lock"]
-        _common.wait_blocked(stuck["pid"], stuck["tid"], int(lock["futex"], 16), what="request handler")
-        idle = sorted(pid for pid in holders if pid != stuck["pid"])
+        stuck, idle = _common.blocked_on_holder(CHANNEL, holders, "handling", "request handler")
         for pid in idle:
             _common.wait_blocked(pid, pid, syscalls=_common.POLL_SYSCALLS, what="idle worker")
         _common.wait_until(lambda: main_thread_in("gunicorn/arbiter.py", ("sleep", "wait_for_signals")),
                            "the arbiter to wait for signals")
         demo.wait_main_blocked(syscalls=("futex",) + _common.POLL_SYSCALLS)
-        holder = holders[stuck["pid"]]
-        demo.ready({
-            "worker_class": worker_class,
-            "gunicorn": gunicorn.__version__,
-            "arbiter_pid": demo.pid,
-            "worker_pids": sorted(holders),
-            "idle_pids": idle,
-            "stuck": dict((k, stuck[k]) for k in ("pid", "name", "ident", "tid")),
-            "holder": dict((k, holder[k]) for k in ("pid", "name", "ident", "tid")),
-            "lock": lock,
-            "wait_site": _common.site(Cache.get, "with self.lock:"),
-            "hold_site": _common.site(Cache._fetch_from_origin, "time.sleep("),
-        })
+        truth = _common.holder_truth(holders, stuck, idle, _common.site(Cache.get, "with self.lock:"),
+                                     _common.site(Cache._fetch_from_origin, "time.sleep("))
+        truth.update({"worker_class": worker_class, "gunicorn": gunicorn.__version__, "arbiter_pid": demo.pid})
+        demo.ready(truth)
 
     demo.setup_thread(verify)
     try:

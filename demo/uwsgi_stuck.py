@@ -124,9 +124,7 @@ def in_master(args):
     idle_syscalls = _common.POLL_SYSCALLS + (("futex",) if args.threads > 1 else ())
 
     def verify():
-        holders = dict((m["pid"], m) for m in CHANNEL.collect(args.workers, event="holding"))
-        for pid, m in holders.items():
-            _common.wait_blocked(pid, m["tid"], syscalls=_common.SLEEP_SYSCALLS, what="flag-poller")
+        holders = _common.holders_asleep(CHANNEL, args.workers, "flag-poller")
         with socket.socket(fileno=os.dup(uwsgi.sockets[0])) as listener:
             address = listener.getsockname()    # as bound: uWSGI 2.0 ends an abstract name with a NUL
         client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -134,30 +132,22 @@ def in_master(args):
         client.connect(address)
         client.sendall(b"GET /checkout HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n")
         CLIENTS.append(client)
-        stuck = CHANNEL.collect(1, event="handling")[0]
-        holder = holders[stuck["pid"]]
-        lock = holder["lock"]
-        _common.wait_blocked(stuck["pid"], stuck["tid"], int(lock["futex"], 16), what="request handler")
-        idle = sorted(pid for pid in holders if pid != stuck["pid"])
+        stuck, idle = _common.blocked_on_holder(CHANNEL, holders, "handling", "request handler")
         for pid in idle:
             for tid in request_threads(pid, holders[pid]["tid"]):
                 _common.wait_blocked(pid, tid, syscalls=idle_syscalls, what="idle uWSGI core")
         demo.wait_main_blocked(syscalls=_common.POLL_SYSCALLS)     # the master loop
         version = uwsgi.version
-        demo.ready({
+        truth = _common.holder_truth(holders, stuck, idle, _common.site(FeatureFlags.get, "with self.lock:"),
+                                     _common.site(FeatureFlags._fetch_from_flag_service, "time.sleep("))
+        truth.update({
             "threads": args.threads,
             "titles": args.titles,
             "fork_hooks": args.fork_hooks,
             "uwsgi": version.decode("ascii") if isinstance(version, bytes) else version,
             "master_pid": demo.pid,
-            "worker_pids": sorted(holders),
-            "idle_pids": idle,
-            "stuck": dict((k, stuck[k]) for k in ("pid", "name", "ident", "tid")),
-            "holder": dict((k, holder[k]) for k in ("pid", "name", "ident", "tid")),
-            "lock": lock,
-            "wait_site": _common.site(FeatureFlags.get, "with self.lock:"),
-            "hold_site": _common.site(FeatureFlags._fetch_from_flag_service, "time.sleep("),
         })
+        demo.ready(truth)
 
     demo.setup_thread(verify)
 
