@@ -1,4 +1,4 @@
-# pooltui — the two set-up commands are `make demo` and `make test`.
+# pooltui — the two set-up commands are `make demo` and `make test` (`make check`: the fast tier).
 # Uses the active virtualenv if there is one, else creates .venv with python3 (3.9+).
 
 SHELL := /bin/bash
@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.pooltui-installed
 SCENARIO ?= logging_fork
 
-.PHONY: demo test install lint fixtures screenshots bench clean demo-venvs
+.PHONY: demo test check test-tui test-live install lint fixtures screenshots bench clean demo-venvs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,23 +32,47 @@ lint: install
 	$(BIN)/ruff check pooltui tests scripts
 	$(BIN)/lint-imports
 
+## the fast tier, < 1 min: lint + unit tests (recorded fixtures, no target process)
+check: lint
+	$(BIN)/python -m pytest -q -m unit -p no:cacheprovider
+
+## what CI runs: every tier (unit, tui, live against real pools, e2e in tmux). Builds the
+## framework venvs first (cheap once built); whatever still cannot run is listed, with why,
+## in the "pooltui: N tests did not run" lines at the end
 test: lint
+	@$(MAKE) --no-print-directory demo-venvs DEMO_VERSIONS="$(TEST_DEMO_VERSIONS)"
 	$(BIN)/python -m pytest -q
+
+## one tier: the Textual app over recorded sources / real pools and the tmux end-to-end test
+test-tui: install
+	$(BIN)/python -m pytest -q -m tui
+test-live: install
+	@$(MAKE) --no-print-directory demo-venvs DEMO_VERSIONS="$(TEST_DEMO_VERSIONS)"
+	$(BIN)/python -m pytest -q -m live
 
 ## one virtualenv per installed interpreter (3.8+) with gunicorn, celery, joblib and uwsgi, for
 ## the gunicorn_stuck / celery_hang / joblib_stuck / uwsgi_stuck scenarios and
 ## tests/live/test_frameworks.py. pip compiles uwsgi (~25 s per interpreter, needs a C compiler):
-## a failed build only leaves uwsgi_stuck out for that interpreter
+## a failed build only leaves uwsgi_stuck out for that interpreter. A venv built once is
+## not touched again (it has the frameworks, or the stamp .demo-venvs/py3.X/.pooltui-demos:
+## delete the venv to rebuild it); .demo-venvs may be a symlink to a shared set.
+## `make test` builds the interpreters CI builds (TEST_DEMO_VERSIONS); the rest skip, said why
 DEMO_VERSIONS ?= 3.8 3.9 3.10 3.11 3.12 3.13
+TEST_DEMO_VERSIONS ?= 3.8 3.11 3.13
+HAS_FRAMEWORKS := import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("gunicorn", "celery", "joblib")))
 demo-venvs:
+	@mkdir -p .demo-venvs/
 	@for v in $(DEMO_VERSIONS); do \
+	  [ -e .demo-venvs/py$$v/.pooltui-demos ] && continue; \
+	  .demo-venvs/py$$v/bin/python -c '$(HAS_FRAMEWORKS)' 2>/dev/null && continue; \
 	  py=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python 2>/dev/null | tail -1); \
 	  [ -n "$$py" ] || py=$$(command -v python$$v | grep -v /shims/); \
-	  if [ -z "$$py" ]; then echo "python$$v: not installed, skipped"; continue; fi; \
+	  if [ -z "$$py" ]; then echo "python$$v: not installed, its framework tests skip"; continue; fi; \
 	  [ -x .demo-venvs/py$$v/bin/python ] || $$py -m venv .demo-venvs/py$$v || continue; \
-	  .demo-venvs/py$$v/bin/python -m pip install -q gunicorn celery joblib setproctitle && echo "py$$v: ok"; \
-	  .demo-venvs/py$$v/bin/python -m pip install -q uwsgi && echo "py$$v: uwsgi ok" \
-	    || echo "py$$v: uwsgi did not build (a C compiler and Python's headers are needed)"; \
+	  .demo-venvs/py$$v/bin/python -m pip install -q gunicorn celery joblib setproctitle && echo "py$$v: ok" || continue; \
+	  if .demo-venvs/py$$v/bin/python -m pip install -q uwsgi; then echo "py$$v: uwsgi ok"; \
+	  else echo "py$$v: uwsgi did not build (a C compiler and Python's headers are needed): uwsgi_stuck skips"; fi; \
+	  touch .demo-venvs/py$$v/.pooltui-demos; \
 	done
 
 ## re-record the unit-test fixtures from live demo scenarios on every installed interpreter

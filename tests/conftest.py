@@ -61,3 +61,39 @@ def load_fixture(name: str) -> tuple[Snapshot, dict]:
 def fixture_names(prefix: str = "") -> list[str]:
     """Recorded scenario fixtures (those with a truth sidecar written by scripts/record_fixtures.py)."""
     return sorted(p.name[: -len(".truth.json")] for p in FIXTURES.glob(f"{prefix}*.truth.json"))
+
+
+# ---------------------------------------------------------------- tiers
+# Each test is marked by what it needs, from the folder it lives in (a test may add its own):
+#   unit  recorded fixtures or pure functions, no process started but pooltui's own CLI (`make check`)
+#   tui   drives the Textual app over recorded sources (Pilot, SVG snapshots)
+#   live  starts real pools from demo/ and reads them with real py-spy
+#   e2e   the real `pooltui attach` in tmux (also live)
+TIERS = {"unit": "unit", "ui": "tui", "live": "live", "e2e": "e2e"}
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts
+        tier = TIERS.get(parts[0]) if len(parts) > 1 else "unit"  # tests/test_layers.py: a unit test
+        if tier and not item.get_closest_marker(tier):
+            item.add_marker(getattr(pytest.mark, tier))
+        if tier == "e2e" and not item.get_closest_marker("live"):
+            item.add_marker(pytest.mark.live)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    """One line that says what did not run and why, grouped (the -ra list names each test)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    parts = [f"{n} × {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])]
+    terminalreporter.write_sep("=", f"pooltui: {len(skipped)} tests did not run", yellow=True, bold=True)
+    for part in parts:
+        terminalreporter.write_line("  skipped " + part)

@@ -1,0 +1,14 @@
+"""Parsing /proc/PID/task/TID/syscall: which futex a thread sleeps on (no process needed)."""
+
+from pooltui.capture import memory
+
+
+def test_syscall_parsing():
+    futex = memory._parse_syscall(5, "202 0x55696be378b0 0x189 0x0 0x0 0x0 0xffffffff 0x7ffd 0x7f01\n")
+    assert (futex.nr, futex.futex_addr, futex.shared, futex.sp, futex.pc) == (202, 0x55696BE378B0, False, 0x7FFD, 0x7F01)
+    assert memory._parse_syscall(5, "202 0x7fa6dc549000 0x109 0 0 0 0 1 2").shared is True
+    assert memory._parse_syscall(5, "202 0x7fa6dc549000 0x81 0 0 0 0 1 2").futex_addr is None  # FUTEX_WAKE
+    assert memory._parse_syscall(5, "running").nr is None
+    blocked = memory._parse_syscall(5, "-1 0x7ffd 0x7f01")
+    assert (blocked.nr, blocked.futex_addr, blocked.sp) == (-1, None, 0x7FFD)
+    assert memory._parse_syscall(5, "230 0x1 0x1 0x7 0 0 0 1 2").futex_addr is None
