@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import re
 import shlex
@@ -39,14 +40,24 @@ def pid_arg(text: str) -> int:
     return pid
 
 
-def positive_float(text: str) -> float:
+def _seconds(text: str, low: float, high: float) -> float:
+    """A duration in seconds between ``low`` and ``high``: nan, inf and 1e-9 are usage errors,
+    not a UI spinning at full CPU or a sleep that never ends."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g} seconds: {text}")
     return value
+
+
+def interval_arg(text: str) -> float:
+    return _seconds(text, 0.5, 86400.0)
+
+
+def timeout_arg(text: str) -> float:
+    return _seconds(text, 0.5, 3600.0)
 
 
 def port_arg(text: str) -> int:
@@ -69,6 +80,16 @@ def count_arg(text: str) -> int:
     return value
 
 
+def sessions_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 64: {value}")
+    return value
+
+
 def _capture_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", type=pid_arg, help="the pool's root pid (default: found by walking up from PID)")
     p.add_argument("--locals", action="store_true", help="capture local variables (py-spy --locals)")
@@ -78,7 +99,7 @@ def _capture_flags(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="never pause a process to read it (default: only a process with a running thread is paused, so its stacks are consistent)",
     )
-    p.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per py-spy dump (default 10)")
+    p.add_argument("--timeout", type=timeout_arg, default=10.0, help="seconds per py-spy dump (default 10)")
     p.add_argument("--no-redact", action="store_true", help="keep values of secret-looking locals and arguments (password, token, key, ...)")
 
 
@@ -102,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("-o", "--output", help="write the report here (format from the extension: .json .md .html)")
     snap.add_argument("--format", choices=("json", "md", "html"), help="report format (default: json for -o, md on stdout)")
     snap.add_argument("--samples", type=count_arg, default=1, help="take N samples and write a timeline report (default 1)")
-    snap.add_argument("--interval", type=positive_float, default=2.0, help="seconds between samples (default 2)")
+    snap.add_argument("--interval", type=interval_arg, default=2.0, help="seconds between samples (default 2)")
     _capture_flags(snap)
 
     attach = sub.add_parser(
@@ -112,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples: sudo pooltui attach 1234   |   pooltui attach 1234 --interval 5 --locals",
     )
     attach.add_argument("pid", type=pid_arg, help="any process of the pool")
-    attach.add_argument("--interval", type=positive_float, default=2.0, help="seconds between automatic refreshes (default 2)")
+    attach.add_argument("--interval", type=interval_arg, default=2.0, help="seconds between automatic refreshes (default 2)")
     _capture_flags(attach)
 
     open_ = sub.add_parser(
@@ -146,21 +167,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="interpreter to run the scenario with: a version (3.12) or a path (default: this one; framework scenarios: a .demo-venvs one with it)",
     )
     demo.add_argument("--print", action="store_true", help="print a Markdown report instead of opening the TUI")
-    demo.add_argument("--interval", type=positive_float, default=2.0, help="seconds between automatic refreshes (default 2)")
+    demo.add_argument("--interval", type=interval_arg, default=2.0, help="seconds between automatic refreshes (default 2)")
     serve = sub.add_parser(
         "serve",
         help="serve the TUI to a web browser",
         description=(
-            "Serve `pooltui attach PID` over HTTP (textual-serve): each browser tab gets its own live, read-only session. "
-            "Anyone who reaches the port sees every stack of the pool: keep the default 127.0.0.1 and use an SSH tunnel."
+            "Serve `pooltui attach PID` over HTTP (textual-serve): each browser tab gets its own live, read-only session, "
+            "run as the user who started the server. Only who has the printed URL (it carries a random token) gets in; "
+            "keep the default 127.0.0.1 and use an SSH tunnel."
         ),
-        epilog="Examples: sudo pooltui serve 1234   (then open http://127.0.0.1:8000)   |   ssh -L 8000:127.0.0.1:8000 web1",
+        epilog="Examples: sudo pooltui serve 1234   (then open the URL it prints)   |   ssh -L 8000:127.0.0.1:8000 web1",
     )
     serve.add_argument("pid", type=pid_arg, help="any process of the pool")
     serve.add_argument("--port", type=port_arg, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host other than loopback: anyone on the network who gets the token (sent in clear over HTTP) gets root's view of the pool",
+    )
     serve.add_argument("--public-url", help="the URL browsers reach the server by, when it differs (a proxy; --host 0.0.0.0)")
-    serve.add_argument("--interval", type=positive_float, default=2.0, help="seconds between automatic refreshes (default 2)")
+    serve.add_argument(
+        "--token",
+        help="the access token (default: $POOLTUI_TOKEN or a new random one per start; at least 16 characters; "
+        "a --token value is visible to every local user in `ps`, prefer the environment variable)",
+    )
+    serve.add_argument("--max-sessions", type=sessions_arg, default=2, help="browser sessions at once, each a capture process (default 2)")
+    serve.add_argument("--interval", type=interval_arg, default=2.0, help="seconds between automatic refreshes (default 2)")
     _capture_flags(serve)
     doctor = sub.add_parser(
         "doctor",
@@ -169,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples: pooltui doctor   |   sudo pooltui doctor 1234",
     )
     doctor.add_argument("pid", nargs="?", type=pid_arg, help="a process of the pool to try (optional)")
-    doctor.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per trial dump (default 10)")
+    doctor.add_argument("--timeout", type=timeout_arg, default=10.0, help="seconds per trial dump (default 10)")
     return parser
 
 
@@ -276,16 +309,54 @@ def _attach_command(args: argparse.Namespace) -> str:
     return shlex.join(argv)
 
 
+def _serve_token(given: Optional[str]) -> str:
+    """--token, else $POOLTUI_TOKEN (removed from the environment the sessions inherit), else a new one."""
+    from pooltui.ui.serve import MIN_TOKEN, TOKEN_ENV, new_token
+
+    token = given if given is not None else os.environ.pop(TOKEN_ENV, None)
+    if token is None:
+        return new_token()
+    if len(token) < MIN_TOKEN or not token.isprintable() or not token.isascii() or " " in token:
+        raise Fail(f"the serve token must be at least {MIN_TOKEN} printable ASCII characters without spaces", EXIT_USAGE)
+    return token
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
     try:
-        from textual_serve.server import Server
+        from pooltui.ui.serve import GuardedServer, is_loopback
     except ImportError:
         raise Fail("the browser view needs textual-serve", EXIT_USAGE, "pip install textual-serve (a dependency of pooltui)") from None
+    token = _serve_token(args.token)
+    remote = not is_loopback(args.host)
+    if remote and not args.allow_remote:
+        raise Fail(
+            f"--host {args.host} is reachable from other machines: add --allow-remote to serve there anyway",
+            EXIT_USAGE,
+            "better: keep 127.0.0.1 and reach it with an SSH tunnel (ssh -L 8000:127.0.0.1:8000 HOST)",
+        )
     source = _live_source(args)
     _first_capture(source)  # permission problems fail here, with exit 3 and the help text, not in every browser tab
-    url = args.public_url or f"http://{args.host}:{args.port}"
-    server = Server(_attach_command(args), host=args.host, port=args.port, title=f"pooltui · {source.description}", public_url=url)
-    print(f"pooltui: serving the TUI of {source.description} on {url} (ctrl+c stops)", file=sys.stderr)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = (args.public_url or f"http://{host}:{args.port}").rstrip("/")
+    server = GuardedServer(
+        _attach_command(args),
+        token=token,
+        max_sessions=args.max_sessions,
+        host=args.host,
+        port=args.port,
+        title=f"pooltui · {source.description}",
+        public_url=url,
+    )
+    if remote:
+        print(
+            f"pooltui: WARNING: serving on {args.host}, reachable from the network. Whoever has the URL below sees every "
+            "stack of the pool as root; over plain HTTP the token can be read on the way. Prefer 127.0.0.1 and an SSH tunnel.",
+            file=sys.stderr,
+        )
+    print(f"pooltui: serving the TUI of {source.description} (ctrl+c stops); open:", file=sys.stderr)
+    print(f"    {url}/?token={quote(token, safe='')}", file=sys.stderr)
     try:
         server.serve()
     except OSError as exc:

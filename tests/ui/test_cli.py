@@ -35,4 +35,4 @@ def test_attach_to_a_missing_process_exits_3_before_the_app():
 
 def test_attach_rejects_a_bad_interval():
     out = pooltui("attach", "123", "--interval", "0")
-    assert out.returncode == 2 and "must be > 0" in out.stderr
+    assert out.returncode == 2 and "must be between 0.5 and 86400 seconds" in out.stderr

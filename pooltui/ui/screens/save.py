@@ -1,10 +1,15 @@
 """`s`: save the current snapshot (and the event log) as a report. The format follows
 the extension (.json, .md, .html); a failure is shown in the dialog, which stays open
-with the name typed so far, so nothing is lost."""
+with the name typed so far, so nothing is lost.
+
+In a browser (`pooltui serve`, ``App.is_web``) nothing is written on the server: the
+report is offered to the browser as a download, under the typed name's last part."""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from typing import Optional
 
 from textual import on
@@ -16,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from pooltui.model import Snapshot
-from pooltui.report import OutputError, format_for, save_report
+from pooltui.report import OutputError, format_for, render, save_report
 from pooltui.report.text import clean
 
 
@@ -31,8 +36,9 @@ class SaveDialog(ModalScreen[Optional[str]]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="save-box") as box:
-            box.border_title = "save report"
-            yield Static(Content.styled("File name (.json to reopen with `pooltui open`, .md or .html to read):", "$text-muted"))
+            box.border_title = "download report" if self.app.is_web else "save report"
+            where = "Download as" if self.app.is_web else "File name"
+            yield Static(Content.styled(f"{where} (.json to reopen with `pooltui open`, .md or .html to read):", "$text-muted"))
             yield Input(self.default_name, id="save-path", select_on_focus=False)
             yield Static(id="save-error")
             with Horizontal(id="save-buttons"):
@@ -55,6 +61,9 @@ class SaveDialog(ModalScreen[Optional[str]]):
         if not raw:
             self._error("type a file name")
             return
+        if self.app.is_web:
+            self.download(raw)
+            return
         path = os.path.expanduser(raw)
         if os.path.exists(path) and not os.path.isdir(path) and self._confirm_overwrite != path:
             self._confirm_overwrite = path
@@ -66,6 +75,14 @@ class SaveDialog(ModalScreen[Optional[str]]):
             self._error(clean(str(exc), 300))
             return
         self.dismiss(str(written))
+
+    def download(self, raw: str) -> None:
+        """Offer the report to the browser: never a path on the server's disk."""
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(raw.replace("\\", "/"))).lstrip(".") or "pooltui-report.json"
+        fmt = format_for(name)
+        mime = {"json": "application/json", "md": "text/markdown", "html": "text/html"}[fmt]
+        self.app.deliver_text(io.StringIO(render(self.snapshot, fmt)), save_filename=name, mime_type=mime, encoding="utf-8")
+        self.dismiss(f"{name} (a download in your browser)")
 
     @on(Button.Pressed, "#save-cancel")
     def action_cancel(self) -> None:

@@ -1,0 +1,49 @@
+"""`pooltui serve`'s guard without a server: which Host/Origin names pass, which --host needs
+--allow-remote, which tokens are refused (the live side is tests/live/test_serve.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pooltui.ui.serve import GuardedServer, is_loopback
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pooltui.cli", *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"])
+def test_loopback_hosts(host):
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.1", "192.168.1.5", "no-such-host.invalid"])
+def test_hosts_reachable_from_elsewhere(host):
+    assert not is_loopback(host)
+
+
+def test_host_and_origin_names():
+    server = GuardedServer("true", token="t" * 32, max_sessions=1, host="127.0.0.1", port=8000, title="t", public_url="https://pool.example.org/x")
+    for ok in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "pool.example.org", "10.1.2.3:8000", "LOCALHOST"):
+        assert server.host_allowed(ok), ok
+    for bad in ("evil.example:8000", "127.0.0.1.evil.example", "", "localhost.evil.example:8000"):
+        assert not server.host_allowed(bad), bad
+    assert server.origin_allowed("http://127.0.0.1:8000") and server.origin_allowed("https://pool.example.org")
+    for bad in ("null", "file://", "http://evil.example", "chrome-extension://abc", "http://127.0.0.1.nip.io:8000"):
+        assert not server.origin_allowed(bad), bad
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1"])
+def test_a_non_loopback_host_needs_allow_remote(host):
+    out = run("serve", "1", "--host", host)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.splitlines()[0] == f"pooltui: --host {host} is reachable from other machines: add --allow-remote to serve there anyway"
+
+
+@pytest.mark.parametrize("token", ["", "short", "sixteen chars ok", "x" * 15])
+def test_weak_tokens_are_refused(token):
+    out = run("serve", "1", "--token", token)
+    assert out.returncode == 2 and "at least 16 printable ASCII characters" in out.stderr and "Traceback" not in out.stderr
