@@ -413,6 +413,24 @@ class Channel(object):
         return out
 
 
+class QueueChannel(Channel):
+    """Channel for children that do not inherit the root's pipe (spawn, forkserver): a
+    multiprocessing SimpleQueue (no feeder thread; pass it to the child as an argument)."""
+
+    def __init__(self, ctx):
+        self._queue = ctx.SimpleQueue()
+        self._backlog = []
+
+    def send(self, **msg):
+        msg.setdefault("pid", os.getpid())
+        self._queue.put(json.dumps(msg))
+
+    def _recv(self, deadline):
+        if not self._queue._reader.poll(max(0.0, deadline - time.time())):
+            return None
+        return json.loads(self._queue.get())
+
+
 class StartGate(object):
     """Lets every pool worker take its task before any of them starts to spin.
 

@@ -220,10 +220,12 @@ class Lock:
     sem: Optional[str] = None  # the OS semaphore under it: "shm:DEV:INODE" (shared across processes) or "mem:PID:ADDR"
     sem_value: Optional[int] = None  # 0 = taken
     semlock_kind: Optional[str] = None  # RECURSIVE_MUTEX (mp.RLock) | SEMAPHORE (mp.Lock, Semaphore)
+    maxvalue: Optional[int] = None  # SemLock: 1 for Lock/RLock, N for BoundedSemaphore(N), SEM_VALUE_MAX for Semaphore
     locked: Optional[bool] = None
     count: Optional[int] = None
     owner_ident: Optional[int] = None
     holder: Optional[LockHolder] = None
+    holders: tuple[LockHolder, ...] = ()  # every holder when several can hold it (a multiprocessing Semaphore); holder is the first
     waiters: tuple[tuple[int, int], ...] = ()  # (pid, tid)
     orphaned: bool = False
     where: str = ""  # file:line where it was seen (the waiting frame)

@@ -158,13 +158,26 @@ def check_oversubscribed(s: Snapshot, truth: dict, version: str) -> None:
 
 
 def check_mp_abba(s: Snapshot, truth: dict, version: str) -> None:
+    """Under fork, spawn and forkserver alike: each process waits on the lock the other
+    holds (named, holder pid and thread), at its `with` line; one cross-process cycle."""
     [d] = diagnoses(s, "deadlock_cycle")
+    assert d.severity is Severity.ERROR
     pids = {p["pid"] for p in truth["processes"].values()}
     assert set(d.pids) == pids
     assert "processes" in d.summary
+    by_lock = {p["holds"]: p for p in truth["processes"].values()}
     for p in truth["processes"].values():
-        w = main_thread(proc(s, p["pid"])).wait
+        t = main_thread(proc(s, p["pid"]))
+        w = t.wait
         assert w.kind is WaitKind.SEMLOCK and p["waits_for"] in w.summary, w.summary
+        holder = by_lock[p["waits_for"]]
+        assert f"(pid {holder['pid']})" in w.summary, w.summary
+        [lock] = [lock for lock in s.locks if lock.id == w.lock_id]
+        assert lock.name == p["waits_for"]
+        assert (lock.holder.pid, lock.holder.tid, lock.holder.ident) == (holder["pid"], holder["pid"], holder["ident"])
+        site = p["wait_site"]
+        assert t.frames[w.frame_index].line == site["line"] and t.frames[w.frame_index].file == site["file"]
+        assert any(f"{site['function']} (" in e and f":{site['line']})" in e for e in d.evidence), d.evidence
 
 
 def check_dead_holder(s: Snapshot, truth: dict, version: str) -> None:

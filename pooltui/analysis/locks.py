@@ -42,19 +42,23 @@ def _who(holder: LockHolder) -> str:
     return f"{name} (pid {holder.pid})"
 
 
-def _semlock_holder(lock: Lock, group: list[Lock], snapshot: Snapshot) -> tuple[Optional[LockHolder], str]:
-    holders = [g for g in group if (g.count or 0) > 0]
-    if lock.sem_value not in (0, None) and not holders:
-        return None, "free at the moment of reading"
+def _semlock_holders(lock: Lock, group: list[Lock], snapshot: Snapshot) -> tuple[tuple[LockHolder, ...], str]:
+    """Every process whose own copy of the shared semaphore counts an acquisition (its
+    ``last_tid`` names the thread), matched across processes by the /dev/shm file."""
+    if lock.sem_value is not None and lock.maxvalue is not None and lock.sem_value >= lock.maxvalue:
+        return (), "free at the moment of reading"  # a count left by a release in another process lies
+    holders = []
+    for g in group:
+        if (g.count or 0) > 0:
+            thread = _by_ident(snapshot.process(g.pid), g.owner_ident)
+            holders.append(LockHolder(g.pid, thread.tid if thread else None, g.owner_ident, thread.name if thread else None))
     if holders:
-        h = holders[0]
-        proc = snapshot.process(h.pid)
-        thread = _by_ident(proc, h.owner_ident)
-        return LockHolder(h.pid, thread.tid if thread else None, h.owner_ident, thread.name if thread else None), ""
-    readable = [p for p in snapshot.processes if p.python and p.error is None]
-    if len(group) >= len(readable) and lock.sem_value == 0:
-        return LockHolder(pid=0, alive=False), "taken, but no live process of the tree holds it"
-    return None, "taken; its holder is a process whose copy could not be read"
+        return tuple(holders), ""
+    if lock.sem_value not in (0, None):
+        return (), "free at the moment of reading"
+    if lock.sem_value == 0 and all(g.count is not None for g in group):
+        return (LockHolder(pid=0, alive=False),), "taken, but no live process of the tree holds it"
+    return (), "taken; its holder is a process whose copy could not be read"
 
 
 def _rlock_holder(lock: Lock, snapshot: Snapshot) -> tuple[Optional[LockHolder], str]:
@@ -118,8 +122,10 @@ def resolve_holders(snapshot: Snapshot) -> Snapshot:
             continue
         if not lock.waiters:
             continue  # a sibling's copy of a multiprocessing lock: evidence only
+        holders: tuple[LockHolder, ...] = ()
         if lock.kind == "semlock":
-            holder, note = _semlock_holder(lock, groups[lock.sem or ""], snapshot)
+            holders, note = _semlock_holders(lock, groups[lock.sem or ""], snapshot)
+            holder = holders[0] if holders else None
             waiters = tuple(w for g in groups[lock.sem or ""] for w in g.waiters)
         elif lock.kind == "rlock":
             holder, note = _rlock_holder(lock, snapshot)
@@ -129,7 +135,8 @@ def resolve_holders(snapshot: Snapshot) -> Snapshot:
             maybe = _could_hold(lock, snapshot)
             note = NO_OWNER + (f"; could be held by {', '.join(repr(t.label) for t in maybe)}" if maybe else "")
         orphaned = holder is not None and not holder.alive and lock.kind == "rlock"
-        resolved.append(replace(lock, holder=holder, note=note, orphaned=orphaned, waiters=tuple(dict.fromkeys(waiters))))
+        holders = holders or ((holder,) if holder is not None else ())
+        resolved.append(replace(lock, holder=holder, holders=holders, note=note, orphaned=orphaned, waiters=tuple(dict.fromkeys(waiters))))
     # one record per shared semaphore: the first waiter's copy speaks for all
     unique: dict[str, Lock] = {}
     for lock in resolved:
@@ -138,12 +145,31 @@ def resolve_holders(snapshot: Snapshot) -> Snapshot:
     return _with_wait_lines(snapshot.with_(locks=locks))
 
 
+SEM_VALUE_MAX = 0x7FFFFFFF
+
+
+def kind_label(lock: Lock) -> str:
+    """"RLock", "multiprocessing lock", "multiprocessing BoundedSemaphore, 0 of 2 free"..."""
+    if lock.kind != "semlock":
+        return KIND_LABEL[lock.kind]
+    if lock.semlock_kind == "RECURSIVE_MUTEX":
+        return "multiprocessing RLock"
+    if lock.maxvalue in (None, 1):
+        return KIND_LABEL["semlock"]  # Lock and BoundedSemaphore(1) are the same object
+    value = "?" if lock.sem_value is None else str(lock.sem_value)
+    if lock.maxvalue >= SEM_VALUE_MAX:
+        return f"multiprocessing Semaphore, value {value}"
+    return f"multiprocessing BoundedSemaphore, {value} of {lock.maxvalue} free"
+
+
 def holder_text(lock: Lock) -> str:
-    """The holder in words, or why it is not known."""
+    """The holder(s) in words, or why not known."""
     if lock.holder is None:
         return lock.note or "owner unknown"
     if lock.kind == "semlock" and not lock.holder.alive:
         return "no live process (its holder died)"
+    if len(lock.holders) > 1:
+        return ", ".join(_who(h) for h in lock.holders)
     if not lock.holder.alive:
         return f"thread ident 0x{lock.holder.ident or 0:x}, which does not exist in this process" + (
             f" (it was {lock.holder.thread_name})" if lock.holder.thread_name else ""
@@ -168,9 +194,9 @@ def _with_wait_lines(snapshot: Snapshot) -> Snapshot:
                 f = t.frames[index]
                 at = f" in {f.function}, {f.where}"
             holder = holder_text(lock)
-            summary = f"waits on {lock.name} ({KIND_LABEL[lock.kind]}) held by {holder}{at}"
+            summary = f"waits on {lock.name} ({kind_label(lock)}) held by {holder}{at}"
             if lock.holder is None:
-                summary = f"waits on {lock.name} ({KIND_LABEL[lock.kind]}): {holder}{at}"
+                summary = f"waits on {lock.name} ({kind_label(lock)}): {holder}{at}"
             wait = replace(t.wait, kind=kind, summary=summary, lock_id=lock.id, holder=holder)
             threads.append(replace(t, wait=wait))
         processes.append(replace(p, threads=tuple(threads)))
@@ -200,8 +226,8 @@ def _edges(snapshot: Snapshot) -> dict[tuple[int, int], tuple[Lock, tuple[int, i
     edges = {}
     for lock in snapshot.locks:
         h = lock.holder
-        if h is None or not h.alive or h.tid is None:
-            continue
+        if h is None or not h.alive or h.tid is None or len(lock.holders) > 1:
+            continue  # several holders: any one's release wakes the waiter (no single edge)
         for w in lock.waiters:
             edges[w] = (lock, (h.pid, h.tid))
     return edges

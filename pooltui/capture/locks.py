@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import memory, pyspy, sourcelines
+from pooltui.capture import memory, pyspy, semlocks, sourcelines
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
@@ -81,6 +81,7 @@ def _record(pid: int, obj: memory.LockObject, name: str, where: str, sem: Option
         sem=sem,
         sem_value=obj.sem_value,
         semlock_kind=obj.semlock_kind,
+        maxvalue=obj.maxvalue,
         locked=obj.locked,
         count=obj.count,
         owner_ident=obj.owner_ident,
@@ -91,9 +92,9 @@ def _record(pid: int, obj: memory.LockObject, name: str, where: str, sem: Option
 def _sem_identity(pid: int, obj: memory.LockObject) -> Optional[str]:
     if obj.sem_addr is None:
         return None
-    shared = memory.semaphore_identity(pid, obj.sem_addr) if obj.kind == "semlock" else None
-    if shared is not None:
-        return f"shm:{shared[0]}:{shared[1]}"
+    place = semlocks.shm_place(memory.read_maps(pid), obj.sem_addr) if obj.kind == "semlock" else None
+    if place is not None:
+        return place.identity
     return f"mem:{pid}:{obj.sem_addr:x}"
 
 
@@ -235,33 +236,62 @@ async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: f
     return tuple(records), tuple(dict.fromkeys(notes))
 
 
-def sibling_semlocks(snapshot: Snapshot, waited: Sequence[Lock]) -> list[Lock]:
-    """The same multiprocessing lock as seen by every other process of the tree.
+_UNREAD = memory.LockObject(0, "_multiprocessing.SemLock", "semlock", None, None, None, None, None, None)
 
-    Fork children keep the parent's object addresses, so the SemLock at the waited
-    address is read in each process running the same Python version, and kept when it
-    sits on the same shared semaphore (same /dev/shm inode). Its per-process ``count``
-    and ``last_tid`` say which process holds it.
-    """
+
+def _place_of(lock: Lock, snapshot: Snapshot) -> Optional[semlocks.ShmPlace]:
+    proc = snapshot.process(lock.pid)
+    version = version_of(proc) if proc is not None else None
+    if version is None:
+        return None
+    with memory.TargetMemory(lock.pid, version) as mem:
+        obj = mem.read_lock(lock.addr)
+    if obj is None or obj.sem_addr is None:
+        return None
+    return semlocks.shm_place(memory.read_maps(lock.pid), obj.sem_addr)
+
+
+def sibling_semlocks(snapshot: Snapshot, waited: Sequence[Lock]) -> list[Lock]:
+    """The same multiprocessing lock or semaphore as seen by every other process of the
+    tree, matched by the ``/dev/shm`` file under it (``capture.semlocks``): fork, spawn
+    and forkserver children alike. Each copy's per-process ``count`` and ``last_tid``
+    say which processes hold it."""
     out: list[Lock] = []
     seen = {(lock.pid, lock.addr) for lock in waited}
+    done: set[str] = set()
     for lock in waited:
-        if lock.kind != "semlock" or not (lock.sem or "").startswith("shm:"):
+        if lock.kind != "semlock" or not (lock.sem or "").startswith("shm:") or lock.sem in done:
             continue
+        done.add(lock.sem or "")
+        try:
+            place = _place_of(lock, snapshot)
+        except CaptureError:
+            continue
+        if place is None:
+            continue
+        group = [g for g in waited if g.sem == lock.sem]
         for proc in snapshot.processes:
             version = version_of(proc)
-            if (proc.pid, lock.addr) in seen or version is None or proc.error is not None:
+            if version is None or proc.error is not None or any(g.pid == proc.pid for g in group):
                 continue
+            if semlocks.acquisitions_unaccounted(group) == 0:
+                break  # every acquisition the semaphore's value counts is explained
             try:
-                with memory.TargetMemory(proc.pid, version) as mem:
-                    obj = mem.read_lock(lock.addr)
+                found = semlocks.copies_in(proc.pid, proc.create_time, version, place, lock.addr)
             except CaptureError:
+                found = None
+            if not found:
+                if found is None or semlocks.maps(proc.pid, place):
+                    # it has the semaphore but its copy was not read: it may be the holder
+                    unread = replace(_record(proc.pid, _UNREAD, lock.name, "", lock.sem), addr=0, count=None, locked=None)
+                    group.append(unread)
+                    out.append(unread)
                 continue
-            if obj is None or obj.kind != "semlock":
-                continue
-            sem = _sem_identity(proc.pid, obj)
-            if sem != lock.sem:
-                continue
-            seen.add((proc.pid, lock.addr))
-            out.append(_record(proc.pid, obj, lock.name, "", sem))
+            for obj in found:
+                if (proc.pid, obj.addr) in seen:
+                    continue
+                seen.add((proc.pid, obj.addr))
+                copy = _record(proc.pid, obj, lock.name, "", lock.sem)
+                group.append(copy)
+                out.append(copy)
     return out

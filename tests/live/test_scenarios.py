@@ -23,3 +23,13 @@ def test_scenario_live(scenario, python, start_demo):
     version = demo.info["python"].rsplit(".", 1)[0]
     snapshot = capture(demo.pid)
     CHECKS[scenario](snapshot, demo.truth, version)
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.13")))
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_mp_abba_start_methods_live(method, python, start_demo):
+    """Spawn and forkserver children have their own SemLock at their own address: the
+    cycle is found through the /dev/shm semaphore they share, not through addresses."""
+    demo = start_demo("mp_abba", python, "--method", method)
+    assert demo.info["start_method"] == method
+    CHECKS["mp_abba"](capture(demo.pid), demo.truth, demo.info["python"].rsplit(".", 1)[0])
