@@ -4,23 +4,20 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 from __future__ import annotations
 
 from pooltui.analysis import hangs, locks, roles
-from pooltui.model import Diagnosis, Severity, Snapshot, WaitKind
+from pooltui.model import Certainty, Diagnosis, Kind, Snapshot, WaitKind, pids_key
 
 
 def oversubscribed(snapshot: Snapshot) -> list[Diagnosis]:
     """More pool workers on CPU than the machine has CPUs."""
     cpus = snapshot.cpu_count or 0
-    busy = [
-        p
-        for p in snapshot.processes
-        if p.role in roles.WORKER_ROLES and any(t.wait and t.wait.kind is WaitKind.RUNNING for t in p.threads)
-    ]
+    busy = [p for p in snapshot.processes if p.role in roles.WORKER_ROLES and any(t.wait and t.wait.kind is WaitKind.RUNNING for t in p.threads)]
     if not cpus or len(busy) <= cpus:
         return []
     return [
         Diagnosis(
-            kind="oversubscribed",
-            severity=Severity.WARNING,
+            kind=Kind.OVERSUBSCRIBED,
+            certainty=Certainty.FACT,
+            subject=pids_key(p.pid for p in busy),
             summary=f"{len(busy)} workers are running on CPU but the machine has {cpus} CPUs: they time-slice and each task takes longer.",
             pids=tuple(p.pid for p in busy),
             evidence=tuple(f"pid {p.pid} {p.role_label}: running" for p in busy),
@@ -36,8 +33,9 @@ def unreadable(snapshot: Snapshot) -> list[Diagnosis]:
         if p.error is not None and p.error.code not in ("not_python", "process_gone"):
             out.append(
                 Diagnosis(
-                    kind="unreadable",
-                    severity=Severity.WARNING,
+                    kind=Kind.UNREADABLE,
+                    certainty=Certainty.FACT,
+                    subject=pids_key((p.pid,)),
                     summary=f"pid {p.pid} could not be read: {p.error.message}",
                     pids=(p.pid,),
                     evidence=(p.error.detail,) if p.error.detail else (),

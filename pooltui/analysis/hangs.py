@@ -14,7 +14,7 @@ from typing import Optional
 
 from pooltui.analysis import roles
 from pooltui.analysis.frames import find, innermost_user, matches
-from pooltui.model import Diagnosis, Frame, Process, Severity, Snapshot, Thread, WaitKind
+from pooltui.model import Certainty, Diagnosis, Frame, Kind, Process, Snapshot, Thread, WaitKind, pids_key
 
 REPLACEMENT_GAP = 2.0  # seconds: a worker started this long after its first sibling was not in the Pool's first batch
 
@@ -146,8 +146,8 @@ def pool_hung(snapshot: Snapshot) -> list[Diagnosis]:
         ]
         out.append(
             Diagnosis(
-                kind="pool_hung",
-                severity=Severity.ERROR,
+                kind=Kind.POOL_HUNG,
+                subject=pids_key((parent.pid,)),
                 summary=(
                     f"The pool is hung: {_label(parent)} waits for results, but none of its {len(workers)} workers has a task "
                     "and no task is left to hand out, so the outstanding results will never arrive (a worker died mid-task?)."
@@ -161,12 +161,9 @@ def pool_hung(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
-GUESS_LEAD = "A worker of "  # how a lost_task told from one sample starts (is_guess)
-
-
 def is_guess(d: Diagnosis) -> bool:
     """A lost_task told from one sample (lost_task), not from a death seen over time."""
-    return d.kind == "lost_task" and d.summary.startswith(GUESS_LEAD)
+    return d.kind is Kind.LOST_TASK and not d.over_time
 
 
 def lost_task(snapshot: Snapshot) -> list[Diagnosis]:
@@ -185,10 +182,11 @@ def lost_task(snapshot: Snapshot) -> list[Diagnosis]:
         recycle = "" if certain else " (unless the pool recycles workers with maxtasksperchild, which also starts new ones)"
         out.append(
             Diagnosis(
-                kind="lost_task",
-                severity=Severity.ERROR if certain else Severity.WARNING,
+                kind=Kind.LOST_TASK,
+                certainty=Certainty.INFERRED if certain else Certainty.GUESS,
+                subject=pids_key((parent.pid,)),
                 summary=(
-                    f"{GUESS_LEAD}{_label(parent)} was replaced while the parent waits for results{recycle}: the task the old "
+                    f"A worker of {_label(parent)} was replaced while the parent waits for results{recycle}: the task the old "
                     f"worker was running is lost, so {wait.label}'s wait in {where(wait)} can never end."
                 ),
                 pids=(parent.pid, *(w.pid for w in fresh)),
@@ -262,8 +260,8 @@ def manager_gone(snapshot: Snapshot) -> list[Diagnosis]:
     evidence.append("no process of this tree is a Manager server" + (f" (zombie: {dead})" if zombies else ""))
     return [
         Diagnosis(
-            kind="manager_gone",
-            severity=Severity.ERROR,
+            kind=Kind.MANAGER_GONE,
+            subject=pids_key(clients),
             summary=(
                 f"The Manager server is gone: {len(clients)} process(es) still use its proxies and their calls fail "
                 "(broken pipe / EOF / refused); nothing they write through the manager is stored, and they will not recover."

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.frames import innermost_user
-from pooltui.model import Diagnosis, Lock, LockHolder, Process, Severity, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import Certainty, Diagnosis, Kind, Lock, LockHolder, Process, Snapshot, Thread, Wait, WaitKind
 
 _NO_WAIT = Wait(WaitKind.UNKNOWN, "")
 KIND_LABEL = {"rlock": "RLock", "lock": "Lock", "semlock": "multiprocessing lock"}
@@ -276,8 +276,9 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         where = "processes" if len(pids) > 1 else "threads"
         out.append(
             Diagnosis(
-                kind="deadlock_cycle",
-                severity=Severity.ERROR,
+                kind=Kind.DEADLOCK,
+                certainty=Certainty.FACT,
+                subject="threads " + ",".join(f"{p}/{t}" for p, t in sorted(cycle)),
                 summary=f"Deadlock: {len(cycle)} {where} each wait for a lock another one holds ({names} -> back).",
                 pids=pids,
                 tids=tuple(n[1] for n in cycle),
@@ -288,48 +289,45 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
+def lock_key(lock: Lock) -> str:
+    """A lock as a subject key: its shared semaphore (one per multiprocessing lock, in every
+    process), else the object (pid and address)."""
+    return f"lock {lock.sem}" if lock.kind == "semlock" and lock.sem else f"lock {lock.pid}:0x{lock.addr:x}"
+
+
 def orphans(snapshot: Snapshot) -> list[Diagnosis]:
-    out = []
+    """One verdict per lock name: every forked worker has its own orphaned copy of it."""
+    groups: dict[str, list[Lock]] = {}
     for lock in snapshot.locks:
-        if not lock.orphaned or lock.holder is None:
-            continue
-        waiters = list(lock.waiters)
-        held = f"thread ident 0x{lock.holder.ident or 0:x}"
-        origin = f" — {lock.holder.thread_name} held it when the process was forked" if lock.holder.thread_name else ""
+        if lock.orphaned and lock.holder is not None:
+            groups.setdefault(lock.name, []).append(lock)
+    out = []
+    for name, group in groups.items():
+        first = group[0]
+        waiters = [w for lock in group for w in lock.waiters]
+        pids = tuple(dict.fromkeys(lock.pid for lock in group))
+        where = f"pid {pids[0]}" if len(pids) == 1 else f"{len(pids)} processes (pids {', '.join(map(str, pids))})"
+        held = f"thread ident 0x{first.holder.ident or 0:x}"  # type: ignore[union-attr]
+        origin = f" — {first.holder.thread_name} held it when the process was forked" if first.holder.thread_name else ""  # type: ignore[union-attr]
         out.append(
             Diagnosis(
-                kind="orphaned_lock",
-                severity=Severity.ERROR,
+                kind=Kind.ORPHANED_LOCK,
+                certainty=Certainty.FACT,
+                subject=f"lock {name}",
                 summary=(
-                    f"{lock.name} in pid {lock.pid} is held by {held}, a thread that does not exist in this process: "
+                    f"{name} in {where} is held by {held}, a thread that does not exist in this process: "
                     f"the lock was inherited locked across fork(){origin}. {len(waiters)} thread(s) wait on it forever."
                 ),
                 pids=tuple(dict.fromkeys(w[0] for w in waiters)),
                 tids=tuple(w[1] for w in waiters),
-                evidence=(f"{lock.type_name} at 0x{lock.addr:x}: owner 0x{lock.owner_ident or 0:x}, count {lock.count}",),
+                evidence=tuple(
+                    (f"pid {lock.pid}: " if len(group) > 1 else "")
+                    + f"{lock.type_name} at 0x{lock.addr:x}: owner 0x{lock.owner_ident or 0:x}, count {lock.count}"
+                    for lock in group
+                ),
                 fix=FORK_FIX,
             )
         )
-    return _merge_same_lock(out)
-
-
-def _merge_same_lock(diags: list[Diagnosis]) -> list[Diagnosis]:
-    """Every forked worker has its own orphaned copy: one diagnosis per lock name."""
-    merged: dict[str, list[Diagnosis]] = {}
-    for d in diags:
-        merged.setdefault(d.summary.split(" in pid ")[0], []).append(d)
-    out = []
-    for group in merged.values():
-        first = group[0]
-        if len(group) == 1:
-            out.append(first)
-            continue
-        pids = tuple(p for d in group for p in d.pids)
-        tids = tuple(t for d in group for t in d.tids)
-        summary = first.summary.replace(f"in pid {first.pids[0]}", f"in {len(group)} processes (pids {', '.join(map(str, pids))})")
-        summary = summary.replace(f"{len(first.tids)} thread(s) wait on it forever", f"{len(tids)} thread(s) wait on it forever")
-        evidence = tuple(f"pid {d.pids[0]}: {e}" for d in group for e in d.evidence)
-        out.append(replace(first, summary=summary, pids=pids, tids=tids, evidence=evidence))
     return out
 
 
@@ -339,8 +337,9 @@ def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
         if lock.kind == "semlock" and lock.holder is not None and not lock.holder.alive:
             out.append(
                 Diagnosis(
-                    kind="dead_holder",
-                    severity=Severity.ERROR,
+                    kind=Kind.DEAD_HOLDER,
+                    certainty=Certainty.FACT,
+                    subject=lock_key(lock),
                     summary=(
                         f"{lock.name} is taken but no live process holds it: the process that acquired it died "
                         f"(killed?) without releasing it. {len(lock.waiters)} waiter(s) will wait forever."
@@ -368,8 +367,9 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
         doing = holder[1].wait.summary if holder[1].wait else "?"
         out.append(
             Diagnosis(
-                kind="lock_contention",
-                severity=Severity.WARNING,
+                kind=Kind.LOCK_CONTENTION,
+                certainty=Certainty.FACT,
+                subject=lock_key(lock),
                 summary=f"{len(waiters)} threads wait on {lock.name}, held by {_who(h)} which {doing}.",
                 pids=tuple(dict.fromkeys([h.pid, *(w[0] for w in waiters)])),
                 tids=tuple(w[1] for w in waiters),

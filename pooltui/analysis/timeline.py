@@ -4,7 +4,8 @@ can give. Pure functions over analysed snapshots (oldest first).
 * events: processes that appeared, exited (with the exit status when it is knowable:
   a zombie's, never a reaped process's), were reaped, replaced (a worker ended and a new
   one appeared under the same parent); threads that started or ended; role changes.
-* ``stuck_thread``: the same stack in N samples (default 3) and no CPU time gained.
+* ``stuck_thread``: the same stack in N samples (default 3), no CPU time gained, not
+  scheduled (context switches unchanged) and not in a timed wait.
 * ``busy_spin`` (info): CPU gained in every interval with the same frames.
 * ``lost_task``: a pool worker ended while inside a task and the parent still waits.
 * ``manager_gone``: a Manager server seen alive is gone while the tree lives on.
@@ -18,21 +19,30 @@ sample comes back with its events and every verdict, single-sample and over time
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis import hangs, roles
 from pooltui.analysis.diff import SnapshotDiff, departed, diff_snapshots, process_events, replacements, same_stack
-from pooltui.model import Diagnosis, Event, Process, Severity, Snapshot, Thread, Timeline, WaitKind
+from pooltui.model import Certainty, Diagnosis, Event, Kind, Process, Severity, Snapshot, Thread, Timeline, WaitKind, pids_key
 
 STUCK_SAMPLES = 3
 HISTORY = 20  # samples kept for the verdicts over time; errors already found are carried on beyond it
 CPU_EPSILON = 0.011  # seconds: /proc counts CPU in clock ticks (10 ms)
 BUSY_SHARE = 0.25  # of an interval on CPU, to call a thread busy in it (a loaded machine shares its CPUs)
-CARRIED = ("lost_task", "manager_gone")
+CARRIED = (Kind.LOST_TASK, Kind.MANAGER_GONE, Kind.MANAGER_EXITED)
 
 # waits that are a thread's ordinary rest, or that wait on other threads/processes whose
 # own state is the story: not "stuck" however long they last
-_NOT_STUCK = (WaitKind.IDLE, WaitKind.RUNNING, WaitKind.SELECT, WaitKind.QUEUE_GET, WaitKind.GIL, WaitKind.JOIN)
+_NOT_STUCK = (
+    WaitKind.IDLE,
+    WaitKind.RUNNING,
+    WaitKind.SELECT,
+    WaitKind.QUEUE_GET,
+    WaitKind.GIL,
+    WaitKind.JOIN,
+    WaitKind.SLEEP,
+)  # a sleep is a timed wait
 
 
 # -- events --------------------------------------------------------------------------
@@ -134,7 +144,7 @@ def _delegates(t: Thread) -> bool:
     return hangs.awaits_pool(t) or any("concurrent/futures/_base.py" in f.file for f in t.frames[:4])
 
 
-def _grouped(found: list[tuple[Process, Thread, float, int]], kind: str, severity_of, text) -> list[Diagnosis]:  # type: ignore[no-untyped-def]
+def _grouped(found: list[tuple[Process, Thread, float, int]], kind: Kind, text) -> list[Diagnosis]:  # type: ignore[no-untyped-def]
     """One diagnosis per place (innermost user frame): 64 workers stuck in one call are one story."""
     groups: dict[str, list[tuple[Process, Thread, float, int]]] = {}
     for item in found:
@@ -146,13 +156,13 @@ def _grouped(found: list[tuple[Process, Thread, float, int]], kind: str, severit
         out.append(
             Diagnosis(
                 kind=kind,
-                severity=severity_of(items),
+                certainty=Certainty.FACT,
+                subject="threads " + ",".join(f"{p.pid}/{t.tid}" for p, t, *_ in sorted(items, key=lambda i: (i[0].pid, i[1].tid))),
+                over_time=True,
                 summary=text(len(items), place, seconds, samples),
                 pids=tuple(dict.fromkeys(p.pid for p, *_ in items)),
                 tids=tuple(t.tid for _, t, *_ in items),
-                evidence=tuple(
-                    f"{p.role_label} (pid {p.pid}) {t.label}: {t.wait.summary if t.wait else hangs.where(t)}" for p, t, *_ in items[:8]
-                )
+                evidence=tuple(f"{p.role_label} (pid {p.pid}) {t.label}: {t.wait.summary if t.wait else hangs.where(t)}" for p, t, *_ in items[:8])
                 + ((f"… and {len(items) - 8} more",) if len(items) > 8 else ()),
                 fix=_FIX[kind],
             )
@@ -161,11 +171,11 @@ def _grouped(found: list[tuple[Process, Thread, float, int]], kind: str, severit
 
 
 _FIX = {
-    "stuck_thread": (
+    Kind.STUCK_THREAD: (
         "Look at what the stack waits for (lock holder, remote call, child process); put timeouts on blocking calls "
         "(Lock.acquire(timeout=...), get(timeout=...), socket timeouts) so a stuck call fails instead of hanging."
     ),
-    "busy_spin": "Usually fine for CPU-bound work; if the loop should be waiting, it is a busy-wait: block on an Event/Condition instead.",
+    Kind.BUSY_SPIN: "Usually fine for CPU-bound work; if the loop should be waiting, it is a busy-wait: block on an Event/Condition instead.",
 }
 
 
@@ -186,13 +196,10 @@ def _runs(history: Sequence[Snapshot], samples: int, keep, run_of) -> list:  # t
 
 
 def stuck_threads(history: Sequence[Snapshot], samples: int = STUCK_SAMPLES) -> list[Diagnosis]:
-    found = _runs(
-        history, samples, lambda t: t.wait is not None and t.wait.kind not in _NOT_STUCK and not _delegates(t), _stuck_run
-    )
+    found = _runs(history, samples, lambda t: t.wait is not None and t.wait.kind not in _NOT_STUCK and not _delegates(t), _stuck_run)
     return _grouped(
         found,
-        "stuck_thread",
-        lambda items: Severity.INFO if all(t.wait and t.wait.kind is WaitKind.SLEEP for _, t, *_ in items) else Severity.WARNING,
+        Kind.STUCK_THREAD,
         lambda n, place, secs, k: f"{n} thread(s) stuck in {place}: the same stack and no CPU time for {secs:.0f} s ({k} samples).",
     )
 
@@ -200,8 +207,7 @@ def stuck_threads(history: Sequence[Snapshot], samples: int = STUCK_SAMPLES) -> 
 def busy_spin(history: Sequence[Snapshot], samples: int = STUCK_SAMPLES) -> list[Diagnosis]:
     return _grouped(
         _runs(history, samples, lambda t: True, _busy_run),
-        "busy_spin",
-        lambda items: Severity.INFO,
+        Kind.BUSY_SPIN,
         lambda n, place, secs, k: f"{n} thread(s) busy on CPU in {place} for {secs:.0f} s ({k} samples), always in the same frames.",
     )
 
@@ -231,8 +237,10 @@ def lost_tasks(history: Sequence[Snapshot]) -> list[Diagnosis]:
             caveat = "" if certain else " (unless it had just finished the task and retired under maxtasksperchild)"
             out.append(
                 Diagnosis(
-                    kind="lost_task",
-                    severity=Severity.ERROR if certain else Severity.WARNING,
+                    kind=Kind.LOST_TASK,
+                    certainty=Certainty.FACT if status is not None else Certainty.INFERRED if certain else Certainty.GUESS,
+                    subject=pids_key((parent.pid,)),
+                    over_time=True,
                     summary=(
                         f"{alive.role_label} (pid {alive.pid}) died while running a task ({task}){caveat}; "
                         f"{parent.role_label} (pid {parent.pid}) still waits for results, and the pool will never resend that task."
@@ -268,8 +276,10 @@ def managers_gone(history: Sequence[Snapshot]) -> list[Diagnosis]:
             ]
             out.append(
                 Diagnosis(
-                    kind="manager_gone",
-                    severity=Severity.ERROR if killed or clients else Severity.WARNING,
+                    kind=Kind.MANAGER_GONE if killed or clients else Kind.MANAGER_EXITED,
+                    certainty=Certainty.FACT,
+                    subject=pids_key((alive.pid,)),
+                    over_time=True,
                     summary=(
                         f"The Manager server (pid {alive.pid}) exited ({how}) while the pool lives on: every call through its proxies "
                         "now fails with EOFError/BrokenPipeError/ConnectionRefusedError, and nothing restarts it."
@@ -325,11 +335,12 @@ def _oversubscribed(prev: Snapshot, current: Snapshot) -> Optional[Diagnosis]:
     seconds = current.created - prev.created
     before = {p.key: p for p in prev.processes}
     return Diagnosis(
-        kind="oversubscribed",
-        severity=Severity.WARNING,
+        kind=Kind.OVERSUBSCRIBED,
+        certainty=Certainty.FACT,
+        subject=pids_key(p.pid for p in busy),
+        over_time=True,
         summary=(
-            f"{len(busy)} workers competed for the machine's {cpus} CPUs over the last {seconds:.0f} s: "
-            "they time-slice and each task takes longer."
+            f"{len(busy)} workers competed for the machine's {cpus} CPUs over the last {seconds:.0f} s: they time-slice and each task takes longer."
         ),
         pids=tuple(p.pid for p in busy),
         evidence=tuple(
@@ -362,11 +373,13 @@ def merge(current: Snapshot, history: Sequence[Snapshot], over_time: Sequence[Di
         found.extend(d for d in _carried(prev, current, found) if not (hangs.is_guess(d) and d.pids[:1] in guessed))
     retired = _retired_parents(history)
     own = [d for d in own if not (d.kind == "lost_task" and d.severity is Severity.WARNING and d.pids[:1] and d.pids[0] in retired)]
+    if any(d.kind is Kind.MANAGER_GONE for d in own):  # this sample sees clients failing: the exit seen is not harmless
+        found = [replace(d, kind=Kind.MANAGER_GONE, severity=None) if d.kind is Kind.MANAGER_EXITED else d for d in found]
     for kind in CARRIED:  # the series' word on a death replaces the single sample's guess about it
         said = [d for d in found if d.kind == kind and not hangs.is_guess(d)]
         if said:
             own = [d for d in own if d.kind != kind or (kind == "lost_task" and _other_deaths(d, said))]
-    merged = {(d.kind, d.pids, d.summary): d for d in [*found, *own]}  # at one severity, what was seen happen first
+    merged = {(d.kind, d.subject or d.summary, d.pids): d for d in [*found, *own]}  # at one severity, what was seen happen first
     return tuple(sorted(merged.values(), key=lambda d: -d.severity.rank))
 
 

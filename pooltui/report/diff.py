@@ -43,7 +43,16 @@ def to_data(diff: SnapshotDiff) -> dict[str, Any]:
         return {"pid": p.pid, "ppid": p.ppid, "create_time": p.create_time, "role": p.role_label, "status": p.status}
 
     def diag(d: Diagnosis) -> dict[str, Any]:
-        return {"kind": d.kind, "severity": d.severity.value, "summary": d.summary, "pids": list(d.pids), "evidence": list(d.evidence), "fix": d.fix}
+        return {
+            "kind": d.kind.value,
+            "severity": d.severity.value,
+            "certainty": d.certainty.value,
+            "subject": d.subject,
+            "summary": d.summary,
+            "pids": list(d.pids),
+            "evidence": list(d.evidence),
+            "fix": d.fix,
+        }
 
     return {
         "schema": DIFF_SCHEMA,

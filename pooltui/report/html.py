@@ -145,7 +145,7 @@ def _diagnoses(snapshot: Snapshot, known: set[int]) -> list[str]:
     for d in sorted(snapshot.diagnoses, key=lambda d: -d.severity.rank):
         sev = d.severity.value
         out.append(f'<article class="diag sev-{sev}">')
-        out.append(f'<p class="head">{_badge(sev, "sev-" + sev)} <code>{e(d.kind)}</code> <b>{e(d.summary)}</b></p>')
+        out.append(f'<p class="head">{_badge(sev, "sev-" + sev)} <code>{e(d.kind)}</code> <i>({e(d.certainty.value)})</i> <b>{e(d.summary)}</b></p>')
         if d.evidence:
             out.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in d.evidence) + "</ul>")
         if d.fix:

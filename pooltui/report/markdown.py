@@ -81,7 +81,7 @@ def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> 
     if not snapshot.diagnoses:
         out += ["No problems found.", ""]
     for d in snapshot.diagnoses:
-        out.append(f"- **{d.severity.value}** `{_code(d.kind)}`: {_md(d.summary)}")
+        out.append(f"- **{d.severity.value}** `{_code(d.kind)}` ({_md(d.certainty.value)}): {_md(d.summary)}")
         out += [f"  - {_md(e)}" for e in d.evidence]
         if d.fix:
             out.append(f"  - *Fix:* {_md(d.fix)}")

@@ -112,16 +112,22 @@ def test_healthy_pool_never_has_an_error_over_samples(name):
 # -- stuck threads -----------------------------------------------------------------------
 @pytest.mark.parametrize("version", VERSIONS)
 def test_threads_with_the_same_stack_and_no_cpu_are_stuck_after_three_samples(version):
-    s, truth = scenario("killed_worker", version)
+    s, truth = scenario("dead_holder", version)
     samples = series(s, later(s, 2), later(s, 4))
     assert "stuck_thread" not in kinds(samples[1])
     [stuck] = [d for d in samples[2].diagnoses if d.kind == "stuck_thread"]
-    assert set(stuck.pids) == set(truth["busy_pids"])  # not the idle replacement, not the waiting parent, not select()
-    assert stuck.severity is Severity.INFO  # asleep in time.sleep: maybe on purpose
-    assert "4 s" in stuck.summary and "fetch_report" in stuck.summary
-    moving = series(s, later(s, 2, {truth["busy_pids"][0]: 0.5}), later(s, 4, {truth["busy_pids"][0]: 1.0}))
+    assert set(stuck.pids) == set(truth["waiter_pids"])  # not the waiting parent, not its idle handler threads
+    assert stuck.severity is Severity.WARNING and stuck.over_time
+    assert "4 s" in stuck.summary and "write_journal" in stuck.summary
+    moving = series(s, later(s, 2, {truth["waiter_pids"][0]: 0.5}), later(s, 4, {truth["waiter_pids"][0]: 1.0}))
     [stuck] = [d for d in moving[2].diagnoses if d.kind == "stuck_thread"]
-    assert truth["busy_pids"][0] not in stuck.pids  # it gained CPU
+    assert truth["waiter_pids"][0] not in stuck.pids  # it gained CPU
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_sleeping_task_is_a_timed_wait_not_stuck(version):
+    s, _ = scenario("killed_worker", version)
+    assert "stuck_thread" not in kinds(series(s, later(s, 2), later(s, 4))[2])
 
 
 @pytest.mark.parametrize("name", fixture_names("abba-"))
