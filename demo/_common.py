@@ -144,7 +144,7 @@ def futex_address(lock):
 
     multiprocessing Lock/RLock: the SemLock handle. 2.7 threading.RLock is the pure-Python
     _RLock: its inner thread.lock. C _thread.lock/_thread.RLock (and 2.7 thread.lock):
-    `lock_lock` at +16 (2.7 and 3.8-3.13; see shared/lock-introspection.md). None if unknown.
+    `lock_lock` at +16 (2.7 and 3.8-3.13; see ARCHITECTURE.md, Lock facts). None if unknown.
     """
     semlock = getattr(lock, "_semlock", lock)
     if type(semlock).__name__ == "SemLock":

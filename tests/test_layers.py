@@ -1,4 +1,4 @@
-"""The layering rule (DESIGN.md, Layers): nothing below the UI pulls in textual or rich,
+"""The layering rule (ARCHITECTURE.md, Layers): nothing below the UI pulls in textual or rich,
 and the import-linter contracts in pyproject.toml hold."""
 
 import shutil

@@ -3,7 +3,7 @@
 
 Input: a snapshot whose ``locks`` hold raw facts read from memory (``capture.locks``):
 per lock object its kind, owner ident / per-process count, the semaphore under it and
-the threads waiting on it. Rules (facts in shared/lock-introspection.md):
+the threads waiting on it. Rules (facts in ARCHITECTURE.md, Lock facts):
 
 - RLock (C ``_thread.RLock``, 2.7 ``threading._RLock``): the owner ident names the
   holder thread; an ident that is not a thread of that process means the lock was
