@@ -110,7 +110,7 @@ class GuardedServer(Server):
         return parts.scheme in ("http", "https") and self.host_allowed(parts.netloc)
 
     def has_token(self, request: web.Request) -> bool:
-        given = request.query.get("token", "")
+        given = request.match_info.get("token") or request.query.get("token", "")
         if not given:
             scheme, _, value = request.headers.get("Authorization", "").partition(" ")
             given = value.strip() if scheme.lower() in ("token", "bearer") else ""
@@ -147,6 +147,7 @@ class GuardedServer(Server):
             [
                 web.get("/", self.handle_index, name="index"),
                 web.get("/ws", self.handle_websocket, name="websocket"),
+                web.get("/ws/{token}", self.handle_websocket),  # textual.js appends "?width=…" to the page's URL
                 web.get("/download/{key}", self.handle_download, name="download"),
                 web.static("/static", self.statics_path, show_index=False, follow_symlinks=False, name="static"),
             ]
@@ -163,7 +164,7 @@ class GuardedServer(Server):
         nonce = secrets.token_urlsafe(16)
         token = quote(self.token, safe="")
         base = self.public_url.rstrip("/")
-        ws = ("wss:" if base.startswith("https") else "ws:") + base.split(":", 1)[1] + f"/ws?token={token}"
+        ws = ("wss:" if base.startswith("https") else "ws:") + base.split(":", 1)[1] + f"/ws/{token}"
         page = PAGE.read_text(encoding="utf-8")
         for name, value in (
             ("STATIC", f"{base}/static/"),

@@ -79,6 +79,19 @@ def _ws_url(url: str) -> str:
     return f"{url.replace('http', 'ws')}/ws?width=140&height=40&token={TOKEN}"
 
 
+async def _connect(http, ws_url: str, origin: str):
+    """A websocket session; a session of an earlier test may still be ending (--max-sessions):
+    its place is free once its process exited."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await http.ws_connect(ws_url, origin=origin)
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status != 503 or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 def _status(url: str, **headers: str) -> int:
     request = urllib.request.Request(url, headers=headers)
     try:
@@ -131,7 +144,7 @@ def test_page_names_pooltui_and_the_pid(served):
     url, pid, _ = served
     page = _get(f"{url}/?token={TOKEN}")
     assert page is not None and "pooltui" in page and f"pid {pid}" in page
-    assert f"ws://127.0.0.1:{url.rsplit(':', 1)[1]}/ws?token={TOKEN}" in page  # the websocket the page's script opens
+    assert f"ws://127.0.0.1:{url.rsplit(':', 1)[1]}/ws/{TOKEN}" in page  # the websocket the page's script opens (it appends ?width=…)
 
 
 def test_the_page_loads_nothing_from_elsewhere(served):
@@ -153,6 +166,7 @@ def test_the_page_loads_nothing_from_elsewhere(served):
 def test_without_the_token_everything_is_refused(served, path):
     url, _, _ = served
     assert _status(url + path) == 401
+    assert _status(f"{url}/ws/{'y' * len(TOKEN)}") == 401
     assert _status(url + path + "?token=" + "y" * len(TOKEN)) == 401
     assert _status(url + path + "?token=" + TOKEN[:-1]) == 401
 
@@ -192,7 +206,7 @@ def test_a_websocket_session_streams_the_tui(served):
 
     async def session() -> str:
         text = ""
-        async with aiohttp.ClientSession() as http, http.ws_connect(_ws_url(url), origin=url) as ws:
+        async with aiohttp.ClientSession() as http, await _connect(http, _ws_url(url), url) as ws:
             await ws.send_str(json.dumps(["resize", {"width": 140, "height": 40}]))
             deadline = time.monotonic() + 60
             while HOLDER not in ANSI.sub("", text) and time.monotonic() < deadline:
@@ -226,15 +240,8 @@ def test_the_session_cap_holds(served):
     url, _, _ = served
     ws_url = f"{url.replace('http', 'ws')}/ws?width=100&height=30&token={TOKEN}"
 
-    async def connect(http):  # a session of an earlier test may still be ending: its place is free once its process exited
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                return await http.ws_connect(ws_url, origin=url)
-            except aiohttp.WSServerHandshakeError as exc:
-                if exc.status != 503 or time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
+    async def connect(http):
+        return await _connect(http, ws_url, url)
 
     async def sessions() -> tuple[int, int]:
         async with aiohttp.ClientSession() as http:
@@ -259,7 +266,7 @@ def test_save_in_a_browser_is_a_download_not_a_file_on_the_server(served):
     before = {p: set(p.iterdir()) for p in (cwd, home, home / "Downloads") if p.is_dir()}
 
     async def session() -> tuple[list, str, int, str]:
-        async with aiohttp.ClientSession() as http, http.ws_connect(_ws_url(url), origin=url) as ws:
+        async with aiohttp.ClientSession() as http, await _connect(http, _ws_url(url), url) as ws:
             await ws.send_str(json.dumps(["resize", {"width": 140, "height": 40}]))
             text, texts = await _screen_until(ws, "", HOLDER)
             await ws.send_str(json.dumps(["stdin", "s"]))
@@ -289,7 +296,8 @@ CAPTURE_JS = """
 (() => {
   const Native = window.WebSocket;
   const decoder = new TextDecoder();
-  window.__pooltui = {text: "", open: false};
+  window.__pooltui = {text: "", open: false, blocked: []};
+  document.addEventListener("securitypolicyviolation", (e) => { window.__pooltui.blocked.push(e.violatedDirective + " " + e.blockedURI); });
   window.WebSocket = function (url, protocols) {
     const ws = protocols === undefined ? new Native(url) : new Native(url, protocols);
     ws.addEventListener("open", () => { window.__pooltui.open = true; });
@@ -381,6 +389,7 @@ async def _drive(devtools: str, url: str, pid: int, screenshot: Path) -> None:
         await cdp.js("document.querySelector('.xterm-helper-textarea').focus()")
         await cdp.call("Input.insertText", text="?")
         await cdp.until("window.__pooltui.text.includes('pooltui keys')", "the help screen after typing ?")
+        assert await cdp.js("window.__pooltui.blocked") == []  # the page needs nothing its Content-Security-Policy forbids
         shot = await cdp.call("Page.captureScreenshot", format="png")
         import base64
 
