@@ -7,7 +7,6 @@ input; 3 cannot attach (permission, not Python, gone).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import os
 import re
@@ -232,6 +231,8 @@ def _live_source(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _first_capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
+    import asyncio  # here, not at the top: `pooltui --version` and `--help` need no event loop
+
     from pooltui.capture.errors import CaptureError
 
     try:
@@ -274,6 +275,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 def _more_samples(source, first: Snapshot, samples: int, interval: float) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
     """Samples 2..N, ``interval`` seconds apart (start to start); the last one. The tree
     exiting meanwhile ends the series early: what was seen is still the report."""
+    import asyncio
+
     from pooltui.capture.errors import CaptureError, ProcessGone
 
     snapshot, started = first, time.monotonic()

@@ -1,0 +1,67 @@
+"""What the headless commands import: ``pooltui snapshot`` of a real process and
+``pooltui --version`` load nothing of the TUI (textual, rich), no validator they do not
+use, and no renderer of another format. A property of the code paths, not a time: the
+time it buys is measured by ``make bench`` (README "Speed")."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.live
+
+HEAVY = ("textual", "rich", "pydantic", "pydantic_core", "textual_serve")
+
+RUN = (
+    "import sys\n"
+    "from pooltui.cli import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit as exc:\n"
+    "    code = exc.code\n"
+    "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    "print('exit', code, file=sys.stderr)\n"
+)
+
+
+def imported(*argv: str) -> tuple[set[str], str]:
+    out = subprocess.run([sys.executable, "-c", RUN, *argv], capture_output=True, text=True, timeout=120)
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1] == "exit 0", out.stderr
+    return set(lines[-2].split()), out.stdout
+
+
+@pytest.fixture
+def sleeper():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; print(flush=True); time.sleep(600)"], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"\n"  # its interpreter is up
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def _of(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in names)
+
+
+def test_snapshot_to_json_imports_no_tui_validator_or_other_renderer(sleeper, tmp_path):
+    modules, _ = imported("snapshot", str(sleeper), "-o", str(tmp_path / "r.json"), "--format", "json")
+    assert (tmp_path / "r.json").stat().st_size > 0
+    assert _of(modules, HEAVY) == []
+    assert not {"pooltui.ui", "pooltui.report.html", "pooltui.report.markdown"} & modules
+
+
+def test_snapshot_to_markdown_imports_no_tui_or_json_machinery(sleeper):
+    modules, out = imported("snapshot", str(sleeper), "--format", "md")
+    assert str(sleeper) in out
+    assert _of(modules, (*HEAVY, "msgspec")) == []
+    assert "pooltui.report.html" not in modules
+
+
+def test_version_imports_no_capture_and_no_event_loop():
+    modules, out = imported("--version")
+    assert out.startswith("pooltui ")
+    assert _of(modules, (*HEAVY, "msgspec", "psutil", "asyncio")) == []
+    assert not any(m.startswith(("pooltui.capture", "pooltui.analysis", "pooltui.report")) for m in modules)
