@@ -2,9 +2,9 @@
 
 A ``Snapshot`` is the whole tree at one instant; a ``Timeline`` is snapshots plus
 events. ``to_dict``/``from_dict`` give the versioned JSON form (``pooltui.report/1``)
-used to save, replay, diff and as test fixtures. Loading validates every field
-(pydantic over these stdlib dataclasses) and turns any problem into a one-line
-``ReportError``.
+used to save, replay, diff and as test fixtures. Writing and loading use msgspec, which
+encodes these stdlib dataclasses directly and validates every field against their
+annotations on load; any problem is a one-line ``ReportError``.
 
 Fields mirror py-spy's JSON (thread_id/os_thread_id/frames) and psutil's process
 fields. A process is identified by ``(pid, create_time)``, as psutil does, so a
@@ -14,8 +14,9 @@ reused pid is never mistaken for the process that had it before.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cache
 from typing import Any, Optional
@@ -396,32 +397,29 @@ class Report:
 
 
 @cache
-def _adapter() -> Any:
-    from pydantic import TypeAdapter  # imported lazily: only loading needs it
+def _encoder() -> Any:
+    import msgspec  # imported when a report is written or read, never for a capture alone
 
-    return TypeAdapter(Report)
-
-
-def _plain(value: Any) -> Any:
-    """Dataclasses, enums and tuples as JSON types (what the loader validates back)."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+    return msgspec.json.Encoder()
 
 
 def to_dict(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> dict[str, Any]:
-    """The JSON-ready form of a report. Plain ``asdict``: building pydantic's validator
-    costs ~0.1 s per process, which `pooltui snapshot` would pay only to write."""
-    return _plain(asdict(Report(SCHEMA, snapshot, timeline)))
+    """The JSON-ready form of a report: dataclasses as objects, enums as their values,
+    tuples as lists (msgspec, which reads the dataclasses' fields directly)."""
+    import msgspec
+
+    return msgspec.to_builtins(Report(SCHEMA, snapshot, timeline))
+
+
+def _where(path: str) -> str:
+    """msgspec's ``$.snapshot.processes[0].pid`` as ``snapshot.processes.0.pid``."""
+    return re.sub(r"\[(\d+)\]", r".\1", path).lstrip("$.")
 
 
 def from_dict(data: Any) -> Report:
-    """Validate a decoded report; any problem becomes a one-line ReportError."""
-    from pydantic import ValidationError
+    """Validate a decoded report (msgspec, against the dataclasses' own annotations);
+    any problem becomes a one-line ReportError."""
+    import msgspec
 
     if not isinstance(data, dict):
         raise ReportError(f"not a pooltui report: top level is {type(data).__name__}, expected an object")
@@ -431,15 +429,31 @@ def from_dict(data: Any) -> Report:
             raise ReportError(f"report schema {schema!r} is not supported by this pooltui (reads {SCHEMA})")
         raise ReportError(f"not a pooltui report: schema is {schema!r}, expected {SCHEMA!r}")
     try:
-        return _adapter().validate_python(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ReportError(f"invalid report: {where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+        return msgspec.convert(data, Report)
+    except msgspec.ValidationError as exc:
+        text = " ".join(str(exc).split())
+        message, _, path = text.partition(" - at `")
+        where = _where(path.rstrip("`"))
+        missing = re.fullmatch(r"Object missing required field `(.*)`", message)
+        if missing:
+            where, message = ".".join(w for w in (where, missing.group(1)) if w), "field required"
+        raise ReportError(f"invalid report: {where or 'top level'}: {message}") from None
+    except RecursionError:
+        raise ReportError("not a pooltui report: nested too deeply") from None
 
 
 def dumps(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
-    return json.dumps(to_dict(snapshot, timeline), indent=1, ensure_ascii=False) + "\n"
+    """The report as JSON text, indented by one space: byte for byte what ``json.dumps(to_dict(...),
+    indent=1, ensure_ascii=False)`` gives, ~30x faster (msgspec encodes the dataclasses as they
+    are, no ``asdict`` copy). A value msgspec refuses (an int beyond 64 bits, a lone surrogate)
+    takes the standard library's way, which then decides."""
+    import msgspec
+
+    report = Report(SCHEMA, snapshot, timeline)
+    try:
+        return msgspec.json.format(_encoder().encode(report), indent=1).decode("utf-8") + "\n"
+    except (TypeError, ValueError, OverflowError, UnicodeError):
+        return json.dumps(msgspec.to_builtins(report), indent=1, ensure_ascii=False) + "\n"
 
 
 def loads(text: str) -> Report:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +24,21 @@ def test_round_trip_of_recorded_reports(name, tmp_path):
     path = save_report(tmp_path / "r.json", snapshot)
     assert load_report(path).snapshot == snapshot
     assert loads(dumps(snapshot)).snapshot == snapshot
+
+
+@pytest.mark.parametrize("name", NAMES or [pytest.param("none", marks=pytest.mark.skip(reason="no fixtures recorded"))])
+def test_written_json_is_byte_for_byte_the_standard_librarys(name):
+    """The fast writer changes no byte of the file: the schema and layout stay what
+    ``json.dumps(indent=1, ensure_ascii=False)`` of the plain form gives."""
+    snapshot, _ = load_fixture(name)
+    assert dumps(snapshot) == json.dumps(to_dict(snapshot), indent=1, ensure_ascii=False) + "\n"
+
+
+def test_values_the_fast_writer_refuses_are_still_written():
+    snapshot, _ = load_fixture(NAMES[0]) if NAMES else pytest.skip("no fixtures recorded")
+    proc = snapshot.processes[0]
+    odd = snapshot.with_(processes=(replace(proc, cpu_time=None, num_threads=2**70),))
+    assert json.loads(dumps(odd))["snapshot"]["processes"][0]["num_threads"] == 2**70
 
 
 def test_saved_report_is_private_and_atomic(tmp_path):
