@@ -6,11 +6,13 @@ Not an incident: a load generator. `--workers N` (default 4) and `--mode`:
   blocked  all workers block on GATE, a multiprocessing.Lock the root's MainThread acquired
            before forking the pool (pool.map(wait_at_gate, range(N)))
   half     N // 2 workers spin, the rest are idle (pool.map_async(...).get())
+  bursty   N // 2 workers wake every 10 ms for a ~1 ms burst of CPU (like I/O-bound workers),
+           the rest are idle
 
 What pooltui should show: role pool parent + N workers; per mode: idle workers waiting for a
 task; spinning workers running spin -> spin_chunk; blocked workers in SemLock.__enter__ over
 wait_at_gate at the `with GATE:` line, lock GATE held by the root's MainThread (truth.gate);
-oversubscription whenever spinning workers > CPUs. Use it to measure the time to first full
+oversubscription whenever spinning workers > CPUs; bursty workers in burst -> time.sleep or spin_chunk. Use it to measure the time to first full
 screen, refresh cost and memory at N = 4 .. 256.
 
 Spinners wait at a start gate until every one of them holds its task (otherwise hundreds of
@@ -18,11 +20,12 @@ spinning workers starve the ones still waiting for a task). Measured on 2 CPUs w
 spinning workers: ready after 5-15 s, SIGTERM to gone in ~3 s (the root's own threads wait for
 CPU and the GIL); idle/blocked 256: ready in < 1 s.
 
-Truth: mode, worker_pids, busy_pids (spinning), blocked_pids, idle_pids, gate (blocked mode).
+Truth: mode, worker_pids, busy_pids (spinning or bursting), blocked_pids, idle_pids, gate (blocked mode).
 """
 from __future__ import print_function
 
 import threading
+import time
 
 import _common
 
@@ -42,6 +45,15 @@ def spin(task):
         _common.spin_chunk()
 
 
+def burst(task):
+    CHANNEL.send(event="bursting")
+    while True:
+        time.sleep(0.01)
+        until = time.time() + 0.001
+        while time.time() < until:
+            _common.spin_chunk(200)
+
+
 def wait_at_gate(task):
     CHANNEL.send(event="blocking", task=task)
     with GATE:
@@ -55,11 +67,13 @@ def main(demo, workers, mode):
     if mode == "blocked":
         gate.acquire()                  # held by the root's MainThread for good
     pool = ctx.Pool(workers, initializer=init_worker, initargs=(channel, gate, start_gate))
-    spinners = {"idle": 0, "spin": workers, "half": workers // 2, "blocked": 0}[mode]
+    spinners = {"idle": 0, "spin": workers, "half": workers // 2, "blocked": 0, "bursty": 0}[mode]
+    bursting = workers // 2 if mode == "bursty" else 0
     blockers = workers if mode == "blocked" else 0
 
     def verify():
         busy = start_gate.open(spinners)
+        busy += sorted(m["pid"] for m in channel.collect(bursting, event="bursting"))
         blocked = sorted(m["pid"] for m in channel.collect(blockers, event="blocking"))
         for pid in blocked:
             _common.wait_blocked(pid, pid, _common.futex_address(gate), what="worker at GATE")
@@ -82,12 +96,14 @@ def main(demo, workers, mode):
         threading.Event().wait()
     elif mode == "half":
         pool.map_async(spin, range(spinners), chunksize=1).get()
+    elif mode == "bursty":
+        pool.map_async(burst, range(bursting), chunksize=1).get()
     else:
         pool.map(spin if mode == "spin" else wait_at_gate, range(workers), chunksize=1)
 
 
 def _options(parser):
-    parser.add_argument("--mode", choices=("idle", "spin", "blocked", "half"), default="idle")
+    parser.add_argument("--mode", choices=("idle", "spin", "blocked", "half", "bursty"), default="idle")
 
 
 if __name__ == "__main__":
