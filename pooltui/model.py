@@ -85,6 +85,7 @@ class Frame:
     locals: Optional[tuple[Local, ...]] = None
     native: bool = False
     code: Optional[str] = None  # the source line, read from the target's file system at capture time
+    code_note: Optional[str] = None  # why the source line was not read ("source not read: it is a FIFO, ...")
 
     @property
     def where(self) -> str:

@@ -139,8 +139,7 @@ async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> 
     if proc.threads and any(f.locals is not None for t in proc.threads for f in t.frames):
         return {t.tid: t.frames for t in proc.threads}
     threads = await pyspy.dump_consistent(proc.pid, pyspy.DumpOptions(locals=True, timeout=timeout))
-    root = f"/proc/{proc.pid}/root"
-    return {t.tid: sourcelines.with_code(t.frames, root) for t in match_tasks(proc.pid, threads, live) if not t.ghost}
+    return {t.tid: sourcelines.with_code(t.frames, proc.pid) for t in match_tasks(proc.pid, threads, live) if not t.ghost}
 
 
 def with_futex(proc: Process) -> Process:

@@ -50,7 +50,7 @@ _OPAQUE = re.compile(r"^<[\w.]+ at 0x[0-9a-f]+>$")
 # name=value / "name": value / name: value inside a repr, a source line or an argument
 _PAIR = re.compile(
     r"""(?P<key>(?P<q>["']?)(?P<name>[A-Za-z_][\w-]*)(?P=q))"""
-    r"""(?P<sep>\s*[:=]\s*)"""
+    r"""(?P<sep>\s*[:=]\s*)(?!=)"""
     r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]'"]+)"""
 )
 # scheme://user:password@host
@@ -82,6 +82,29 @@ def scrub(text: str) -> str:
     return _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED, _PAIR.sub(pair, text))
 
 
+# a string literal in a source line (prefixes f, b, r, u...; left open at the end of the line)
+_LITERAL = re.compile(r"""(?:(?<!\w)[rRbBuUfF]{1,2})?(?:"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?)|(?<![\w.])\d{4,}\b""")
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def scrub_code(line: str) -> str:
+    """A source line with secrets masked: what ``scrub`` masks (``password = "x"``,
+    ``"Authorization": "Bearer x"``, URL passwords), and every string literal or long
+    number after the first secret-looking name (``if token == "abc":``,
+    ``api_key: str = "x"``, ``login(user, password, "x")``)."""
+    out: list[str] = []
+    armed = False  # a secret-looking name came before (in code or as a literal: a dict key)
+    at = 0
+    for m in _LITERAL.finditer(line):
+        between = line[at : m.start()]
+        armed = armed or any(is_secret_name(w) for w in _IDENTIFIER.findall(between))
+        out += [between, REDACTED if armed else m.group()]
+        armed = armed or any(is_secret_name(w) for w in _IDENTIFIER.findall(m.group()))
+        at = m.end()
+    out.append(line[at:])
+    return scrub("".join(out))
+
+
 def redact_local(local: Local, *, redact: bool = True, limit: int = MAX_REPR) -> Local:
     text = local.repr
     if redact and not _OPAQUE.match(text):
@@ -94,7 +117,7 @@ def redact_frame(frame: Frame, *, redact: bool = True, limit: int = MAX_REPR) ->
     locals_ = frame.locals
     if locals_ is not None:
         locals_ = tuple(redact_local(loc, redact=redact, limit=limit) for loc in locals_)
-    code = scrub(frame.code) if redact and frame.code else frame.code
+    code = scrub_code(frame.code) if redact and frame.code else frame.code
     if locals_ == frame.locals and code == frame.code:
         return frame
     return replace(frame, locals=locals_, code=code)

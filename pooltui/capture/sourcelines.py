@@ -1,10 +1,16 @@
-"""Source lines for frames, read from the target's own file system view
-(``/proc/PID/root``), so a containerised target shows its own files.
+"""Source lines for frames, read as the target's own user from the target's own file
+system view (``/proc/PID/root``), with secrets masked.
 
 A C call (``with self.lock:``, ``time.sleep(5)``) has no Python frame of its own: the
-line the thread stands on is the best evidence of what it waits for. Files are cached
-by (device, inode, mtime, size), so the same file seen through each worker's
-``/proc/PID/root`` is read once; a file that cannot be read just leaves ``code`` empty.
+line the thread stands on is the best evidence of what it waits for. The path comes from
+the target's code objects, so it is hostile: ``capture.safeopen`` reads it with the
+target's rights only (no symlink escape, regular files only, a size cap, a deadline).
+A file that is refused leaves ``code`` empty and says why in ``code_note``.
+
+Files are cached by identity (device, inode, mtime, size) across captures; a file is
+still opened as each view (root + user) before its cached lines are used, so the cache
+never lends one process's rights to another. Within one capture (``files``), fork
+siblings (same root, same user) open each file once.
 """
 
 from __future__ import annotations
@@ -12,74 +18,97 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Optional
+from typing import Optional, Union
 
+from pooltui.capture import redact, safeopen
 from pooltui.model import Frame
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_LINE = 200
-
-
-_FILES: dict[tuple[int, int, float, int], tuple[str, ...]] = {}  # (dev, inode, mtime, size) -> lines
 MAX_FILES = 512
+SOURCE_TIMEOUT = 2.0  # per process and capture: a FIFO never blocks, a hung mount costs this once
+
+_FILES: dict[safeopen.Identity, tuple[str, ...]] = {}  # identity -> lines
+_HUNG: set[tuple[object, str]] = set()  # (view, path) whose read timed out once: not tried again
+_QUIET = ("no such file in the target's root",)  # not worth a note: <frozen ...>, a deleted file
+
+View = tuple[object, ...]
 
 
-def _lines(identity: tuple[int, int, float, int], path: str) -> tuple[str, ...]:
-    cached = _FILES.get(identity)
-    if cached is not None:
-        return cached
-    lines = _read(path) if identity[3] <= MAX_FILE_BYTES else ()
+def _view(pid: int) -> Union[View, str]:
+    """(mount namespace, root directory, fs credentials) of ``pid``: what decides what a
+    path means and whether it may be read; or why it cannot be known."""
+    creds = safeopen.creds_of(pid)
+    if creds is None:
+        return "the target's user could not be read (/proc/PID/status)"
+    try:
+        ns = os.stat(f"/proc/{pid}/ns/mnt").st_ino
+        root = os.stat(f"/proc/{pid}/root")
+    except OSError:
+        return "the target's root directory cannot be opened (it exited?)"
+    return (ns, root.st_dev, root.st_ino, creds)
+
+
+def _store(identity: safeopen.Identity, data: bytes) -> None:
     if len(_FILES) >= MAX_FILES:
         del _FILES[next(iter(_FILES))]  # the oldest
-    _FILES[identity] = lines
-    return lines
+    _FILES[identity] = tuple(data.decode("utf-8", "replace").splitlines())
 
 
-def _read(path: str) -> tuple[str, ...]:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES)
-    except OSError:
-        return ()
-    return tuple(data.decode("utf-8", "replace").splitlines())
+def read_sources(pid: int, paths: Sequence[str], files: Optional[dict] = None) -> dict[str, Union[safeopen.Identity, str]]:
+    """path -> identity of its cached lines, or why it was not read."""
+    view = _view(pid)
+    if isinstance(view, str):
+        return {p: view for p in paths}
+    cache = files if files is not None else {}
+    out: dict[str, Union[safeopen.Identity, str]] = {}
+    missing = []
+    for p in paths:
+        hit = cache.get((view, p))
+        if hit is not None and (isinstance(hit, str) or hit in _FILES):
+            out[p] = hit
+        elif (view, p) in _HUNG:
+            out[p] = f"reading it took longer than {SOURCE_TIMEOUT:g} s before"
+        else:
+            missing.append(p)
+    if missing:
+        creds = view[-1]
+        assert isinstance(creds, safeopen.Creds)
+        for p, result in safeopen.read_files(pid, creds, missing, SOURCE_TIMEOUT, known=set(_FILES)).items():
+            if isinstance(result, str):
+                if result.startswith("reading it took longer"):
+                    _HUNG.add((view, p))
+                out[p] = cache[(view, p)] = result
+                continue
+            if result.data is not None:
+                _store(result.identity, result.data)
+            out[p] = cache[(view, p)] = result.identity
+    return out
 
 
-def line_of(root: str, file: str, line: int, files: Optional[dict] = None) -> Optional[str]:
-    """Line ``line`` of ``file`` as the process under ``root`` sees it. ``files`` caches
-    the stat of each (root directory, file) for the duration of one capture, so fork
-    siblings (same root) stat each file once."""
-    if not file.startswith("/") or line <= 0:
-        return None
-    path = root + file
-    key = (_identity(root, files), file)
-    identity = files.get(key) if files is not None else None
-    if identity is None:
-        identity = _stat(path)
-        if identity is None:
-            return None
-        if files is not None:
-            files[key] = identity
-    lines = _lines(identity, path)
+def _line(identity: safeopen.Identity, line: int) -> Optional[str]:
+    lines = _FILES.get(identity, ())
     if line > len(lines):
         return None
     return lines[line - 1].strip()[:MAX_LINE] or None
 
 
-def _stat(path: str) -> Optional[tuple[int, int, float, int]]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_mtime, st.st_size)
-
-
-def _identity(root: str, files: Optional[dict]) -> object:
-    if files is None:
-        return root
-    if root not in files:
-        files[root] = _stat(root) or root
-    return files[root]
-
-
-def with_code(frames: Sequence[Frame], root: str, files: Optional[dict] = None) -> tuple[Frame, ...]:
-    return tuple(f if f.native or f.code else replace(f, code=line_of(root, f.file, f.line, files)) for f in frames)
+def with_code(frames: Sequence[Frame], pid: int, files: Optional[dict] = None, *, redact_secrets: bool = True) -> tuple[Frame, ...]:
+    """``frames`` with ``code`` (the source line, secrets masked unless ``redact_secrets``
+    is off) or ``code_note`` (why it is not shown). ``files`` caches what was read for
+    the duration of one capture."""
+    wanted = [f for f in frames if not f.native and not f.code and f.file.startswith("/") and f.line > 0]
+    if not wanted:
+        return tuple(frames)
+    found = read_sources(pid, sorted({f.file for f in wanted}), files)
+    asked = {id(f) for f in wanted}
+    out = []
+    for f in frames:
+        result = found.get(f.file) if id(f) in asked else None
+        if result is None:
+            out.append(f)
+        elif isinstance(result, str):
+            out.append(f if result in _QUIET else replace(f, code_note=f"source not read: {result}"))
+        else:
+            code = _line(result, f.line)
+            out.append(replace(f, code=redact.scrub_code(code) if code and redact_secrets else code))
+    return tuple(out)

@@ -16,7 +16,7 @@ from textual.content import Content
 
 from pooltui.analysis.frames import origin
 from pooltui.model import Diagnosis, Event, Frame, Lock, Process, Severity, Snapshot, Thread
-from pooltui.report.text import clean
+from pooltui.report.text import clean, one_line
 
 STATE_STYLE = {
     "running": "$success bold",
@@ -67,6 +67,7 @@ def frame_line(frame: Frame, indent: str = "    ") -> Content:
         ("  ", ""),
         (clean(frame.where, 80), "$text-muted" if kind == "user" else style),
         *((("  ", ""), (code, "$text" if kind == "user" else "$text-muted")) if code else ()),
+        *((("  ", ""), (one_line(frame.code_note, 120), "$text-muted italic")) if frame.code_note and not code else ()),
     )
 
 

@@ -1,0 +1,280 @@
+"""Read files a target names, with the target's rights and nothing more.
+
+pooltui runs as root; a path in a target's code object (``co_filename``) is the
+target's say-so, and its user may have made it a symlink to ``/etc/shadow``, a FIFO,
+or ``dir.py/../../proc/self/environ``. So such files are read in a short-lived thread
+that first becomes the target's user for the file system, and the kernel makes every
+decision (directory search bits, ACLs, LSMs) as it would for the target itself:
+
+* the thread sets its supplementary groups, fsgid and fsuid to the target's (from
+  ``/proc/PID/status``) and clears all its capabilities. Raw syscalls: credentials are
+  per thread in the kernel, and the raw calls change the calling thread only (glibc's
+  ``setgroups()`` would change every thread of pooltui). The thread then ends, so
+  nothing has to be given back;
+* paths are resolved by ``openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`` under the
+  target's root (``/proc/PID/root``): ``..`` and absolute symlinks stay inside it and
+  /proc magic links are refused. A kernel without openat2 (Linux < 5.6) gets a walk
+  one component at a time that follows no symlink and no ``..`` at all;
+* regular files only: an ``O_PATH`` open is fstat'ed before the real one, so a FIFO or
+  device is never opened for reading, and the real (``O_NONBLOCK``) open is fstat'ed
+  again; at most ``MAX_FILE_BYTES``;
+* the batch has a deadline: the caller goes on without the thread (a daemon) when a
+  read hangs (a file on a stuck FUSE or NFS mount).
+
+Anything that cannot be done this way reads nothing and gives a reason in words.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import platform
+import stat
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Optional, Union
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+# per-thread credential syscalls (asm/unistd_64.h; asm-generic for arm64)
+_SYSCALLS = {
+    "x86_64": {"setgroups": 116, "setfsuid": 122, "setfsgid": 123, "capset": 126},
+    "aarch64": {"setgroups": 159, "setfsuid": 151, "setfsgid": 152, "capset": 91},
+}
+_SYS_OPENAT2 = 437  # the same number on every architecture (added in 5.6)
+_RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_IN_ROOT = 0x10
+_CAP_VERSION_3 = 0x20080522
+
+Identity = tuple[int, int, int, int]  # st_dev, st_ino, st_mtime_ns, st_size
+
+
+@dataclass(frozen=True)
+class Creds:
+    """The file-system identity of a process: fsuid, fsgid, supplementary groups."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Read:
+    """A file opened as the target: its identity and bytes (None when the caller knew the identity)."""
+
+    identity: Identity
+    data: Optional[bytes]
+
+
+Result = Union[Read, str]  # a str is why nothing was read, in words
+
+
+def parse_creds(status: bytes) -> Optional[Creds]:
+    """fsuid/fsgid/groups from the text of ``/proc/PID/status``; None when absent or malformed."""
+    found: dict[bytes, list[bytes]] = {}
+    for line in status.split(b"\n"):
+        key, sep, value = line.partition(b":")
+        if sep and key in (b"Uid", b"Gid", b"Groups") and key not in found:
+            found[key] = value.split()
+    try:
+        uid, gid = int(found[b"Uid"][3]), int(found[b"Gid"][3])
+        groups = tuple(int(g) for g in found.get(b"Groups", ()))
+    except (KeyError, IndexError, ValueError):
+        return None
+    if not all(0 <= n < 2**32 for n in (uid, gid, *groups)) or len(groups) > 65536:
+        return None
+    return Creds(uid, gid, groups)
+
+
+def creds_of(pid: int) -> Optional[Creds]:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            return parse_creds(f.read(64 * 1024))
+    except OSError:
+        return None
+
+
+_LIBC = None
+_OPENAT2 = True  # cleared when the kernel says ENOSYS (tests clear it to try the walk)
+
+
+def _libc():  # type: ignore[no-untyped-def]
+    global _LIBC
+    if _LIBC is None:
+        import ctypes  # lazily: only a capture that reads source files pays for it
+
+        lib = ctypes.CDLL(None, use_errno=True)
+        lib.syscall.restype = ctypes.c_long
+        _LIBC = lib
+    return _LIBC
+
+
+def _become(creds: Creds) -> Optional[str]:
+    """This thread takes ``creds`` for the file system and drops every capability; the
+    reason it could not, or None."""
+    import ctypes
+
+    nums = _SYSCALLS.get(platform.machine())
+    if nums is None:
+        return f"no per-thread credential switch known for {platform.machine()}"
+    lib = _libc()
+    n = len(creds.groups)
+    groups = (ctypes.c_uint * max(n, 1))(*creds.groups)
+    if lib.syscall(ctypes.c_long(nums["setgroups"]), ctypes.c_long(n), groups) != 0 and set(os.getgroups()) != set(creds.groups):
+        return "pooltui may not take the target's groups (it is not root)"
+    for name, want in (("setfsgid", creds.gid), ("setfsuid", creds.uid)):
+        lib.syscall(ctypes.c_long(nums[name]), ctypes.c_long(want))
+        if lib.syscall(ctypes.c_long(nums[name]), ctypes.c_long(-1)) != want:  # -1 changes nothing, returns the current one
+            return "pooltui may not take the target's user id (it is not root)"
+    header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable x 2: all empty
+    if lib.syscall(ctypes.c_long(nums["capset"]), header, data) != 0:
+        return "pooltui could not drop its capabilities"
+    return None
+
+
+def _openat2(root: int, path: bytes, flags: int) -> int:
+    import ctypes
+
+    class OpenHow(ctypes.Structure):
+        _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+    how = OpenHow(flags, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
+    size = ctypes.c_size_t(ctypes.sizeof(how))
+    fd = _libc().syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_long(root), ctypes.c_char_p(path), ctypes.byref(how), size)
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return int(fd)
+
+
+class _Refused(Exception):
+    pass
+
+
+def _walk(root: int, path: bytes, flags: int) -> int:
+    """``openat2`` for kernels without it: one component at a time, no symlink, no ``..``."""
+    parts = [p for p in path.split(b"/") if p and p != b"."]
+    if not parts or b".." in parts:
+        raise _Refused("its path has '..' (this kernel has no openat2 to resolve it safely)")
+    fd = root
+    try:
+        for part in parts[:-1]:
+            try:
+                nxt = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == errno.ENOTDIR:
+                    raise _Refused("its path has a symbolic link or a non-directory (this kernel has no openat2 to follow it safely)") from None
+                raise
+            if fd != root:
+                os.close(fd)
+            fd = nxt
+        return os.open(parts[-1], flags | os.O_NOFOLLOW, dir_fd=fd)
+    finally:
+        if fd != root:
+            os.close(fd)
+
+
+def _open(root: int, path: bytes, flags: int) -> int:
+    global _OPENAT2
+    if _OPENAT2:
+        try:
+            return _openat2(root, path, flags)
+        except OSError as exc:
+            if exc.errno != errno.ENOSYS:
+                raise
+            _OPENAT2 = False
+    return _walk(root, path, flags)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link")):  # fmt: skip
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+_REASONS = {
+    errno.EACCES: "the target's user may not read it",
+    errno.EPERM: "the target's user may not read it",
+    errno.ENOENT: "no such file in the target's root",
+    errno.ENOTDIR: "no such file in the target's root",
+    errno.ELOOP: "its path has a symbolic link loop or a /proc magic link",
+    errno.EXDEV: "its path leaves the target's root",
+    errno.ENAMETOOLONG: "its path is too long",
+}
+
+
+def _read_one(root: int, path: str, known: Collection[Identity]) -> Result:
+    if "\0" in path:
+        return "its path holds a NUL byte"
+    raw = os.fsencode(path)
+    try:
+        fd = _open(root, raw, os.O_PATH | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return f"it is {_kind(st.st_mode)}, not a regular file"
+        if st.st_size > MAX_FILE_BYTES:
+            return f"it is larger than {MAX_FILE_BYTES // 2**20} MiB"
+        identity = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+        fd = _open(root, raw, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            again = os.fstat(fd)
+            if not stat.S_ISREG(again.st_mode) or (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino):
+                return "it changed while it was opened"
+            if identity in known:
+                return Read(identity, None)
+            chunks, size = [], 0
+            while size <= MAX_FILE_BYTES:
+                chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+    except _Refused as exc:
+        return str(exc)
+    except OSError as exc:
+        return _REASONS.get(exc.errno or 0, f"it cannot be opened ({exc.strerror or exc})")
+    if size > MAX_FILE_BYTES:
+        return f"it is larger than {MAX_FILE_BYTES // 2**20} MiB"
+    return Read(identity, b"".join(chunks))
+
+
+def _reader(pid: int, creds: Creds, paths: Sequence[str], known: Collection[Identity], out: dict[str, Result]) -> None:
+    try:
+        # as root: the target's root directory, whatever mount namespace it lives in
+        root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        for p in paths:
+            out[p] = "the target's root directory cannot be opened (it exited?)"
+        return
+    try:
+        problem = _become(creds)
+        for p in paths:
+            out[p] = problem if problem is not None else _read_one(root, p, known)
+    except Exception as exc:  # never let the thread die silently: say what went wrong
+        for p in paths:
+            out.setdefault(p, f"reading failed ({type(exc).__name__})")
+    finally:
+        os.close(root)
+
+
+def read_files(pid: int, creds: Creds, paths: Sequence[str], timeout: float, known: Collection[Identity] = ()) -> dict[str, Result]:
+    """Each of ``paths`` as process ``pid`` sees it and its user may read it, within
+    ``timeout`` seconds; ``known`` identities are opened (the permission is proven) but
+    not read again."""
+    out: dict[str, Result] = {}
+    thread = threading.Thread(target=_reader, args=(pid, creds, list(paths), frozenset(known), out), name="pooltui-source", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    done = dict(out)
+    for p in paths:
+        done.setdefault(p, f"reading it took longer than {timeout:g} s")
+    return done
