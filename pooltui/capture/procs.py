@@ -143,6 +143,14 @@ def task_state(pid: int, tid: Optional[int] = None) -> Optional[str]:
     return fields[0].decode() if fields else None
 
 
+def task_ids(pid: int) -> set[int]:
+    """The OS thread ids of ``pid`` now (empty when it is gone or unreadable)."""
+    try:
+        return {int(name) for name in os.listdir(f"/proc/{pid}/task") if name.isdigit()}
+    except OSError:
+        return set()
+
+
 def read_exit_code(pid: int) -> Optional[int]:
     """A zombie's wait status, read without reaping it: /proc/PID/stat field 52
     (``exit_code``, Linux >= 3.5; signal = status & 0x7f, code = status >> 8). None when

@@ -72,14 +72,20 @@ def _process(info: procs.ProcInfo) -> Process:
     )
 
 
-def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread], files: Optional[dict] = None) -> Process:
-    root = f"/proc/{proc.pid}/root"
-    matched = match_tasks(proc.pid, list(threads), set(info.thread_cpu))
+def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread]) -> Process:
+    # the tasks listed by the walk (before the dump) and now (after it): a thread started
+    # in between is as live as any, not a thread state left over from a fork
+    live = set(info.thread_cpu) | procs.task_ids(proc.pid)
+    matched = match_tasks(proc.pid, list(threads), live, proc.python)
     ordered = sorted(matched, key=lambda t: (t.ghost, t.tid != proc.pid, t.tid))  # main thread first, ghosts last
-    filled = tuple(
-        replace(t, cpu_time=info.thread_cpu.get(t.tid), frames=sourcelines.with_code(t.frames, root, files)) for t in ordered
-    )
-    return replace(proc, threads=filled)
+    return replace(proc, threads=tuple(replace(t, cpu_time=info.thread_cpu.get(t.tid)) for t in ordered))
+
+
+def _with_code(proc: Process, files: dict, redact_secrets: bool) -> Process:
+    """Source lines of every frame, read as the target's user (capture.sourcelines): in a
+    worker thread, never on the event loop, each process's files within a deadline."""
+    threads = tuple(replace(t, frames=sourcelines.with_code(t.frames, proc.pid, files, redact_secrets=redact_secrets)) for t in proc.threads)
+    return replace(proc, threads=threads)
 
 
 def _python_after_all(processes: list[Process]) -> list[Process]:
@@ -150,7 +156,8 @@ async def capture_tree(
                 threads = await pyspy.dump_consistent(info.pid, options.dump, exe, info.sched)
             # before anything else sees the stacks: a secret never enters the Snapshot
             threads = redact.redact_threads(threads, redact=options.redact)
-            return locks.with_futex(_with_threads(proc, info, threads, files))
+            proc = await asyncio.to_thread(_with_code, _with_threads(proc, info, threads), files, options.redact)
+            return locks.with_futex(proc)
         except CaptureError as exc:
             return replace(proc, error=procs.error_of(exc))
         finally:

@@ -48,8 +48,19 @@ def _stack_owners(pid: int, tids: set[int]) -> tuple[list[tuple[memory.Mapping, 
     return owners, guarded
 
 
-def match_tasks(pid: int, threads: list[Thread], live: set[int]) -> list[Thread]:
-    """Threads with their OS tids filled in where py-spy left them out; fork ghosts marked."""
+def keeps_fork_threads(python: Optional[str]) -> bool:
+    """Whether a fork child of this interpreter keeps the parent's other thread states:
+    CPython 2.7 does; 3.x deletes them in the child (PyOS_AfterFork_Child). Unknown: maybe."""
+    return python is None or python.startswith("2")
+
+
+def match_tasks(pid: int, threads: list[Thread], live: set[int], python: Optional[str] = None) -> list[Thread]:
+    """Threads with their OS tids filled in where py-spy left them out; fork ghosts marked.
+
+    ``live`` should hold the tasks listed after the dump (a thread started after an
+    earlier listing is live, not a ghost). A thread with no live task is a fork ghost
+    only where the interpreter keeps them (``keeps_fork_threads``); in 3.x it is a
+    thread that ended between the dump and the listing, and is kept as py-spy saw it."""
     if not live or all(t.tid in live for t in threads):
         return threads
     taken = {t.tid for t in threads if t.tid in live}
@@ -80,7 +91,7 @@ def match_tasks(pid: int, threads: list[Thread], live: set[int]) -> list[Thread]
             tid = pid if t is main else tid_of[id(t)]
             # py-spy could not see this thread's kernel state, so its "active" is a guess
             out.append(replace(t, tid=tid, active=procs.task_state(pid, tid) == "R"))
-        elif t.tid not in live:
+        elif t.tid not in live and keeps_fork_threads(python):
             out.append(replace(t, ghost=True, active=False, owns_gil=False))
         else:
             out.append(t)
