@@ -180,6 +180,30 @@ def check_mp_abba(s: Snapshot, truth: dict, version: str) -> None:
         assert any(f"{site['function']} (" in e and f":{site['line']})" in e for e in d.evidence), d.evidence
 
 
+def check_mp_semaphore(s: Snapshot, truth: dict, version: str) -> None:
+    """A BoundedSemaphore(2) held by two workers: every waiter names it a semaphore with its
+    value and BOTH holders (pid and thread); a contention warning, no error, no cycle."""
+    assert_workers(s, truth["worker_pids"])
+    holders = {(h["pid"], h["ident"]) for h in truth["holders"]}
+    for waiter in truth["waiters"]:
+        w = main_thread(proc(s, waiter["pid"])).wait
+        assert w.kind is WaitKind.SEMLOCK, w
+        assert w.summary.startswith("waits on RENDER_SLOTS (multiprocessing BoundedSemaphore, 0 of 2 free) held by"), w.summary
+        assert all(f"(pid {pid})" in w.summary for pid, _ in holders), w.summary
+        assert w.summary.endswith(f"in render_thumbnail, demo/mp_semaphore.py:{truth['wait_site']['line']}"), w.summary
+        [lock] = [lock for lock in s.locks if lock.id == w.lock_id]
+        assert {(h.pid, h.ident) for h in lock.holders} == holders
+        assert {h.tid for h in lock.holders} == {pid for pid, _ in holders}  # each worker's main thread
+        assert lock.maxvalue == 2 and lock.sem_value == 0
+    for pid, _ in holders:
+        t = main_thread(proc(s, pid))
+        assert t.wait.kind is WaitKind.SLEEP and t.frames[t.wait.frame_index].line == truth["hold_site"]["line"], t.wait
+    [d] = diagnoses(s, "lock_contention")
+    assert d.severity is Severity.WARNING and "BoundedSemaphore" in d.summary
+    assert {pid for pid, _ in holders} <= set(d.pids)
+    assert not errors(s) and not diagnoses(s, "deadlock_cycle")
+
+
 def check_dead_holder(s: Snapshot, truth: dict, version: str) -> None:
     [d] = diagnoses(s, "dead_holder")
     assert set(d.pids) == set(truth["waiter_pids"])
@@ -233,6 +257,7 @@ CHECKS = {
     "executor": check_executor,
     "oversubscribed": check_oversubscribed,
     "mp_abba": check_mp_abba,
+    "mp_semaphore": check_mp_semaphore,
     "dead_holder": check_dead_holder,
     "plain_lock": check_plain_lock,
     "condition": check_condition,

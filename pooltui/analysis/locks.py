@@ -357,21 +357,22 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
     threads = _threads(snapshot)
     out = []
     for lock in snapshot.locks:
-        h = lock.holder
+        holders = lock.holders or ((lock.holder,) if lock.holder is not None else ())
         waiters = [w for w in lock.waiters if w in threads and (threads[w][1].wait or _NO_WAIT).lock_id == lock.id]
-        if h is None or not h.alive or h.tid is None or len(waiters) < 2:
+        if not holders or any(not h.alive or h.tid is None for h in holders) or len(waiters) < 2:
             continue
-        holder = threads.get((h.pid, h.tid))
-        if holder is None or (holder[1].wait and holder[1].wait.lock_id):
+        held = [threads.get((h.pid, h.tid)) for h in holders]
+        if any(x is None or (x[1].wait and x[1].wait.lock_id) for x in held):
             continue  # a blocked holder is a chain or a cycle, not contention
-        doing = holder[1].wait.summary if holder[1].wait else "?"
+        doing = [f"{_who(h)} which {x[1].wait.summary if x and x[1].wait else '?'}" for h, x in zip(holders, held)]
+        what = lock.name if len(holders) == 1 else f"{lock.name} ({kind_label(lock)})"
         out.append(
             Diagnosis(
                 kind=Kind.LOCK_CONTENTION,
                 certainty=Certainty.FACT,
                 subject=lock_key(lock),
-                summary=f"{len(waiters)} threads wait on {lock.name}, held by {_who(h)} which {doing}.",
-                pids=tuple(dict.fromkeys([h.pid, *(w[0] for w in waiters)])),
+                summary=f"{len(waiters)} threads wait on {what}, held by {'; and by '.join(doing)}.",
+                pids=tuple(dict.fromkeys([*(h.pid for h in holders), *(w[0] for w in waiters)])),
                 tids=tuple(w[1] for w in waiters),
                 evidence=tuple(f"waiter pid {p} tid {t}" for p, t in waiters),
                 fix="Hold the lock for less time (no sleeping or I/O inside it), or shard the work so workers do not share one lock.",

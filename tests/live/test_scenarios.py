@@ -33,3 +33,10 @@ def test_mp_abba_start_methods_live(method, python, start_demo):
     demo = start_demo("mp_abba", python, "--method", method)
     assert demo.info["start_method"] == method
     CHECKS["mp_abba"](capture(demo.pid), demo.truth, demo.info["python"].rsplit(".", 1)[0])
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.13")))
+def test_mp_semaphore_spawn_live(python, start_demo):
+    """The semaphore's holders are found in spawned workers too (own SemLock copies)."""
+    demo = start_demo("mp_semaphore", python, "--method", "spawn")
+    CHECKS["mp_semaphore"](capture(demo.pid), demo.truth, demo.info["python"].rsplit(".", 1)[0])
