@@ -163,7 +163,12 @@ def with_futex(proc: Process) -> Process:
 Known = dict[tuple[tuple[int, int], int], tuple[int, str, str]]
 
 
-def _from_known(proc: Process, threads: Sequence[Thread], known: Known) -> tuple[dict[int, Lock], list[Thread]]:
+def budget(timeout: float) -> memory.Budget:
+    """The read budget of one process's lock objects: the capture's timeout, 64 MB."""
+    return memory.Budget(max_bytes=64 << 20, seconds=max(timeout, 0.1))
+
+
+def _from_known(proc: Process, threads: Sequence[Thread], known: Known, timeout: float) -> tuple[dict[int, Lock], list[Thread]]:
     """Locks of ``threads`` found at a known address; the threads still unresolved."""
     version = version_of(proc)
     hits = [(t, known.get((version, t.futex or 0))) for t in threads] if version else []
@@ -171,7 +176,7 @@ def _from_known(proc: Process, threads: Sequence[Thread], known: Known) -> tuple
         return {}, list(threads)
     locks: dict[int, Lock] = {}
     pending = []
-    with memory.TargetMemory(proc.pid, version) as mem:
+    with memory.TargetMemory(proc.pid, version, budget(timeout)) as mem:
         for thread, hint in hits:
             obj = mem.read_lock(hint[0]) if hint else None
             if hint is None or obj is None or obj.sem_addr != thread.futex:
@@ -187,10 +192,16 @@ def _add(locks: dict[int, Lock], pid: int, tid: int, obj: memory.LockObject, nam
 
 
 def _resolve(
-    proc: Process, version: tuple[int, int], pending: Sequence[Thread], frames: dict[int, tuple[Frame, ...]], known: Known, locks: dict[int, Lock]
+    proc: Process,
+    version: tuple[int, int],
+    pending: Sequence[Thread],
+    frames: dict[int, tuple[Frame, ...]],
+    known: Known,
+    locks: dict[int, Lock],
+    timeout: float,
 ) -> None:
     """Find the locks ``pending`` threads wait on through their frames' locals (adds to ``locks`` and ``known``)."""
-    with memory.TargetMemory(proc.pid, version) as mem:
+    with memory.TargetMemory(proc.pid, version, budget(timeout)) as mem:
         for thread in pending:
             found = _find_waited(mem, frames.get(thread.tid, thread.frames), thread.futex or 0)
             if found is None:
@@ -210,10 +221,10 @@ async def process_locks(proc: Process, tids: set[int], timeout: float, known: Op
         return [], []
     try:
         # memory reads run in a thread: a 128-process tree must not freeze the UI's loop
-        locks, pending = await asyncio.to_thread(_from_known, proc, blocked, known)
+        locks, pending = await asyncio.to_thread(_from_known, proc, blocked, known, timeout)
         if pending:
             frames = await _frames_with_locals(proc, timeout, set(memory.thread_syscalls(proc.pid)))
-            await asyncio.to_thread(_resolve, proc, version, pending, frames, known, locks)
+            await asyncio.to_thread(_resolve, proc, version, pending, frames, known, locks, timeout)
     except CaptureError as exc:
         return [], [f"lock state of pid {proc.pid} not read: {exc.message}"]
     return list(locks.values()), []

@@ -103,7 +103,7 @@ def copies_in(pid: int, start_time: float, version: tuple[int, int], place: ShmP
     if sem_addr is None:
         return []
     key = (pid, start_time, sem_addr)
-    with memory.TargetMemory(pid, version) as mem:
+    with memory.TargetMemory(pid, version, memory.SCAN_BUDGET) as mem:  # a search reads all private memory
         for addr in dict.fromkeys(a for a in (hint, _FOUND.get(key)) if a):
             try:
                 lock = mem.read_lock(addr)

@@ -429,6 +429,23 @@ def test_timings(target, mem):
     # figures, not asserted: a loaded machine stretches any duration (README "Speed" has the measured ones)
 
 
+def test_huge_dict_is_read_in_bounded_part(target, mem):
+    before = mem.spent
+    entries = mem._dict_entries(target.id("big_dict"), limit=10)
+    # 2.7 keeps a dict as one hash table, in no order: a table that large is left unread
+    assert len(entries) == (0 if target.version[0] == 2 else 10)
+    assert mem.spent - before < 4096  # ten entries and the headers, not 100,000 entries
+
+
+def test_read_budget_says_not_read(target):
+    small = memory.TargetMemory(target.pid, target.version, memory.Budget(max_bytes=1 << 16))
+    with small, pytest.raises(memory.BudgetExceeded, match=r"not read \(budget"):
+        small._dict_entries(target.id("big_dict"), limit=10**6)  # 100,000 entries: 2.4 MB
+    late = memory.TargetMemory(target.pid, target.version, memory.Budget(seconds=0))
+    with late, pytest.raises(memory.BudgetExceeded):
+        late.read_lock(target.id("rlock"))
+
+
 # ---------------------------------------------------------------- checks that need no special build
 
 
@@ -459,7 +476,7 @@ def test_layout_table():
     assert set(memory.LAYOUTS) == {(2, 7), (3, 6), (3, 7), (3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)}
     for version in ((3, 14), (3, 15), (3, 5), (2, 6), (4, 0)):
         with pytest.raises(Unsupported):
-            memory._layout_for(version)
+            memory.layout_for(version)
 
 
 class _FakeMemory(memory.TargetMemory):
@@ -510,7 +527,7 @@ def test_process_gone_while_reading():
         assert mem.read(addr, 4) == b"\x7fELF"
         proc.kill()
         deadline = time.monotonic() + 10
-        while memory._alive(proc.pid) and time.monotonic() < deadline:
+        while memory.alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.01)
         with pytest.raises(ProcessGone):  # a zombie: its memory is gone
             mem.read(addr, 4)

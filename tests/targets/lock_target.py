@@ -277,6 +277,10 @@ def type_label(obj):
     return text.split("'")[1]
 
 
+# a legitimately huge dict (str keys): the reader must read a bounded part of it
+BIG_DICT = dict(("key%d" % i, None) for i in range(100000))
+
+
 def main():
     args = sys.argv[1:]
     if len(args) != 2 or args[0] != "--ready":
@@ -352,6 +356,7 @@ def main():
         "free_rlock": free_rlock,
         "free_lock": free_lock,
         "int_obj": 12345678,
+        "big_dict": BIG_DICT,
     }
     if py_rlock is not None:
         ids["py_rlock"] = py_rlock

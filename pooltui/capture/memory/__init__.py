@@ -1,0 +1,56 @@
+"""Read-only reader of lock objects in another CPython process's memory.
+
+Everything here reads ``/proc/PID/...`` and never writes, stops or attaches to the
+target: ``os.pread`` on ``/proc/PID/mem`` for objects, ``/proc/PID/task/TID/syscall``
+for the futex a blocked thread sleeps on, ``/proc/PID/maps`` for shared semaphores.
+Reads are racy (the target keeps running), so every value is validated; a value that
+fails validation is reported as ``None``, a build we have no layout for raises
+``Unsupported``, a read past the per-process budget raises ``BudgetExceeded``.
+Nothing is guessed.
+
+Supported targets: CPython 2.7 and 3.6-3.13, GIL builds, Linux x86-64, glibc (its
+64-bit ``struct new_sem``, glibc >= 2.21). Free-threaded builds change the object
+header and 3.14 made ``_thread`` locks PyMutex-based: both are Unsupported.
+
+The package, bottom up:
+
+* ``kernel``    /proc/PID/task/*/syscall (futex waits) and /proc/PID/maps;
+* ``layouts``   per-version offsets, one table entry per version: where a new version goes;
+* ``reader``    the one /proc/PID/mem reader: build checks, error translation, read budget;
+* ``objects``   walkers over types, str, int, dicts, instance attributes, containers;
+* ``lockstate`` lock objects and their sem_t; ``find_locks`` from named roots;
+* ``scan``      the heap scan for every lock object of a process.
+"""
+
+from pooltui.capture.memory.kernel import Mapping, Syscall, alive, read_maps, semaphore_identity, thread_syscalls
+from pooltui.capture.memory.kernel import _parse_syscall as _parse_syscall
+from pooltui.capture.memory.layouts import LAYOUTS, SEM_VALUE_MAX, Layout, layout_for
+from pooltui.capture.memory.lockstate import LockObject, TargetMemory
+from pooltui.capture.memory.objects import _TypeInfo as _TypeInfo
+from pooltui.capture.memory.reader import Budget, BudgetExceeded, MemoryFault, check_build, check_elf
+from pooltui.capture.memory.scan import _KNOWN_TYPES as _KNOWN_TYPES
+from pooltui.capture.memory.scan import SCAN_BUDGET, find_lock_types, scan_locks
+from pooltui.capture.memory.scan import _search_words as _search_words
+
+__all__ = [
+    "LAYOUTS",
+    "SCAN_BUDGET",
+    "SEM_VALUE_MAX",
+    "Budget",
+    "BudgetExceeded",
+    "Layout",
+    "LockObject",
+    "Mapping",
+    "MemoryFault",
+    "Syscall",
+    "TargetMemory",
+    "alive",
+    "check_build",
+    "check_elf",
+    "find_lock_types",
+    "layout_for",
+    "read_maps",
+    "scan_locks",
+    "semaphore_identity",
+    "thread_syscalls",
+]

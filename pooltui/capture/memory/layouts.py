@@ -1,0 +1,92 @@
+"""Where CPython keeps things, per version: the one table to extend for a new version.
+
+Each entry of ``LAYOUTS`` is one X.Y of CPython (x86-64, GIL build, glibc), written out in
+full so a version is read in one place (as pystack keeps its versioned fields). Every
+offset was measured against ground truth printed inside live targets
+(tests/live/test_memory.py checks each one on every interpreter installed). To add a
+version: copy the nearest entry, change what CPython changed, add the interpreter to the
+live tests' VERSIONS. 3.14 replaced the ``sem_t`` behind ``_thread`` locks by ``PyMutex``
+(a one-byte lock word, waiters parked elsewhere): it needs new lock readers, not just a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from pooltui.capture.errors import Unsupported
+
+# type object (PyTypeObject, 64-bit; the same prefix 2.7 .. 3.13)
+TP_NAME, TP_BASICSIZE, TP_ITEMSIZE, TP_FLAGS = 24, 32, 40, 168
+TP_MEMBERS, TP_BASE, TP_DICT, TP_DICTOFFSET, TP_MRO = 240, 256, 264, 288, 344
+TPFLAGS_INLINE_VALUES = 1 << 2  # 3.13
+TPFLAGS_MANAGED_DICT = 1 << 4  # 3.11+
+TPFLAGS_HEAPTYPE = 1 << 9
+TPFLAGS_LIST_SUBCLASS = 1 << 25
+TPFLAGS_TUPLE_SUBCLASS = 1 << 26
+TPFLAGS_DICT_SUBCLASS = 1 << 29
+TPFLAGS_TYPE_SUBCLASS = 1 << 31
+# PyMemberDef {char *name; int type; Py_ssize_t offset; int flags; char *doc}
+MEMBERDEF_SIZE = 40
+T_OBJECT, T_OBJECT_EX = 6, 16
+PY_RELATIVE_OFFSET = 8  # 3.12+ member flag: offset relative to the subclass's data
+
+SEMLOCK_KINDS = {0: "RECURSIVE_MUTEX", 1: "SEMAPHORE"}
+SEM_VALUE_MAX = 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things are, for one X.Y (x86-64, GIL build)."""
+
+    py2: bool
+    str_ascii_data: int  # compact ASCII str data (2.7: PyStringObject ob_sval)
+    str_compact_data: int  # compact non-ASCII str data (3.x)
+    dict_kind: str  # 'py27' | 'py36' | 'py311': PyDictObject / PyDictKeysObject shape
+    managed: Optional[str]  # None | '311' | '312' | '313': where a managed instance dict lives
+    cached_keys: Optional[int]  # PyHeapTypeObject.ht_cached_keys
+    values_header: int  # bytes before values[] in PyDictValues (3.13: 8)
+    long_tagged: bool  # 3.12+ PyLongObject lv_tag
+    lock_locked: Optional[int]  # _thread.lock 'locked' char
+    semlock_name: Optional[int]  # SemLockObject.name
+    lock_types: tuple[tuple[str, str, int], ...]  # (tp_name, kind, tp_basicsize)
+
+
+_PY2_LOCKS = (("thread.lock", "lock", 32), ("_multiprocessing.SemLock", "semlock", 48))
+_PY3_LOCKS = (("_thread.lock", "lock", 40), ("_thread.RLock", "rlock", 48), ("_multiprocessing.SemLock", "semlock", 56))
+
+# fmt: off
+LAYOUTS: dict[tuple[int, int], Layout] = {
+    (2, 7): Layout(py2=True, str_ascii_data=36, str_compact_data=36, dict_kind="py27", managed=None, cached_keys=None,
+                   values_header=0, long_tagged=False, lock_locked=None, semlock_name=None, lock_types=_PY2_LOCKS),
+    (3, 6): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
+                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+    (3, 7): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
+                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+    (3, 8): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
+                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+    (3, 9): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
+                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+    (3, 10): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
+                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+    (3, 11): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py311", managed="311", cached_keys=872,
+                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+    (3, 12): Layout(py2=False, str_ascii_data=40, str_compact_data=56, dict_kind="py311", managed="312", cached_keys=880,
+                    values_header=0, long_tagged=True, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+    (3, 13): Layout(py2=False, str_ascii_data=40, str_compact_data=56, dict_kind="py311", managed="313", cached_keys=880,
+                    values_header=8, long_tagged=True, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+}
+# fmt: on
+
+
+def layout_for(version: tuple[int, int]) -> Layout:
+    """The layout of ``version``; Unsupported (saying why) for one not in the table."""
+    if version in LAYOUTS:
+        return LAYOUTS[version]
+    text = f"{version[0]}.{version[1]}"
+    if version >= (3, 14):
+        raise Unsupported(
+            f"Python {text}: lock objects are PyMutex-based since 3.14 (no sem_t, no owner field in the old place); "
+            "pooltui has no verified layout for them"
+        )
+    raise Unsupported(f"Python {text}: no verified memory layout (supported: 2.7, 3.6-3.13)")

@@ -1,0 +1,410 @@
+"""Walkers over the objects of a target's memory: types, str and int values, dicts,
+instance attributes (dict, managed dict, inline values, ``__slots__``) and container items.
+
+Every walk is bounded (entries per dict, items per container) and every read goes through
+``ProcessMemory`` (budget, error translation). A value that does not validate reads as
+None or an empty result: the target keeps running while it is read.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from pooltui.capture.memory.layouts import (
+    MEMBERDEF_SIZE,
+    PY_RELATIVE_OFFSET,
+    T_OBJECT,
+    T_OBJECT_EX,
+    TP_BASICSIZE,
+    TP_DICTOFFSET,
+    TP_FLAGS,
+    TP_ITEMSIZE,
+    TP_MEMBERS,
+    TP_MRO,
+    TP_NAME,
+    TPFLAGS_DICT_SUBCLASS,
+    TPFLAGS_INLINE_VALUES,
+    TPFLAGS_LIST_SUBCLASS,
+    TPFLAGS_MANAGED_DICT,
+    TPFLAGS_TUPLE_SUBCLASS,
+    TPFLAGS_TYPE_SUBCLASS,
+)
+from pooltui.capture.memory.reader import MemoryFault, ProcessMemory
+
+MAX_DICT_ENTRIES = 4096  # entries read from one dict unless the caller asks for fewer
+
+
+@dataclass(frozen=True)
+class _TypeInfo:
+    addr: int
+    name: str
+    basicsize: int
+    itemsize: int
+    flags: int
+    dictoffset: int
+    members: int
+    mro: int
+
+
+PLAIN_LEAF_TYPES = frozenset(
+    {
+        "str", "bytes", "unicode", "int", "long", "float", "complex", "bool", "NoneType", "bytearray",
+        "function", "builtin_function_or_method", "method", "instancemethod", "method-wrapper",
+        "wrapper_descriptor", "method_descriptor", "getset_descriptor", "member_descriptor",
+        "code", "frame", "cell", "module", "classobj", "generator", "coroutine", "async_generator",
+        "weakref", "weakproxy", "property", "staticmethod", "classmethod", "ellipsis", "range", "xrange",
+    }
+)  # fmt: skip
+
+
+class ObjectMemory(ProcessMemory):
+    """ProcessMemory that reads Python objects."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._types: dict[int, Optional[_TypeInfo]] = {}
+        self._slots: dict[int, list[tuple[str, int]]] = {}
+        self._interned: dict[int, str] = {}  # interned str objects (attribute names) by address
+
+    # ---- types
+
+    def _type_info(self, tp: int) -> Optional[_TypeInfo]:
+        if tp in self._types:
+            return self._types[tp]
+        info = None
+        raw = self._try(tp, TP_MRO + 8) if tp and tp % 8 == 0 else None
+        if raw is not None:
+            meta = struct.unpack_from("<Q", raw, 8)[0]
+            meta_flags = self._u64(meta + TP_FLAGS) if meta else None
+            if meta_flags is not None and meta_flags & TPFLAGS_TYPE_SUBCLASS:
+                name = self.cstring(struct.unpack_from("<Q", raw, TP_NAME)[0])
+                if name:
+                    info = _TypeInfo(
+                        addr=tp,
+                        name=name,
+                        basicsize=struct.unpack_from("<q", raw, TP_BASICSIZE)[0],
+                        itemsize=struct.unpack_from("<q", raw, TP_ITEMSIZE)[0],
+                        flags=struct.unpack_from("<Q", raw, TP_FLAGS)[0],
+                        dictoffset=struct.unpack_from("<q", raw, TP_DICTOFFSET)[0],
+                        members=struct.unpack_from("<Q", raw, TP_MEMBERS)[0],
+                        mro=struct.unpack_from("<Q", raw, TP_MRO)[0],
+                    )
+        self._types[tp] = info
+        return info
+
+    def _type_of(self, obj: int) -> Optional[_TypeInfo]:
+        if not obj or obj % 8:
+            return None
+        head = self._try(obj, 16)
+        if head is None:
+            return None
+        refcnt, tp = struct.unpack("<qQ", head)
+        if refcnt <= 0:
+            return None
+        return self._type_info(tp)
+
+    def type_name(self, obj_addr: int) -> str:
+        """``ob_type->tp_name`` (qualified for C types: '_thread.RLock'; short for classes)."""
+        info = self._type_of(obj_addr)
+        if info is None:
+            raise MemoryFault(f"{obj_addr:#x} in process {self.pid} is not a readable Python object", pid=self.pid)
+        return info.name
+
+    # ---- small values
+
+    def _str(self, addr: int) -> Optional[str]:
+        """Value of a str object (2.7: PyStringObject; 3.x: compact PyUnicodeObject)."""
+        if addr in self._interned:
+            return self._interned[addr]
+        info = self._type_of(addr)
+        if info is None or info.name != "str":
+            return None
+        lay = self.layout
+        if lay.py2:
+            head = self._try(addr + 16, 20)  # ob_size, ob_shash, ob_sstate
+            if head is None:
+                return None
+            size, interned = struct.unpack_from("<q", head)[0], struct.unpack_from("<i", head, 16)[0]
+            if not 0 <= size <= 4096:
+                return None
+            raw = self._try(addr + lay.str_ascii_data, size)
+            text = raw.decode("latin-1") if raw is not None else None
+        else:
+            head = self._try(addr + 16, 20)  # length, hash, state
+            if head is None:
+                return None
+            length = struct.unpack_from("<q", head, 0)[0]
+            state = struct.unpack_from("<I", head, 16)[0]
+            interned, kind, compact, ascii_ = state & 3, (state >> 2) & 7, (state >> 5) & 1, (state >> 6) & 1
+            if not compact or not 0 <= length <= 4096 or kind not in (1, 2, 4):
+                return None
+            if ascii_:
+                raw = self._try(addr + lay.str_ascii_data, length)
+                text = raw.decode("ascii", "replace") if raw is not None else None
+            else:
+                raw = self._try(addr + lay.str_compact_data, length * kind)
+                text = raw.decode({1: "latin-1", 2: "utf-16-le", 4: "utf-32-le"}[kind], "replace") if raw is not None else None
+        if text is not None and interned:
+            self._interned[addr] = text
+        return text
+
+    def _int(self, addr: int) -> Optional[int]:
+        """Value of a Python int (2.7 PyIntObject, 3.x PyLongObject); None if not an int."""
+        info = self._type_of(addr)
+        if info is None or info.name not in ("int", "bool"):
+            return None
+        if self.layout.py2:
+            raw = self._try(addr + 16, 8)
+            return struct.unpack("<q", raw)[0] if raw is not None else None
+        raw = self._try(addr + 16, 8)
+        if raw is None:
+            return None
+        word = struct.unpack("<q", raw)[0]
+        if self.layout.long_tagged:
+            sign_bits, ndigits = word & 3, word >> 3
+            if sign_bits == 1:
+                return 0
+            sign = -1 if sign_bits == 2 else 1
+        else:
+            sign, ndigits = (-1 if word < 0 else 1), abs(word)
+        if not 0 <= ndigits <= 8:
+            return None
+        if ndigits == 0:
+            return 0
+        digits = self._try(addr + 24, 4 * ndigits)
+        if digits is None:
+            return None
+        value = 0
+        for i, d in enumerate(struct.unpack(f"<{ndigits}I", digits)):
+            if d >> 30:
+                return None
+            value |= d << (30 * i)
+        return sign * value
+
+    # ---- sem_t
+
+    # ---- attributes
+
+    def _slot_members(self, tp: int) -> list[tuple[str, int]]:
+        """(name, offset) of object members (``__slots__``) of the type and its MRO."""
+        if tp in self._slots:
+            return self._slots[tp]
+        info = self._type_info(tp)
+        types: list[int] = [tp]
+        if info is not None and info.mro:
+            mro_info = self._type_of(info.mro)
+            n = self._u64(info.mro + 16) if mro_info is not None and mro_info.name == "tuple" else None
+            if n is not None and 0 < n <= 64:
+                raw = self._try(info.mro + 24, 8 * n)
+                if raw is not None:
+                    types = list(struct.unpack(f"<{n}Q", raw))
+        out: list[tuple[str, int]] = []
+        seen: set[str] = set()
+        for t in types:
+            t_info = self._type_info(t)
+            if t_info is None or not t_info.members:
+                continue
+            for i in range(256):
+                raw = self._try(t_info.members + i * MEMBERDEF_SIZE, MEMBERDEF_SIZE)
+                if raw is None:
+                    break
+                name_ptr = struct.unpack_from("<Q", raw, 0)[0]
+                m_type = struct.unpack_from("<i", raw, 8)[0]
+                offset = struct.unpack_from("<q", raw, 16)[0]
+                m_flags = struct.unpack_from("<i", raw, 24)[0]
+                if not name_ptr:
+                    break
+                if m_type not in (T_OBJECT, T_OBJECT_EX) or offset <= 0:
+                    continue
+                if not self.layout.py2 and self.version >= (3, 12) and m_flags & PY_RELATIVE_OFFSET:
+                    continue
+                name = self.cstring(name_ptr)
+                if name and name not in seen:
+                    seen.add(name)
+                    out.append((name, offset))
+        self._slots[tp] = out
+        return out
+
+    def _dict_entries(self, dict_addr: int, limit: int = MAX_DICT_ENTRIES) -> list[tuple[int, int]]:
+        """(key address, value address) of a dict object, its first ``limit`` entries;
+        [] if it is not a readable dict (or a 2.7 table far larger than ``limit``)."""
+        info = self._type_of(dict_addr)
+        if info is None or not info.flags & TPFLAGS_DICT_SUBCLASS:
+            return []
+        kind = self.layout.dict_kind
+        if kind == "py27":
+            head = self._try(dict_addr + 32, 16)
+            if head is None:
+                return []
+            mask, table = struct.unpack("<qQ", head)
+            if not 0 <= mask < max(4 * limit, 64):
+                return []
+            raw = self._try(table, (mask + 1) * 24)
+            if raw is None:
+                return []
+            out = []
+            for i in range(mask + 1):
+                _h, key, value = struct.unpack_from("<qQQ", raw, i * 24)
+                if key and value:
+                    out.append((key, value))
+            return out
+        head = self._try(dict_addr + 32, 16)
+        if head is None:
+            return []
+        keys, values = struct.unpack("<QQ", head)
+        return self._keys_entries(keys, values + self.layout.values_header if values else 0, bound=limit)
+
+    def _keys_entries(self, keys: int, values: int, bound: int = MAX_DICT_ENTRIES) -> list[tuple[int, int]]:
+        """Entries of a PyDictKeysObject, at most ``bound``; ``values`` = split values array (or 0)."""
+        if not keys:
+            return []
+        if self.layout.dict_kind == "py36":
+            head = self._try(keys, 40)
+            if head is None:
+                return []
+            size = struct.unpack_from("<q", head, 8)[0]
+            nentries = struct.unpack_from("<q", head, 32)[0]
+            if not 0 < size <= 1 << 24 or not 0 <= nentries <= size:
+                return []
+            ixsize = 1 if size <= 0xFF else 2 if size <= 0xFFFF else 4 if size <= 0xFFFFFFFF else 8
+            entries, esize = keys + 40 + size * ixsize, 24
+        else:
+            head = self._try(keys, 32)
+            if head is None:
+                return []
+            log2_size, log2_index_bytes, dk_kind = head[8], head[9], head[10]
+            nentries = struct.unpack_from("<q", head, 24)[0]
+            if log2_size > 24 or log2_index_bytes > 27 or dk_kind > 2 or not 0 <= nentries <= 1 << log2_size:
+                return []
+            entries, esize = keys + 32 + (1 << log2_index_bytes), (24 if dk_kind == 0 else 16)
+        nentries = min(nentries, bound)
+        if nentries == 0:
+            return []
+        raw = self._try(entries, nentries * esize)
+        if raw is None:
+            return []
+        vals: Optional[tuple[int, ...]] = None
+        if values:
+            vraw = self._try(values, nentries * 8)
+            if vraw is None:
+                return []
+            vals = struct.unpack(f"<{nentries}Q", vraw)
+        out = []
+        for i in range(nentries):
+            if esize == 24:
+                _h, key, value = struct.unpack_from("<qQQ", raw, i * 24)
+            else:
+                key, value = struct.unpack_from("<QQ", raw, i * 16)
+            if vals is not None:
+                value = vals[i]
+            if key and value:
+                out.append((key, value))
+        return out
+
+    def _named(self, entries: Sequence[tuple[int, int]], limit: Optional[int] = None) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for key, value in entries[:limit] if limit is not None else entries:
+            name = self._str(key)
+            if name is not None and name not in out:
+                out[name] = value
+        return out
+
+    def attrs(self, obj_addr: int, limit: Optional[int] = None) -> dict[str, int]:
+        """Instance attributes of ``obj_addr``: name -> object address.
+
+        Reads the instance dict (``tp_dictoffset``; 3.11 managed dict/values; 3.12
+        tagged dict-or-values; 3.13 inline values or the materialized dict), 2.7
+        old-style instances, and ``__slots__`` (``tp_members`` of the type's MRO). {} when
+        there are none or the object cannot be read. ``limit``: read at most that many
+        dict entries (find_locks uses it against huge instance dicts)."""
+        info = self._type_of(obj_addr)
+        if info is None:
+            return {}
+        out: dict[str, int] = {}
+        for name, offset in self._slot_members(info.addr):
+            value = self._u64(obj_addr + offset)
+            if value:
+                out[name] = value
+        lay = self.layout
+        bound = limit if limit is not None else MAX_DICT_ENTRIES
+        entries: list[tuple[int, int]] = []
+        if lay.py2 and info.name == "instance":
+            dict_addr = self._u64(obj_addr + 24)  # PyInstanceObject.in_dict
+            entries = self._dict_entries(dict_addr, bound) if dict_addr else []
+        elif lay.managed == "313" and info.flags & TPFLAGS_INLINE_VALUES:
+            head = self._try(obj_addr + info.basicsize, 4)  # capacity, size, embedded, valid
+            if head is not None and head[3]:
+                keys = self._u64(info.addr + (lay.cached_keys or 0))
+                entries = self._keys_entries(keys or 0, obj_addr + info.basicsize + 8, bound=min(head[0], bound))
+            else:
+                dict_addr = self._u64(obj_addr - 24)
+                entries = self._dict_entries(dict_addr, bound) if dict_addr else []
+        elif lay.managed is not None and info.flags & TPFLAGS_MANAGED_DICT:
+            word = self._u64(obj_addr - 24)
+            if lay.managed == "312" and word and word & 1:
+                keys = self._u64(info.addr + (lay.cached_keys or 0))
+                entries = self._keys_entries(keys or 0, word + 1, bound)
+            elif word:
+                entries = self._dict_entries(word, bound)
+            elif lay.managed == "311":
+                values = self._u64(obj_addr - 32)
+                if values:
+                    keys = self._u64(info.addr + (lay.cached_keys or 0))
+                    entries = self._keys_entries(keys or 0, values, bound)
+        elif info.dictoffset > 0:
+            dict_addr = self._u64(obj_addr + info.dictoffset)
+            entries = self._dict_entries(dict_addr, bound) if dict_addr else []
+        for name, value in self._named(entries, limit).items():
+            out.setdefault(name, value)
+        return out
+
+    def resolve(self, obj_addr: int, path: Sequence[str]) -> Optional[int]:
+        """Address of ``obj.a.b...`` following ``path`` through attrs(), or None."""
+        cur: Optional[int] = obj_addr
+        for name in path:
+            if not cur:
+                return None
+            cur = self.attrs(cur).get(name)
+        return cur
+
+    # ---- containers (for find_locks)
+
+    def _items(self, obj: int, info: _TypeInfo, limit: int) -> list[tuple[str, int]]:
+        """(suffix, address) of the items of a list/tuple/deque/str-keyed dict."""
+        if info.flags & (TPFLAGS_LIST_SUBCLASS | TPFLAGS_TUPLE_SUBCLASS):
+            n = self._u64(obj + 16)
+            if n is None or not 0 <= n < 1 << 31:
+                return []
+            n = min(n, limit)
+            if info.flags & TPFLAGS_LIST_SUBCLASS:
+                base = self._u64(obj + 24)
+                if not base:
+                    return []
+            else:
+                base = obj + 24
+            raw = self._try(base, 8 * n) if n else b""
+            if raw is None:
+                return []
+            return [(f"[{i}]", v) for i, v in enumerate(struct.unpack(f"<{n}Q", raw)) if v]
+        if info.flags & TPFLAGS_DICT_SUBCLASS:
+            return [(f"[{k!r}]", v) for k, v in self._named(self._dict_entries(obj, limit), limit).items()]
+        if info.name == "collections.deque" and not self.layout.py2:
+            head = self._try(obj + 16, 32)  # ob_size, leftblock, rightblock, leftindex
+            if head is None:
+                return []
+            n, block, _right, index = struct.unpack("<qQQq", head)
+            out = []
+            for i in range(min(max(n, 0), limit)):
+                if not block or not 0 <= index < 64:
+                    break
+                value = self._u64(block + 8 + 8 * index)
+                if value:
+                    out.append((f"[{i}]", value))
+                index += 1
+                if index == 64:
+                    block, index = self._u64(block + 8 + 64 * 8) or 0, 0
+            return out
+        return []
