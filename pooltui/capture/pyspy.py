@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import selectors
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
@@ -97,24 +100,84 @@ def _exited(pid: int) -> bool:
     return procs.task_state(pid) in (None, "Z", "X")
 
 
+MAX_OUTPUT = 16 * 2**20  # py-spy's JSON kept per process: far above a real dump, far below what hurts
+MAX_STDERR = 64 * 1024
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL py-spy's own process group (its session, started for it), so a wrapper that
+    forked cannot keep running or hold the pipes open. Only while ``proc`` is not reaped:
+    until then its pid, hence the group id, cannot be anyone else's."""
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _collect(proc: subprocess.Popen[bytes], pid: int, timeout: float) -> tuple[bytes, bytes]:
+    """stdout (at most MAX_OUTPUT) and stderr (the first MAX_STDERR) of ``proc`` until both
+    close, within ``timeout``; raises DumpTimeout / PySpyFailed after killing its group."""
+    deadline = time.monotonic() + timeout
+    out, err = bytearray(), bytearray()
+    assert proc.stdout is not None and proc.stderr is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _kill_group(proc)
+                raise DumpTimeout(f"py-spy did not answer within {timeout:g} s for process {pid}", pid=pid)
+            for key, _ in sel.select(left):
+                chunk = os.read(key.fd, 1 << 16)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                elif key.data is out:
+                    out += chunk
+                    if len(out) > MAX_OUTPUT:
+                        _kill_group(proc)
+                        raise PySpyFailed(
+                            f"py-spy printed more than {MAX_OUTPUT // 2**20} MiB for process {pid}: not read",
+                            pid=pid,
+                            detail=bytes(out[:500]).decode("utf-8", "replace"),
+                        )
+                elif len(err) < MAX_STDERR:
+                    err += chunk[: MAX_STDERR - len(err)]
+    try:
+        proc.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise DumpTimeout(f"py-spy did not answer within {timeout:g} s for process {pid}", pid=pid) from None
+    return bytes(out), bytes(err)
+
+
 def _run(cmd: list[str], env: Optional[dict[str, str]], pid: int, timeout: float, started: list[subprocess.Popen[bytes]]) -> tuple[int, bytes, bytes]:
     """py-spy, run to its end (or killed at ``timeout``) in a worker thread, so that forking
     and exec'ing it (CPython releases the GIL around vfork) never stalls the event loop and
-    several are spawned at once."""
+    several are spawned at once. It runs in a session of its own: a timeout kills all it
+    started, and its output is read with a cap (``_collect``)."""
     exe = cmd[0]
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+        )
     except FileNotFoundError:
         raise PySpyMissing(f"py-spy not found at {exe}") from None
     except PermissionError:
         raise PySpyMissing(f"py-spy at {exe} is not executable") from None
     started.append(proc)
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise DumpTimeout(f"py-spy did not answer within {timeout:g} s for process {pid}", pid=pid) from None
+        out, err = _collect(proc, pid, timeout)
+    except CaptureError:
+        try:
+            proc.wait(5)  # SIGKILLed: it is gone at once (a py-spy stuck in the kernel: left to init)
+        except subprocess.TimeoutExpired:
+            pass
+        raise
+    finally:
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
     return proc.returncode, out, err
 
 
@@ -129,7 +192,7 @@ async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[s
     except asyncio.CancelledError:  # a newer refresh replaced this one: stop py-spy (the thread then ends)
         for proc in started:
             if proc.poll() is None:
-                proc.kill()
+                _kill_group(proc)
         raise
     stderr = err.decode("utf-8", "replace")
     if returncode != 0:

@@ -1,0 +1,63 @@
+"""py-spy's output and process are bounded too (issue 14 items 7b and 14): a flood of
+output is cut at a cap with a clear per-process error, and a py-spy (or a wrapper around
+it) that forks cannot hold `--timeout` off: its whole process group is killed."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import time
+
+import pytest
+
+from tests.live.test_bad_input import assert_clean_failure, fake_pyspy, python_with_child, run  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.live
+
+
+def _peak_rss_of_children_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def test_a_flood_of_pyspy_output_is_cut_with_a_clear_error(python_with_child, tmp_path):
+    parent, _ = python_with_child
+    flood = fake_pyspy(tmp_path, "printf '['; head -c 300000000 /dev/zero | tr '\\0' ' '\n")
+    out = run("snapshot", str(parent), "--timeout", "30", env={"POOLTUI_PYSPY": str(flood)}, timeout=120)
+    assert_clean_failure(out, 3, "py-spy printed more than 16 MiB for process")
+    # the subprocess that ran pooltui (and every earlier child of this test process) stayed small
+    assert _peak_rss_of_children_mib() < 600
+
+
+def test_a_forking_pyspy_wrapper_does_not_defeat_the_timeout(python_with_child, tmp_path):
+    parent, _ = python_with_child
+    marker = tmp_path / "grandchild"
+    # the wrapper forks a child that keeps stdout open, then waits for it
+    wrapper = fake_pyspy(tmp_path, f"sleep 600 &\necho $! > {marker}.tmp && mv {marker}.tmp {marker}\nwait\n")
+    started = time.monotonic()
+    out = run("snapshot", str(parent), "--timeout", "2", env={"POOLTUI_PYSPY": str(wrapper)}, timeout=120)
+    assert time.monotonic() - started < 60
+    assert_clean_failure(out, 3, "did not answer within 2 s")
+    grandchild = int(marker.read_text())
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{grandchild}") and time.monotonic() < deadline:
+        with open(f"/proc/{grandchild}/stat") as f:
+            if f.read().rpartition(")")[2].split()[0] == "Z":
+                break  # killed; its reaper (init) just has not collected it yet
+        time.sleep(0.05)
+    else:
+        assert not os.path.exists(f"/proc/{grandchild}"), "the wrapper's child still runs after the timeout"
+
+
+def test_a_wrapper_that_double_forks_out_of_the_group_cannot_hang_the_capture(python_with_child, tmp_path):
+    """A child that leaves py-spy's session (setsid) keeps the pipe open forever: the
+    capture still ends at the timeout (that escaped child is not pooltui's to kill)."""
+    parent, _ = python_with_child
+    marker = tmp_path / "escaped"
+    wrapper = fake_pyspy(tmp_path, f"setsid sh -c 'echo $$ > {marker}; exec sleep 30' &\nwait\n")
+    started = time.monotonic()
+    out = run("snapshot", str(parent), "--timeout", "2", env={"POOLTUI_PYSPY": str(wrapper)}, timeout=120)
+    assert time.monotonic() - started < 25
+    assert_clean_failure(out, 3, "did not answer within 2 s")
+    if marker.exists():
+        subprocess.run(["kill", marker.read_text().strip()], check=False)
