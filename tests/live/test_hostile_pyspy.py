@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.live.test_bad_input import assert_clean_failure, fake_pyspy, python_with_child, run  # noqa: F401 (a fixture)
+from tests.live.test_bad_input import assert_clean_failure, fake_pyspy, python_with_child, run  # noqa: F401,F811 (a fixture)
 
 pytestmark = pytest.mark.live
 
@@ -20,7 +20,7 @@ def _peak_rss_of_children_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def test_a_flood_of_pyspy_output_is_cut_with_a_clear_error(python_with_child, tmp_path):
+def test_a_flood_of_pyspy_output_is_cut_with_a_clear_error(python_with_child, tmp_path):  # noqa: F811
     parent, _ = python_with_child
     flood = fake_pyspy(tmp_path, "printf '['; head -c 300000000 /dev/zero | tr '\\0' ' '\n")
     out = run("snapshot", str(parent), "--timeout", "30", env={"POOLTUI_PYSPY": str(flood)}, timeout=120)
@@ -29,7 +29,7 @@ def test_a_flood_of_pyspy_output_is_cut_with_a_clear_error(python_with_child, tm
     assert _peak_rss_of_children_mib() < 600
 
 
-def test_a_forking_pyspy_wrapper_does_not_defeat_the_timeout(python_with_child, tmp_path):
+def test_a_forking_pyspy_wrapper_does_not_defeat_the_timeout(python_with_child, tmp_path):  # noqa: F811
     parent, _ = python_with_child
     marker = tmp_path / "grandchild"
     # the wrapper forks a child that keeps stdout open, then waits for it
@@ -49,7 +49,7 @@ def test_a_forking_pyspy_wrapper_does_not_defeat_the_timeout(python_with_child, 
         assert not os.path.exists(f"/proc/{grandchild}"), "the wrapper's child still runs after the timeout"
 
 
-def test_a_wrapper_that_double_forks_out_of_the_group_cannot_hang_the_capture(python_with_child, tmp_path):
+def test_a_wrapper_that_double_forks_out_of_the_group_cannot_hang_the_capture(python_with_child, tmp_path):  # noqa: F811
     """A child that leaves py-spy's session (setsid) keeps the pipe open forever: the
     capture still ends at the timeout (that escaped child is not pooltui's to kill)."""
     parent, _ = python_with_child
