@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.live.test_bad_input import assert_clean_failure, fake_pyspy, python_with_child, run  # noqa: F401,F811 (a fixture)
+from tests.live.test_bad_input import assert_clean_failure, fake_pyspy, python_with_child, run  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.live
 
