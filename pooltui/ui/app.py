@@ -179,5 +179,6 @@ class PoolApp(App[None]):
             key = binding.key_display or binding.key
             yield SystemCommand(binding.description.capitalize(), f"key {key}: {binding.tooltip}", partial(screen.run_action, binding.action))
         threads = screen.query_one(ThreadList)
-        if threads.check_action("follow", ()):
-            yield SystemCommand("Go to lock holder", "key enter: " + ThreadList.BINDINGS[0].tooltip, threads.action_follow)
+        for binding in ThreadList.BINDINGS:
+            if threads.check_action(binding.action, ()) is True:
+                yield SystemCommand(binding.description.capitalize(), "key enter: " + binding.tooltip, partial(threads.run_action, binding.action))

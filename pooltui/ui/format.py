@@ -15,8 +15,9 @@ from typing import Optional
 from textual.content import Content
 
 from pooltui.analysis.frames import origin
-from pooltui.model import Diagnosis, Event, Frame, Lock, Process, Severity, Snapshot, Thread
+from pooltui.model import Diagnosis, Event, Frame, Process, Severity, Snapshot, Thread
 from pooltui.report.text import clean, one_line
+from pooltui.ui.follow import Follow
 
 STATE_STYLE = {
     "running": "$success bold",
@@ -81,13 +82,6 @@ def locals_lines(frame: Frame, limit: int = 12, indent: str = "        ") -> lis
     return out
 
 
-def lock_of(snapshot: Snapshot, thread: Thread) -> Optional[Lock]:
-    lock_id = thread.wait.lock_id if thread.wait else None
-    if lock_id is None:
-        return None
-    return next((lk for lk in snapshot.locks if lk.id == lock_id), None)
-
-
 def thread_title(thread: Thread, mark: str = "") -> Content:
     return Content.assemble(
         (clean(thread.label, 60), "bold"),
@@ -116,8 +110,9 @@ def _seconds(summary: str) -> str:
     return m.group(1) if m else ""
 
 
-def wait_lines(thread: Thread, lock: Optional[Lock], width: int = 100) -> list[Content]:
-    """The wait summary, wrapped (it is the line a reader came for: never cut it off)."""
+def wait_lines(thread: Thread, go: Optional[Follow] = None, width: int = 100) -> list[Content]:
+    """The wait summary, wrapped (it is the line a reader came for: never cut it off);
+    ``go``: where `enter` goes from this thread (ui.follow), said under it."""
     if thread.wait is None:
         return []
     kind = thread.wait.kind
@@ -125,17 +120,22 @@ def wait_lines(thread: Thread, lock: Optional[Lock], width: int = 100) -> list[C
     wrapped = textwrap.wrap(clean(thread.wait.summary, 600), max(30, width - 2), subsequent_indent="  ", break_on_hyphens=False)
     lines = [Content.assemble("  ", (line, style)) for line in wrapped]
     holder = thread.wait.unsaid_holder
-    hint = "  (enter: go to holder)" if lock is not None and lock.holder is not None and lock.holder.alive and lock.holder.tid else ""
+    go_to = ""
+    if go is not None and go.fork:
+        go_to = "the parent's thread that held it at fork()"
+    elif go is not None and go.possible and go.tid:
+        go_to = "the holder"
     if holder:
+        hint = f"  (enter: go to {go_to})" if go_to else ""
         lines.append(Content.assemble("  ", ("held by ", "$text-muted"), (clean(holder, 200), "$warning bold"), (hint, "$text-muted")))
-    elif hint:
-        lines.append(Content.styled("  enter: go to the holder", "$text-muted"))
+    elif go_to:
+        lines.append(Content.styled(f"  enter: go to {go_to}", "$text-muted"))
     return lines
 
 
-def thread_block(thread: Thread, lock: Optional[Lock] = None, show_locals: bool = False, width: int = 100, mark: str = "") -> Content:
+def thread_block(thread: Thread, go: Optional[Follow] = None, show_locals: bool = False, width: int = 100, mark: str = "") -> Content:
     """One thread as the stack pane shows it: title, wait line(s), stack innermost first."""
-    lines = [thread_title(thread, mark), *wait_lines(thread, lock, width)]
+    lines = [thread_title(thread, mark), *wait_lines(thread, go, width)]
     for frame in thread.frames:
         lines.append(frame_line(frame))
         if show_locals and frame.locals:

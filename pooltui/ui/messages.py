@@ -53,3 +53,4 @@ class FollowHolder(Message):
 
     pid: int
     tid: int | None
+    fork: bool = False  # to the parent's thread that held an orphaned lock when the process was forked

@@ -54,6 +54,7 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.needle = ""
         self._binding_state: tuple[Optional[bool], ...] = ()
+        self._opening: Optional[int] = None  # select this pid on the first screen (set in on_mount)
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -81,6 +82,7 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW, "narrow")
         self.query_one("#filter", Input).display = False
+        self._opening = getattr(self.app.source, "target_pid", None)
         self.tree.focus()
         self.redraw()
 
@@ -100,6 +102,9 @@ class MainScreen(Screen[None]):
         snapshot = session.current
         if snapshot is None:
             return
+        if self._opening is not None:  # the first screen: the process asked for (`attach WORKER_PID`), in its tree
+            keep_pid = keep_pid if keep_pid is not None else (self._opening if snapshot.process(self._opening) else None)
+            self._opening = None
         self.tree.show(snapshot, self.needle, session.last_diff(), keep=keep_pid, gone=self._gone())
         self.show_process(self.tree.selected_pid, keep_tid)
         self.query_one(DiagnosesPanel).show(snapshot)
@@ -139,6 +144,14 @@ class MainScreen(Screen[None]):
         self.tree.show(snapshot, self.needle, self.app.session.last_diff(), keep=message.pid, gone=self._gone())
         self.show_process(message.pid, message.tid)
         self.threads.thread_list.focus()
+        if message.fork:
+            self.notify(
+                "the parent's thread that held the lock when the worker was forked (the worker's copy stays locked: "
+                "nothing in the worker can release it)",
+                title="holder at fork()",
+                timeout=6,
+                markup=False,
+            )
 
     # -- keys ------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from pooltui.analysis.waits import process_state
 from pooltui.model import Process, Snapshot, Thread
 from pooltui.ui import format as fmt
+from pooltui.ui.follow import NO_LOCK, Follow, follow
 from pooltui.ui.messages import FollowHolder
 from pooltui.ui.widgets.option_list import OptionList
 from pooltui.ui.widgets.panels import update_static
@@ -23,7 +24,17 @@ from pooltui.ui.widgets.panels import update_static
 class ThreadList(OptionList):
     """Threads as options (by position: fork ghosts share tid 0); `enter` follows a lock wait to its holder."""
 
-    BINDINGS = [Binding("enter", "follow", "go to lock holder", tooltip="Select the process and thread holding the lock this thread waits on")]
+    # one key, three meanings: the footer shows the first one enabled (check_action hides the others)
+    BINDINGS = [
+        Binding("enter", "follow", "go to lock holder", tooltip="Select the process and thread holding the lock this thread waits on"),
+        Binding(
+            "enter",
+            "follow_fork",
+            "go to holder at fork",
+            tooltip="A lock inherited locked across fork(): select the parent's thread that held it when this process was forked",
+        ),
+        Binding("enter", "why_no_holder", "why no holder", tooltip="Say why there is no lock holder to go to (no owner recorded, gone since fork)"),
+    ]
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
@@ -31,7 +42,7 @@ class ThreadList(OptionList):
         self.threads: tuple[Thread, ...] = ()
         self.show_locals = False
         self._width = 0
-        self._can_follow = False
+        self._follow_state: tuple[Optional[bool], ...] = ()
         self._marks: dict[int, str] = {}
 
     def _text_width(self) -> int:
@@ -47,24 +58,49 @@ class ThreadList(OptionList):
         i = self.highlighted
         return self.threads[i] if i is not None and 0 <= i < len(self.threads) else None
 
-    def holder(self) -> Optional[tuple[int, Optional[int]]]:
+    def where(self) -> Follow:
+        """Where `enter` goes from the selected thread, or why nowhere."""
         thread = self.selected
         if thread is None or self.snapshot is None:
-            return None
-        lock = fmt.lock_of(self.snapshot, thread)
-        if lock is None or lock.holder is None or not lock.holder.alive:
-            return None
-        return lock.holder.pid, lock.holder.tid
+            return NO_LOCK
+        return follow(self.snapshot, thread)
+
+    def holder(self) -> Optional[tuple[int, Optional[int]]]:
+        go = self.where()
+        return (go.pid, go.tid) if go.pid is not None else None
+
+    def _enter_state(self) -> tuple[Optional[bool], Optional[bool], Optional[bool]]:
+        """(go to holder, go to holder at fork, why no holder) as check_action answers them:
+        True shown, False hidden, None shown dimmed (nothing to follow: the thread waits on no lock)."""
+        go = self.where()
+        if go.possible:
+            return not go.fork, go.fork, False
+        if go.why:
+            return False, False, True
+        return None, False, False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
+        state = self._enter_state()
         if action == "follow":
-            return True if self.holder() is not None else None
+            return state[0]
+        if action == "follow_fork":
+            return state[1]
+        if action == "why_no_holder":
+            return state[2]
         return True
 
     def action_follow(self) -> None:
-        target = self.holder()
-        if target is not None:
-            self.post_message(FollowHolder(*target))
+        go = self.where()
+        if go.pid is not None:
+            self.post_message(FollowHolder(go.pid, go.tid, fork=go.fork))
+
+    def action_follow_fork(self) -> None:
+        self.action_follow()
+
+    def action_why_no_holder(self) -> None:
+        go = self.where()
+        if go.why:
+            self.notify(go.why, title="no lock holder to go to", severity="warning", timeout=8, markup=False)
 
     def _on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
@@ -75,9 +111,9 @@ class ThreadList(OptionList):
         only while this list has focus: the footer shows `enter` only then, and a focus
         change redraws it anyway. A footer redraw mounts all its keys again (50-100 ms
         while a capture runs): moving through the tree must not pay for it."""
-        can = self.holder() is not None
-        if can != self._can_follow:
-            self._can_follow = can
+        state = self._enter_state()
+        if state != self._follow_state:
+            self._follow_state = state
             if self.has_focus:
                 self.refresh_bindings()
 
@@ -96,7 +132,7 @@ class ThreadList(OptionList):
         self.threads, self.show_locals, self._width = threads, show_locals, width
         marks = self._marks = fmt.thread_marks(snapshot)
         self.set_options(
-            Option(fmt.thread_block(t, fmt.lock_of(snapshot, t), show_locals, width, mark=marks.get(t.tid, "")), id=f"t{i}")
+            Option(fmt.thread_block(t, follow(snapshot, t), show_locals, width, mark=marks.get(t.tid, "")), id=f"t{i}")
             for i, t in enumerate(threads)
         )
         if threads:
