@@ -206,18 +206,24 @@ async def dump_consistent(
     """``dump``, pausing the process only when that is needed for a consistent read.
 
     Unless ``options.nonblocking`` (never pause) or ``native`` (py-spy cannot read native
-    stacks without pausing), a process whose threads are all asleep (``sched``, read by
-    the caller before, or now) is read without pausing it (py-spy --nonblocking), and the
-    read is kept only if no thread was scheduled meanwhile (``procs.ran_since``): nothing
-    could change under py-spy, so it is as consistent as a paused read, costs the target
-    no pause, and adds none of the context switches a ptrace stop causes in every thread
-    (which would make the next refresh see the process as "ran"). Else it is dumped paused.
+    stacks without pausing), a process whose threads are all asleep is read without
+    pausing it (py-spy --nonblocking), and the read is kept only if no thread was
+    scheduled meanwhile (``procs.ran_since``): nothing could change under py-spy, so it is
+    as consistent as a paused read, costs the target no pause, and adds none of the
+    context switches a ptrace stop causes in every thread (which would make the next
+    refresh see the process as "ran"). Else it is dumped paused.
+
+    ``sched`` is what the tree walk saw (read again now when not given). A process with a
+    thread running then or now, or one that was scheduled between the walk and now (a
+    bursty worker that woke meanwhile), is read paused at once: an unpaused read of it
+    would most likely be thrown away, and py-spy run twice.
     """
     if not options.nonblocking and not options.native:
-        before = procs.read_sched(pid) if sched is None else sched
-        if not procs.any_running(before):
+        now = procs.read_sched(pid)
+        ran = sched is not None and procs.ran_since(sched, now)
+        if not ran and not procs.any_running(now):
             threads = await dump(pid, replace(options, nonblocking=True), pyspy)
-            if not procs.ran_since(before, procs.read_sched(pid)):
+            if not procs.ran_since(now, procs.read_sched(pid)):
                 return threads
     return await dump(pid, options, pyspy)
 
