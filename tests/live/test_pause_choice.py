@@ -71,6 +71,10 @@ def test_a_process_that_ran_since_the_walk_is_read_paused_in_one_run(target, mon
 
 @pytest.mark.parametrize("target", [ASLEEP], indirect=True)
 def test_a_process_asleep_since_the_walk_is_read_unpaused_in_one_run(target, monkeypatch):
+    deadline = time.monotonic() + 30
+    while procs.any_running(procs.read_sched(target)):  # it printed its line, it may not be in sleep() yet
+        assert time.monotonic() < deadline, "the target never went to sleep"
+        time.sleep(0.005)
     walk = procs.read_sched(target)
     runs, threads = _dump_counted(target, walk, monkeypatch)
     assert runs == [True]
