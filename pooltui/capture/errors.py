@@ -14,11 +14,13 @@ class CaptureError(Exception):
     help = "See `pooltui doctor PID` for what is needed to read this process."
     exit_code = 3
 
-    def __init__(self, message: str, *, pid: int | None = None, detail: str = "") -> None:
+    def __init__(self, message: str, *, pid: int | None = None, detail: str = "", help: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.pid = pid
         self.detail = detail  # py-spy's own failure text, kept for the user
+        if help is not None:
+            self.help = help
 
 
 class PermissionDenied(CaptureError):
@@ -29,6 +31,20 @@ class PermissionDenied(CaptureError):
         "/proc/sys/kernel/yama/ptrace_scope to 0 or 1 (same user). In a container, "
         "start it with --cap-add SYS_PTRACE."
     )
+    # said instead when pooltui already runs as root ("run as root" would be no help)
+    help_for_root = (
+        "pooltui runs as root and still may not attach: Yama's ptrace_scope 3 forbids every "
+        "attach (it can only be lowered by a reboot); in a container root lacks CAP_SYS_PTRACE "
+        "(--cap-add SYS_PTRACE); or an LSM (SELinux, AppArmor) denies it. `pooltui doctor PID` "
+        "says which."
+    )
+
+    def __init__(self, message: str, *, pid: int | None = None, detail: str = "", help: str | None = None) -> None:
+        import os
+
+        if help is None and hasattr(os, "geteuid") and os.geteuid() == 0:
+            help = self.help_for_root
+        super().__init__(message, pid=pid, detail=detail, help=help)
 
 
 class NotPython(CaptureError):
@@ -59,6 +75,14 @@ class PySpyFailed(CaptureError):
     help = "py-spy could not read this process; its own message is shown above."
 
 
+class ThreadNotProcess(CaptureError):
+    """A thread id given where a process id is wanted: /proc/TID exists for every thread."""
+
+    code = "thread_not_process"
+    help = "Give the process id (the thread group leader): `pooltui attach` shows every thread of it."
+    exit_code = 2
+
+
 class Unsupported(CaptureError):
     """The target's interpreter/build/arch has no known memory layout: we say so, never guess."""
 
@@ -71,5 +95,7 @@ class Unsupported(CaptureError):
 
 ERRORS_BY_CODE = {
     cls.code: cls
-    for cls in (CaptureError, PermissionDenied, NotPython, ProcessGone, DumpTimeout, PySpyMissing, PySpyFailed, Unsupported)
+    for cls in (
+        CaptureError, PermissionDenied, NotPython, ProcessGone, DumpTimeout, PySpyMissing, PySpyFailed, ThreadNotProcess, Unsupported
+    )
 }

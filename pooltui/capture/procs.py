@@ -14,7 +14,7 @@ from typing import Optional
 
 import psutil
 
-from pooltui.capture.errors import CaptureError, NotPython, PermissionDenied, ProcessGone
+from pooltui.capture.errors import CaptureError, NotPython, PermissionDenied, ProcessGone, ThreadNotProcess
 from pooltui.model import ProcError
 
 _PY_EXE = re.compile(r"(?:^|/)(?:lib)?python(\d)\.?(\d+)?[a-z]*(?:\.so[.\d]*)?$")
@@ -278,6 +278,9 @@ def find_root(pid: int) -> int:
     """
     if is_kernel_thread(pid):
         raise NotPython(f"pid {pid} is a kernel thread, not a Python process", pid=pid)
+    owner = thread_group_of(pid)
+    if owner is not None and owner != pid:
+        raise ThreadNotProcess(f"{pid} is a thread of process {owner}, not a process: use pid {owner}", pid=pid)
     try:
         proc = psutil.Process(pid)
         exe, cmdline = proc.exe(), tuple(proc.cmdline())
@@ -318,6 +321,54 @@ def walk_tree(root_pid: int) -> list[ProcInfo]:
     if infos[0].error and infos[0].error.code == ProcessGone.code:
         raise ProcessGone(f"process {root_pid} exited", pid=root_pid)
     return infos
+
+
+def is_exiting(pid: int) -> bool:
+    """PF_EXITING: the process is inside exit() (its memory may already be gone, its
+    state not yet Z)."""
+    fields = stat_fields(pid)
+    try:
+        return bool(fields) and bool(int(fields[6]) & 0x4)  # type: ignore[index]
+    except (ValueError, IndexError):
+        return False
+
+
+def status_field(status: bytes, name: bytes) -> Optional[bytes]:
+    """The value of ``Name:`` in the text of /proc/PID/status (first occurrence), stripped."""
+    for line in status.split(b"\n"):
+        key, sep, value = line.partition(b":")
+        if sep and key == name:
+            return value.strip()
+    return None
+
+
+def thread_group_of(pid: int) -> Optional[int]:
+    """The process (Tgid) that thread ``pid`` belongs to: itself for a process; None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            value = status_field(f.read(64 * 1024), b"Tgid")
+        return int(value) if value is not None and value.isdigit() else None
+    except (OSError, ValueError):
+        return None
+
+
+def tracer_of(pid: int) -> int:
+    """TracerPid of ``pid`` (0: none, or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            value = status_field(f.read(64 * 1024), b"TracerPid")
+        return int(value) if value is not None and value.isdigit() else 0
+    except (OSError, ValueError):
+        return 0
+
+
+def comm_of(pid: int) -> str:
+    """The command name of ``pid`` (its comm, as the kernel keeps it), or "?"."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read(64).rstrip(b"\n").decode("utf-8", "backslashreplace") or "?"
+    except OSError:
+        return "?"
 
 
 def is_kernel_thread(pid: int) -> bool:

@@ -86,10 +86,20 @@ def classify_failure(pid: int, stderr: str, returncode: int) -> CaptureError:
     text = stderr.lower()
     detail = stderr.strip()[:2000]
     first = _first_error_line(stderr)
-    if "permission denied" in text or "operation not permitted" in text:
-        return PermissionDenied(f"py-spy may not read process {pid}: {first}", pid=pid, detail=detail)
+    # first: a process that exits mid-dump makes py-spy fail in many ways ("permission
+    # denied" on its vanished /proc files among them), none of which is the user's problem
     if _exited(pid) or "no such process" in text:
         return ProcessGone(f"process {pid} exited while it was being read", pid=pid, detail=detail)
+    if "permission denied" in text or "operation not permitted" in text:
+        tracer = procs.tracer_of(pid)
+        if tracer:
+            return PermissionDenied(
+                f"py-spy may not attach to process {pid}: another tracer holds it: TracerPid {tracer} ({procs.comm_of(tracer)})",
+                pid=pid,
+                detail=detail,
+                help="One tracer at a time: detach that one (gdb, strace, another py-spy), or read without pausing the process: --nonblocking.",
+            )
+        return PermissionDenied(f"py-spy may not read process {pid}: {first}", pid=pid, detail=detail)
     if "python version" in text or "python interpreter" in text or "not a python" in text or "failed to find python" in text:
         return NotPython(f"process {pid} is not a Python process py-spy can read", pid=pid, detail=detail)
     return PySpyFailed(f"py-spy failed on process {pid} (exit {returncode}): {first}", pid=pid, detail=detail)
@@ -97,7 +107,7 @@ def classify_failure(pid: int, stderr: str, returncode: int) -> CaptureError:
 
 def _exited(pid: int) -> bool:
     """Gone, or a zombie (dead, not yet reaped by its parent): either way nothing to read."""
-    return procs.task_state(pid) in (None, "Z", "X")
+    return procs.task_state(pid) in (None, "Z", "X") or procs.is_exiting(pid)
 
 
 MAX_OUTPUT = 16 * 2**20  # py-spy's JSON kept per process: far above a real dump, far below what hurts

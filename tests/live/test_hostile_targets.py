@@ -1,0 +1,137 @@
+"""Targets that make capture facts wrong unless it is careful (issue 14 items 12 and 14):
+threads started after the /proc walk, processes exiting mid-dump, a thread id given as
+a pid, a process another tracer holds."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.conftest import capture
+from tests.live.test_bad_input import assert_clean_failure, run
+
+pytestmark = pytest.mark.live
+
+
+def _start(code: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    assert ready and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+@pytest.fixture
+def target():
+    started: list[subprocess.Popen] = []
+
+    def start(code: str) -> subprocess.Popen:
+        started.append(_start(code))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+
+
+CHURNING_THREADS = """
+    import threading, time
+    def short(): time.sleep(0.3)
+    def churn():
+        while True:
+            threading.Thread(target=short).start()
+            time.sleep(0.002)
+    threading.Thread(target=churn, daemon=True).start()
+    time.sleep(0.5)
+    print("ready", flush=True)
+    threading.Event().wait()
+"""
+
+
+def test_threads_started_after_the_walk_are_never_fork_ghosts(target):
+    """~150 threads come and go all the time in a process that never forked: each capture
+    lists its tasks before py-spy runs, so some threads are always newer than that list."""
+    proc = target(CHURNING_THREADS)
+    for _ in range(4):
+        snap = capture(proc.pid)
+        me = snap.process(proc.pid)
+        assert me is not None and me.error is None, me
+        assert len(me.threads) > 20
+        assert [t for t in me.threads if t.ghost] == []
+        assert all(t.role != "fork ghost" for t in me.threads)
+
+
+CHURNING_CHILDREN = """
+    import subprocess, sys, threading, time
+    def churn():
+        kids = []
+        while True:
+            kids.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.15)"]))
+            kids = [k for k in kids if k.poll() is None]
+            time.sleep(0.03)
+    threading.Thread(target=churn, daemon=True).start()
+    time.sleep(1)
+    print("ready", flush=True)
+    threading.Event().wait()
+"""
+
+
+def test_children_exiting_mid_dump_are_gone_not_unreadable(target):
+    proc = target(CHURNING_CHILDREN)
+    for _ in range(5):
+        snap = capture(proc.pid)
+        assert [d.summary for d in snap.diagnoses if d.kind == "unreadable"] == []
+        for p in snap.processes:
+            assert p.error is None or p.error.code in ("process_gone", "not_python"), (p.pid, p.error)
+
+
+def test_a_thread_id_is_refused_naming_its_process(target):
+    proc = target(
+        """
+        import threading, time
+        threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+        print("ready", flush=True)
+        time.sleep(600)
+        """
+    )
+    tid = next(int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid)
+    out = run("snapshot", str(tid))
+    assert_clean_failure(out, 2, f"{tid} is a thread of process {proc.pid}, not a process: use pid {proc.pid}")
+
+
+@pytest.mark.skipif(not shutil.which("strace") or os.geteuid() != 0, reason="needs strace and root")
+def test_another_tracer_is_named_and_root_is_not_told_to_run_as_root(target):
+    proc = target(
+        """
+        import threading, time
+        def spin():
+            while True: pass
+        threading.Thread(target=spin, daemon=True).start()
+        print("ready", flush=True)
+        time.sleep(600)
+        """
+    )
+    tracer = subprocess.Popen(["strace", "-o", "/dev/null", "-p", str(proc.pid)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open(f"/proc/{proc.pid}/status") as f:
+                if f"TracerPid:\t{tracer.pid}" in f.read():
+                    break
+            time.sleep(0.02)
+        else:
+            pytest.fail("strace did not attach")
+        out = run("snapshot", str(proc.pid))
+        assert out.returncode == 3, out.stderr
+        assert f"another tracer holds it: TracerPid {tracer.pid} (strace)" in out.stderr
+        assert "sudo" not in out.stderr and "run as root" not in out.stderr
+    finally:
+        tracer.kill()
+        tracer.wait()
