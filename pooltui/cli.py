@@ -29,6 +29,13 @@ class Fail(Exception):
         self.message, self.code, self.help = message, code, help
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def pid_arg(text: str) -> int:
     try:
         pid = int(text)
@@ -103,7 +110,7 @@ def _capture_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="pooltui",
         description="See inside a hung Python process pool: the process tree, every thread's stack, what it waits on.",
         epilog="Example: sudo pooltui snapshot 1234 --format md",
@@ -249,10 +256,45 @@ def _first_capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa:
     return snapshot
 
 
+def write_stdout(text: str) -> None:
+    """Write a report to stdout, flushed here: a full disk or a closed stdout is a one-line
+    error with exit 2 (exit 1 means "error found" to cron), not a traceback at exit."""
+    out = sys.stdout
+    if out is None:
+        raise Fail("cannot write the report: stdout is closed (use -o FILE)", EXIT_USAGE)
+    try:
+        out.reconfigure(errors="backslashreplace")  # a terminal that is not UTF-8 still gets every line
+    except (AttributeError, ValueError):
+        pass
+    try:
+        out.write(text)
+        out.flush()
+    except BrokenPipeError:
+        raise  # `| head`: the reader had enough (main exits 0)
+    except OSError as exc:
+        _silence_stdout()
+        raise Fail(f"cannot write the report to stdout: {exc.strerror or exc} (use -o FILE)", EXIT_USAGE) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from pooltui.model import Severity
-    from pooltui.report import OutputError, format_for, render, save_report
+    from pooltui.report import OutputError, check_output, format_for, render, save_report
 
+    if args.output:
+        try:
+            check_output(args.output)
+        except OutputError as exc:
+            raise Fail(str(exc), EXIT_USAGE) from None
     source = _live_source(args)
     snapshot = _first_capture(source)
     samples = getattr(args, "samples", 1)
@@ -267,7 +309,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             raise Fail(str(exc), EXIT_USAGE) from None
         print(f"pooltui: report written to {path}", file=sys.stderr)
     else:
-        sys.stdout.write(render(snapshot, args.format or "md", timeline))
+        write_stdout(render(snapshot, args.format or "md", timeline))
     errors = [d for d in snapshot.diagnoses if d.severity is Severity.ERROR]
     return EXIT_DIAGNOSIS if errors else EXIT_OK
 
@@ -383,7 +425,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         if snapshot.processes and all(p.role == "other" for p in snapshot.processes):
             snapshot = analyze(snapshot)  # a raw capture (test fixture): give it roles, waits, verdicts
         snapshots.append(snapshot)
-    sys.stdout.write(render_diff(diff_snapshots(*snapshots), args.format))
+    write_stdout(render_diff(diff_snapshots(*snapshots), args.format))
     return EXIT_OK
 
 
@@ -478,6 +520,7 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
+        _silence_stdout()
         code = EXIT_OK
     del started
     sys.exit(code)

@@ -14,6 +14,7 @@ reused pid is never mistaken for the process that had it before.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,23 @@ from typing import Any, Optional
 
 SCHEMA = "pooltui.report/1"
 MAX_REPORT_BYTES = 100 * 1024 * 1024
+LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: the last instant datetime can show
+MAX_ID = 2**31 - 1  # pids and tids (Linux's PID_MAX_LIMIT is 2**22)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with lone surrogates (bytes that were not UTF-8, kept by surrogateescape in
+    argv, comm, file names) as ``\\xNN`` (other lone surrogates as ``\\udNNN``): printable,
+    encodable, and unambiguous about what was there."""
+    if not _SURROGATE.search(text):
+        return text
+
+    def shown(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+    return _SURROGATE.sub(shown, text)
 
 
 class ReportError(ValueError):
@@ -457,13 +475,41 @@ def dumps(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
         return json.dumps(msgspec.to_builtins(report), indent=1, ensure_ascii=False) + "\n"
 
 
+def _no_constant(name: str) -> Any:
+    raise ReportError(f"not a pooltui report: {name} is not a value a report holds")
+
+
+def _check_numbers(report: Report) -> Report:
+    """Values the schema's types allow but no capture produces, which would break showing
+    the report: times outside 1970..9999 (or not finite), pids and tids out of range."""
+    snapshots = (report.snapshot, *(report.timeline.snapshots if report.timeline else ()))
+    events = tuple(e for s in snapshots for e in s.events) + (report.timeline.events if report.timeline else ())
+    times = [("created", s.created) for s in snapshots]
+    times += [("create_time", p.create_time) for s in snapshots for p in s.processes]
+    times += [("event time", e.time) for e in events] + [("exit time", x.at) for s in snapshots for x in s.exits]
+    for name, value in times:
+        if not (math.isfinite(value) and 0 <= value <= LATEST_TIME):
+            raise ReportError(f"invalid report: {name} {value!r} is not a time between 1970 and 9999")
+    ids = [("root_pid", s.root_pid) for s in snapshots]
+    ids += [(name, v) for s in snapshots for p in s.processes for name, v in (("pid", p.pid), ("ppid", p.ppid))]
+    ids += [("tid", t.tid) for s in snapshots for p in s.processes for t in p.threads]
+    for name, value in ids:
+        if not 0 <= value <= MAX_ID:
+            raise ReportError(f"invalid report: {name} {value} is not a process or thread id")
+    return report
+
+
 def loads(text: str) -> Report:
     if not text.strip():
         raise ReportError("empty file, not a pooltui report")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)  # NaN, Infinity: never written by pooltui
+    except ReportError:
+        raise
     except json.JSONDecodeError as exc:
         raise ReportError(f"not JSON (truncated or corrupt?): {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise ReportError("not a pooltui report: JSON nested too deeply") from None
-    return from_dict(data)
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise ReportError(f"not a pooltui report: {exc}") from None
+    return _check_numbers(from_dict(data))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from pooltui.model import escape_surrogates
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # invisible format characters that reorder or hide text (bidi overrides, zero-width):
 # a file or thread name could otherwise read differently from what it is
@@ -18,10 +20,11 @@ _BREAKS = re.compile(r"[\t\n]")
 
 
 def clean(text: Optional[str], limit: int = 0) -> str:
-    """Printable form of a captured string: control chars shown as \\xNN, optional length cap."""
+    """Printable form of a captured string: control chars and bytes that were not UTF-8
+    shown as \\xNN, optional length cap."""
     if not text:
         return ""
-    out = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    out = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", escape_surrogates(text))
     out = _FORMAT.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
     if limit and len(out) > limit:
         out = out[: limit - 1] + "…"

@@ -245,3 +245,38 @@ async def test_q_quits():
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+@pilot
+async def test_save_dialog_refuses_devices_links_and_survives_undecodable_bytes(tmp_path, monkeypatch):
+    """Issue 14 items 3 and 5: /dev/null or a symlink is refused in the dialog and left as it
+    was; a snapshot with bytes that are not UTF-8 (surrogateescape) is saved, not a crash."""
+    import os
+    from dataclasses import replace
+
+    monkeypatch.chdir(tmp_path)
+    snap = recorded(FIRST)
+    odd = os.fsdecode(b"caf\xe9")
+    snap = snap.with_(processes=tuple(replace(p, name=odd, cmdline=(*p.cmdline, odd)) for p in snap.processes))
+    from pooltui.sources import RecordedSource
+
+    (tmp_path / "secret").write_text("keep")
+    (tmp_path / "link.json").symlink_to(tmp_path / "secret")
+    app = PoolApp(RecordedSource(snap, path="tests/fixtures/x.json"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        box = app.screen.query_one("#save-path", Input)
+        for bad in ("/dev/null", str(tmp_path / "link.json")):
+            box.value = bad
+            await pilot.press("enter")
+            await pilot.pause()
+            await pilot.press("enter")  # "save again" would not replace it either
+            await pilot.pause()
+            assert isinstance(app.screen, SaveDialog) and "not a regular file" in screen_text(app)
+        box.value = str(tmp_path / "odd.md")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and (tmp_path / "secret").read_text() == "keep"
+    assert "caf\\xe9" in (tmp_path / "odd.md").read_text(encoding="utf-8")

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from pooltui.model import Snapshot
-from pooltui.report import OutputError, format_for, render, save_report
+from pooltui.report import OutputError, check_output, format_for, render, save_report
 from pooltui.report.text import clean
 
 
@@ -65,6 +65,11 @@ class SaveDialog(ModalScreen[Optional[str]]):
             self.download(raw)
             return
         path = os.path.expanduser(raw)
+        try:
+            check_output(path)  # a device, a symlink, a FIFO or a directory is refused before "exists: replace?"
+        except OutputError as exc:
+            self._error(clean(str(exc), 300))
+            return
         if os.path.exists(path) and not os.path.isdir(path) and self._confirm_overwrite != path:
             self._confirm_overwrite = path
             self._error(f"{clean(path, 200)} exists: save again to replace it")
