@@ -98,7 +98,7 @@ def check_contention(s: Snapshot, truth: dict, version: str) -> None:
     for pid in truth["waiter_pids"]:
         w = main_thread(proc(s, pid)).wait
         assert w.kind is WaitKind.SEMLOCK, (pid, w)
-        assert w.summary.startswith("waits on LEDGER_LOCK (multiprocessing lock) held by"), w.summary
+        assert w.summary.startswith("waits on __main__.LEDGER_LOCK (multiprocessing lock) held by"), w.summary  # module.NAME
         assert f"(pid {truth['holder']['pid']})" in w.summary
     [d] = diagnoses(s, "lock_contention")
     assert truth["holder"]["pid"] in d.pids
@@ -188,7 +188,7 @@ def check_mp_semaphore(s: Snapshot, truth: dict, version: str) -> None:
     for waiter in truth["waiters"]:
         w = main_thread(proc(s, waiter["pid"])).wait
         assert w.kind is WaitKind.SEMLOCK, w
-        assert w.summary.startswith("waits on RENDER_SLOTS (multiprocessing BoundedSemaphore, 0 of 2 free) held by"), w.summary
+        assert w.summary.startswith("waits on __main__.RENDER_SLOTS (multiprocessing BoundedSemaphore, 0 of 2 free) held by"), w.summary
         assert all(f"(pid {pid})" in w.summary for pid, _ in holders), w.summary
         assert w.summary.endswith(f"in render_thumbnail, demo/mp_semaphore.py:{truth['wait_site']['line']}"), w.summary
         [lock] = [lock for lock in s.locks if lock.id == w.lock_id]

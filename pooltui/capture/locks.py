@@ -98,8 +98,22 @@ def _sem_identity(pid: int, obj: memory.LockObject) -> Optional[str]:
     return f"mem:{pid}:{obj.sem_addr:x}"
 
 
+def _place(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int, name_hint: Optional[str] = None) -> Optional[memory.Place]:
+    """Where the lock of sem_t ``futex`` lives, from the thread's locals, closures, classes
+    and its modules' globals (``memory.places``)."""
+    shape = [(f.file, [(loc.name, loc.addr) for loc in f.locals or () if loc.addr]) for f in frames]
+    return memory.find_lock_place(mem, shape, futex, name_hint)
+
+
+def _waiting_frame(frames: Sequence[Frame]) -> Optional[Frame]:
+    """The innermost frame outside threading / multiprocessing's own lock code."""
+    return next((f for f in frames if not f.file.endswith(("threading.py", "synchronize.py"))), frames[0] if frames else None)
+
+
 def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) -> Optional[tuple[memory.LockObject, str, str]]:
     """(lock object, display name, where) of the lock whose sem_t is ``futex``."""
+    if frames and frames[0].file.endswith("threading.py") and frames[0].function.rpartition(".")[2] in _NOT_LOCK_WAITS:
+        return None  # a Condition's private waiter lock or a join: nobody "holds" it
     candidates: list[tuple[int, memory.LockObject, str]] = []
     for index, frame in enumerate(frames[:FRAMES_SEARCHED]):
         roots = [(loc.name, loc.addr) for loc in frame.locals or () if loc.addr]
@@ -111,14 +125,18 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
         if candidates:
             break
     if not candidates:
-        return None
+        place = _place(mem, frames[:FRAMES_SEARCHED], futex)
+        waiting = _waiting_frame(frames)
+        if place is None or waiting is None:
+            return None
+        return place.lock, place.name, waiting.where
     index, obj, path = candidates[0]
     frame = frames[index]
     if frame.file.endswith("threading.py") and frame.function.rpartition(".")[2] in _NOT_LOCK_WAITS:
-        return None  # a Condition's private waiter lock or a join: nobody "holds" it
+        return None
     name = _display_name(path, frame)
     # a stdlib frame (threading.acquire, SemLock.__enter__, Handler.acquire) names the lock
-    # badly ("self"): prefer how the outer frames reach the same object, or the `with` line
+    # badly ("self"): prefer how the outer frames reach the same object, or where it lives
     for outer in frames[index + 1 : index + 1 + FRAMES_SEARCHED]:
         roots = [(loc.name, loc.addr) for loc in outer.locals or () if loc.addr]
         better = next((p for p, o in mem.find_locks(roots, depth=3) if o.addr == obj.addr), None) if roots else None
@@ -128,7 +146,9 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
             break
         from_code = _name_from_code(outer)
         if from_code and not outer.file.endswith(("threading.py", "synchronize.py")):
-            name, frame = from_code, outer
+            place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, from_code.rpartition(".")[2])
+            named = place is not None and place.lock.addr == obj.addr and place.name.endswith(from_code.rpartition(".")[2])
+            name, frame = (place.name if named else from_code), outer
             break
     if name in ("self", "waiter", "lock"):
         name = _name_from_code(frame) or name

@@ -19,6 +19,7 @@ The package, bottom up:
 * ``reader``    the one /proc/PID/mem reader: build checks, error translation, read budget;
 * ``objects``   walkers over types, str, int, dicts, instance attributes, containers;
 * ``lockstate`` lock objects and their sem_t; ``find_locks`` from named roots;
+* ``places``    where a waited lock lives: locals, closures, classes, module globals;
 * ``scan``      the heap scan for every lock object of a process.
 """
 
@@ -27,6 +28,7 @@ from pooltui.capture.memory.kernel import _parse_syscall as _parse_syscall
 from pooltui.capture.memory.layouts import LAYOUTS, SEM_VALUE_MAX, Layout, layout_for
 from pooltui.capture.memory.lockstate import LockObject, TargetMemory
 from pooltui.capture.memory.objects import _TypeInfo as _TypeInfo
+from pooltui.capture.memory.places import Place, find_lock_place
 from pooltui.capture.memory.reader import Budget, BudgetExceeded, MemoryFault, check_build, check_elf
 from pooltui.capture.memory.scan import _KNOWN_TYPES as _KNOWN_TYPES
 from pooltui.capture.memory.scan import SCAN_BUDGET, find_lock_types, scan_locks
@@ -42,11 +44,13 @@ __all__ = [
     "LockObject",
     "Mapping",
     "MemoryFault",
+    "Place",
     "Syscall",
     "TargetMemory",
     "alive",
     "check_build",
     "check_elf",
+    "find_lock_place",
     "find_lock_types",
     "layout_for",
     "read_maps",

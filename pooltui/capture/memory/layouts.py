@@ -19,6 +19,9 @@ from pooltui.capture.errors import Unsupported
 # type object (PyTypeObject, 64-bit; the same prefix 2.7 .. 3.13)
 TP_NAME, TP_BASICSIZE, TP_ITEMSIZE, TP_FLAGS = 24, 32, 40, 168
 TP_MEMBERS, TP_BASE, TP_DICT, TP_DICTOFFSET, TP_MRO = 240, 256, 264, 288, 344
+# the same in every version: PyModuleObject.md_dict, PyCellObject.ob_ref,
+# PyMethodObject.im_func / im_self (2.7 instancemethod too)
+MODULE_DICT, CELL_REF, METHOD_FUNC, METHOD_SELF = 16, 16, 16, 24
 TPFLAGS_INLINE_VALUES = 1 << 2  # 3.13
 TPFLAGS_MANAGED_DICT = 1 << 4  # 3.11+
 TPFLAGS_HEAPTYPE = 1 << 9
@@ -50,6 +53,9 @@ class Layout:
     lock_locked: Optional[int]  # _thread.lock 'locked' char
     semlock_name: Optional[int]  # SemLockObject.name
     lock_types: tuple[tuple[str, str, int], ...]  # (tp_name, kind, tp_basicsize)
+    function: tuple[int, int, int, int, Optional[int]]  # PyFunctionObject: code, globals, closure, name, qualname
+    code_freevar_names: int  # PyCodeObject tuple whose last len(closure) items name the free variables
+    # (co_freevars up to 3.10, co_localsplusnames since 3.11)
 
 
 _PY2_LOCKS = (("thread.lock", "lock", 32), ("_multiprocessing.SemLock", "semlock", 48))
@@ -58,23 +64,32 @@ _PY3_LOCKS = (("_thread.lock", "lock", 40), ("_thread.RLock", "rlock", 48), ("_m
 # fmt: off
 LAYOUTS: dict[tuple[int, int], Layout] = {
     (2, 7): Layout(py2=True, str_ascii_data=36, str_compact_data=36, dict_kind="py27", managed=None, cached_keys=None,
-                   values_header=0, long_tagged=False, lock_locked=None, semlock_name=None, lock_types=_PY2_LOCKS),
+                   values_header=0, long_tagged=False, lock_locked=None, semlock_name=None, lock_types=_PY2_LOCKS,
+                   function=(16, 24, 40, 56, None), code_freevar_names=64),
     (3, 6): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
-                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
+                   function=(16, 24, 48, 64, 104), code_freevar_names=72),
     (3, 7): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
-                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
+                   function=(16, 24, 48, 64, 104), code_freevar_names=72),
     (3, 8): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
-                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
+                   function=(16, 24, 48, 64, 104), code_freevar_names=80),
     (3, 9): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
-                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+                   values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
+                   function=(16, 24, 48, 64, 104), code_freevar_names=80),
     (3, 10): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
-                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
+                    function=(48, 16, 72, 32, 40), code_freevar_names=80),
     (3, 11): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py311", managed="311", cached_keys=872,
-                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
+                    function=(48, 16, 72, 32, 40), code_freevar_names=96),
     (3, 12): Layout(py2=False, str_ascii_data=40, str_compact_data=56, dict_kind="py311", managed="312", cached_keys=880,
-                    values_header=0, long_tagged=True, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+                    values_header=0, long_tagged=True, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
+                    function=(48, 16, 72, 32, 40), code_freevar_names=96),
     (3, 13): Layout(py2=False, str_ascii_data=40, str_compact_data=56, dict_kind="py311", managed="313", cached_keys=880,
-                    values_header=8, long_tagged=True, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS),
+                    values_header=8, long_tagged=True, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
+                    function=(48, 16, 72, 32, 40), code_freevar_names=96),
 }
 # fmt: on
 

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.memory.layouts import (
+    CELL_REF,
     MEMBERDEF_SIZE,
+    MODULE_DICT,
     PY_RELATIVE_OFFSET,
     T_OBJECT,
     T_OBJECT_EX,
     TP_BASICSIZE,
+    TP_DICT,
     TP_DICTOFFSET,
     TP_FLAGS,
     TP_ITEMSIZE,
@@ -26,6 +29,7 @@ from pooltui.capture.memory.layouts import (
     TP_MRO,
     TP_NAME,
     TPFLAGS_DICT_SUBCLASS,
+    TPFLAGS_HEAPTYPE,
     TPFLAGS_INLINE_VALUES,
     TPFLAGS_LIST_SUBCLASS,
     TPFLAGS_MANAGED_DICT,
@@ -47,6 +51,15 @@ class _TypeInfo:
     dictoffset: int
     members: int
     mro: int
+
+
+@dataclass(frozen=True)
+class Function:
+    """What a function object says about where its variables live."""
+
+    name: str  # __qualname__ (2.7: __name__)
+    globals: int  # its module's dict
+    closure: dict[str, int]  # free variable name -> the object in its cell
 
 
 PLAIN_LEAF_TYPES = frozenset(
@@ -369,6 +382,58 @@ class ObjectMemory(ProcessMemory):
                 return None
             cur = self.attrs(cur).get(name)
         return cur
+
+    # ---- functions, cells, modules, classes (for where a lock lives)
+
+    def tuple_items(self, addr: int, limit: int = 256) -> list[int]:
+        """Item addresses of a tuple (at most ``limit``); [] if it is not one."""
+        info = self._type_of(addr)
+        if info is None or not info.flags & TPFLAGS_TUPLE_SUBCLASS:
+            return []
+        n = self._u64(addr + 16)
+        if n is None or not 0 <= n <= limit:
+            return []
+        raw = self._try(addr + 24, 8 * n) if n else b""
+        return list(struct.unpack(f"<{n}Q", raw)) if raw else []
+
+    def function(self, addr: int) -> Optional[Function]:
+        """Name, globals and closure (free variable name -> cell contents) of a function."""
+        info = self._type_of(addr)
+        if info is None or info.name != "function":
+            return None
+        code_at, globals_at, closure_at, name_at, qualname_at = self.layout.function
+        raw = self._try(addr, max(code_at, globals_at, closure_at, name_at, qualname_at or 0) + 8)
+        if raw is None:
+            return None
+        field = lambda offset: struct.unpack_from("<Q", raw, offset)[0]  # noqa: E731
+        name = self._str(field(qualname_at if qualname_at is not None else name_at)) or "?"
+        cells = self.tuple_items(field(closure_at)) if field(closure_at) else []
+        names = self.tuple_items(self._u64(field(code_at) + self.layout.code_freevar_names) or 0, 4096)
+        closure = {}
+        if cells and len(names) >= len(cells):
+            for var, cell in zip(names[len(names) - len(cells) :], cells):
+                var_name, cell_info = self._str(var), self._type_of(cell)
+                value = self._u64(cell + CELL_REF) if cell_info is not None and cell_info.name == "cell" else None
+                if var_name and value:
+                    closure[var_name] = value
+        return Function(name, field(globals_at), closure)
+
+    def module_dict(self, addr: int) -> Optional[int]:
+        info = self._type_of(addr)
+        return self._u64(addr + MODULE_DICT) if info is not None and info.name == "module" else None
+
+    def dict_items(self, dict_addr: int, limit: int = MAX_DICT_ENTRIES) -> dict[str, int]:
+        """str key -> value address of a dict (its first ``limit`` entries)."""
+        return self._named(self._dict_entries(dict_addr, limit))
+
+    def class_dict(self, type_addr: int, limit: int = MAX_DICT_ENTRIES) -> dict[str, int]:
+        """Attributes defined in a class's own body (``tp_dict``), dunder names left out."""
+        info = self._type_info(type_addr)
+        if info is None or not info.flags & TPFLAGS_HEAPTYPE:
+            return {}
+        dict_addr = self._u64(type_addr + TP_DICT)
+        items = self.dict_items(dict_addr, limit) if dict_addr else {}
+        return {k: v for k, v in items.items() if not (k.startswith("__") and k.endswith("__"))}
 
     # ---- containers (for find_locks)
 

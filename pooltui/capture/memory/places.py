@@ -1,0 +1,201 @@
+"""Where a lock lives, named as its code names it: ``module.NAME``, ``Class.attr``,
+``outer.<locals>.name``, ``obj.attr[key]``.
+
+``find_lock_place`` starts from the futex address a blocked thread sleeps on (the
+kernel's fact) and looks for the lock object whose ``sem_t`` is that address, walking
+breadth first and bounded (objects, entries per dict, depth) from:
+
+1. the thread's frame locals, through instance attributes (dict, managed dict, slots),
+   the instance's class attributes, bound methods, functions' closure cells (a
+   ``threading.Thread``'s ``_target`` is one) and containers;
+2. then the globals of the modules its frames run in — found through a function met
+   on the way whose ``__globals__`` has that ``__file__``, else through ``sys.modules``
+   (reached from any module that imported ``sys``: ``threading`` does) — and from each
+   global into classes, instances, containers and closures.
+
+Every read is one of ``TargetMemory``'s (budgeted); nothing here writes or stops the target.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from pooltui.capture.memory.layouts import METHOD_FUNC, METHOD_SELF, TPFLAGS_HEAPTYPE, TPFLAGS_TYPE_SUBCLASS
+from pooltui.capture.memory.lockstate import LockObject, TargetMemory
+from pooltui.capture.memory.objects import PLAIN_LEAF_TYPES
+
+MAX_LOCALS_OBJECTS = 1000  # objects examined from a thread's locals
+MAX_MODULE_OBJECTS = 2000  # objects examined from one module's globals
+MAX_ITEMS = 64  # items per container
+MAX_MODULES = 4096  # entries of sys.modules looked at
+_METHODS = frozenset({"method", "instancemethod"})
+_SKIP_GLOBALS = frozenset({"__builtins__", "__loader__", "__spec__", "__doc__", "__cached__", "__file__", "__name__", "__package__"})
+
+
+@dataclass(frozen=True)
+class Place:
+    """A lock object and the name of the place it was found in."""
+
+    name: str  # 'module.NAME', 'Class.attr', 'outer.<locals>.name', 'self.lock', 'module.obj.attr[key]'
+    lock: LockObject
+    via: str  # 'locals' | 'globals': which walk found it
+
+
+class _Walk:
+    """One bounded breadth-first search for the lock whose sem_t is ``futex``."""
+
+    def __init__(self, mem: TargetMemory, futex: int, name_hint: Optional[str]) -> None:
+        self.mem = mem
+        self.futex = futex
+        self.name_hint = name_hint
+        self.other: Optional[tuple[str, LockObject]] = None  # a hit whose name disagrees with the hint
+        self.seen: set[int] = set()
+        self.globals_seen: list[int] = []  # module dicts met through functions
+
+    def run(self, roots: Iterable[tuple[str, int]], depth: int, cap: int) -> Optional[tuple[str, LockObject]]:
+        mem = self.mem
+        queue: deque = deque((name, addr, 0) for name, addr in roots if addr)
+        self.seen = set()  # per walk: the module walk may meet an object the locals walk named otherwise
+        visited = 0
+        while queue and visited < cap:
+            label, addr, level = queue.popleft()
+            if addr in self.seen:
+                continue
+            self.seen.add(addr)
+            visited += 1
+            info = mem._type_of(addr)
+            if info is None:
+                continue
+            lock = mem.read_lock(addr)
+            if lock is not None:
+                if lock.sem_addr == self.futex:
+                    if self.name_hint is None or _tail(label) == self.name_hint:
+                        return label, lock
+                    self.other = self.other or (label, lock)
+                continue
+            if level >= depth:
+                continue
+            for child_label, child in self._children(label, addr, info):
+                if child not in self.seen:
+                    queue.append((child_label, child, level + 1))
+        return None
+
+    def _children(self, label: str, addr: int, info) -> list[tuple[str, int]]:
+        mem = self.mem
+        if info.name == "function":
+            func = mem.function(addr)
+            if func is None:
+                return []
+            if func.globals:
+                self.globals_seen.append(func.globals)
+            head, sep, _ = func.name.rpartition(".<locals>.")
+            prefix = f"{head}{sep}".rstrip(".") if sep else f"{func.name}.<closure>"
+            return [(f"{prefix}.{var}", value) for var, value in func.closure.items()]
+        if info.name in _METHODS:
+            return [(label, v) for v in (mem._u64(addr + METHOD_FUNC), mem._u64(addr + METHOD_SELF)) if v]
+        if info.name == "module":
+            dict_addr = mem.module_dict(addr)
+            return self._globals(dict_addr) if dict_addr else []
+        if info.flags & TPFLAGS_TYPE_SUBCLASS:
+            return [(f"{_short(self._type_name(addr))}.{k}", v) for k, v in mem.class_dict(addr).items()]
+        if info.name in PLAIN_LEAF_TYPES:
+            return []
+        # a multiprocessing lock is named as its wrapper is: LOCK, not LOCK._semlock
+        out = [(label if k == "_semlock" else f"{label}.{k}", v) for k, v in mem.attrs(addr, limit=256).items()]
+        out += [(label + suffix, v) for suffix, v in mem._items(addr, info, MAX_ITEMS)]
+        if info.flags & TPFLAGS_HEAPTYPE:  # an instance of a class: its class attributes
+            out.append((_short(info.name), info.addr))
+        return out
+
+    def _type_name(self, type_addr: int) -> str:
+        info = self.mem._type_info(type_addr)
+        return info.name if info else "?"
+
+    def _globals(self, dict_addr: int) -> list[tuple[str, int]]:
+        items = self.mem.dict_items(dict_addr)
+        module = self.mem._str(items.get("__name__", 0)) or "?"
+        module = "__main__" if module == "__mp_main__" else module  # the main script, re-imported in a spawn child
+        return [(f"{module}.{k}", v) for k, v in items.items() if k not in _SKIP_GLOBALS]
+
+
+def _tail(label: str) -> str:
+    return label.rpartition(".")[2].partition("[")[0]
+
+
+def _short(type_name: str) -> str:
+    return type_name.rpartition(".")[2]
+
+
+def _same_file(module_file: str, frame_file: str) -> bool:
+    module_file = module_file[:-1] if module_file.endswith((".pyc", ".pyo")) else module_file
+    if module_file == frame_file:
+        return True
+    a, b = os.path.normpath(module_file), os.path.normpath(frame_file)
+    if os.path.basename(a) != os.path.basename(b):
+        return False
+    # one of them relative (a script started as `python app.py`): the tail must agree
+    return a.endswith(os.sep + b) or b.endswith(os.sep + a) or not (os.path.isabs(a) and os.path.isabs(b))
+
+
+def _module_dicts(mem: TargetMemory, walk: _Walk, files: Sequence[str]) -> list[int]:
+    """The globals dicts of the modules whose ``__file__`` is one of ``files`` (in that order)."""
+    candidates = list(dict.fromkeys(walk.globals_seen))
+    found: dict[str, int] = {}
+
+    def consider(dict_addr: int) -> None:
+        items = mem.dict_items(dict_addr, 64) if dict_addr else {}
+        path = mem._str(items.get("__file__", 0))
+        if path is None:
+            return
+        for f in files:
+            if f not in found and _same_file(path, f):
+                found[f] = dict_addr
+
+    for d in candidates:
+        consider(d)
+    if len(found) < len(set(files)):
+        modules = _sys_modules(mem, candidates)
+        for module in list(mem.dict_items(modules, MAX_MODULES).values()) if modules else []:
+            d = mem.module_dict(module)
+            if d and d not in candidates:
+                consider(d)
+            if len(found) == len(set(files)):
+                break
+    return [found[f] for f in dict.fromkeys(files) if f in found]
+
+
+def _sys_modules(mem: TargetMemory, module_dicts: Sequence[int]) -> Optional[int]:
+    """``sys.modules``, through a module among ``module_dicts`` that imported ``sys``."""
+    for d in module_dicts:
+        for value in mem.dict_items(d).values():
+            md = mem.module_dict(value)
+            items = mem.dict_items(md) if md else {}
+            if mem._str(items.get("__name__", 0)) == "sys" and "modules" in items:
+                return items["modules"]
+    return None
+
+
+def find_lock_place(
+    mem: TargetMemory, frames: Sequence[tuple[str, Sequence[tuple[str, int]]]], futex: int, name_hint: Optional[str] = None
+) -> Optional[Place]:
+    """The lock whose sem_t is ``futex`` and where it lives, from a thread's frames given
+    innermost first as (file, [(local name, address)]). None when not found within bounds.
+
+    ``name_hint``: the name the waiting line uses (``with LOCK:`` -> 'LOCK'); a place whose
+    last name differs (the same lock reached as ``initargs[0]``) is kept only when no
+    place of that name is found."""
+    walk = _Walk(mem, futex, name_hint)
+    roots = [(name, addr) for _file, local_vars in frames for name, addr in local_vars]
+    hit = walk.run(roots, depth=3, cap=MAX_LOCALS_OBJECTS)
+    if hit is not None:
+        return Place(hit[0], hit[1], "locals")
+    files = [f for f, _locals in frames if f]
+    for dict_addr in _module_dicts(mem, walk, files):
+        hit = walk.run(walk._globals(dict_addr), depth=3, cap=MAX_MODULE_OBJECTS)
+        if hit is not None:
+            return Place(hit[0], hit[1], "globals")
+    return Place(walk.other[0], walk.other[1], "locals") if walk.other else None
