@@ -222,7 +222,7 @@ async def test_command_palette_lists_enabled_actions():
     app = PoolApp(recorded_source(FIRST))
     async with app.run_test(size=SIZE) as pilot:
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert {"Save", "Filter", "Help", "Mark", "Locals"} <= titles
+        assert {"Save", "Search", "Help", "Mark", "Locals"} <= titles
         assert "Dump" not in titles and "Diff" not in titles  # disabled for this source / no base
         await pilot.press("ctrl+p", *"mark")
         for _ in range(100):  # the palette searches in a worker: wait for its hits

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Input
 from pooltui.model import Process, Snapshot
 from pooltui.ui.format import clock, stamp
 from pooltui.ui.messages import FollowHolder, ProcessSelected, SessionChanged
+from pooltui.ui.search import hits
 from pooltui.ui.widgets.panels import DiagnosesPanel, EventLog, StatusLine
 from pooltui.ui.widgets.process_tree import ProcessTree
 from pooltui.ui.widgets.threads import ThreadList, ThreadPane
@@ -39,7 +40,9 @@ class MainScreen(Screen[None]):
         Binding("x", "diff", "diff", tooltip="Diff the selected process against the previous (or marked) snapshot"),
         Binding("m", "mark", "mark", show=False, tooltip="Mark the current snapshot as the diff base"),
         Binding("s", "save", "save", tooltip="Save a report (json, md or html)"),
-        Binding("slash", "filter", "filter", key_display="/", tooltip="Filter the tree by pid, role, state or text"),
+        Binding("slash", "filter", "search", key_display="/", tooltip="Search processes, stacks: pid, role, thread, function, file, lock, verdict"),
+        Binding("right_square_bracket", "next_match", "next match", key_display="]", tooltip="The next thread or process the search matches"),
+        Binding("left_square_bracket", "previous_match", "prev match", key_display="[", tooltip="The previous thread or process the search matches"),
         Binding("l", "toggle_locals", "locals", show=False, tooltip="Capture local variables too (py-spy --locals)"),
         Binding("n", "toggle_native", "native", show=False, tooltip="Capture native C frames too (py-spy --native)"),
         Binding("tab", "switch_pane", "pane", show=False, tooltip="Move between the tree and the threads"),
@@ -60,7 +63,7 @@ class MainScreen(Screen[None]):
         yield StatusLine(id="status")
         with Horizontal(id="panes"):
             with Vertical(id="left"):
-                yield Input(placeholder="filter: pid, role, state, text", id="filter")
+                yield Input(placeholder="search: pid, role, thread, function, file, lock, verdict", id="filter")
                 yield ProcessTree(id="tree")
             yield ThreadPane(id="threads")
         with Horizontal(id="bottom"):
@@ -167,6 +170,8 @@ class MainScreen(Screen[None]):
             return True if session.base is not None and session.current is not None else None
         if action in ("mark", "save"):
             return True if session.current is not None else None
+        if action in ("next_match", "previous_match"):
+            return bool(self.needle)  # hidden until there is a search
         if action == "clear_filter":
             return bool(self.needle) or self.query_one("#filter", Input).display
         return True
@@ -253,6 +258,54 @@ class MainScreen(Screen[None]):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.needle = event.value.strip()
         self.redraw()
+        self._to_match(0, from_start=True)
+
+    def _hits(self) -> list[tuple[int, Optional[int]]]:
+        snapshot = self.app.session.current
+        if snapshot is None or not self.needle:
+            return []
+        procs = [p for p in (snapshot.process(pid) for pid in self.tree.pids) if p is not None]
+        return hits(procs, self.needle, snapshot)
+
+    def _to_match(self, step: int, from_start: bool = False) -> None:
+        """Select the match ``step`` away from the selected thread (``from_start``: the first
+        match in the selected process, else the first one in the tree)."""
+        found = self._hits()
+        if not found:
+            if self.needle and step:
+                self.notify(f"no match for {self.needle!r}", severity="warning", timeout=3, markup=False)
+            return
+        here_pid, here_index = self.tree.selected_pid, self.threads.thread_list.highlighted
+        row = {pid: i for i, pid in enumerate(self.tree.pids)}
+
+        def place(pid: Optional[int], index: Optional[int]) -> tuple[int, int]:
+            return row.get(pid, -1) if pid is not None else -1, -1 if index is None else index
+
+        here = place(here_pid, here_index)
+        if from_start:
+            target = next((h for h in found if h[0] == here_pid), found[0])
+        elif step > 0:  # hits are in tree order: the first after the selection, round to the top
+            target = next((h for h in found if place(*h) > here), found[0])
+        else:
+            target = next((h for h in reversed(found) if place(*h) < here), found[-1])
+        pid, index = target
+        snapshot = self.app.session.current
+        proc = snapshot.process(pid) if snapshot is not None else None
+        tid = proc.threads[index].tid if proc is not None and index is not None else None
+        if pid in self.tree.pids and self.tree.selected_pid != pid:
+            self.tree.highlighted = self.tree.pids.index(pid)
+        self.show_process(pid)
+        if index is not None:
+            self.threads.thread_list.highlighted = index
+            self.threads.thread_list.scroll_to_highlight(top=True)
+        elif tid is None and proc is not None and proc.threads:
+            self.threads.thread_list.highlighted = 0
+
+    def action_next_match(self) -> None:
+        self._to_match(1)
+
+    def action_previous_match(self) -> None:
+        self._to_match(-1)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:

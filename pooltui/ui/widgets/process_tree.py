@@ -16,17 +16,9 @@ from pooltui.model import Process, Snapshot
 from pooltui.report.text import clean, human_bytes, tree_rows
 from pooltui.ui import format as fmt
 from pooltui.ui.messages import ProcessSelected
+from pooltui.ui.search import matches
 from pooltui.ui.widgets.option_list import OptionList
 from pooltui.ui.widgets.panels import same_content
-
-
-def matches(proc: Process, state: str, needle: str, snapshot: Snapshot) -> bool:
-    """The `/` filter: pid, role, state, name, command line or diagnosis text."""
-    if not needle:
-        return True
-    worst = worst_for(snapshot, proc.pid)
-    hay = " ".join((str(proc.pid), proc.role_label, state, proc.name, " ".join(proc.cmdline), worst.kind if worst else ""))
-    return needle.lower() in hay.lower()
 
 
 class ProcessTree(OptionList):

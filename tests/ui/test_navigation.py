@@ -1,4 +1,4 @@
-"""`enter` on a thread blocked by an orphaned lock goes to the parent's thread that held it
+"""Getting around by keyboard. `enter` on a thread blocked by an orphaned lock goes to the parent's thread that held it
 at fork; where there is no holder the footer says "why no holder" and `enter` says why;
 `attach WORKER_PID` opens with that worker selected (Pilot, recorded demo captures)."""
 
@@ -71,3 +71,28 @@ async def test_attach_to_a_worker_opens_on_that_worker_in_the_whole_tree():
         await pilot.pause()
         assert tree(app).selected_pid == worker
         assert tree(app).pids[0] == snap.root_pid  # still rooted at the pool
+
+
+@pilot
+async def test_search_inside_stacks_and_next_previous_match():
+    snap, truth = load_fixture("logging_fork-py3.12")
+    workers = truth["truth"]["worker_pids"]
+    app = PoolApp(RecordedSource(snap))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"flush_lock", "enter")
+        await pilot.pause()
+        assert tree(app).pids == workers  # only the processes whose stacks hold it
+        assert footer_keys(app).get("next_match") == "next match"
+        assert tree(app).selected_pid == workers[0] and threads(app).selected.wait.lock_id
+        seen = [tree(app).selected_pid]
+        for _ in workers:
+            await pilot.press("right_square_bracket")
+            await pilot.pause()
+            seen.append(tree(app).selected_pid)
+        assert seen == [*workers, workers[0]]  # round to the first
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert tree(app).selected_pid == workers[-1]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(tree(app).pids) == len(snap.processes) and "next_match" not in footer_keys(app)
