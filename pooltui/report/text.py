@@ -13,9 +13,17 @@ from typing import Optional
 from pooltui.model import escape_surrogates
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# invisible format characters that reorder or hide text (bidi overrides, zero-width):
-# a file or thread name could otherwise read differently from what it is
-_FORMAT = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# invisible characters that reorder, hide or break text: every format character (Cf:
+# bidi marks and overrides, zero-width, soft hyphen, U+061C...), line and paragraph
+# separators (U+2028/2029), lone surrogates (undecodable bytes), and the other default-
+# ignorable code points (U+034F, Hangul fillers, variation selectors, tags): a file or
+# thread name could otherwise read differently from what it is, or start a line of its
+# own. tests/unit/test_text_escaping.py checks the list against unicodedata.
+_FORMAT = re.compile(
+    "[\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ud800-\udfff\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001345f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 _BREAKS = re.compile(r"[\t\n]")
 
 
@@ -25,10 +33,15 @@ def clean(text: Optional[str], limit: int = 0) -> str:
     if not text:
         return ""
     out = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", escape_surrogates(text))
-    out = _FORMAT.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
+    out = _FORMAT.sub(_escape_format, out)
     if limit and len(out) > limit:
         out = out[: limit - 1] + "…"
     return out
+
+
+def _escape_format(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def one_line(text: Optional[str], limit: int = 0) -> str:

@@ -20,7 +20,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from pooltui.model import Snapshot
-from pooltui.report.text import clean
+from pooltui.report.text import one_line
 from pooltui.ui.messages import Captured, CaptureFailed, CaptureProgress, SessionChanged
 from pooltui.ui.screens.main import MainScreen
 from pooltui.ui.session import Session
@@ -132,14 +132,14 @@ class PoolApp(App[None]):
     def on_capture_failed(self, message: CaptureFailed) -> None:
         session, exc = self.session, message.error
         session.capturing = False
-        text = clean(getattr(exc, "message", None) or str(exc) or type(exc).__name__, 300)
+        text = one_line(getattr(exc, "message", None) or str(exc) or type(exc).__name__, 300)
         if getattr(exc, "code", None) == "process_gone":
             if not session.target_gone:
                 session.target_gone = True
                 self._target_gone()
         else:
             repeated, session.last_error = session.last_error == text, text
-            hint = clean(getattr(exc, "help", ""), 400)
+            hint = one_line(getattr(exc, "help", ""), 400)
             if not repeated:  # an auto-refresh failing every few seconds says so once; the status line keeps saying it
                 self.notify(text + (f"\n{hint}" if hint else ""), title=f"{message.reason} failed", severity="error", timeout=10, markup=False)
         self._changed()

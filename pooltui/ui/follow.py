@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.model import Lock, Process, Snapshot, Thread
-from pooltui.report.text import clean
+from pooltui.report.text import one_line
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def follow(snapshot: Snapshot, thread: Thread) -> Follow:
         return Follow(why="the lock it waits on was not read from memory: its holder is unknown")
     holder = lock.holder
     if holder is None:
-        note = clean(lock.note, 200) if lock.note else "no holder is recorded"
+        note = one_line(lock.note, 200) if lock.note else "no holder is recorded"
         return Follow(why=f"{lock.name or 'the lock'}: {note}")
     if holder.alive:
         if snapshot.process(holder.pid) is None:

@@ -1,6 +1,6 @@
 """How model facts look on screen: badges, stack lines, times, as Textual ``Content``.
 
-Every captured string goes through ``report.text.clean`` here (it may hold terminal
+Every captured string goes through ``report.text.one_line`` here (it may hold terminal
 escapes) and is placed as plain text, never parsed as markup. Styles name theme
 variables (``$error``, ``$text-muted``...) so the theme decides the colours.
 """
@@ -59,14 +59,14 @@ def frame_line(frame: Frame, indent: str = "    ") -> Content:
     """``    hold_lock  pool_target.py:32  time.sleep(seconds)`` styled by whose code it is."""
     kind = origin(frame)
     style = ORIGIN_STYLE[kind]
-    code = clean((frame.code or "").strip(), 120)
+    code = one_line((frame.code or "").strip(), 120)
     mark = "▶ " if kind == "user" else "  "
     return Content.assemble(
         indent,
         (mark, "$accent" if kind == "user" else ""),
-        (clean(frame.function, 60), style),
+        (one_line(frame.function, 60), style),
         ("  ", ""),
-        (clean(frame.where, 80), "$text-muted" if kind == "user" else style),
+        (one_line(frame.where, 80), "$text-muted" if kind == "user" else style),
         *((("  ", ""), (code, "$text" if kind == "user" else "$text-muted")) if code else ()),
         *((("  ", ""), (one_line(frame.code_note, 120), "$text-muted italic")) if frame.code_note and not code else ()),
     )
@@ -75,7 +75,7 @@ def frame_line(frame: Frame, indent: str = "    ") -> Content:
 def locals_lines(frame: Frame, limit: int = 12, indent: str = "        ") -> list[Content]:
     out = []
     for loc in (frame.locals or ())[:limit]:
-        out.append(Content.assemble(indent, (clean(loc.name, 40), "$accent"), " = ", (clean(loc.repr, 100), "$text-muted")))
+        out.append(Content.assemble(indent, (one_line(loc.name, 40), "$accent"), " = ", (one_line(loc.repr, 100), "$text-muted")))
     extra = len(frame.locals or ()) - limit
     if extra > 0:
         out.append(Content.styled(f"{indent}… {extra} more locals", "$text-muted"))
@@ -84,9 +84,9 @@ def locals_lines(frame: Frame, limit: int = 12, indent: str = "        ") -> lis
 
 def thread_title(thread: Thread, mark: str = "") -> Content:
     return Content.assemble(
-        (clean(thread.label, 60), "bold"),
+        (one_line(thread.label, 60), "bold"),
         ("  ", ""),
-        (clean(thread.role, 40), "$accent"),
+        (one_line(thread.role, 40), "$accent"),
         (f"  tid {thread.tid}", "$text-muted"),
         *((("  holds GIL", "$warning"),) if thread.owns_gil else ()),
         *((("  ", ""), (f"⏸ {mark}", "$warning bold")) if mark else ()),
@@ -117,7 +117,7 @@ def wait_lines(thread: Thread, go: Optional[Follow] = None, width: int = 100) ->
         return []
     kind = thread.wait.kind
     style = WAIT_STYLE.get(kind.value, "$text-warning" if kind.is_lock else "$text-primary")
-    wrapped = textwrap.wrap(clean(thread.wait.summary, 600), max(30, width - 2), subsequent_indent="  ", break_on_hyphens=False)
+    wrapped = textwrap.wrap(one_line(thread.wait.summary, 600), max(30, width - 2), subsequent_indent="  ", break_on_hyphens=False)
     lines = [Content.assemble("  ", (line, style)) for line in wrapped]
     holder = thread.wait.unsaid_holder
     go_to = ""
@@ -127,7 +127,7 @@ def wait_lines(thread: Thread, go: Optional[Follow] = None, width: int = 100) ->
         go_to = "the holder"
     if holder:
         hint = f"  (enter: go to {go_to})" if go_to else ""
-        lines.append(Content.assemble("  ", ("held by ", "$text-muted"), (clean(holder, 200), "$warning bold"), (hint, "$text-muted")))
+        lines.append(Content.assemble("  ", ("held by ", "$text-muted"), (one_line(holder, 200), "$warning bold"), (hint, "$text-muted")))
     elif go_to:
         lines.append(Content.styled(f"  enter: go to {go_to}", "$text-muted"))
     return lines
@@ -149,15 +149,15 @@ def process_title(proc: Process, state: str, gone: bool = False) -> Content:
     """``gone``: the process left the tree; ``state`` then says how and when."""
     py = f"  py{proc.python}" if proc.python else ""
     return Content.assemble(
-        (clean(proc.role_label, 40), "bold"),
+        (one_line(proc.role_label, 40), "bold"),
         (f"  pid {proc.pid}", ""),
         ("  ", ""),
-        (clean(state, 60) + " · its last stacks", "$error italic") if gone else badge(state),
+        (one_line(state, 60) + " · its last stacks", "$error italic") if gone else badge(state),
         (py, "$text-muted"),
         (f"  {len(proc.threads)} Python thread(s)" if proc.threads else "", "$text-muted"),
         ("  (stacks from the previous dump)" if proc.reused else "", "$text-muted italic"),
         "\n",
-        (clean(" ".join(proc.cmdline) or proc.name, 300), "$text-muted"),
+        (one_line(" ".join(proc.cmdline) or proc.name, 300), "$text-muted"),
     )
 
 
@@ -165,19 +165,19 @@ def process_error(proc: Process) -> Content:
     err = proc.error
     if err is None:
         return Content("")
-    parts: list[Content] = [Content.assemble(("cannot read this process: ", "$error bold"), (clean(err.message, 300), "$error"))]
+    parts: list[Content] = [Content.assemble(("cannot read this process: ", "$error bold"), (one_line(err.message, 300), "$error"))]
     if err.detail:
         parts.append(Content.assemble(("py-spy said: ", "$text-muted"), clean(err.detail, 600)))
     if err.help:
-        parts.append(Content.assemble(("what to do: ", "$accent"), clean(err.help, 600)))
+        parts.append(Content.assemble(("what to do: ", "$accent"), one_line(err.help, 600)))
     return Content("\n").join(parts)
 
 
 def diagnosis_block(d: Diagnosis) -> Content:
-    lines = [Content.assemble(severity(d), "  ", (clean(d.summary, 400), "bold"))]
-    lines.extend(Content.assemble("    · ", (clean(e, 300), "$text-muted")) for e in d.evidence)
+    lines = [Content.assemble(severity(d), "  ", (one_line(d.summary, 400), "bold"))]
+    lines.extend(Content.assemble("    · ", (one_line(e, 300), "$text-muted")) for e in d.evidence)
     if d.fix:
-        lines.append(Content.assemble("    fix: ", (clean(d.fix, 400), "$accent")))
+        lines.append(Content.assemble("    fix: ", (one_line(d.fix, 400), "$accent")))
     return Content("\n").join(lines)
 
 
@@ -193,4 +193,4 @@ EVENT_STYLE = {
 
 
 def event_line(e: Event) -> Content:
-    return Content.assemble((clock(e.time), "$text-muted"), "  ", (clean(e.detail or f"{e.kind} pid {e.pid}", 300), EVENT_STYLE.get(e.kind, "")))
+    return Content.assemble((clock(e.time), "$text-muted"), "  ", (one_line(e.detail or f"{e.kind} pid {e.pid}", 300), EVENT_STYLE.get(e.kind, "")))

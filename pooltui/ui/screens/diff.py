@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from pooltui.analysis.diff import Change, ProcessDiff, SnapshotDiff, ThreadDiff
-from pooltui.report.text import clean
+from pooltui.report.text import one_line
 from pooltui.ui import format as fmt
 
 
@@ -29,12 +29,12 @@ def thread_section(t: ThreadDiff) -> Content:
     if t.change is Change.SAME:
         lines.append(Content.styled(f"    stack unchanged ({len(thread.frames)} frames)", "$text-muted"))
         if thread.wait:
-            lines.append(Content.assemble("    ", (clean(thread.wait.summary, 300), "$text-muted")))
+            lines.append(Content.assemble("    ", (one_line(thread.wait.summary, 300), "$text-muted")))
     elif t.change is Change.CHANGED and t.before is not None and t.after is not None:
         shared = t.first_difference or 0
         for label, th in (("before", t.before), ("now", t.after)):
             if th.wait:
-                lines.append(Content.assemble(f"    {label:<7}", (clean(th.wait.summary, 300), "$text-primary")))
+                lines.append(Content.assemble(f"    {label:<7}", (one_line(th.wait.summary, 300), "$text-primary")))
         lines.extend(_frames(t.before.frames[: len(t.before.frames) - shared], "  - ", "$error"))
         lines.extend(_frames(t.after.frames[: len(t.after.frames) - shared], "  + ", "$success"))
         if shared:
@@ -59,9 +59,9 @@ def summary(diff: SnapshotDiff, pid: int, marked: bool) -> Content:
     )
     lines = [head, tree]
     for p in diff.removed:
-        lines.append(Content.assemble(("  exited  ", "$error"), clean(f"{p.role_label} pid {p.pid}", 80)))
+        lines.append(Content.assemble(("  exited  ", "$error"), one_line(f"{p.role_label} pid {p.pid}", 80)))
     for p in diff.added:
-        lines.append(Content.assemble(("  new     ", "$success"), clean(f"{p.role_label} pid {p.pid}", 80)))
+        lines.append(Content.assemble(("  new     ", "$success"), one_line(f"{p.role_label} pid {p.pid}", 80)))
     return Content("\n").join(lines)
 
 
@@ -69,7 +69,7 @@ def process_section(pd: ProcessDiff, seconds: float) -> Content:
     cpu = pd.cpu_percent(seconds)
     counts = ", ".join(f"{pd.count(c)} {c.value}" for c in Change)
     return Content.assemble(
-        (clean(pd.after.role_label, 40), "bold"),
+        (one_line(pd.after.role_label, 40), "bold"),
         f"  pid {pd.pid}  ",
         (f"CPU {cpu:.0f}% between the two  " if cpu is not None else "", "$text-muted"),
         (f"threads: {counts}", "$text-muted"),

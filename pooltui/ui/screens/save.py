@@ -22,7 +22,7 @@ from textual.widgets import Button, Input, Static
 
 from pooltui.model import Snapshot
 from pooltui.report import OutputError, check_output, format_for, render, save_report
-from pooltui.report.text import clean
+from pooltui.report.text import one_line
 
 
 class SaveDialog(ModalScreen[Optional[str]]):
@@ -68,16 +68,16 @@ class SaveDialog(ModalScreen[Optional[str]]):
         try:
             check_output(path)  # a device, a symlink, a FIFO or a directory is refused before "exists: replace?"
         except OutputError as exc:
-            self._error(clean(str(exc), 300))
+            self._error(one_line(str(exc), 300))
             return
         if os.path.exists(path) and not os.path.isdir(path) and self._confirm_overwrite != path:
             self._confirm_overwrite = path
-            self._error(f"{clean(path, 200)} exists: save again to replace it")
+            self._error(f"{one_line(path, 200)} exists: save again to replace it")
             return
         try:
             written = save_report(path, self.snapshot, format_for(path))
         except OutputError as exc:
-            self._error(clean(str(exc), 300))
+            self._error(one_line(str(exc), 300))
             return
         self.dismiss(str(written))
 

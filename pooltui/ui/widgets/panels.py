@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from pooltui.model import Event, Snapshot
-from pooltui.report.text import clean
+from pooltui.report.text import one_line
 from pooltui.ui import format as fmt
 
 
@@ -41,7 +41,7 @@ class DiagnosesPanel(VerticalScroll):
 
     def show(self, snapshot: Snapshot) -> None:
         blocks = [fmt.diagnosis_block(d) for d in snapshot.diagnoses]
-        notes = [Content.styled(f"note: {clean(n, 300)}", "$text-muted") for n in getattr(snapshot, "notes", ())]
+        notes = [Content.styled(f"note: {one_line(n, 300)}", "$text-muted") for n in getattr(snapshot, "notes", ())]
         if not blocks:
             blocks = [Content.styled("✔ no problems found", "$success")]
         update_static(self.query_one("#diagnoses-text", Static), Content("\n").join([*blocks, *notes]))
@@ -78,9 +78,9 @@ class StatusLine(Static):
         self._parts = (Content(""), Content(""))
 
     def show(self, description: str, snapshot: Optional[Snapshot], state: str, state_style: str = "$text-muted") -> None:
-        host = f" on {clean(snapshot.host, 60)}" if snapshot else ""
+        host = f" on {one_line(snapshot.host, 60)}" if snapshot else ""
         when = fmt.clock(snapshot.created) if snapshot else "--:--:--"
-        left = Content.assemble(("pooltui ", "bold $accent"), (clean(description, 200) + host, "bold"))
+        left = Content.assemble(("pooltui ", "bold $accent"), (one_line(description, 200) + host, "bold"))
         right = Content.assemble(("snapshot ", "$text-muted"), when, ("  ·  ", "$text-muted"), (state, state_style))
         if not all(same_content(a, b) for a, b in zip(self._parts, (left, right))):
             self._parts = (left, right)

@@ -13,7 +13,7 @@ from pooltui.analysis.diagnoses import worst_for
 from pooltui.analysis.diff import SnapshotDiff
 from pooltui.analysis.waits import process_state
 from pooltui.model import Process, Snapshot
-from pooltui.report.text import clean, human_bytes, tree_rows
+from pooltui.report.text import human_bytes, one_line, tree_rows
 from pooltui.ui import format as fmt
 from pooltui.ui.messages import ProcessSelected
 from pooltui.ui.search import matches
@@ -61,7 +61,7 @@ class ProcessTree(OptionList):
             return
         self._shown = key
         widths = (
-            max((len(prefix) + len(clean(p.role_label, 40)) for prefix, p, _ in rows), default=10),  # type: ignore[attr-defined]
+            max((len(prefix) + len(one_line(p.role_label, 40)) for prefix, p, _ in rows), default=10),  # type: ignore[attr-defined]
             max((len(str(p.pid)) for _, p, _ in rows), default=5),  # type: ignore[attr-defined]
             max((len(state) for _, p, state in rows if p.key not in how), default=7),  # type: ignore[attr-defined]
         )
@@ -87,13 +87,13 @@ class ProcessTree(OptionList):
         prefix: str, p: Process, state: str, snapshot: Snapshot, cpu: Optional[SnapshotDiff], widths: tuple[int, int, int], dim: bool = False
     ) -> Content:
         if dim:  # gone: what it was, how it went, no live figures
-            label = clean(p.role_label, 40)
+            label = one_line(p.role_label, 40)
             return Content.assemble(
                 (prefix, "$text-muted"),
                 (label, "$text-disabled strike"),
                 " " * (widths[0] - len(prefix) - len(label) + 1),
                 (f"{p.pid:>{widths[1]}} ", "$text-disabled"),
-                (clean(state, 40), "$text-disabled italic"),
+                (one_line(state, 40), "$text-disabled italic"),
             )
         percent = p.cpu_percent
         if percent is None and cpu is not None:
@@ -101,7 +101,7 @@ class ProcessTree(OptionList):
             if moved is not None and moved.after.key == p.key:
                 percent = moved.cpu_percent(cpu.seconds)
         worst = worst_for(snapshot, p.pid)
-        label = clean(p.role_label, 40)
+        label = one_line(p.role_label, 40)
         return Content.assemble(
             (prefix, "$text-muted"),
             (label, "bold" if p.pid == snapshot.root_pid else ""),
@@ -110,7 +110,7 @@ class ProcessTree(OptionList):
             fmt.badge(state).pad_right(widths[2] - len(state)),
             (f"{'-' if percent is None else f'{percent:.0f}%':>5} ", "$text-muted"),
             (f"{human_bytes(p.rss):>7}", "$text-muted"),
-            *((("  ", ""), (f"{fmt.SEVERITY_MARK[worst.severity]} {clean(worst.kind, 30)}", fmt.SEVERITY_STYLE[worst.severity])) if worst else ()),
+            *((("  ", ""), (f"{fmt.SEVERITY_MARK[worst.severity]} {one_line(worst.kind, 30)}", fmt.SEVERITY_STYLE[worst.severity])) if worst else ()),
         )
 
     def _on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
