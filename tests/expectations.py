@@ -5,7 +5,7 @@ real py-spy) and by the unit tests over fixtures recorded from those same runs."
 from __future__ import annotations
 
 from pooltui.analysis.waits import process_state
-from pooltui.model import Process, Severity, Snapshot, Thread, WaitKind
+from pooltui.model import Lock, Process, Severity, Snapshot, Thread, Wait, WaitKind
 
 LOCK_KINDS = (WaitKind.LOCK, WaitKind.RLOCK, WaitKind.SEMLOCK)
 
@@ -247,6 +247,65 @@ def check_nested_lock(s: Snapshot, truth: dict, version: str) -> None:
             assert f"(pid {s.root_pid})" in w.summary and (holder["name"] in w.summary or version == "2.7"), w.summary
 
 
+def _who(thread: dict, version: str) -> str:
+    """How a wait line names a thread: by name, by tid on 2.7 (py-spy reads no names there)."""
+    return f"thread {thread['tid']}" if version == "2.7" else f"'{thread['name']}'"
+
+
+def _lock_of(s: Snapshot, wait: Wait) -> Lock:
+    [lock] = [lock for lock in s.locks if lock.id == wait.lock_id]
+    return lock
+
+
+def check_placed_rlock(s: Snapshot, truth: dict, version: str) -> None:
+    """closure_lock, class_lock: an RLock that lives in a closure cell / a class's dict, named
+    where it lives, its holder named by the recorded owner; two waiters = contention."""
+    name = truth["lock"]["name"]
+    if version == "2.7" and ".<locals>." in name:  # no __qualname__: the inner function's name
+        name = "lookup.<closure>." + name.rpartition(".")[2]
+    holder, site = truth["holder"], truth["wait_site"]
+    for waiter in truth["waiters"]:
+        w = thread_named(s, s.root_pid, waiter["name"], waiter["tid"]).wait
+        assert w.kind is WaitKind.RLOCK, w
+        expected = f"waits on {name} (RLock) held by {_who(holder, version)} (pid {s.root_pid})"
+        assert w.summary.startswith(expected), (expected, w.summary)
+        assert w.summary.endswith(f"{site['function']}, demo/{site['file'].rpartition('/')[2]}:{site['line']}"), w.summary
+        lock = _lock_of(s, w)
+        assert lock.addr == int(truth["lock"]["id"], 16)
+        assert (lock.holder.pid, lock.holder.tid, lock.holder.ident) == (s.root_pid, holder["tid"], holder["ident"])
+    [d] = diagnoses(s, "lock_contention")
+    assert d.severity is Severity.WARNING and name in d.summary, d.summary
+    assert not errors(s)
+
+
+def check_orphan_global(s: Snapshot, truth: dict, version: str) -> None:
+    child, holder = truth["child_pid"], truth["holder"]
+    w = main_thread(proc(s, child)).wait
+    assert w.kind is WaitKind.RLOCK, w
+    assert w.summary.startswith(f"waits on {truth['lock']['name']} (RLock) held by thread ident 0x{holder['ident']:x}"), w.summary
+    assert w.summary.endswith(f"load_state, demo/orphan_global.py:{truth['wait_site']['line']}"), w.summary
+    lock = _lock_of(s, w)
+    assert lock.orphaned and lock.owner_ident == holder["ident"] and lock.pid == child
+    [orphan] = diagnoses(s, "orphaned_lock")
+    assert orphan.severity is Severity.ERROR and set(orphan.pids) == {child}
+    assert truth["lock"]["name"] in orphan.summary
+    who = f"'{holder['name']}'" if version != "2.7" else f"thread {holder['tid']}"
+    assert f"{who} in the parent pid {truth['parent_pid']}" in orphan.summary, orphan.summary
+
+
+def check_acquire_global(s: Snapshot, truth: dict, version: str) -> None:
+    """A plain Lock taken with acquire(): named where it lives; no owner is claimed as fact."""
+    site = truth["wait_site"]
+    for waiter in truth["waiters"]:
+        w = thread_named(s, s.root_pid, waiter["name"], waiter["tid"]).wait
+        assert w.kind is WaitKind.LOCK, w
+        assert w.summary.startswith(f"waits on {truth['lock']['name']} (Lock): a plain threading.Lock records no owner"), w.summary
+        assert w.summary.endswith(f"handle_request, demo/acquire_global.py:{site['line']}"), w.summary
+        lock = _lock_of(s, w)
+        assert lock.addr == int(truth["lock"]["id"], 16) and lock.holder is None
+    assert not errors(s)
+
+
 CHECKS = {
     "healthy": check_healthy,
     "logging_fork": check_logging_fork,
@@ -262,6 +321,11 @@ CHECKS = {
     "plain_lock": check_plain_lock,
     "condition": check_condition,
     "nested_lock": check_nested_lock,
+    "global_abba": check_abba,
+    "closure_lock": check_placed_rlock,
+    "class_lock": check_placed_rlock,
+    "orphan_global": check_orphan_global,
+    "acquire_global": check_acquire_global,
 }
 
 
