@@ -147,6 +147,10 @@ class Thread:
     futex: Optional[int] = None  # address the thread sleeps on (/proc/PID/task/TID/syscall), when blocked in futex
     cpu_time: Optional[float] = None  # user+system seconds of this thread (/proc), for stuck/busy judgements
     ghost: bool = False  # a thread state with no OS thread: copied from the parent at fork() (2.7 keeps them)
+    switches: Optional[int] = None  # voluntary + involuntary context switches (/proc): unchanged = not scheduled
+    syscall: Optional[str] = None  # the system call it is blocked in (/proc/PID/task/TID/syscall): futex, read, write, poll...
+    timed: Optional[bool] = None  # that call has a timeout (a timed wait ends by itself): None = unknown
+    fd: Optional[int] = None  # the file descriptor of a blocked read()/write()/recv()/send()
 
     @property
     def label(self) -> str:
@@ -161,6 +165,15 @@ class ProcError:
     message: str
     help: str = ""
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class PipeEnd:
+    """One pipe file descriptor of a process: ``pipe:[inode]`` and which end (fdinfo flags)."""
+
+    fd: int
+    inode: int
+    writes: bool  # the write end (O_WRONLY), else the read end
 
 
 @dataclass(frozen=True)
@@ -182,6 +195,13 @@ class Process:
     error: Optional[ProcError] = None
     reused: bool = False  # stacks carried over from the previous dump (no thread ran since)
     exit_code: Optional[int] = None  # a wait status: a zombie's (/proc/PID/stat field 52) or the kernel's at exit (Exit)
+    tracer_pid: Optional[int] = None  # TracerPid (/proc/PID/status): a debugger (or strace) holds it, when not 0
+    pipes: tuple[PipeEnd, ...] = ()  # its pipe file descriptors, read when a thread of the tree is blocked on a pipe
+
+    @property
+    def stopped(self) -> bool:
+        """Stopped by a signal (SIGSTOP, ctrl-z) or held by a tracer: none of its threads runs."""
+        return self.status in ("stopped", "tracing-stop")
 
     @property
     def exit_text(self) -> str:

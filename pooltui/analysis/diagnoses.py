@@ -4,14 +4,32 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 from __future__ import annotations
 
 from pooltui.analysis import hangs, locks, roles
-from pooltui.model import Certainty, Diagnosis, Kind, Snapshot, WaitKind, pids_key
+from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, WaitKind, pids_key
+
+
+SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
+SETTLED = 5.0  # seconds of life after which a worker's average CPU use says what it usually does
+
+
+def _mostly_asleep(snapshot: Snapshot, busy: list[Process], cpus: int) -> bool:
+    """Workers caught on a CPU that, over their lives, used less than ``SATURATED`` of the
+    machine between them: they sleep most of the time (one instant cannot tell)."""
+    ages = [snapshot.created - p.create_time for p in busy]
+    if min(ages, default=0.0) < SETTLED:
+        return False  # too young for their average to mean anything
+    return sum((p.cpu_time or 0.0) / age for p, age in zip(busy, ages)) < SATURATED * cpus
 
 
 def oversubscribed(snapshot: Snapshot) -> list[Diagnosis]:
-    """More pool workers on CPU than the machine has CPUs."""
+    """More pool workers runnable (kernel state R) and on CPU (py-spy) than the machine
+    has CPUs; not workers that sleep most of their lives and were caught awake."""
     cpus = snapshot.cpu_count or 0
-    busy = [p for p in snapshot.processes if p.role in roles.WORKER_ROLES and any(t.wait and t.wait.kind is WaitKind.RUNNING for t in p.threads)]
-    if not cpus or len(busy) <= cpus:
+    busy = [
+        p
+        for p in snapshot.processes
+        if p.role in roles.WORKER_ROLES and p.status == "running" and any(t.wait and t.wait.kind is WaitKind.RUNNING for t in p.threads)
+    ]
+    if not cpus or len(busy) <= cpus or _mostly_asleep(snapshot, busy, cpus):
         return []
     return [
         Diagnosis(

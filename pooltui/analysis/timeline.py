@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis import hangs, roles
+from pooltui.analysis.diagnoses import SATURATED
 from pooltui.analysis.diff import SnapshotDiff, departed, diff_snapshots, process_events, replacements, same_stack
 from pooltui.model import Certainty, Diagnosis, Event, Kind, Process, Severity, Snapshot, Thread, Timeline, WaitKind, pids_key
 
@@ -119,11 +120,15 @@ def _shape(t: Thread) -> tuple[tuple[str, str], ...]:
 
 
 def _stuck_run(trail: list[tuple[Snapshot, Thread]]) -> int:
-    """Samples (newest first) with the same stack and no CPU gained."""
+    """Samples (newest first) with the same stack, no CPU gained and not scheduled (its
+    context switches unchanged: a loop that sleeps a little each turn gains no CPU to
+    speak of, but is switched in and out every turn), never in a timed wait."""
     n = 1
     for (_, newer), (_, older) in zip(trail, trail[1:]):
         gain = _gain(older, newer)
-        if not same_stack(older, newer) or gain is None or gain > CPU_EPSILON:
+        if not same_stack(older, newer) or gain is None or gain > CPU_EPSILON or newer.timed or older.timed:
+            break
+        if newer.switches is not None and older.switches is not None and newer.switches != older.switches:
             break
         n += 1
     return n
@@ -334,6 +339,9 @@ def _oversubscribed(prev: Snapshot, current: Snapshot) -> Optional[Diagnosis]:
         return None
     seconds = current.created - prev.created
     before = {p.key: p for p in prev.processes}
+    used = sum((p.cpu_time or 0.0) - (before[p.key].cpu_time or 0.0) for p in busy)
+    if used < SATURATED * cpus * seconds:
+        return None  # the workers do not fill the CPUs between them: no competition to speak of
     return Diagnosis(
         kind=Kind.OVERSUBSCRIBED,
         certainty=Certainty.FACT,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import memory, pyspy, semlocks, sourcelines
+from pooltui.capture import kernel, memory, pyspy, semlocks, sourcelines
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
@@ -163,8 +163,9 @@ async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> 
 
 
 def with_futex(proc: Process) -> Process:
-    """``Thread.futex`` for every thread asleep in futex(): one /proc read per thread,
-    cheap enough for every refresh. Unreadable /proc leaves the process as it was."""
+    """``Thread.futex`` for every thread asleep in futex(), and the system call each
+    blocked thread sits in (``capture.kernel``: its name, timeout, fd): one /proc read per
+    thread, cheap enough for every refresh. Unreadable /proc leaves the process as it was."""
     try:
         syscalls = memory.thread_syscalls(proc.pid)
     except CaptureError:
@@ -172,8 +173,11 @@ def with_futex(proc: Process) -> Process:
     threads = []
     for t in proc.threads:
         call = syscalls.get(t.tid)
-        futex = call.futex_addr if call is not None and not t.active and not t.ghost else None
-        threads.append(replace(t, futex=futex) if futex != t.futex else t)
+        blocked = call is not None and not t.active and not t.ghost
+        futex = call.futex_addr if blocked else None  # type: ignore[union-attr]
+        name, timed, fd = kernel.describe(call.nr, call.args) if blocked else (None, None, None)  # type: ignore[union-attr]
+        new = replace(t, futex=futex, syscall=name, timed=timed, fd=fd)
+        threads.append(new if new != t else t)
     return replace(proc, threads=tuple(threads))
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui import __version__
-from pooltui.capture import locks, procs, pyspy, redact, sourcelines
+from pooltui.capture import kernel, locks, procs, pyspy, redact, sourcelines
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Process, Snapshot, Thread
@@ -69,7 +69,13 @@ def _process(info: procs.ProcInfo) -> Process:
         num_threads=info.num_threads,
         error=info.error,
         exit_code=info.exit_code,
+        tracer_pid=kernel.tracer_pid(info.pid) if info.error is None and info.status != "zombie" else None,
     )
+
+
+def _switches(info: procs.ProcInfo, tid: int) -> Optional[int]:
+    sched = info.sched.get(tid)
+    return sched[1] if sched is not None else None
 
 
 def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread]) -> Process:
@@ -78,7 +84,7 @@ def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread]
     live = set(info.thread_cpu) | procs.task_ids(proc.pid)
     matched = match_tasks(proc.pid, list(threads), live, proc.python)
     ordered = sorted(matched, key=lambda t: (t.ghost, t.tid != proc.pid, t.tid))  # main thread first, ghosts last
-    return replace(proc, threads=tuple(replace(t, cpu_time=info.thread_cpu.get(t.tid)) for t in ordered))
+    return replace(proc, threads=tuple(replace(t, cpu_time=info.thread_cpu.get(t.tid), switches=_switches(info, t.tid)) for t in ordered))
 
 
 def _with_code(proc: Process, files: dict, redact_secrets: bool) -> Process:
@@ -151,7 +157,7 @@ async def capture_tree(
                 return proc
             previous = reuse(info) if reuse else None
             if previous is not None:
-                return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, reused=True)
+                return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, tracer_pid=proc.tracer_pid, reused=True)
             async with limit:
                 threads = await pyspy.dump_consistent(info.pid, options.dump, exe, info.sched)
             # before anything else sees the stacks: a secret never enters the Snapshot

@@ -1,0 +1,122 @@
+"""Kernel facts about waits that Python frames cannot give: which system call a blocked
+thread sits in, whether it has a timeout (a timed wait ends by itself, so it is never
+"stuck"), the file descriptor of a blocked read/write, who traces a process (TracerPid)
+and the pipe ends each process holds (to find who is at the other end of a pipe).
+
+Only /proc files of the target are read (never a path the target names), each bounded.
+System call numbers and argument positions are x86_64's (as in capture.memory); on
+other machines ``syscall``/``timed`` stay unknown.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Optional
+
+from pooltui.model import PipeEnd
+
+_X86_64 = platform.machine() == "x86_64"
+MAX_FDS = 4096  # file descriptors looked at per process, at most
+
+# nr -> (name, index of the fd argument or None, how to tell a timeout from the args)
+_NO_TIMEOUT = 0xFFFFFFFFFFFFFFFF  # -1 as /proc prints a negative int argument (poll/epoll: wait forever)
+_CALLS: dict[int, tuple[str, Optional[int]]] = {
+    0: ("read", 0),
+    1: ("write", 0),
+    7: ("poll", None),
+    17: ("pread64", 0),
+    19: ("readv", 0),
+    20: ("writev", 0),
+    23: ("select", None),
+    35: ("nanosleep", None),
+    43: ("accept", 0),
+    44: ("sendto", 0),
+    45: ("recvfrom", 0),
+    46: ("sendmsg", 0),
+    47: ("recvmsg", 0),
+    61: ("wait4", None),
+    202: ("futex", None),
+    230: ("clock_nanosleep", None),
+    232: ("epoll_wait", None),
+    247: ("waitid", None),
+    270: ("pselect6", None),
+    271: ("ppoll", None),
+    281: ("epoll_pwait", None),
+    288: ("accept4", 0),
+}
+
+
+def describe(nr: Optional[int], args: tuple[int, ...]) -> tuple[Optional[str], Optional[bool], Optional[int]]:
+    """(system call name, has a timeout, fd) of one /proc/PID/task/TID/syscall reading."""
+    if not _X86_64 or nr is None or nr < 0 or nr not in _CALLS:
+        return None, None, None
+    name, fd_arg = _CALLS[nr]
+    fd = args[fd_arg] if fd_arg is not None and len(args) > fd_arg else None
+    return name, _timed(name, args), fd
+
+
+def _timed(name: str, args: tuple[int, ...]) -> Optional[bool]:
+    def arg(i: int) -> Optional[int]:
+        return args[i] if len(args) > i else None
+
+    if name in ("nanosleep", "clock_nanosleep"):
+        return True
+    if name == "futex":  # futex(uaddr, op, val, timeout*, ...): sem_clockwait/sem_timedwait pass a timeout
+        return None if arg(3) is None else arg(3) != 0
+    if name == "poll":  # poll(fds, n, timeout_ms): -1 = forever
+        return None if arg(2) is None else (arg(2) & 0xFFFFFFFF) != 0xFFFFFFFF
+    if name in ("epoll_wait", "epoll_pwait"):
+        return None if arg(3) is None else (arg(3) & 0xFFFFFFFF) != 0xFFFFFFFF
+    if name in ("select", "pselect6"):  # the timeout pointer, NULL = forever
+        return None if arg(4) is None else arg(4) != 0
+    if name == "ppoll":
+        return None if arg(2) is None else arg(2) != 0
+    if name in ("wait4", "waitid"):
+        return False  # a blocking wait for a child (WNOHANG returns at once, never blocks)
+    return False  # read/write/recv/send/accept: no timeout of their own (a socket timeout is a poll first)
+
+
+def tracer_pid(pid: int) -> Optional[int]:
+    """TracerPid of /proc/PID/status: the pid of a debugger/strace holding it, 0 when none."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            text = f.read(8192)
+    except OSError:
+        return None
+    at = text.find(b"\nTracerPid:")
+    if at < 0:
+        return None
+    try:
+        return int(text[at + 11 :].split(None, 1)[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def pipe_ends(pid: int) -> tuple[PipeEnd, ...]:
+    """The pipe ends ``pid`` holds: fd, inode (shared by both ends) and which end."""
+    out = []
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")[:MAX_FDS]
+    except OSError:
+        return ()
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if not (target.startswith("pipe:[") and target.endswith("]")):
+            continue
+        try:
+            inode = int(target[6:-1])
+            with open(f"/proc/{pid}/fdinfo/{name}", "rb") as f:
+                info = f.read(4096)
+        except (OSError, ValueError):
+            continue
+        at = info.find(b"flags:")
+        try:
+            flags = int(info[at + 6 :].split(None, 1)[0], 8) if at >= 0 else 0
+        except (ValueError, IndexError):
+            flags = 0
+        out.append(PipeEnd(fd=int(name), inode=inode, writes=flags & 0o3 == os.O_WRONLY))
+    return tuple(sorted(out, key=lambda e: e.fd))
