@@ -67,6 +67,7 @@ class WaitKind(str, Enum):
     CONDITION = "condition"
     EVENT = "event"
     QUEUE_GET = "queue_get"
+    QUEUE_PUT = "queue_put"  # a full queue: put() waits for a slot (a multiprocessing.Queue's semaphore)
     PIPE_READ = "pipe_read"
     MANAGER_CALL = "manager_call"
     JOIN = "join"
@@ -271,6 +272,7 @@ class Lock:
     orphaned: bool = False
     where: str = ""  # file:line where it was seen (the waiting frame)
     note: str = ""  # what stays unknowable, in words
+    confirmed: Optional[bool] = None  # a holder-less taken semaphore read again a moment later: still so (True) or not
 
 
 class Kind(str, Enum):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from pooltui.analysis import analyze, timeline
-from pooltui.analysis.locks import threads_to_read
+from pooltui.analysis.locks import confirm, dead_semaphores, threads_to_read
 from pooltui.capture import exits, procs, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
@@ -140,13 +140,26 @@ class LiveSource:
         return self._raw is not None and previous.keys() == {p.key for p in raw.processes} and all(p.reused or not p.threads for p in raw.processes)
 
     async def _with_locks(self, raw: Snapshot, snapshot: Snapshot, options: CaptureOptions) -> tuple[Snapshot, Snapshot]:
-        """Read the locks blocked threads wait on."""
-        wanted = threads_to_read(snapshot)
-        if not wanted:
-            return raw, snapshot
-        found, notes = await read_locks(raw, wanted, options.timeout)
-        raw = raw.with_(locks=found, notes=raw.notes + notes)
-        return raw, await asyncio.to_thread(analyze, raw, self.previous)
+        """Read the locks blocked threads wait on (``with_lock_facts``)."""
+        return await with_lock_facts(raw, snapshot, options.timeout, self.previous)
+
+
+async def with_lock_facts(raw: Snapshot, snapshot: Snapshot, timeout: float, previous: Optional[Snapshot] = None) -> tuple[Snapshot, Snapshot]:
+    """Read the locks blocked threads wait on; a multiprocessing lock that reads as taken
+    by no live process is read again (``analysis.locks.confirm``) before it is a fact: in a
+    healthy contended pool the value and the holders' counts can be read mid-handover."""
+    wanted = threads_to_read(snapshot)
+    if not wanted:
+        return raw, snapshot
+    found, notes = await read_locks(raw, wanted, timeout)
+    raw = raw.with_(locks=found, notes=raw.notes + notes)
+    snapshot = await asyncio.to_thread(analyze, raw, previous)
+    dead = dead_semaphores(snapshot)
+    if dead:
+        again, _ = await read_locks(raw, wanted, timeout)
+        raw = raw.with_(locks=confirm(found, again, dead))
+        snapshot = await asyncio.to_thread(analyze, raw, previous)
+    return raw, snapshot
 
 
 class RecordedSource:

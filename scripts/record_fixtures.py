@@ -27,11 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from pooltui import scenarios  # noqa: E402
 from pooltui.analysis import analyze  # noqa: E402
-from pooltui.analysis.locks import threads_to_read  # noqa: E402
-from pooltui.capture.locks import read_locks  # noqa: E402
 from pooltui.capture.pyspy import find_pyspy  # noqa: E402
 from pooltui.capture.snapshot import CaptureOptions, capture_tree  # noqa: E402
 from pooltui.model import dumps  # noqa: E402
+from pooltui.sources import with_lock_facts  # noqa: E402
 
 VERSIONS = ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -42,10 +41,7 @@ async def capture_raw(pid: int):
     """What LiveSource reads, before analysis: the tree, stacks with locals, and the lock
     objects of threads blocked on a lock (the unit tests re-run the analysis on this)."""
     raw = await capture_tree(pid, CaptureOptions(locals=True))
-    wanted = threads_to_read(analyze(raw))
-    if wanted:
-        found, notes = await read_locks(raw, wanted, 10.0)
-        raw = raw.with_(locks=found, notes=raw.notes + notes)
+    raw, _ = await with_lock_facts(raw, analyze(raw), 10.0)
     return raw
 
 

@@ -206,6 +206,8 @@ def check_mp_semaphore(s: Snapshot, truth: dict, version: str) -> None:
 
 def check_dead_holder(s: Snapshot, truth: dict, version: str) -> None:
     [d] = diagnoses(s, "dead_holder")
+    assert d.severity is Severity.ERROR and d.certainty.value == "fact", d  # read twice: no holder either time
+    assert "two reads" in " ".join(d.evidence) and d.subject.startswith("lock ")
     assert set(d.pids) == set(truth["waiter_pids"])
     assert truth["lock"]["name"] in d.summary
     for pid in truth["waiter_pids"]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pooltui.analysis import hangs, locks, roles
 from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, WaitKind, pids_key
 
-
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
 SETTLED = 5.0  # seconds of life after which a worker's average CPU use says what it usually does
 

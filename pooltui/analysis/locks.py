@@ -331,25 +331,61 @@ def orphans(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
-def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
+def is_mutex(lock: Lock) -> bool:
+    """A multiprocessing Lock/RLock (or BoundedSemaphore(1)): taken means someone holds it.
+    A Semaphore(N) or a queue's slot semaphore is a count, and a Condition's or Event's
+    semaphores rest at 0 by design: "taken, no holder" says nothing about a death there."""
+    return lock.semlock_kind == "RECURSIVE_MUTEX" or lock.maxvalue in (None, 1)
+
+
+def dead_semaphores(snapshot: Snapshot) -> list[Lock]:
+    """Mutexes that read as taken by no live process, waited on as locks."""
+    waits = {(p.pid, t.tid): t.wait for p in snapshot.processes for t in p.threads}
     out = []
     for lock in snapshot.locks:
-        if lock.kind == "semlock" and lock.holder is not None and not lock.holder.alive:
-            out.append(
-                Diagnosis(
-                    kind=Kind.DEAD_HOLDER,
-                    certainty=Certainty.FACT,
-                    subject=lock_key(lock),
-                    summary=(
-                        f"{lock.name} is taken but no live process holds it: the process that acquired it died "
-                        f"(killed?) without releasing it. {len(lock.waiters)} waiter(s) will wait forever."
-                    ),
-                    pids=tuple(dict.fromkeys(w[0] for w in lock.waiters)),
-                    tids=tuple(w[1] for w in lock.waiters),
-                    evidence=(f"semaphore {lock.sem}: value {lock.sem_value}; no process has count > 0",),
-                    fix="Never kill a worker that may hold a shared lock; acquire with a timeout; restart the pool after a worker died.",
-                )
+        if lock.kind != "semlock" or lock.holder is None or lock.holder.alive or not is_mutex(lock):
+            continue
+        kinds = [waits[w].kind for w in lock.waiters if waits.get(w) is not None]  # type: ignore[union-attr]
+        if kinds and all(k.is_lock for k in kinds):
+            out.append(lock)
+    return out
+
+
+def confirm(first: tuple[Lock, ...], again: tuple[Lock, ...], dead: list[Lock]) -> tuple[Lock, ...]:
+    """The lock facts after a second read of the semaphores the first read found taken by
+    no live process: the second read wins (a value read while the lock changed hands is
+    not a fact); a lock taken and unaccounted for in both reads is ``confirmed``."""
+    dead_sems = {lock.sem for lock in dead if lock.sem}
+    counted = {g.sem for g in again if (g.count or 0) > 0}
+    still = {lock.sem for lock in again if lock.sem in dead_sems and lock.sem_value == 0 and lock.sem not in counted}
+    out = [lock for lock in first if lock.sem not in dead_sems]
+    out += [replace(lock, confirmed=lock.sem in still) for lock in again if lock.sem in dead_sems]
+    return tuple(out)
+
+
+def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
+    out = []
+    for lock in dead_semaphores(snapshot):
+        certain = lock.confirmed is True
+        out.append(
+            Diagnosis(
+                kind=Kind.DEAD_HOLDER,
+                certainty=Certainty.FACT if certain else Certainty.GUESS,
+                subject=lock_key(lock),
+                summary=(
+                    f"{lock.name} is taken but no live process holds it: the process that acquired it died "
+                    f"(killed?) without releasing it. {len(lock.waiters)} waiter(s) will wait forever."
+                    + ("" if certain else " (Read once: it may have been changing hands; a second read decides.)")
+                ),
+                pids=tuple(dict.fromkeys(w[0] for w in lock.waiters)),
+                tids=tuple(w[1] for w in lock.waiters),
+                evidence=(
+                    f"semaphore {lock.sem}: value {lock.sem_value}; no process has count > 0"
+                    + (" in two reads a moment apart" if certain else ""),
+                ),
+                fix="Never kill a worker that may hold a shared lock; acquire with a timeout; restart the pool after a worker died.",
             )
+        )
     return out
 
 

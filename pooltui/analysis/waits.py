@@ -95,6 +95,8 @@ _C_SERVER_LOOPS = {
 # innermost stdlib frames that name the wait: (file suffix, functions, kind, phrase)
 _STDLIB_WAITS: tuple[tuple[str, tuple[str, ...], WaitKind, str], ...] = (
     ("multiprocessing/managers.py", ("_callmethod", "_connect", "_incref"), WaitKind.MANAGER_CALL, "waits for the Manager server to answer"),
+    # a multiprocessing Condition/Event/Barrier waits on semaphores that rest at 0 by design: not a lock
+    ("multiprocessing/synchronize.py", ("wait", "wait_for"), WaitKind.CONDITION, "waits on a multiprocessing Condition (for a notify)"),
     ("multiprocessing/synchronize.py", ("__enter__", "acquire"), WaitKind.SEMLOCK, "waits for a multiprocessing lock"),
     ("threading.py", ("_wait_for_tstate_lock", "join"), WaitKind.JOIN, "waits for a thread to finish"),
     ("multiprocessing/process.py", ("join",), WaitKind.JOIN, "waits for a process to finish"),
@@ -103,9 +105,12 @@ _STDLIB_WAITS: tuple[tuple[str, tuple[str, ...], WaitKind, str], ...] = (
     ("multiprocessing/pool.py", ("get", "wait"), WaitKind.CONDITION, "waits for pool results"),
     ("concurrent/futures/_base.py", ("result", "wait", "as_completed", "__exit__"), WaitKind.CONDITION, "waits for a future's result"),
     ("concurrent/futures/process.py", ("shutdown",), WaitKind.JOIN, "waits for the executor to shut down"),
-    ("queue.py", ("get", "put"), WaitKind.QUEUE_GET, "waits on queue.get()"),
-    ("Queue.py", ("get", "put"), WaitKind.QUEUE_GET, "waits on queue.get()"),
-    ("multiprocessing/queues.py", ("get", "put"), WaitKind.QUEUE_GET, "waits on a multiprocessing queue get()"),
+    ("queue.py", ("get",), WaitKind.QUEUE_GET, "waits on queue.get()"),
+    ("Queue.py", ("get",), WaitKind.QUEUE_GET, "waits on queue.get()"),
+    ("queue.py", ("put",), WaitKind.QUEUE_PUT, "waits for room in a full queue (put())"),
+    ("Queue.py", ("put",), WaitKind.QUEUE_PUT, "waits for room in a full queue (put())"),
+    ("multiprocessing/queues.py", ("get",), WaitKind.QUEUE_GET, "waits on a multiprocessing queue get()"),
+    ("multiprocessing/queues.py", ("put",), WaitKind.QUEUE_PUT, "waits for room in a full multiprocessing queue (put())"),
     ("threading.py", ("acquire", "__enter__", "_acquire_restore"), WaitKind.RLOCK, "waits for a threading.RLock"),
     ("logging/__init__.py", ("acquire",), WaitKind.RLOCK, "waits for a logging handler's lock"),
     ("threading.py", ("wait",), WaitKind.CONDITION, "waits on a Condition (for a notify)"),
@@ -187,8 +192,14 @@ def _stdlib_wait(frames: Sequence[Frame], contiguous: bool = False) -> Optional[
             if matches(frame, suffix, *functions):
                 if kind is WaitKind.CONDITION and suffix == "threading.py":
                     return _refine_condition(frames, i)
+                if kind is WaitKind.CONDITION and suffix == "multiprocessing/synchronize.py" and _outer_is(frames, i, suffix, "wait"):
+                    return i + 1, WaitKind.EVENT, "waits for a multiprocessing Event to be set"  # Event.wait over Condition.wait
                 return i, kind, phrase
     return None
+
+
+def _outer_is(frames: Sequence[Frame], i: int, suffix: str, *functions: str) -> bool:
+    return i + 1 < len(frames) and matches(frames[i + 1], suffix, *functions)
 
 
 def _refine_condition(frames: Sequence[Frame], i: int) -> tuple[int, WaitKind, str]:
@@ -263,8 +274,8 @@ def classify_snapshot(snapshot: Snapshot) -> Snapshot:
 
 
 def process_state(proc: Process) -> str:
-    """One badge per process: running / idle / sleeping / waiting / blocked / zombie / gone /
-    not python / error. Judged by the main thread first (it is what the pool waits on),
+    """One badge per process: running / idle / sleeping / waiting / blocked / stopped /
+    traced / zombie / gone / not python / error. Judged by the main thread first (it is what the pool waits on),
     then by any thread stuck on a lock."""
     if proc.status == "zombie":
         return "zombie"
@@ -272,6 +283,10 @@ def process_state(proc: Process) -> str:
         return {"process_gone": "gone", "not_python": "not python"}.get(proc.error.code, "error")
     if proc.status == "gone":
         return "gone"
+    if proc.tracer_pid:  # a debugger or strace holds it (stopped at a breakpoint, or running under it)
+        return "traced"
+    if proc.stopped:  # SIGSTOP / ctrl-z: none of its threads runs, whatever its stacks say
+        return "stopped"
     kinds = [t.wait.kind for t in proc.threads if t.wait is not None and not t.ghost]
     if not kinds:
         return "not python" if proc.python is None else "idle"

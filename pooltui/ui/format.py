@@ -25,6 +25,8 @@ STATE_STYLE = {
     "sleeping": "$text-muted",
     "waiting": "$text-primary",
     "blocked": "$warning bold",
+    "stopped": "$error bold",
+    "traced": "$error bold",
     "zombie": "$error",
     "gone": "$error",
     "not python": "$text-disabled",

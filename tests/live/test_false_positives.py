@@ -1,0 +1,45 @@
+"""The false-positive corpus: healthy pools of every kind pooltui supports, read the way a
+cron job reads them (`pooltui snapshot PID` and `--samples 5`), must get no warning and no
+error -- a false error pages someone at night. Kinds: demo/healthy_corpus.py's header.
+
+POOLTUI_CORPUS_REPEAT=N repeats every case N times (the 20-runs-in-a-row check)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import interpreter_params
+
+pytestmark = pytest.mark.live
+
+KINDS = ("idle", "busy", "bursty", "contended", "timer_event", "manager", "executor", "spawn", "forkserver")
+NEEDS_3 = {"executor", "spawn", "forkserver"}
+REPEAT = int(os.environ.get("POOLTUI_CORPUS_REPEAT", "1"))
+POOLTUI = str(Path(sys.executable).with_name("pooltui"))
+
+
+def loud(pid: int, *extra: str) -> list[tuple[str, str, str]]:
+    """(kind, severity, summary) of every warning or error `pooltui snapshot` reports."""
+    out = subprocess.run([POOLTUI, "snapshot", str(pid), "--format", "json", *extra], capture_output=True, text=True, timeout=300)
+    assert out.returncode in (0, 1), out.stderr
+    diagnoses = json.loads(out.stdout)["snapshot"]["diagnoses"]
+    found = [(d["kind"], d["severity"], d["summary"]) for d in diagnoses if d["severity"] != "info"]
+    assert (out.returncode == 1) == any(sev == "error" for _, sev, _ in found)
+    return found
+
+
+@pytest.mark.parametrize("repeat", range(REPEAT))
+@pytest.mark.parametrize("python", interpreter_params(("2.7", "3.8", "3.11", "3.13")))
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_healthy_pool_gets_no_warning_and_no_error(kind, python, repeat, start_demo):
+    if kind in NEEDS_3 and "/2.7" in python:
+        pytest.skip(f"{kind} needs Python 3")
+    demo = start_demo("healthy_corpus", python, "--kind", kind)
+    assert loud(demo.pid) == []
+    assert loud(demo.pid, "--samples", "5", "--interval", "1") == []
