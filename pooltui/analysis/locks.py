@@ -68,7 +68,8 @@ def _rlock_holder(lock: Lock, snapshot: Snapshot) -> tuple[Optional[LockHolder],
     thread = _by_ident(proc, lock.owner_ident)
     if thread is not None and not thread.ghost:
         return LockHolder(lock.pid, thread.tid, thread.ident, thread.name), ""
-    # the owner is not a live thread here: the lock was copied locked by fork()
+    # the owner is not a live thread here: copied locked by fork(), or its owner ended
+    # holding it, or the owner field was misread (fork_evidence says which facts exist)
     parent = snapshot.process(proc.ppid) if proc is not None else None
     in_parent = _by_ident(parent, lock.owner_ident)
     name = None
@@ -295,8 +296,41 @@ def lock_key(lock: Lock) -> str:
     return f"lock {lock.sem}" if lock.kind == "semlock" and lock.sem else f"lock {lock.pid}:0x{lock.addr:x}"
 
 
+def fork_evidence(lock: Lock, snapshot: Snapshot) -> tuple[Optional[Certainty], str]:
+    """What supports "``lock`` was inherited locked across fork()" when its owner ident is
+    no live thread of its process: (certainty, the fact in words), or (None, "") when
+    nothing does (then the owner ended holding it, or the owner field is not what it seems).
+
+    * fact: a thread of the parent process has the owner's ident (it held the lock when
+      it forked this child), or CPython 2.7 kept the owner's thread state in the child
+      (a fork ghost: only fork() copies one);
+    * inferred: the process's main thread has the ident of a thread of its parent: it was
+      forked without exec (glibc keeps the forking thread's descriptor), so a lock locked
+      at that moment came over locked, though its owner has since ended in the parent.
+    """
+    proc = snapshot.process(lock.pid)
+    if proc is None or not lock.owner_ident:
+        return None, ""
+    parent = snapshot.process(proc.ppid) if proc.ppid != proc.pid else None
+    in_parent = _by_ident(parent, lock.owner_ident)
+    if parent is not None and in_parent is not None:
+        return Certainty.FACT, f"thread {in_parent.label!r} of the parent pid {parent.pid} has the owner's ident"
+    ghost = _by_ident(proc, lock.owner_ident)
+    if ghost is not None and ghost.ghost:
+        return Certainty.FACT, "CPython kept the owner's thread state from the parent (a fork ghost)"
+    main = proc.thread(proc.pid)
+    forker = _by_ident(parent, main.ident) if main is not None and main.ident else None
+    if parent is not None and forker is not None:
+        return Certainty.INFERRED, (
+            f"pid {proc.pid} was forked from pid {parent.pid} without exec (its main thread has the ident of {forker.label!r} there)"
+        )
+    return None, ""
+
+
 def orphans(snapshot: Snapshot) -> list[Diagnosis]:
-    """One verdict per lock name: every forked worker has its own orphaned copy of it."""
+    """One verdict per lock name: every forked worker has its own orphaned copy of it.
+    "Inherited across fork()" is said only with a fact behind it (``fork_evidence``);
+    an owner that is no thread of a process not seen to fork is a guess (a warning)."""
     groups: dict[str, list[Lock]] = {}
     for lock in snapshot.locks:
         if lock.orphaned and lock.holder is not None:
@@ -308,24 +342,40 @@ def orphans(snapshot: Snapshot) -> list[Diagnosis]:
         pids = tuple(dict.fromkeys(lock.pid for lock in group))
         where = f"pid {pids[0]}" if len(pids) == 1 else f"{len(pids)} processes (pids {', '.join(map(str, pids))})"
         held = f"thread ident 0x{first.holder.ident or 0:x}"  # type: ignore[union-attr]
-        origin = f" — {first.holder.thread_name} held it when the process was forked" if first.holder.thread_name else ""  # type: ignore[union-attr]
+        facts = sorted((fork_evidence(lock, snapshot) for lock in group), key=lambda e: e[0].rank if e[0] else 9)
+        certainty, fact = facts[0]
+        evidence = tuple(
+            (f"pid {lock.pid}: " if len(group) > 1 else "")
+            + f"{lock.type_name} at 0x{lock.addr:x}: owner 0x{lock.owner_ident or 0:x}, count {lock.count}"
+            for lock in group
+        )
+        if certainty is not None:
+            origin = f" — {first.holder.thread_name} held it when the process was forked" if first.holder.thread_name else ""  # type: ignore[union-attr]
+            summary = (
+                f"{name} in {where} is held by {held}, a thread that does not exist in this process: "
+                f"the lock was inherited locked across fork(){origin}. {len(waiters)} thread(s) wait on it forever."
+            )
+            fix = FORK_FIX
+        else:
+            summary = (
+                f"{name} in {where} is held by {held}, which is no thread of this process, and nothing shows the process "
+                f"was forked: its owner may have ended without releasing it, or the owner was misread. "
+                f"{len(waiters)} thread(s) wait on it."
+            )
+            fix = (
+                "Dump again: a misread owner changes, a real one does not. A thread that can end while holding a lock "
+                "should take it in a `with` block (or release it in `finally`)."
+            )
         out.append(
             Diagnosis(
                 kind=Kind.ORPHANED_LOCK,
-                certainty=Certainty.FACT,
+                certainty=certainty or Certainty.GUESS,
                 subject=f"lock {name}",
-                summary=(
-                    f"{name} in {where} is held by {held}, a thread that does not exist in this process: "
-                    f"the lock was inherited locked across fork(){origin}. {len(waiters)} thread(s) wait on it forever."
-                ),
+                summary=summary,
                 pids=tuple(dict.fromkeys(w[0] for w in waiters)),
                 tids=tuple(w[1] for w in waiters),
-                evidence=tuple(
-                    (f"pid {lock.pid}: " if len(group) > 1 else "")
-                    + f"{lock.type_name} at 0x{lock.addr:x}: owner 0x{lock.owner_ident or 0:x}, count {lock.count}"
-                    for lock in group
-                ),
-                fix=FORK_FIX,
+                evidence=(*evidence, fact) if fact else evidence,
+                fix=fix,
             )
         )
     return out
