@@ -82,7 +82,7 @@ fixtures: install
 screenshots: install
 	$(BIN)/python scripts/screenshots.py
 
-## pooltui against plain py-spy, ~4 min (README "Speed"); BENCH_ARGS=--full for 1000 refreshes, --only SECTION to redo one
+## pooltui against plain py-spy, ~6 min (README "Speed"): whole commands on four workloads, then in-process; BENCH_ARGS=--full for 1000 refreshes, --only SECTION to redo one (commands, one, trees, ...)
 bench: install
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 

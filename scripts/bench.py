@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """pooltui against plain py-spy, in one run (``make bench``; ``--full`` for the long one).
 
-Starts demo pools (demo/pool_size.py) of 4, 16, 64 and 128 workers, idle, half spinning
+First the whole commands, as a user times them (scripts/bench_command.py): on Pool(64)
+idle, bursty, half spinning and blocked, ``pooltui snapshot ROOT -o r.json --format json``
+against ``for p in PIDS; do py-spy dump --pid $p --json; done``, alternating in one series
+with pooltui's in-process capture of the same tree; then ``pooltui snapshot`` of one
+process and ``pooltui --version``.
+
+Then in-process: demo pools (demo/pool_size.py) of 4, 16, 64 and 128 workers, idle, half spinning
 and all blocked, and measures side by side on each: a serial ``py-spy dump --pid`` loop
 over the tree's pids, ``py-spy dump --subprocesses`` on the root, pooltui's first full
 capture (LiveSource.capture: walk, stacks, locks, analysis) and its refresh of the
@@ -20,6 +26,7 @@ import asyncio
 import json
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_capture as cap  # noqa: E402
+import bench_command as cmd  # noqa: E402
 import bench_ui as ui  # noqa: E402
 
 from pooltui import scenarios  # noqa: E402
@@ -38,6 +46,7 @@ from pooltui.capture import procs, pyspy  # noqa: E402
 from pooltui.capture.snapshot import default_concurrency  # noqa: E402
 
 MODES = ("idle", "half", "blocked")
+COMMAND_MODES = ("idle", "bursty", "half", "blocked")  # issue 18's four workloads
 
 
 def start(workers: int, mode: str) -> scenarios.RunningDemo:
@@ -78,6 +87,34 @@ def tree_row(workers: int, mode: str) -> dict[str, Any]:
         "steady_pyspy_runs": refresh["steady_pyspy_runs"],
         "settled_after": refresh["settled_after"],
     }
+
+
+def command_row(workers: int, mode: str, rounds: int) -> dict[str, Any]:
+    """Whole commands as a user times them (scripts/bench_command.py), with pooltui's
+    in-process capture of the same tree in the same series, and its py-spy runs."""
+    with start(workers, mode) as demo:
+        pids = [info.pid for info in procs.walk_tree(demo.pid)]
+        runs: list[int] = []
+
+        def in_process() -> float:
+            with cap.DumpCounter() as counter:
+                seconds = cap.run(cap.full(demo.pid))[0]
+            runs.append(counter.calls)
+            return seconds
+
+        row = cmd.whole_command(demo.pid, pids, rounds, in_process)
+    return {"workers": workers, "mode": mode, "processes": len(pids), "pyspy_runs": statistics.median(runs), **row}
+
+
+def one_process(rounds: int) -> dict[str, Any]:
+    lone = cmd.lone_python()
+    try:
+        assert lone.stdout is not None
+        lone.stdout.readline()
+        return cmd.one_process(lone.pid, rounds)
+    finally:
+        lone.kill()
+        lone.wait()
 
 
 def sweep(levels: tuple[int, ...]) -> dict[str, dict[int, float]]:
@@ -134,10 +171,12 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
 
 
+def header(r: dict[str, Any]) -> str:
+    return f"`{r['command']}` on {r['machine']['cpus']} CPUs, {r['machine']['python']}, py-spy {r['machine']['py-spy']}, {r['date']}"
+
+
 def tables(r: dict[str, Any]) -> str:
     lines = [
-        f"`{r['command']}` on {r['machine']['cpus']} CPUs, {r['machine']['python']}, py-spy {r['machine']['py-spy']}, {r['date']}",
-        "",
         "| pool | procs | py-spy loop | py-spy --subprocesses | pooltui full | full / loop | its py-spy CPU / CPUs / loop"
         " | full / --subproc | refresh (best of first 5) | steady refresh | steady / loop | re-dumped | py-spy runs |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
@@ -183,10 +222,39 @@ def tables(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = ("trees", "sweep", "pause", "first_screen", "keys", "observer", "memory")
+def command_tables(r: dict[str, Any]) -> str:
+    cpus = r["machine"]["cpus"]
+    lines = [
+        "| workload | procs | py-spy loop | `pooltui snapshot` | snapshot / loop (min-max) | floor | in-process capture | in-process / loop"
+        " | CPU: snapshot / loop | py-spy runs |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for t in r.get("commands", []):
+        lines.append(
+            f"| {t['workers']} {t['mode']} | {t['processes']} | {ms(t['loop'])} | {ms(t['pooltui'])} | {t['ratio']:.2f}×"
+            f" ({t['ratio_min']:.2f}-{t['ratio_max']:.2f}) | {t['loop_cpu'] / cpus / t['loop']:.2f}× | {ms(t['in_process'])}"
+            f" | {t['in_process_ratio']:.2f}× | {t['pooltui_cpu']:.2f} s / {t['loop_cpu']:.2f} s | {t['pyspy_runs']:.0f} |"
+        )
+    one = r.get("one")
+    if one:
+        lines += [
+            "",
+            f"One process: `pooltui snapshot PID -o r.json` {ms(one['snapshot'])} (one `py-spy dump` {ms(one['pyspy_dump'])}),"
+            f" `pooltui --version` {ms(one['version'])} (medians of {one['rounds']}).",
+        ]
+    return "\n".join(lines)
+
+
+SECTIONS = ("commands", "one", "trees", "sweep", "pause", "first_screen", "keys", "observer", "memory")
 
 
 def run_section(name: str, args: argparse.Namespace) -> Any:
+    if name == "commands":
+        cmd.compile_modules()
+        return [command_row(args.command_workers, mode, args.rounds or (15 if args.full else 7)) for mode in COMMAND_MODES]
+    if name == "one":
+        cmd.compile_modules()
+        return one_process(args.rounds or (21 if args.full else 9))
     if name == "trees":
         return [tree_row(w, mode) for w in (int(x) for x in args.sizes.split(",")) for mode in MODES]
     if name == "sweep":
@@ -205,6 +273,8 @@ def run_section(name: str, args: argparse.Namespace) -> Any:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="1000 refreshes for RSS, 24 observer window pairs instead of 8")
+    parser.add_argument("--rounds", type=int, default=0, help="rounds of the whole-command series (default 7, --full 15)")
+    parser.add_argument("--command-workers", type=int, default=64, help="pool size of the whole-command rows (default 64)")
     parser.add_argument("--sizes", default="4,16,64,128", help="pool sizes (default 4,16,64,128)")
     parser.add_argument("--only", help=f"comma-separated sections to run again, the rest kept from --out: {','.join(SECTIONS)}")
     parser.add_argument("--out", default=str(ROOT / "bench" / "latest.json"), help="JSON results (default bench/latest.json)")
@@ -237,7 +307,12 @@ def main() -> int:
         result[name] = run_section(name, args)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
-    print(tables(result))
+    print(header(result))
+    print()
+    print(command_tables(result))
+    if all(name in result for name in SECTIONS[2:]):
+        print()
+        print(tables(result))
     print(f"bench: done in {time.time() - started:.0f} s; wrote {out}", file=sys.stderr)
     return 0
 

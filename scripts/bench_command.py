@@ -1,0 +1,121 @@
+"""Whole-command measurements for scripts/bench.py: what a user times.
+
+``pooltui snapshot ROOT -o r.json --format json`` as a new process against the serial
+loop ``for p in PIDS; do py-spy dump --pid $p --json; done`` over the same pids, run
+alternately in one series (the machine may be shared: each round's ratio compares two
+runs seconds apart), plus the CPU time of each (this process's children: the command
+and every py-spy it ran). Modules are compiled beforehand, as an installed pooltui's are.
+Also the one-process command and ``pooltui --version``.
+"""
+
+from __future__ import annotations
+
+import compileall
+import os
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from pooltui.capture import pyspy
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 300.0
+
+
+def compile_modules() -> None:
+    """Write the .pyc files an installed pooltui has (PYTHONDONTWRITEBYTECODE would make
+    every measured command compile its modules again)."""
+    compileall.compile_dir(str(ROOT / "pooltui"), quiet=1)
+
+
+def pooltui_cmd(*args: str) -> list[str]:
+    """The console script a user runs (beside this Python), else ``python -m pooltui``."""
+    script = Path(sys.executable).parent / "pooltui"
+    return [str(script), *args] if script.is_file() else [sys.executable, "-m", "pooltui", *args]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def timed(cmd: list[str], shell: bool = False) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (the command and all its children) and exit status."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(cmd if not shell else cmd[0], shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT, env=_env())
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.returncode
+
+
+def serial_loop(pids: list[int]) -> list[str]:
+    exe = shlex.quote(pyspy.find_pyspy())
+    return [f"for p in {' '.join(str(p) for p in pids)}; do {exe} dump --pid $p --json; done > /dev/null"]
+
+
+def whole_command(root: int, pids: list[int], rounds: int, in_process: Callable[[], float]) -> dict[str, Any]:
+    """``rounds`` alternations of pooltui snapshot, the py-spy loop and ``in_process()``
+    (pooltui's capture in this warm process: seconds); which goes first rotates. Medians,
+    and the median of the per-round ratios."""
+    out = tempfile.mkdtemp(prefix="pooltui-bench-")
+    report = os.path.join(out, "r.json")
+    snap = pooltui_cmd("snapshot", str(root), "-o", report, "--format", "json")
+    runs: dict[str, list[tuple[float, float, int]]] = {"pooltui": [], "loop": [], "in_process": []}
+    for n in range(rounds):
+        order = [
+            ("pooltui", lambda: timed(snap)),
+            ("loop", lambda: timed(serial_loop(pids), shell=True)),
+            ("in_process", lambda: (in_process(), 0.0, 0)),
+        ]
+        for name, run in order[n % 3 :] + order[: n % 3]:
+            runs[name].append(run())
+    try:
+        size = os.path.getsize(report)
+        os.unlink(report)
+        os.rmdir(out)
+    except OSError:
+        size = 0
+    ratios = [p[0] / q[0] for p, q in zip(runs["pooltui"], runs["loop"])]
+    med = statistics.median
+    return {
+        "rounds": rounds,
+        "pooltui": med(w for w, _, _ in runs["pooltui"]),
+        "loop": med(w for w, _, _ in runs["loop"]),
+        "in_process": med(w for w, _, _ in runs["in_process"]),
+        "in_process_ratio": med(i[0] / q[0] for i, q in zip(runs["in_process"], runs["loop"])),
+        "ratio": med(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "pooltui_cpu": med(c for _, c, _ in runs["pooltui"]),
+        "loop_cpu": med(c for _, c, _ in runs["loop"]),
+        "exit_codes": sorted({code for _, _, code in runs["pooltui"]}),
+        "report_bytes": size,
+    }
+
+
+def one_process(pid: int, rounds: int) -> dict[str, float]:
+    """``pooltui snapshot PID`` of a lone process, one ``py-spy dump`` of it, ``pooltui --version``: medians."""
+    report = os.path.join(tempfile.mkdtemp(prefix="pooltui-bench-"), "one.json")
+    snap, dump, version = [], [], []
+    for _ in range(rounds):
+        snap.append(timed(pooltui_cmd("snapshot", str(pid), "-o", report, "--format", "json"))[0])
+        dump.append(timed([pyspy.find_pyspy(), "dump", "--pid", str(pid), "--json"])[0])
+        version.append(timed(pooltui_cmd("--version"))[0])
+    os.unlink(report)
+    os.rmdir(os.path.dirname(report))
+    med = statistics.median
+    return {"rounds": rounds, "snapshot": med(snap), "pyspy_dump": med(dump), "version": med(version)}
+
+
+def lone_python() -> subprocess.Popen[bytes]:
+    """A Python process asleep in time.sleep, for the one-process command."""
+    return subprocess.Popen([sys.executable, "-c", "import time; print(flush=True); time.sleep(3600)"], stdout=subprocess.PIPE)
