@@ -237,13 +237,27 @@ def _live_source(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise _fail_from_capture(exc) from None
 
 
-def _first_capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
+def _capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
+    """``asyncio.run(source.capture())``, except that the main task returns nothing. On its
+    way out, asyncio.run (3.11-3.13) asks ``signal.getsignal(SIGINT)``, which formats a
+    ValueError with the repr of its handler, a partial holding the main task, whose repr
+    holds the task's result: the whole Snapshot, twice (~10 ms each for Pool(64))."""
     import asyncio  # here, not at the top: `pooltui --version` and `--help` need no event loop
 
+    box = []
+
+    async def main() -> None:
+        box.append(await source.capture())
+
+    asyncio.run(main())
+    return box[0]
+
+
+def _first_capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
     from pooltui.capture.errors import CaptureError
 
     try:
-        snapshot = asyncio.run(source.capture())
+        snapshot = _capture(source)
     except CaptureError as exc:
         raise _fail_from_capture(exc) from None
     readable = [p for p in snapshot.processes if p.threads]
@@ -317,15 +331,13 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 def _more_samples(source, first: Snapshot, samples: int, interval: float) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
     """Samples 2..N, ``interval`` seconds apart (start to start); the last one. The tree
     exiting meanwhile ends the series early: what was seen is still the report."""
-    import asyncio
-
     from pooltui.capture.errors import CaptureError, ProcessGone
 
     snapshot, started = first, time.monotonic()
     for n in range(1, samples):
         time.sleep(max(0.0, started + n * interval - time.monotonic()))
         try:
-            snapshot = asyncio.run(source.capture())
+            snapshot = _capture(source)
         except ProcessGone:
             print(f"pooltui: the tree exited after {n} sample(s); the report holds those", file=sys.stderr)
             break

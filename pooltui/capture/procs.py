@@ -197,8 +197,24 @@ def _switches(status: bytes) -> int:
 
 
 def read_sched(pid: int) -> dict[int, Sched]:
-    """The Sched of every thread of ``pid`` now (empty when it cannot be read)."""
-    return read_tasks(pid)[1]
+    """The Sched of every thread of ``pid`` now (empty when it cannot be read): one read
+    of each thread's status file (its State line is the letter task stat shows)."""
+    sched: dict[int, Sched] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return sched
+    for name in tids:
+        try:
+            with open(f"/proc/{pid}/task/{name}/status", "rb") as f:
+                status = f.read()
+        except OSError:
+            continue
+        at = status.find(b"\nState:")
+        if at < 0:
+            continue
+        sched[int(name)] = (status[at + 7 :].split(None, 1)[0].decode(), _switches(status))
+    return sched
 
 
 def ran_since(before: dict[int, Sched], after: dict[int, Sched]) -> bool:
