@@ -179,6 +179,6 @@ class PoolApp(App[None]):
             key = binding.key_display or binding.key
             yield SystemCommand(binding.description.capitalize(), f"key {key}: {binding.tooltip}", partial(screen.run_action, binding.action))
         threads = screen.query_one(ThreadList)
-        for binding in ThreadList.BINDINGS:
-            if threads.check_action(binding.action, ()) is True:
+        for binding in ThreadList.BINDINGS:  # enter's meanings (its other keys are the screen's, listed above)
+            if not binding.action.startswith("screen.") and threads.check_action(binding.action, ()) is True:
                 yield SystemCommand(binding.description.capitalize(), "key enter: " + binding.tooltip, partial(threads.run_action, binding.action))

@@ -167,7 +167,7 @@ async def test_tab_switches_pane():
         assert tree(app).has_focus
         await pilot.press("tab")
         assert threads(app).has_focus
-        await pilot.press("tab")
+        await pilot.press("shift+tab")
         assert tree(app).has_focus
 
 

@@ -96,3 +96,63 @@ async def test_search_inside_stacks_and_next_previous_match():
         await pilot.press("escape")
         await pilot.pause()
         assert len(tree(app).pids) == len(snap.processes) and "next_match" not in footer_keys(app)
+
+
+@pilot
+async def test_tab_cycles_every_pane_and_the_footer_shows_its_keys():
+    from pooltui.ui.widgets.panels import DiagnosesPanel, EventLog
+
+    snap, _ = load_fixture("logging_fork-py3.12")
+    app = PoolApp(RecordedSource(snap))
+    async with app.run_test(size=(80, 24)) as pilot:  # small: the diagnoses do not fit
+        await pilot.pause()
+        diagnoses, events = app.screen.query_one(DiagnosesPanel), app.screen.query_one(EventLog)
+        assert tree(app).has_focus
+        # the tree's keys (diff is shown dimmed: a single recorded snapshot has nothing to compare with)
+        assert {"screen.mark", "screen.diff", "switch_pane", "filter", "help", "quit"} <= all_footer_keys(app)
+        await pilot.press("tab")
+        assert threads(app).has_focus
+        assert {"screen.toggle_locals", "screen.toggle_native", "follow", "switch_pane"} <= all_footer_keys(app)
+        assert "screen.mark" not in all_footer_keys(app)  # a tree key: still works here, not shown
+        await pilot.press("tab")
+        assert diagnoses.has_focus and "scroll_down" in footer_keys(app)
+        assert diagnoses.max_scroll_y > 0, "the test needs diagnoses below the fold"
+        for _ in range(diagnoses.max_scroll_y):
+            await pilot.press("down")
+        await pilot.pause()
+        assert diagnoses.scroll_y == diagnoses.max_scroll_y  # every diagnosis reachable by keyboard
+        await pilot.press("tab")
+        assert events.has_focus and "scroll_down" in footer_keys(app)
+        await pilot.press("tab")
+        assert tree(app).has_focus
+        await pilot.press("shift+tab")
+        assert events.has_focus
+
+
+def all_footer_keys(app: PoolApp) -> set[str]:
+    """Every action the footer shows, enabled or dimmed."""
+    from textual.widgets._footer import FooterKey
+
+    return {k.action for k in app.screen.query(FooterKey)}
+
+
+@pilot
+async def test_every_key_in_the_readme_is_in_the_help():
+    import re
+    from pathlib import Path
+
+    from pooltui.ui.screens.help import KEY_NAMES, HelpScreen
+
+    readme = Path(__file__).resolve().parents[2].joinpath("README.md").read_text()
+    table = readme.split("| key | does |", 1)[1].split("\n\n", 1)[0]
+    keys = {k for row in table.splitlines()[2:] for k in re.findall(r"`([^`]+)`", row.split("|")[1])}
+    aliases = {"↑": "up", "↓": "down", "pgup": "pageup", "pgdn": "pagedown", "esc": "escape"}
+    app = PoolApp(RecordedSource(load_fixture("logging_fork-py3.12")[0]))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        listed = {b.key for b in app.screen.bindings} | {b.key_display for b in app.screen.bindings if b.key_display}
+        listed |= {KEY_NAMES.get(k, k) for k in listed} | {"up", "pageup"}  # the help lists ↓ and pgdn for the pair
+        missing = {k for k in keys if aliases.get(k, k) not in listed and k not in listed}
+        assert not missing, f"README keys missing from the ? help: {missing}"

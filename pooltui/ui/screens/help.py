@@ -52,7 +52,13 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: Sequence[Binding]) -> None:
         super().__init__()
-        self.bindings = [b for b in bindings if b.action != "clear_filter"]
+        seen: set[tuple[str, str]] = set()
+        self.bindings = []
+        for b in bindings:  # a pane's binding repeats the screen's ("screen.dump"): list each key once
+            what = (b.key, b.action.removeprefix("screen."))
+            if b.tooltip and what not in seen:
+                seen.add(what)
+                self.bindings.append(b)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box") as box:

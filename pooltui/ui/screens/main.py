@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from pooltui.model import Process, Snapshot
@@ -34,10 +35,14 @@ def _has_locals(snapshot: Snapshot) -> bool:
 
 class MainScreen(Screen[None]):
     BINDINGS = [
-        Binding("d", "dump", "dump", tooltip="Dump the selected process's stacks again"),
-        Binding("D", "dump_all", "dump all", tooltip="Dump every process of the tree now"),
+        # keys that matter in one pane are also that pane's bindings (widgets/*.py, shown in the
+        # footer while it has focus); here they work from every pane and the footer shows the rest
+        Binding("tab", "switch_pane", "pane", tooltip="Next pane: tree, threads, diagnoses, events (shift+tab: back)"),
+        Binding("shift+tab", "switch_pane_back", "pane back", show=False, tooltip="Previous pane"),
+        Binding("d", "dump", "dump", show=False, tooltip="Dump the selected process's stacks again"),
+        Binding("D", "dump_all", "dump all", show=False, tooltip="Dump every process of the tree now"),
         Binding("space", "pause", "pause", tooltip="Pause or resume the auto-refresh"),
-        Binding("x", "diff", "diff", tooltip="Diff the selected process against the previous (or marked) snapshot"),
+        Binding("x", "diff", "diff", show=False, tooltip="Diff the selected process against the previous (or marked) snapshot"),
         Binding("m", "mark", "mark", show=False, tooltip="Mark the current snapshot as the diff base"),
         Binding("s", "save", "save", tooltip="Save a report (json, md or html)"),
         Binding("slash", "filter", "search", key_display="/", tooltip="Search processes, stacks: pid, role, thread, function, file, lock, verdict"),
@@ -45,10 +50,9 @@ class MainScreen(Screen[None]):
         Binding("left_square_bracket", "previous_match", "prev match", key_display="[", tooltip="The previous thread or process the search matches"),
         Binding("l", "toggle_locals", "locals", show=False, tooltip="Capture local variables too (py-spy --locals)"),
         Binding("n", "toggle_native", "native", show=False, tooltip="Capture native C frames too (py-spy --native)"),
-        Binding("tab", "switch_pane", "pane", show=False, tooltip="Move between the tree and the threads"),
         Binding("question_mark", "help", "help", key_display="?", tooltip="Keys and what the colours mean"),
         Binding("q", "quit", "quit", tooltip="Quit pooltui (the target is left as it was)"),
-        Binding("escape", "clear_filter", "clear filter", show=False, tooltip="Clear the tree filter"),
+        Binding("escape", "clear_filter", "clear search", show=False, tooltip="Clear the search"),
     ]
 
     app: PoolApp
@@ -313,17 +317,24 @@ class MainScreen(Screen[None]):
             self._set_filter("")
         self.tree.focus()
 
+    def _panes(self) -> list[Widget]:
+        return [self.tree, self.threads.thread_list, self.query_one(DiagnosesPanel), self.query_one(EventLog)]
+
+    def _cycle_pane(self, step: int) -> None:
+        panes = self._panes()
+        at = next((i for i, pane in enumerate(panes) if pane.has_focus), -1)
+        panes[(at + step) % len(panes)].focus()
+
     def action_switch_pane(self) -> None:
-        threads = self.threads.thread_list
-        if self.tree.has_focus:
-            threads.focus()
-        else:
-            self.tree.focus()
+        self._cycle_pane(1)
+
+    def action_switch_pane_back(self) -> None:
+        self._cycle_pane(-1)
 
     def action_help(self) -> None:
         from pooltui.ui.screens.help import HelpScreen
 
-        self.app.push_screen(HelpScreen([*self.BINDINGS, *ThreadList.BINDINGS]))
+        self.app.push_screen(HelpScreen([*self.BINDINGS, *ThreadList.BINDINGS, *DiagnosesPanel.BINDINGS]))
 
     async def action_quit(self) -> None:
         self.app.exit()

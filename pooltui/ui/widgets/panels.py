@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional
 
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
@@ -31,10 +32,22 @@ def update_static(static: Static, content: Content) -> None:
     static.update(content, layout=static.styles.auto_dimensions and not same_size)
 
 
+# the bottom panes scroll by keyboard once tab has focused them (VerticalScroll's own keys, shown)
+SCROLL_KEYS = [
+    Binding("down", "scroll_down", "scroll", key_display="↑↓", tooltip="Scroll the focused pane (diagnoses, events) a line"),
+    Binding("pagedown", "page_down", "page", key_display="pgup/pgdn", tooltip="Scroll the focused pane a page"),
+    Binding("up", "scroll_up", "scroll up", show=False),
+    Binding("pageup", "page_up", "page up", show=False),
+    Binding("home", "scroll_home", "top", show=False),
+    Binding("end", "scroll_end", "end", show=False),
+]
+
+
 class DiagnosesPanel(VerticalScroll):
     """Every diagnosis of the current snapshot, most severe first."""
 
     BORDER_TITLE = "diagnoses"
+    BINDINGS = SCROLL_KEYS
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="diagnoses-text")
@@ -52,6 +65,7 @@ class EventLog(VerticalScroll):
     """Processes that appeared, exited or were replaced, newest last."""
 
     BORDER_TITLE = "events"
+    BINDINGS = SCROLL_KEYS
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="events-text")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional
 
+from textual.binding import Binding
 from textual.content import Content
 from textual.widgets.option_list import Option
 
@@ -25,6 +26,13 @@ class ProcessTree(OptionList):
     """Rows in tree order; highlighting one posts ``ProcessSelected``."""
 
     BORDER_TITLE = "processes"
+    # shown in the footer while the tree has focus; the screen's own bindings run them from anywhere
+    BINDINGS = [
+        Binding("d", "screen.dump", "dump", tooltip="Dump the selected process's stacks again"),
+        Binding("D", "screen.dump_all", "dump all", tooltip="Dump every process of the tree now"),
+        Binding("x", "screen.diff", "diff", tooltip="Diff the selected process against the previous (or marked) snapshot"),
+        Binding("m", "screen.mark", "mark", tooltip="Mark the current snapshot as the diff base"),
+    ]
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)

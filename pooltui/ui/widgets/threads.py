@@ -34,6 +34,9 @@ class ThreadList(OptionList):
             tooltip="A lock inherited locked across fork(): select the parent's thread that held it when this process was forked",
         ),
         Binding("enter", "why_no_holder", "why no holder", tooltip="Say why there is no lock holder to go to (no owner recorded, gone since fork)"),
+        Binding("l", "screen.toggle_locals", "locals", tooltip="Capture local variables too (py-spy --locals)"),
+        Binding("n", "screen.toggle_native", "native", tooltip="Capture native C frames too (py-spy --native)"),
+        Binding("d", "screen.dump", "dump", tooltip="Dump the selected process's stacks again"),
     ]
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
