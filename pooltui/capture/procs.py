@@ -132,15 +132,28 @@ def stat_fields(pid: int, tid: Optional[int] = None) -> Optional[list[bytes]]:
     path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
     try:
         with open(path, "rb") as f:
-            return f.read().rpartition(b")")[2].split()
+            return parse_stat(f.read(64 * 1024))
     except OSError:
+        return None
+
+
+def parse_stat(raw: bytes) -> list[bytes]:
+    """The fields of a stat line after the command name (which may hold spaces and ')')."""
+    return raw.rpartition(b")")[2].split()
+
+
+def task_times(fields: list[bytes]) -> Optional[tuple[str, float]]:
+    """(state letter, user+system seconds) from ``parse_stat`` fields; None when malformed."""
+    try:
+        return fields[0].decode("ascii"), (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    except (IndexError, ValueError):
         return None
 
 
 def task_state(pid: int, tid: Optional[int] = None) -> Optional[str]:
     """The kernel's one-letter state (R running, S/D asleep, Z zombie, X dead); None when gone."""
     fields = stat_fields(pid, tid)
-    return fields[0].decode() if fields else None
+    return fields[0].decode("ascii", "replace") if fields else None
 
 
 def task_ids(pid: int) -> set[int]:
@@ -179,20 +192,22 @@ def read_tasks(pid: int) -> tuple[dict[int, float], dict[int, Sched]]:
                 status = f.read()
         except OSError:
             continue
-        if not fields:
+        times = task_times(fields) if fields else None
+        if times is None:
             continue
         tid = int(name)
-        cpu[tid] = (int(fields[11]) + int(fields[12])) / _CLK_TCK
-        sched[tid] = (fields[0].decode(), _switches(status))
+        cpu[tid] = times[1]
+        sched[tid] = (times[0], switches(status))
     return cpu, sched
 
 
-def _switches(status: bytes) -> int:
+def switches(status: bytes) -> int:
+    """Voluntary + nonvoluntary context switches from the text of a task's status (0 where unreadable)."""
     total = 0
-    for key in (b"\nvoluntary_ctxt_switches:", b"\nnonvoluntary_ctxt_switches:"):
-        at = status.find(key)
-        if at >= 0:
-            total += int(status[at + len(key) :].split(None, 1)[0])
+    for key in (b"voluntary_ctxt_switches", b"nonvoluntary_ctxt_switches"):
+        value = status_field(status, key)
+        if value is not None and value.isdigit() and len(value) < 20:
+            total += int(value)
     return total
 
 
@@ -366,16 +381,6 @@ def thread_group_of(pid: int) -> Optional[int]:
         return int(value) if value is not None and value.isdigit() else None
     except (OSError, ValueError):
         return None
-
-
-def tracer_of(pid: int) -> int:
-    """TracerPid of ``pid`` (0: none, or unreadable)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            value = status_field(f.read(64 * 1024), b"TracerPid")
-        return int(value) if value is not None and value.isdigit() else 0
-    except (OSError, ValueError):
-        return 0
 
 
 def comm_of(pid: int) -> str:

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
-from pooltui.capture import procs
+from pooltui.capture import kernel, procs
 from pooltui.capture.errors import (
     CaptureError,
     DumpTimeout,
@@ -91,7 +91,7 @@ def classify_failure(pid: int, stderr: str, returncode: int) -> CaptureError:
     if _exited(pid) or "no such process" in text:
         return ProcessGone(f"process {pid} exited while it was being read", pid=pid, detail=detail)
     if "permission denied" in text or "operation not permitted" in text:
-        tracer = procs.tracer_of(pid)
+        tracer = kernel.tracer_pid(pid)
         if tracer:
             return PermissionDenied(
                 f"py-spy may not attach to process {pid}: another tracer holds it: TracerPid {tracer} ({procs.comm_of(tracer)})",
@@ -239,7 +239,8 @@ async def dump_consistent(
 
 
 def _int(value: Any, default: int = 0) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
+    """An id, address or line number: an int in 0..2**64-1 (py-spy's u64s), else ``default``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64 else default
 
 
 def _str(value: Any) -> str:
@@ -253,7 +254,7 @@ def _frame(raw: dict[str, Any]) -> Frame:
             Local(
                 name=_str(loc.get("name")),
                 repr=_str(loc.get("repr")),
-                addr=loc.get("addr") if isinstance(loc.get("addr"), int) else None,
+                addr=_int(loc.get("addr")) or None,
                 arg=bool(loc.get("arg")),
             )
             for loc in raw["locals"]
@@ -273,18 +274,27 @@ def _frame(raw: dict[str, Any]) -> Frame:
     )
 
 
+MAX_CONTAINERS = 2_000_000  # JSON objects + arrays in one dump: bounds what json.loads builds (~64 B each)
+MAX_FRAMES = 300_000  # frames in one dump (10,000 threads 30 deep): bounds the Frames built
+
+
 def parse_dump(text: str, pid: int) -> list[Thread]:
-    """py-spy's ``dump --json`` output -> Threads. Output of another shape is a PySpyFailed."""
+    """py-spy's ``dump --json`` output -> Threads. Output of another shape, or more than
+    the bounds above (which no real process reaches), is a PySpyFailed."""
+    if text.count("{") + text.count("[") > MAX_CONTAINERS:  # counts brackets inside strings too: errs towards refusing
+        raise PySpyFailed(f"py-spy printed more than {MAX_CONTAINERS:,} JSON objects for process {pid}: not read", pid=pid, detail=text[:500])
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError, and an int past 4300 digits (3.11+)
         raise PySpyFailed(f"py-spy printed output that is not JSON for process {pid}", pid=pid, detail=text[:500]) from None
     if not isinstance(data, list):
         raise PySpyFailed(f"py-spy printed JSON of an unexpected shape for process {pid}", pid=pid, detail=text[:500])
+    if not all(isinstance(raw, dict) and isinstance(raw.get("frames"), list) for raw in data):
+        raise PySpyFailed(f"py-spy printed a thread of an unexpected shape for process {pid}", pid=pid, detail=text[:500])
+    if sum(len(raw["frames"]) for raw in data) > MAX_FRAMES:
+        raise PySpyFailed(f"py-spy printed more than {MAX_FRAMES:,} frames for process {pid}: not read", pid=pid, detail=text[:500])
     threads = []
     for raw in data:
-        if not isinstance(raw, dict) or not isinstance(raw.get("frames"), list):
-            raise PySpyFailed(f"py-spy printed a thread of an unexpected shape for process {pid}", pid=pid, detail=text[:500])
         name = raw.get("thread_name")
         threads.append(
             Thread(

@@ -128,6 +128,14 @@ def read_maps(pid: int) -> list[Mapping]:
         raise ProcessGone(f"process {pid} exited", pid=pid) from None
     except PermissionError as exc:
         raise PermissionDenied(f"cannot read the memory map of process {pid}", pid=pid, detail=str(exc)) from None
+    out = parse_maps(raw)
+    if not out and not os.path.exists(f"/proc/{pid}"):
+        raise ProcessGone(f"process {pid} exited", pid=pid)
+    return out
+
+
+def parse_maps(raw: str) -> list[Mapping]:
+    """The lines of a /proc/PID/maps text that parse (others are skipped)."""
     out = []
     for line in raw.splitlines():
         parts = line.split(None, 5)
@@ -147,10 +155,8 @@ def read_maps(pid: int) -> list[Mapping]:
                     parts[5].strip() if len(parts) > 5 else "",
                 )
             )
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: makedev of a device number past 32 bits
             continue
-    if not out and not os.path.exists(f"/proc/{pid}"):
-        raise ProcessGone(f"process {pid} exited", pid=pid)
     return out
 
 
