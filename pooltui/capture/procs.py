@@ -204,11 +204,20 @@ def read_tasks(pid: int) -> tuple[dict[int, float], dict[int, Sched]]:
 def switches(status: bytes) -> int:
     """Voluntary + nonvoluntary context switches from the text of a task's status (0 where unreadable)."""
     total = 0
-    for key in (b"voluntary_ctxt_switches", b"nonvoluntary_ctxt_switches"):
-        value = status_field(status, key)
-        if value is not None and value.isdigit() and len(value) < 20:
-            total += int(value)
+    for key in (b"\nvoluntary_ctxt_switches:", b"\nnonvoluntary_ctxt_switches:"):
+        at = status.find(key)
+        if at >= 0:
+            value = status[at + len(key) : at + len(key) + 32].split(None, 1)
+            if value and value[0].isdigit():
+                total += int(value[0])
     return total
+
+
+def status_state(status: bytes) -> Optional[str]:
+    """The state letter of the text of a task's status (``State:\tS (sleeping)``), None if absent."""
+    at = status.find(b"\nState:")
+    value = status[at + 7 : at + 16].split(None, 1) if at >= 0 else []
+    return value[0].decode("ascii", "replace") if value else None
 
 
 def read_sched(pid: int) -> dict[int, Sched]:
@@ -225,10 +234,10 @@ def read_sched(pid: int) -> dict[int, Sched]:
                 status = f.read()
         except OSError:
             continue
-        at = status.find(b"\nState:")
-        if at < 0:
+        state = status_state(status)
+        if state is None:
             continue
-        sched[int(name)] = (status[at + 7 :].split(None, 1)[0].decode(), _switches(status))
+        sched[int(name)] = (state, switches(status))
     return sched
 
 

@@ -24,7 +24,9 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 NUMBERS = st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(str), st.sampled_from(["", "-", "0x", "1e9", "nan", "9" * 5000]))
 WORDS = st.one_of(NUMBERS, st.text(max_size=20), st.sampled_from(["running", ")", "(", ":", "\n", "\t", "\0", "\udcff", "-1"]))
 PROCISH = st.lists(WORDS, max_size=40).map(" ".join)
-KEYS = st.sampled_from([b"Uid", b"Gid", b"Groups", b"TracerPid", b"Tgid", b"voluntary_ctxt_switches", b"nonvoluntary_ctxt_switches", b"Name"])
+KEYS = st.sampled_from(
+    [b"State", b"Uid", b"Gid", b"Groups", b"TracerPid", b"Tgid", b"voluntary_ctxt_switches", b"nonvoluntary_ctxt_switches", b"Name"]
+)
 STATUS = st.lists(st.tuples(KEYS, st.binary(max_size=30) | PROCISH.map(lambda s: s.encode("utf-8", "surrogateescape"))), max_size=20).map(
     lambda pairs: b"\n".join(k + b":\t" + v for k, v in pairs)
 )
@@ -36,6 +38,8 @@ def test_status_parsers_never_crash(raw):
     creds = safeopen.parse_creds(raw)
     assert creds is None or all(0 <= n < 2**32 for n in (creds.uid, creds.gid, *creds.groups))
     assert procs.switches(raw) >= 0
+    state = procs.status_state(raw)
+    assert state is None or isinstance(state, str)
     for key in (b"Tgid", b"TracerPid", b"Uid"):
         value = procs.status_field(raw, key)
         assert value is None or isinstance(value, bytes)
