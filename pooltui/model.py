@@ -247,6 +247,13 @@ class LockHolder:
     ident: Optional[int] = None
     thread_name: Optional[str] = None
     alive: bool = True  # False: the holder thread/process does not exist (orphaned / dead holder)
+    how: str = "recorded owner"  # how it is known: HOW_OWNER (a fact read from the lock) | HOW_WITH | HOW_INFERRED
+    evidence: str = ""  # for an inferred holder: what points at it ("past FLUSH_LOCK.acquire() at app.py:32")
+
+
+HOW_OWNER = "recorded owner"  # RLock owner ident, SemLock count/last_tid: read from the lock object
+HOW_WITH = "held by a with block"  # the holder's frame is inside `with X:` (its value stack holds X.__exit__)
+HOW_INFERRED = "inferred"  # from the stacks and source lines only: "could hold", never a fact
 
 
 @dataclass(frozen=True)
@@ -269,6 +276,7 @@ class Lock:
     holder: Optional[LockHolder] = None
     holders: tuple[LockHolder, ...] = ()  # every holder when several can hold it (a multiprocessing Semaphore); holder is the first
     waiters: tuple[tuple[int, int], ...] = ()  # (pid, tid)
+    could_hold: tuple[LockHolder, ...] = ()  # threads that may hold a lock with no recorded owner (how=HOW_INFERRED, evidence)
     orphaned: bool = False
     where: str = ""  # file:line where it was seen (the waiting frame)
     note: str = ""  # what stays unknowable, in words

@@ -5,7 +5,7 @@ real py-spy) and by the unit tests over fixtures recorded from those same runs."
 from __future__ import annotations
 
 from pooltui.analysis.waits import process_state
-from pooltui.model import Lock, Process, Severity, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import HOW_INFERRED, Lock, Process, Severity, Snapshot, Thread, Wait, WaitKind
 
 LOCK_KINDS = (WaitKind.LOCK, WaitKind.RLOCK, WaitKind.SEMLOCK)
 
@@ -254,6 +254,11 @@ def _who(thread: dict, version: str) -> str:
     return f"thread {thread['tid']}" if version == "2.7" else f"'{thread['name']}'"
 
 
+def _label(thread: dict, version: str) -> str:
+    """How a 'could hold' list names a thread: by name, 'Thread TID' on 2.7."""
+    return f"'Thread {thread['tid']}'" if version == "2.7" else f"'{thread['name']}'"
+
+
 def _lock_of(s: Snapshot, wait: Wait) -> Lock:
     [lock] = [lock for lock in s.locks if lock.id == wait.lock_id]
     return lock
@@ -305,6 +310,13 @@ def check_acquire_global(s: Snapshot, truth: dict, version: str) -> None:
         assert w.summary.endswith(f"handle_request, demo/acquire_global.py:{site['line']}"), w.summary
         lock = _lock_of(s, w)
         assert lock.addr == int(truth["lock"]["id"], 16) and lock.holder is None
+        # the holder is only inferred, with its evidence: the flusher is past FLUSH_LOCK.acquire()
+        holder, hold = truth["holder"], truth["hold_site"]
+        evidence = f"past FLUSH_LOCK.acquire() at demo/acquire_global.py:{hold['line']}"
+        assert f"could be held by {_label(holder, version)} ({evidence})" in w.summary, w.summary
+        [candidate] = lock.could_hold
+        assert (candidate.pid, candidate.tid, candidate.ident) == (s.root_pid, holder["tid"], holder["ident"])
+        assert candidate.how == HOW_INFERRED and candidate.evidence == evidence
     assert not errors(s)
 
 

@@ -110,6 +110,20 @@ def _could_hold(lock: Lock, snapshot: Snapshot) -> list[Thread]:
     return out
 
 
+def _could_hold_text(lock: Lock, snapshot: Snapshot) -> str:
+    """'; could be held by 'flusher' (past FLUSH_LOCK.acquire() at app.py:32), ...': the
+    capture's source evidence first, then threads inside code of the lock's class."""
+    named: dict[int, str] = {}
+    proc = snapshot.process(lock.pid)
+    for h in lock.could_hold:
+        thread = proc.thread(h.tid) if proc is not None and h.tid is not None else None
+        label = thread.label if thread is not None else (h.thread_name or f"thread {h.tid}")
+        named.setdefault(h.tid or 0, f"{label!r} ({h.evidence})" if h.evidence else repr(label))
+    for t in _could_hold(lock, snapshot):
+        named.setdefault(t.tid, repr(t.label))
+    return f"; could be held by {', '.join(named.values())}" if named else ""
+
+
 def resolve_holders(snapshot: Snapshot) -> Snapshot:
     """Fill holder / orphaned / note on every lock and the wait line of every waiter."""
     groups: dict[str, list[Lock]] = defaultdict(list)
@@ -133,8 +147,7 @@ def resolve_holders(snapshot: Snapshot) -> Snapshot:
             waiters = lock.waiters
         else:
             holder, waiters = None, lock.waiters
-            maybe = _could_hold(lock, snapshot)
-            note = NO_OWNER + (f"; could be held by {', '.join(repr(t.label) for t in maybe)}" if maybe else "")
+            note = NO_OWNER + _could_hold_text(lock, snapshot)
         orphaned = holder is not None and not holder.alive and lock.kind == "rlock"
         holders = holders or ((holder,) if holder is not None else ())
         resolved.append(replace(lock, holder=holder, holders=holders, note=note, orphaned=orphaned, waiters=tuple(dict.fromkeys(waiters))))

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import kernel, memory, pyspy, semlocks, sourcelines
+from pooltui.capture import holders, kernel, memory, pyspy, semlocks, sourcelines
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
@@ -251,7 +251,15 @@ async def process_locks(proc: Process, tids: set[int], timeout: float, known: Op
             await asyncio.to_thread(_resolve, proc, version, pending, frames, known, locks, timeout)
     except CaptureError as exc:
         return [], [f"lock state of pid {proc.pid} not read: {exc.message}"]
+    if any(lock.kind == "lock" for lock in locks.values()):
+        return await asyncio.to_thread(_with_candidates, proc, list(locks.values())), []
     return list(locks.values()), []
+
+
+def _with_candidates(proc: Process, locks: Sequence[Lock]) -> list[Lock]:
+    """Plain locks (no owner recorded) with the threads that could hold them and why."""
+    files: dict = {}
+    return [replace(lock, could_hold=holders.could_hold(proc.pid, lock, proc.threads, files)) if lock.kind == "lock" else lock for lock in locks]
 
 
 async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: float) -> tuple[tuple[Lock, ...], tuple[str, ...]]:

@@ -85,6 +85,13 @@ def read_sources(pid: int, paths: Sequence[str], files: Optional[dict] = None) -
     return out
 
 
+def lines_of(pid: int, path: str, files: Optional[dict] = None) -> tuple[str, ...]:
+    """Every line of ``path`` as ``pid`` sees it (read as for ``with_code``; not redacted:
+    callers only match code against it); () when it cannot be read."""
+    result = read_sources(pid, [path], files).get(path)
+    return _FILES.get(result, ()) if result is not None and not isinstance(result, str) else ()
+
+
 def _line(identity: safeopen.Identity, line: int) -> Optional[str]:
     lines = _FILES.get(identity, ())
     if line > len(lines):

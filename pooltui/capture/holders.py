@@ -1,0 +1,74 @@
+"""Threads that could hold a lock that records no owner (a plain ``threading.Lock``), with
+the evidence from their own source lines: a frame past ``NAME.acquire()`` with no
+``NAME.release()`` since, in the same function, or inside a ``with ...NAME...:`` block.
+
+This is inference from the stacks and the source, never a fact read from the lock: every
+holder it returns is ``HOW_INFERRED`` and carries its evidence, and the analysis words it
+as "could be held by". Source files are read as the target's user (``sourcelines``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Optional
+
+from pooltui.capture import sourcelines
+from pooltui.model import HOW_INFERRED, Frame, Lock, LockHolder, Thread
+
+LOOK_BACK = 80  # lines above the current one searched, within the same function
+FRAMES = 8  # frames per thread looked at, innermost first
+_IDENT = re.compile(r"^[A-Za-z_]\w*$")
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
+def _evidence(lines: Sequence[str], frame: Frame, name: str) -> Optional[str]:
+    """Why ``frame`` (at its current line) may hold the lock called ``name``, or None."""
+    if not 0 < frame.line <= len(lines):
+        return None
+    # a statement that calls it (not a string or comment mentioning it): `X.acquire()`,
+    # `self.x.acquire(timeout=1)`, `ok = X.acquire(False)`, `if X.acquire(...):`
+    acquire = re.compile(rf"^\s*(?:(?:if|while|return|assert)\s+(?:not\s+)?|[\w.]+\s*=\s*)?(?:[\w.]*\.)?{re.escape(name)}\.acquire\(")
+    release = re.compile(rf"(?<![\w]){re.escape(name)}\.release\(")
+    with_ = re.compile(rf"^\s*(?:async\s+)?with\b.*(?<![\w]){re.escape(name)}\b.*:")
+    where = frame.short_file or frame.file
+    current = _indent(lines[frame.line - 1])
+    for j in range(frame.line - 2, max(-1, frame.line - 2 - LOOK_BACK), -1):
+        text = lines[j]
+        stripped = text.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if release.search(text):
+            return None  # released again before the current line
+        if acquire.match(text):
+            return f"past {name}.acquire() at {where}:{j + 1}"
+        if _indent(text) < current:
+            if with_.match(text):
+                return f"inside `{stripped[:80]}` at {where}:{j + 1}"
+            if stripped.startswith(("def ", "async def ")):
+                return None  # the function's start: nothing above belongs to this frame
+            current = _indent(text)
+    return None
+
+
+def could_hold(pid: int, lock: Lock, threads: Sequence[Thread], files: Optional[dict] = None) -> tuple[LockHolder, ...]:
+    """Threads of ``pid`` (other than the lock's waiters) whose stack points at ``lock``."""
+    name = lock.name.rpartition(".")[2].partition("[")[0]
+    if not _IDENT.match(name):
+        return ()
+    waiting = {tid for p, tid in lock.waiters if p == pid}
+    out = []
+    for t in threads:
+        if t.tid in waiting or t.ghost:
+            continue
+        for frame in t.frames[:FRAMES]:
+            if frame.native or not frame.file.startswith("/") or frame.file.endswith("threading.py"):
+                continue
+            evidence = _evidence(sourcelines.lines_of(pid, frame.file, files), frame, name)
+            if evidence:
+                out.append(LockHolder(pid, t.tid, t.ident, t.name, how=HOW_INFERRED, evidence=evidence))
+                break
+    return tuple(out)

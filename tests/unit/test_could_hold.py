@@ -1,0 +1,60 @@
+"""capture.holders: the source evidence that a thread could hold a plain Lock."""
+
+from __future__ import annotations
+
+from pooltui.capture.holders import _evidence
+from pooltui.model import Frame
+
+SOURCE = """\
+import threading
+LOCK = threading.Lock()
+
+def flush():
+    LOCK.acquire()
+    write()
+    sleep()              # line 7
+
+def flush_done():
+    LOCK.acquire()
+    LOCK.release()
+    sleep()              # line 12
+
+def mentions():
+    log("LOCK.acquire() is slow")
+    sleep()              # line 16
+
+class Cache:
+    def refresh(self):
+        with self.lock:
+            if ok:
+                fetch()  # line 22
+
+def other():
+    sleep()              # line 25
+""".splitlines()
+
+
+def at(line: int) -> Frame:
+    return Frame("f", "/app/mod.py", line, short_file="mod.py")
+
+
+def test_past_acquire_in_the_same_function():
+    assert _evidence(SOURCE, at(7), "LOCK") == "past LOCK.acquire() at mod.py:5"
+
+
+def test_released_since_is_no_evidence():
+    assert _evidence(SOURCE, at(12), "LOCK") is None
+
+
+def test_a_string_mentioning_acquire_is_no_evidence():
+    assert _evidence(SOURCE, at(16), "LOCK") is None
+
+
+def test_inside_an_enclosing_with_block():
+    assert _evidence(SOURCE, at(22), "lock") == "inside `with self.lock:` at mod.py:20"
+
+
+def test_nothing_above_the_function_counts():
+    assert _evidence(SOURCE, at(25), "LOCK") is None
+    assert _evidence(SOURCE, at(25), "lock") is None
+    assert _evidence(SOURCE, at(999), "LOCK") is None
