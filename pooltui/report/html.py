@@ -229,6 +229,8 @@ def _frame(frame: Frame, index: int, thread: Thread) -> str:
     parts = [f'<li class="{css}"><span class="fn">{e(frame.function)}</span> <span class="where" title="{e(frame.file)}">{e(frame.where)}</span>']
     if frame.code:
         parts.append(f'<code class="src">{e(frame.code)}</code>')
+    elif frame.code_note:
+        parts.append(f'<span class="src where">{e(frame.code_note)}</span>')
     if frame.locals:
         rows = "".join(f"<tr><td>{e(loc.name)}</td><td>= {e(loc.repr)}</td></tr>" for loc in frame.locals)
         parts.append(f'<table class="locals">{rows}</table>')

@@ -53,7 +53,7 @@ def stack_lines(thread: Thread, indent: str = "    ") -> list[str]:
     lines = []
     for frame in thread.frames:
         mark = "▶ " if origin(frame) == "user" else "  "
-        code = f"    {one_line(frame.code, 100)}" if frame.code else ""
+        code = f"    {one_line(frame.code, 100)}" if frame.code else (f"    ({one_line(frame.code_note, 100)})" if frame.code_note else "")
         lines.append(f"{indent}{mark}{one_line(frame.function)} ({one_line(frame.where)}){code}")
         for loc in frame.locals or ():
             lines.append(f"{indent}      {one_line(loc.name)} = {one_line(loc.repr, 120)}")

@@ -162,3 +162,12 @@ def test_secret_literals_on_source_lines_are_masked(line, leaked):
 @pytest.mark.parametrize("line", ["with self.lock:", 'log.info("hello %s", name)', "time.sleep(5)", "ev.wait(timeout=30)"])
 def test_plain_source_lines_are_kept(line):
     assert scrub_code(line) == line
+
+
+def test_reports_say_why_a_source_line_is_missing():
+    from pooltui.report import html, markdown
+
+    frame = Frame("f", "/srv/fifo.py", 1, short_file="fifo.py", code_note="source not read: it is a FIFO, not a regular file")
+    thread = Thread(tid=1, ident=1, frames=(frame,))
+    assert "(source not read: it is a FIFO, not a regular file)" in markdown.stack_lines(thread)[0]
+    assert "source not read: it is a FIFO" in html._frame(frame, 0, thread)
