@@ -245,7 +245,8 @@ def check_exits(watcher: exits.ExitWatcher, since: float) -> Check:
     the py-spy --version run check_pyspy made after ``since``."""
     unknown = "a worker its parent reaps between two refreshes shows 'exit status unknown'"
     if not watcher.working:
-        return Check(WARN, f"process exits: {watcher.reason}: {unknown}", "run pooltui as root (CAP_NET_ADMIN)")
+        fix = "keep CAP_NET_ADMIN (a container: --cap-add NET_ADMIN)" if os.geteuid() == 0 else "run pooltui as root (CAP_NET_ADMIN)"
+        return Check(WARN, f"process exits: {watcher.reason}: {unknown}", fix)
     deadline = time.monotonic() + 1.0
     while not (watcher.since(since, {os.getpid()}) or watcher.heard) and time.monotonic() < deadline:
         time.sleep(0.02)
