@@ -6,8 +6,9 @@ or ``dir.py/../../proc/self/environ``. So such files are read in a short-lived t
 that first becomes the target's user for the file system, and the kernel makes every
 decision (directory search bits, ACLs, LSMs) as it would for the target itself:
 
-* the thread sets its supplementary groups, fsgid and fsuid to the target's (from
-  ``/proc/PID/status``) and clears all its capabilities. Raw syscalls: credentials are
+* the thread sets its supplementary groups, gids and uids (real, effective, saved,
+  fs) to the target's fs ids (from ``/proc/PID/status``) and clears all its
+  capabilities. Raw syscalls: credentials are
   per thread in the kernel, and the raw calls change the calling thread only (glibc's
   ``setgroups()`` would change every thread of pooltui). The thread then ends, so
   nothing has to be given back;
@@ -39,8 +40,8 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 
 # per-thread credential syscalls (asm/unistd_64.h; asm-generic for arm64)
 _SYSCALLS = {
-    "x86_64": {"setgroups": 116, "setfsuid": 122, "setfsgid": 123, "capset": 126},
-    "aarch64": {"setgroups": 159, "setfsuid": 151, "setfsgid": 152, "capset": 91},
+    "x86_64": {"setgroups": 116, "setresuid": 117, "setresgid": 119, "capset": 126},
+    "aarch64": {"setgroups": 159, "setresuid": 147, "setresgid": 149, "capset": 91},
 }
 _SYS_OPENAT2 = 437  # the same number on every architecture (added in 5.6)
 _RESOLVE_NO_MAGICLINKS = 0x02
@@ -123,10 +124,14 @@ def _become(creds: Creds) -> Optional[str]:
     groups = (ctypes.c_uint * max(n, 1))(*creds.groups)
     if lib.syscall(ctypes.c_long(nums["setgroups"]), ctypes.c_long(n), groups) != 0 and set(os.getgroups()) != set(creds.groups):
         return "pooltui may not take the target's groups (it is not root)"
-    for name, want in (("setfsgid", creds.gid), ("setfsuid", creds.uid)):
-        lib.syscall(ctypes.c_long(nums[name]), ctypes.c_long(want))
-        if lib.syscall(ctypes.c_long(nums[name]), ctypes.c_long(-1)) != want:  # -1 changes nothing, returns the current one
-            return "pooltui may not take the target's user id (it is not root)"
+    # real, effective, saved and fs ids all become the target's: no check of any kind
+    # (FSCREDS or REALCREDS) sees root in this thread any more
+    lib.syscall(ctypes.c_long(nums["setresgid"]), *(ctypes.c_long(creds.gid),) * 3)
+    if os.getresgid() != (creds.gid,) * 3:  # the calling thread's ids (a plain syscall)
+        return "pooltui may not take the target's group id (it is not root)"
+    lib.syscall(ctypes.c_long(nums["setresuid"]), *(ctypes.c_long(creds.uid),) * 3)
+    if os.getresuid() != (creds.uid,) * 3:
+        return "pooltui may not take the target's user id (it is not root)"
     header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable x 2: all empty
     if lib.syscall(ctypes.c_long(nums["capset"]), header, data) != 0:
