@@ -18,22 +18,43 @@ from pooltui.model import HOW_INFERRED, Frame, Lock, LockHolder, Thread
 
 LOOK_BACK = 80  # lines above the current one searched, within the same function
 FRAMES = 8  # frames per thread looked at, innermost first
-_IDENT = re.compile(r"^[A-Za-z_]\w*$")
 
 
 def _indent(text: str) -> int:
     return len(text) - len(text.lstrip())
 
 
+_SUBSCRIPT = re.compile(r"^([A-Za-z_]\w*)((?:\[[^\[\]]{1,80}\])*)$")
+
+
+def _pattern(name: str) -> Optional[str]:
+    """A regex for how code spells the lock's last name: ``lock``, ``LOCKS['db']`` (either
+    quote, spaces allowed), ``_waiters[0]``; None for a name code cannot spell."""
+    m = _SUBSCRIPT.match(name)
+    if m is None:
+        return None
+    out = re.escape(m.group(1))
+    for key in re.findall(r"\[([^\[\]]+)\]", m.group(2)):
+        key = key.strip()
+        if len(key) >= 2 and key[0] in "'\"" and key[-1] == key[0]:
+            key_re = "['\"]" + re.escape(key[1:-1]) + "['\"]"
+        else:
+            key_re = re.escape(key)
+        out += rf"\s*\[\s*{key_re}\s*\]"
+    return out
+
+
 def _evidence(lines: Sequence[str], frame: Frame, name: str) -> Optional[str]:
-    """Why ``frame`` (at its current line) may hold the lock called ``name``, or None."""
-    if not 0 < frame.line <= len(lines):
+    """Why ``frame`` (at its current line) may hold the lock called ``name`` (its last
+    component as code spells it: ``lock``, ``LOCKS['db']``), or None."""
+    spelled = _pattern(name)
+    if spelled is None or not 0 < frame.line <= len(lines):
         return None
     # a statement that calls it (not a string or comment mentioning it): `X.acquire()`,
     # `self.x.acquire(timeout=1)`, `ok = X.acquire(False)`, `if X.acquire(...):`
-    acquire = re.compile(rf"^\s*(?:(?:if|while|return|assert)\s+(?:not\s+)?|[\w.]+\s*=\s*)?(?:[\w.]*\.)?{re.escape(name)}\.acquire\(")
-    release = re.compile(rf"(?<![\w]){re.escape(name)}\.release\(")
-    with_ = re.compile(rf"^\s*(?:async\s+)?with\b.*(?<![\w]){re.escape(name)}\b.*:")
+    acquire = re.compile(rf"^\s*(?:(?:if|while|return|assert)\s+(?:not\s+)?|[\w.]+\s*=\s*)?(?:[\w.]*\.)?{spelled}\.acquire\(")
+    release = re.compile(rf"(?<![\w]){spelled}\.release\(")
+    with_ = re.compile(rf"^\s*(?:async\s+)?with\b.*(?<![\w]){spelled}(?![\w\[]).*:")
     where = frame.short_file or frame.file
     current = _indent(lines[frame.line - 1])
     for j in range(frame.line - 2, max(-1, frame.line - 2 - LOOK_BACK), -1):
@@ -56,8 +77,8 @@ def _evidence(lines: Sequence[str], frame: Frame, name: str) -> Optional[str]:
 
 def could_hold(pid: int, lock: Lock, threads: Sequence[Thread], files: Optional[dict] = None) -> tuple[LockHolder, ...]:
     """Threads of ``pid`` (other than the lock's waiters) whose stack points at ``lock``."""
-    name = lock.name.rpartition(".")[2].partition("[")[0]
-    if not _IDENT.match(name):
+    name = lock.name.rpartition(".")[2]
+    if _pattern(name) is None:
         return ()
     waiting = {tid for p, tid in lock.waiters if p == pid}
     out = []

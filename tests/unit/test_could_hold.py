@@ -31,6 +31,11 @@ class Cache:
 
 def other():
     sleep()              # line 25
+
+def keyed():
+    with LOCKS["db"]:
+        LOCKS['cache'].acquire()
+        sleep()          # line 30
 """.splitlines()
 
 
@@ -58,3 +63,9 @@ def test_nothing_above_the_function_counts():
     assert _evidence(SOURCE, at(25), "LOCK") is None
     assert _evidence(SOURCE, at(25), "lock") is None
     assert _evidence(SOURCE, at(999), "LOCK") is None
+
+
+def test_a_subscripted_name_must_match_its_key():
+    assert _evidence(SOURCE, at(30), "LOCKS['cache']") == "past LOCKS['cache'].acquire() at mod.py:29"
+    assert _evidence(SOURCE, at(30), "LOCKS['db']") == 'inside `with LOCKS["db"]:` at mod.py:28'
+    assert _evidence(SOURCE, at(30), "LOCKS['other']") is None
