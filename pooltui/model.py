@@ -69,6 +69,7 @@ class WaitKind(str, Enum):
     QUEUE_GET = "queue_get"
     QUEUE_PUT = "queue_put"  # a full queue: put() waits for a slot (a multiprocessing.Queue's semaphore)
     PIPE_READ = "pipe_read"
+    PIPE_WRITE = "pipe_write"  # blocked in write(): the pipe is full and nobody reads it
     MANAGER_CALL = "manager_call"
     JOIN = "join"
     SLEEP = "sleep"
@@ -152,6 +153,7 @@ class Thread:
     syscall: Optional[str] = None  # the system call it is blocked in (/proc/PID/task/TID/syscall): futex, read, write, poll...
     timed: Optional[bool] = None  # that call has a timeout (a timed wait ends by itself): None = unknown
     fd: Optional[int] = None  # the file descriptor of a blocked read()/write()/recv()/send()
+    child: Optional[int] = None  # the pid a blocked wait4() waits for (Process.join, subprocess wait)
 
     @property
     def label(self) -> str:

@@ -21,10 +21,10 @@ from typing import Optional
 
 from pooltui.analysis import analyze, timeline
 from pooltui.analysis.locks import confirm, dead_semaphores, threads_to_read
-from pooltui.capture import exits, procs, workers
+from pooltui.capture import exits, kernel, procs, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
-from pooltui.model import Process, Severity, Snapshot, Timeline
+from pooltui.model import Process, Severity, Snapshot, Timeline, WaitKind
 from pooltui.report import load_report
 
 LOOK_CLOSER = 4  # processes dumped again with locals per capture, at most (_look_closer)
@@ -140,8 +140,10 @@ class LiveSource:
         return self._raw is not None and previous.keys() == {p.key for p in raw.processes} and all(p.reused or not p.threads for p in raw.processes)
 
     async def _with_locks(self, raw: Snapshot, snapshot: Snapshot, options: CaptureOptions) -> tuple[Snapshot, Snapshot]:
-        """Read the locks blocked threads wait on (``with_lock_facts``)."""
-        return await with_lock_facts(raw, snapshot, options.timeout, self.previous)
+        """Read the locks blocked threads wait on (``with_lock_facts``) and who holds the
+        other end of a pipe a thread is blocked on (``with_pipes``)."""
+        raw, snapshot = await with_lock_facts(raw, snapshot, options.timeout, self.previous)
+        return await with_pipes(raw, snapshot, self.previous)
 
 
 async def with_lock_facts(raw: Snapshot, snapshot: Snapshot, timeout: float, previous: Optional[Snapshot] = None) -> tuple[Snapshot, Snapshot]:
@@ -160,6 +162,25 @@ async def with_lock_facts(raw: Snapshot, snapshot: Snapshot, timeout: float, pre
         raw = raw.with_(locks=confirm(found, again, dead))
         snapshot = await asyncio.to_thread(analyze, raw, previous)
     return raw, snapshot
+
+
+def blocked_on_pipes(snapshot: Snapshot) -> bool:
+    """A thread that is not idle sits in read()/write() on a file descriptor."""
+    return any(
+        t.fd is not None and t.syscall in ("read", "write", "readv", "writev") and t.wait is not None and t.wait.kind is not WaitKind.IDLE
+        for p in snapshot.processes
+        for t in p.threads
+    )
+
+
+async def with_pipes(raw: Snapshot, snapshot: Snapshot, previous: Optional[Snapshot] = None) -> tuple[Snapshot, Snapshot]:
+    """The pipe ends of every process of the tree, when a thread is blocked on a pipe: the
+    wait-for graph then knows who is at the other end (``analysis.graph``)."""
+    if not blocked_on_pipes(snapshot):
+        return raw, snapshot
+    ends = await asyncio.to_thread(lambda: {p.pid: kernel.pipe_ends(p.pid) for p in raw.processes if p.status != "zombie" and p.error is None})
+    raw = raw.with_(processes=tuple(replace(p, pipes=ends.get(p.pid, ())) for p in raw.processes))
+    return raw, await asyncio.to_thread(analyze, raw, previous)
 
 
 class RecordedSource:

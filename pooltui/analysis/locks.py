@@ -481,7 +481,8 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
 
 
 def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
-    return [*deadlocks(snapshot), *orphans(snapshot), *dead_holders(snapshot), *contention(snapshot)]
+    """Lock verdicts; deadlocks are the wait-for graph's (``analysis.graph``), over every kind of wait."""
+    return [*orphans(snapshot), *dead_holders(snapshot), *contention(snapshot)]
 
 
 def holder_of(snapshot: Snapshot, lock_id: str) -> Optional[tuple[int, Optional[int]]]:

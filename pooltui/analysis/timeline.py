@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.analysis import hangs, roles
+from pooltui.analysis import faults, hangs, roles
 from pooltui.analysis.diagnoses import SATURATED
 from pooltui.analysis.diff import SnapshotDiff, departed, diff_snapshots, process_events, replacements, same_stack
 from pooltui.model import Certainty, Diagnosis, Event, Kind, Process, Severity, Snapshot, Thread, Timeline, WaitKind, pids_key
@@ -363,7 +363,13 @@ def diagnose_over_time(history: Sequence[Snapshot], samples: int = STUCK_SAMPLES
     """Verdicts that need more than one sample (history oldest first, the current last)."""
     if len(history) < 2:
         return []
-    return [*lost_tasks(history), *managers_gone(history), *stuck_threads(history, samples), *busy_spin(history, samples)]
+    return [
+        *lost_tasks(history),
+        *managers_gone(history),
+        *faults.crash_loops(history),
+        *stuck_threads(history, samples),
+        *busy_spin(history, samples),
+    ]
 
 
 def merge(current: Snapshot, history: Sequence[Snapshot], over_time: Sequence[Diagnosis]) -> tuple[Diagnosis, ...]:
@@ -379,6 +385,8 @@ def merge(current: Snapshot, history: Sequence[Snapshot], over_time: Sequence[Di
     if prev is not None:  # a guess carried from the last sample gives way to the one this sample makes
         guessed = {d.pids[:1] for d in own if hangs.is_guess(d)}
         found.extend(d for d in _carried(prev, current, found) if not (hangs.is_guess(d) and d.pids[:1] in guessed))
+    if any(d.kind is Kind.CRASH_LOOP for d in found):  # the series counts more deaths than one sample
+        own = [d for d in own if d.kind is not Kind.CRASH_LOOP]
     retired = _retired_parents(history)
     own = [d for d in own if not (d.kind == "lost_task" and d.severity is Severity.WARNING and d.pids[:1] and d.pids[0] in retired)]
     if any(d.kind is Kind.MANAGER_GONE for d in own):  # this sample sees clients failing: the exit seen is not harmless

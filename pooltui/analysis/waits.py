@@ -118,6 +118,12 @@ _STDLIB_WAITS: tuple[tuple[str, tuple[str, ...], WaitKind, str], ...] = (
     ("multiprocessing/connection.py", ("accept",), WaitKind.SELECT, "waits for a connection"),
     (
         "multiprocessing/connection.py",
+        ("_send", "send", "_send_bytes", "send_bytes"),
+        WaitKind.PIPE_WRITE,
+        "waits to write to a pipe (full: nobody reads the other end)",
+    ),
+    (
+        "multiprocessing/connection.py",
         ("_recv", "recv", "_recv_bytes", "recv_bytes", "poll", "_poll"),
         WaitKind.PIPE_READ,
         "waits to read from a pipe",
@@ -228,6 +234,9 @@ def _native_wait(frames: Sequence[Frame]) -> Optional[tuple[int, WaitKind, str]]
     return None
 
 
+_WRITES = ("write", "writev", "sendto", "sendmsg")
+
+
 def classify(thread: Thread, process_role: str = "") -> Wait:
     frames = thread.frames
     py = [f for f in frames if not f.native]
@@ -238,7 +247,8 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
         return Wait(WaitKind.IDLE, _C_SERVER_LOOPS[process_role])
     # a "waiting for work" loop with only stdlib code inside is idle even when the thread
     # is on a CPU at that instant (waking up for, or unpickling, its next task)
-    loop = _idle_loop(frames) if py else None
+    # a queue feeder blocked in write() is not waiting for items: the pipe is full
+    loop = _idle_loop(frames) if py and not (thread.syscall in _WRITES and thread.timed is not True) else None
     if loop is not None:
         return Wait(WaitKind.IDLE, loop[1], loop[0])
     if thread.active:

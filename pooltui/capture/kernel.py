@@ -35,7 +35,7 @@ _CALLS: dict[int, tuple[str, Optional[int]]] = {
     45: ("recvfrom", 0),
     46: ("sendmsg", 0),
     47: ("recvmsg", 0),
-    61: ("wait4", None),
+    61: ("wait4", None),  # wait4(pid, ...): the pid is read by describe
     202: ("futex", None),
     230: ("clock_nanosleep", None),
     232: ("epoll_wait", None),
@@ -47,13 +47,15 @@ _CALLS: dict[int, tuple[str, Optional[int]]] = {
 }
 
 
-def describe(nr: Optional[int], args: tuple[int, ...]) -> tuple[Optional[str], Optional[bool], Optional[int]]:
-    """(system call name, has a timeout, fd) of one /proc/PID/task/TID/syscall reading."""
+def describe(nr: Optional[int], args: tuple[int, ...]) -> tuple[Optional[str], Optional[bool], Optional[int], Optional[int]]:
+    """(system call name, has a timeout, fd, child pid) of one /proc/PID/task/TID/syscall
+    reading: the fd of a blocked read/write/recv/send, the pid a wait4() waits for (> 0)."""
     if not _X86_64 or nr is None or nr < 0 or nr not in _CALLS:
-        return None, None, None
+        return None, None, None, None
     name, fd_arg = _CALLS[nr]
     fd = args[fd_arg] if fd_arg is not None and len(args) > fd_arg else None
-    return name, _timed(name, args), fd
+    child = args[0] if name == "wait4" and args and 0 < args[0] < 1 << 22 else None
+    return name, _timed(name, args), fd, child
 
 
 def _timed(name: str, args: tuple[int, ...]) -> Optional[bool]:

@@ -1,0 +1,123 @@
+"""Verdicts about processes that cannot run: stopped by a signal or held by a debugger
+(``stopped_holds_pool`` when others wait on them, else ``process_stopped``), and pool
+workers that die as they start and are respawned forever (``crash_loop``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pooltui.analysis import graph, hangs, roles
+from pooltui.model import Certainty, Diagnosis, Exit, Kind, Process, Snapshot, exit_text, pids_key
+
+STOP_FIX = (
+    "Resume it (kill -CONT PID) or detach the debugger holding it (TracerPid); a stopped process keeps its locks and "
+    "tasks, so everything waiting on it waits too."
+)
+CRASH_FIX = (
+    "A multiprocessing.Pool respawns a worker whose initializer raises, forever, and map() never returns: fix the "
+    "initializer (its traceback is on the pool's stderr), or use concurrent.futures.ProcessPoolExecutor, which raises "
+    "BrokenProcessPool instead."
+)
+CRASH_EXITS = 3  # worker deaths of one pool within the samples kept, to call it a loop
+YOUNG = 2.0  # seconds: workers this young, under a parent much older, were (re)started just now
+
+
+def _who_stops(p: Process, snapshot: Snapshot) -> str:
+    if p.tracer_pid:
+        tracer = snapshot.process(p.tracer_pid)
+        name = f" ({tracer.name})" if tracer is not None and tracer.name else ""
+        return f"held by a tracer (TracerPid {p.tracer_pid}{name}: a debugger or strace)" + (" and stopped" if p.status == "tracing-stop" else "")
+    return "stopped by a signal (SIGSTOP or ctrl-z: state T)"
+
+
+def _waiting_on(p: Process, snapshot: Snapshot) -> list[str]:
+    """Why others wait on the stopped ``p``: its task, its locks, its pool, its manager."""
+    why = [e.evidence for e in graph.edges(snapshot) if any(t[0] == p.pid for t in e.targets) and e.waiter[0] != p.pid]
+    parent = snapshot.process(p.ppid)
+    if p.role == roles.POOL_WORKER and parent is not None and hangs.waiter(parent) is not None and (hangs.in_task(p) or not p.threads):
+        w = hangs.waiter(parent)
+        why.append(
+            f"{parent.role_label} (pid {parent.pid}) waits for pool results ({hangs.where(w)}) and this worker "
+            + ("is in a task" if p.threads else "may hold a task")
+        )  # type: ignore[arg-type]
+    if p.role in (roles.POOL_PARENT, roles.MANAGER) or p.pid == snapshot.root_pid:
+        users = [c for c in snapshot.children(p.pid) if c.status != "zombie"]
+        if users:
+            why.append(
+                f"it is the {p.role_label} of {len(users)} process(es) (pids {', '.join(str(c.pid) for c in users[:8])}), "
+                "which cannot get work or answers from it"
+            )
+    return list(dict.fromkeys(why))
+
+
+def stopped(snapshot: Snapshot) -> list[Diagnosis]:
+    out = []
+    for p in snapshot.processes:
+        if not p.stopped:
+            continue
+        why = _waiting_on(p, snapshot)
+        how = _who_stops(p, snapshot)
+        out.append(
+            Diagnosis(
+                kind=Kind.STOPPED_HOLDS_POOL if why else Kind.PROCESS_STOPPED,
+                certainty=Certainty.FACT,
+                subject=pids_key((p.pid,)),
+                summary=(
+                    f"{p.role_label} (pid {p.pid}) is {how}: none of its threads runs"
+                    + (", and the pool waits on it: nothing moves until it is resumed." if why else "; nothing waits on it yet.")
+                ),
+                pids=(p.pid, *dict.fromkeys(q for q in (p.ppid,) if snapshot.process(q) is not None and why)),
+                evidence=(f"pid {p.pid}: kernel state {p.status}" + (f", TracerPid {p.tracer_pid}" if p.tracer_pid else ""), *why),
+                fix=STOP_FIX,
+            )
+        )
+    return out
+
+
+def _deaths(history: Sequence[Snapshot], parent: Process) -> list[Exit]:
+    """Exits of ``parent``'s children that failed (not exit code 0), seen in the samples kept:
+    the kernel's exit reports and zombies not yet reaped."""
+    seen: dict[int, Exit] = {}
+    for s in history:
+        for e in s.exits:
+            if e.ppid == parent.pid and e.status != 0:
+                seen.setdefault(e.pid, e)
+        for z in s.processes:
+            if z.ppid == parent.pid and z.status == "zombie" and z.exit_code not in (None, 0):
+                seen.setdefault(z.pid, Exit(z.pid, z.exit_code, s.created, z.ppid))  # type: ignore[arg-type]
+    return sorted(seen.values(), key=lambda e: e.at)
+
+
+def crash_loops(history: Sequence[Snapshot]) -> list[Diagnosis]:
+    """A pool whose workers keep dying young while its parent waits for results."""
+    current, out = history[-1], []
+    for parent in current.processes:
+        wait = hangs.waiter(parent)  # a Pool's map()/get(): its role may not show while no worker lives long enough to be read
+        if wait is None or hangs.handler(parent, "worker handler") is None:
+            continue
+        deaths = _deaths(history, parent)
+        workers = [c for c in current.children(parent.pid) if c.status != "zombie" and c.role in (roles.POOL_WORKER, "unreadable", "other")]
+        young = [w for w in workers if current.created - w.create_time < YOUNG]
+        if wait is None or len(deaths) < CRASH_EXITS or (workers and len(young) < len(workers)):
+            continue  # some worker lived long enough: deaths of workers in use are lost_task's story
+        codes = sorted({exit_text(e.status) for e in deaths})
+        out.append(
+            Diagnosis(
+                kind=Kind.CRASH_LOOP,
+                certainty=Certainty.FACT,
+                subject=pids_key((parent.pid,)),
+                summary=(
+                    f"Crash loop: the workers of {parent.role_label} (pid {parent.pid}) die as they start ({', '.join(codes)}) and the "
+                    f"pool starts new ones forever — {len(deaths)} deaths seen; {wait.label}'s wait in {hangs.where(wait)} never ends."
+                ),
+                pids=(parent.pid, *(w.pid for w in workers)),
+                tids=(wait.tid,),
+                evidence=(
+                    *(f"pid {e.pid}: {exit_text(e.status)}" for e in deaths[-6:]),
+                    f"{len(workers)} current worker(s), all started less than {YOUNG:.0f} s ago" if workers else "no worker alive at this instant",
+                    f"{parent.role_label} (pid {parent.pid}): {wait.label} waits in {hangs.where(wait)}",
+                ),
+                fix=CRASH_FIX,
+            )
+        )
+    return out
