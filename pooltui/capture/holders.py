@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from pooltui.capture import sourcelines
+from pooltui.capture.redact import scrub_code
 from pooltui.model import HOW_INFERRED, Frame, Lock, LockHolder, Thread
 
 LOOK_BACK = 80  # lines above the current one searched, within the same function
@@ -68,7 +69,7 @@ def _evidence(lines: Sequence[str], frame: Frame, name: str) -> Optional[str]:
             return f"past {name}.acquire() at {where}:{j + 1}"
         if _indent(text) < current:
             if with_.match(text):
-                return f"inside `{stripped[:80]}` at {where}:{j + 1}"
+                return f"inside `{scrub_code(stripped)[:80]}` at {where}:{j + 1}"  # a source line: masked like any
             if stripped.startswith(("def ", "async def ")):
                 return None  # the function's start: nothing above belongs to this frame
             current = _indent(text)

@@ -171,3 +171,11 @@ def test_reports_say_why_a_source_line_is_missing():
     thread = Thread(tid=1, ident=1, frames=(frame,))
     assert "(source not read: it is a FIFO, not a regular file)" in markdown.stack_lines(thread)[0]
     assert "source not read: it is a FIFO" in html._frame(frame, 0, thread)
+
+
+def test_a_holders_evidence_line_is_masked_too():
+    from pooltui.capture import holders
+
+    lines = ['with connect(password="hunter2") as db, LOCK:', "    db.run()", "    wait_here()"]
+    text = holders._evidence(lines, Frame("f", "/srv/app.py", 3, short_file="app.py"), "LOCK")
+    assert text is not None and "hunter2" not in text and "LOCK" in text
