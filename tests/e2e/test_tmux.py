@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,3 +237,37 @@ def test_a_worker_killed_while_attached_shows_its_signal_its_replacement_and_the
             assert shown(rf"pool worker #1 \(pid {victim}\) exited: killed by SIGKILL"), text  # the event log
         assert shown(r"replaced by pool worker #5"), text
         assert shown(rf"pool worker #1 \(pid {victim}\) died while running a task"), text
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_a_fifo_named_as_source_neither_freezes_the_tui_nor_forges_lines(tmp_path):
+    """An unprivileged-looking target whose code objects name a FIFO and a file whose
+    name holds a newline: the TUI shows the stack with the refusal in words, the name on
+    one line, and `q` still quits (issue 14 items 4 and 14)."""
+    base = Path(tempfile.mkdtemp(prefix="pooltui-fifo-"))
+    fifo = base / "fifo.py"
+    os.mkfifo(fifo)
+    code = (
+        "import threading, sys\n"
+        f"ns = {{}}; exec(compile('def blocked_at_fifo(ev): ev.wait()\\n', {str(fifo)!r}, 'exec'), ns)\n"
+        "ev = threading.Event()\n"
+        "threading.Thread(target=ns['blocked_at_fifo'], args=(ev,), name='evil\\nforged line').start()\n"
+        "print('ready', flush=True); ev.wait()\n"
+    )
+    target = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    session = f"pooltui-e2e-fifo-{os.getpid()}"
+    try:
+        assert target.stdout.readline().strip() == "ready"
+        command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {target.pid} --interval 5"
+        tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", command)
+        text = wait_for(session, lambda t: "blocked_at_fifo" in t and "source not read" in t, "the stack with the FIFO refused")
+        assert "it is a FIFO" in text
+        assert "evil\\nforged line" in text
+        assert not any(line.lstrip(" │").startswith("forged line") for line in text.splitlines())
+        tmux("send-keys", "-t", session, "q")
+        wait_for(session, lambda t: "blocked_at_fifo" not in t, "pooltui to quit", timeout=15)
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
+        os.killpg(target.pid, 9)
+        target.wait()
+        shutil.rmtree(base, ignore_errors=True)
