@@ -9,6 +9,7 @@ analysis on it), and write
   tests/fixtures/<scenario>-py<ver>.json        the raw capture, in the report format
   tests/fixtures/<scenario>-py<ver>.truth.json  what the scenario says is true
   tests/fixtures/pyspy/<scenario>-py<ver>.json  py-spy's own JSON for the root process
+  tests/fixtures/<scenario>-native-py<ver>.json the raw capture with --native too (NATIVE scenarios)
 
 Nothing here is typed by hand: rerun it after changing a scenario or the capture.
 """
@@ -35,12 +36,13 @@ from pooltui.sources import with_lock_facts  # noqa: E402
 VERSIONS = ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 FIXTURES = ROOT / "tests" / "fixtures"
 SKIP = {"pool_size"}  # benchmark helper, not a diagnosis scenario
+NATIVE = {"abba", "logging_fork"}  # also recorded with C frames: native frames never change a verdict
 
 
-async def capture_raw(pid: int):
+async def capture_raw(pid: int, native: bool = False):
     """What LiveSource reads, before analysis: the tree, stacks with locals, and the lock
     objects of threads blocked on a lock (the unit tests re-run the analysis on this)."""
-    raw = await capture_tree(pid, CaptureOptions(locals=True))
+    raw = await capture_tree(pid, CaptureOptions(locals=True, native=native))
     raw, _ = await with_lock_facts(raw, analyze(raw), 10.0)
     return raw
 
@@ -54,6 +56,8 @@ def record(name: str, version: str, python: str) -> str:
     with demo:
         raw = asyncio.run(capture_raw(demo.pid))
         pyspy = subprocess.run([find_pyspy(), "dump", "--pid", str(demo.pid), "--json"], capture_output=True, text=True, timeout=30)
+        if name in NATIVE:
+            (FIXTURES / f"{name}-native-py{version}.json").write_text(dumps(asyncio.run(capture_raw(demo.pid, native=True))))
     (FIXTURES / f"{stem}.json").write_text(dumps(raw))
     (FIXTURES / f"{stem}.truth.json").write_text(json.dumps(demo.info, indent=1, sort_keys=True) + "\n")
     if pyspy.returncode == 0:

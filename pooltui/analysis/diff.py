@@ -127,9 +127,11 @@ def _position(frame: Frame) -> tuple[str, str, int, bool]:
 
 
 def same_stack(a: Thread, b: Thread) -> bool:
+    """The same Python frames: native frames (`--native`, switched on and off with `n`) are
+    not the thread's position, so turning them on never makes a stuck thread look moved."""
     if a.frames is b.frames:  # a process kept from the previous dump (Process.reused) shares its frames
         return True
-    return [_position(f) for f in a.frames] == [_position(f) for f in b.frames]
+    return [_position(f) for f in a.frames if not f.native] == [_position(f) for f in b.frames if not f.native]
 
 
 def diff_threads(before: Iterable[Thread], after: Iterable[Thread]) -> tuple[ThreadDiff, ...]:

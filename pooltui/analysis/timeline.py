@@ -116,7 +116,7 @@ def _gain(old: Thread, new: Thread) -> Optional[float]:
 
 
 def _shape(t: Thread) -> tuple[tuple[str, str], ...]:
-    return tuple((f.function, f.file) for f in t.frames)
+    return tuple((f.function, f.file) for f in t.frames if not f.native)  # native frames come and go with `n`
 
 
 def _stuck_run(trail: list[tuple[Snapshot, Thread]]) -> int:

@@ -261,14 +261,16 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
     found = _stdlib_wait(frames)
     if found is not None:
         return _wait(found[1], found[2], frames, found[0])
-    found = _native_wait(frames)
-    if found is not None:
-        return _wait(found[1], found[2], frames, found[0])
+    # the Python frames first: native frames (`n`, --native) only add what they alone can
+    # tell, so switching them on never changes a wait line the Python frames already give
     innermost = next(i for i, f in enumerate(frames) if not f.native)
     code = frames[innermost].code or ""
     for pattern, kind, phrase in _CODE_WAITS:
         if pattern.search(code):
             return _wait(kind, phrase, frames, innermost)
+    found = _native_wait(frames)
+    if found is not None:
+        return _wait(found[1], found[2], frames, found[0])
     phrase = "blocked in a C call" if code else "idle (not on CPU)"
     return _wait(WaitKind.UNKNOWN, phrase, frames, innermost)
 

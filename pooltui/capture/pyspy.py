@@ -269,13 +269,22 @@ def _frame(raw: dict[str, Any]) -> Frame:
         short_file=short,
         module=raw.get("module") if isinstance(raw.get("module"), str) else None,
         locals=locals_,
-        # py-spy --native marks C frames by a library path or a non-.py file name
-        native=bool(filename) and not filename.endswith((".py", ".pyw", ">")) and "/" in filename and ".py" not in filename,
+        native=_is_native(raw, filename),
     )
 
 
 MAX_CONTAINERS = 2_000_000  # JSON objects + arrays in one dump: bounds what json.loads builds (~64 B each)
 MAX_FRAMES = 300_000  # frames in one dump (10,000 threads 30 deep): bounds the Frames built
+
+
+def _is_native(raw: dict, filename: str) -> bool:
+    """A C frame of py-spy --native: py-spy sets ``module`` (the shared object) on those
+    only (0.3 and 0.4). Without it, a file that is a shared object and not Python source
+    (``/root/.pyenv/.../libpython3.12.so.1.0`` is one: '.py' in a path is no sign)."""
+    if isinstance(raw.get("module"), str) and raw["module"]:
+        return True
+    base = filename.rpartition("/")[2]
+    return bool(base) and not base.endswith((".py", ".pyw", ">")) and (".so" in base or base.endswith((".c", ".h")))
 
 
 def parse_dump(text: str, pid: int) -> list[Thread]:

@@ -52,7 +52,11 @@ def process_line(proc: Process) -> str:
 def stack_lines(thread: Thread, indent: str = "    ") -> list[str]:
     lines = []
     for frame in thread.frames:
-        mark = "▶ " if origin(frame) == "user" else "  "
+        kind = origin(frame)
+        if kind == "native":  # a C frame (--native): its library, never marked as the user's
+            lines.append(f"{indent}· {one_line(frame.function)} ({one_line(frame.short_file or frame.file)}, native)")
+            continue
+        mark = "▶ " if kind == "user" else "  "
         code = f"    {one_line(frame.code, 100)}" if frame.code else (f"    ({one_line(frame.code_note, 100)})" if frame.code_note else "")
         lines.append(f"{indent}{mark}{one_line(frame.function)} ({one_line(frame.where)}){code}")
         for loc in frame.locals or ():

@@ -61,6 +61,15 @@ def frame_line(frame: Frame, indent: str = "    ") -> Content:
     """``    hold_lock  pool_target.py:32  time.sleep(seconds)`` styled by whose code it is."""
     kind = origin(frame)
     style = ORIGIN_STYLE[kind]
+    if kind == "native":  # a C frame (--native): its library, no line, said to be native; never ▶
+        return Content.assemble(
+            indent,
+            ("· ", "$text-muted"),
+            (one_line(frame.function, 60), style),
+            ("  ", ""),
+            (one_line(frame.short_file or frame.file, 80), style),
+            ("  native", "$text-disabled"),
+        )
     code = one_line((frame.code or "").strip(), 120)
     mark = "▶ " if kind == "user" else "  "
     return Content.assemble(
