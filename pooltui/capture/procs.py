@@ -317,7 +317,8 @@ def find_root(pid: int) -> int:
     PermissionDenied for the starting pid only.
     """
     if is_kernel_thread(pid):
-        raise NotPython(f"pid {pid} is a kernel thread, not a Python process", pid=pid)
+        # the pid given is wrong for good: one line, no hint about "the rest of the tree"
+        raise NotPython(f"pid {pid} is a kernel thread, not a Python process", pid=pid, help="")
     owner = thread_group_of(pid)
     if owner is not None and owner != pid:
         raise ThreadNotProcess(f"{pid} is a thread of process {owner}, not a process: use pid {owner}", pid=pid)
@@ -325,9 +326,9 @@ def find_root(pid: int) -> int:
         proc = psutil.Process(pid)
         exe, cmdline = proc.exe(), tuple(proc.cmdline())
     except psutil.ZombieProcess:
-        raise ProcessGone(f"process {pid} has exited (a zombie its parent has not reaped yet)", pid=pid) from None
+        raise ProcessGone(f"process {pid} has exited (a zombie its parent has not reaped yet)", pid=pid, help="") from None
     except psutil.NoSuchProcess:
-        raise ProcessGone(f"no process with pid {pid}", pid=pid) from None
+        raise ProcessGone(f"no process with pid {pid}", pid=pid, help="") from None
     except psutil.AccessDenied:
         raise PermissionDenied(f"no permission to read process {pid}", pid=pid) from None
     root = proc
@@ -349,17 +350,17 @@ def walk_tree(root_pid: int) -> list[ProcInfo]:
     try:
         root = psutil.Process(root_pid)
     except psutil.NoSuchProcess:
-        raise ProcessGone(f"no process with pid {root_pid}", pid=root_pid) from None
+        raise ProcessGone(f"no process with pid {root_pid}", pid=root_pid, help="") from None
     try:
         descendants = root.children(recursive=True)
     except psutil.NoSuchProcess:
-        raise ProcessGone(f"process {root_pid} exited", pid=root_pid) from None
+        raise ProcessGone(f"process {root_pid} exited", pid=root_pid, help="") from None
     except psutil.AccessDenied:
         descendants = []
     infos = [read_proc(root)]
     infos.extend(read_proc(child) for child in descendants)
     if infos[0].error and infos[0].error.code == ProcessGone.code:
-        raise ProcessGone(f"process {root_pid} exited", pid=root_pid)
+        raise ProcessGone(f"process {root_pid} exited", pid=root_pid, help="")
     return infos
 
 

@@ -29,6 +29,12 @@ def assert_clean_failure(out: subprocess.CompletedProcess, code: int, words: str
     assert words in out.stderr, out.stderr
 
 
+def assert_one_line(out: subprocess.CompletedProcess) -> None:
+    """A pid that is wrong for good: its one line, no hint that does not apply ("the rest of the tree")."""
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "rest of the tree" not in out.stderr and "shown for the tree" not in out.stderr, out.stderr
+
+
 def fake_pyspy(folder: Path, script: str, mode: int = 0o755) -> Path:
     """A shell script standing in for py-spy (hanging, printing garbage, not executable...)."""
     path = folder / "py-spy"
@@ -65,6 +71,7 @@ def python_with_child(tmp_path):
 def test_nonexistent_pid():
     out = run("snapshot", "4194000")
     assert_clean_failure(out, 3, "no process with pid 4194000")
+    assert_one_line(out)
 
 
 def test_non_python_process():
@@ -169,6 +176,7 @@ def test_report_is_written_0600(python_with_child, tmp_path):
 def test_kernel_thread():
     out = run("snapshot", "2")  # kthreadd
     assert_clean_failure(out, 3, "kernel thread, not a Python process")
+    assert_one_line(out)
 
 
 def test_zombie():
@@ -180,6 +188,7 @@ def test_zombie():
             pass
         out = run("snapshot", str(pid))
         assert_clean_failure(out, 3, "zombie")
+        assert_one_line(out)
     finally:
         os.waitpid(pid, 0)
 

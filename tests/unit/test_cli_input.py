@@ -26,6 +26,7 @@ def assert_clean_failure(out: subprocess.CompletedProcess, code: int, words: str
 def test_invalid_pid_is_a_usage_error(pid):
     out = run("snapshot", "--", pid)
     assert_clean_failure(out, 2, "not a process id")
+    assert len(out.stderr.strip().splitlines()) == 1 and "usage:" not in out.stderr, out.stderr  # no usage dump
 
 
 @pytest.mark.parametrize("pid", ["0", "-5", "abc", "1.5"])
