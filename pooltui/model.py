@@ -491,6 +491,8 @@ def from_dict(data: Any) -> Report:
         raise ReportError(f"invalid report: {where or 'top level'}: {message}") from None
     except RecursionError:
         raise ReportError("not a pooltui report: nested too deeply") from None
+    except UnicodeError:  # a field name with a lone surrogate (\udcNN escape): msgspec matches names as UTF-8
+        raise ReportError("not a pooltui report: a field name that is not text") from None
 
 
 def dumps(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
@@ -513,7 +515,8 @@ def _no_constant(name: str) -> Any:
 
 def _check_numbers(report: Report) -> Report:
     """Values the schema's types allow but no capture produces, which would break showing
-    the report: times outside 1970..9999 (or not finite), pids and tids out of range."""
+    the report: times outside 1970..9999 (or not finite), pids and tids out of range, a
+    pid twice in one snapshot."""
     snapshots = (report.snapshot, *(report.timeline.snapshots if report.timeline else ()))
     events = tuple(e for s in snapshots for e in s.events) + (report.timeline.events if report.timeline else ())
     times = [("created", s.created) for s in snapshots]
@@ -528,6 +531,11 @@ def _check_numbers(report: Report) -> Report:
     for name, value in ids:
         if not 0 <= value <= MAX_ID:
             raise ReportError(f"invalid report: {name} {value} is not a process or thread id")
+    for s in snapshots:  # one instant of one tree: a pid is one process
+        pids = [p.pid for p in s.processes]
+        if len(set(pids)) != len(pids):
+            twice = next(pid for pid in pids if pids.count(pid) > 1)
+            raise ReportError(f"invalid report: pid {twice} appears twice in one snapshot")
     return report
 
 

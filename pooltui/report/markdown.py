@@ -93,7 +93,7 @@ def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> 
         out += ["", "Notes:", *[f"- {_md(n)}" for n in snapshot.notes]]
     out += ["", "## Process tree", ""]
     rows = tree_rows(snapshot.processes, snapshot.root_pid)
-    width = max(len(prefix) for prefix, _ in rows)
+    width = max((len(prefix) for prefix, _ in rows), default=0)
     out += _fence([f"{prefix:<{width}}" + process_line(p) for prefix, p in rows])
     if snapshot.locks:
         out += ["", "## Locks", ""]

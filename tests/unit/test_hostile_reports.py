@@ -218,3 +218,10 @@ def test_stdout_full_or_closed_is_one_line_exit_2(tmp_path, redirect):
 def test_numbers_out_of_range_are_one_line_exit_2(args):
     out = run(*args)
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1 and "must be between" in out.stderr, out.stderr
+
+
+def test_a_pid_twice_in_one_snapshot_is_refused():
+    data = _fixture_data()
+    data["snapshot"]["processes"].append(data["snapshot"]["processes"][1])
+    with pytest.raises(ReportError, match="appears twice"):
+        loads(json.dumps(data))
