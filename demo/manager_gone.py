@@ -66,7 +66,16 @@ def record_heartbeats(worker_no):
             time.sleep(RETRY_INTERVAL)
 
 
-def main(demo, workers):
+def _zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except (IOError, OSError):
+        return False
+    return data[data.rfind(")") + 2:].split()[0] == "Z"
+
+
+def main(demo, workers, reap=True):
     ctx = _common.get_context("fork")
     manager = ctx.Manager()
     status, channel = manager.dict(), _common.Channel()
@@ -79,8 +88,11 @@ def main(demo, workers):
     def kill_manager_and_verify():
         channel.collect(workers, event="connected")
         os.kill(manager_pid, signal.SIGKILL)
-        manager._process.join(_common.STATE_TIMEOUT)      # reap it: really gone, no zombie
-        _common.wait_gone(manager_pid)
+        if reap:
+            manager._process.join(_common.STATE_TIMEOUT)      # reap it: really gone, no zombie
+            _common.wait_gone(manager_pid)
+        else:  # --zombie: nobody reaps it (as when the parent is busy): /proc keeps its exit status
+            _common.wait_until(lambda: _zombie(manager_pid), "the manager to be a zombie")
         errors = channel.collect(workers, event="error")
         demo.wait_main_blocked()
         address = manager.address
@@ -97,6 +109,9 @@ def main(demo, workers):
 
 
 if __name__ == "__main__":
-    args = _common.parse_args("manager_gone", __doc__, workers=3)
+    def extra(parser):
+        parser.add_argument("--zombie", action="store_true", help="leave the killed manager unreaped (a zombie)")
+
+    args = _common.parse_args("manager_gone", __doc__, workers=3, extra=extra)
     demo = _common.Demo("manager_gone", args)
-    demo.run(main, demo, args.workers)
+    demo.run(main, demo, args.workers, not args.zombie)

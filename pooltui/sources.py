@@ -34,6 +34,25 @@ def _positions(p: Process) -> list[list[tuple[str, int]]]:
     return [[(f.function, f.line) for f in t.frames] for t in p.threads]
 
 
+_RESTING = (WaitKind.IDLE, WaitKind.RUNNING, WaitKind.SELECT, WaitKind.UNKNOWN)
+
+
+def parked(previous: Optional[Snapshot], snapshot: Snapshot) -> list[int]:
+    """Processes worth a look at their locals (a caught BrokenPipeError next to a manager
+    proxy tells a Manager is gone): waiting inside their own code (a retry loop's sleep, a
+    wait) at the same place as in the previous sample -- or, in a first sample, every such
+    process when a process of the tree died (a zombie with a failure status)."""
+
+    def waiting(p: Process) -> bool:
+        return p.error is None and p.status != "zombie" and any(t.wait is not None and t.wait.kind not in _RESTING and not t.ghost for t in p.threads)
+
+    if previous is None:
+        died = any(p.status == "zombie" and p.exit_code not in (None, 0) for p in snapshot.processes)
+        return [p.pid for p in snapshot.processes if died and waiting(p) and p.pid != snapshot.root_pid]
+    before = {p.key: p for p in previous.processes}
+    return [p.pid for p in snapshot.processes if waiting(p) and p.key in before and _positions(before[p.key]) == _positions(p)]
+
+
 class LiveSource:
     live = True
 
@@ -115,6 +134,7 @@ class LiveSource:
             return raw, False
         ask = {pid for d in snapshot.diagnoses if d.kind == "lost_task" and d.severity is Severity.WARNING for pid in d.pids[1:]}
         stuck = [pid for d in snapshot.diagnoses if d.kind == "stuck_thread" for pid in d.pids if pid not in ask]
+        stuck += [pid for pid in parked(self.previous, snapshot) if pid not in ask]
         by_pid, changed = {p.pid: p for p in raw.processes}, {}
         for pid in dict.fromkeys(stuck):
             seen = self._looked.get(by_pid[pid].key) if pid in by_pid else None
