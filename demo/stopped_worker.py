@@ -50,12 +50,16 @@ def _tracer(target):
     if pid:
         return pid
     try:
+        # forked from the setup thread, whose exit would fire the death signal set after fork:
+        # live as long as the root process instead (checked below)
+        _common._libc.prctl(_common._PR_SET_PDEATHSIG, 0, 0, 0, 0)
+        root = os.getppid()
         libc = ctypes.CDLL(None, use_errno=True)
         libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
         if libc.ptrace(PTRACE_ATTACH, target, None, None) != 0:
             os._exit(4)
-        while True:
-            time.sleep(3600)
+        while os.getppid() == root:
+            time.sleep(0.5)
     finally:
         os._exit(0)
 

@@ -174,6 +174,17 @@ def _join_edges(snapshot: Snapshot) -> list[Edge]:
                         Certainty.FACT,
                     )
                 )
+            elif find(t.frames, "threading.py", "join") is not None and find(t.frames, "multiprocessing/queues.py", "_finalize_join") is None:
+                # which thread is joined is not in the stacks (py-spy shows a Thread local as <Thread at 0x...>):
+                # the threads of this process that are themselves waiting could be it -- a guess
+                maybe = tuple(
+                    (p.pid, x.tid) for x in p.threads if x.tid != t.tid and not x.ghost and x.wait is not None and x.wait.kind not in _RESTING
+                )
+                if maybe:
+                    names = ", ".join(_label(snapshot, n) for n in maybe)
+                    text = f"{_label(snapshot, me)} joins a thread at {_at(t)}; which one is not in the stacks"
+                    text += f", and of this process's threads {names} wait too"
+                    out.append(Edge(me, maybe, "join", text, Certainty.GUESS))
             elif find(t.frames, "multiprocessing/queues.py", "_finalize_join") is not None:
                 feeders = tuple((p.pid, x.tid) for x in p.threads if x.role == "queue feeder" and not x.ghost)
                 if feeders:
@@ -188,6 +199,9 @@ def _join_edges(snapshot: Snapshot) -> list[Edge]:
                         )
                     )
     return out
+
+
+_RESTING = (WaitKind.IDLE, WaitKind.SELECT)
 
 
 def _joined_ident(t: Thread) -> Optional[int]:
@@ -309,12 +323,13 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         others = [n for n in stuck if n not in cycle and any(t in cycle for t in stuck[n].targets)]
         certainty = max((e.certainty for e in chain), key=lambda c: c.rank)
         fix = _FIX["pipe"] if "pipe" in vias else " ".join(dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"}))
+        lead = "Probably a deadlock" if certainty is Certainty.GUESS else "Deadlock"
         out.append(
             Diagnosis(
                 kind=Kind.DEADLOCK,
                 certainty=certainty,
                 subject="threads " + ",".join(f"{p}/{t}" for p, t in sorted(cycle)),
-                summary=f"Deadlock: {len(cycle)} {where} each wait for {what}; none can go on ({names} -> back).",
+                summary=f"{lead}: {len(cycle)} {where} each wait for {what}; none can go on ({names} -> back).",
                 pids=tuple(dict.fromkeys([*pids, *(n[0] for n in others)])),
                 tids=tuple(n[1] for n in cycle),
                 evidence=tuple(e.evidence for e in chain) + tuple(f"also blocked behind it: {_label(snapshot, n)}" for n in others[:8]),

@@ -1,0 +1,110 @@
+"""One live test per verdict of issue 16, on 2.7 (where the mechanism exists), 3.8, 3.11
+and 3.13: a demo that really has the problem, read by `pooltui snapshot` (one sample,
+no --locals: what cron runs), asserting kind, severity, subjects and evidence."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import interpreter_params
+
+pytestmark = pytest.mark.live
+
+VERSIONS = ("2.7", "3.8", "3.11", "3.13")
+POOLTUI = str(Path(sys.executable).with_name("pooltui"))
+
+
+def snapshot(pid: int) -> tuple[int, list[dict]]:
+    out = subprocess.run([POOLTUI, "snapshot", str(pid), "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert out.returncode in (0, 1), out.stderr
+    return out.returncode, json.loads(out.stdout)["snapshot"]["diagnoses"]
+
+
+def one(diagnoses: list[dict], kind: str) -> dict:
+    found = [d for d in diagnoses if d["kind"] == kind]
+    assert len(found) == 1, [(d["kind"], d["summary"]) for d in diagnoses]
+    return found[0]
+
+
+def py3(python: str) -> None:
+    if "/2.7" in python:
+        pytest.skip("needs Python 3")
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_future_waited_while_holding_the_lock_its_work_needs_is_a_deadlock(python, start_demo):
+    py3(python)  # concurrent.futures
+    demo = start_demo("future_cycle", python)
+    rc, found = snapshot(demo.pid)
+    d = one(found, "deadlock_cycle")
+    assert rc == 1 and d["severity"] == "error" and d["certainty"] == "inferred"
+    truth = demo.truth
+    assert set(d["tids"]) == {truth["holder"]["tid"], truth["waiter"]["tid"]} and d["pids"] == [demo.pid]
+    text = " ".join(d["evidence"])
+    assert "Cache.lock" in text and "future's result" in text and "load (" in text, text
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_join_of_a_thread_that_waits_for_the_joiners_lock_is_a_probable_deadlock(python, start_demo):
+    demo = start_demo("future_cycle", python, "--via", "join")
+    _, found = snapshot(demo.pid)
+    d = one(found, "deadlock_cycle")
+    assert d["severity"] == "warning" and d["certainty"] == "guess" and d["summary"].startswith("Probably a deadlock")
+    assert set(d["tids"]) == {demo.truth["holder"]["tid"], demo.truth["waiter"]["tid"]}
+    assert "joins a thread" in " ".join(d["evidence"])
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_joining_a_child_whose_queue_feeder_is_blocked_on_a_full_pipe_is_a_deadlock(python, start_demo):
+    demo = start_demo("queue_join", python)
+    rc, found = snapshot(demo.pid)
+    d = one(found, "deadlock_cycle")
+    truth = demo.truth
+    assert rc == 1 and d["severity"] == "error"
+    assert set(d["pids"]) == {truth["parent_pid"], truth["child_pid"]}
+    assert set(d["tids"]) == {truth["parent_pid"], truth["child_pid"], truth["feeder_tid"]}
+    text = " ".join(d["evidence"])
+    assert f"waits for pid {truth['child_pid']} to exit" in text and "feeder" in text
+    assert "blocked in write()" in text and f"pid {truth['parent_pid']}" in text and "pipe:[" in text, text
+    assert "Drain a multiprocessing.Queue" in d["fix"]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_pool_whose_initializer_raises_is_a_crash_loop(python, start_demo):
+    demo = start_demo("crash_loop", python)
+    rc, found = snapshot(demo.pid)
+    d = one(found, "crash_loop")
+    assert rc == 1 and d["severity"] == "error" and d["pids"][0] == demo.pid
+    assert "exit code 1" in d["summary"] and any("exit code 1" in e for e in d["evidence"])
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("how", ["stop", "trace"])
+def test_a_stopped_or_traced_worker_in_a_task_holds_the_pool(python, how, start_demo):
+    demo = start_demo("stopped_worker", python, "--how", how)
+    truth = demo.truth
+    rc, found = snapshot(demo.pid)
+    d = one(found, "stopped_holds_pool")
+    assert rc == 1 and d["severity"] == "error" and d["certainty"] == "fact"
+    assert d["pids"][:2] == [truth["stopped_pid"], demo.pid]
+    if how == "trace":
+        assert f"TracerPid {truth['tracer_pid']}" in d["summary"] + " ".join(d["evidence"])
+    else:
+        assert "stopped by a signal" in d["summary"]
+    assert "waits for pool results" in " ".join(d["evidence"])
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_manager_killed_before_pooltui_started_is_gone_in_one_snapshot(python, start_demo):
+    demo = start_demo("manager_gone", python, "--zombie")
+    rc, found = snapshot(demo.pid)
+    d = one(found, "manager_gone")
+    assert rc == 1 and d["severity"] == "error"
+    assert set(demo.truth["worker_pids"]) <= set(d["pids"])
+    text = " ".join(d["evidence"])
+    assert "killed by SIGKILL" in text and ("Broken pipe" in text or "BrokenPipeError" in text or "EOFError" in text), text
