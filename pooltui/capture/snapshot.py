@@ -94,15 +94,27 @@ def _with_code(proc: Process, files: dict, redact_secrets: bool) -> Process:
     return replace(proc, threads=threads)
 
 
-def _python_after_all(processes: list[Process]) -> list[Process]:
+STARTING = 2.0  # seconds: a process this young may not have an interpreter to read yet
+
+
+def _python_after_all(processes: list[Process], created: Optional[float] = None) -> list[Process]:
     """py-spy finds no interpreter in a process forked from a Python one of the same binary
     (a uWSGI worker forked without CPython's fork hooks, a child mid-fork): it is Python
-    with an interpreter state py-spy cannot read, not "not Python"."""
+    with an interpreter state py-spy cannot read, not "not Python". Unless it had just
+    started (``created``: the capture's time): between fork and exec, or before its new
+    interpreter is up, there is nothing to read yet, and nothing is wrong."""
     by_pid = {p.pid: p for p in processes}
     out = []
     for p in processes:
         parent = by_pid.get(p.ppid)
-        if p.error is not None and p.error.code == NotPython.code and parent is not None and parent.threads and parent.name == p.name:
+        if p.error is None or p.error.code != NotPython.code or parent is None or not parent.threads or parent.name != p.name:
+            out.append(p)
+            continue
+        age = created - p.create_time if created is not None and p.create_time else None
+        if age is not None and age < STARTING:
+            message = f"process {p.pid} had just started ({max(age, 0):.1f} s before this capture): no Python interpreter to read yet"
+            p = replace(p, error=replace(p.error, message=message, help="The next refresh reads it, once its interpreter is up."))
+        else:
             p = replace(
                 p,
                 error=replace(
@@ -173,7 +185,7 @@ async def capture_tree(
                 if result is not None:
                     await result
 
-    processes = _python_after_all(await asyncio.gather(*(one(i) for i in infos)))
+    processes = _python_after_all(await asyncio.gather(*(one(i) for i in infos)), created)
     return Snapshot(
         created=created,
         host=socket.gethostname(),

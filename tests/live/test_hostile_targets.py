@@ -85,7 +85,7 @@ CHURNING_CHILDREN = """
 
 def test_children_exiting_mid_dump_are_gone_not_unreadable(target):
     proc = target(CHURNING_CHILDREN)
-    for _ in range(5):
+    for _ in range(12):
         snap = capture(proc.pid)
         assert [d.summary for d in snap.diagnoses if d.kind == "unreadable"] == []
         for p in snap.processes:
