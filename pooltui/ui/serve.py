@@ -118,7 +118,8 @@ class GuardedServer(Server):
 
     def _active_download(self, request: web.Request) -> bool:
         key = request.match_info.get("key", "")
-        return request.path.startswith("/download/") and key in self.download_manager._active_downloads
+        active = getattr(self.download_manager, "_active_downloads", {})  # textual-serve 1.1's table of live deliveries
+        return request.path.startswith("/download/") and key in active
 
     @web.middleware
     async def guard(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -47,3 +47,16 @@ def test_a_non_loopback_host_needs_allow_remote(host):
 def test_weak_tokens_are_refused(token):
     out = run("serve", "1", "--token", token)
     assert out.returncode == 2 and "at least 16 printable ASCII characters" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_environment_token_is_not_passed_on(monkeypatch):
+    """$POOLTUI_TOKEN is read once and removed: the sessions' `pooltui attach` processes
+    (textual-serve copies os.environ into them) never carry it."""
+    import os
+
+    from pooltui.cli import _serve_token
+
+    monkeypatch.setenv("POOLTUI_TOKEN", "e" * 20)
+    assert _serve_token(None) == "e" * 20 and "POOLTUI_TOKEN" not in os.environ
+    first, second = _serve_token(None), _serve_token(None)
+    assert first != second and len(first) >= 32  # a new random one per start
