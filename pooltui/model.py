@@ -279,6 +279,8 @@ class Lock:
     holders: tuple[LockHolder, ...] = ()  # every holder when several can hold it (a multiprocessing Semaphore); holder is the first
     waiters: tuple[tuple[int, int], ...] = ()  # (pid, tid)
     could_hold: tuple[LockHolder, ...] = ()  # threads that may hold a lock with no recorded owner (how=HOW_INFERRED, evidence)
+    with_frames: tuple[tuple[str, str], ...] = ()  # (file, function) of frames whose value stack holds its __exit__: inside `with` it
+    with_exits: Optional[int] = None  # live __exit__ objects of it: threads inside or entering a `with` of it (None: not read)
     orphaned: bool = False
     where: str = ""  # file:line where it was seen (the waiting frame)
     note: str = ""  # what stays unknowable, in words

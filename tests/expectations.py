@@ -5,7 +5,7 @@ real py-spy) and by the unit tests over fixtures recorded from those same runs."
 from __future__ import annotations
 
 from pooltui.analysis.waits import process_state
-from pooltui.model import HOW_INFERRED, Lock, Process, Severity, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import HOW_INFERRED, HOW_WITH, Lock, Process, Severity, Snapshot, Thread, Wait, WaitKind
 
 LOCK_KINDS = (WaitKind.LOCK, WaitKind.RLOCK, WaitKind.SEMLOCK)
 
@@ -220,9 +220,12 @@ def check_plain_lock(s: Snapshot, truth: dict, version: str) -> None:
     for waiter in truth["waiters"]:
         w = thread_named(s, s.root_pid, waiter["name"], waiter["tid"]).wait
         assert w.kind is WaitKind.LOCK, w
-        assert "Cache.lock (Lock)" in w.summary and "records no owner" in w.summary, w.summary
-        if tuple(map(int, version.split("."))) >= (3, 11):  # qualified frame names tell which thread is inside Cache
-            assert f"could be held by '{holder['name']}'" in w.summary, w.summary
+        # a plain Lock records no owner: the holder is the one thread whose frame holds the
+        # lock's __exit__ on its value stack (read from memory), with the `with` line
+        assert "Cache.lock (Lock) held by " in w.summary, w.summary
+        assert f"{_who(holder, version)} (pid {s.root_pid}), held by a with block (inside `with self.lock:` at demo/plain_lock.py:" in w.summary
+        lock = _lock_of(s, w)
+        assert (lock.holder.tid, lock.holder.ident, lock.holder.how) == (holder["tid"], holder["ident"], HOW_WITH), lock.holder
     assert not errors(s)
 
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.frames import innermost_user
-from pooltui.model import Certainty, Diagnosis, Kind, Lock, LockHolder, Process, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import HOW_WITH, Certainty, Diagnosis, Kind, Lock, LockHolder, Process, Snapshot, Thread, Wait, WaitKind
 
 _NO_WAIT = Wait(WaitKind.UNKNOWN, "")
 KIND_LABEL = {"rlock": "RLock", "lock": "Lock", "semlock": "multiprocessing lock"}
@@ -110,6 +110,49 @@ def _could_hold(lock: Lock, snapshot: Snapshot) -> list[Thread]:
     return out
 
 
+def _in_frame(frame_file: str, frame_function: str, key: tuple[str, str]) -> bool:
+    return frame_file == key[0] and frame_function.rpartition(".")[2] == key[1]
+
+
+_WITH_LINE = ("with ", "async with ")
+
+
+def _with_holder(lock: Lock, snapshot: Snapshot) -> Optional[LockHolder]:
+    """The thread inside a ``with`` block of a lock that records no owner, when memory says so.
+
+    ``lock.with_exits`` counts the lock's live ``__exit__`` objects: one per thread inside a
+    ``with`` of it, plus one per waiter blocked entering one (its line is a ``with``).
+    ``lock.with_frames`` are the functions whose frames hold one on their value stack (a
+    holder's always does). Exactly one exit beyond the waiters', and exactly one other
+    thread running one of those functions: that thread holds it. Anything less certain
+    stays "could hold"."""
+    proc = snapshot.process(lock.pid)
+    if proc is None or not lock.with_frames or lock.with_exits is None:
+        return None
+    waiting = {tid for _, tid in lock.waiters}
+    entering = 0
+    for t in proc.threads:
+        if t.tid in waiting:
+            i = innermost_user(t.frames)
+            code = (t.frames[i].code or "") if i is not None else ""
+            if not code:
+                return None  # cannot tell whether this waiter holds an __exit__ of its own
+            entering += code.startswith(_WITH_LINE)
+    if lock.with_exits - entering != 1:
+        return None
+    keys = set(lock.with_frames)
+    inside = [
+        t for t in proc.threads if t.tid not in waiting and not t.ghost and any(_in_frame(f.file, f.function, k) for f in t.frames for k in keys)
+    ]
+    if len(inside) != 1:
+        return None
+    thread = inside[0]
+    frame = next(f for f in thread.frames if any(_in_frame(f.file, f.function, k) for k in keys))
+    hint = next((h.evidence for h in lock.could_hold if h.tid == thread.tid and h.evidence.startswith("inside")), "")
+    evidence = hint or f"its frame {frame.function} ({frame.where}) is inside a `with` of it"
+    return LockHolder(lock.pid, thread.tid, thread.ident, thread.name, how=HOW_WITH, evidence=evidence)
+
+
 def _could_hold_text(lock: Lock, snapshot: Snapshot) -> str:
     """'; could be held by 'flusher' (past FLUSH_LOCK.acquire() at app.py:32), ...': the
     capture's source evidence first, then threads inside code of the lock's class."""
@@ -146,8 +189,8 @@ def resolve_holders(snapshot: Snapshot) -> Snapshot:
             holder, note = _rlock_holder(lock, snapshot)
             waiters = lock.waiters
         else:
-            holder, waiters = None, lock.waiters
-            note = NO_OWNER + _could_hold_text(lock, snapshot)
+            holder, waiters = _with_holder(lock, snapshot), lock.waiters
+            note = "" if holder is not None else NO_OWNER + _could_hold_text(lock, snapshot)
         orphaned = holder is not None and not holder.alive and lock.kind == "rlock"
         holders = holders or ((holder,) if holder is not None else ())
         resolved.append(replace(lock, holder=holder, holders=holders, note=note, orphaned=orphaned, waiters=tuple(dict.fromkeys(waiters))))
@@ -188,6 +231,8 @@ def holder_text(lock: Lock) -> str:
         return f"thread ident 0x{lock.holder.ident or 0:x}, which does not exist in this process" + (
             f" (it was {lock.holder.thread_name})" if lock.holder.thread_name else ""
         )
+    if lock.holder.how == HOW_WITH:
+        return f"{_who(lock.holder)}, {lock.holder.how}" + (f" ({lock.holder.evidence})" if lock.holder.evidence else "")
     return _who(lock.holder)
 
 

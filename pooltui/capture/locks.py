@@ -138,6 +138,8 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
     # a stdlib frame (threading.acquire, SemLock.__enter__, Handler.acquire) names the lock
     # badly ("self"): prefer how the outer frames reach the same object, or where it lives
     for outer in frames[index + 1 : index + 1 + FRAMES_SEARCHED]:
+        if outer.file.endswith("threading.py") and outer.function.rpartition(".")[2] in ("run", "_bootstrap_inner", "_bootstrap"):
+            break  # Thread.run's self._args[1] is no name for a lock the target function was given
         roots = [(loc.name, loc.addr) for loc in outer.locals or () if loc.addr]
         better = next((p for p, o in mem.find_locks(roots, depth=3) if o.addr == obj.addr), None) if roots else None
         if better:
@@ -257,9 +259,26 @@ async def process_locks(proc: Process, tids: set[int], timeout: float, known: Op
 
 
 def _with_candidates(proc: Process, locks: Sequence[Lock]) -> list[Lock]:
-    """Plain locks (no owner recorded) with the threads that could hold them and why."""
+    """Plain locks (no owner recorded) with the frames inside a ``with`` of them (read from
+    memory: ``memory.withblocks``) and the threads that could hold them and why (source)."""
     files: dict = {}
-    return [replace(lock, could_hold=holders.could_hold(proc.pid, lock, proc.threads, files)) if lock.kind == "lock" else lock for lock in locks]
+    out = []
+    version = version_of(proc)
+    for lock in locks:
+        if lock.kind != "lock":
+            out.append(lock)
+            continue
+        exits: Optional[int] = None
+        frames: list[tuple[str, str]] = []
+        try:
+            if version is not None:
+                with memory.TargetMemory(proc.pid, version, memory.SCAN_BUDGET) as mem:
+                    exits, frames = memory.exit_frames(mem, memory.read_maps(proc.pid), lock.addr)
+        except CaptureError:
+            exits, frames = None, []  # the holder stays "could hold"
+        could = holders.could_hold(proc.pid, lock, proc.threads, files)
+        out.append(replace(lock, with_exits=exits, with_frames=tuple(frames), could_hold=could))
+    return out
 
 
 async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: float) -> tuple[tuple[Lock, ...], tuple[str, ...]]:

@@ -42,7 +42,7 @@ def test_orphaned_lock_whose_thread_ended_in_the_parent_says_why(name):
     assert not go.possible and "no longer runs in the parent" in go.why, go
 
 
-@pytest.mark.parametrize("name", fixture_names("abba-") + fixture_names("contention-"))
+@pytest.mark.parametrize("name", fixture_names("abba-") + fixture_names("contention-") + fixture_names("plain_lock-"))
 def test_a_held_lock_goes_to_its_holder(name):
     snap = analyze(load_fixture(name)[0])
     gos = [follow(snap, t) for p in snap.processes for t in waiting(snap, p.pid)]
@@ -50,7 +50,7 @@ def test_a_held_lock_goes_to_its_holder(name):
     assert all(snap.process(go.pid) is not None for go in gos)
 
 
-@pytest.mark.parametrize(("prefix", "words"), [("plain_lock-", "records no owner"), ("dead_holder-", "holder died")])
+@pytest.mark.parametrize(("prefix", "words"), [("acquire_global-", "records no owner"), ("dead_holder-", "holder died")])
 def test_no_holder_to_go_to_says_why(prefix, words):
     for name in fixture_names(prefix):
         snap = analyze(load_fixture(name)[0])

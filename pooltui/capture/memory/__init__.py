@@ -20,6 +20,7 @@ The package, bottom up:
 * ``objects``   walkers over types, str, int, dicts, instance attributes, containers;
 * ``lockstate`` lock objects and their sem_t; ``find_locks`` from named roots;
 * ``places``    where a waited lock lives: locals, closures, classes, module globals;
+* ``withblocks`` the frames inside a ``with`` of a lock (its ``__exit__`` on their value stack);
 * ``scan``      the heap scan for every lock object of a process.
 """
 
@@ -33,6 +34,7 @@ from pooltui.capture.memory.reader import Budget, BudgetExceeded, MemoryFault, c
 from pooltui.capture.memory.scan import _KNOWN_TYPES as _KNOWN_TYPES
 from pooltui.capture.memory.scan import SCAN_BUDGET, find_lock_types, scan_locks
 from pooltui.capture.memory.scan import _search_words as _search_words
+from pooltui.capture.memory.withblocks import exit_frames
 
 __all__ = [
     "LAYOUTS",
@@ -50,6 +52,7 @@ __all__ = [
     "alive",
     "check_build",
     "check_elf",
+    "exit_frames",
     "find_lock_place",
     "find_lock_types",
     "layout_for",

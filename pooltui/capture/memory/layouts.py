@@ -56,6 +56,10 @@ class Layout:
     function: tuple[int, int, int, int, Optional[int]]  # PyFunctionObject: code, globals, closure, name, qualname
     code_freevar_names: int  # PyCodeObject tuple whose last len(closure) items name the free variables
     # (co_freevars up to 3.10, co_localsplusnames since 3.11)
+    code_file_name: tuple[int, int]  # PyCodeObject co_filename, co_name
+    # the frame a value-stack slot belongs to: ("object", f_code) for a PyFrameObject (up to
+    # 3.10, ob_type "frame"); ("interp", f_code, f_globals, f_func) for a _PyInterpreterFrame (3.11+)
+    frame: tuple
 
 
 _PY2_LOCKS = (("thread.lock", "lock", 32), ("_multiprocessing.SemLock", "semlock", 48))
@@ -65,31 +69,40 @@ _PY3_LOCKS = (("_thread.lock", "lock", 40), ("_thread.RLock", "rlock", 48), ("_m
 LAYOUTS: dict[tuple[int, int], Layout] = {
     (2, 7): Layout(py2=True, str_ascii_data=36, str_compact_data=36, dict_kind="py27", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=None, semlock_name=None, lock_types=_PY2_LOCKS,
-                   function=(16, 24, 40, 56, None), code_freevar_names=64),
+                   function=(16, 24, 40, 56, None), code_freevar_names=64,
+                   code_file_name=(80, 88), frame=("object", 32)),
     (3, 6): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
-                   function=(16, 24, 48, 64, 104), code_freevar_names=72),
+                   function=(16, 24, 48, 64, 104), code_freevar_names=72,
+                   code_file_name=(96, 104), frame=("object", 32)),
     (3, 7): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
-                   function=(16, 24, 48, 64, 104), code_freevar_names=72),
+                   function=(16, 24, 48, 64, 104), code_freevar_names=72,
+                   code_file_name=(96, 104), frame=("object", 32)),
     (3, 8): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
-                   function=(16, 24, 48, 64, 104), code_freevar_names=80),
+                   function=(16, 24, 48, 64, 104), code_freevar_names=80,
+                   code_file_name=(104, 112), frame=("object", 32)),
     (3, 9): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
-                   function=(16, 24, 48, 64, 104), code_freevar_names=80),
+                   function=(16, 24, 48, 64, 104), code_freevar_names=80,
+                   code_file_name=(104, 112), frame=("object", 32)),
     (3, 10): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                     values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
-                    function=(48, 16, 72, 32, 40), code_freevar_names=80),
+                    function=(48, 16, 72, 32, 40), code_freevar_names=80,
+                    code_file_name=(104, 112), frame=("object", 32)),
     (3, 11): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py311", managed="311", cached_keys=872,
                     values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
-                    function=(48, 16, 72, 32, 40), code_freevar_names=96),
+                    function=(48, 16, 72, 32, 40), code_freevar_names=96,
+                    code_file_name=(112, 120), frame=("interp", 32, 8, 0)),
     (3, 12): Layout(py2=False, str_ascii_data=40, str_compact_data=56, dict_kind="py311", managed="312", cached_keys=880,
                     values_header=0, long_tagged=True, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
-                    function=(48, 16, 72, 32, 40), code_freevar_names=96),
+                    function=(48, 16, 72, 32, 40), code_freevar_names=96,
+                    code_file_name=(112, 120), frame=("interp", 0, 24, 16)),
     (3, 13): Layout(py2=False, str_ascii_data=40, str_compact_data=56, dict_kind="py311", managed="313", cached_keys=880,
                     values_header=8, long_tagged=True, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
-                    function=(48, 16, 72, 32, 40), code_freevar_names=96),
+                    function=(48, 16, 72, 32, 40), code_freevar_names=96,
+                    code_file_name=(112, 120), frame=("interp", 0, 24, 16)),
 }
 # fmt: on
 

@@ -1,0 +1,106 @@
+"""Which frames are inside a ``with LOCK:`` block, for a C lock that records no owner.
+
+CPython's ``with`` (``SETUP_WITH`` up to 3.10, ``BEFORE_WITH`` since 3.11) looks up the
+context manager's ``__exit__`` and keeps that bound method on the frame's value stack
+until the block ends. For a C ``_thread.lock`` it is a ``builtin_function_or_method``
+whose ``m_self`` is the lock, created for that ``with`` and owned by the value stack
+alone. ``exit_frames`` finds those objects (a pointer search for the lock's address),
+then the frames whose value stacks hold them (a pointer search for each object) and
+returns each frame's code (file, function name).
+
+Both searches read every writable anonymous mapping: they run under the scan budget,
+only for locks with no recorded owner that threads wait on. A waiter blocked in
+``with LOCK:`` has pushed ``__exit__`` too (before calling ``__enter__``), so the caller
+subtracts the waiters' frames (``analysis.locks``).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import Optional
+
+from pooltui.capture.memory.kernel import Mapping
+from pooltui.capture.memory.lockstate import TargetMemory
+from pooltui.capture.memory.scan import _search_words
+
+CFUNC_ML, CFUNC_SELF = 16, 24  # PyCFunctionObject.m_ml, m_self (2.7 and 3.x)
+LOOK_BACK = 4096  # bytes searched below a value-stack slot for its frame's header
+MAX_EXITS = 64
+
+
+def _exits(mem: TargetMemory, regions: Sequence[Mapping], lock_addr: int) -> list[int]:
+    """Live ``lock.__exit__`` bound builtin methods of the lock at ``lock_addr``."""
+    out = []
+    for hit in _search_words(mem, regions, [lock_addr]).get(lock_addr, [])[: MAX_EXITS * 8]:
+        obj = hit - CFUNC_SELF
+        refcnt = mem._u64(obj)
+        if refcnt is None or not 0 < refcnt < 1 << 32:
+            continue  # a freed block keeps its old fields; its first word is a free-list link
+        info = mem._type_of(obj)
+        if info is None or info.name != "builtin_function_or_method":
+            continue
+        ml = mem._u64(obj + CFUNC_ML)
+        name_ptr = mem._u64(ml) if ml else None
+        if name_ptr and mem.cstring(name_ptr, 16) == "__exit__":
+            out.append(obj)
+    return out[:MAX_EXITS]
+
+
+def _is(mem: TargetMemory, addr: int, type_name: str) -> bool:
+    info = mem._type_of(addr) if addr and addr % 8 == 0 else None
+    return info is not None and info.name == type_name
+
+
+def _frame_code(mem: TargetMemory, slot: int, floor: int = 8) -> Optional[int]:
+    """The code object of the frame whose value stack holds ``slot``, or None. ``floor``:
+    the start of the mapping holding it (a thread's first frames sit at a chunk's start)."""
+    start = max(slot - LOOK_BACK, floor)
+    raw = mem._try(start, slot - start)
+    if raw is None:
+        return None
+    words = struct.unpack(f"<{len(raw) // 8}Q", raw[: len(raw) // 8 * 8])
+    shape = mem.layout.frame
+    for i in range(len(words) - 1, -1, -1):
+        if shape[0] == "object":  # PyFrameObject: ob_type "frame" at +8, f_code
+            if i + 1 >= len(words) or not words[i + 1] or words[i + 1] % 8:
+                continue
+            info = mem._type_info(words[i + 1])
+            if info is None or info.name != "frame":
+                continue
+            code_at = i + shape[1] // 8
+            code = words[code_at] if code_at < len(words) else mem._u64(start + 8 * i + shape[1])
+            return code if code and _is(mem, code, "code") else None
+        else:  # _PyInterpreterFrame: f_code, f_globals, f_func at fixed offsets from its start
+            _kind, code_off, globals_off, func_off = shape
+            idx = [i + off // 8 for off in (code_off, globals_off, func_off)]
+            if max(idx) >= len(words):
+                continue
+            code, globals_, func = (words[j] for j in idx)
+            if _is(mem, code, "code") and _is(mem, globals_, "dict") and _is(mem, func, "function"):
+                return code
+    return None
+
+
+def exit_frames(mem: TargetMemory, maps: Sequence[Mapping], lock_addr: int) -> tuple[int, list[tuple[str, str]]]:
+    """How many ``__exit__`` objects of the lock at ``lock_addr`` are alive (one per thread
+    inside or entering a ``with`` of it), and (co_filename, co_name) of every frame whose
+    value stack holds one. A holder's frame always holds it; a waiter's may not yet (3.11+
+    keeps it in a C local until ``__enter__`` returns)."""
+    regions = [m for m in maps if m.perms.startswith("rw") and m.path in ("", "[heap]")]
+    exits = _exits(mem, regions, lock_addr)
+    if not exits:
+        return 0, []
+    out = []
+    file_at, name_at = mem.layout.code_file_name
+    for _exit, slots in _search_words(mem, regions, exits).items():
+        for slot in slots[:32]:  # copies on C stacks come first as often as not
+            region = next((m for m in regions if m.start <= slot < m.end), None)
+            code = _frame_code(mem, slot, region.start if region is not None else 8)
+            if code is None:
+                continue
+            file_name, name = mem._str(mem._u64(code + file_at) or 0), mem._str(mem._u64(code + name_at) or 0)
+            if file_name and name:
+                out.append((file_name, name))
+                break
+    return len(exits), out
