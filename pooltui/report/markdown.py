@@ -14,7 +14,7 @@ from typing import Optional
 from pooltui.analysis.frames import origin
 from pooltui.analysis.locks import holder_text
 from pooltui.analysis.waits import process_state
-from pooltui.model import Process, Snapshot, Thread, Timeline
+from pooltui.model import Diagnosis, Process, Snapshot, Thread, Timeline
 from pooltui.report.text import cmdline, human_bytes, one_line, percent, tree_rows
 
 # Markdown that a captured string could start: HTML (<script>), links, code spans, emphasis.
@@ -41,10 +41,11 @@ def _fence(lines: list[str]) -> list[str]:
     return ["```", *body, "```"]
 
 
-def process_line(proc: Process) -> str:
+def process_line(proc: Process, role_width: int = 18) -> str:
+    """One tree row; ``role_width``: the widest role of the tree, so long roles keep the columns aligned."""
     py = f"py{proc.python}" if proc.python else "-"
     return (
-        f"{proc.pid:<7} {one_line(proc.role_label):<18} {process_state(proc):<10} {one_line(py):<7} "
+        f"{proc.pid:<7} {one_line(proc.role_label):<{role_width}} {process_state(proc):<10} {one_line(py):<7} "
         f"cpu {percent(proc.cpu_percent):>4}  rss {human_bytes(proc.rss):>6}  {cmdline(proc.cmdline, 60)}"
     )
 
@@ -71,6 +72,37 @@ def thread_heading(thread: Thread) -> str:
     return f"**{name}** ({_md(thread.role)}, tid {thread.tid}): {wait}{holder}"
 
 
+def diagnosis_lines(d: Diagnosis) -> list[str]:
+    """One verdict as a Markdown list item with its evidence and fix."""
+    out = [f"- **{d.severity.value}** `{_code(d.kind)}` ({_md(d.certainty.value)}): {_md(d.summary)}"]
+    out += [f"  - {_md(e)}" for e in d.evidence]
+    if d.fix:
+        out.append(f"  - *Fix:* {_md(d.fix)}")
+    return out
+
+
+def thread_markdown(proc: Process, thread: Thread) -> str:
+    """One thread as pasted into a ticket: where it is, what it waits on, its stack."""
+    head = f"pid {proc.pid} — {_md(proc.role_label)} ({process_state(proc)})"
+    return "\n".join([head, "", thread_heading(thread), "", *_fence(stack_lines(thread))]) + "\n"
+
+
+def process_markdown(proc: Process) -> str:
+    """A process with every thread's wait line and stack."""
+    out = [f"pid {proc.pid} — {_md(proc.role_label)} ({process_state(proc)})", "", f"`{_code(cmdline(proc.cmdline, 200) or proc.name)}`", ""]
+    for thread in proc.threads:
+        out += [thread_heading(thread), "", *_fence(stack_lines(thread)), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def diagnoses_markdown(snapshot: Snapshot) -> str:
+    """Every verdict of a snapshot, most severe first."""
+    out = [f"pooltui — pid {snapshot.root_pid} on {_md(snapshot.host)}, {_when(snapshot.created)}", ""]
+    for d in snapshot.diagnoses:
+        out += diagnosis_lines(d)
+    return "\n".join(out if snapshot.diagnoses else [*out, "No problems found."]) + "\n"
+
+
 def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
     threads = sum(len(p.threads) for p in snapshot.processes)
     out = [
@@ -85,16 +117,14 @@ def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> 
     if not snapshot.diagnoses:
         out += ["No problems found.", ""]
     for d in snapshot.diagnoses:
-        out.append(f"- **{d.severity.value}** `{_code(d.kind)}` ({_md(d.certainty.value)}): {_md(d.summary)}")
-        out += [f"  - {_md(e)}" for e in d.evidence]
-        if d.fix:
-            out.append(f"  - *Fix:* {_md(d.fix)}")
+        out += diagnosis_lines(d)
     if snapshot.notes:
         out += ["", "Notes:", *[f"- {_md(n)}" for n in snapshot.notes]]
     out += ["", "## Process tree", ""]
     rows = tree_rows(snapshot.processes, snapshot.root_pid)
     width = max((len(prefix) for prefix, _ in rows), default=0)
-    out += _fence([f"{prefix:<{width}}" + process_line(p) for prefix, p in rows])
+    roles = max((len(one_line(p.role_label)) for _, p in rows), default=18)
+    out += _fence([f"{prefix:<{width}}" + process_line(p, roles) for prefix, p in rows])
     if snapshot.locks:
         out += ["", "## Locks", ""]
         for lock in snapshot.locks:

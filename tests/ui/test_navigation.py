@@ -156,3 +156,21 @@ async def test_every_key_in_the_readme_is_in_the_help():
         listed |= {KEY_NAMES.get(k, k) for k in listed} | {"up", "pageup"}  # the help lists ↓ and pgdn for the pair
         missing = {k for k in keys if aliases.get(k, k) not in listed and k not in listed}
         assert not missing, f"README keys missing from the ? help: {missing}"
+
+
+@pilot
+async def test_copy_puts_the_selection_on_the_clipboard_as_markdown():
+    snap, truth = load_fixture("logging_fork-py3.12")
+    worker = truth["truth"]["worker_pids"][0]
+    app = PoolApp(RecordedSource(snap))
+    async with app.run_test(size=SIZE) as pilot:
+        while tree(app).selected_pid != worker:
+            await pilot.press("down")
+        await pilot.press("c")  # the tree: the whole process
+        assert app.clipboard.startswith(f"pid {worker} — ") and "```" in app.clipboard
+        await pilot.press("tab", "c")  # the thread: its wait line, escaped, and its stack
+        text = app.clipboard
+        assert "flush\\_lock" in text or "flush_lock" in text
+        assert "**MainThread**" in text and "▶ BufferingHandler.emit" in text and text.count("```") == 2
+        await pilot.press("tab", "c")  # the diagnoses: every verdict
+        assert "`orphaned_lock`" in app.clipboard and "*Fix:*" in app.clipboard

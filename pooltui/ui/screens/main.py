@@ -45,6 +45,7 @@ class MainScreen(Screen[None]):
         Binding("x", "diff", "diff", show=False, tooltip="Diff the selected process against the previous (or marked) snapshot"),
         Binding("m", "mark", "mark", show=False, tooltip="Mark the current snapshot as the diff base"),
         Binding("s", "save", "save", tooltip="Save a report (json, md or html)"),
+        Binding("c", "copy", "copy", show=False, tooltip="Copy as Markdown (OSC 52): the selected thread, process (tree) or the verdicts"),
         Binding("slash", "filter", "search", key_display="/", tooltip="Search processes, stacks: pid, role, thread, function, file, lock, verdict"),
         Binding("right_square_bracket", "next_match", "next match", key_display="]", tooltip="The next thread or process the search matches"),
         Binding("left_square_bracket", "previous_match", "prev match", key_display="[", tooltip="The previous thread or process the search matches"),
@@ -172,7 +173,7 @@ class MainScreen(Screen[None]):
             return True if session.current is not None and _has_locals(session.current) else None  # a report: show/hide what it holds
         if action == "diff":
             return True if session.base is not None and session.current is not None else None
-        if action in ("mark", "save"):
+        if action in ("mark", "save", "copy"):
             return True if session.current is not None else None
         if action in ("next_match", "previous_match"):
             return bool(self.needle)  # hidden until there is a search
@@ -330,6 +331,24 @@ class MainScreen(Screen[None]):
 
     def action_switch_pane_back(self) -> None:
         self._cycle_pane(-1)
+
+    def action_copy(self) -> None:
+        """The focused pane's selection as Markdown, for a ticket: a thread (wait + stack),
+        the selected process (tree), or every verdict (diagnoses, events)."""
+        from pooltui.report.markdown import diagnoses_markdown, process_markdown, thread_markdown
+
+        snapshot = self.app.session.current
+        if snapshot is None:
+            return
+        proc, thread = self.threads.process, self.threads.thread_list.selected
+        if self.threads.thread_list.has_focus and proc is not None and thread is not None:
+            text, what = thread_markdown(proc, thread), f"thread {thread.label!r} of pid {proc.pid}"
+        elif self.tree.has_focus and proc is not None:
+            text, what = process_markdown(proc), f"pid {proc.pid} ({len(proc.threads)} threads)"
+        else:
+            text, what = diagnoses_markdown(snapshot), f"{len(snapshot.diagnoses)} verdict(s)"
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied {what} as Markdown (terminals with OSC 52 put it on the clipboard)", timeout=4, markup=False)
 
     def action_help(self) -> None:
         from pooltui.ui.screens.help import HelpScreen

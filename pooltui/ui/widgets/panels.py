@@ -40,6 +40,7 @@ SCROLL_KEYS = [
     Binding("pageup", "page_up", "page up", show=False),
     Binding("home", "scroll_home", "top", show=False),
     Binding("end", "scroll_end", "end", show=False),
+    Binding("c", "screen.copy", "copy", tooltip="Copy every verdict (with evidence and fix) as Markdown"),
 ]
 
 

@@ -32,6 +32,7 @@ class ProcessTree(OptionList):
         Binding("D", "screen.dump_all", "dump all", tooltip="Dump every process of the tree now"),
         Binding("x", "screen.diff", "diff", tooltip="Diff the selected process against the previous (or marked) snapshot"),
         Binding("m", "screen.mark", "mark", tooltip="Mark the current snapshot as the diff base"),
+        Binding("c", "screen.copy", "copy", tooltip="Copy the selected process (every thread's wait and stack) as Markdown"),
     ]
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]

@@ -37,6 +37,7 @@ class ThreadList(OptionList):
         Binding("l", "screen.toggle_locals", "locals", tooltip="Capture local variables too (py-spy --locals)"),
         Binding("n", "screen.toggle_native", "native", tooltip="Capture native C frames too (py-spy --native)"),
         Binding("d", "screen.dump", "dump", tooltip="Dump the selected process's stacks again"),
+        Binding("c", "screen.copy", "copy", tooltip="Copy the selected thread (wait line and stack) as Markdown"),
     ]
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]

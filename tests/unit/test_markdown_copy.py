@@ -1,0 +1,30 @@
+"""Markdown that pastes well: the tree's columns stay aligned under long roles, and the
+pieces the TUI's copy key puts on the clipboard (a thread, a process, the verdicts)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pooltui.analysis import analyze
+from pooltui.report.markdown import diagnoses_markdown, process_markdown, render_markdown, thread_markdown
+from tests.conftest import load_fixture
+
+
+def test_tree_columns_stay_aligned_under_a_long_role():
+    snap = analyze(load_fixture("logging_fork-py3.12")[0])
+    long = replace(snap.processes[1], role="gunicorn worker (gthread, request handler pool)")
+    snap = snap.with_(processes=(snap.processes[0], long, *snap.processes[2:]))
+    md = render_markdown(snap)
+    tree = md.split("## Process tree", 1)[1].split("```")[1].strip("\n").splitlines()
+    cols = {line.index(" cpu ") for line in tree}
+    assert len(tree) == len(snap.processes) and len(cols) == 1, tree
+
+
+def test_copy_pieces():
+    snap = analyze(load_fixture("logging_fork-py3.12")[0])
+    worker = snap.process(snap.processes[1].pid)
+    one = thread_markdown(worker, worker.threads[0])
+    assert one.startswith(f"pid {worker.pid} — ") and one.count("```") == 2
+    assert process_markdown(worker).count("```") == 2 * len(worker.threads)
+    verdicts = diagnoses_markdown(snap)
+    assert "`orphaned_lock`" in verdicts and verdicts.count("\n- **") == len(snap.diagnoses)
