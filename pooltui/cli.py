@@ -525,9 +525,11 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     try:
         code = COMMANDS[args.command](args)
     except Fail as exc:
-        print(f"pooltui: {exc.message}", file=sys.stderr)
+        from pooltui.report.text import one_line  # a message may quote a target's name or path: one line, escaped
+
+        print(f"pooltui: {one_line(exc.message)}", file=sys.stderr)
         if exc.help:
-            print(f"  {exc.help}", file=sys.stderr)
+            print(f"  {one_line(exc.help)}", file=sys.stderr)
         code = exc.code
     except KeyboardInterrupt:
         code = 130

@@ -397,9 +397,11 @@ def comm_of(pid: int) -> str:
     """The command name of ``pid`` (its comm, as the kernel keeps it), or "?"."""
     try:
         with open(f"/proc/{pid}/comm", "rb") as f:
-            return f.read(64).rstrip(b"\n").decode("utf-8", "backslashreplace") or "?"
+            name = f.read(64).rstrip(b"\n").decode("utf-8", "backslashreplace")
     except OSError:
         return "?"
+    # any bytes may be a comm (prctl PR_SET_NAME): shown escaped, never as a line break
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in name) or "?"
 
 
 def is_kernel_thread(pid: int) -> bool:

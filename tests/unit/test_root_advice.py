@@ -24,3 +24,27 @@ def test_permission_help_for_a_user_says_how_to_get_the_right(monkeypatch, euid)
 def test_an_explicit_help_wins(monkeypatch):
     monkeypatch.setattr("os.geteuid", lambda: 0)
     assert errors.PermissionDenied("x", help="detach the tracer").help == "detach the tracer"
+
+
+def test_a_failure_quoting_a_target_name_stays_on_one_line(monkeypatch, capsys):
+    from pooltui import cli
+
+    def fail(args):  # type: ignore[no-untyped-def]
+        raise cli.Fail("tracer 'x\npooltui: forged\u202e' holds it", 3, "detach\nit")
+
+    monkeypatch.setitem(cli.COMMANDS, "snapshot", fail)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["snapshot", "1"])
+    assert exited.value.code == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "\\n" in err and "\u202e" not in err
+
+
+def test_a_comm_with_control_bytes_is_escaped(tmp_path, monkeypatch):
+    from pooltui.capture import procs
+
+    real_open = open
+    fake = tmp_path / "comm"
+    fake.write_bytes(b"gdb\nforged\xe2\x80\xae\n")
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(fake if str(path).endswith("/comm") else path, *a, **k))
+    assert procs.comm_of(1) == "gdb\\x0aforged\\x202e"
