@@ -161,7 +161,9 @@ async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> 
     if proc.threads and any(f.locals is not None for t in proc.threads for f in t.frames):
         return {t.tid: t.frames for t in proc.threads}
     threads = await pyspy.dump_consistent(proc.pid, pyspy.DumpOptions(locals=True, timeout=timeout))
-    return {t.tid: sourcelines.with_code(t.frames, proc.pid) for t in match_tasks(proc.pid, threads, live) if not t.ghost}
+    matched = [t for t in match_tasks(proc.pid, threads, live) if not t.ghost]
+    # source files are read as the target's user, within a deadline: never on the event loop
+    return await asyncio.to_thread(lambda: {t.tid: sourcelines.with_code(t.frames, proc.pid) for t in matched})
 
 
 def with_futex(proc: Process) -> Process:
