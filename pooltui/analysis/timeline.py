@@ -42,8 +42,9 @@ _NOT_STUCK = (
     WaitKind.QUEUE_GET,
     WaitKind.GIL,
     WaitKind.JOIN,
-    WaitKind.SLEEP,
-)  # a sleep is a timed wait
+    WaitKind.SLEEP,  # a timed wait
+    WaitKind.EVENT,  # a thread parked until someone sets it (a shutdown signal): its ordinary rest
+)
 
 
 # -- events --------------------------------------------------------------------------
