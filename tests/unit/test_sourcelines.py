@@ -179,3 +179,31 @@ def test_a_holders_evidence_line_is_masked_too():
     lines = ['with connect(password="hunter2") as db, LOCK:', "    db.run()", "    wait_here()"]
     text = holders._evidence(lines, Frame("f", "/srv/app.py", 3, short_file="app.py"), "LOCK")
     assert text is not None and "hunter2" not in text and "LOCK" in text
+
+
+def test_a_read_that_hangs_is_abandoned_at_the_deadline_and_not_retried(tree, monkeypatch):
+    """A file on a stuck FUSE or NFS mount: the read never returns. Simulated by a reader
+    that blocks on an Event; the caller goes on at the deadline, and later captures skip
+    the path instead of stacking up stuck threads."""
+    import threading
+
+    release = threading.Event()
+    real = safeopen._read_one
+
+    def stuck(root, path, known):  # type: ignore[no-untyped-def]
+        if path.endswith("ok.py"):
+            release.wait(30)
+        return real(root, path, known)
+
+    monkeypatch.setattr(safeopen, "_read_one", stuck)
+    monkeypatch.setattr(sourcelines, "SOURCE_TIMEOUT", 0.5)
+    sourcelines._HUNG.clear()
+    frames = (Frame("f", str(tree / "ok.py"), 1),)
+    try:
+        first = sourcelines.with_code(frames, os.getpid(), {})
+        assert first[0].code is None and first[0].code_note == "source not read: reading it took longer than 0.5 s"
+        again = sourcelines.with_code(frames, os.getpid(), {})
+        assert again[0].code_note == "source not read: reading it took longer than 0.5 s before"
+    finally:
+        release.set()
+        sourcelines._HUNG.clear()
