@@ -34,6 +34,14 @@ def _positions(p: Process) -> list[list[tuple[str, int]]]:
     return [[(f.function, f.line) for f in t.frames] for t in p.threads]
 
 
+def _frames_of(seen: Process, now: Process) -> Process:
+    """``now`` with the frames (and their telling locals) found when ``seen`` was looked at
+    closer; every kernel fact (context switches, CPU, system call) stays this sample's."""
+    frames = {t.tid: t.frames for t in seen.threads}
+    threads = tuple(replace(t, frames=frames[t.tid]) if t.tid in frames and frames[t.tid] != t.frames else t for t in now.threads)
+    return now if threads == now.threads else replace(now, threads=threads)
+
+
 _RESTING = (WaitKind.IDLE, WaitKind.RUNNING, WaitKind.SELECT, WaitKind.UNKNOWN)
 
 
@@ -139,7 +147,7 @@ class LiveSource:
         for pid in dict.fromkeys(stuck):
             seen = self._looked.get(by_pid[pid].key) if pid in by_pid else None
             if seen is not None and _positions(seen) == _positions(by_pid[pid]):
-                changed[pid] = replace(by_pid[pid], threads=seen.threads) if seen.threads != by_pid[pid].threads else by_pid[pid]
+                changed[pid] = _frames_of(seen, by_pid[pid])
         todo = [pid for pid in dict.fromkeys(stuck) if pid in by_pid and pid not in changed][:LOOK_CLOSER]
         found = await asyncio.gather(
             *(workers.with_maxtasks(by_pid[pid], options.timeout) for pid in ask if pid in by_pid),

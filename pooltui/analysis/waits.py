@@ -248,7 +248,9 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
     # a "waiting for work" loop with only stdlib code inside is idle even when the thread
     # is on a CPU at that instant (waking up for, or unpickling, its next task)
     # a queue feeder blocked in write() is not waiting for items: the pipe is full
-    loop = _idle_loop(frames) if py and not (thread.syscall in _WRITES and thread.timed is not True) else None
+    # (a Pool's task handler blocked writing its pipe is backpressure: the workers read it)
+    feeding = thread.syscall in _WRITES and find(frames, "multiprocessing/queues.py", "_feed") is not None
+    loop = _idle_loop(frames) if py and not feeding else None
     if loop is not None:
         return Wait(WaitKind.IDLE, loop[1], loop[0])
     if thread.active:
