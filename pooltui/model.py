@@ -259,6 +259,27 @@ HOW_INFERRED = "inferred"  # from the stacks and source lines only: "could hold"
 
 
 @dataclass(frozen=True)
+class ManagerClient:
+    """A client connection of a multiprocessing Manager, as its server thread shows it."""
+
+    name: str  # how the Manager names the client: its process name (+ "|thread name")
+    server_tid: int  # the Manager's thread serving this connection
+    last_call: str = ""  # its last request on the lock (acquire, release...), "" for another object
+    result: str = ""  # what that request returned (py-spy's repr)
+    waiting: bool = False  # the server thread is running that request now (blocked in it)
+    pid: Optional[int] = None  # the client process, when its end of the connection was found
+
+
+@dataclass(frozen=True)
+class ManagerObject:
+    """A Manager's shared object (a Lock on the server) and the clients connected to it."""
+
+    ident: str  # the object's id in the Manager (a proxy's ``_id``)
+    typeid: str = ""  # Lock, RLock...
+    clients: tuple[ManagerClient, ...] = ()
+
+
+@dataclass(frozen=True)
 class Lock:
     """A lock object read from a target's memory, with what is known of its holder and waiters."""
 
@@ -282,6 +303,7 @@ class Lock:
     with_frames: tuple[tuple[str, str], ...] = ()  # (file, function) of frames whose value stack holds its __exit__: inside `with` it
     with_exits: Optional[int] = None  # live __exit__ objects of it: threads inside or entering a `with` of it (None: not read)
     orphaned: bool = False
+    manager: Optional[ManagerObject] = None  # a Manager's Lock: its id and the clients' last requests
     where: str = ""  # file:line where it was seen (the waiting frame)
     note: str = ""  # what stays unknowable, in words
     confirmed: Optional[bool] = None  # a holder-less taken semaphore read again a moment later: still so (True) or not
@@ -306,6 +328,8 @@ class Kind(str, Enum):
     MANAGER_EXITED = "manager_exited"  # the Manager server exited; no client is seen waiting on it
     PROCESS_STOPPED = "process_stopped"  # stopped (SIGSTOP) or held by a debugger; nothing waits on it
     BUSY_SPIN = "busy_spin"
+    ABANDONED_LOCK = "abandoned_lock"  # a Manager lock no connected client can release (its holder's task ended / it left)
+    BLOCKED_EVENT_LOOP = "blocked_event_loop"  # an asyncio loop's thread blocked in a synchronous lock
 
     def __str__(self) -> str:
         return self.value
@@ -341,11 +365,20 @@ SEVERITY = {
             Kind.CRASH_LOOP,
             Kind.MANAGER_GONE,
             Kind.STOPPED_HOLDS_POOL,
+            Kind.ABANDONED_LOCK,
         ),
         Severity.ERROR,
     ),
     **dict.fromkeys(
-        (Kind.LOCK_CONTENTION, Kind.OVERSUBSCRIBED, Kind.STUCK_THREAD, Kind.UNREADABLE, Kind.MANAGER_EXITED, Kind.PROCESS_STOPPED),
+        (
+            Kind.LOCK_CONTENTION,
+            Kind.OVERSUBSCRIBED,
+            Kind.STUCK_THREAD,
+            Kind.UNREADABLE,
+            Kind.MANAGER_EXITED,
+            Kind.PROCESS_STOPPED,
+            Kind.BLOCKED_EVENT_LOOP,
+        ),
         Severity.WARNING,
     ),
     Kind.BUSY_SPIN: Severity.INFO,

@@ -204,6 +204,34 @@ def check_mp_semaphore(s: Snapshot, truth: dict, version: str) -> None:
     assert not errors(s) and not diagnoses(s, "deadlock_cycle")
 
 
+def check_manager_lock(s: Snapshot, truth: dict, version: str) -> None:
+    """A Manager Lock taken through its proxy by a task that ended: each waiting client
+    "waits on the Manager's Lock <id> (pid M)" held by the holder worker; the Manager's
+    server threads are waiters, not idle; one error (abandoned_lock), the holder named."""
+    manager, holder = truth["manager_pid"], truth["holder"]
+    name = f"the Manager's Lock {truth['lock_id']}"
+    [lock] = [lock for lock in s.locks if lock.manager is not None]
+    assert lock.name == name and lock.pid == manager
+    assert (lock.holder.pid, lock.holder.tid) == (holder["pid"], holder["pid"]), lock.holder
+    for waiter in truth["waiters"]:
+        t = main_thread(proc(s, waiter["pid"]))
+        assert t.wait.kind is WaitKind.LOCK and t.wait.lock_id == lock.id, t.wait
+        assert t.wait.summary.startswith(f"waits on {name} (pid {manager}) held by "), t.wait.summary
+        assert f"(pid {holder['pid']})" in t.wait.summary
+        assert t.frames[t.wait.frame_index].line == truth["wait_site"]["line"], t.wait
+    servers = [t for t in proc(s, manager).threads if t.tid in truth["server_tids"]]
+    assert len(servers) == len(truth["waiters"])
+    for t in servers:
+        assert t.wait.kind is WaitKind.LOCK and t.wait.summary.startswith("runs the acquire() of "), t.wait
+        if version != "2.7":  # py-spy shows 2.7 thread names as None
+            assert t.name in {w["name"] for w in truth["waiters"]}
+    assert main_thread(proc(s, holder["pid"])).wait.kind is WaitKind.IDLE
+    [d] = diagnoses(s, "abandoned_lock")
+    assert d.severity is Severity.ERROR and holder["pid"] in d.pids and manager in d.pids, d
+    assert "task ended" in d.summary, d.summary
+    assert not diagnoses(s, "lock_contention")
+
+
 def check_dead_holder(s: Snapshot, truth: dict, version: str) -> None:
     [d] = diagnoses(s, "dead_holder")
     assert d.severity is Severity.ERROR and d.certainty.value == "fact", d  # read twice: no holder either time
@@ -334,6 +362,7 @@ CHECKS = {
     "oversubscribed": check_oversubscribed,
     "mp_abba": check_mp_abba,
     "mp_semaphore": check_mp_semaphore,
+    "manager_lock": check_manager_lock,
     "dead_holder": check_dead_holder,
     "plain_lock": check_plain_lock,
     "condition": check_condition,

@@ -3,7 +3,7 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
-from pooltui.analysis import faults, graph, hangs, locks, roles
+from pooltui.analysis import faults, graph, hangs, locks, managers, roles
 from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
@@ -62,7 +62,7 @@ def unreadable(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
-RULES = (graph.deadlocks, locks.diagnose, *hangs.RULES, faults.stopped, lambda s: faults.crash_loops([s]), oversubscribed, unreadable)
+RULES = (graph.deadlocks, locks.diagnose, managers.diagnose, *hangs.RULES, faults.stopped, lambda s: faults.crash_loops([s]), oversubscribed, unreadable)
 
 
 def diagnose(snapshot: Snapshot) -> tuple[Diagnosis, ...]:

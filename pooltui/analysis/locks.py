@@ -506,8 +506,8 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
         if not holders or any(not h.alive or h.tid is None for h in holders) or len(waiters) < 2:
             continue
         held = [threads.get((h.pid, h.tid)) for h in holders]
-        if any(x is None or (x[1].wait and x[1].wait.lock_id) for x in held):
-            continue  # a blocked holder is a chain or a cycle, not contention
+        if any(x is None or (x[1].wait and (x[1].wait.lock_id or x[1].wait.kind is WaitKind.IDLE)) for x in held):
+            continue  # a blocked holder is a chain or a cycle; an idle one abandoned it: not contention
         doing = [f"{_who(h)} which {x[1].wait.summary if x and x[1].wait else '?'}" for h, x in zip(holders, held)]
         what = lock.name if len(holders) == 1 else f"{lock.name} ({kind_label(lock)})"
         out.append(

@@ -177,8 +177,20 @@ def _idle_loop(frames: Sequence[Frame]) -> Optional[tuple[int, str]]:
     for suffix, functions, text, via in _IDLE_LOOPS:
         index = find(frames, suffix, *functions)
         if index is not None and all(_inside_loop(f, via) for f in frames[:index]):
+            if _serving_request(frames, index):
+                return None
             return index, text
     return None
+
+
+def _serving_request(frames: Sequence[Frame], index: int) -> bool:
+    """A Manager server thread with no Python frame inside ``serve_client`` runs a client's
+    request in C -- ``acquire()`` of a Manager Lock blocks right there -- it is not idle."""
+    frame = frames[index]
+    inner = [f for f in frames[:index] if not f.native]
+    # idle: 3.x reads the next request in Connection frames; 2.7's C recv has none, but its
+    # line is `request = recv()`. (3.10 may report the call's line as the `except` below it.)
+    return not inner and matches(frame, "multiprocessing/managers.py", "serve_client") and bool(frame.code) and "recv(" not in (frame.code or "")
 
 
 def _inside_loop(frame: Frame, via: _Via) -> bool:
@@ -206,6 +218,18 @@ def _stdlib_wait(frames: Sequence[Frame], contiguous: bool = False) -> Optional[
 
 def _outer_is(frames: Sequence[Frame], i: int, suffix: str, *functions: str) -> bool:
     return i + 1 < len(frames) and matches(frames[i + 1], suffix, *functions)
+
+
+def _proxy_call(frames: Sequence[Frame]) -> Optional[tuple[int, WaitKind, str]]:
+    """A call through a Manager proxy: the pipe read under it is the Manager's answer. An
+    AcquirerProxy's acquire (``with proxy:`` too) waits on the Manager's lock."""
+    index = find(frames, "multiprocessing/managers.py", "_callmethod")
+    if index is None or any(origin(f) not in ("stdlib", "native") for f in frames[:index]):
+        return None
+    outer = frames[index + 1] if index + 1 < len(frames) else None
+    if outer is not None and matches(outer, "multiprocessing/managers.py", "acquire", "__enter__"):
+        return index + 1, WaitKind.MANAGER_CALL, "waits on the Manager's lock (acquire() through its proxy)"
+    return index, WaitKind.MANAGER_CALL, "waits for the Manager server to answer"
 
 
 def _refine_condition(frames: Sequence[Frame], i: int) -> tuple[int, WaitKind, str]:
@@ -260,7 +284,10 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
         return Wait(WaitKind.RUNNING, "running" + _anchor(frames, index), index)
     if not py:
         return Wait(WaitKind.UNKNOWN, "no Python frames")
-    found = _stdlib_wait(frames)
+    if py and matches(py[0], "multiprocessing/managers.py", "serve_client"):
+        index = frames.index(py[0])
+        return _wait(WaitKind.UNKNOWN, "runs a Manager client's request (in a C call: a lock?)", frames, index)
+    found = _proxy_call(frames) or _stdlib_wait(frames)
     if found is not None:
         return _wait(found[1], found[2], frames, found[0])
     # the Python frames first: native frames (`n`, --native) only add what they alone can

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import holders, kernel, memory, pyspy, semlocks, sourcelines
+from pooltui.capture import holders, kernel, managers, memory, pyspy, semlocks, sourcelines
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
@@ -239,7 +239,9 @@ def _resolve(
             _add(locks, proc.pid, thread.tid, obj, name, where)
 
 
-async def process_locks(proc: Process, tids: set[int], timeout: float, known: Optional[Known] = None) -> tuple[list[Lock], list[str]]:
+async def process_locks(
+    proc: Process, tids: set[int], timeout: float, known: Optional[Known] = None, tree: Sequence[int] = ()
+) -> tuple[list[Lock], list[str]]:
     """The locks that threads ``tids`` of ``proc`` (blocked in futex) wait on, and notes
     on what could not be read. ``known`` is used and extended across processes."""
     known = {} if known is None else known
@@ -253,6 +255,8 @@ async def process_locks(proc: Process, tids: set[int], timeout: float, known: Op
         if pending:
             frames = await _frames_with_locals(proc, timeout, set(memory.thread_syscalls(proc.pid)))
             await asyncio.to_thread(_resolve, proc, version, pending, frames, known, locks, timeout)
+            if tree and any(managers.serving(frames.get(t.tid, ())) for t in pending):
+                locks = await asyncio.to_thread(_with_manager, proc, frames, locks, tree)
     except CaptureError as exc:
         return [], [f"lock state of pid {proc.pid} not read: {exc.message}"]
     if any(lock.kind == "lock" for lock in locks.values()):
@@ -283,6 +287,33 @@ def _with_candidates(proc: Process, locks: Sequence[Lock]) -> list[Lock]:
     return out
 
 
+def _with_manager(proc: Process, frames: dict[int, tuple[Frame, ...]], locks: dict[int, Lock], tree: Sequence[int]) -> dict[int, Lock]:
+    """A Manager server's locks with what its client connections last asked of them."""
+    out = dict(locks)
+    version = version_of(proc)
+    if version is None:
+        return out
+    with memory.TargetMemory(proc.pid, version, budget(5.0)) as mem:
+
+        def handle_of(conn: int) -> Optional[int]:
+            """The fd of a multiprocessing Connection: 3.x the Python object's ``_handle``;
+            2.7 the C ``_multiprocessing.Connection`` (``HANDLE handle`` right after the header)."""
+            try:
+                if mem.type_name(conn) == "_multiprocessing.Connection":
+                    raw = mem._try(conn + 16, 4)
+                    fd = int.from_bytes(raw, "little", signed=True) if raw else -1
+                    return fd if 0 <= fd < 1 << 20 else None
+                addr = mem.resolve(conn, ["_handle"])
+                return mem._int(addr) if addr else None
+            except CaptureError:
+                return None
+
+        for addr, lock in locks.items():
+            found = managers.manager_object(proc, frames, lock, tree=tree, handle_of=handle_of)
+            out[addr] = replace(lock, manager=found) if found is not None else lock
+    return out
+
+
 async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: float) -> tuple[tuple[Lock, ...], tuple[str, ...]]:
     """Lock records for the wanted threads ({pid: {tid}}) plus every other process's
     copy of a waited multiprocessing lock; notes say what could not be read."""
@@ -291,7 +322,7 @@ async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: f
     known: Known = {}
     for proc in snapshot.processes:
         if proc.pid in wanted:
-            found, why = await process_locks(proc, wanted[proc.pid], timeout, known)
+            found, why = await process_locks(proc, wanted[proc.pid], timeout, known, tree=[p.pid for p in snapshot.processes])
             records.extend(found)
             notes.extend(why)
     if records:

@@ -40,3 +40,11 @@ def test_mp_semaphore_spawn_live(python, start_demo):
     """The semaphore's holders are found in spawned workers too (own SemLock copies)."""
     demo = start_demo("mp_semaphore", python, "--method", "spawn")
     CHECKS["mp_semaphore"](capture(demo.pid), demo.truth, demo.info["python"].rsplit(".", 1)[0])
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.13")))
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_manager_lock_start_methods_live(method, python, start_demo):
+    """The Manager and its clients started by spawn/forkserver: same facts, same verdict."""
+    demo = start_demo("manager_lock", python, "--method", method)
+    CHECKS["manager_lock"](capture(demo.pid), demo.truth, demo.info["python"].rsplit(".", 1)[0])

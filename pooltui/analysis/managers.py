@@ -1,0 +1,194 @@
+"""Manager locks: a ``Manager().Lock()`` waited on through its proxy.
+
+The lock lives in the Manager's server process; a client's ``acquire()`` (``with proxy:``)
+is run there by the server thread serving that client's connection, which blocks on the
+lock while the client blocks reading the answer. ``capture.managers`` reads, per client
+connection, its last request (``Lock.manager``). Conclusions, after ``analysis.locks``:
+
+- each blocked server thread is a waiter on "the Manager's Lock <id>" for its client;
+- each client thread waiting in an AcquirerProxy call waits on that lock (pid M), not on
+  a pipe -- matched to its server thread by the connection's socket (the client's pid);
+- the holder is the client whose connection's last request was ``acquire`` of that lock
+  and returned True (how known: said so); else "could hold: the clients connected";
+- it can never be released (error, ``abandoned_lock``) when its holder's task ended (the
+  holder is an idle pool worker), or when every client still connected waits on it (the
+  one that took it has gone: its connection, and its server thread, are gone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+from pooltui.analysis.frames import innermost_user
+from pooltui.model import (
+    Certainty,
+    Diagnosis,
+    Kind,
+    Lock,
+    LockHolder,
+    ManagerClient,
+    ManagerObject,
+    Process,
+    Snapshot,
+    Thread,
+    Wait,
+    WaitKind,
+)
+
+PROXY_PHRASE = "waits on the Manager's lock"
+_ACQUIRES = ("acquire", "__enter__")
+
+
+def lock_name(manager: ManagerObject) -> str:
+    return f"the Manager's {manager.typeid or 'lock'} {manager.ident}"
+
+
+def _client_thread(proc: Optional[Process], name: str) -> Optional[Thread]:
+    """The client's thread: the Manager names a connection "PROCESS" (main thread) or
+    "PROCESS|THREAD"."""
+    if proc is None:
+        return None
+    _, bar, thread_name = name.partition("|")
+    if not bar:
+        return proc.thread(proc.pid)
+    return next((t for t in proc.threads if t.name == thread_name), None)
+
+
+def _holders(lock: Lock, manager: ManagerObject, snapshot: Snapshot) -> list[tuple[ManagerClient, LockHolder]]:
+    out = []
+    for c in manager.clients:
+        if c.waiting or c.last_call not in _ACQUIRES or c.result in ("False", "None"):
+            continue
+        proc = snapshot.process(c.pid) if c.pid else None
+        thread = _client_thread(proc, c.name)
+        out.append((c, LockHolder(pid=c.pid or 0, tid=thread.tid if thread else None, ident=thread.ident if thread else None, thread_name=c.name)))
+    return out
+
+
+def _who(c: ManagerClient) -> str:
+    if c.name.startswith("thread "):  # 2.7: py-spy shows no thread names
+        return f"the client served by Manager thread {c.server_tid}" + (f" (pid {c.pid})" if c.pid else "")
+    return f"client '{c.name}'" + (f" (pid {c.pid})" if c.pid else "")
+
+
+def _at(thread: Thread) -> tuple[Optional[int], str]:
+    index = thread.wait.frame_index if thread.wait and thread.wait.frame_index is not None else innermost_user(thread.frames)
+    if index is None:
+        return None, ""
+    f = thread.frames[index]
+    return index, f" in {f.function}, {f.where}"
+
+
+def resolve(snapshot: Snapshot) -> Snapshot:
+    """Name Manager locks, their holder and every waiter on both sides of the connection."""
+    locks = []
+    lines: dict[tuple[int, int], Wait] = {}
+    for lock in snapshot.locks:
+        if lock.manager is None:
+            locks.append(lock)
+            continue
+        locks.append(_resolve_one(lock, lock.manager, snapshot, lines))
+    if not lines:
+        return snapshot.with_(locks=tuple(locks))
+    processes = tuple(
+        replace(p, threads=tuple(replace(t, wait=lines[(p.pid, t.tid)]) if (p.pid, t.tid) in lines else t for t in p.threads))
+        for p in snapshot.processes
+    )
+    return snapshot.with_(locks=tuple(locks), processes=processes)
+
+
+def _resolve_one(lock: Lock, manager: ManagerObject, snapshot: Snapshot, lines: dict[tuple[int, int], Wait]) -> Lock:
+    name = lock_name(manager)
+    held = _holders(lock, manager, snapshot)
+    connected = [c for c in manager.clients if not c.waiting]
+    if held:
+        holder_text = ", ".join(_who(c) for c, _ in held)
+        note = f"{holder_text}: its connection's last request to the Manager was acquire() (it returned True)"
+    else:
+        holder_text = "not known"
+        others = ", ".join(f"'{c.name}'" for c in connected)
+        note = "a Manager Lock records no owner; " + (
+            f"could hold: clients connected to the Manager ({others})" if others else "no connected client could release it"
+        )
+    holder = held[0][1] if held and held[0][1].pid else None
+    waiters = list(lock.waiters)
+    for c in manager.clients:
+        if not c.waiting:
+            continue
+        server = (lock.pid, c.server_tid)
+        wait = _server_wait(snapshot, server, c, name, holder_text, lock.id)
+        if wait is not None:
+            lines[server] = wait
+        client = _client_thread(snapshot.process(c.pid) if c.pid else None, c.name)
+        if client is not None and client.wait is not None and (client.wait.summary.startswith(PROXY_PHRASE) or client.wait.lock_id == lock.id):
+            index, at = _at(client)
+            held_by = f"held by {holder_text}" if held else holder_text
+            summary = f"waits on {name} (pid {lock.pid}) {held_by}" if held else f"waits on {name} (pid {lock.pid}): holder {held_by}"
+            lines[(c.pid or 0, client.tid)] = replace(
+                client.wait, kind=WaitKind.LOCK, summary=summary + at, frame_index=index, lock_id=lock.id, holder=holder_text
+            )
+            waiters.append((c.pid or 0, client.tid))
+    return replace(lock, name=name, holder=holder, holders=tuple(h for _, h in held if h.pid), note=note, waiters=tuple(dict.fromkeys(waiters)))
+
+
+def _server_wait(snapshot: Snapshot, server: tuple[int, int], c: ManagerClient, name: str, holder_text: str, lock_id: str) -> Optional[Wait]:
+    proc = snapshot.process(server[0])
+    thread = proc.thread(server[1]) if proc is not None else None
+    if thread is None or thread.wait is None:
+        return None
+    summary = f"runs the acquire() of {_who(c)} on {name} and waits on it, held by {holder_text}"
+    return replace(thread.wait, kind=WaitKind.LOCK, summary=summary, lock_id=lock_id, holder=holder_text)
+
+
+def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
+    """``abandoned_lock`` (error): a Manager lock nobody will release."""
+    out = []
+    for lock in snapshot.locks:
+        manager = lock.manager
+        if manager is None or not any(c.waiting for c in manager.clients):
+            continue
+        held = _holders(lock, manager, snapshot)
+        connected = [c for c in manager.clients if not c.waiting]
+        why = ""
+        if held:
+            ended = [c for c, h in held if _task_ended(snapshot, c, h)]
+            if ended and len(ended) == len(held):
+                why = f"its holder, {_who(ended[0])}, took it and its task ended without releasing it (the worker is idle)"
+        elif not connected:
+            why = "every client still connected to the Manager waits on it: the one that took it is gone"
+        if not why:
+            continue
+        waiting = [c for c in manager.clients if c.waiting]
+        out.append(
+            Diagnosis(
+                kind=Kind.ABANDONED_LOCK,
+                certainty=Certainty.FACT if held else Certainty.INFERRED,
+                subject=f"lock {lock.pid}:{manager.ident}",
+                summary=f"{lock.name} (Manager pid {lock.pid}) can never be released: {why}. {len(waiting)} client(s) wait on it forever.",
+                pids=tuple(dict.fromkeys([lock.pid, *(c.pid for c in waiting if c.pid), *(c.pid for c, _ in held if c.pid)])),
+                tids=tuple(c.server_tid for c in waiting),
+                evidence=tuple(
+                    f"Manager thread {c.server_tid} serving '{c.name}': "
+                    + (
+                        "running acquire() now (blocked)"
+                        if c.waiting
+                        else f"last request {c.last_call or 'on another object'}" + (f" -> {c.result}" if c.result else "")
+                    )
+                    for c in manager.clients
+                ),
+                fix="Take a Manager lock only in a `with` block (never acquire() without a try/finally release()); restart the Manager to free it.",
+            )
+        )
+    return out
+
+
+def _task_ended(snapshot: Snapshot, c: ManagerClient, h: LockHolder) -> bool:
+    """The holder client is gone, or is a worker idle between tasks: nothing will release."""
+    proc = snapshot.process(c.pid) if c.pid else None
+    if proc is None:
+        return False  # not known which process it is
+    if proc.status in ("zombie", "gone"):
+        return True
+    thread = proc.thread(h.tid) if h.tid else None
+    return thread is not None and thread.wait is not None and thread.wait.kind is WaitKind.IDLE
