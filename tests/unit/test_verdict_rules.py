@@ -10,7 +10,17 @@ import pytest
 from pooltui.model import SEVERITY, Certainty, Diagnosis, Kind, Severity, dumps, loads, severity_of
 from tests.conftest import fixture_names, load_fixture
 
-ERRORS = {"deadlock_cycle", "orphaned_lock", "dead_holder", "lost_task", "pool_hung", "crash_loop", "manager_gone", "stopped_holds_pool", "abandoned_lock"}
+ERRORS = {
+    "deadlock_cycle",
+    "orphaned_lock",
+    "dead_holder",
+    "lost_task",
+    "pool_hung",
+    "crash_loop",
+    "manager_gone",
+    "stopped_holds_pool",
+    "abandoned_lock",
+}
 
 
 def test_every_kind_has_one_severity_and_the_errors_are_the_cannot_finish_ones():
