@@ -101,15 +101,17 @@ def main(demo, workers, method):
 
 
 def _server_threads(pid):
-    """Tids of the manager's threads (not its main thread, which waits on an Event) asleep
-    in futex(): the server threads running a waiting client's acquire()."""
+    """Tids of the manager's threads asleep in futex(), but its main thread (it waits on an
+    Event) and its accepter (the first thread it starts; briefly in futex() while it starts
+    a connection's thread): the server threads running a waiting client's acquire()."""
     import os
+    tids = sorted(int(tid) for tid in os.listdir("/proc/%d/task" % pid) if int(tid) != pid)[1:]
     out = []
-    for tid in os.listdir("/proc/%d/task" % pid):
-        got = _common.read_syscall(pid, int(tid))
-        if got and got[0] == 202 and int(tid) != pid:
-            out.append(int(tid))
-    return sorted(out)
+    for tid in tids:
+        got = _common.read_syscall(pid, tid)
+        if got and got[0] == 202:
+            out.append(tid)
+    return out
 
 
 def _options(parser):

@@ -62,7 +62,16 @@ def unreadable(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
-RULES = (graph.deadlocks, locks.diagnose, managers.diagnose, *hangs.RULES, faults.stopped, lambda s: faults.crash_loops([s]), oversubscribed, unreadable)
+RULES = (
+    graph.deadlocks,
+    locks.diagnose,
+    managers.diagnose,
+    *hangs.RULES,
+    faults.stopped,
+    lambda s: faults.crash_loops([s]),
+    oversubscribed,
+    unreadable,
+)
 
 
 def diagnose(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
