@@ -330,7 +330,7 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
                 certainty=certainty,
                 subject="threads " + ",".join(f"{p}/{t}" for p, t in sorted(cycle)),
                 summary=f"{lead}: {len(cycle)} {where} each wait for {what}; none can go on ({names} -> back).",
-                pids=tuple(dict.fromkeys([*pids, *(n[0] for n in others)])),
+                pids=pids,  # the cycle's; who is blocked behind it is in the evidence
                 tids=tuple(n[1] for n in cycle),
                 evidence=tuple(e.evidence for e in chain) + tuple(f"also blocked behind it: {_label(snapshot, n)}" for n in others[:8]),
                 fix=fix or _FIX["lock"],
