@@ -76,6 +76,9 @@ RULES = (
 
 def diagnose(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
     found = [d for rule in RULES for d in rule(snapshot)]
+    cycles = {pid for d in found if d.kind is Kind.DEADLOCK for pid in d.pids}
+    # a lock whose holder is in a deadlock is not "contended": the deadlock is the story
+    found = [d for d in found if not (d.kind is Kind.LOCK_CONTENTION and d.pids and d.pids[0] in cycles)]
     found.sort(key=lambda d: -d.severity.rank)
     return tuple(found)
 
