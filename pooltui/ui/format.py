@@ -100,7 +100,8 @@ def thread_title(thread: Thread, mark: str = "") -> Content:
         (one_line(thread.role, 40), "$accent"),
         (f"  tid {thread.tid}", "$text-muted"),
         *((("  holds GIL", "$warning"),) if thread.owns_gil else ()),
-        *((("  ", ""), (f"⏸ {mark}", "$warning bold")) if mark else ()),
+        # ‖, not ⏸: browser fonts (pooltui serve) lack U+23F8 and draw a box
+        *((("  ", ""), (f"‖ {mark}", "$warning bold")) if mark else ()),
     )
 
 

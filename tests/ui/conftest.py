@@ -29,6 +29,17 @@ FIRST, LATER, KILLED = "tui-pool-py311.json", "tui-pool-py311-later.json", "tui-
 
 
 @pytest.fixture(autouse=True, scope="session")
+def reports_home(tmp_path_factory):
+    """The save dialog's default folder (~/pooltui-reports) lands in a scratch HOME, not the tester's."""
+    old = os.environ.get("HOME")
+    os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
+    os.environ.pop("POOLTUI_REPORTS", None)
+    yield
+    if old is not None:
+        os.environ["HOME"] = old
+
+
+@pytest.fixture(autouse=True, scope="session")
 def utc_clock():
     """Times on screen are local time: pin the zone so screenshots do not depend on the machine."""
     old = os.environ.get("TZ")

@@ -98,7 +98,8 @@ async def test_mark_sets_the_diff_base():
 
 @pilot
 async def test_save_dialog_writes_a_report_that_loads_back(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("POOLTUI_REPORTS", raising=False)
     snap = recorded(FIRST)
     app = PoolApp(recorded_source(FIRST))
     async with app.run_test(size=SIZE) as pilot:
@@ -106,11 +107,13 @@ async def test_save_dialog_writes_a_report_that_loads_back(tmp_path, monkeypatch
         await pilot.pause()
         assert isinstance(app.screen, SaveDialog)
         name = app.screen.query_one("#save-path", Input).value
-        assert name == f"pooltui-vm-{snap.root_pid}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(snap.created))}.json"  # TZ is UTC
+        base = f"pooltui-vm-{snap.root_pid}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(snap.created))}.json"  # TZ is UTC
+        assert name == f"~/pooltui-reports/{base}"  # one folder for reports, not wherever pooltui was started
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
-    saved = tmp_path / name
+        saved = tmp_path / "pooltui-reports" / base
+        assert any(str(saved) in str(n.message) for n in app._notifications)  # says where it went
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     assert load_report(saved).snapshot.processes == snap.processes
 

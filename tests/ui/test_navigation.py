@@ -42,7 +42,7 @@ async def test_enter_on_an_orphaned_lock_goes_to_the_thread_that_held_it_at_fork
 
 @pilot
 async def test_no_holder_to_go_to_is_said_in_the_footer_and_by_enter():
-    snap, _ = load_fixture("plain_lock-py3.12")
+    snap, _ = load_fixture("dead_holder-py3.12")
     app = PoolApp(RecordedSource(snap))
     async with app.run_test(size=SIZE) as pilot:
         current = app.session.current
@@ -57,7 +57,7 @@ async def test_no_holder_to_go_to_is_said_in_the_footer_and_by_enter():
         await pilot.press("enter")
         await pilot.pause()
         assert tree(app).selected_pid == waiter  # nothing moved
-        assert any("records no owner" in str(n.message) for n in app._notifications)
+        assert any("holder died" in str(n.message) for n in app._notifications)
 
 
 @pilot

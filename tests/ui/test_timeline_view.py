@@ -76,6 +76,6 @@ async def test_stuck_threads_are_marked():
         tree(app).highlighted = tree(app).pids.index(proc.pid)
         await pilot.pause()
         text = screen_text(app)
-        assert "⏸ stuck 6 s" in text
+        assert "‖ stuck 6 s" in text
         assert "no CPU time for 6 s" in text  # the diagnosis panel: sentence
         assert replace(thread, name=None).label in text or thread.label in text

@@ -3,6 +3,7 @@ diagnoses | events, footer. Every key is a Binding here, enabled through check_a
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import TYPE_CHECKING, Optional
 
@@ -24,6 +25,20 @@ from pooltui.ui.widgets.threads import ThreadList, ThreadPane
 
 if TYPE_CHECKING:
     from pooltui.ui.app import PoolApp
+
+REPORTS = "~/pooltui-reports"  # the save dialog's default folder ($POOLTUI_REPORTS overrides)
+
+
+def reports_folder() -> str:
+    """The default folder for saved reports, created (0700: stacks can hold secrets) on first
+    use; as typed (``~/…``) so the dialog shows it short. The current folder if it cannot be made."""
+    folder = os.environ.get("POOLTUI_REPORTS") or REPORTS
+    try:
+        os.makedirs(os.path.expanduser(folder), mode=0o700, exist_ok=True)
+    except OSError:
+        return "."
+    return folder
+
 
 NARROW = 110  # columns below which the tree goes above the stacks
 LIVE_ONLY = {"dump", "dump_all", "pause", "toggle_native"}
@@ -234,9 +249,13 @@ class MainScreen(Screen[None]):
         if session.events and not snapshot.events:
             snapshot = snapshot.with_(events=tuple(session.events))
         name = f"pooltui-{snapshot.host}-{snapshot.root_pid}-{stamp(snapshot.created)}.json"
+        if not self.app.is_web:  # a browser downloads it; here: one folder for every report, not wherever pooltui started
+            name = os.path.join(reports_folder(), name)
         self.app.push_screen(SaveDialog(snapshot, name), self._saved)
 
     def _saved(self, path: Optional[str]) -> None:
+        if path and not self.app.is_web:
+            path = os.path.abspath(path)  # say where it went, whatever was typed
         if path:
             self.notify(f"report saved to {path}", title="saved", timeout=5, markup=False)
 
