@@ -404,7 +404,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         title=f"pooltui · {source.description}",
-        public_url=url,
+        public_url=args.public_url.rstrip("/") if args.public_url else None,
     )
     if remote:
         print(

@@ -27,6 +27,7 @@ import html
 import ipaddress
 import json
 import logging
+import re
 import secrets
 import socket
 from pathlib import Path
@@ -47,6 +48,7 @@ CSP = (
     "default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
     "font-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -91,6 +93,7 @@ class GuardedServer(Server):
 
     def __init__(self, command: str, *, token: str, max_sessions: int, host: str, port: int, title: str, public_url: Optional[str] = None) -> None:
         super().__init__(command, host=host, port=port, title=title, public_url=public_url)
+        self.fixed_url = public_url is not None  # else the page's URLs follow the Host it was asked by (a tunnel's own port)
         self.token = token
         self.max_sessions = max_sessions
         self.sessions = 0
@@ -102,6 +105,8 @@ class GuardedServer(Server):
     # -- checks ---------------------------------------------------------------------------
 
     def host_allowed(self, header: str) -> bool:
+        if not _HOST.fullmatch(header):  # a name or [IPv6] and an optional port, nothing else (it is put into the page)
+            return False
         name = _host_name(header)
         return bool(name) and (name in self.hosts or _is_ip(name))
 
@@ -164,7 +169,7 @@ class GuardedServer(Server):
     async def handle_index(self, request: web.Request) -> web.Response:  # type: ignore[override]
         nonce = secrets.token_urlsafe(16)
         token = quote(self.token, safe="")
-        base = self.public_url.rstrip("/")
+        base = self.public_url.rstrip("/") if self.fixed_url else f"http://{request.host}"  # request.host passed the guard
         ws = ("wss:" if base.startswith("https") else "ws:") + base.split(":", 1)[1] + f"/ws/{token}"
         page = PAGE.read_text(encoding="utf-8")
         for name, value in (

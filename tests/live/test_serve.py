@@ -145,6 +145,11 @@ def test_page_names_pooltui_and_the_pid(served):
     page = _get(f"{url}/?token={TOKEN}")
     assert page is not None and "pooltui" in page and f"pid {pid}" in page
     assert f"ws://127.0.0.1:{url.rsplit(':', 1)[1]}/ws/{TOKEN}" in page  # the websocket the page's script opens (it appends ?width=…)
+    # asked by another name or port (ssh -L 9000:127.0.0.1:8000), the page's URLs follow it
+    request = urllib.request.Request(f"{url}/?token={TOKEN}", headers={"Host": "localhost:9000"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        tunnelled = response.read().decode()
+    assert f"ws://localhost:9000/ws/{TOKEN}" in tunnelled and "http://localhost:9000/static/" in tunnelled
 
 
 def test_the_page_loads_nothing_from_elsewhere(served):

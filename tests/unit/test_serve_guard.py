@@ -29,7 +29,7 @@ def test_host_and_origin_names():
     server = GuardedServer("true", token="t" * 32, max_sessions=1, host="127.0.0.1", port=8000, title="t", public_url="https://pool.example.org/x")
     for ok in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "pool.example.org", "10.1.2.3:8000", "LOCALHOST"):
         assert server.host_allowed(ok), ok
-    for bad in ("evil.example:8000", "127.0.0.1.evil.example", "", "localhost.evil.example:8000"):
+    for bad in ("evil.example:8000", "127.0.0.1.evil.example", "", "localhost.evil.example:8000", '127.0.0.1:80"><script>', "127.0.0.1:80/x"):
         assert not server.host_allowed(bad), bad
     assert server.origin_allowed("http://127.0.0.1:8000") and server.origin_allowed("https://pool.example.org")
     for bad in ("null", "file://", "http://evil.example", "chrome-extension://abc", "http://127.0.0.1.nip.io:8000"):
