@@ -131,8 +131,8 @@ def pool_hung(snapshot: Snapshot) -> list[Diagnosis]:
     """The parent waits for results, yet no worker has a task and nothing is left to hand out."""
     out = []
     for parent in snapshot.processes:
-        if parent.role != roles.POOL_PARENT:
-            continue
+        if parent.role != roles.POOL_PARENT or parent.stopped:
+            continue  # a stopped parent hands out nothing: stopped_holds_pool says why
         wait, workers = waiter(parent), pool_workers(snapshot, parent)
         if wait is None or not workers or not all(is_idle_worker(w) for w in workers) or not task_handler_drained(parent):
             continue
@@ -170,7 +170,7 @@ def lost_task(snapshot: Snapshot) -> list[Diagnosis]:
     """A worker was replaced while the parent waits, and the replacement sits idle."""
     out = []
     for parent in snapshot.processes:
-        wait = waiter(parent) if parent.role == roles.POOL_PARENT else None
+        wait = waiter(parent) if parent.role == roles.POOL_PARENT and not parent.stopped else None
         workers = pool_workers(snapshot, parent) if wait is not None else []
         if wait is None or not task_handler_drained(parent):
             continue
