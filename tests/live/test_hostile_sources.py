@@ -123,3 +123,63 @@ def test_hostile_source_paths_leak_nothing_and_do_not_hang(hostile_target, tmp_p
     assert notes["environ"][0] is None and notes["environ"][1].startswith("source not read:")
     if shadow_first:
         assert notes["shadow.py"][0] is None
+
+
+JAILED = """
+import threading
+ns = {}
+exec(compile("def in_jail(ev): ev.wait()\\n", "/srv/app.py", "exec"), ns)
+ev = threading.Event()
+threading.Thread(target=ns["in_jail"], args=(ev,)).start()
+print("ready", flush=True)
+ev.wait()
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not all(shutil.which(t) for t in ("unshare", "chroot")) or not os.path.exists("/usr/bin/python3"),
+    reason="needs root, unshare and chroot to run a target in a root of its own",
+)
+def test_a_target_in_its_own_root_is_read_there_and_absolute_symlinks_stay_inside(tmp_path):
+    """A chrooted target (as in a container: its own mount namespace and root) whose
+    source file is an absolute symlink: it resolves inside the target's root, as the
+    target sees it, never to the host's file of that name."""
+    token = os.urandom(4).hex()
+    host_file = Path(f"/tmp/pooltui-host-{token}.py")
+    host_file.write_text("HOST_VERSION = 1\n")
+    jail = Path(tempfile.mkdtemp(prefix="pooltui-jail-"))
+    jail.chmod(0o755)
+    for d in ("usr", "srv", "tmp", "proc"):
+        (jail / d).mkdir()
+    for link, to in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")):
+        (jail / link).symlink_to(to)
+    (jail / "tmp").chmod(0o1777)
+    (jail / "tmp" / host_file.name).write_text("JAIL_VERSION = 1\n")
+    (jail / "srv" / "app.py").symlink_to(host_file)  # absolute: /tmp/pooltui-host-….py
+    inner = (
+        f"mount --bind /usr {jail}/usr && mount -t proc proc {jail}/proc && "
+        f"exec chroot --userspec=65534:65534 {jail} /usr/bin/python3 -c '{JAILED}'"
+    )
+    proc = subprocess.Popen(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", inner], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert _readline(proc) == "ready\n"
+        command = [*POOLTUI, "snapshot", str(proc.pid), "--timeout", "5", "--format", "json"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert result.returncode in (0, 1), result.stderr
+        processes = json.loads(result.stdout)["snapshot"]["processes"]
+        frames = [f for p in processes for t in p["threads"] for f in t["frames"] if f["function"] == "in_jail"]
+        assert [f["code"] for f in frames] == ["JAIL_VERSION = 1"]
+        assert "HOST_VERSION" not in result.stdout
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        host_file.unlink()
+        (jail / "tmp" / host_file.name).unlink()
+        (jail / "srv" / "app.py").unlink()
+        for link in ("bin", "lib", "lib64"):
+            (jail / link).unlink()
+        for d in ("usr", "srv", "tmp", "proc"):  # rmdir, never rmtree: a bind mount must not take /usr with it
+            (jail / d).rmdir()
+        jail.rmdir()
