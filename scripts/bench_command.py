@@ -69,14 +69,16 @@ def whole_command(root: int, pids: list[int], rounds: int, in_process: Callable[
     out = tempfile.mkdtemp(prefix="pooltui-bench-")
     report = os.path.join(out, "r.json")
     snap = pooltui_cmd("snapshot", str(root), "-o", report, "--format", "json")
-    runs: dict[str, list[tuple[float, float, int]]] = {"pooltui": [], "loop": [], "in_process": []}
+    subprocesses = [pyspy.find_pyspy(), "dump", "--pid", str(root), "--subprocesses"]
+    runs: dict[str, list[tuple[float, float, int]]] = {"pooltui": [], "loop": [], "in_process": [], "subprocesses": []}
     for n in range(rounds):
         order = [
             ("pooltui", lambda: timed(snap)),
             ("loop", lambda: timed(serial_loop(pids), shell=True)),
             ("in_process", lambda: (in_process(), 0.0, 0)),
+            ("subprocesses", lambda: timed(subprocesses)),
         ]
-        for name, run in order[n % 3 :] + order[: n % 3]:
+        for name, run in order[n % 4 :] + order[: n % 4]:
             runs[name].append(run())
     try:
         size = os.path.getsize(report)
@@ -97,6 +99,10 @@ def whole_command(root: int, pids: list[int], rounds: int, in_process: Callable[
         "ratio_max": max(ratios),
         "pooltui_cpu": med(c for _, c, _ in runs["pooltui"]),
         "loop_cpu": med(c for _, c, _ in runs["loop"]),
+        # one py-spy walking the tree (text only: its --json stops after the root) parses each
+        # child's interpreter again: its CPU per process is the loop's
+        "subprocesses": med(w for w, _, _ in runs["subprocesses"]),
+        "subprocesses_cpu": med(c for _, c, _ in runs["subprocesses"]),
         "exit_codes": sorted({code for _, _, code in runs["pooltui"]}),
         "report_bytes": size,
     }
