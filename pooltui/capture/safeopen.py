@@ -97,7 +97,7 @@ def creds_of(pid: int) -> Optional[Creds]:
 
 
 _LIBC = None
-_OPENAT2 = True  # cleared when the kernel says ENOSYS (tests clear it to try the walk)
+_OPENAT2 = True  # cleared when openat2 is missing or filtered (_probe_openat2; tests clear it to try the walk)
 
 
 def _libc():  # type: ignore[no-untyped-def]
@@ -181,15 +181,33 @@ def _walk(root: int, path: bytes, flags: int) -> int:
             os.close(fd)
 
 
-def _open(root: int, path: bytes, flags: int) -> int:
-    global _OPENAT2
-    if _OPENAT2:
-        try:
-            return _openat2(root, path, flags)
-        except OSError as exc:
-            if exc.errno != errno.ENOSYS:
-                raise
+_PROBED = False
+
+
+def _probe_openat2() -> None:
+    """Whether openat2 works here at all: a kernel before 5.6 says ENOSYS, a seccomp
+    filter that does not know it (older container runtimes) EPERM. Probed once on "."
+    of "/", where nothing else can fail, so a later EPERM means the file's permission."""
+    global _OPENAT2, _PROBED
+    _PROBED = True
+    try:
+        fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.close(_openat2(fd, b".", os.O_PATH | os.O_CLOEXEC))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSYS, errno.EPERM):
             _OPENAT2 = False
+    finally:
+        os.close(fd)
+
+
+def _open(root: int, path: bytes, flags: int) -> int:
+    if not _PROBED:
+        _probe_openat2()
+    if _OPENAT2:
+        return _openat2(root, path, flags)
     return _walk(root, path, flags)
 
 

@@ -207,3 +207,17 @@ def test_a_read_that_hangs_is_abandoned_at_the_deadline_and_not_retried(tree, mo
     finally:
         release.set()
         sourcelines._HUNG.clear()
+
+
+@pytest.mark.parametrize("err", [38, 1])  # ENOSYS (Linux < 5.6), EPERM (a seccomp filter that does not know openat2)
+def test_an_openat2_the_kernel_or_a_filter_refuses_falls_back_to_the_walk(tree, monkeypatch, err):
+    def refused(root, path, flags):  # type: ignore[no-untyped-def]
+        raise OSError(err, os.strerror(err))
+
+    monkeypatch.setattr(safeopen, "_openat2", refused)
+    monkeypatch.setattr(safeopen, "_PROBED", False)
+    monkeypatch.setattr(safeopen, "_OPENAT2", True)
+    got = read(tree, me(), "ok.py", "link.py")
+    assert isinstance(got["ok.py"], safeopen.Read)
+    assert got["link.py"] == "it is a symbolic link, not a regular file"
+    assert safeopen._OPENAT2 is False
