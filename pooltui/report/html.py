@@ -23,7 +23,7 @@ from pooltui.analysis.frames import origin
 from pooltui.analysis.locks import holder_text
 from pooltui.analysis.waits import process_state
 from pooltui.model import Diagnosis, Event, Frame, Lock, Process, Severity, Snapshot, Thread, Timeline, WaitKind
-from pooltui.report.text import clean, cmdline, human_bytes, one_line, percent, tree_rows
+from pooltui.report.text import clean, cmdline, group_processes, group_threads, human_bytes, one_line, percent, pid_list, tree_rows
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
@@ -238,9 +238,14 @@ def _frame(frame: Frame, index: int, thread: Thread) -> str:
     return "".join(parts)
 
 
-def _thread(thread: Thread) -> list[str]:
+def _thread(thread: Thread, same: tuple[Thread, ...] = ()) -> list[str]:
+    """``same``: other threads with this stack and wait, said as a count."""
     tags = [t for t, on in (("on CPU", thread.active), ("holds GIL", thread.owns_gil), ("fork ghost", thread.ghost)) if on]
+    if same:
+        tags.append(f"×{len(same) + 1}")
     tag_html = "".join(f' <span class="tag">{t}</span>' for t in tags)
+    if same:
+        tag_html += f' <span class="muted">also {e(", ".join(t.label for t in same[:8]) + (", …" if len(same) > 8 else ""))}</span>'
     summary = f"<b>{e(thread.label)}</b> <span class=\"muted\">{e(thread.role)}, tid {thread.tid}</span>{tag_html}"
     wait = thread.wait
     if wait is not None:
@@ -261,15 +266,21 @@ def _processes(snapshot: Snapshot) -> list[str]:
         '<section id="processes"><h2>Threads and stacks</h2>',
         '<p class="muted">Innermost frame first; the program\'s own frames are highlighted.</p>',
     ]
-    for _, proc in tree_rows(snapshot.processes, snapshot.root_pid):
+    ordered = [p for _, p in tree_rows(snapshot.processes, snapshot.root_pid)]
+    for group in group_processes(ordered):  # identical workers once, with their count
+        proc = group[0]
         assert isinstance(proc, Process)
-        out.append(f'<section class="proc" id="pid-{proc.pid}"><h3>pid {proc.pid} — {e(proc.role_label)} {_state_badge(proc)}</h3>')
+        if len(group) > 1:
+            title = f"{len(group)} × {e(proc.role)} {_state_badge(proc)} <span class=\"muted\">the same stacks — pids {e(pid_list(group))}</span>"
+        else:
+            title = f"pid {proc.pid} — {e(proc.role_label)} {_state_badge(proc)}"
+        out.append(f'<section class="proc" id="pid-{proc.pid}"><h3>{title}</h3>' + "".join(f'<span id="pid-{p.pid}"></span>' for p in group[1:]))
         out.append(f'<p class="cmd"><code>{e(cmdline(proc.cmdline, 400) or proc.name)}</code></p>')
         if proc.error is not None:
             detail = f"<pre>{e_block(proc.error.detail)}</pre>" if proc.error.detail else ""
             out.append(f'<div class="error"><p><b>Could not read:</b> {e(proc.error.message)}</p><p>{e(proc.error.help)}</p>{detail}</div>')
-        for thread in proc.threads:
-            out += _thread(thread)
+        for threads in group_threads(proc.threads):
+            out += _thread(threads[0], threads[1:])
         out.append("</section>")
     out.append("</section>")
     return out

@@ -15,7 +15,7 @@ from pooltui.analysis.frames import origin
 from pooltui.analysis.locks import holder_text
 from pooltui.analysis.waits import process_state
 from pooltui.model import Diagnosis, Process, Snapshot, Thread, Timeline
-from pooltui.report.text import cmdline, human_bytes, one_line, percent, tree_rows
+from pooltui.report.text import cmdline, group_processes, group_threads, human_bytes, one_line, percent, pid_list, tree_rows
 
 # Markdown that a captured string could start: HTML (<script>), links, code spans, emphasis.
 # An underscore inside a word (pool_worker) is left alone: CommonMark does not emphasise it.
@@ -63,6 +63,14 @@ def stack_lines(thread: Thread, indent: str = "    ") -> list[str]:
         for loc in frame.locals or ():
             lines.append(f"{indent}      {one_line(loc.name)} = {one_line(loc.repr, 120)}")
     return lines
+
+
+def _more(threads: tuple[Thread, ...]) -> str:
+    """For a group of identical threads: how many, and the others' names."""
+    if len(threads) == 1:
+        return ""
+    others = ", ".join(_md(t.label) for t in threads[1:8]) + (", …" if len(threads) > 8 else "")
+    return f" — **×{len(threads)}** with the same stack: {others}"
 
 
 def thread_heading(thread: Thread) -> str:
@@ -138,14 +146,19 @@ def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> 
         out += ["", "## Events", ""]
         out += [f"- {_when(e.time)} pid {e.pid} {_md(e.kind)}: {_md(e.detail)}" for e in events]
     out += ["", "## Processes", ""]
-    for _, proc in tree_rows(snapshot.processes, snapshot.root_pid):
-        out.append(f"### pid {proc.pid} — {_md(proc.role_label)} ({process_state(proc)})")
+    ordered = [p for _, p in tree_rows(snapshot.processes, snapshot.root_pid)]
+    for group in group_processes(ordered):  # identical workers once, with their count
+        proc = group[0]
+        if len(group) > 1:
+            out.append(f"### {len(group)} × {_md(proc.role)} ({process_state(proc)}), the same stacks — pids {pid_list(group)}")
+        else:
+            out.append(f"### pid {proc.pid} — {_md(proc.role_label)} ({process_state(proc)})")
         out += ["", f"`{_code(cmdline(proc.cmdline, 200) or proc.name)}`", ""]
         if proc.error is not None:
             out += [f"**Could not read:** {_md(proc.error.message)}", "", f"{_md(proc.error.help)}", ""]
             continue
-        for thread in proc.threads:
-            out += [thread_heading(thread), ""]
-            out += _fence(stack_lines(thread))
+        for threads in group_threads(proc.threads):
+            out += [thread_heading(threads[0]) + _more(threads), ""]
+            out += _fence(stack_lines(threads[0]))
             out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -8,9 +8,10 @@ them before anything is shown or saved as text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Optional
 
-from pooltui.model import escape_surrogates
+from pooltui.model import Process, Thread, escape_surrogates
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # invisible characters that reorder, hide or break text: every format character (Cf:
@@ -98,3 +99,35 @@ def tree_rows(processes, root_pid: int) -> list[tuple[str, object]]:
         if p.pid not in seen:
             rows.append(("? ", p))
     return rows
+
+
+def stack_key(thread: Thread) -> tuple[object, ...]:
+    """What makes two threads "the same" to a reader: role, Python frames (function, file,
+    line; native frames aside) and the wait line. Names and tids may differ."""
+    wait = thread.wait
+    frames = tuple((f.function, f.file, f.line) for f in thread.frames if not f.native)
+    return (thread.role, thread.ghost, frames, wait.kind.value if wait else None, wait.summary if wait else "", wait.unsaid_holder if wait else "")
+
+
+def group_threads(threads: Sequence[Thread]) -> list[tuple[Thread, ...]]:
+    """Threads with the same stack and wait, together, in the order each first appears."""
+    groups: dict[tuple[object, ...], list[Thread]] = {}
+    for t in threads:
+        groups.setdefault(stack_key(t), []).append(t)
+    return [tuple(g) for g in groups.values()]
+
+
+def group_processes(procs: Sequence[Process]) -> list[tuple[Process, ...]]:
+    """Processes of the same role whose threads all have the same stacks and waits (63 pool
+    workers blocked on one line), together, in the order each first appears. A process that
+    could not be read, or has no threads, stays on its own."""
+    groups: dict[object, list[Process]] = {}
+    for p in procs:
+        key: object = (p.role, p.python, tuple(stack_key(t) for t in p.threads)) if p.threads and p.error is None else ("alone", p.pid, p.create_time)
+        groups.setdefault(key, []).append(p)
+    return [tuple(g) for g in groups.values()]
+
+
+def pid_list(procs: Sequence[Process], limit: int = 12) -> str:
+    pids = [str(p.pid) for p in procs]
+    return ", ".join(pids[:limit]) + (f", … ({len(pids) - limit} more)" if len(pids) > limit else "")

@@ -15,6 +15,7 @@ from pooltui.analysis import analyze
 from pooltui.analysis.frames import origin
 from pooltui.model import Local, Snapshot
 from pooltui.report import load_report, render
+from pooltui.report.text import group_processes, group_threads, tree_rows
 from tests.conftest import FIXTURES, fixture_names
 
 FIXTURE_NAMES = fixture_names()
@@ -85,10 +86,13 @@ def test_recorded_report_as_html(name):
     assert f"pooltui report — pid {snapshot.root_pid} on {snapshot.host}" in text
     assert snapshot.tools["pooltui"] in text
     for proc in snapshot.processes:
-        assert f"pid-{proc.pid}" in ids
-        assert proc.role_label in text
+        assert f"pid-{proc.pid}" in ids  # a link to every pid, also one shown in a group of identical ones
+    ordered = [p for _, p in tree_rows(snapshot.processes, snapshot.root_pid)]
+    shown = [g[0] for g in group_processes(ordered)]  # identical workers once, with their count
+    for proc in shown:
+        assert proc.role in text
         cursor = page.index(f'id="pid-{proc.pid}"')
-        for thread in proc.threads:  # in order: fork ghosts (2.7) share tid 0
+        for thread in (g[0] for g in group_threads(proc.threads)):  # in order: fork ghosts (2.7) share tid 0
             assert thread.label in text
             if thread.wait is not None:
                 assert thread.wait.summary in text
@@ -102,7 +106,7 @@ def test_recorded_report_as_html(name):
                 at += 1
             cursor = end
     user_items = [a for t, a in tags.starts if t == "li" and "user" in a.get("class", "").split()]
-    user_frames = [f for p in snapshot.processes for t in p.threads for f in t.frames if origin(f) == "user"]
+    user_frames = [f for p in shown for g in group_threads(p.threads) for f in g[0].frames if origin(f) == "user"]
     assert len(user_items) == len(user_frames)
     for frame in (f for p in snapshot.processes for t in p.threads for f in t.frames if f.code):
         assert frame.code in text

@@ -28,3 +28,22 @@ def test_copy_pieces():
     assert process_markdown(worker).count("```") == 2 * len(worker.threads)
     verdicts = diagnoses_markdown(snap)
     assert "`orphaned_lock`" in verdicts and verdicts.count("\n- **") == len(snap.diagnoses)
+
+
+def test_identical_workers_and_threads_are_grouped_with_a_count():
+    from pooltui.report.html import render_html
+
+    raw, truth = load_fixture("logging_fork-py3.12")
+    snap = analyze(raw)
+    workers = truth["truth"]["worker_pids"]
+    md = render_markdown(snap)
+    heads = [line for line in md.splitlines() if line.startswith("### ")]
+    assert len(heads) == 2 and f"{len(workers)} × pool worker" in heads[1] and all(str(p) in heads[1] for p in workers)
+    html = render_html(snap)
+    assert f"{len(workers)} × pool worker" in html
+    # threads: the same stack in one process, named once with a count (a worker made of 5 copies of one thread)
+    worker = snap.process(workers[0])
+    many = replace(worker, threads=tuple(replace(worker.threads[0], tid=worker.threads[0].tid + i, name=f"handler-{i}") for i in range(5)))
+    md = render_markdown(snap.with_(processes=(snap.processes[0], many)))
+    assert md.count("**×5** with the same stack: handler-1, handler-2, handler-3, handler-4") == 1
+    assert md.count("**handler-0**") == 1 and "**handler-1**" not in md
