@@ -4,6 +4,7 @@ fuzz test's findings): the TUI shows them and every key works, no crash."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,21 @@ async def test_odd_but_loadable_reports_open(case):
             await pilot.press(key)
         await pilot.pause()
         assert app.is_running
+
+
+@pilot
+async def test_a_reports_host_cannot_steer_where_s_saves():
+    """The save dialog's default name is built from the report's host: a loaded report's
+    `../../etc/cron.d/x` stays one file name in the reports folder."""
+    from textual.widgets import Input
+
+    data = json.loads(json.dumps(BASE))
+    data["snapshot"]["host"] = "../../../etc/cron.d/x\n"
+    report = loads(json.dumps(data))
+    app = PoolApp(RecordedSource(report.snapshot, report.timeline, path="odd.json"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        name = app.screen.query_one("#save-path", Input).value
+    assert os.path.normpath(name) == name and "/etc/" not in name and "\n" not in name  # no ".." component, no newline
+    assert Path(name).name.startswith("pooltui-") and "cron.d_x" in Path(name).name

@@ -4,6 +4,7 @@ diagnoses | events, footer. Every key is a Binding here, enabled through check_a
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Optional
 
@@ -248,7 +249,8 @@ class MainScreen(Screen[None]):
         snapshot = session.current
         if session.events and not snapshot.events:
             snapshot = snapshot.with_(events=tuple(session.events))
-        name = f"pooltui-{snapshot.host}-{snapshot.root_pid}-{stamp(snapshot.created)}.json"
+        host = re.sub(r"[^A-Za-z0-9._-]+", "_", snapshot.host).strip(".") or "host"  # a loaded report's host may hold "../"
+        name = f"pooltui-{host}-{snapshot.root_pid}-{stamp(snapshot.created)}.json"
         if not self.app.is_web:  # a browser downloads it; here: one folder for every report, not wherever pooltui started
             name = os.path.join(reports_folder(), name)
         self.app.push_screen(SaveDialog(snapshot, name), self._saved)
