@@ -232,6 +232,22 @@ def check_manager_lock(s: Snapshot, truth: dict, version: str) -> None:
     assert not diagnoses(s, "lock_contention")
 
 
+def check_asyncio_blocked(s: Snapshot, truth: dict, version: str) -> None:
+    """The loop thread blocked by `with CACHE_LOCK:` in a coroutine: never "idle asyncio
+    event loop"; the lock, its holder thread and line; one blocked_event_loop warning."""
+    loop, holder = truth["loop"], truth["holder"]
+    t = thread_named(s, s.root_pid, loop["name"], loop["tid"])
+    assert t.wait.kind is WaitKind.LOCK, t.wait
+    assert t.wait.summary.startswith("the event loop is blocked (in coroutine handle_request): waits on "), t.wait.summary
+    assert "CACHE_LOCK" in t.wait.summary and f"'{holder['name']}' (pid {s.root_pid})" in t.wait.summary, t.wait.summary
+    assert t.frames[t.wait.frame_index].line == truth["wait_site"]["line"]
+    [lock] = [lock for lock in s.locks if lock.id == t.wait.lock_id]
+    assert lock.holder is not None and (lock.holder.pid, lock.holder.tid) == (s.root_pid, holder["tid"]), lock.holder
+    [d] = diagnoses(s, "blocked_event_loop")
+    assert d.severity is Severity.WARNING and "handle_request" in d.summary and "CACHE_LOCK" in d.summary, d
+    assert not errors(s)
+
+
 def check_dead_holder(s: Snapshot, truth: dict, version: str) -> None:
     [d] = diagnoses(s, "dead_holder")
     assert d.severity is Severity.ERROR and d.certainty.value == "fact", d  # read twice: no holder either time
@@ -363,6 +379,7 @@ CHECKS = {
     "mp_abba": check_mp_abba,
     "mp_semaphore": check_mp_semaphore,
     "manager_lock": check_manager_lock,
+    "asyncio_blocked": check_asyncio_blocked,
     "dead_holder": check_dead_holder,
     "plain_lock": check_plain_lock,
     "condition": check_condition,

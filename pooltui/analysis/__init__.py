@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pooltui.analysis import diagnoses, locks, managers, roles, waits
+from pooltui.analysis import aioloops, diagnoses, locks, managers, roles, waits
 from pooltui.model import Snapshot
 
 
@@ -16,5 +16,5 @@ def analyze(snapshot: Snapshot, before: Optional[Snapshot] = None) -> Snapshot:
     report); ``before``: the last analysed sample of the same tree (workers keep their numbers)."""
     snapshot = roles.assign_roles(snapshot, before)
     snapshot = waits.classify_snapshot(snapshot)
-    snapshot = managers.resolve(locks.resolve_holders(snapshot))
+    snapshot = aioloops.mark(managers.resolve(locks.resolve_holders(snapshot)))
     return snapshot.with_(diagnoses=diagnoses.diagnose(snapshot))

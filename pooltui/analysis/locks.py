@@ -206,7 +206,7 @@ SEM_VALUE_MAX = 0x7FFFFFFF
 
 
 def kind_label(lock: Lock) -> str:
-    """"RLock", "multiprocessing lock", "multiprocessing BoundedSemaphore, 0 of 2 free"..."""
+    """ "RLock", "multiprocessing lock", "multiprocessing BoundedSemaphore, 0 of 2 free"..."""
     if lock.kind != "semlock":
         return KIND_LABEL[lock.kind]
     if lock.semlock_kind == "RECURSIVE_MUTEX":
@@ -488,8 +488,7 @@ def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
                 pids=tuple(dict.fromkeys(w[0] for w in lock.waiters)),
                 tids=tuple(w[1] for w in lock.waiters),
                 evidence=(
-                    f"semaphore {lock.sem}: value {lock.sem_value}; no process has count > 0"
-                    + (" in two reads a moment apart" if certain else ""),
+                    f"semaphore {lock.sem}: value {lock.sem_value}; no process has count > 0" + (" in two reads a moment apart" if certain else ""),
                 ),
                 fix="Never kill a worker that may hold a shared lock; acquire with a timeout; restart the pool after a worker died.",
             )

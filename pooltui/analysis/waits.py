@@ -287,6 +287,16 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
     if py and matches(py[0], "multiprocessing/managers.py", "serve_client"):
         index = frames.index(py[0])
         return _wait(WaitKind.UNKNOWN, "runs a Manager client's request (in a C call: a lock?)", frames, index)
+    inside = loop_callback(frames)
+    if inside is not None:  # a coroutine (or callback) of an asyncio loop blocks the loop
+        return _blocked_loop(_classify_inner(frames[:inside]), frames)
+    return _classify_inner(frames)
+
+
+def _classify_inner(frames: Sequence[Frame]) -> Wait:
+    """The wait named by stdlib frames, then the innermost line's code, then native frames."""
+    if not any(not f.native for f in frames):
+        return Wait(WaitKind.UNKNOWN, "no Python frames")
     found = _proxy_call(frames) or _stdlib_wait(frames)
     if found is not None:
         return _wait(found[1], found[2], frames, found[0])
@@ -304,6 +314,33 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
     return _wait(WaitKind.UNKNOWN, phrase, frames, innermost)
 
 
+LOOP_BLOCKED = "the event loop is blocked"
+
+
+def loop_callback(frames: Sequence[Frame]) -> Optional[int]:
+    """Index of asyncio's ``Handle._run`` when the loop is running a callback or a task's
+    step (frames inside it), else None. py-spy shows the coroutines right above it (the C
+    Task's step has no frame)."""
+    index = find(frames, "asyncio/events.py", "_run")
+    if index is None or index == 0 or find(frames, "asyncio/base_events.py", "_run_once") is None:
+        return None
+    return index
+
+
+def coroutine_of(frames: Sequence[Frame]) -> str:
+    """The innermost user function running inside the loop's callback (the coroutine)."""
+    inside = loop_callback(frames)
+    user = innermost_user(frames[:inside]) if inside else None
+    return frames[user].function if user is not None else (frames[0].function if frames else "?")
+
+
+def _blocked_loop(inner: Wait, frames: Sequence[Frame]) -> Wait:
+    """A thread of an asyncio loop, not on a CPU, inside a callback: the loop is stuck there."""
+    if inner.summary.startswith(LOOP_BLOCKED):
+        return inner
+    return replace(inner, summary=f"{LOOP_BLOCKED} (in coroutine {coroutine_of(frames)}): {inner.summary}")
+
+
 def classify_snapshot(snapshot: Snapshot) -> Snapshot:
     """Every thread of every process with its ``wait`` filled in (existing lock facts kept)."""
     processes = tuple(
@@ -311,7 +348,6 @@ def classify_snapshot(snapshot: Snapshot) -> Snapshot:
         for p in snapshot.processes
     )
     return snapshot.with_(processes=processes)
-
 
 
 def process_state(proc: Process) -> str:

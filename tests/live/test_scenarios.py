@@ -11,14 +11,14 @@ from tests.expectations import CHECKS
 
 pytestmark = pytest.mark.live
 
-NEEDS_3 = {"executor"}  # concurrent.futures.ProcessPoolExecutor: 3.8+
+NEEDS_3 = {"executor", "asyncio_blocked"}  # ProcessPoolExecutor with mp_context, asyncio.run: 3.8+
 
 
 @pytest.mark.parametrize("python", interpreter_params())
 @pytest.mark.parametrize("scenario", sorted(CHECKS))
 def test_scenario_live(scenario, python, start_demo):
     if scenario in NEEDS_3 and "/2.7" in python:
-        pytest.skip(f"{scenario} needs Python 3.8+ (ProcessPoolExecutor)")
+        pytest.skip(f"{scenario} needs Python 3.8+")
     demo = start_demo(scenario, python)
     version = demo.info["python"].rsplit(".", 1)[0]
     snapshot = capture(demo.pid)
