@@ -296,6 +296,23 @@ def check_nested_lock(s: Snapshot, truth: dict, version: str) -> None:
             assert f"(pid {s.root_pid})" in w.summary and (holder["name"] in w.summary or version == "2.7"), w.summary
 
 
+def check_plain_abba(s: Snapshot, truth: dict, version: str) -> None:
+    """Two plain Locks in opposite orders: each holder known from its `with` block (memory)."""
+    [d] = diagnoses(s, "deadlock_cycle")
+    assert d.severity is Severity.ERROR
+    threads = truth["threads"]
+    assert set(d.tids) == {t["tid"] for t in threads.values()}
+    for t in threads.values():
+        w = thread_named(s, s.root_pid, t["name"], t["tid"]).wait
+        assert w.kind is WaitKind.LOCK and w.summary.startswith(f"waits on {t['waits_for']} (Lock) held by "), w.summary
+        holder = threads[truth["locks"][t["waits_for"]]["holder"]]
+        lock = _lock_of(s, w)
+        assert (lock.holder.tid, lock.holder.ident, lock.holder.how) == (holder["tid"], holder["ident"], HOW_WITH), lock.holder
+        short = t["waits_for"].rpartition(".")[2]
+        assert f"held by a with block (inside `with {holder['holds'].rpartition('.')[2]}:`" in w.summary, w.summary
+        assert str(t["wait_site"]["line"]) in w.summary and short in w.summary
+
+
 def _who(thread: dict, version: str) -> str:
     """How a wait line names a thread: by name, by tid on 2.7 (py-spy reads no names there)."""
     return f"thread {thread['tid']}" if version == "2.7" else f"'{thread['name']}'"
@@ -385,6 +402,7 @@ CHECKS = {
     "condition": check_condition,
     "nested_lock": check_nested_lock,
     "global_abba": check_abba,
+    "plain_abba": check_plain_abba,
     "closure_lock": check_placed_rlock,
     "class_lock": check_placed_rlock,
     "orphan_global": check_orphan_global,

@@ -25,6 +25,7 @@ from pooltui.capture.memory.lockstate import TargetMemory
 from pooltui.capture.memory.scan import _search_words
 
 CFUNC_ML, CFUNC_SELF = 16, 24  # PyCFunctionObject.m_ml, m_self (2.7 and 3.x)
+FRAME_VALUESTACK = 64  # PyFrameObject.f_valuestack, 2.7 and 3.6-3.10 (f_code 32, f_globals 48)
 LOOK_BACK = 4096  # bytes searched below a value-stack slot for its frame's header
 MAX_EXITS = 64
 
@@ -68,9 +69,16 @@ def _frame_code(mem: TargetMemory, slot: int, floor: int = 8) -> Optional[int]:
             info = mem._type_info(words[i + 1])
             if info is None or info.name != "frame":
                 continue
-            code_at = i + shape[1] // 8
-            code = words[code_at] if code_at < len(words) else mem._u64(start + 8 * i + shape[1])
-            return code if code and _is(mem, code, "code") else None
+            # a real frame object, and the slot inside its value stack (a C stack can hold a
+            # pointer to the frame type and a code object nearby, never this shape)
+            head = mem._try(start + 8 * i, FRAME_VALUESTACK + 8)
+            if head is None:
+                continue
+            refcnt, _tp, _size, _back, code, _builtins, globals_, _locals, valuestack = struct.unpack("<9Q", head)
+            frame_at = start + 8 * i
+            if not 0 < refcnt < 1 << 32 or not frame_at < valuestack <= slot or not _is(mem, globals_, "dict"):
+                continue
+            return code if _is(mem, code, "code") else None
         else:  # _PyInterpreterFrame: f_code, f_globals, f_func at fixed offsets from its start
             _kind, code_off, globals_off, func_off = shape
             idx = [i + off // 8 for off in (code_off, globals_off, func_off)]
