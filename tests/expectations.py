@@ -266,7 +266,7 @@ def check_plain_lock(s: Snapshot, truth: dict, version: str) -> None:
         assert w.kind is WaitKind.LOCK, w
         # a plain Lock records no owner: the holder is the one thread whose frame holds the
         # lock's __exit__ on its value stack (read from memory), with the `with` line
-        assert "Cache.lock (Lock) held by " in w.summary, w.summary
+        assert "Cache.lock (Lock) held by " in w.summary, (w.summary, s.notes)
         assert f"{_who(holder, version)} (pid {s.root_pid}), held by a with block (inside `with self.lock:` at demo/plain_lock.py:" in w.summary
         lock = _lock_of(s, w)
         assert (lock.holder.tid, lock.holder.ident, lock.holder.how) == (holder["tid"], holder["ident"], HOW_WITH), lock.holder

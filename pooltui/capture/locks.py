@@ -267,21 +267,22 @@ async def process_locks(
 def _with_candidates(proc: Process, locks: Sequence[Lock]) -> list[Lock]:
     """Plain locks (no owner recorded) with the frames inside a ``with`` of them (read from
     memory: ``memory.withblocks``) and the threads that could hold them and why (source)."""
+    plain = [lock.addr for lock in locks if lock.kind == "lock"]
+    version = version_of(proc)
+    found: dict[int, tuple[int, list[tuple[str, str]]]] = {}
+    try:
+        if version is not None and plain:
+            with memory.TargetMemory(proc.pid, version, memory.SCAN_BUDGET) as mem:
+                found = memory.exit_frames(mem, memory.read_maps(proc.pid), plain)
+    except CaptureError:
+        found = {}  # the holders stay "could hold"
     files: dict = {}
     out = []
-    version = version_of(proc)
     for lock in locks:
         if lock.kind != "lock":
             out.append(lock)
             continue
-        exits: Optional[int] = None
-        frames: list[tuple[str, str]] = []
-        try:
-            if version is not None:
-                with memory.TargetMemory(proc.pid, version, memory.SCAN_BUDGET) as mem:
-                    exits, frames = memory.exit_frames(mem, memory.read_maps(proc.pid), lock.addr)
-        except CaptureError:
-            exits, frames = None, []  # the holder stays "could hold"
+        exits, frames = found.get(lock.addr, (None, []))
         could = holders.could_hold(proc.pid, lock, proc.threads, files)
         out.append(replace(lock, with_exits=exits, with_frames=tuple(frames), could_hold=could))
     return out

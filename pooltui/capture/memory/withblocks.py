@@ -30,22 +30,23 @@ LOOK_BACK = 4096  # bytes searched below a value-stack slot for its frame's head
 MAX_EXITS = 64
 
 
-def _exits(mem: TargetMemory, regions: Sequence[Mapping], lock_addr: int) -> list[int]:
-    """Live ``lock.__exit__`` bound builtin methods of the lock at ``lock_addr``."""
-    out = []
-    for hit in _search_words(mem, regions, [lock_addr]).get(lock_addr, [])[: MAX_EXITS * 8]:
-        obj = hit - CFUNC_SELF
-        refcnt = mem._u64(obj)
-        if refcnt is None or not 0 < refcnt < 1 << 32:
-            continue  # a freed block keeps its old fields; its first word is a free-list link
-        info = mem._type_of(obj)
-        if info is None or info.name != "builtin_function_or_method":
-            continue
-        ml = mem._u64(obj + CFUNC_ML)
-        name_ptr = mem._u64(ml) if ml else None
-        if name_ptr and mem.cstring(name_ptr, 16) == "__exit__":
-            out.append(obj)
-    return out[:MAX_EXITS]
+def _exits(mem: TargetMemory, regions: Sequence[Mapping], lock_addrs: Sequence[int]) -> dict[int, list[int]]:
+    """Live ``lock.__exit__`` bound builtin methods of each lock (one search for all)."""
+    out: dict[int, list[int]] = {addr: [] for addr in lock_addrs}
+    for lock_addr, hits in _search_words(mem, regions, lock_addrs).items():
+        for hit in hits[: MAX_EXITS * 8]:
+            obj = hit - CFUNC_SELF
+            refcnt = mem._u64(obj)
+            if refcnt is None or not 0 < refcnt < 1 << 32:
+                continue  # a freed block keeps its old fields; its first word is a free-list link
+            info = mem._type_of(obj)
+            if info is None or info.name != "builtin_function_or_method":
+                continue
+            ml = mem._u64(obj + CFUNC_ML)
+            name_ptr = mem._u64(ml) if ml else None
+            if name_ptr and mem.cstring(name_ptr, 16) == "__exit__" and len(out[lock_addr]) < MAX_EXITS:
+                out[lock_addr].append(obj)
+    return out
 
 
 def _is(mem: TargetMemory, addr: int, type_name: str) -> bool:
@@ -90,18 +91,19 @@ def _frame_code(mem: TargetMemory, slot: int, floor: int = 8) -> Optional[int]:
     return None
 
 
-def exit_frames(mem: TargetMemory, maps: Sequence[Mapping], lock_addr: int) -> tuple[int, list[tuple[str, str]]]:
-    """How many ``__exit__`` objects of the lock at ``lock_addr`` are alive (one per thread
+def exit_frames(mem: TargetMemory, maps: Sequence[Mapping], lock_addrs: Sequence[int]) -> dict[int, tuple[int, list[tuple[str, str]]]]:
+    """Per lock address: how many of its ``__exit__`` objects are alive (one per thread
     inside or entering a ``with`` of it), and (co_filename, co_name) of every frame whose
     value stack holds one. A holder's frame always holds it; a waiter's may not yet (3.11+
-    keeps it in a C local until ``__enter__`` returns)."""
+    keeps it in a C local until ``__enter__`` returns). Two searches for all the locks."""
     regions = [m for m in maps if m.perms.startswith("rw") and m.path in ("", "[heap]")]
-    exits = _exits(mem, regions, lock_addr)
-    if not exits:
-        return 0, []
-    out = []
+    exits = _exits(mem, regions, lock_addrs)
+    owner = {e: lock for lock, objs in exits.items() for e in objs}
+    out: dict[int, tuple[int, list[tuple[str, str]]]] = {lock: (len(objs), []) for lock, objs in exits.items()}
+    if not owner:
+        return out
     file_at, name_at = mem.layout.code_file_name
-    for _exit, slots in _search_words(mem, regions, exits).items():
+    for exit_obj, slots in _search_words(mem, regions, list(owner)).items():
         for slot in slots[:32]:  # copies on C stacks come first as often as not
             region = next((m for m in regions if m.start <= slot < m.end), None)
             code = _frame_code(mem, slot, region.start if region is not None else 8)
@@ -109,6 +111,6 @@ def exit_frames(mem: TargetMemory, maps: Sequence[Mapping], lock_addr: int) -> t
                 continue
             file_name, name = mem._str(mem._u64(code + file_at) or 0), mem._str(mem._u64(code + name_at) or 0)
             if file_name and name:
-                out.append((file_name, name))
+                out[owner[exit_obj]][1].append((file_name, name))
                 break
-    return len(exits), out
+    return out
