@@ -174,3 +174,32 @@ async def test_copy_puts_the_selection_on_the_clipboard_as_markdown():
         assert "**MainThread**" in text and "▶ BufferingHandler.emit" in text and text.count("```") == 2
         await pilot.press("tab", "c")  # the diagnoses: every verdict
         assert "`orphaned_lock`" in app.clipboard and "*Fix:*" in app.clipboard
+
+
+@pilot
+async def test_threads_with_the_same_stack_are_one_row_with_a_count_and_g_expands():
+    from dataclasses import replace
+
+    from pooltui.analysis import analyze
+
+    raw, truth = load_fixture("logging_fork-py3.12")
+    snap = analyze(raw)  # threads copied after the analysis: each copy keeps the wait line
+    worker = snap.process(truth["truth"]["worker_pids"][0])
+    base = worker.threads[0]
+    many = replace(worker, threads=tuple(replace(base, tid=base.tid + i, name=f"handler-{i}") for i in range(5)))
+    snap = snap.with_(processes=tuple(many if p.pid == worker.pid else p for p in snap.processes))
+    app = PoolApp(RecordedSource(snap))
+    async with app.run_test(size=SIZE) as pilot:
+        while tree(app).selected_pid != worker.pid:
+            await pilot.press("down")
+        await pilot.press("tab")
+        await pilot.pause()
+        assert threads(app).option_count == 1 and "×5 the same stack and wait" in screen_text(app)
+        await pilot.press("g")
+        await pilot.pause()
+        assert threads(app).option_count == 5
+        await pilot.press("down", "down")
+        assert threads(app).selected.name == "handler-2"
+        await pilot.press("g")  # grouped again: the selection stays on its group
+        await pilot.pause()
+        assert threads(app).option_count == 1 and threads(app).selected.name == "handler-0"

@@ -301,7 +301,7 @@ class MainScreen(Screen[None]):
             if self.needle and step:
                 self.notify(f"no match for {self.needle!r}", severity="warning", timeout=3, markup=False)
             return
-        here_pid, here_index = self.tree.selected_pid, self.threads.thread_list.highlighted
+        here_pid, here_index = self.tree.selected_pid, self.threads.thread_list.selected_index
         row = {pid: i for i, pid in enumerate(self.tree.pids)}
 
         def place(pid: Optional[int], index: Optional[int]) -> tuple[int, int]:
@@ -322,8 +322,7 @@ class MainScreen(Screen[None]):
             self.tree.highlighted = self.tree.pids.index(pid)
         self.show_process(pid)
         if index is not None:
-            self.threads.thread_list.highlighted = index
-            self.threads.thread_list.scroll_to_highlight(top=True)
+            self.threads.thread_list.select_index(index)
         elif tid is None and proc is not None and proc.threads:
             self.threads.thread_list.highlighted = 0
 

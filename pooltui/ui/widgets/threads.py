@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from pooltui.analysis.waits import process_state
 from pooltui.model import Process, Snapshot, Thread
+from pooltui.report.text import group_threads, one_line
 from pooltui.ui import format as fmt
 from pooltui.ui.follow import NO_LOCK, Follow, follow
 from pooltui.ui.messages import FollowHolder
@@ -38,6 +39,7 @@ class ThreadList(OptionList):
         Binding("n", "screen.toggle_native", "native", tooltip="Capture native C frames too (py-spy --native)"),
         Binding("d", "screen.dump", "dump", tooltip="Dump the selected process's stacks again"),
         Binding("c", "screen.copy", "copy", tooltip="Copy the selected thread (wait line and stack) as Markdown"),
+        Binding("g", "toggle_group", "group", tooltip="Threads with the same stack and wait: one row with a count, or every thread (expand)"),
     ]
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -48,6 +50,9 @@ class ThreadList(OptionList):
         self._width = 0
         self._follow_state: tuple[Optional[bool], ...] = ()
         self._marks: dict[int, str] = {}
+        self.grouped = True  # threads with the same stack and wait: one row with a count (`g` expands)
+        self.rows: list[tuple[int, ...]] = []  # per option: indexes into ``threads`` (a group, or one thread)
+        self._shown: tuple[Thread, ...] = ()
 
     def _text_width(self) -> int:
         """Columns an option's text gets (wait lines are wrapped to it); 100 before layout."""
@@ -58,9 +63,30 @@ class ThreadList(OptionList):
             self.show(self.snapshot, self.threads, show_locals=self.show_locals)
 
     @property
-    def selected(self) -> Optional[Thread]:
+    def selected_index(self) -> Optional[int]:
+        """Index in ``threads`` of the selected thread (a group's first)."""
         i = self.highlighted
-        return self.threads[i] if i is not None and 0 <= i < len(self.threads) else None
+        return self.rows[i][0] if i is not None and 0 <= i < len(self.rows) else None
+
+    @property
+    def selected(self) -> Optional[Thread]:
+        i = self.selected_index
+        return self.threads[i] if i is not None else None
+
+    def select_index(self, index: int) -> None:
+        """Highlight the row holding thread ``index`` (of ``threads``)."""
+        row = next((r for r, members in enumerate(self.rows) if index in members), None)
+        if row is not None:
+            self.highlighted = row
+            self.scroll_to_highlight(top=True)
+
+    def action_toggle_group(self) -> None:
+        self.grouped = not self.grouped
+        if self.snapshot is not None:
+            keep = self.selected.tid if self.selected else None
+            self.threads = ()  # draw again
+            self.show(self.snapshot, self._shown, keep, self.show_locals)
+        self.notify("identical threads grouped" if self.grouped else "every thread shown", timeout=2)
 
     def where(self) -> Follow:
         """Where `enter` goes from the selected thread, or why nowhere."""
@@ -133,20 +159,36 @@ class ThreadList(OptionList):
                 self.select_tid(keep)
             return
         keep = keep if keep is not None else (self.selected.tid if self.selected else None)
-        self.threads, self.show_locals, self._width = threads, show_locals, width
+        self.threads, self.show_locals, self._width, self._shown = threads, show_locals, width, threads
         marks = self._marks = fmt.thread_marks(snapshot)
-        self.set_options(
-            Option(fmt.thread_block(t, follow(snapshot, t), show_locals, width, mark=marks.get(t.tid, "")), id=f"t{i}")
-            for i, t in enumerate(threads)
-        )
+        if self.grouped:
+            index = {id(t): i for i, t in enumerate(threads)}
+            self.rows = [tuple(index[id(t)] for t in group) for group in group_threads(threads)]
+        else:
+            self.rows = [(i,) for i in range(len(threads))]
+        self.set_options(self._option(snapshot, [threads[i] for i in row], show_locals, width, marks, n) for n, row in enumerate(self.rows))
         if threads:
             self.select_tid(keep)
         self._update_follow()
 
+    @staticmethod
+    def _option(snapshot: Snapshot, group: list[Thread], show_locals: bool, width: int, marks: dict[int, str], n: int) -> Option:
+        first = group[0]
+        block = fmt.thread_block(first, follow(snapshot, first), show_locals, width, mark=marks.get(first.tid, ""))
+        if len(group) > 1:  # the same stack and wait: one row, how many, and who
+            names = ", ".join(one_line(t.label, 30) for t in group[1:6]) + (", …" if len(group) > 6 else "")
+            count = Content.assemble(
+                (f"×{len(group)} ", "$accent bold"),
+                ("the same stack and wait: also ", "$text-muted"),
+                (names, "$text-muted"),
+                ("  (g: expand)", "$text-muted"),
+            )
+            block = Content("\n").join([count, block])
+        return Option(block, id=f"t{n}")
+
     def select_tid(self, tid: Optional[int]) -> None:
         tids = [t.tid for t in self.threads]
-        self.highlighted = tids.index(tid) if tid in tids else 0
-        self.scroll_to_highlight(top=True)
+        self.select_index(tids.index(tid) if tid in tids else 0)
 
 
 class ThreadPane(Vertical):
