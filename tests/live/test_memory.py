@@ -429,6 +429,19 @@ def test_timings(target, mem):
     # figures, not asserted: a loaded machine stretches any duration (README "Speed" has the measured ones)
 
 
+def test_with_block_holder_from_the_value_stack(target):
+    """A plain Lock held in `with` (by 'withholder') has one live __exit__, on the frame
+    of withholder(); g.plain, taken with acquire(), has none on its holder's frame."""
+    maps = memory.read_maps(target.pid)
+    with memory.TargetMemory(target.pid, target.version, memory.SCAN_BUDGET) as mem:  # it searches all memory
+        found = memory.exit_frames(mem, maps, [target.id("with_plain"), target.id("plain")])
+    exits, frames = found[target.id("with_plain")]
+    assert exits == 1 and frames == [(str(TARGET), "withholder")], found
+    exits, frames = found[target.id("plain")]
+    assert exits == 1  # the waiter entering `with self.plain:` (its __exit__ is looked up first)
+    assert all(name == "work_plain" for _file, name in frames), frames  # never the acquire() holder
+
+
 def test_huge_dict_is_read_in_bounded_part(target, mem):
     before = mem.spent
     entries = mem._dict_entries(target.id("big_dict"), limit=10)

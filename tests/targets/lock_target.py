@@ -210,6 +210,17 @@ def holder():
     forever()
 
 
+WITH_PLAIN = threading.Lock()  # held by "withholder" inside a `with` block
+with_ready = threading.Event()
+
+
+def withholder():
+    register("withholder")
+    with WITH_PLAIN:
+        with_ready.set()
+        forever()
+
+
 def mpholder():
     register("mpholder")
     ml.acquire()
@@ -291,7 +302,8 @@ def main():
     start(holder, "holder")
     start(mpholder, "mpholder")
     start(bgholder, "bgholder")
-    for event, what in ((holder_ready, "holder"), (mp_ready, "mpholder"), (bg_ready, "bgholder")):
+    start(withholder, "withholder")
+    for event, what in ((holder_ready, "holder"), (mp_ready, "mpholder"), (bg_ready, "bgholder"), (with_ready, "withholder")):
         if not event.wait(30):
             fail("%s never took its locks" % what)
 
@@ -357,6 +369,7 @@ def main():
         "free_lock": free_lock,
         "int_obj": 12345678,
         "big_dict": BIG_DICT,
+        "with_plain": WITH_PLAIN,
     }
     if py_rlock is not None:
         ids["py_rlock"] = py_rlock
