@@ -390,8 +390,9 @@ async def _drive(devtools: str, url: str, pid: int, screenshot: Path) -> None:
         await cdp.until("window.__pooltui.open", "a websocket connection")
         await cdp.until("document.body.classList.contains('-first-byte')", "the first bytes of the app")
         await cdp.until(f"window.__pooltui.text.includes({HOLDER!r})", f"the thread {HOLDER} in the TUI")
-        # a key typed into the page's terminal reaches the app: `?` opens the help screen
-        await cdp.js("document.querySelector('.xterm-helper-textarea').focus()")
+        # a key typed into the page reaches the app without a click first (the page focuses the
+        # terminal itself): `?` opens the help screen
+        await cdp.until("document.activeElement && document.activeElement.classList.contains('xterm-helper-textarea')", "the terminal focused")
         await cdp.call("Input.insertText", text="?")
         await cdp.until("window.__pooltui.text.includes('pooltui keys')", "the help screen after typing ?")
         assert await cdp.js("window.__pooltui.blocked") == []  # the page needs nothing its Content-Security-Policy forbids
