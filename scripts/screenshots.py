@@ -94,7 +94,7 @@ def spinner(snapshot: Snapshot) -> int:
 
 def demo_reports() -> list[str]:
     """One recorded capture per demo scenario (Python 3.12), for the README's gallery."""
-    return sorted(p.name for p in FIXTURES.glob("*-py3.12.json"))
+    return sorted(p.name for p in FIXTURES.glob("*-py3.12.json") if "-native-" not in p.name)  # a --native capture is a variant, not a scenario
 
 
 async def main(out: Path, size: tuple[int, int], reports: list[str]) -> None:
