@@ -271,3 +271,28 @@ def test_a_fifo_named_as_source_neither_freezes_the_tui_nor_forges_lines(tmp_pat
         os.killpg(target.pid, 9)
         target.wait()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_attach_to_a_worker_opens_on_it_and_enter_goes_to_the_holder_at_fork():
+    """The default demo's headline case, as a user types it: `attach WORKER_PID` opens on
+    that worker (the tree rooted at the pool); tab, enter on its thread blocked by the
+    orphaned lock goes to the parent's thread that held it at fork."""
+    python = scenarios.find_python("3.12") or sys.executable
+    demo = scenarios.start("logging_fork", python, timeout=60)
+    session = f"pooltui-e2e-fork-{os.getpid()}"
+    try:
+        worker, holder = demo.truth["worker_pids"][1], demo.truth["holder"]
+        command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {worker} --interval 5"
+        tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", command)
+        text = wait_for(session, lambda t: shown_pid(t) == worker and "flush_lock" in t, f"worker {worker} selected with its wait")
+        assert "pool parent" in text  # still the whole pool
+        tmux("send-keys", "-t", session, "Tab")
+        wait_for(session, lambda t: "go to holder at fork" in t, "the footer's enter for an orphaned lock")
+        tmux("send-keys", "-t", session, "Enter")
+        text = wait_for(session, lambda t: shown_pid(t) == holder["pid"], "the parent selected")
+        assert holder["name"] in text
+        tmux("send-keys", "-t", session, "q")
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True)
+        demo.stop()
