@@ -502,6 +502,8 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
     for lock in snapshot.locks:
         holders = lock.holders or ((lock.holder,) if lock.holder is not None else ())
         waiters = [w for w in lock.waiters if w in threads and (threads[w][1].wait or _NO_WAIT).lock_id == lock.id]
+        if lock.manager is not None and any(w[0] != lock.pid for w in waiters):
+            waiters = [w for w in waiters if w[0] != lock.pid]  # a Manager's server thread waits for its client: count the client once
         if not holders or any(not h.alive or h.tid is None for h in holders) or len(waiters) < 2:
             continue
         held = [threads.get((h.pid, h.tid)) for h in holders]
