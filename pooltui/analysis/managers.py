@@ -137,7 +137,8 @@ def _server_wait(snapshot: Snapshot, server: tuple[int, int], c: ManagerClient, 
     thread = proc.thread(server[1]) if proc is not None else None
     if thread is None or thread.wait is None:
         return None
-    summary = f"runs the acquire() of {_who(c)} on {name} and waits on it, held by {holder_text}"
+    held = f"held by {holder_text}" if holder_text != "not known" else "its holder not known"
+    summary = f"runs the acquire() of {_who(c)} on {name} and waits on it, {held}"
     return replace(thread.wait, kind=WaitKind.LOCK, summary=summary, lock_id=lock_id, holder=holder_text)
 
 
