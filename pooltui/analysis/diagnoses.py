@@ -33,9 +33,14 @@ def oversubscribed(snapshot: Snapshot) -> list[Diagnosis]:
     return [
         Diagnosis(
             kind=Kind.OVERSUBSCRIBED,
-            certainty=Certainty.FACT,
+            # one instant: workers caught on a CPU may sleep most of the time (a guess, so info);
+            # the samples' CPU counters make it a fact (analysis.timeline)
+            certainty=Certainty.GUESS,
             subject=pids_key(p.pid for p in busy),
-            summary=f"{len(busy)} workers are running on CPU but the machine has {cpus} CPUs: they time-slice and each task takes longer.",
+            summary=(
+                f"{len(busy)} workers were running on CPU at this instant but the machine has {cpus} CPUs: if they stay busy they "
+                "time-slice and each task takes longer (one sample cannot tell; --samples measures it)."
+            ),
             pids=tuple(p.pid for p in busy),
             evidence=tuple(f"pid {p.pid} {p.role_label}: running" for p in busy),
             fix=f"Size the pool to the CPUs it may use (Pool({cpus}) or os.sched_getaffinity); move I/O-bound work to threads.",

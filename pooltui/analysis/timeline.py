@@ -380,8 +380,8 @@ def merge(current: Snapshot, history: Sequence[Snapshot], over_time: Sequence[Di
     if prev is not None:
         own = [d for d in own if not (d.kind == "pool_hung" and _workers_gained_cpu(prev, current, d.pids[1:]))]
         moving = _oversubscribed(prev, current)
-        if moving is not None and not any(d.kind == "oversubscribed" for d in own):
-            own.append(moving)
+        if moving is not None:  # measured over the interval: it replaces the one-instant guess
+            own = [d for d in own if d.kind is not Kind.OVERSUBSCRIBED] + [moving]
     found = [*over_time]
     if prev is not None:  # a guess carried from the last sample gives way to the one this sample makes
         guessed = {d.pids[:1] for d in own if hangs.is_guess(d)}
