@@ -73,6 +73,9 @@ def command(pid: int, options: DumpOptions, pyspy: str) -> list[str]:
     return cmd
 
 
+TRANSIENT_RETRIES = 2  # a failed read that is not a known fact is tried this many more times
+
+
 def _first_error_line(stderr: str) -> str:
     for line in stderr.splitlines():
         line = line.strip()
@@ -196,18 +199,24 @@ async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[s
     exe = pyspy or find_pyspy()
     # a Rust backtrace would bury py-spy's own message; copy the environment only to drop it
     env = None if os.environ.get("RUST_BACKTRACE", "0") == "0" else dict(os.environ, RUST_BACKTRACE="0")
-    started: list[subprocess.Popen[bytes]] = []
-    try:
-        returncode, out, err = await asyncio.to_thread(_run, command(pid, options, exe), env, pid, options.timeout, started)
-    except asyncio.CancelledError:  # a newer refresh replaced this one: stop py-spy (the thread then ends)
-        for proc in started:
-            if proc.poll() is None:
-                _kill_group(proc)
-        raise
-    stderr = err.decode("utf-8", "replace")
-    if returncode != 0:
-        raise classify_failure(pid, stderr, returncode)
-    return parse_dump(out.decode("utf-8", "replace"), pid)
+    for attempt in range(1 + TRANSIENT_RETRIES):
+        started: list[subprocess.Popen[bytes]] = []
+        try:
+            returncode, out, err = await asyncio.to_thread(_run, command(pid, options, exe), env, pid, options.timeout, started)
+        except asyncio.CancelledError:  # a newer refresh replaced this one: stop py-spy (the thread then ends)
+            for proc in started:
+                if proc.poll() is None:
+                    _kill_group(proc)
+            raise
+        if returncode == 0:
+            return parse_dump(out.decode("utf-8", "replace"), pid)
+        failure = classify_failure(pid, err.decode("utf-8", "replace"), returncode)
+        # py-spy's "Failed to get stack traces" comes and goes while the target changes its
+        # thread states under it (a pool parent forking a worker): read again before calling
+        # a healthy process unreadable. Gone, not Python, no permission: facts, not retried.
+        if type(failure) is not PySpyFailed or attempt == TRANSIENT_RETRIES:
+            raise failure
+    raise AssertionError("unreachable")
 
 
 async def dump_consistent(
