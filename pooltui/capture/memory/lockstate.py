@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import Any, Optional
 
 from pooltui.capture.errors import Unsupported
 from pooltui.capture.memory.layouts import SEM_VALUE_MAX, SEMLOCK_KINDS, TPFLAGS_TYPE_SUBCLASS
@@ -185,7 +185,27 @@ class TargetMemory(ObjectMemory):
         of lists, tuples, deques and str-keyed dicts (``max_items`` per container), up to
         ``depth`` steps and ``max_objects`` objects examined.
         Does not descend into locks, types, modules, functions or scalars."""
-        out: list[tuple[str, LockObject]] = []
+
+        def children(path: str, addr: int, info) -> Iterator[tuple[str, int]]:  # type: ignore[no-untyped-def]
+            if info.name in PLAIN_LEAF_TYPES or info.flags & TPFLAGS_TYPE_SUBCLASS:
+                return
+            for name, child in self.attrs(addr, limit=max_attrs).items():
+                yield f"{path}.{name}", child
+            for suffix, child in self._items(addr, info, max_items):
+                yield path + suffix, child
+
+        return list(self.walk_locks(roots, depth, max_objects, children))
+
+    def walk_locks(
+        self,
+        roots: Iterable[tuple[str, int]],
+        depth: int,
+        max_objects: int,
+        children: Callable[[str, int, Any], Iterable[tuple[str, int]]],
+    ) -> Iterator[tuple[str, LockObject]]:
+        """The locks a bounded breadth-first walk from named ``roots`` meets, with their path:
+        at most ``max_objects`` objects examined, ``depth`` steps; ``children(path, addr,
+        type info)`` names what an object leads to. A lock is never descended into."""
         seen: set[int] = set()
         queue: deque = deque((name, addr, 0) for name, addr in roots if addr)
         visited = 0
@@ -200,14 +220,10 @@ class TargetMemory(ObjectMemory):
                 continue
             lock = self.read_lock(addr)
             if lock is not None:
-                out.append((path, lock))
+                yield path, lock
                 continue
-            if level >= depth or info.name in PLAIN_LEAF_TYPES or info.flags & TPFLAGS_TYPE_SUBCLASS:
+            if level >= depth:
                 continue
-            for name, child in self.attrs(addr, limit=max_attrs).items():
+            for child_path, child in children(path, addr, info):
                 if child not in seen:
-                    queue.append((f"{path}.{name}", child, level + 1))
-            for suffix, child in self._items(addr, info, max_items):
-                if child not in seen:
-                    queue.append((path + suffix, child, level + 1))
-        return out
+                    queue.append((child_path, child, level + 1))

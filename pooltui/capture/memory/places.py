@@ -19,7 +19,6 @@ Every read is one of ``TargetMemory``'s (budgeted); nothing here writes or stops
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -53,35 +52,15 @@ class _Walk:
         self.futex = futex
         self.name_hint = name_hint
         self.other: Optional[tuple[str, LockObject]] = None  # a hit whose name disagrees with the hint
-        self.seen: set[int] = set()
         self.globals_seen: list[int] = []  # module dicts met through functions
 
     def run(self, roots: Iterable[tuple[str, int]], depth: int, cap: int) -> Optional[tuple[str, LockObject]]:
-        mem = self.mem
-        queue: deque = deque((name, addr, 0) for name, addr in roots if addr)
-        self.seen = set()  # per walk: the module walk may meet an object the locals walk named otherwise
-        visited = 0
-        while queue and visited < cap:
-            label, addr, level = queue.popleft()
-            if addr in self.seen:
-                continue
-            self.seen.add(addr)
-            visited += 1
-            info = mem._type_of(addr)
-            if info is None:
-                continue
-            lock = mem.read_lock(addr)
-            if lock is not None:
-                if lock.sem_addr == self.futex:
-                    if self.name_hint is None or _tail(label) == self.name_hint:
-                        return label, lock
-                    self.other = self.other or (label, lock)
-                continue
-            if level >= depth:
-                continue
-            for child_label, child in self._children(label, addr, info):
-                if child not in self.seen:
-                    queue.append((child_label, child, level + 1))
+        # a walk of its own each time: the module walk may meet an object the locals walk named otherwise
+        for label, lock in self.mem.walk_locks(roots, depth, cap, self._children):
+            if lock.sem_addr == self.futex:
+                if self.name_hint is None or _tail(label) == self.name_hint:
+                    return label, lock
+                self.other = self.other or (label, lock)
         return None
 
     def _children(self, label: str, addr: int, info) -> list[tuple[str, int]]:
