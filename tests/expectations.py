@@ -384,6 +384,21 @@ def check_acquire_global(s: Snapshot, truth: dict, version: str) -> None:
     assert not errors(s)
 
 
+def check_fork_queue_lock(s: Snapshot, truth: dict, version: str) -> None:
+    """A plain Lock (a QueueHandler's queue mutex) inherited locked across fork(): the child's
+    only thread waits on it, so nobody can release it -- an error, though no owner is recorded."""
+    child = truth["child_pid"]
+    w = main_thread(proc(s, child)).wait
+    assert w.kind is WaitKind.LOCK and w.summary.startswith("waits on ") and ".mutex (Lock)" in w.summary, w
+    lock = _lock_of(s, w)
+    assert lock.addr == int(truth["lock"]["id"], 16) and lock.pid == child and lock.holder is None
+    [d] = diagnoses(s, "orphaned_lock")
+    assert d.severity is Severity.ERROR and d.pids == (child,) and d.tids == (child,), d
+    assert "no thread there can release it" in d.summary and "inherited locked across fork()" in d.summary, d.summary
+    assert f"forked from pid {truth['parent_pid']} without exec" in " ".join(d.evidence), d.evidence
+    assert [e.kind for e in errors(s)] == [d.kind], errors(s)
+
+
 CHECKS = {
     "healthy": check_healthy,
     "logging_fork": check_logging_fork,
@@ -407,6 +422,7 @@ CHECKS = {
     "class_lock": check_placed_rlock,
     "orphan_global": check_orphan_global,
     "acquire_global": check_acquire_global,
+    "fork_queue_lock": check_fork_queue_lock,
 }
 
 

@@ -3,7 +3,7 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
-from pooltui.analysis import aioloops, faults, graph, hangs, locks, managers, roles
+from pooltui.analysis import aioloops, faults, graph, hangs, locks, managers, roles, unreleasable
 from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
@@ -70,6 +70,7 @@ def unreadable(snapshot: Snapshot) -> list[Diagnosis]:
 RULES = (
     graph.deadlocks,
     locks.diagnose,
+    unreleasable.unreleasable,
     managers.diagnose,
     aioloops.diagnose,
     *hangs.RULES,

@@ -198,6 +198,11 @@ def _inside_loop(frame: Frame, via: _Via) -> bool:
     return origin(frame) in ("stdlib", "native") or any(matches(frame, suffix, *functions) for suffix, functions in via)
 
 
+# 2.7's Queue.put/get take the queue's mutex first (`self.not_full.acquire()`, the lock's C
+# acquire: no frame of its own); blocked on that line they wait for the lock, not for room or items
+_QUEUE_MUTEX = re.compile(r"\bnot_(?:full|empty)\.acquire\(\)")
+
+
 def _stdlib_wait(frames: Sequence[Frame], contiguous: bool = False) -> Optional[tuple[int, WaitKind, str]]:
     """The innermost stdlib frame that names a wait. ``contiguous``: stop at the first
     non-stdlib frame (used to look just outside a Condition.wait)."""
@@ -206,6 +211,8 @@ def _stdlib_wait(frames: Sequence[Frame], contiguous: bool = False) -> Optional[
             if contiguous:
                 return None
             continue
+        if matches(frame, "Queue.py", "put", "get") and _QUEUE_MUTEX.search(frame.code or ""):
+            return i, WaitKind.LOCK, "waits for the queue's lock (its mutex)"
         for suffix, functions, kind, phrase in _STDLIB_WAITS:
             if matches(frame, suffix, *functions):
                 if kind is WaitKind.CONDITION and suffix == "threading.py":

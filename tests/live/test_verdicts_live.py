@@ -110,3 +110,15 @@ def test_a_manager_killed_before_pooltui_started_is_gone_in_one_snapshot(python,
     assert set(demo.truth["worker_pids"]) <= set(d["pids"])
     text = " ".join(d["evidence"])
     assert "killed by SIGKILL" in text and ("Broken pipe" in text or "BrokenPipeError" in text or "EOFError" in text), text
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_plain_lock_inherited_locked_by_a_fork_child_with_no_other_thread_is_an_error(python, start_demo):
+    """A QueueHandler's queue mutex (a plain Lock: no owner recorded) held by a thread at
+    fork(): the child's only thread waits on it. Before, this read "No problems found"."""
+    demo = start_demo("fork_queue_lock", python)
+    rc, found = snapshot(demo.pid)
+    d = one(found, "orphaned_lock")
+    child = demo.truth["child_pid"]
+    assert rc == 1 and d["severity"] == "error" and d["pids"] == [child] and d["tids"] == [child]
+    assert "no thread there can release it" in d["summary"] and "inherited locked across fork()" in d["summary"], d["summary"]
