@@ -251,19 +251,25 @@ def manager_gone(snapshot: Snapshot) -> list[Diagnosis]:
         return []
     failing = {pid: connection_errors(snapshot.process(pid)) for pid in clients}  # type: ignore[arg-type]
     failing = {pid: errs for pid, errs in failing.items() if errs}
-    if not failing:
-        return []  # proxies to a server outside this tree (BaseManager.connect) are not ours to judge
     zombies = [p for p in snapshot.processes if p.status == "zombie"]
+    # no caught error left among the locals (Python 3 deletes `except ... as e` names): a
+    # child of the tree killed by a signal and never reaped is likely the server they used
+    killed = [z for z in zombies if z.exit_code is not None and z.exit_code & 0x7F]
+    if not failing and not killed:
+        return []  # proxies to a server outside this tree (BaseManager.connect) are not ours to judge
     evidence = [f"pid {pid}: {line}" for pid, lines in clients.items() for line in lines[:2]]
     evidence += [f"pid {pid}: {line}" for pid, errs in failing.items() for line in errs[:2]]
     dead = ", ".join(f"pid {z.pid} {z.exit_text}" for z in zombies)
     evidence.append("no process of this tree is a Manager server" + (f" (zombie: {dead})" if zombies else ""))
+    lead = "The Manager server is gone" if failing else "Probably the Manager server is gone (a child of the tree was killed and not reaped)"
+    fails = "their calls fail" if failing else "their calls would fail"
     return [
         Diagnosis(
             kind=Kind.MANAGER_GONE,
+            certainty=Certainty.INFERRED if failing else Certainty.GUESS,
             subject=pids_key(clients),
             summary=(
-                f"The Manager server is gone: {len(clients)} process(es) still use its proxies and their calls fail "
+                f"{lead}: {len(clients)} process(es) still use its proxies and {fails} "
                 "(broken pipe / EOF / refused); nothing they write through the manager is stored, and they will not recover."
             ),
             pids=tuple(clients),

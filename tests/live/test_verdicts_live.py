@@ -113,6 +113,19 @@ def test_a_manager_killed_before_pooltui_started_is_gone_in_one_snapshot(python,
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_killed_manager_whose_clients_keep_no_error_is_probably_gone(python, start_demo):
+    """Workers that swallow the failure keep no error among their locals; the killed,
+    unreaped Manager and their proxies still say it (a guess: a warning). Before: no verdict."""
+    demo = start_demo("manager_gone", python, "--zombie", "--quiet")
+    rc, found = snapshot(demo.pid)
+    d = one(found, "manager_gone")
+    assert rc == 0 and d["severity"] == "warning" and d["certainty"] == "guess", d
+    assert d["summary"].startswith("Probably the Manager server is gone") and set(demo.truth["worker_pids"]) <= set(d["pids"])
+    text = " ".join(d["evidence"])
+    assert "holds a manager proxy" in text and f"pid {demo.truth['manager_pid']} killed by SIGKILL" in text, text
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 def test_a_plain_lock_inherited_locked_by_a_fork_child_with_no_other_thread_is_an_error(python, start_demo):
     """A QueueHandler's queue mutex (a plain Lock: no owner recorded) held by a thread at
     fork(): the child's only thread waits on it. Before, this read "No problems found"."""
