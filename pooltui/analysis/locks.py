@@ -25,8 +25,9 @@ from pooltui.analysis.frames import innermost_user
 from pooltui.model import HOW_WITH, Certainty, Diagnosis, Kind, Lock, LockHolder, Process, Snapshot, Thread, Wait, WaitKind
 
 _NO_WAIT = Wait(WaitKind.UNKNOWN, "")
-KIND_LABEL = {"rlock": "RLock", "lock": "Lock", "semlock": "multiprocessing lock"}
+KIND_LABEL = {"rlock": "RLock", "lock": "Lock", "semlock": "multiprocessing lock", "semaphore": "threading.Semaphore"}
 NO_OWNER = "a plain threading.Lock records no owner (CPython keeps none)"
+NO_OWNER_SEMAPHORE = "a threading.Semaphore records no holder (CPython keeps none)"
 FORK_FIX = (
     "Use the 'spawn' or 'forkserver' start method; or re-create the lock in the child "
     "(os.register_at_fork(after_in_child=...)); and do not log or hold locks in other threads while forking."
@@ -51,7 +52,8 @@ def _semlock_holders(lock: Lock, group: list[Lock], snapshot: Snapshot) -> tuple
     for g in group:
         if (g.count or 0) > 0:
             thread = _by_ident(snapshot.process(g.pid), g.owner_ident)
-            holders.append(LockHolder(g.pid, thread.tid if thread else None, g.owner_ident, thread.name if thread else None))
+            tid = thread.tid if thread else None
+            holders.append(LockHolder(g.pid, tid, g.owner_ident, thread.name if thread else None, evidence=_took(g, tid)))
     if holders:
         return tuple(holders), ""
     if lock.sem_value not in (0, None):
@@ -61,13 +63,19 @@ def _semlock_holders(lock: Lock, group: list[Lock], snapshot: Snapshot) -> tuple
     return (), "taken; its holder is a process whose copy could not be read"
 
 
+def _took(lock: Lock, tid: Optional[int]) -> str:
+    """Where the recorded owner ``tid`` took ``lock`` ("inside `with cond:` at app.py:9"),
+    from its source (``capture.holders.owners_took_at``); "" if not found."""
+    return next((h.evidence for h in lock.could_hold if tid is not None and h.tid == tid), "")
+
+
 def _rlock_holder(lock: Lock, snapshot: Snapshot) -> tuple[Optional[LockHolder], str]:
     if not lock.owner_ident:
         return None, "not owned at the moment of reading" if lock.locked is False else "no owner recorded at the moment of reading"
     proc = snapshot.process(lock.pid)
     thread = _by_ident(proc, lock.owner_ident)
     if thread is not None and not thread.ghost:
-        return LockHolder(lock.pid, thread.tid, thread.ident, thread.name), ""
+        return LockHolder(lock.pid, thread.tid, thread.ident, thread.name, evidence=_took(lock, thread.tid)), ""
     # the owner is not a live thread here: copied locked by fork(), or its owner ended
     # holding it, or the owner field was misread (fork_evidence says which facts exist)
     parent = snapshot.process(proc.ppid) if proc is not None else None
@@ -117,18 +125,18 @@ def _in_frame(frame_file: str, frame_function: str, key: tuple[str, str]) -> boo
 _WITH_LINE = ("with ", "async with ")
 
 
-def _with_holder(lock: Lock, snapshot: Snapshot) -> Optional[LockHolder]:
-    """The thread inside a ``with`` block of a lock that records no owner, when memory says so.
+def _with_holders(lock: Lock, snapshot: Snapshot) -> tuple[LockHolder, ...]:
+    """The threads inside a ``with`` block of a lock that records no owner, when memory says so.
 
     ``lock.with_exits`` counts the lock's live ``__exit__`` objects: one per thread inside a
     ``with`` of it, plus one per waiter blocked entering one (its line is a ``with``).
     ``lock.with_frames`` are the functions whose frames hold one on their value stack (a
-    holder's always does). Exactly one exit beyond the waiters', and exactly one other
-    thread running one of those functions: that thread holds it. Anything less certain
-    stays "could hold"."""
+    holder's always does). The threads (not waiting on it) running one of those functions
+    must be exactly as many as the exits beyond the waiters' (one for a Lock, up to N for a
+    Semaphore(N)): then each holds it. Anything less certain stays "could hold"."""
     proc = snapshot.process(lock.pid)
     if proc is None or not lock.with_frames or lock.with_exits is None:
-        return None
+        return ()
     waiting = {tid for _, tid in lock.waiters}
     entering = 0
     for t in proc.threads:
@@ -136,21 +144,25 @@ def _with_holder(lock: Lock, snapshot: Snapshot) -> Optional[LockHolder]:
             i = innermost_user(t.frames)
             code = (t.frames[i].code or "") if i is not None else ""
             if not code:
-                return None  # cannot tell whether this waiter holds an __exit__ of its own
+                return ()  # cannot tell whether this waiter holds an __exit__ of its own
             entering += code.startswith(_WITH_LINE)
-    if lock.with_exits - entering != 1:
-        return None
     keys = set(lock.with_frames)
     inside = [
         t for t in proc.threads if t.tid not in waiting and not t.ghost and any(_in_frame(f.file, f.function, k) for f in t.frames for k in keys)
     ]
-    if len(inside) != 1:
-        return None
-    thread = inside[0]
-    frame = next(f for f in thread.frames if any(_in_frame(f.file, f.function, k) for k in keys))
-    hint = next((h.evidence for h in lock.could_hold if h.tid == thread.tid and h.evidence.startswith("inside")), "")
-    evidence = hint or f"its frame {frame.function} ({frame.where}) is inside a `with` of it"
-    return LockHolder(lock.pid, thread.tid, thread.ident, thread.name, how=HOW_WITH, evidence=evidence)
+    if not inside or lock.with_exits - entering != len(inside) or (lock.kind == "lock" and len(inside) != 1):
+        return ()
+    out = []
+    for thread in inside:
+        frame = next(f for f in thread.frames if any(_in_frame(f.file, f.function, k) for k in keys))
+        hint = next((h.evidence for h in lock.could_hold if h.tid == thread.tid and h.evidence.startswith("inside")), "")
+        evidence = hint or f"its frame {frame.function} ({frame.where}) is inside a `with` of it; the `with` line was not found in its source"
+        out.append(LockHolder(lock.pid, thread.tid, thread.ident, thread.name, how=HOW_WITH, evidence=evidence))
+    return tuple(out)
+
+
+def _no_owner(lock: Lock) -> str:
+    return NO_OWNER_SEMAPHORE if lock.kind == "semaphore" else NO_OWNER
 
 
 def _could_hold_text(lock: Lock, snapshot: Snapshot) -> str:
@@ -189,8 +201,9 @@ def resolve_holders(snapshot: Snapshot) -> Snapshot:
             holder, note = _rlock_holder(lock, snapshot)
             waiters = lock.waiters
         else:
-            holder, waiters = _with_holder(lock, snapshot), lock.waiters
-            note = "" if holder is not None else NO_OWNER + _could_hold_text(lock, snapshot)
+            holders, waiters = _with_holders(lock, snapshot), lock.waiters
+            holder = holders[0] if holders else None
+            note = "" if holder is not None else _no_owner(lock) + _could_hold_text(lock, snapshot)
         orphaned = holder is not None and not holder.alive and lock.kind == "rlock"
         holders = holders or ((holder,) if holder is not None else ())
         resolved.append(replace(lock, holder=holder, holders=holders, note=note, orphaned=orphaned, waiters=tuple(dict.fromkeys(waiters))))
@@ -207,6 +220,11 @@ SEM_VALUE_MAX = 0x7FFFFFFF
 
 def kind_label(lock: Lock) -> str:
     """ "RLock", "multiprocessing lock", "multiprocessing BoundedSemaphore, 0 of 2 free"..."""
+    if lock.kind == "semaphore":
+        value = "?" if lock.sem_value is None else str(lock.sem_value)
+        if lock.maxvalue:
+            return f"threading.BoundedSemaphore, {value} of {lock.maxvalue} free"
+        return f"{lock.type_name or KIND_LABEL['semaphore']}, value {value}"
     if lock.kind != "semlock":
         return KIND_LABEL[lock.kind]
     if lock.semlock_kind == "RECURSIVE_MUTEX":
@@ -226,14 +244,16 @@ def holder_text(lock: Lock) -> str:
     if lock.kind == "semlock" and not lock.holder.alive:
         return "no live process (its holder died)"
     if len(lock.holders) > 1:
-        return ", ".join(_who(h) for h in lock.holders)
+        return ", ".join(_who(h) + (f" ({h.evidence})" if h.evidence else "") for h in lock.holders) + (
+            f", {lock.holder.how}" if lock.holder.how == HOW_WITH else ""
+        )
     if not lock.holder.alive:
         return f"thread ident 0x{lock.holder.ident or 0:x}, which does not exist in this process" + (
             f" (it was {lock.holder.thread_name})" if lock.holder.thread_name else ""
         )
     if lock.holder.how == HOW_WITH:
         return f"{_who(lock.holder)}, {lock.holder.how}" + (f" ({lock.holder.evidence})" if lock.holder.evidence else "")
-    return _who(lock.holder)
+    return _who(lock.holder) + (f", {lock.holder.evidence}" if lock.holder.evidence else "")
 
 
 def _with_wait_lines(snapshot: Snapshot) -> Snapshot:
@@ -246,7 +266,7 @@ def _with_wait_lines(snapshot: Snapshot) -> Snapshot:
             if lock is None or t.wait is None or t.wait.kind not in _LOCKISH:
                 threads.append(t)
                 continue
-            kind = {"rlock": WaitKind.RLOCK, "lock": WaitKind.LOCK, "semlock": WaitKind.SEMLOCK}[lock.kind]
+            kind = {"rlock": WaitKind.RLOCK, "lock": WaitKind.LOCK, "semlock": WaitKind.SEMLOCK, "semaphore": WaitKind.LOCK}[lock.kind]
             index = t.wait.frame_index if t.wait.frame_index is not None else innermost_user(t.frames)
             at = ""
             if index is not None:

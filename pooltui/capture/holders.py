@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import sourcelines
 from pooltui.capture.redact import scrub_code
-from pooltui.model import HOW_INFERRED, Frame, Lock, LockHolder, Thread
+from pooltui.model import HOW_INFERRED, Frame, Lock, LockHolder, Snapshot, Thread
 
+WITH_KINDS = ("lock", "semaphore")  # kinds that record no owner: their holders are read from `with` blocks
 LOOK_BACK = 80  # lines above the current one searched, within the same function
 FRAMES = 8  # frames per thread looked at, innermost first
 
@@ -76,21 +78,49 @@ def _evidence(lines: Sequence[str], frame: Frame, name: str) -> Optional[str]:
     return None
 
 
+def took_at(pid: int, name: str, thread: Thread, files: Optional[dict] = None) -> str:
+    """Where ``thread`` took the lock called ``name``, from its own frames' source: the
+    innermost frame inside ``with ...NAME...:`` or past ``NAME.acquire()`` ("" if none)."""
+    last = name.rpartition(".")[2]
+    if _pattern(last) is None:
+        return ""
+    for frame in thread.frames[:FRAMES]:
+        if frame.native or not frame.file.startswith("/") or frame.file.endswith("threading.py"):
+            continue
+        evidence = _evidence(sourcelines.lines_of(pid, frame.file, files), frame, last)
+        if evidence:
+            return evidence
+    return ""
+
+
 def could_hold(pid: int, lock: Lock, threads: Sequence[Thread], files: Optional[dict] = None) -> tuple[LockHolder, ...]:
     """Threads of ``pid`` (other than the lock's waiters) whose stack points at ``lock``."""
-    name = lock.name.rpartition(".")[2]
-    if _pattern(name) is None:
+    if _pattern(lock.name.rpartition(".")[2]) is None:
         return ()
     waiting = {tid for p, tid in lock.waiters if p == pid}
     out = []
     for t in threads:
         if t.tid in waiting or t.ghost:
             continue
-        for frame in t.frames[:FRAMES]:
-            if frame.native or not frame.file.startswith("/") or frame.file.endswith("threading.py"):
-                continue
-            evidence = _evidence(sourcelines.lines_of(pid, frame.file, files), frame, name)
-            if evidence:
-                out.append(LockHolder(pid, t.tid, t.ident, t.name, how=HOW_INFERRED, evidence=evidence))
-                break
+        evidence = took_at(pid, lock.name, t, files)
+        if evidence:
+            out.append(LockHolder(pid, t.tid, t.ident, t.name, how=HOW_INFERRED, evidence=evidence))
     return tuple(out)
+
+
+def owners_took_at(snapshot: Snapshot, locks: Sequence[Lock]) -> list[Lock]:
+    """Locks whose owner is recorded (an RLock's owner ident, a multiprocessing lock's
+    ``last_tid`` while its per-process count is > 0) with the line where that thread took
+    them, as ``could_hold`` of that one thread: the evidence the holder is shown with."""
+    files: dict = {}
+    out = []
+    for lock in locks:
+        proc = snapshot.process(lock.pid)
+        counted = lock.kind == "rlock" or (lock.kind == "semlock" and (lock.count or 0) > 0)
+        owner = None
+        if proc is not None and counted and lock.owner_ident:
+            owner = next((t for t in proc.threads if t.ident == lock.owner_ident and not t.ghost), None)
+        evidence = took_at(lock.pid, lock.name, owner, files) if owner is not None and not lock.could_hold else ""
+        held = LockHolder(lock.pid, owner.tid, owner.ident, owner.name, how=HOW_INFERRED, evidence=evidence) if evidence and owner else None
+        out.append(replace(lock, could_hold=(held,)) if held is not None else lock)
+    return out

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import holders, kernel, managers, memory, pyspy, semlocks, sourcelines
+from pooltui.capture import holders, kernel, managers, memory, pyspy, semaphores, semlocks, sourcelines
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
@@ -231,12 +231,35 @@ def _resolve(
     """Find the locks ``pending`` threads wait on through their frames' locals (adds to ``locks`` and ``known``)."""
     with memory.TargetMemory(proc.pid, version, budget(timeout)) as mem:
         for thread in pending:
-            found = _find_waited(mem, frames.get(thread.tid, thread.frames), thread.futex or 0)
+            stack = frames.get(thread.tid, thread.frames)
+            found = _find_waited(mem, stack, thread.futex or 0)
             if found is None:
+                found = _find_semaphore(mem, stack, thread.futex or 0)
+                if found is not None:  # its futex is this wait's own lock: nothing to share with siblings
+                    _add(locks, proc.pid, thread.tid, *found)
                 continue
             obj, name, where = found
             known[(version, thread.futex or 0)] = (obj.addr, name, where)
             _add(locks, proc.pid, thread.tid, obj, name, where)
+
+
+def _find_semaphore(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) -> Optional[tuple[memory.LockObject, str, str]]:
+    """(semaphore, display name, where) when the thread waits in a ``threading.Semaphore``'s
+    acquire (``capture.semaphores``), named where it lives, else as the waiting line spells it."""
+    try:
+        found = semaphores.waited_semaphore(mem, frames, futex)
+    except CaptureError:
+        return None
+    if found is None:
+        return None
+    obj, user = found
+    outer = frames[user:][:FRAMES_SEARCHED]
+    shape = [(f.file, [(loc.name, loc.addr) for loc in f.locals or () if loc.addr]) for f in outer]
+    place = memory.find_lock_place(mem, shape, futex, None, target=obj)
+    name = place.name if place is not None else None
+    if name is None or name.partition(".")[0] in ("self", "sem"):
+        name = (_display_name(name, outer[0]) if name else None) or _name_from_code(outer[0]) or obj.type_name
+    return obj, name, outer[0].where
 
 
 async def process_locks(
@@ -259,7 +282,7 @@ async def process_locks(
                 locks = await asyncio.to_thread(_with_manager, proc, frames, locks, tree)
     except CaptureError as exc:
         return [], [f"lock state of pid {proc.pid} not read: {exc.message}"]
-    if any(lock.kind == "lock" for lock in locks.values()):
+    if any(lock.kind in holders.WITH_KINDS for lock in locks.values()):
         return await asyncio.to_thread(_with_candidates, proc, list(locks.values())), []
     return list(locks.values()), []
 
@@ -267,7 +290,7 @@ async def process_locks(
 def _with_candidates(proc: Process, locks: Sequence[Lock]) -> list[Lock]:
     """Plain locks (no owner recorded) with the frames inside a ``with`` of them (read from
     memory: ``memory.withblocks``) and the threads that could hold them and why (source)."""
-    plain = [lock.addr for lock in locks if lock.kind == "lock"]
+    plain = [lock.addr for lock in locks if lock.kind in holders.WITH_KINDS]
     version = version_of(proc)
     found: dict[int, tuple[int, list[tuple[str, str]]]] = {}
     try:
@@ -279,7 +302,7 @@ def _with_candidates(proc: Process, locks: Sequence[Lock]) -> list[Lock]:
     files: dict = {}
     out = []
     for lock in locks:
-        if lock.kind != "lock":
+        if lock.kind not in holders.WITH_KINDS:
             out.append(lock)
             continue
         exits, frames = found.get(lock.addr, (None, []))
@@ -328,6 +351,7 @@ async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: f
             notes.extend(why)
     if records:
         records.extend(await asyncio.to_thread(sibling_semlocks, snapshot, records))
+        records = await asyncio.to_thread(holders.owners_took_at, snapshot, records)
     return tuple(records), tuple(dict.fromkeys(notes))
 
 

@@ -22,6 +22,8 @@ TP_MEMBERS, TP_BASE, TP_DICT, TP_DICTOFFSET, TP_MRO = 240, 256, 264, 288, 344
 # the same in every version: PyModuleObject.md_dict, PyCellObject.ob_ref,
 # PyMethodObject.im_func / im_self (2.7 instancemethod too)
 MODULE_DICT, CELL_REF, METHOD_FUNC, METHOD_SELF = 16, 16, 16, 24
+# PyCFunctionObject.m_ml (its PyMethodDef, ml_name first) and m_self: a bound builtin method
+CFUNC_ML, CFUNC_SELF = 16, 24
 TPFLAGS_INLINE_VALUES = 1 << 2  # 3.13
 TPFLAGS_MANAGED_DICT = 1 << 4  # 3.11+
 TPFLAGS_HEAPTYPE = 1 << 9
@@ -57,8 +59,9 @@ class Layout:
     code_freevar_names: int  # PyCodeObject tuple whose last len(closure) items name the free variables
     # (co_freevars up to 3.10, co_localsplusnames since 3.11)
     code_file_name: tuple[int, int]  # PyCodeObject co_filename, co_name
-    # the frame a value-stack slot belongs to: ("object", f_code) for a PyFrameObject (up to
-    # 3.10, ob_type "frame"); ("interp", f_code, f_globals, f_func) for a _PyInterpreterFrame (3.11+)
+    # the frame a value-stack slot belongs to: ("object", f_code, f_globals, f_valuestack) for a
+    # PyFrameObject (up to 3.10, ob_type "frame"); ("interp", f_code, f_globals, f_func) for a
+    # _PyInterpreterFrame (3.11+: the value stack follows the frame's localsplus)
     frame: tuple
 
 
@@ -70,27 +73,27 @@ LAYOUTS: dict[tuple[int, int], Layout] = {
     (2, 7): Layout(py2=True, str_ascii_data=36, str_compact_data=36, dict_kind="py27", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=None, semlock_name=None, lock_types=_PY2_LOCKS,
                    function=(16, 24, 40, 56, None), code_freevar_names=64,
-                   code_file_name=(80, 88), frame=("object", 32)),
+                   code_file_name=(80, 88), frame=("object", 32, 48, 64)),
     (3, 6): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
                    function=(16, 24, 48, 64, 104), code_freevar_names=72,
-                   code_file_name=(96, 104), frame=("object", 32)),
+                   code_file_name=(96, 104), frame=("object", 32, 48, 64)),
     (3, 7): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
                    function=(16, 24, 48, 64, 104), code_freevar_names=72,
-                   code_file_name=(96, 104), frame=("object", 32)),
+                   code_file_name=(96, 104), frame=("object", 32, 48, 64)),
     (3, 8): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
                    function=(16, 24, 48, 64, 104), code_freevar_names=80,
-                   code_file_name=(104, 112), frame=("object", 32)),
+                   code_file_name=(104, 112), frame=("object", 32, 48, 64)),
     (3, 9): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
                    function=(16, 24, 48, 64, 104), code_freevar_names=80,
-                   code_file_name=(104, 112), frame=("object", 32)),
+                   code_file_name=(104, 112), frame=("object", 32, 48, 64)),
     (3, 10): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                     values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
                     function=(48, 16, 72, 32, 40), code_freevar_names=80,
-                    code_file_name=(104, 112), frame=("object", 32)),
+                    code_file_name=(104, 112), frame=("object", 32, 48, 64)),
     (3, 11): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py311", managed="311", cached_keys=872,
                     values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
                     function=(48, 16, 72, 32, 40), code_freevar_names=96,

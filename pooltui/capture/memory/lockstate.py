@@ -202,10 +202,13 @@ class TargetMemory(ObjectMemory):
         depth: int,
         max_objects: int,
         children: Callable[[str, int, Any], Iterable[tuple[str, int]]],
+        read: Optional[Callable[[int], Optional[LockObject]]] = None,
     ) -> Iterator[tuple[str, LockObject]]:
         """The locks a bounded breadth-first walk from named ``roots`` meets, with their path:
         at most ``max_objects`` objects examined, ``depth`` steps; ``children(path, addr,
-        type info)`` names what an object leads to. A lock is never descended into."""
+        type info)`` names what an object leads to; ``read`` says what is a lock (default
+        ``read_lock``). A lock is never descended into."""
+        read = read or self.read_lock
         seen: set[int] = set()
         queue: deque = deque((name, addr, 0) for name, addr in roots if addr)
         visited = 0
@@ -218,7 +221,7 @@ class TargetMemory(ObjectMemory):
             info = self._type_of(addr)
             if info is None:
                 continue
-            lock = self.read_lock(addr)
+            lock = read(addr)
             if lock is not None:
                 yield path, lock
                 continue

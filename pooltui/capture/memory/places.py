@@ -45,19 +45,23 @@ class Place:
 
 
 class _Walk:
-    """One bounded breadth-first search for the lock whose sem_t is ``futex``."""
+    """One bounded breadth-first search for the lock whose sem_t is ``futex`` (or for the
+    object ``target``: a Python-level lock such as a ``threading.Semaphore``)."""
 
-    def __init__(self, mem: TargetMemory, futex: int, name_hint: Optional[str]) -> None:
+    def __init__(self, mem: TargetMemory, futex: int, name_hint: Optional[str], target: Optional[LockObject] = None) -> None:
         self.mem = mem
         self.futex = futex
+        self.target = target
         self.name_hint = name_hint
         self.other: Optional[tuple[str, LockObject]] = None  # a hit whose name disagrees with the hint
         self.globals_seen: list[int] = []  # module dicts met through functions
 
     def run(self, roots: Iterable[tuple[str, int]], depth: int, cap: int) -> Optional[tuple[str, LockObject]]:
         # a walk of its own each time: the module walk may meet an object the locals walk named otherwise
-        for label, lock in self.mem.walk_locks(roots, depth, cap, self._children):
-            if lock.sem_addr == self.futex:
+        target = self.target
+        read = (lambda addr: target if addr == target.addr else None) if target is not None else None
+        for label, lock in self.mem.walk_locks(roots, depth, cap, self._children, read):
+            if (lock.addr == target.addr) if target is not None else lock.sem_addr == self.futex:
                 if self.name_hint is None or _tail(label) == self.name_hint:
                     return label, lock
                 self.other = self.other or (label, lock)
@@ -159,15 +163,19 @@ def _sys_modules(mem: TargetMemory, module_dicts: Sequence[int]) -> Optional[int
 
 
 def find_lock_place(
-    mem: TargetMemory, frames: Sequence[tuple[str, Sequence[tuple[str, int]]]], futex: int, name_hint: Optional[str] = None
+    mem: TargetMemory,
+    frames: Sequence[tuple[str, Sequence[tuple[str, int]]]],
+    futex: int,
+    name_hint: Optional[str] = None,
+    target: Optional[LockObject] = None,
 ) -> Optional[Place]:
     """The lock whose sem_t is ``futex`` and where it lives, from a thread's frames given
     innermost first as (file, [(local name, address)]). None when not found within bounds.
 
     ``name_hint``: the name the waiting line uses (``with LOCK:`` -> 'LOCK'); a place whose
     last name differs (the same lock reached as ``initargs[0]``) is kept only when no
-    place of that name is found."""
-    walk = _Walk(mem, futex, name_hint)
+    place of that name is found. ``target``: look for that object instead (``futex`` unused)."""
+    walk = _Walk(mem, futex, name_hint, target)
     roots = [(name, addr) for _file, local_vars in frames for name, addr in local_vars]
     hit = walk.run(roots, depth=3, cap=MAX_LOCALS_OBJECTS)
     if hit is not None:

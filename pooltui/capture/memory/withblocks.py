@@ -21,17 +21,36 @@ from collections.abc import Sequence
 from typing import Optional
 
 from pooltui.capture.memory.kernel import Mapping
+from pooltui.capture.memory.layouts import CFUNC_ML, CFUNC_SELF, METHOD_FUNC, METHOD_SELF
 from pooltui.capture.memory.lockstate import TargetMemory
 from pooltui.capture.memory.scan import _search_words
 
-CFUNC_ML, CFUNC_SELF = 16, 24  # PyCFunctionObject.m_ml, m_self (2.7 and 3.x)
-FRAME_VALUESTACK = 64  # PyFrameObject.f_valuestack, 2.7 and 3.6-3.10 (f_code 32, f_globals 48)
+assert CFUNC_SELF == METHOD_SELF  # one search finds both kinds of bound method
 LOOK_BACK = 4096  # bytes searched below a value-stack slot for its frame's header
 MAX_EXITS = 64
 
 
+def _exit_name(mem: TargetMemory, obj: int, info_name: str) -> Optional[str]:
+    """The method name of a bound method object: a builtin one (``PyCFunctionObject``,
+    ``m_ml->ml_name``) or a Python one (``PyMethodObject``, 2.7 ``instancemethod``:
+    ``im_func->__name__``); None for anything else."""
+    if info_name == "builtin_function_or_method":
+        ml = mem._u64(obj + CFUNC_ML)
+        name_ptr = mem._u64(ml) if ml else None
+        return mem.cstring(name_ptr, 16) if name_ptr else None
+    if info_name in ("method", "instancemethod"):
+        func = mem._u64(obj + METHOD_FUNC)
+        if not func or not _is(mem, func, "function"):
+            return None
+        return mem._str(mem._u64(func + mem.layout.function[3]) or 0)
+    return None
+
+
 def _exits(mem: TargetMemory, regions: Sequence[Mapping], lock_addrs: Sequence[int]) -> dict[int, list[int]]:
-    """Live ``lock.__exit__`` bound builtin methods of each lock (one search for all)."""
+    """Live bound ``__exit__`` methods of each object (one search for all): a C lock's
+    builtin ``lock.__exit__``, a Python class's (``Semaphore``, ``Condition``, a
+    multiprocessing ``Lock``, a Manager's ``AcquirerProxy``) bound method. Both keep their
+    ``self`` at the same offset (``CFUNC_SELF == METHOD_SELF``)."""
     out: dict[int, list[int]] = {addr: [] for addr in lock_addrs}
     for lock_addr, hits in _search_words(mem, regions, lock_addrs).items():
         for hit in hits[: MAX_EXITS * 8]:
@@ -40,11 +59,9 @@ def _exits(mem: TargetMemory, regions: Sequence[Mapping], lock_addrs: Sequence[i
             if refcnt is None or not 0 < refcnt < 1 << 32:
                 continue  # a freed block keeps its old fields; its first word is a free-list link
             info = mem._type_of(obj)
-            if info is None or info.name != "builtin_function_or_method":
+            if info is None or _exit_name(mem, obj, info.name) != "__exit__":
                 continue
-            ml = mem._u64(obj + CFUNC_ML)
-            name_ptr = mem._u64(ml) if ml else None
-            if name_ptr and mem.cstring(name_ptr, 16) == "__exit__" and len(out[lock_addr]) < MAX_EXITS:
+            if len(out[lock_addr]) < MAX_EXITS:
                 out[lock_addr].append(obj)
     return out
 
@@ -64,7 +81,7 @@ def _frame_code(mem: TargetMemory, slot: int, floor: int = 8) -> Optional[int]:
     words = struct.unpack(f"<{len(raw) // 8}Q", raw[: len(raw) // 8 * 8])
     shape = mem.layout.frame
     for i in range(len(words) - 1, -1, -1):
-        if shape[0] == "object":  # PyFrameObject: ob_type "frame" at +8, f_code
+        if shape[0] == "object":  # PyFrameObject: ob_type "frame" at +8, f_code, f_globals, f_valuestack
             if i + 1 >= len(words) or not words[i + 1] or words[i + 1] % 8:
                 continue
             info = mem._type_info(words[i + 1])
@@ -72,11 +89,13 @@ def _frame_code(mem: TargetMemory, slot: int, floor: int = 8) -> Optional[int]:
                 continue
             # a real frame object, and the slot inside its value stack (a C stack can hold a
             # pointer to the frame type and a code object nearby, never this shape)
-            head = mem._try(start + 8 * i, FRAME_VALUESTACK + 8)
+            _kind, code_off, globals_off, stack_off = shape
+            frame_at = start + 8 * i
+            head = mem._try(frame_at, stack_off + 8)
             if head is None:
                 continue
-            refcnt, _tp, _size, _back, code, _builtins, globals_, _locals, valuestack = struct.unpack("<9Q", head)
-            frame_at = start + 8 * i
+            refcnt = struct.unpack_from("<q", head)[0]
+            code, globals_, valuestack = (struct.unpack_from("<Q", head, off)[0] for off in (code_off, globals_off, stack_off))
             if not 0 < refcnt < 1 << 32 or not frame_at < valuestack <= slot or not _is(mem, globals_, "dict"):
                 continue
             return code if _is(mem, code, "code") else None
