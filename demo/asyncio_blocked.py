@@ -17,6 +17,9 @@ What pooltui should show:
 * cache-refresher: sleeps in refresh_cache inside `with CACHE_LOCK:` (it holds it).
 * Diagnosis: blocked_event_loop (warning) naming the coroutine, the lock and its holder.
 
+The coroutines live in demo/_asyncio_app.py, imported once the interpreter is known to be
+3.8+: Python 2.7 cannot even parse `async def`, so this script refuses it in one line.
+
 Truth: loop {name, ident, tid}, holder {name, ident, tid}, lock {name, kind, id, futex},
 wait_site, hold_site, coroutine.
 """
@@ -24,39 +27,13 @@ from __future__ import print_function
 
 import sys
 import threading
-import time
 
 import _common
 
-CACHE_LOCK = threading.Lock()
-REFRESH_TIME = 3600.0
-
-
-def refresh_cache(holding):
-    with CACHE_LOCK:
-        holding.update(_common.thread_info())
-        holding["ready"] = True
-        time.sleep(REFRESH_TIME)    # the slow refresh, the lock held
-
-
-async def handle_request():
-    with CACHE_LOCK:                # a synchronous acquire inside a coroutine
-        return "cached"
-
-
-async def ticker():
-    while True:
-        await __import__("asyncio").sleep(0.5)
-
-
-async def serve():
-    import asyncio
-    asyncio.ensure_future(ticker())
-    await handle_request()
-
-
 def main(demo):
     import asyncio
+
+    from _asyncio_app import CACHE_LOCK, handle_request, refresh_cache, serve
     holding = {}
     refresher = threading.Thread(target=refresh_cache, args=(holding,), name="cache-refresher")
     refresher.daemon = True

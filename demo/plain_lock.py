@@ -16,7 +16,7 @@ What pooltui should show (one process, no pool; --workers N sets the number of r
 * Diagnosis: lock contention (waiters behind a sleeping holder); no deadlock cycle.
 
 Truth: lock {name, kind, id, futex}, holder {name, ident, tid}, waiters [{name, ident, tid}],
-wait_site and hold_site {file, function, qualname, line}.
+wait_site, hold_site and with_site (where the holder took it) {file, function, qualname, line}.
 """
 from __future__ import print_function
 
@@ -77,6 +77,7 @@ def main(demo, readers):
             "waiters": [cache.threads[name] for name in names],
             "wait_site": _common.site(Cache.lookup, "with self.lock:"),
             "hold_site": _common.site(Cache._fetch_from_origin, "time.sleep("),
+            "with_site": _common.site(Cache.refresh, "with self.lock:"),
         })
 
     demo.setup_thread(verify)

@@ -195,6 +195,9 @@ def check_mp_semaphore(s: Snapshot, truth: dict, version: str) -> None:
         assert {(h.pid, h.ident) for h in lock.holders} == holders
         assert {h.tid for h in lock.holders} == {pid for pid, _ in holders}  # each worker's main thread
         assert lock.maxvalue == 2 and lock.sem_value == 0
+        # a recorded owner (count, last_tid) with the line where it took the slot, from its source
+        took = f"inside `with RENDER_SLOTS:` at demo/mp_semaphore.py:{truth['wait_site']['line']}"
+        assert all(h.evidence == took for h in lock.holders), lock.holders
     for pid, _ in holders:
         t = main_thread(proc(s, pid))
         assert t.wait.kind is WaitKind.SLEEP and t.frames[t.wait.frame_index].line == truth["hold_site"]["line"], t.wait
@@ -267,10 +270,31 @@ def check_plain_lock(s: Snapshot, truth: dict, version: str) -> None:
         # a plain Lock records no owner: the holder is the one thread whose frame holds the
         # lock's __exit__ on its value stack (read from memory), with the `with` line
         assert "Cache.lock (Lock) held by " in w.summary, (w.summary, s.notes)
-        assert f"{_who(holder, version)} (pid {s.root_pid}), held by a with block (inside `with self.lock:` at demo/plain_lock.py:" in w.summary
+        took = f"inside `with self.lock:` at demo/plain_lock.py:{truth['with_site']['line']})"
+        assert f"{_who(holder, version)} (pid {s.root_pid}), held by a with block ({took}" in w.summary, w.summary
         lock = _lock_of(s, w)
         assert (lock.holder.tid, lock.holder.ident, lock.holder.how) == (holder["tid"], holder["ident"], HOW_WITH), lock.holder
     assert not errors(s)
+
+
+def check_thread_semaphore(s: Snapshot, truth: dict, version: str) -> None:
+    """A threading.BoundedSemaphore(2) held in `with` by two threads: every waiter names it
+    with its value and both holders; each holder is known from its `with` block (memory),
+    with the `with` line; a contention warning, no error, no cycle."""
+    holders = {h["tid"]: h for h in truth["holders"]}
+    took = f"inside `with Renderer.slots:` at demo/thread_semaphore.py:{truth['with_site']['line']}"
+    for waiter in truth["waiters"]:
+        w = thread_named(s, s.root_pid, waiter["name"], waiter["tid"]).wait
+        assert w.summary.startswith("waits on Renderer.slots (threading.BoundedSemaphore, 0 of 2 free) held by "), (w.summary, s.notes)
+        assert w.summary.endswith(f"render, demo/thread_semaphore.py:{truth['with_site']['line']}"), w.summary  # Renderer.render on 3.11+
+        lock = _lock_of(s, w)
+        assert lock.kind == "semaphore" and lock.addr == int(truth["lock"]["id"], 16) and lock.maxvalue == 2 and lock.sem_value == 0
+        assert {(h.pid, h.tid, h.ident) for h in lock.holders} == {(s.root_pid, tid, h["ident"]) for tid, h in holders.items()}, lock.holders
+        assert all(h.how == HOW_WITH and h.evidence == took for h in lock.holders), lock.holders
+        assert {(s.root_pid, t["tid"]) for t in truth["waiters"]} <= set(lock.waiters)
+    [d] = diagnoses(s, "lock_contention")
+    assert d.severity is Severity.WARNING and "Renderer.slots" in d.summary
+    assert not errors(s) and not diagnoses(s, "deadlock_cycle")
 
 
 def check_condition(s: Snapshot, truth: dict, version: str) -> None:
@@ -401,6 +425,7 @@ def check_fork_queue_lock(s: Snapshot, truth: dict, version: str) -> None:
 
 CHECKS = {
     "healthy": check_healthy,
+    "thread_semaphore": check_thread_semaphore,
     "logging_fork": check_logging_fork,
     "contention": check_contention,
     "killed_worker": check_killed_worker,
