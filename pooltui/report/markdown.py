@@ -137,8 +137,9 @@ def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> 
         out += ["", "## Locks", ""]
         for lock in snapshot.locks:
             waiters = ", ".join(f"pid {p} tid {t}" for p, t in lock.waiters)
+            held = _md(holder_text(lock))  # with no holder: why not ("a plain threading.Lock records no owner")
             out.append(
-                f"- `{_code(lock.name)}` ({_md(lock.kind)}, pid {lock.pid}, 0x{lock.addr:x}): held by {_md(holder_text(lock))}; "
+                f"- `{_code(lock.name)}` ({_md(lock.kind)}, pid {lock.pid}, 0x{lock.addr:x}): {'held by ' if lock.holder is not None else ''}{held}; "
                 f"waiters: {waiters or 'none'}" + (f" — {_md(lock.note)}" if lock.note and lock.holder is not None else "")
             )
     events = list(snapshot.events) + (list(timeline.events) if timeline else [])

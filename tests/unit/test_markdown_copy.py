@@ -47,3 +47,11 @@ def test_identical_workers_and_threads_are_grouped_with_a_count():
     md = render_markdown(snap.with_(processes=(snap.processes[0], many)))
     assert md.count("**×5** with the same stack: handler-1, handler-2, handler-3, handler-4") == 1
     assert md.count("**handler-0**") == 1 and "**handler-1**" not in md
+
+
+def test_a_lock_with_no_holder_says_why_not_held_by_its_note():
+    """The Locks list read "held by a plain threading.Lock records no owner" for a plain Lock."""
+    snap = analyze(load_fixture("fork_queue_lock-py3.11")[0])
+    locks = render_markdown(snap).split("## Locks", 1)[1].split("\n## ", 1)[0]
+    assert "mutex` (lock, pid " in locks and "): a plain threading.Lock records no owner" in locks, locks
+    assert "held by a plain" not in locks
