@@ -423,6 +423,20 @@ def check_fork_queue_lock(s: Snapshot, truth: dict, version: str) -> None:
     assert [e.kind for e in errors(s)] == [d.kind], errors(s)
 
 
+def check_plain_reentry(s: Snapshot, truth: dict, version: str) -> None:
+    """A thread re-entering a plain Lock it holds (its outer frame is inside `with` of it): a
+    deadlock on itself, from the with-block count, though the lock records no owner."""
+    reloader = truth["reloader"]
+    w = thread_named(s, s.root_pid, reloader["name"], reloader["tid"]).wait
+    assert w.kind is WaitKind.LOCK and w.summary.startswith(f"waits on {truth['lock']['name']} (Lock)"), w
+    lock = _lock_of(s, w)
+    assert lock.addr == int(truth["lock"]["id"], 16) and lock.holder is None
+    [d] = errors(s)
+    assert d.kind == "deadlock_cycle" and d.tids == (reloader["tid"],) and d.pids == (s.root_pid,), d
+    assert "which it holds itself" in d.summary and f"reload_config (demo/plain_reentry.py:{truth['hold_site']['line'] + 2}" in d.summary, d.summary
+    assert "also blocked behind it" in " ".join(d.evidence), d.evidence
+
+
 CHECKS = {
     "healthy": check_healthy,
     "thread_semaphore": check_thread_semaphore,
@@ -448,6 +462,7 @@ CHECKS = {
     "orphan_global": check_orphan_global,
     "acquire_global": check_acquire_global,
     "fork_queue_lock": check_fork_queue_lock,
+    "plain_reentry": check_plain_reentry,
 }
 
 

@@ -71,6 +71,7 @@ RULES = (
     graph.deadlocks,
     locks.diagnose,
     unreleasable.unreleasable,
+    unreleasable.self_deadlocks,
     managers.diagnose,
     aioloops.diagnose,
     *hangs.RULES,

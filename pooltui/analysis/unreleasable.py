@@ -15,6 +15,11 @@ release it and the waits never end. Two ways to get there:
 - **a self-deadlock**: the one thread took it already (a plain Lock is not re-entrant),
   or a thread that has ended left it locked.
 
+And in any process, a **self-deadlock seen in memory**: the only live ``with`` of the lock
+beyond the waiters' own (``Lock.with_exits``) is in an outer frame of a waiter (a function in
+``Lock.with_frames`` that no other thread runs): the thread holds the lock and is entering it
+again (``with LOCK:`` calling a helper that takes ``with LOCK:``).
+
 A waiter with a timeout, a process that is stopped or not read, or any other live thread
 (it may release it: a plain Lock can be released by any thread) and the rule says nothing.
 """
@@ -23,8 +28,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pooltui.analysis.locks import FORK_FIX
+from pooltui.analysis.locks import FORK_FIX, lock_key
 from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, Snapshot, Thread
+
+_WITH = ("with ", "async with ")
 
 SELF_FIX = (
     "A plain threading.Lock is not re-entrant: use threading.RLock where a thread may take it again, take it only "
@@ -66,12 +73,73 @@ def _fork_facts(lock: Lock, proc: Process, snapshot: Snapshot) -> list[str]:
     return facts
 
 
+def _entering(t: Thread) -> int:
+    """Index of the waiter's innermost Python frame when its line enters a `with`, else -1."""
+    i = next((i for i, f in enumerate(t.frames) if not f.native), None)
+    return i if i is not None and (t.frames[i].code or "").lstrip().startswith(_WITH) else -1
+
+
+def _self_holder(lock: Lock, proc: Optional[Process]) -> Optional[tuple[Thread, int]]:
+    """(waiter, index of its frame inside `with` of the lock) when memory leaves exactly one
+    live `with` beyond the waiters entering one, and only that waiter runs its function."""
+    if proc is None or lock.kind != "lock" or lock.holder is not None or not lock.with_frames or lock.with_exits is None:
+        return None
+    waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
+    waiters = [t for t in proc.threads if t.tid in waiting and not t.ghost]
+    if not waiters or lock.with_exits - sum(_entering(t) >= 0 for t in waiters) != 1:
+        return None
+    keys = {(file, function) for file, function in lock.with_frames}
+    inside = []
+    for t in _live(proc):
+        start = _entering(t) + 1 if t.tid in waiting else 0
+        at = next((i for i in range(start, len(t.frames)) if (t.frames[i].file, t.frames[i].function.rpartition(".")[2]) in keys), None)
+        if at is not None:
+            inside.append((t, at))
+    if len(inside) != 1 or inside[0][0].tid not in waiting:
+        return None
+    return inside[0]
+
+
+def self_deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
+    """A thread waiting on a plain Lock it holds itself (inside `with` of it in an outer frame)."""
+    out = []
+    for lock in snapshot.locks:
+        found = _self_holder(lock, snapshot.process(lock.pid))
+        if found is None:
+            continue
+        t, at = found
+        frame = t.frames[at]
+        code = f", at `{(frame.code or '').strip()}`" if frame.code else ""
+        proc = snapshot.process(lock.pid)
+        behind = [b.label for pid, tid in lock.waiters if tid != t.tid and proc is not None for b in (proc.thread(tid),) if b is not None]
+        out.append(
+            Diagnosis(
+                kind=Kind.DEADLOCK,
+                certainty=Certainty.FRAME,
+                subject=lock_key(lock),
+                summary=(
+                    f"Deadlock: {t.label!r} (pid {lock.pid}) waits on {lock.name} (a plain threading.Lock), which it holds itself: its "
+                    f"frame {frame.function} ({frame.where}{code}) is inside a `with` of it, and a plain Lock is not re-entrant."
+                ),
+                pids=(lock.pid,),
+                tids=(t.tid,),
+                evidence=(
+                    f"{lock.type_name or 'lock'} at 0x{lock.addr:x}: {lock.with_exits} live `with` exit(s) of it; "
+                    f"beyond the waiters' own, one is held by the frame of {frame.function} ({frame.where}) on the stack of {t.label!r} itself",
+                    *([f"also blocked behind it: {', '.join(map(repr, behind))}"] if behind else []),
+                ),
+                fix=SELF_FIX,
+            )
+        )
+    return out
+
+
 def unreleasable(snapshot: Snapshot) -> list[Diagnosis]:
     """One verdict per lock name (every worker forked from one parent has its own copy)."""
     groups: dict[tuple[str, bool], list[tuple[Lock, list[str]]]] = {}
     for lock in snapshot.locks:
         proc = snapshot.process(lock.pid)
-        if not _nobody_left(lock, proc):
+        if not _nobody_left(lock, proc) or _self_holder(lock, proc) is not None:
             continue
         facts = _fork_facts(lock, proc, snapshot)  # type: ignore[arg-type]
         groups.setdefault((lock.name, bool(facts)), []).append((lock, facts))

@@ -135,3 +135,14 @@ def test_a_plain_lock_inherited_locked_by_a_fork_child_with_no_other_thread_is_a
     child = demo.truth["child_pid"]
     assert rc == 1 and d["severity"] == "error" and d["pids"] == [child] and d["tids"] == [child]
     assert "no thread there can release it" in d["summary"] and "inherited locked across fork()" in d["summary"], d["summary"]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_thread_reentering_a_plain_lock_it_holds_is_a_deadlock(python, start_demo):
+    """`with LOCK:` calling a helper that takes `with LOCK:` again; other threads alive.
+    Before, this read "No problems found" (a plain Lock records no owner)."""
+    demo = start_demo("plain_reentry", python)
+    rc, found = snapshot(demo.pid)
+    d = one(found, "deadlock_cycle")
+    assert rc == 1 and d["severity"] == "error" and d["tids"] == [demo.truth["reloader"]["tid"]], d
+    assert "which it holds itself" in d["summary"] and "reload_config" in d["summary"], d["summary"]
