@@ -24,6 +24,10 @@ What pooltui should show:
 * Diagnoses: none of severity error (one waiter behind a live holder: no convoy, no deadlock);
   across refreshes the waiter's stack does not change (stuck).
 
+`--idle`: the healthy worker for the false-positive corpus. Each flusher takes Metrics.lock
+briefly every 0.5 s and pushes outside it; one task runs to its end, then every pool worker
+waits for its next task. pooltui must show no warning and no error.
+
 Truth: main_pid, worker_pids, idle_pids, stuck {pid, name, ident, tid}, holder {pid, name,
 ident, tid}, lock {name, kind, id, futex}, wait_site, hold_site, celery.
 """
@@ -62,12 +66,22 @@ class Metrics(object):
     def _push(self, samples):
         time.sleep(GATEWAY_LATENCY)         # the slow push made while holding the lock
 
+    def flush_often(self):
+        """The healthy flusher (--idle): copy under the lock, the slow push outside it."""
+        CHANNEL.send(event="holding", lock=_common.lock_facts(self.lock, "Metrics.lock", "RLock"),
+                     **_common.thread_info())
+        while True:
+            with self.lock:
+                samples, self.samples = self.samples, []
+            time.sleep(0.5)
+
     def record(self, name, value):
         with self.lock:
             self.samples.append((name, value))
 
 
 METRICS = Metrics()
+IDLE = False            # --idle: the healthy worker
 
 
 def main_thread_in(file_suffix, functions):
@@ -77,7 +91,7 @@ def main_thread_in(file_suffix, functions):
 
 
 def start_flusher(**kwargs):
-    flusher = threading.Thread(target=METRICS.flush_forever, name="metrics-flusher")
+    flusher = threading.Thread(target=METRICS.flush_often if IDLE else METRICS.flush_forever, name="metrics-flusher")
     flusher.daemon = True
     flusher.start()
 
@@ -85,6 +99,8 @@ def start_flusher(**kwargs):
 def export_report(report_id):
     CHANNEL.send(event="running", **_common.thread_info())
     METRICS.record("reports.exported", report_id)
+    if IDLE:
+        CHANNEL.send(event="done", **_common.thread_info())
     return report_id
 
 
@@ -117,6 +133,14 @@ def main(demo, workers):
     def verify():
         holders = _common.holders_asleep(CHANNEL, workers, "metrics-flusher")
         task.delay(1)
+        if IDLE:
+            CHANNEL.collect(1, event="done")
+            for pid in holders:
+                _common.wait_blocked(pid, pid, syscalls=("read", "futex") + _common.POLL_SYSCALLS, what="idle pool worker")
+            _common.wait_until(lambda: main_thread_in("kombu/transport/virtual/base.py", ("drain_events",)),
+                               "the consumer to wait for broker messages")
+            demo.ready({"celery": celery.__version__, "main_pid": demo.pid, "worker_pids": sorted(holders), "idle": True})
+            return
         stuck, idle = _common.blocked_on_holder(CHANNEL, holders, "running", "task")
         for pid in idle:
             _common.wait_blocked(pid, pid, syscalls=("read", "futex") + _common.POLL_SYSCALLS, what="idle pool worker")
@@ -137,6 +161,8 @@ if __name__ == "__main__":
     if Celery is None:
         sys.exit("demo/celery_hang.py needs celery in this interpreter (%s): "
                  "pip install 'pooltui[demos]' or pip install celery" % sys.executable)
-    args = _common.parse_args("celery_hang", __doc__, workers=2)
+    args = _common.parse_args("celery_hang", __doc__, workers=2, extra=lambda parser: parser.add_argument(
+        "--idle", action="store_true", help="a healthy idle worker (see the header)"))
+    IDLE = args.idle
     demo = _common.Demo("celery_hang", args)
     demo.run(main, demo, args.workers)

@@ -26,6 +26,11 @@ What pooltui should show:
 * Diagnoses: none of severity error (one waiter behind a live holder: no convoy, no deadlock);
   across refreshes the waiter's stack does not change (stuck).
 
+`--idle`: the healthy server for the false-positive corpus. Each worker's refresher takes
+Cache.lock briefly every 0.5 s and sleeps outside it; the demo sends one request, reads the
+whole answer, and signals ready once every worker waits for connections. pooltui must show no
+warning and no error (roles, idle workers, the refreshers asleep in a timed sleep).
+
 Truth: worker_class, arbiter_pid, worker_pids, idle_pids, stuck {pid, name, ident, tid},
 holder {pid, name, ident, tid}, lock {name, kind, id, futex}, wait_site, hold_site, gunicorn.
 """
@@ -71,6 +76,14 @@ class Cache(object):
         with self.lock:
             return dict(self.value)
 
+    def refresh_often(self):
+        """The healthy refresher (--idle): short critical sections, the slow part outside."""
+        CHANNEL.send(event="holding", lock=_common.lock_facts(self.lock, "Cache.lock", "RLock"), **_common.thread_info())
+        while True:
+            with self.lock:
+                self.value = {"answer": 42}
+            time.sleep(0.5)
+
 
 CACHE = Cache()         # created in the arbiter: every worker has its own copy after fork
 
@@ -90,8 +103,11 @@ def main_thread_in(file_suffix, functions):
     return frame is not None and frame.f_code.co_filename.endswith(file_suffix) and frame.f_code.co_name in functions
 
 
+IDLE = False            # --idle: the healthy server
+
+
 def post_worker_init(worker):
-    refresher = threading.Thread(target=CACHE.refresh, name="cache-refresher")
+    refresher = threading.Thread(target=CACHE.refresh_often if IDLE else CACHE.refresh, name="cache-refresher")
     refresher.daemon = True
     refresher.start()
 
@@ -139,6 +155,9 @@ def main(demo, workers, worker_class):
         holders = _common.holders_asleep(CHANNEL, workers, "cache-refresher")
         client = socket.create_connection((host, port), timeout=_common.STATE_TIMEOUT)
         client.sendall(b"GET /report HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n")
+        if IDLE:
+            idle_ready(demo, client, holders, {"worker_class": worker_class, "arbiter_pid": demo.pid})
+            return
         CLIENTS.append(client)
         stuck, idle = _common.blocked_on_holder(CHANNEL, holders, "handling", "request handler")
         for pid in idle:
@@ -158,9 +177,30 @@ def main(demo, workers, worker_class):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def idle_ready(demo, client, holders, truth):
+    """--idle: the request is answered in full, then every worker waits for connections."""
+    answer = b""
+    while True:
+        chunk = client.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    client.close()
+    if not answer.startswith(b"HTTP/1.1 200"):
+        raise _common.StateNotReached("the request was not answered: %r" % answer[:80])
+    CHANNEL.collect(1, event="handling")
+    for pid in holders:
+        _common.wait_blocked(pid, pid, syscalls=_common.POLL_SYSCALLS, what="idle worker")
+    _common.wait_until(lambda: main_thread_in("gunicorn/arbiter.py", ("sleep", "wait_for_signals")),
+                       "the arbiter to wait for signals")
+    truth.update({"worker_pids": sorted(holders), "idle": True, "gunicorn": gunicorn.__version__})
+    demo.ready(truth)
+
+
 def _options(parser):
     parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync",
                         help="gunicorn worker class (default sync)")
+    parser.add_argument("--idle", action="store_true", help="a healthy idle server (see the header)")
 
 
 if __name__ == "__main__":
@@ -168,5 +208,6 @@ if __name__ == "__main__":
         sys.exit("demo/gunicorn_stuck.py needs gunicorn in this interpreter (%s): "
                  "pip install 'pooltui[demos]' or pip install gunicorn" % sys.executable)
     args = _common.parse_args("gunicorn_stuck", __doc__, workers=2, extra=_options)
+    IDLE = args.idle
     demo = _common.Demo("gunicorn_stuck", args)
     demo.run(main, demo, args.workers, args.worker_class)

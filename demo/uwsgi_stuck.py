@@ -44,6 +44,11 @@ What pooltui should show:
 * Diagnoses: none of severity error (one waiter behind a live holder: no convoy, no deadlock);
   across refreshes the waiter's stack does not change (stuck).
 
+`--idle`: the healthy server for the false-positive corpus. Each poller takes
+FeatureFlags.lock briefly every 0.5 s and makes the slow call outside it; the demo's request
+is answered in full, then every core waits in uWSGI's C loop. pooltui must show no warning
+and no error.
+
 Truth: threads, titles, fork_hooks, uwsgi, master_pid, worker_pids, idle_pids, stuck {pid,
 name, ident, tid}, holder {pid, name, ident, tid}, lock {name, kind, id, futex}, wait_site,
 hold_site.
@@ -86,6 +91,15 @@ class FeatureFlags(object):
         time.sleep(FLAG_SERVICE_LATENCY)    # the slow call made while holding the lock
         return {"new_checkout": True}
 
+    def poll_often(self):
+        """The healthy poller (--idle): the slow call outside the lock."""
+        CHANNEL.send(event="holding", lock=_common.lock_facts(self.lock, "FeatureFlags.lock", "RLock"),
+                     **_common.thread_info())
+        while True:
+            time.sleep(0.5)
+            with self.lock:
+                self.flags = {"new_checkout": True}
+
     def get(self, name):
         with self.lock:
             return self.flags.get(name, False)
@@ -101,9 +115,9 @@ def application(environ, start_response):
     return [body]
 
 
-def post_fork(master_pid):
+def post_fork(master_pid, idle=False):
     _common.set_pdeathsig(master_pid)    # Demo's at-fork hook does it only with the fork hooks
-    poller = threading.Thread(target=FLAGS.poll, name="flag-poller")
+    poller = threading.Thread(target=FLAGS.poll_often if idle else FLAGS.poll, name="flag-poller")
     poller.daemon = True
     poller.start()
 
@@ -118,7 +132,7 @@ def in_master(args):
     global CHANNEL
     CHANNEL = _common.Channel()
     demo = _common.Demo("uwsgi_stuck", args)
-    uwsgi.post_fork_hook = lambda: post_fork(demo.pid)
+    uwsgi.post_fork_hook = lambda: post_fork(demo.pid, args.idle)
     # an idle core waits in uWSGI's C loop: one in epoll_wait() on the socket, with --threads
     # the others queue for the worker's accept mutex (futex)
     idle_syscalls = _common.POLL_SYSCALLS + (("futex",) if args.threads > 1 else ())
@@ -132,6 +146,9 @@ def in_master(args):
         client.connect(address)
         client.sendall(b"GET /checkout HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n")
         CLIENTS.append(client)
+        if args.idle:
+            idle_ready(demo, args, client, holders, idle_syscalls)
+            return
         stuck, idle = _common.blocked_on_holder(CHANNEL, holders, "handling", "request handler")
         for pid in idle:
             for tid in request_threads(pid, holders[pid]["tid"]):
@@ -150,6 +167,24 @@ def in_master(args):
         demo.ready(truth)
 
     demo.setup_thread(verify)
+
+
+def idle_ready(demo, args, client, holders, idle_syscalls):
+    """--idle: the request is answered in full, then every core waits in uWSGI's C loop."""
+    answer = b""
+    while True:
+        chunk = client.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    if not answer.startswith(b"HTTP/1.1 200"):
+        raise _common.StateNotReached("the request was not answered: %r" % answer[:80])
+    CHANNEL.collect(1, event="handling")
+    for pid in holders:
+        for tid in request_threads(pid, holders[pid]["tid"]):
+            _common.wait_blocked(pid, tid, syscalls=idle_syscalls, what="idle uWSGI core")
+    demo.wait_main_blocked(syscalls=_common.POLL_SYSCALLS)
+    demo.ready({"threads": args.threads, "master_pid": demo.pid, "worker_pids": sorted(holders), "idle": True})
 
 
 def exec_uwsgi(args):
@@ -183,6 +218,7 @@ def _options(parser):
                         help="no --auto-procname: every process keeps the uwsgi command line")
     parser.add_argument("--no-fork-hooks", dest="fork_hooks", action="store_false",
                         help="no --py-call-uwsgi-fork-hooks: workers keep stale copies of the master's thread states")
+    parser.add_argument("--idle", action="store_true", help="a healthy idle server (see the header)")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ _BILLIARD_RECV: _Via = (
     ("billiard/pool.py", ("receive", "_recv")),
     ("billiard/queues.py", ("get_payload", "get", "_recv")),
     ("billiard/connection.py", ("recv_bytes", "_recv_bytes", "_recv", "recv", "poll", "_poll", "wait")),
+    # idle workers queue on the inqueue's read lock while one of them reads the pipe (as in multiprocessing.Pool)
+    ("billiard/synchronize.py", ("__enter__", "acquire")),
 )
 _BILLIARD_POLL: _Via = (
     ("billiard/pool.py", ("_process_result", "_poll_result")),

@@ -1,6 +1,8 @@
 """The false-positive corpus: healthy pools of every kind pooltui supports, read the way a
 cron job reads them (`pooltui snapshot PID` and `--samples 5`), must get no warning and no
-error -- a false error pages someone at night. Kinds: demo/healthy_corpus.py's header.
+error -- a false error pages someone at night. Kinds: demo/healthy_corpus.py's header; and
+idle gunicorn (sync, gthread), celery (prefork) and uWSGI (prefork, threads) servers, the
+framework demos' `--idle` mode, under the interpreters of .demo-venvs/ (`make demo-venvs`).
 
 POOLTUI_CORPUS_REPEAT=N repeats every case N times (the 20-runs-in-a-row check)."""
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pooltui import scenarios
 from tests.conftest import interpreter_params
 
 pytestmark = pytest.mark.live
@@ -41,5 +44,34 @@ def test_a_healthy_pool_gets_no_warning_and_no_error(kind, python, repeat, start
     if kind in NEEDS_3 and "/2.7" in python:
         pytest.skip(f"{kind} needs Python 3")
     demo = start_demo("healthy_corpus", python, "--kind", kind)
+    assert loud(demo.pid) == []
+    assert loud(demo.pid, "--samples", "5", "--interval", "1") == []
+
+
+FRAMEWORKS = {  # test id -> (scenario, its arguments): healthy idle servers
+    "gunicorn-sync": ("gunicorn_stuck", ("--idle",)),
+    "gunicorn-gthread": ("gunicorn_stuck", ("--idle", "--worker-class", "gthread")),
+    "celery-prefork": ("celery_hang", ("--idle",)),
+    "uwsgi-prefork": ("uwsgi_stuck", ("--idle",)),
+    "uwsgi-threads": ("uwsgi_stuck", ("--idle", "--threads", "4")),
+}
+
+
+def _framework_params():
+    params = []
+    for variant, (scenario, args) in FRAMEWORKS.items():
+        for version in ("3.8", "3.11", "3.13"):
+            python = scenarios.python_for(scenario, version)
+            reason = f"no Python {version} with {scenarios.FRAMEWORKS[scenario]} installed: make demo-venvs"
+            marks = [] if python else [pytest.mark.skip(reason=reason)]
+            params.append(pytest.param(scenario, args, python, id=f"{variant}-py{version}", marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("repeat", range(REPEAT))
+@pytest.mark.parametrize(("scenario", "args", "python"), _framework_params())
+def test_an_idle_server_gets_no_warning_and_no_error(scenario, args, python, repeat, start_demo):
+    demo = start_demo(scenario, python, *args)
+    assert demo.truth["idle"] and demo.truth["worker_pids"]
     assert loud(demo.pid) == []
     assert loud(demo.pid, "--samples", "5", "--interval", "1") == []
