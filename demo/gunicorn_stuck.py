@@ -179,15 +179,7 @@ def main(demo, workers, worker_class):
 
 def idle_ready(demo, client, holders, truth):
     """--idle: the request is answered in full, then every worker waits for connections."""
-    answer = b""
-    while True:
-        chunk = client.recv(65536)
-        if not chunk:
-            break
-        answer += chunk
-    client.close()
-    if not answer.startswith(b"HTTP/1.1 200"):
-        raise _common.StateNotReached("the request was not answered: %r" % answer[:80])
+    _common.read_answer(client)
     CHANNEL.collect(1, event="handling")
     for pid in holders:
         _common.wait_blocked(pid, pid, syscalls=_common.POLL_SYSCALLS, what="idle worker")

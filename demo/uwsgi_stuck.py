@@ -171,14 +171,7 @@ def in_master(args):
 
 def idle_ready(demo, args, client, holders, idle_syscalls):
     """--idle: the request is answered in full, then every core waits in uWSGI's C loop."""
-    answer = b""
-    while True:
-        chunk = client.recv(65536)
-        if not chunk:
-            break
-        answer += chunk
-    if not answer.startswith(b"HTTP/1.1 200"):
-        raise _common.StateNotReached("the request was not answered: %r" % answer[:80])
+    _common.read_answer(client)
     CHANNEL.collect(1, event="handling")
     for pid in holders:
         for tid in request_threads(pid, holders[pid]["tid"]):

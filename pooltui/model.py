@@ -154,6 +154,8 @@ class Thread:
     timed: Optional[bool] = None  # that call has a timeout (a timed wait ends by itself): None = unknown
     fd: Optional[int] = None  # the file descriptor of a blocked read()/write()/recv()/send()
     child: Optional[int] = None  # the pid a blocked wait4() waits for (Process.join, subprocess wait)
+    joins: Optional[int] = None  # the ident of the thread a blocked Thread.join() waits for (read from the Thread object)
+    polls: Optional[tuple[int, ...]] = None  # the fds a blocked select/poll/epoll watches (read when a thread waits on a socket or pipe)
 
     @property
     def label(self) -> str:
@@ -180,6 +182,16 @@ class PipeEnd:
 
 
 @dataclass(frozen=True)
+class SocketEnd:
+    """One socket file descriptor of a process: ``socket:[inode]`` and its peer's inode
+    (a Unix socket's from sock_diag, a TCP connection's by its two addresses swapped)."""
+
+    fd: int
+    inode: int
+    peer: Optional[int] = None  # None: not connected, or the peer is not known
+
+
+@dataclass(frozen=True)
 class Process:
     pid: int
     ppid: int
@@ -200,6 +212,7 @@ class Process:
     exit_code: Optional[int] = None  # a wait status: a zombie's (/proc/PID/stat field 52) or the kernel's at exit (Exit)
     tracer_pid: Optional[int] = None  # TracerPid (/proc/PID/status): a debugger (or strace) holds it, when not 0
     pipes: tuple[PipeEnd, ...] = ()  # its pipe file descriptors, read when a thread of the tree is blocked on a pipe
+    sockets: tuple[SocketEnd, ...] = ()  # its socket file descriptors, read when a thread of the tree is blocked on a socket or pipe
 
     @property
     def stopped(self) -> bool:

@@ -223,4 +223,3 @@ def python_for(name: str, version: Optional[str] = None) -> Optional[str]:
         return None
     candidates = [str(demo_venvs() / f"py{version}" / "bin" / "python"), find_python(version)]
     return next((c for c in candidates if c and os.access(c, os.X_OK) and has_framework(c, module)), None)
-

@@ -19,12 +19,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from pooltui.analysis import analyze, timeline
+from pooltui.analysis import analyze, graph, timeline
 from pooltui.analysis.locks import confirm, dead_semaphores, threads_to_read
-from pooltui.capture import exits, kernel, procs, workers
+from pooltui.capture import ends, exits, joins, procs, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
-from pooltui.model import Process, Severity, Snapshot, Timeline, WaitKind
+from pooltui.model import Kind, Process, Severity, Snapshot, Timeline, WaitKind
 from pooltui.report import load_report
 
 LOOK_CLOSER = 4  # processes dumped again with locals per capture, at most (_look_closer)
@@ -171,7 +171,8 @@ class LiveSource:
         """Read the locks blocked threads wait on (``with_lock_facts``) and who holds the
         other end of a pipe a thread is blocked on (``with_pipes``)."""
         raw, snapshot = await with_lock_facts(raw, snapshot, options.timeout, self.previous)
-        return await with_pipes(raw, snapshot, self.previous)
+        raw, snapshot = await with_pipes(raw, snapshot, self.previous)
+        return await with_joins(raw, snapshot, options.timeout, self.previous)
 
 
 async def with_lock_facts(raw: Snapshot, snapshot: Snapshot, timeout: float, previous: Optional[Snapshot] = None) -> tuple[Snapshot, Snapshot]:
@@ -193,22 +194,40 @@ async def with_lock_facts(raw: Snapshot, snapshot: Snapshot, timeout: float, pre
 
 
 def blocked_on_pipes(snapshot: Snapshot) -> bool:
-    """A thread that is not idle sits in read()/write() on a file descriptor."""
+    """A thread that is not idle sits in read()/write()/recv()/send() on a file descriptor."""
     return any(
-        t.fd is not None and t.syscall in ("read", "write", "readv", "writev") and t.wait is not None and t.wait.kind is not WaitKind.IDLE
+        t.fd is not None and t.syscall in graph.FD_CALLS and t.wait is not None and t.wait.kind is not WaitKind.IDLE
         for p in snapshot.processes
         for t in p.threads
     )
 
 
 async def with_pipes(raw: Snapshot, snapshot: Snapshot, previous: Optional[Snapshot] = None) -> tuple[Snapshot, Snapshot]:
-    """The pipe ends of every process of the tree, when a thread is blocked on a pipe: the
-    wait-for graph then knows who is at the other end (``analysis.graph``)."""
+    """The pipe and socket ends of every process of the tree, when a thread is blocked on
+    one: the wait-for graph then knows who is at the other end (``analysis.graph``). A
+    deadlock found that way is read again (``capture.ends.confirm``) before it stands."""
     if not blocked_on_pipes(snapshot):
         return raw, snapshot
-    ends = await asyncio.to_thread(lambda: {p.pid: kernel.pipe_ends(p.pid) for p in raw.processes if p.status != "zombie" and p.error is None})
-    raw = raw.with_(processes=tuple(replace(p, pipes=ends.get(p.pid, ())) for p in raw.processes))
-    return raw, await asyncio.to_thread(analyze, raw, previous)
+    raw = await asyncio.to_thread(ends.with_ends, raw)
+    snapshot = await asyncio.to_thread(analyze, raw, previous)
+    cycle = [(p.pid, t) for d in snapshot.diagnoses if d.kind is Kind.DEADLOCK for t in d.tids for p in snapshot.processes if p.thread(t) is not None]
+    if cycle:
+        again = await asyncio.to_thread(ends.confirm, raw, cycle)
+        if again is not raw:
+            raw, snapshot = again, await asyncio.to_thread(analyze, again, previous)
+    return raw, snapshot
+
+
+async def with_joins(raw: Snapshot, snapshot: Snapshot, timeout: float, previous: Optional[Snapshot] = None) -> tuple[Snapshot, Snapshot]:
+    """Which thread a ``Thread.join()`` waits for, read from the Thread object, where a
+    deadlock could go through that join (``analysis.graph.unknown_joins``)."""
+    wanted = graph.unknown_joins(snapshot)
+    if not wanted:
+        return raw, snapshot
+    again = await joins.with_joined(raw, wanted, timeout)
+    if again is raw:
+        return raw, snapshot
+    return again, await asyncio.to_thread(analyze, again, previous)
 
 
 class RecordedSource:

@@ -31,7 +31,7 @@ from pooltui.analysis import analyze  # noqa: E402
 from pooltui.capture.pyspy import find_pyspy  # noqa: E402
 from pooltui.capture.snapshot import CaptureOptions, capture_tree  # noqa: E402
 from pooltui.model import dumps  # noqa: E402
-from pooltui.sources import with_lock_facts  # noqa: E402
+from pooltui.sources import with_lock_facts, with_pipes  # noqa: E402
 
 VERSIONS = ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -41,9 +41,11 @@ NATIVE = {"abba", "logging_fork"}  # also recorded with C frames: native frames 
 
 async def capture_raw(pid: int, native: bool = False):
     """What LiveSource reads, before analysis: the tree, stacks with locals, and the lock
-    objects of threads blocked on a lock (the unit tests re-run the analysis on this)."""
+    objects of threads blocked on a lock, the pipe and socket ends when a thread is blocked
+    on one (the unit tests re-run the analysis on this)."""
     raw = await capture_tree(pid, CaptureOptions(locals=True, native=native))
-    raw, _ = await with_lock_facts(raw, analyze(raw), 10.0)
+    raw, snapshot = await with_lock_facts(raw, analyze(raw), 10.0)
+    raw, _ = await with_pipes(raw, snapshot)
     return raw
 
 

@@ -10,8 +10,11 @@ threads acts", with the evidence and how it is known:
   threads a ``Queue`` finaliser joins at exit;
 - ``Process.join`` (blocked in ``wait4(pid)``, a kernel fact): to the child's main thread;
 - a pool result (``map``/``get``): to the pool's workers inside a task;
-- a blocked ``write()``/``read()`` on a pipe: to the main thread of every other process of
-  the tree holding the other end (matched by the pipe's inode in /proc/PID/fd).
+- a blocked ``write()``/``read()``/``recv()``/``send()`` on a pipe or a socket: to the threads
+  of every other process of the tree holding the other end (a pipe's inode in /proc/PID/fd;
+  a socket's peer inode from sock_diag or /proc/net/tcp) that could act on it: those blocked
+  on it the same way (both wait to read: each waits for the other), else those not waiting
+  for work nor blocked on other fds (``capture.ends`` reads what a select/poll watches).
 
 Several targets mean "any of them" (whoever runs the future). A set of threads each of
 which waits only on threads of the same set can never move: a deadlock. That is found
@@ -41,6 +44,10 @@ _FIX = {
         "before result()/join(), or give the work what it needs as an argument."
     ),
     "pool": "A pool task must not need a lock its parent holds while waiting for the results: release it before map()/get().",
+    "socket": (
+        "Two processes each wait for the other over a connection: never block on a reply from a process that is itself "
+        "waiting for you (its pool results, its join); give every recv() a timeout, or answer from a thread that waits on nothing else."
+    ),
     "pipe": (
         "Drain a multiprocessing.Queue before joining the process that put into it (the 'joining processes that use "
         "queues' rule in the multiprocessing docs): get() everything, then join(); or use Manager().Queue()."
@@ -54,7 +61,7 @@ class Edge:
 
     waiter: Node
     targets: tuple[Node, ...]
-    via: str  # lock | future | join | pool | pipe
+    via: str  # lock | future | join | pool | pipe | socket
     evidence: str
     certainty: Certainty
     subject: str = ""  # the lock key, when the edge is a lock
@@ -170,7 +177,8 @@ def _join_edges(snapshot: Snapshot) -> list[Edge]:
                         me,
                         ((p.pid, target.tid),),
                         "join",
-                        f"{_label(snapshot, me)} joins {_label(snapshot, (p.pid, target.tid))} at {_at(t)}",
+                        f"{_label(snapshot, me)} joins {_label(snapshot, (p.pid, target.tid))} at {_at(t)}"
+                        + (" (its Thread object's ident, read from memory)" if t.joins else ""),
                         Certainty.FACT,
                     )
                 )
@@ -205,7 +213,10 @@ _RESTING = (WaitKind.IDLE, WaitKind.SELECT)
 
 
 def _joined_ident(t: Thread) -> Optional[int]:
-    """The ident of the thread ``t`` joins, from the ``self`` of its join frame (--locals)."""
+    """The ident of the thread ``t`` joins: read from the Thread object (``capture.joins``),
+    or from the ``self`` of its join frame when py-spy shows it with its ident."""
+    if t.joins:
+        return t.joins
     index = find(t.frames, "threading.py", "join")
     local = t.frames[index].local("self") if index is not None else None
     m = _THREAD_IDENT.search(local.repr) if local is not None else None
@@ -237,47 +248,116 @@ def _pool_edges(snapshot: Snapshot) -> list[Edge]:
     return out
 
 
-def _pipe_edges(snapshot: Snapshot) -> list[Edge]:
-    ends: dict[int, list[tuple[Process, bool]]] = {}
+FD_CALLS = ("read", "write", "readv", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg")
+_WRITE_CALLS = ("write", "writev", "sendto", "sendmsg")
+_MACHINERY = ("worker handler", "task handler", "result handler", "queue feeder", "executor manager thread")
+
+
+def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
+    """The fds through which ``q`` holds ``inode`` (a pipe, or a socket)."""
+    return {e.fd for e in (q.sockets if socket else q.pipes) if e.inode == inode}
+
+
+def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool]:
+    """The threads of ``q`` that could act on the other end (its ``fds``) and end the wait:
+    (those that can, those that could only once their own unknown wait ends, mutual).
+
+    Threads blocked on it the same way (both wait to read, or both to write) are the answer,
+    and mutual: each waits for the other. Otherwise not the threads that wait for work (idle
+    loops, the pool's and queues' own threads) or are blocked on other fds (a read, or a
+    select/poll/epoll whose set is known and lacks these fds): they are not in this exchange.
+    Of the rest, a thread in an untimed wait that the graph cannot follow (an Event nobody is
+    known to set) could write only once that ends: the edge is then a guess."""
+    same = tuple(t for t in q.threads if not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in _WRITE_CALLS) == writing)
+    if same:
+        return same, (), True
+    can, later = [], []
+    for t in q.threads:
+        if t.ghost or t.wait is None or t.wait.kind is WaitKind.IDLE or t.role in _MACHINERY:
+            continue
+        if t.syscall in FD_CALLS and t.fd is not None and t.fd not in fds:
+            continue  # blocked reading or writing something else
+        if t.polls is not None and not fds & set(t.polls):
+            continue  # waits in select/poll on other fds
+        free = t.active or t.wait.kind in (WaitKind.RUNNING, WaitKind.SLEEP) or t.timed is True
+        (can if free or (q.pid, t.tid) in waiting or (t.polls is not None) else later).append(t)
+    return (tuple(can), tuple(later), False) if can else (tuple(later), (), False)
+
+
+def _end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
+    """A thread blocked in read()/write()/recv()/send() on a pipe or a socket waits on whoever
+    holds the other end, when that is another process of the tree."""
+    pipes: dict[int, list[tuple[Process, bool]]] = {}
     for p in snapshot.processes:
         for e in p.pipes:
-            ends.setdefault(e.inode, []).append((p, e.writes))
+            pipes.setdefault(e.inode, []).append((p, e.writes))
+    holders: dict[int, list[Process]] = {}
+    for p in snapshot.processes:
+        for s in p.sockets:
+            holders.setdefault(s.inode, []).append(p)
     out = []
     for p in snapshot.processes:
-        fds = {e.fd: e for e in p.pipes}
+        by_fd = {e.fd: ("pipe", e.inode, e.inode) for e in p.pipes} | {s.fd: ("socket", s.inode, s.peer) for s in p.sockets}
         for t in p.threads:
-            if not _live(t) or t.fd is None or t.fd not in fds or t.syscall not in ("read", "write", "readv", "writev"):
-                continue
-            if t.wait is not None and t.wait.kind is WaitKind.IDLE:
+            if not _live(t) or t.fd not in by_fd or t.syscall not in FD_CALLS or t.wait is None or t.wait.kind is WaitKind.IDLE:
                 continue  # waiting for work is not a dependency
-            end = fds[t.fd]
-            writing = t.syscall in ("write", "writev")
-            others = [
-                q for q, w in ends.get(end.inode, []) if w != writing and q.pid != p.pid and q.status != "zombie" and q.thread(q.pid) is not None
-            ]
-            if not others:
+            what, inode, far_inode = by_fd[t.fd]  # type: ignore[index]
+            writing = t.syscall in _WRITE_CALLS
+            if far_inode is None:
                 continue
-            me = (p.pid, t.tid)
-            targets = tuple(dict.fromkeys((q.pid, q.pid) for q in others))
-            what = "write to" if writing else "read from"
-            side = "reads" if writing else "writes"
-            names = ", ".join(f"pid {q.pid} ({q.role_label})" for q in dict.fromkeys(others))
-            out.append(
-                Edge(
-                    me,
-                    targets,
-                    "pipe",
-                    f"{_label(snapshot, me)} is blocked in {t.syscall}() trying to {what} pipe:[{end.inode}] (fd {t.fd})"
-                    + (" — the pipe is full" if writing else "")
-                    + f"; the other end, which only {names} {side}, is not being {'read' if writing else 'written'}",
-                    Certainty.INFERRED,
-                )
-            )
+            far = [q for q, w in pipes.get(inode, []) if w != writing] if what == "pipe" else holders.get(far_inode, [])
+            far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != "zombie" and q.threads]
+            edge = _end_edge(snapshot, (p, t), what, inode, far, far_inode, writing, waiting)
+            if edge is not None:
+                out.append(edge)
+    return out
+
+
+def _end_edge(
+    snapshot: Snapshot, at: tuple[Process, Thread], what: str, inode: int, far: list[Process], far_inode: int, writing: bool, waiting: set[Node]
+) -> Optional[Edge]:
+    p, t = at
+    targets: list[Node] = []
+    said, unless = [], []
+    for q in far:
+        threads, later, mutual = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting)
+        targets += [(q.pid, x.tid) for x in threads]
+        names = ", ".join(f"'{x.label}'" for x in threads)
+        if mutual:
+            said.append(f"pid {q.pid} ({q.role_label}), whose {names} waits to {'write' if writing else 'read'} it too")
+        elif threads:
+            said.append(f"pid {q.pid} ({q.role_label}): {names}")
+        unless += [f"'{x.label}' (pid {q.pid}, which {x.wait.summary if x.wait else 'waits'})" for x in later]
+    if not targets:
+        return None
+    me = (p.pid, t.tid)
+    action = "write to" if writing else "read from" if what == "pipe" else "read"
+    full = " — the pipe is full" if writing and what == "pipe" else ""
+    text = (
+        f"{_label(snapshot, me)} is blocked in {t.syscall}() waiting to {action} {what}:[{inode}] (fd {t.fd}){full}; "
+        f"its other end is held by {'; '.join(said)}, which {'does not read it' if writing else 'has not written to it'}"
+    )
+    if unless:
+        text += "; unless " + ", ".join(unless[:4]) + " answers once its own wait ends"
+    return Edge(me, tuple(dict.fromkeys(targets)), what, text, Certainty.GUESS if unless else Certainty.INFERRED)
+
+
+def unknown_joins(snapshot: Snapshot) -> dict[int, set[int]]:
+    """{pid: {tid}} of threads in ``Thread.join()`` whose joined thread is not known, in a
+    process where another thread waits on something the graph follows (a cycle could go
+    through the join): the capture reads which thread it is (``capture.joins``)."""
+    found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_pool_edges(snapshot)]
+    busy = {e.waiter[0] for e in found} | {t[0] for e in found for t in e.targets}
+    out: dict[int, set[int]] = {}
+    for e in _join_edges(snapshot):
+        if e.certainty is Certainty.GUESS and e.waiter[0] in busy:
+            out.setdefault(e.waiter[0], set()).add(e.waiter[1])
     return out
 
 
 def edges(snapshot: Snapshot) -> list[Edge]:
-    return [*_lock_edges(snapshot), *_future_edges(snapshot), *_join_edges(snapshot), *_pool_edges(snapshot), *_pipe_edges(snapshot)]
+    found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_join_edges(snapshot), *_pool_edges(snapshot)]
+    return found + _end_edges(snapshot, {e.waiter for e in found})
 
 
 def deadlocked(graph: list[Edge]) -> dict[Node, Edge]:
@@ -322,7 +402,9 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         what = "a lock another one holds" if set(vias) == {"lock"} else "another one (" + ", ".join(dict.fromkeys(_VIA_WORDS[v] for v in vias)) + ")"
         others = [n for n in stuck if n not in cycle and any(t in cycle for t in stuck[n].targets)]
         certainty = max((e.certainty for e in chain), key=lambda c: c.rank)
-        fix = _FIX["pipe"] if "pipe" in vias else " ".join(dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"}))
+        fix = next((_FIX[v] for v in ("pipe", "socket") if v in vias), "") or " ".join(
+            dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"})
+        )
         lead = "Probably a deadlock" if certainty is Certainty.GUESS else "Deadlock"
         out.append(
             Diagnosis(
@@ -339,5 +421,5 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
-_FIX_OF = {"lock": "lock", "future": "future", "join": "future", "pool": "pool", "pipe": "pipe"}
-_VIA_WORDS = {"lock": "a lock", "future": "a future", "join": "a join", "pool": "pool results", "pipe": "a pipe"}
+_FIX_OF = {"lock": "lock", "future": "future", "join": "future", "pool": "pool", "pipe": "pipe", "socket": "socket"}
+_VIA_WORDS = {"lock": "a lock", "future": "a future", "join": "a join", "pool": "pool results", "pipe": "a pipe", "socket": "a socket"}

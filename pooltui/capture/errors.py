@@ -59,10 +59,7 @@ class ProcessGone(CaptureError):
 
 class DumpTimeout(CaptureError):
     code = "dump_timeout"
-    help = (
-        "py-spy did not answer in time. The process may be swapping or stopped; try "
-        "again with a longer --timeout, or use --nonblocking."
-    )
+    help = "py-spy did not answer in time. The process may be swapping or stopped; try again with a longer --timeout, or use --nonblocking."
 
 
 class PySpyMissing(CaptureError):
@@ -87,15 +84,10 @@ class Unsupported(CaptureError):
     """The target's interpreter/build/arch has no known memory layout: we say so, never guess."""
 
     code = "unsupported"
-    help = (
-        "pooltui reads lock state for CPython 2.7 and 3.8-3.13 on Linux x86-64 (glibc). "
-        "Stacks are still shown; lock owners are not."
-    )
+    help = "pooltui reads lock state for CPython 2.7 and 3.8-3.13 on Linux x86-64 (glibc). Stacks are still shown; lock owners are not."
 
 
 ERRORS_BY_CODE = {
     cls.code: cls
-    for cls in (
-        CaptureError, PermissionDenied, NotPython, ProcessGone, DumpTimeout, PySpyMissing, PySpyFailed, ThreadNotProcess, Unsupported
-    )
+    for cls in (CaptureError, PermissionDenied, NotPython, ProcessGone, DumpTimeout, PySpyMissing, PySpyFailed, ThreadNotProcess, Unsupported)
 }

@@ -100,8 +100,7 @@ class ExitWatcher:
         except OSError as exc:
             sock.close()
             self.reason = (
-                "cannot listen to the kernel's process exits "
-                f"({'needs root or CAP_NET_ADMIN' if exc.errno in (errno.EPERM, errno.EACCES) else exc})"
+                f"cannot listen to the kernel's process exits ({'needs root or CAP_NET_ADMIN' if exc.errno in (errno.EPERM, errno.EACCES) else exc})"
             )
             return
         sock.setblocking(False)

@@ -172,9 +172,7 @@ def _run(cmd: list[str], env: Optional[dict[str, str]], pid: int, timeout: float
     started, and its output is read with a cap (``_collect``)."""
     exe = cmd[0]
     try:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
-        )
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
     except FileNotFoundError:
         raise PySpyMissing(f"py-spy not found at {exe}") from None
     except PermissionError:

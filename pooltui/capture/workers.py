@@ -95,4 +95,3 @@ async def with_telling_locals(proc: Process, timeout: float = pyspy.DEFAULT_TIME
             frames.append(replace(old, locals=(*(old.locals or ()), *kept)) if kept else old)
         threads.append(replace(t, frames=tuple(frames)))
     return replace(proc, threads=tuple(threads))
-

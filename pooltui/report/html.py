@@ -192,9 +192,7 @@ def _locks(snapshot: Snapshot, known: set[int]) -> list[str]:
     if not snapshot.locks:
         out.append('<p class="muted">No lock objects were read (none waited on, or the capture did not look).</p></section>')
         return out
-    out.append(
-        "<table><thead><tr><th>Lock</th><th>Kind</th><th>Read in</th><th>Holder</th><th>Waiters</th><th>Note</th></tr></thead><tbody>"
-    )
+    out.append("<table><thead><tr><th>Lock</th><th>Kind</th><th>Read in</th><th>Holder</th><th>Waiters</th><th>Note</th></tr></thead><tbody>")
     for lock in snapshot.locks:
         waiters = ", ".join(f"pid {_pid_link(p, known)} tid {t}" for p, t in lock.waiters) or "none"
         where = f'<br><span class="muted">{e(lock.where)}</span>' if lock.where else ""
@@ -246,7 +244,7 @@ def _thread(thread: Thread, same: tuple[Thread, ...] = ()) -> list[str]:
     tag_html = "".join(f' <span class="tag">{t}</span>' for t in tags)
     if same:
         tag_html += f' <span class="muted">also {e(", ".join(t.label for t in same[:8]) + (", …" if len(same) > 8 else ""))}</span>'
-    summary = f"<b>{e(thread.label)}</b> <span class=\"muted\">{e(thread.role)}, tid {thread.tid}</span>{tag_html}"
+    summary = f'<b>{e(thread.label)}</b> <span class="muted">{e(thread.role)}, tid {thread.tid}</span>{tag_html}'
     wait = thread.wait
     if wait is not None:
         css = "lock" if wait.kind.is_lock else ("running" if wait.kind is WaitKind.RUNNING else "")
@@ -271,7 +269,7 @@ def _processes(snapshot: Snapshot) -> list[str]:
         proc = group[0]
         assert isinstance(proc, Process)
         if len(group) > 1:
-            title = f"{len(group)} × {e(proc.role)} {_state_badge(proc)} <span class=\"muted\">the same stacks — pids {e(pid_list(group))}</span>"
+            title = f'{len(group)} × {e(proc.role)} {_state_badge(proc)} <span class="muted">the same stacks — pids {e(pid_list(group))}</span>'
         else:
             title = f"pid {proc.pid} — {e(proc.role_label)} {_state_badge(proc)}"
         out.append(f'<section class="proc" id="pid-{proc.pid}"><h3>{title}</h3>' + "".join(f'<span id="pid-{p.pid}"></span>' for p in group[1:]))

@@ -139,8 +139,9 @@ def test_process_exiting_during_capture_leaves_the_rest_complete(python_with_chi
     """The child is killed (by this test's py-spy wrapper, not by pooltui) after the tree
     walk saw it and before its dump: it becomes a 'gone' process, the parent is complete."""
     parent, child = python_with_child
-    real = subprocess.run([sys.executable, "-c", "from pooltui.capture.pyspy import find_pyspy; print(find_pyspy())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    real = subprocess.run(
+        [sys.executable, "-c", "from pooltui.capture.pyspy import find_pyspy; print(find_pyspy())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     wait_dead = f'while grep -q "^State:[[:space:]]*[RSD]" /proc/{child}/status 2>/dev/null; do :; done'
     wrapper = fake_pyspy(tmp_path, f'if [ "$3" = "{child}" ]; then kill -9 {child}; {wait_dead}; fi\nexec {real} "$@"\n')
     out_file = tmp_path / "r.json"

@@ -107,13 +107,7 @@ def test_hostile_source_paths_leak_nothing_and_do_not_hang(hostile_target, tmp_p
     shadow_first = Path("/etc/shadow").read_text().split(":", 1)[0] + ":" if Path("/etc/shadow").exists() else None
     if shadow_first:
         assert "root:" not in text
-    frames = {
-        f["file"]: f
-        for p in json.loads(text)["snapshot"]["processes"]
-        for t in p["threads"]
-        for f in t["frames"]
-        if f["function"] == "block"
-    }
+    frames = {f["file"]: f for p in json.loads(text)["snapshot"]["processes"] for t in p["threads"] for f in t["frames"] if f["function"] == "block"}
     own = frames[f"{base}/own.py"]
     assert "OWN_LINE_VISIBLE" in (own["code"] or ""), own  # the target's own file is still shown
     notes = {Path(k).name: (f["code"], f["code_note"]) for k, f in frames.items()}
@@ -157,8 +151,7 @@ def test_a_target_in_its_own_root_is_read_there_and_absolute_symlinks_stay_insid
     (jail / "tmp" / host_file.name).write_text("JAIL_VERSION = 1\n")
     (jail / "srv" / "app.py").symlink_to(host_file)  # absolute: /tmp/pooltui-host-….py
     inner = (
-        f"mount --bind /usr {jail}/usr && mount -t proc proc {jail}/proc && "
-        f"exec chroot --userspec=65534:65534 {jail} /usr/bin/python3 -c '{JAILED}'"
+        f"mount --bind /usr {jail}/usr && mount -t proc proc {jail}/proc && exec chroot --userspec=65534:65534 {jail} /usr/bin/python3 -c '{JAILED}'"
     )
     proc = subprocess.Popen(
         ["unshare", "-m", "--propagation", "private", "sh", "-c", inner], stdout=subprocess.PIPE, text=True, start_new_session=True

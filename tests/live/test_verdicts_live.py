@@ -50,13 +50,17 @@ def test_future_waited_while_holding_the_lock_its_work_needs_is_a_deadlock(pytho
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
-def test_join_of_a_thread_that_waits_for_the_joiners_lock_is_a_probable_deadlock(python, start_demo):
+def test_join_of_a_thread_that_waits_for_the_joiners_lock_is_a_deadlock(python, start_demo):
+    """Which thread a join() waits for is read from the Thread object (its ident), so the
+    cycle through it is a fact, not a guess."""
     demo = start_demo("future_cycle", python, "--via", "join")
-    _, found = snapshot(demo.pid)
+    rc, found = snapshot(demo.pid)
     d = one(found, "deadlock_cycle")
-    assert d["severity"] == "warning" and d["certainty"] == "guess" and d["summary"].startswith("Probably a deadlock")
-    assert set(d["tids"]) == {demo.truth["holder"]["tid"], demo.truth["waiter"]["tid"]}
-    assert "joins a thread" in " ".join(d["evidence"])
+    assert rc == 1 and d["severity"] == "error" and d["certainty"] == "fact", d
+    holder, waiter = demo.truth["holder"], demo.truth["waiter"]
+    assert set(d["tids"]) == {holder["tid"], waiter["tid"]}
+    text = " ".join(d["evidence"])
+    assert "joins '" in text and "(its Thread object's ident, read from memory)" in text and "Cache.lock" in text, text
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
@@ -146,3 +150,24 @@ def test_a_thread_reentering_a_plain_lock_it_holds_is_a_deadlock(python, start_d
     d = one(found, "deadlock_cycle")
     assert rc == 1 and d["severity"] == "error" and d["tids"] == [demo.truth["reloader"]["tid"]], d
     assert "which it holds itself" in d["summary"] and "reload_config" in d["summary"], d["summary"]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize(("via", "shape"), [("socketpair", "pool"), ("tcp", "pool"), ("unix", "pool"), ("socketpair", "process"), ("unix", "thread")])
+def test_a_worker_waiting_on_a_socket_to_its_waiting_parent_is_a_deadlock(python, via, shape, start_demo):
+    demo = start_demo("socket_cycle", python, "--via", via, "--shape", shape)
+    truth = demo.truth
+    rc, found = snapshot(demo.pid)
+    d = one(found, "deadlock_cycle")
+    parent, worker = truth["parent"], truth["worker"]
+    assert set(d["pids"]) == {parent["pid"], worker["pid"]} and set(d["tids"]) == {parent["tid"], worker["tid"]}
+    text = " ".join(d["evidence"])
+    assert "is blocked in recvfrom() waiting to read socket:[" in text and f"its other end is held by pid {parent['pid']}" in text, text
+    assert ("waits for pool results" if shape != "process" else f"waits for pid {worker['pid']} to exit") in text, text
+    if shape == "thread":  # the main thread waits on an Event: it could answer once that is set
+        assert rc == 0 and d["severity"] == "warning" and d["certainty"] == "guess", d
+        main = text.replace(f"'Thread {parent['pid']}'", "'MainThread'")  # 2.7: py-spy names no thread
+        assert f"unless 'MainThread' (pid {parent['pid']}, which waits for an Event" in main, text
+    else:
+        assert rc == 1 and d["severity"] == "error" and d["certainty"] == "inferred"
+    assert "never block on a reply from a process that is itself waiting for you" in d["fix"]

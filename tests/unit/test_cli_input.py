@@ -37,8 +37,12 @@ def test_doctor_invalid_pid(pid):
 
 @pytest.mark.parametrize(
     ("content", "words"),
-    [("", "empty file"), ('{"schema": "pooltui.report/1", "snapshot":', "not JSON"), ('{"a": 1}', "not a pooltui report"),
-     ('{"schema": "pooltui.report/7", "snapshot": {}}', "not supported")],
+    [
+        ("", "empty file"),
+        ('{"schema": "pooltui.report/1", "snapshot":', "not JSON"),
+        ('{"a": 1}', "not a pooltui report"),
+        ('{"schema": "pooltui.report/7", "snapshot": {}}', "not supported"),
+    ],
 )
 def test_open_rejects_bad_reports(tmp_path, content, words):
     path = tmp_path / "r.json"

@@ -98,9 +98,7 @@ def _as_site_packages(s: Snapshot) -> Snapshot:
         return replace(f, file=f.file.replace("/demo/", "/lib/python3.11/site-packages/myapp/")) if "/demo/" in f.file else f
 
     return s.with_(
-        processes=tuple(
-            replace(p, threads=tuple(replace(t, frames=tuple(move(f) for f in t.frames)) for t in p.threads)) for p in s.processes
-        )
+        processes=tuple(replace(p, threads=tuple(replace(t, frames=tuple(move(f) for f in t.frames)) for t in p.threads)) for p in s.processes)
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pooltui.analysis import analyze
 from pooltui.analysis.locks import _edges, find_cycles, holder_of
+from pooltui.model import Frame, Thread
 from tests.conftest import fixture_names, load_fixture
 
 
@@ -50,3 +53,39 @@ def test_enter_follows_to_the_holder(name):
     snap = analyze(raw)
     waiter = snap.process(truth["truth"]["waiter_pids"][0]).thread(truth["truth"]["waiter_pids"][0])
     assert holder_of(snap, waiter.wait.lock_id)[0] == truth["truth"]["holder"]["pid"]
+
+
+@pytest.mark.parametrize("name", names("socket_cycle-"))
+def test_a_socket_to_a_waiting_parent_closes_a_cycle(name):
+    raw, truth = load_fixture(name)
+    t = truth["truth"]
+    [d] = [d for d in analyze(raw).diagnoses if d.kind == "deadlock_cycle"]
+    assert d.severity.value == "error" and set(d.tids) == {t["parent"]["tid"], t["worker"]["tid"]}
+    text = " ".join(d.evidence)
+    assert "waiting to read socket:[" in text and f"its other end is held by pid {t['parent']['pid']}" in text, text
+
+
+@pytest.mark.parametrize("name", names("socket_cycle-"))
+def test_a_socket_edge_needs_the_other_end_and_an_untimed_wait(name):
+    raw, truth = load_fixture(name)
+    worker = truth["truth"]["worker"]
+    no_ends = raw.with_(processes=tuple(replace(p, sockets=()) if p.pid != worker["pid"] else p for p in raw.processes))
+    assert not [d for d in analyze(no_ends).diagnoses if d.kind == "deadlock_cycle"]
+
+    def timed(p):
+        return replace(p, threads=tuple(replace(x, timed=True) if x.tid == worker["tid"] else x for x in p.threads))
+
+    assert not [d for d in analyze(raw.with_(processes=tuple(map(timed, raw.processes)))).diagnoses if d.kind == "deadlock_cycle"]
+
+
+@pytest.mark.parametrize("name", names("socket_cycle-"))
+def test_a_parent_thread_that_could_still_answer_breaks_the_cycle(name):
+    """Another parent thread, asleep in a timed wait (not in select on other fds), may write
+    the answer once it wakes: no deadlock (a false page is worse than a late one)."""
+    raw, truth = load_fixture(name)
+    parent = truth["truth"]["parent"]["pid"]
+    extra = Thread(
+        tid=999999, ident=1, name="answerer", frames=(Frame("sleep_then_answer", "/app/answer.py", 3),), syscall="clock_nanosleep", timed=True
+    )
+    more = raw.with_(processes=tuple(replace(p, threads=(*p.threads, extra)) if p.pid == parent else p for p in raw.processes))
+    assert not [d for d in analyze(more).diagnoses if d.kind == "deadlock_cycle"]

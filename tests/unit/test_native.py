@@ -51,10 +51,24 @@ def test_a_libpython_frame_under_a_pyenv_path_is_native():
     """py-spy 0.4 names the shared object in ``module``; '.py' in '/root/.pyenv/' is no sign of Python source."""
     import json
 
-    raw = [{"thread_id": 1, "os_thread_id": 2, "thread_name": "w", "active": False, "owns_gil": False, "frames": [
-        {"name": "PyThread_acquire_lock_timed", "filename": "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0",
-         "short_filename": "libpython3.12.so.1.0", "module": "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0", "line": 0},
-        {"name": "w", "filename": "/srv/app/.pyenv-ish/job.py", "short_filename": "job.py", "module": None, "line": 8},
-    ]}]
+    raw = [
+        {
+            "thread_id": 1,
+            "os_thread_id": 2,
+            "thread_name": "w",
+            "active": False,
+            "owns_gil": False,
+            "frames": [
+                {
+                    "name": "PyThread_acquire_lock_timed",
+                    "filename": "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0",
+                    "short_filename": "libpython3.12.so.1.0",
+                    "module": "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0",
+                    "line": 0,
+                },
+                {"name": "w", "filename": "/srv/app/.pyenv-ish/job.py", "short_filename": "job.py", "module": None, "line": 8},
+            ],
+        }
+    ]
     [thread] = parse_dump(json.dumps(raw), 1)
     assert [f.native for f in thread.frames] == [True, False]

@@ -227,8 +227,14 @@ def _with_manager(s: Snapshot, pid: int) -> Snapshot:
     main = parent.thread(parent.pid)
     managers_py = main.frames[0].file.replace("threading.py", "multiprocessing/managers.py")
     serve = replace(main.frames[0], function="BaseManager.serve_forever", file=managers_py)
-    manager = Process(pid=pid, ppid=s.root_pid, create_time=parent.create_time + 0.01, status="sleeping", python=parent.python,
-                      threads=(Thread(tid=pid, ident=1, frames=(serve, *main.frames[-1:])),))
+    manager = Process(
+        pid=pid,
+        ppid=s.root_pid,
+        create_time=parent.create_time + 0.01,
+        status="sleeping",
+        python=parent.python,
+        threads=(Thread(tid=pid, ident=1, frames=(serve, *main.frames[-1:])),),
+    )
     return s.with_(processes=(*s.processes, manager))
 
 

@@ -79,8 +79,10 @@ class ProcessTree(OptionList):
             for prefix, p, state in rows
         ]
         pids = [p.pid for _, p, _ in rows]  # type: ignore[attr-defined]
-        if pids == self.pids and len(options) == self.option_count and all(
-            same_content(o.prompt, self.get_option_at_index(i).prompt) for i, o in enumerate(options)
+        if (
+            pids == self.pids
+            and len(options) == self.option_count
+            and all(same_content(o.prompt, self.get_option_at_index(i).prompt) for i, o in enumerate(options))
         ):
             if keep in self.pids and self.highlighted != self.pids.index(keep):
                 self.highlighted = self.pids.index(keep)

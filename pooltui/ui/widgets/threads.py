@@ -205,9 +205,7 @@ class ThreadPane(Vertical):
         yield Static(id="proc-error")
         yield ThreadList(id="thread-list")
 
-    def show(
-        self, snapshot: Snapshot, proc: Optional[Process], keep_tid: Optional[int] = None, show_locals: bool = False, gone: str = ""
-    ) -> None:
+    def show(self, snapshot: Snapshot, proc: Optional[Process], keep_tid: Optional[int] = None, show_locals: bool = False, gone: str = "") -> None:
         """``gone``: the process left the tree ("exited at 12:01:02"): show its last stacks as such."""
         title = self.query_one("#proc-title", Static)
         error = self.query_one("#proc-error", Static)

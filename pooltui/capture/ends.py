@@ -1,0 +1,201 @@
+"""Who is at the other end of a pipe or socket a thread is blocked on, read from the kernel.
+
+- pipes: ``/proc/PID/fd`` links ``pipe:[INODE]`` (both ends share the inode) and which end
+  (``capture.kernel.pipe_ends``);
+- sockets: ``socket:[INODE]`` links, each with its peer's inode: a Unix socket's (a
+  socketpair, a Manager connection, a unix-domain server) from sock_diag
+  (``capture.sockets.unix_peers``), a TCP connection's (localhost between two processes of
+  the tree) by its two addresses swapped in ``/proc/PID/net/tcp{,6}``;
+- which fds a thread blocked in ``select``/``poll``/``epoll_wait`` watches (its fd set, read
+  from its memory; an epoll set from ``/proc/PID/fdinfo/EPFD``): a thread that waits on other
+  fds is not about to write to this one.
+
+Then ``confirm``: the threads of a cycle found through those reads are read twice more a
+moment apart; a thread that moved (another system call, or context switches rising: it ran)
+is no longer taken as blocked. A deadlock from a racy read is confirmed before it is an error.
+
+Read-only, bounded per process in fds and bytes; any failure gives "unknown", never an exception.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Optional
+
+from pooltui.capture import kernel, procs, sockets
+from pooltui.capture.memory.kernel import _parse_syscall
+from pooltui.model import Process, Snapshot, SocketEnd, Thread
+
+MAX_FDS = kernel.MAX_FDS
+_NET_BYTES = 8 << 20  # of /proc/PID/net/tcp{,6}, at most
+_MAX_POLLED = 4096  # fds of one select/poll set, at most
+_SELECT = {23: (0, 1, 2), 270: (0, 1, 2)}  # nr -> (nfds, readfds*, writefds*) argument positions
+_POLL = {7: (0, 1), 271: (0, 1)}  # nr -> (struct pollfd*, nfds)
+_EPOLL = {232, 281, 441}  # epoll_wait, epoll_pwait, epoll_pwait2: arg 0 is the epoll fd
+POLLS = ("select", "pselect6", "poll", "ppoll", "epoll_wait", "epoll_pwait")
+CONFIRM_GAP = 0.05  # seconds between the two reads that confirm a thread is still blocked
+
+
+def tcp_peers(pid: int) -> dict[int, int]:
+    """inode -> peer inode of the TCP connections of ``pid``'s network namespace whose other
+    end is also on this host (both addresses seen, swapped)."""
+    by_pair: dict[tuple[str, str], int] = {}
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{name}", "rb") as f:
+                text = f.read(_NET_BYTES)
+        except OSError:
+            continue
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 10 or not fields[9].isdigit() or fields[9] == b"0":
+                continue
+            by_pair[(fields[1].decode("ascii", "replace"), fields[2].decode("ascii", "replace"))] = int(fields[9])
+    return {inode: by_pair[(remote, local)] for (local, remote), inode in by_pair.items() if (remote, local) in by_pair}
+
+
+def socket_ends(pid: int, peers: dict[int, int]) -> tuple[SocketEnd, ...]:
+    """The sockets ``pid`` holds, each with its peer's inode where ``peers`` knows it."""
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")[:MAX_FDS]
+    except OSError:
+        return ()
+    out = []
+    for name in names:
+        inode = sockets.socket_inode(pid, int(name)) if name.isdigit() else None
+        if inode is not None:
+            out.append(SocketEnd(fd=int(name), inode=inode, peer=peers.get(inode)))
+    return tuple(sorted(out, key=lambda e: e.fd))
+
+
+def _read_mem(pid: int, addr: int, size: int) -> Optional[bytes]:
+    if not addr or size <= 0:
+        return b""
+    try:
+        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.pread(fd, size, addr)
+    except (OSError, OverflowError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) == size else None
+
+
+def _fd_set(pid: int, addr: int, nfds: int) -> Optional[set[int]]:
+    data = _read_mem(pid, addr, (nfds + 7) // 8)
+    if data is None:
+        return None
+    return {i for i in range(nfds) if data[i // 8] >> (i % 8) & 1}
+
+
+def polled(pid: int, nr: Optional[int], args: tuple[int, ...]) -> Optional[tuple[int, ...]]:
+    """The fds a thread blocked in select/poll/epoll watches, from its system call's
+    arguments (/proc/PID/task/TID/syscall); None when not such a call or not readable."""
+    if nr in _SELECT and len(args) >= 3:
+        nfds = args[0]
+        if not 0 <= nfds <= _MAX_POLLED:
+            return None
+        found: set[int] = set()
+        for arg in _SELECT[nr][1:]:
+            part = _fd_set(pid, args[arg], nfds) if args[arg] else set()
+            if part is None:
+                return None
+            found |= part
+        return tuple(sorted(found))
+    if nr in _POLL and len(args) >= 2:
+        addr, n = args[0], args[1]
+        if not 0 <= n <= _MAX_POLLED:
+            return None
+        data = _read_mem(pid, addr, 8 * n)
+        if data is None:
+            return None
+        fds = (int.from_bytes(data[8 * i : 8 * i + 4], "little", signed=True) for i in range(n))
+        return tuple(sorted({fd for fd in fds if fd >= 0}))
+    if nr in _EPOLL and args:
+        try:
+            with open(f"/proc/{pid}/fdinfo/{int(args[0])}", "rb") as f:
+                info = f.read(1 << 20)
+        except (OSError, ValueError):
+            return None
+        return tuple(sorted({int(line.split()[1]) for line in info.splitlines() if line.startswith(b"tfd:") and line.split()[1].isdigit()}))
+    return None
+
+
+def _syscall(pid: int, tid: int):  # type: ignore[no-untyped-def]
+    try:
+        with open(f"/proc/{pid}/task/{tid}/syscall", "rb") as f:
+            return _parse_syscall(tid, f.read(512).decode("ascii", "replace"))
+    except OSError:
+        return None
+
+
+def _switches(pid: int, tid: int) -> Optional[int]:
+    try:
+        with open(f"/proc/{pid}/task/{tid}/status", "rb") as f:
+            return procs.switches(f.read(8192))
+    except OSError:
+        return None
+
+
+def _polls(p: Process) -> dict[int, Optional[tuple[int, ...]]]:
+    """tid -> the fds each blocked poller of ``p`` watches."""
+    out = {}
+    for t in p.threads:
+        if t.ghost or t.syscall not in POLLS:
+            continue
+        call = _syscall(p.pid, t.tid)
+        out[t.tid] = polled(p.pid, call.nr, call.args) if call is not None else None
+    return out
+
+
+def with_ends(raw: Snapshot) -> Snapshot:
+    """Every process of ``raw`` with its pipe and socket ends, and its pollers' fd sets."""
+    live = [p for p in raw.processes if p.status != "zombie" and p.error is None]
+    peers = sockets.unix_peers()
+    if live:
+        peers.update(tcp_peers(live[0].pid))
+    found = {}
+    for p in live:
+        polls = _polls(p)
+        threads = tuple(replace(t, polls=polls[t.tid]) if polls.get(t.tid) is not None else t for t in p.threads)
+        found[p.pid] = replace(p, pipes=kernel.pipe_ends(p.pid), sockets=socket_ends(p.pid, peers), threads=threads)
+    return raw.with_(processes=tuple(found.get(p.pid, p) for p in raw.processes))
+
+
+def confirm(raw: Snapshot, nodes: Iterable[tuple[int, int]]) -> Snapshot:
+    """``raw`` with the threads among ``nodes`` that are no longer blocked where the capture
+    saw them (a different system call or fd, or context switches rising between two reads
+    ``CONFIRM_GAP`` apart) marked as not blocked: their pipe, socket and wait4 waits were a
+    racy read."""
+    nodes = set(nodes)
+    first = {n: (_syscall(*n), _switches(*n)) for n in nodes}
+    time.sleep(CONFIRM_GAP)
+    moved = set()
+    threads = {(p.pid, t.tid): t for p in raw.processes for t in p.threads}
+    for n, (call, before) in first.items():
+        again, after = _syscall(*n), _switches(*n)
+        t = threads.get(n)
+        if t is None or call is None or again is None or before is None or after is None or before != after:
+            moved.add(n)
+            continue
+        if kernel.describe(again.nr, again.args)[::2] != (t.syscall, t.fd) or (again.nr, again.args) != (call.nr, call.args):
+            moved.add(n)
+    if not moved:
+        return raw
+    return raw.with_(processes=tuple(_unblock(p, moved) for p in raw.processes))
+
+
+def _unblock(p: Process, moved: set[tuple[int, int]]) -> Process:
+    if not any((p.pid, t.tid) in moved for t in p.threads):
+        return p
+    return replace(p, threads=tuple(_not_blocked(t) if (p.pid, t.tid) in moved else t for t in p.threads))
+
+
+def _not_blocked(t: Thread) -> Thread:
+    return replace(t, syscall=None, timed=None, fd=None, child=None, polls=None)
