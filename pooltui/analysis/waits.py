@@ -299,7 +299,20 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
     inside = loop_callback(frames)
     if inside is not None:  # a coroutine (or callback) of an asyncio loop blocks the loop
         return _blocked_loop(_classify_inner(frames[:inside]), frames)
-    return _classify_inner(frames)
+    return _by_syscall(_classify_inner(frames), thread, frames)
+
+
+def _by_syscall(wait: Wait, thread: Thread, frames: Sequence[Frame]) -> Wait:
+    """A wait the frames cannot name, named by the kernel: a timed sleep. 3.10 reports a
+    loop's `time.sleep()` at the loop's `while True:` line, and sleeps in select() with a
+    timeout (3.11+ in clock_nanosleep)."""
+    if wait.kind is not WaitKind.UNKNOWN:
+        return wait
+    if thread.syscall in ("nanosleep", "clock_nanosleep"):
+        return _wait(WaitKind.SLEEP, "sleeps", frames, wait.frame_index)
+    if thread.syscall in ("select", "pselect6") and thread.timed:
+        return _wait(WaitKind.SLEEP, "sleeps or waits with a timeout (in select(): time.sleep?)", frames, wait.frame_index)
+    return wait
 
 
 def _classify_inner(frames: Sequence[Frame]) -> Wait:

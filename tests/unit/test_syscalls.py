@@ -12,3 +12,16 @@ def test_syscall_parsing():
     blocked = memory._parse_syscall(5, "-1 0x7ffd 0x7f01")
     assert (blocked.nr, blocked.futex_addr, blocked.sp) == (-1, None, 0x7FFD)
     assert memory._parse_syscall(5, "230 0x1 0x1 0x7 0 0 0 1 2").futex_addr is None
+
+
+def test_a_wait_the_frames_cannot_name_is_named_by_the_kernel():
+    """3.10 reports a loop's time.sleep() at its `while True:` line (and sleeps in select()):
+    the frames say nothing, the system call and its timeout say it sleeps."""
+    from pooltui.analysis.waits import classify
+    from pooltui.model import Frame, Thread, WaitKind
+
+    frames = (Frame("user", "/srv/app.py", 4, short_file="app.py", code="while True:"),)
+    assert classify(Thread(1, 1, frames=frames, syscall="pselect6", timed=True)).kind is WaitKind.SLEEP
+    assert classify(Thread(1, 1, frames=frames, syscall="clock_nanosleep", timed=True)).kind is WaitKind.SLEEP
+    assert classify(Thread(1, 1, frames=frames, syscall="pselect6", timed=False)).kind is WaitKind.UNKNOWN  # select() forever: I/O
+    assert classify(Thread(1, 1, frames=frames, syscall="futex", timed=True)).kind is WaitKind.UNKNOWN
