@@ -437,6 +437,20 @@ def check_plain_reentry(s: Snapshot, truth: dict, version: str) -> None:
     assert "also blocked behind it" in " ".join(d.evidence), d.evidence
 
 
+def check_asyncio_executor(s: Snapshot, truth: dict, version: str) -> None:
+    """A coroutine suspended inside `with` of a threading.Lock while the executor work it awaits
+    waits on that lock: the holder is a frame on no thread's stack, the loop idles. A guess."""
+    waiter = truth["waiter"]
+    w = thread_named(s, s.root_pid, waiter["name"], waiter["tid"]).wait
+    assert w.kind is WaitKind.LOCK and w.summary.startswith("waits on ") and "STATS_LOCK (Lock)" in w.summary, w
+    lock = _lock_of(s, w)
+    assert lock.addr == int(truth["lock"]["id"], 16) and lock.holder is None
+    [d] = diagnoses(s, "deadlock_cycle")
+    assert d.severity is Severity.WARNING and d.certainty.value == "guess" and d.summary.startswith("Probably a deadlock"), d
+    assert set(d.tids) == {waiter["tid"], truth["loop"]["tid"]} and f"by {truth['coroutine']}()" in d.summary, d.summary
+    assert not errors(s)
+
+
 CHECKS = {
     "healthy": check_healthy,
     "thread_semaphore": check_thread_semaphore,
@@ -463,6 +477,7 @@ CHECKS = {
     "acquire_global": check_acquire_global,
     "fork_queue_lock": check_fork_queue_lock,
     "plain_reentry": check_plain_reentry,
+    "asyncio_executor": check_asyncio_executor,
 }
 
 

@@ -9,15 +9,27 @@ wait lines of lock waiters; this pass says it again on them and gives the verdic
 
 - ``blocked_event_loop`` (warning): the loop's thread waits on a lock inside a coroutine,
   with the lock and its holder. (A cycle or a dead holder behind it has its own error.)
+- ``deadlock_cycle`` (a guess: a warning): the other way round -- a coroutine holds a plain
+  ``threading.Lock`` across an ``await`` (memory: the lock's one live ``with`` is in a frame
+  no thread runs) while a thread of the same process waits on it and the loop idles. The
+  coroutine awaits something that does not come; typically ``run_in_executor()`` of the very
+  work that waits for the lock.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from pooltui.analysis.frames import code_text
+from pooltui.analysis.frames import code_text, find
+from pooltui.analysis.locks import lock_key
+from pooltui.analysis.unreleasable import suspended_holder
 from pooltui.analysis.waits import LOOP_BLOCKED, coroutine_of, loop_callback
-from pooltui.model import Certainty, Diagnosis, Kind, Snapshot, Thread
+from pooltui.model import Certainty, Diagnosis, Kind, Snapshot, Thread, WaitKind
+
+HELD_ACROSS_AWAIT_FIX = (
+    "Never hold a threading lock across an await: use asyncio.Lock in coroutines, or release the lock before awaiting "
+    "run_in_executor() / a future whose work needs it."
+)
 
 
 def _blocked(t: Thread) -> bool:
@@ -67,4 +79,53 @@ def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
                     "(await loop.run_in_executor(None, fn) / asyncio.to_thread(fn)).",
                 )
             )
+    return out
+
+
+def _idle_loop(t: Thread) -> bool:
+    """A thread running an asyncio loop that waits for I/O or timers (no callback running)."""
+    return (
+        not t.ghost
+        and t.wait is not None
+        and t.wait.kind in (WaitKind.SELECT, WaitKind.IDLE)
+        and find(t.frames, "asyncio/base_events.py", "run_forever", "_run_once") is not None
+        and loop_callback(t.frames) is None
+    )
+
+
+def held_across_await(snapshot: Snapshot) -> list[Diagnosis]:
+    """A plain Lock held by a suspended coroutine while a thread waits on it and the loop idles."""
+    out = []
+    for lock in snapshot.locks:
+        proc = snapshot.process(lock.pid)
+        frames = suspended_holder(lock, proc)
+        loops = [t for t in proc.threads if _idle_loop(t)] if proc is not None and frames else []
+        if not loops:
+            continue
+        waiting = [t for pid, tid in lock.waiters for t in (proc.thread(tid),) if t is not None and t.timed is not True]  # type: ignore[union-attr]
+        if not waiting:
+            continue
+        where = ", ".join(f"{function}() ({file.rpartition('/')[2]})" for file, function in frames[:3])
+        names = ", ".join(repr(t.label) for t in waiting)
+        loop = loops[0]
+        out.append(
+            Diagnosis(
+                kind=Kind.DEADLOCK,
+                certainty=Certainty.GUESS,
+                subject=lock_key(lock),
+                summary=(
+                    f"Probably a deadlock: {names} (pid {lock.pid}) {'wait' if len(waiting) > 1 else 'waits'} on {lock.name}, a threading.Lock held inside `with` by "
+                    f"{where}, which is suspended at an await: only the event loop of {loop.label!r} can resume it, and that loop is "
+                    "idle, so what it awaits is not coming -- most likely the work waiting for the lock (run_in_executor)."
+                ),
+                pids=(lock.pid,),
+                tids=(*(t.tid for t in waiting), loop.tid),
+                evidence=(
+                    f"{lock.type_name or 'lock'} at 0x{lock.addr:x}: one live `with` of it beyond the waiters', in a frame of {where} "
+                    "that no thread runs (a suspended coroutine or generator)",
+                    f"{loop.label!r}: {loop.wait.summary if loop.wait else 'idle event loop'}",
+                ),
+                fix=HELD_ACROSS_AWAIT_FIX,
+            )
+        )
     return out

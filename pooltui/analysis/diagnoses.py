@@ -74,6 +74,7 @@ RULES = (
     unreleasable.self_deadlocks,
     managers.diagnose,
     aioloops.diagnose,
+    aioloops.held_across_await,
     *hangs.RULES,
     faults.stopped,
     lambda s: faults.crash_loops([s]),

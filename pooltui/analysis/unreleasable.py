@@ -100,6 +100,20 @@ def _self_holder(lock: Lock, proc: Optional[Process]) -> Optional[tuple[Thread, 
     return inside[0]
 
 
+def suspended_holder(lock: Lock, proc: Optional[Process]) -> list[tuple[str, str]]:
+    """(file, function) of the frames inside `with` of a plain Lock that no live thread runs,
+    when memory leaves exactly one live `with` beyond the waiters entering one: the lock is
+    held by a frame off every thread's stack -- a suspended coroutine or generator."""
+    if proc is None or lock.kind != "lock" or lock.holder is not None or not lock.with_frames or lock.with_exits is None:
+        return []
+    waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
+    waiters = [t for t in proc.threads if t.tid in waiting and not t.ghost]
+    if not waiters or lock.with_exits - sum(_entering(t) >= 0 for t in waiters) != 1:
+        return []
+    running = {(f.file, f.function.rpartition(".")[2]) for t in _live(proc) for f in t.frames}
+    return [key for key in lock.with_frames if key not in running]
+
+
 def self_deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
     """A thread waiting on a plain Lock it holds itself (inside `with` of it in an outer frame)."""
     out = []

@@ -171,3 +171,15 @@ def test_a_worker_waiting_on_a_socket_to_its_waiting_parent_is_a_deadlock(python
     else:
         assert rc == 1 and d["severity"] == "error" and d["certainty"] == "inferred"
     assert "never block on a reply from a process that is itself waiting for you" in d["fix"]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_threading_lock_held_across_await_of_executor_work_that_needs_it_is_a_probable_deadlock(python, start_demo):
+    """The holder is a suspended coroutine (a frame on no thread's stack) and the loop idles.
+    Before, this read "No problems found"."""
+    py3(python)  # asyncio.run
+    demo = start_demo("asyncio_executor", python)
+    rc, found = snapshot(demo.pid)
+    d = one(found, "deadlock_cycle")
+    assert rc == 0 and d["severity"] == "warning" and d["certainty"] == "guess", d
+    assert set(d["tids"]) == {demo.truth["waiter"]["tid"], demo.truth["loop"]["tid"]} and "handle_request()" in d["summary"], d
