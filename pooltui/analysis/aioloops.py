@@ -107,6 +107,7 @@ def held_across_await(snapshot: Snapshot) -> list[Diagnosis]:
             continue
         where = ", ".join(f"{function}() ({file.rpartition('/')[2]})" for file, function in frames[:3])
         names = ", ".join(repr(t.label) for t in waiting)
+        verb = "wait" if len(waiting) > 1 else "waits"
         loop = loops[0]
         out.append(
             Diagnosis(
@@ -114,7 +115,7 @@ def held_across_await(snapshot: Snapshot) -> list[Diagnosis]:
                 certainty=Certainty.GUESS,
                 subject=lock_key(lock),
                 summary=(
-                    f"Probably a deadlock: {names} (pid {lock.pid}) {'wait' if len(waiting) > 1 else 'waits'} on {lock.name}, a threading.Lock held inside `with` by "
+                    f"Probably a deadlock: {names} (pid {lock.pid}) {verb} on {lock.name}, a threading.Lock held inside `with` by "
                     f"{where}, which is suspended at an await: only the event loop of {loop.label!r} can resume it, and that loop is "
                     "idle, so what it awaits is not coming -- most likely the work waiting for the lock (run_in_executor)."
                 ),
