@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from pooltui.analysis import analyze, graph, timeline
+from pooltui.analysis.history import History
 from pooltui.analysis.locks import confirm, dead_semaphores, threads_to_read
 from pooltui.capture import ends, exits, joins, procs, workers
 from pooltui.capture.locks import read_locks
@@ -68,8 +69,7 @@ class LiveSource:
         self.target_pid = pid
         self.root_pid = root if root is not None else procs.find_root(pid)
         self.options = options
-        self.previous: Optional[Snapshot] = None
-        self.history: list[Snapshot] = []  # the last samples, oldest first: events and verdicts over time (analysis.timeline)
+        self.history = History()  # the last samples, each with its diff: events and verdicts over time (analysis.timeline)
         self._raw: Optional[Snapshot] = None  # the last raw capture (with its locks), whose stacks may be reused
         self._raw_stacks: tuple[bool, ...] = ()  # CaptureOptions.stacks it was taken with
         self._baselines: dict[tuple[int, float], procs.ProcInfo] = {}  # what the walk saw right before each stack was dumped
@@ -79,6 +79,11 @@ class LiveSource:
     @property
     def description(self) -> str:
         return f"pid {self.root_pid}" + (f" (from {self.target_pid})" if self.target_pid != self.root_pid else "")
+
+    @property
+    def previous(self) -> Optional[Snapshot]:
+        """The last sample (analysed, with its verdicts over time)."""
+        return self.history.latest
 
     async def capture(
         self,
@@ -114,13 +119,14 @@ class LiveSource:
             snapshot = await asyncio.to_thread(analyze, raw, self.previous)
             if options.locks:
                 raw, snapshot = await self._with_locks(raw, snapshot, options)
-        snapshot = timeline.advance(self.history, snapshot)
+        window = self.history.then(snapshot)
+        snapshot = timeline.conclude(window)
         raw, closer = await self._look_closer(raw, snapshot, options)
         if closer:
-            snapshot = timeline.advance(self.history, await asyncio.to_thread(analyze, raw, self.previous))
+            window = self.history.then(await asyncio.to_thread(analyze, raw, self.previous))
+            snapshot = timeline.conclude(window)
         self._raw, self._raw_stacks, self._baselines = raw, options.stacks, baselines
-        self.history = [*self.history[-(timeline.HISTORY - 1) :], snapshot]
-        self.previous = snapshot
+        self.history = window.settled(snapshot)
         return snapshot
 
     def _with_exits(self, raw: Snapshot) -> Snapshot:
@@ -160,8 +166,8 @@ class LiveSource:
         return raw.with_(processes=tuple(changed.get(p.pid, p) for p in raw.processes)), True
 
     def as_timeline(self) -> Timeline:
-        """The samples kept so far (at most ``analysis.timeline.HISTORY``) and their events."""
-        return Timeline(snapshots=tuple(self.history), events=tuple(e for s in self.history for e in s.events))
+        """The samples kept so far (at most ``analysis.history.HISTORY``) and their events."""
+        return self.history.as_timeline()
 
     def _nothing_dumped(self, raw: Snapshot, previous: dict[tuple[int, float], Process]) -> bool:
         """The same processes as last time, every one with its stacks reused (or unreadable)."""
@@ -239,6 +245,11 @@ class RecordedSource:
         self.snapshot = snapshot
         self.timeline = timeline
         self.path = path
+        samples = timeline.snapshots if timeline is not None else ()
+        if samples and samples[-1].created == snapshot.created:
+            samples = samples[:-1]  # the report's snapshot is its timeline's last sample
+        samples = (*samples, snapshot)
+        self.history = History(samples, keep=len(samples))  # the samples as the live source kept them (a report keeps them all)
         self.root_pid = snapshot.root_pid
         self.options = CaptureOptions()
 

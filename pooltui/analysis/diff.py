@@ -9,12 +9,15 @@ line: locals and source text may differ without the thread having moved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
+from functools import cached_property
 from typing import Optional
 
 from pooltui.model import Diagnosis, Event, Frame, Process, Snapshot, Thread, exit_text
+
+Key = tuple[int, float]  # a process's identity: (pid, create_time)
 
 
 class Change(str, Enum):
@@ -90,10 +93,26 @@ class SnapshotDiff:
         return self.after.created - self.before.created
 
     def process(self, pid: int) -> Optional[ProcessDiff]:
-        for p in self.kept:
-            if p.pid == pid:
-                return p
-        return None
+        return self._kept_by_pid.get(pid)
+
+    @cached_property
+    def _kept_by_pid(self) -> dict[int, ProcessDiff]:  # asked for every row of the tree on each redraw
+        return {p.pid: p for p in self.kept}
+
+    @cached_property
+    def departed(self) -> tuple[tuple[Process, Optional[Process]], ...]:
+        """``departed(self)``, computed once: the history, the events and the verdicts over
+        time all ask."""
+        return _departed(self)
+
+    @cached_property
+    def replacements(self) -> tuple[tuple[Process, Process], ...]:
+        return _replacements(self)
+
+    @property
+    def heirs(self) -> dict[Key, Process]:
+        """Each replaced worker's identity -> the worker that took its place."""
+        return {old.key: new for old, new in self.replacements}
 
     @property
     def new_diagnoses(self) -> tuple[Diagnosis, ...]:
@@ -152,10 +171,17 @@ def diff_process(before: Process, after: Process) -> ProcessDiff:
     return ProcessDiff(before, after, diff_threads(before.threads, after.threads))
 
 
-def diff_snapshots(a: Snapshot, b: Snapshot) -> SnapshotDiff:
-    """What changed from ``a`` (older) to ``b`` (newer)."""
-    old = {p.key: p for p in a.processes}
-    new = {p.key: p for p in b.processes}
+def by_key(s: Snapshot) -> dict[Key, Process]:
+    return {p.key: p for p in s.processes}
+
+
+def diff_snapshots(
+    a: Snapshot, b: Snapshot, old: Optional[Mapping[Key, Process]] = None, new: Optional[Mapping[Key, Process]] = None
+) -> SnapshotDiff:
+    """What changed from ``a`` (older) to ``b`` (newer); ``old``/``new``: their processes by
+    identity (``by_key``), when the caller has them already."""
+    old = by_key(a) if old is None else old
+    new = by_key(b) if new is None else new
     return SnapshotDiff(
         before=a,
         after=b,
@@ -170,6 +196,11 @@ def _name(p: Process) -> str:
 
 
 def departed(diff: SnapshotDiff) -> tuple[tuple[Process, Optional[Process]], ...]:
+    """Processes that ended between the two snapshots (``_departed``; kept by the diff)."""
+    return diff.departed
+
+
+def _departed(diff: SnapshotDiff) -> tuple[tuple[Process, Optional[Process]], ...]:
     """Processes that ended between the two snapshots, each as last seen alive and as it
     ended: the zombie it is now, or (gone: reaped) with the status the kernel reported at
     its exit (``Snapshot.exits``); None when that is not known."""
@@ -187,9 +218,13 @@ def departed(diff: SnapshotDiff) -> tuple[tuple[Process, Optional[Process]], ...
 def replacements(diff: SnapshotDiff) -> tuple[tuple[Process, Process], ...]:
     """(ended worker, new worker): a pool/executor worker ended and a worker appeared
     under the same parent (what Pool does when a worker dies or is recycled)."""
+    return diff.replacements
+
+
+def _replacements(diff: SnapshotDiff) -> tuple[tuple[Process, Process], ...]:
     fresh = sorted((p for p in diff.added if p.role.endswith("worker") and p.status != "zombie"), key=lambda p: (p.create_time, p.pid))
     pairs = []
-    for old, _ in departed(diff):
+    for old, _ in diff.departed:
         heir = next((p for p in fresh if p.ppid == old.ppid), None) if old.role.endswith("worker") else None
         if heir is not None:
             fresh.remove(heir)
@@ -203,8 +238,8 @@ def process_events(diff: SnapshotDiff) -> tuple[Event, ...]:
     reaped, and a worker replaced."""
     when = diff.after.created
     events: list[Event] = []
-    heirs = {old.key: new for old, new in replacements(diff)}
-    for alive, zombie in departed(diff):
+    heirs = diff.heirs
+    for alive, zombie in diff.departed:
         how = zombie.exit_text if zombie is not None else "exit status unknown (reaped before it could be seen)"
         events.append(Event(when, "process_exited", alive.pid, f"{_name(alive)} exited: {how}"))
         heir = heirs.get(alive.key)
@@ -228,3 +263,40 @@ def process_events(diff: SnapshotDiff) -> tuple[Event, ...]:
             detail = f"pid {e.pid}, a child of {_name(parents[e.ppid])}, appeared and exited between samples: {exit_text(e.status)}"
             events.append(Event(e.at, "process_exited", e.pid, detail))
     return tuple(events)
+
+
+def _readable(p: Process) -> bool:
+    return p.error is None and bool(p.threads) and p.status != "zombie"
+
+
+def _thread(t: Thread) -> str:
+    return f"'{t.name}' (tid {t.tid})" if t.name else f"tid {t.tid}"
+
+
+def thread_events(diff: SnapshotDiff) -> list[Event]:
+    when, out = diff.after.created, []
+    for pd in diff.kept:
+        if not (_readable(pd.before) and _readable(pd.after)):
+            continue  # unreadable on one side: its threads did not come and go
+        for t in pd.threads:
+            if t.thread.ghost:
+                continue
+            if t.change.value == "new":
+                out.append(Event(when, "thread_new", pd.pid, f"{pd.after.role_label} (pid {pd.pid}): thread {_thread(t.thread)} started"))
+            elif t.change.value == "gone":
+                out.append(Event(when, "thread_gone", pd.pid, f"{pd.after.role_label} (pid {pd.pid}): thread {_thread(t.thread)} ended"))
+    return out
+
+
+def role_events(diff: SnapshotDiff) -> list[Event]:
+    return [
+        Event(diff.after.created, "role_changed", pd.pid, f"pid {pd.pid}: {pd.before.role_label} → {pd.after.role_label}")
+        for pd in diff.kept
+        if pd.before.role != pd.after.role and _readable(pd.before) and _readable(pd.after)
+    ]
+
+
+def diff_events(diff: SnapshotDiff) -> tuple[Event, ...]:
+    """Everything that happened from ``diff.before`` to ``diff.after``: processes (``process_events``),
+    role changes, threads that started or ended."""
+    return (*process_events(diff), *role_events(diff), *thread_events(diff))

@@ -19,6 +19,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from pooltui.analysis.history import History
 from pooltui.model import Snapshot
 from pooltui.report.text import one_line
 from pooltui.ui.messages import Captured, CaptureFailed, CaptureProgress, SessionChanged
@@ -44,10 +45,13 @@ class PoolApp(App[None]):
         self.interval = interval
         self.options = source.options
         timeline = getattr(source, "timeline", None)
-        history: Sequence[Snapshot] = tuple(timeline.snapshots) if timeline is not None else ()
+        history: Sequence[Snapshot] | History = tuple(timeline.snapshots) if timeline is not None else ()
         first = snapshot if snapshot is not None else getattr(source, "snapshot", None)
         if first is not None and (not history or history[-1].created != first.created):
             history = (*history, first)
+        kept = getattr(source, "history", None)  # the source's own History (samples and diffs): shared, not rebuilt
+        if isinstance(kept, History) and kept.latest is not None and kept.latest is first:
+            history = kept
         self.session = Session.replay(history, timeline.events if timeline is not None else (), live=bool(source.live))
         self.session.show_locals = bool(source.live and getattr(self.options, "locals", False))
         self._progress_drawn = 0.0
@@ -120,7 +124,7 @@ class PoolApp(App[None]):
     def on_captured(self, message: Captured) -> None:
         was_gone = self.session.target_gone
         self.session.capturing = False
-        self.session.add(message.snapshot)
+        self.session.add(message.snapshot, getattr(self.source, "history", None))
         if self.session.target_gone and not was_gone:
             self._target_gone()
         self._changed()

@@ -4,25 +4,24 @@ its rules are testable without an App."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from pooltui.analysis.diff import SnapshotDiff, departed, diff_snapshots, replacements
-from pooltui.analysis.timeline import events_between
-from pooltui.model import Event, Process, Snapshot
+from pooltui.analysis.diff import SnapshotDiff, diff_snapshots
+from pooltui.analysis.history import LINGER, Departed, History, Step
+from pooltui.model import Event, Snapshot
+
+__all__ = ["LINGER", "MAX_EVENTS", "Departed", "Session"]
 
 MAX_EVENTS = 500
-LINGER = 30.0  # seconds an exited or replaced process stays in the tree, dimmed
 
 
-@dataclass(frozen=True)
-class Departed:
-    """A process that left the tree: as last seen alive, when, and how ("exited", "replaced")."""
-
-    process: Process
-    left: float
-    how: str
+def _continues(mine: History, theirs: Optional[History], snapshot: Snapshot) -> bool:
+    """``theirs`` (the source's) is ``mine`` with ``snapshot`` added: take it as it is."""
+    if not isinstance(theirs, History) or theirs.latest is not snapshot:
+        return False
+    return mine.latest is None or (len(theirs) >= 2 and theirs[-2] is mine.latest)
 
 
 @dataclass
@@ -38,26 +37,35 @@ class Session:
     capturing: bool = False
     progress: tuple[int, int] = (0, 0)
     last_error: str = ""
-    departed: dict[tuple[int, float], Departed] = field(default_factory=dict)
+    history: History = field(default_factory=History)  # the samples, their diffs and the processes that left
 
     @classmethod
-    def replay(cls, snapshots: Sequence[Snapshot], events: Sequence[Event] = (), live: bool = False) -> Session:
-        """A session that starts with recorded history (a report's timeline)."""
+    def replay(cls, snapshots: Sequence[Snapshot] | History, events: Sequence[Event] = (), live: bool = False) -> Session:
+        """A session that starts with recorded history (a report's timeline; a source's History as it is)."""
         session = cls(live=live)
-        for s in snapshots:
-            session.add(s)
+        session.history = snapshots if isinstance(snapshots, History) else History(snapshots, keep=max(len(snapshots), 1))
+        for step in session.history.steps:
+            session._take(step.snapshot, step)
         session._log(events)
         return session
 
-    def add(self, snapshot: Snapshot) -> list[Event]:
+    def add(self, snapshot: Snapshot, history: Optional[History] = None) -> list[Event]:
         """Make ``snapshot`` current; return the events it brings (the source's own, or
-        the process appearances/exits implied by comparing it with the previous one)."""
+        the process appearances/exits implied by comparing it with the previous one).
+        ``history``: the source's, when ``snapshot`` is its latest sample (its diff is not
+        computed again)."""
+        if self.current is not None and self.current.created == snapshot.created:
+            return self._show(snapshot, list(snapshot.events))  # the same instant again: nothing happened
+        self.history = history if history is not None and _continues(self.history, history, snapshot) else self.history.then(snapshot)
+        return self._take(snapshot, self.history.steps[-1])
+
+    def _take(self, snapshot: Snapshot, step: Step) -> list[Event]:
         new = list(snapshot.events)
-        if self.current is not None and self.current.created != snapshot.created:
-            diff = diff_snapshots(self.current, snapshot)
-            if not new:
-                new = list(events_between(self.current, snapshot))
-            self._remember_departed(diff)
+        if self.current is not None and not new and self.current.created != snapshot.created:
+            new = list(step.events)
+        return self._show(snapshot, new)
+
+    def _show(self, snapshot: Snapshot, new: list[Event]) -> list[Event]:
         root = snapshot.process(snapshot.root_pid)
         if self.current is not None and (root is None or root.status == "zombie"):
             # the root died (a zombie not yet reaped): what it left is not worth showing;
@@ -70,19 +78,9 @@ class Session:
         self.last_error = ""
         return self._log(new)
 
-    def _remember_departed(self, diff: SnapshotDiff) -> None:
-        heirs = {old.key: new for old, new in replacements(diff)}
-        for alive, ended in departed(diff):
-            if ended is None or ended.status != "zombie":  # a zombie stays in the snapshot itself, with its badge
-                heir = heirs.get(alive.key)
-                parts = ([] if ended is None else [ended.exit_text]) + ([f"replaced by {heir.pid}"] if heir is not None else [])
-                how = ", ".join(parts) or "exited"
-                self.departed[alive.key] = Departed(alive, diff.after.created, how)
-        for p in diff.removed:  # a reaped zombie: show it as it was last seen alive, if it was
-            self.departed.setdefault(p.key, Departed(p, diff.after.created, "exited"))
-        horizon = diff.after.created - LINGER
-        for key in [k for k, d in self.departed.items() if d.left < horizon]:
-            del self.departed[key]
+    @property
+    def departed(self) -> Mapping[tuple[int, float], Departed]:
+        return self.history.departed
 
     def lingering(self) -> list[Departed]:
         """Processes gone from the current snapshot less than ``LINGER`` seconds ago
@@ -108,10 +106,16 @@ class Session:
         base = self.base
         if base is None or self.current is None:
             return None
-        return diff_snapshots(base, self.current)
+        return self._kept_diff(base) or diff_snapshots(base, self.current)
 
     def last_diff(self) -> Optional[SnapshotDiff]:
         """Previous -> current (for CPU % between refreshes), whatever is marked."""
         if self.previous is None or self.current is None:
             return None
-        return diff_snapshots(self.previous, self.current)
+        return self._kept_diff(self.previous) or diff_snapshots(self.previous, self.current)
+
+    def _kept_diff(self, base: Snapshot) -> Optional[SnapshotDiff]:
+        """The history's diff of ``base`` -> current, when it has that one (the usual case:
+        the last two samples): the diff is computed once per capture, not on every redraw."""
+        kept = self.history.last_diff
+        return kept if kept is not None and kept.before is base and kept.after is self.current else None
