@@ -19,9 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from pooltui.analysis import analyze, graph, timeline
+from pooltui.analysis import analyze, finish, graph, prepare, timeline
 from pooltui.analysis.history import History
-from pooltui.analysis.locks import confirm, dead_semaphores, threads_to_read
+from pooltui.analysis.locks import confirm, dead_semaphores, resolve_holders, threads_to_read
 from pooltui.capture import ends, exits, joins, procs, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
@@ -112,17 +112,22 @@ class LiveSource:
             return old
 
         raw = self._with_exits(await capture_tree(self.root_pid, options, progress=progress, reuse=reuse))
-        if options.locks and self._nothing_dumped(raw, previous):
+        raw, as_captured = self._looked_again(raw, options)
+        same_locks = options.locks and self._nothing_dumped(raw, previous)
+        if same_locks:
             raw = raw.with_(locks=self._raw.locks, notes=self._raw.notes)  # type: ignore[union-attr]  # last time's lock facts still hold
-            snapshot = await asyncio.to_thread(analyze, raw, self.previous)
-        else:
-            snapshot = await asyncio.to_thread(analyze, raw, self.previous)
-            if options.locks:
-                raw, snapshot = await self._with_locks(raw, snapshot, options)
+        # analysed once: roles and waits say which locks and pipes to read, whose facts
+        # then complete that same analysis (analysis.prepare / finish)
+        prepared = await asyncio.to_thread(prepare, raw, self.previous)
+        if options.locks and not same_locks:
+            raw, prepared = await self._with_locks(raw, prepared, options)
+        snapshot = await asyncio.to_thread(finish, prepared)
+        if options.locks and not same_locks:
+            raw, snapshot = await self._with_ends(raw, snapshot, options)
         window = self.history.then(snapshot)
         snapshot = timeline.conclude(window)
-        raw, closer = await self._look_closer(raw, snapshot, options)
-        if closer:
+        raw, closer = await self._look_closer(raw, snapshot, options, as_captured)
+        if closer:  # a process dumped again with locals (the first time it is looked at) tells more
             window = self.history.then(await asyncio.to_thread(analyze, raw, self.previous))
             snapshot = timeline.conclude(window)
         self._raw, self._raw_stacks, self._baselines = raw, options.stacks, baselines
@@ -138,12 +143,34 @@ class LiveSource:
         found = self._exits.since(self._raw.created if self._raw is not None else raw.created, {p.pid for p in (*before, *raw.processes)})
         return raw.with_(exits=found) if found else raw
 
-    async def _look_closer(self, raw: Snapshot, snapshot: Snapshot, options: CaptureOptions) -> tuple[Snapshot, bool]:
+    def _looked_again(self, raw: Snapshot, options: CaptureOptions) -> tuple[Snapshot, dict[int, Process]]:
+        """``raw`` with what the last look closer found (``_look_closer``) in each process
+        whose stacks did not move since, before it is analysed: a hung tree's stuck
+        processes are then analysed once per capture, not again after ``_look_closer``.
+        Also the processes so changed, as captured (pid -> process)."""
+        if options.locals or not self._looked:
+            return raw, {}
+        as_captured, processes = {}, []
+        for p in raw.processes:
+            seen = self._looked.get(p.key)
+            if seen is not None and _positions(seen) == _positions(p):
+                closer = _frames_of(seen, p)
+                if closer is not p:
+                    as_captured[p.pid] = p
+                    p = closer
+            processes.append(p)
+        return (raw.with_(processes=tuple(processes)) if as_captured else raw), as_captured
+
+    async def _look_closer(
+        self, raw: Snapshot, snapshot: Snapshot, options: CaptureOptions, as_captured: Optional[dict[int, Process]] = None
+    ) -> tuple[Snapshot, bool]:
         """Without --locals, a few processes the verdicts ask about are dumped again with
         locals and keep only the telling ones (capture.workers): a replaced pool worker's
         maxtasks (died or retired?), what a stuck thread's frames hold (a caught
         BrokenPipeError next to a manager proxy). A process whose stacks did not move
-        since it was looked at keeps what was found then, without another dump."""
+        since it was looked at keeps what was found then, without another dump (given it
+        before the analysis by ``_looked_again``; ``as_captured``: those processes without
+        it, for the ones the verdicts no longer ask about)."""
         if options.locals:
             return raw, False
         ask = {pid for d in snapshot.diagnoses if d.kind == "lost_task" and d.severity is Severity.WARNING for pid in d.pids[1:]}
@@ -160,6 +187,7 @@ class LiveSource:
             *(workers.with_telling_locals(by_pid[pid], options.timeout) for pid in todo),
         )
         self._looked = {p.key: p for p in found if p.pid in todo} | {p.key: p for p in changed.values()}
+        changed |= {pid: p for pid, p in (as_captured or {}).items() if pid not in changed}  # no longer asked about: as captured
         changed.update({p.pid: p for p in found})
         if all(changed[pid] is by_pid[pid] for pid in changed):
             return raw, False
@@ -173,30 +201,38 @@ class LiveSource:
         """The same processes as last time, every one with its stacks reused (or unreadable)."""
         return self._raw is not None and previous.keys() == {p.key for p in raw.processes} and all(p.reused or not p.threads for p in raw.processes)
 
-    async def _with_locks(self, raw: Snapshot, snapshot: Snapshot, options: CaptureOptions) -> tuple[Snapshot, Snapshot]:
-        """Read the locks blocked threads wait on (``with_lock_facts``) and who holds the
-        other end of a pipe a thread is blocked on (``with_pipes``)."""
-        raw, snapshot = await with_lock_facts(raw, snapshot, options.timeout, self.previous)
+    async def _with_locks(self, raw: Snapshot, prepared: Snapshot, options: CaptureOptions) -> tuple[Snapshot, Snapshot]:
+        """Read the locks blocked threads wait on (``with_lock_facts``), before the analysis
+        is finished: its waits say which, and the lock facts complete it."""
+        raw, prepared = await with_lock_facts(raw, prepared, options.timeout)
+        return raw, prepared
+
+    async def _with_ends(self, raw: Snapshot, snapshot: Snapshot, options: CaptureOptions) -> tuple[Snapshot, Snapshot]:
+        """Who is at the other end of a pipe or socket a thread blocks on (``with_pipes``) and
+        which thread a ``join()`` waits for (``with_joins``). Read only when the analysis asks
+        (a blocked read/write; a join a deadlock could go through), and only then is the
+        capture analysed again: what to read depends on the verdicts (a deadlock through
+        the ends is read twice before it stands)."""
         raw, snapshot = await with_pipes(raw, snapshot, self.previous)
         return await with_joins(raw, snapshot, options.timeout, self.previous)
 
 
-async def with_lock_facts(raw: Snapshot, snapshot: Snapshot, timeout: float, previous: Optional[Snapshot] = None) -> tuple[Snapshot, Snapshot]:
-    """Read the locks blocked threads wait on; a multiprocessing lock that reads as taken
-    by no live process is read again (``analysis.locks.confirm``) before it is a fact: in a
-    healthy contended pool the value and the holders' counts can be read mid-handover."""
-    wanted = threads_to_read(snapshot)
+async def with_lock_facts(raw: Snapshot, prepared: Snapshot, timeout: float) -> tuple[Snapshot, Snapshot]:
+    """Read the locks blocked threads wait on (``prepared``: ``raw`` after
+    ``analysis.prepare``, whose waits say which); a multiprocessing lock that reads as
+    taken by no live process is read again (``analysis.locks.confirm``) before it is a
+    fact: in a healthy contended pool the value and the holders' counts can be read
+    mid-handover. Both come back with the locks read."""
+    wanted = threads_to_read(prepared)
     if not wanted:
-        return raw, snapshot
+        return raw, prepared
     found, notes = await read_locks(raw, wanted, timeout)
-    raw = raw.with_(locks=found, notes=raw.notes + notes)
-    snapshot = await asyncio.to_thread(analyze, raw, previous)
-    dead = dead_semaphores(snapshot)
+    dead = dead_semaphores(resolve_holders(prepared.with_(locks=found)))  # holders only: the rest of the analysis is finish()'s
     if dead:
         again, _ = await read_locks(raw, wanted, timeout)
-        raw = raw.with_(locks=confirm(found, again, dead))
-        snapshot = await asyncio.to_thread(analyze, raw, previous)
-    return raw, snapshot
+        found = confirm(found, again, dead)
+    raw, prepared = (s.with_(locks=found, notes=raw.notes + notes) for s in (raw, prepared))
+    return raw, prepared
 
 
 def blocked_on_pipes(snapshot: Snapshot) -> bool:

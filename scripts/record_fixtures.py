@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pooltui import scenarios  # noqa: E402
-from pooltui.analysis import analyze  # noqa: E402
+from pooltui.analysis import finish, prepare  # noqa: E402
 from pooltui.capture.pyspy import find_pyspy  # noqa: E402
 from pooltui.capture.snapshot import CaptureOptions, capture_tree  # noqa: E402
 from pooltui.model import dumps  # noqa: E402
@@ -44,8 +44,8 @@ async def capture_raw(pid: int, native: bool = False):
     objects of threads blocked on a lock, the pipe and socket ends when a thread is blocked
     on one (the unit tests re-run the analysis on this)."""
     raw = await capture_tree(pid, CaptureOptions(locals=True, native=native))
-    raw, snapshot = await with_lock_facts(raw, analyze(raw), 10.0)
-    raw, _ = await with_pipes(raw, snapshot)
+    raw, prepared = await with_lock_facts(raw, prepare(raw), 10.0)
+    raw, _ = await with_pipes(raw, finish(prepared))
     return raw
 
 

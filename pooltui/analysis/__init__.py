@@ -14,7 +14,18 @@ from pooltui.model import Snapshot
 def analyze(snapshot: Snapshot, before: Optional[Snapshot] = None) -> Snapshot:
     """Roles, then waits, then lock holders, then diagnoses, on a raw capture (or a loaded
     report); ``before``: the last analysed sample of the same tree (workers keep their numbers)."""
-    snapshot = roles.assign_roles(snapshot, before)
-    snapshot = waits.classify_snapshot(snapshot)
-    snapshot = aioloops.mark(managers.resolve(locks.resolve_holders(snapshot)))
+    return finish(prepare(snapshot, before))
+
+
+def prepare(snapshot: Snapshot, before: Optional[Snapshot] = None) -> Snapshot:
+    """The first half of ``analyze``: roles and waits, which tell what is worth reading
+    next (the locks threads sleep on, the pipes they block on). Neither looks at locks or
+    pipes, so facts read after it are added to its result as they would be to the raw capture."""
+    return waits.classify_snapshot(roles.assign_roles(snapshot, before))
+
+
+def finish(prepared: Snapshot) -> Snapshot:
+    """The second half of ``analyze``, on ``prepare``'s result with the lock and pipe facts
+    read since: lock holders, then diagnoses."""
+    snapshot = aioloops.mark(managers.resolve(locks.resolve_holders(prepared)))
     return snapshot.with_(diagnoses=diagnoses.diagnose(snapshot))

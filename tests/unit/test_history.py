@@ -155,3 +155,17 @@ def test_the_session_takes_the_sources_history_as_it_is(version):
     other = History([later(after, 9)]).then(newer)  # not the session's history plus this capture: not taken
     alone.add(newer, other)
     assert alone.history is not other and alone.history.steps[-2].snapshot is samples[1] and alone.history.latest is newer
+
+
+@pytest.mark.parametrize("name", fixture_names())
+def test_facts_read_after_prepare_complete_the_same_analysis(name):
+    """LiveSource analyses a capture once: ``prepare`` (roles, waits) says which locks and
+    pipes to read, and their facts are added to its result before ``finish``, as if they
+    had been in the raw capture (neither roles nor waits look at them)."""
+    from pooltui.analysis import finish, prepare
+
+    raw, _ = load_fixture(name)
+    bare = raw.with_(locks=(), processes=tuple(replace(p, pipes=()) for p in raw.processes))
+    prepared = prepare(bare)
+    completed = prepared.with_(locks=raw.locks, processes=tuple(replace(p, pipes=q.pipes) for p, q in zip(prepared.processes, raw.processes)))
+    assert finish(completed) == analyze(raw)
