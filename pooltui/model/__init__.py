@@ -1,0 +1,100 @@
+"""The one data shape: frozen dataclasses for everything pooltui captures and concludes.
+
+A ``Snapshot`` is the whole tree at one instant; a ``Timeline`` is snapshots plus
+events. The package: ``tree`` (the captured tree: processes, threads, frames, waits,
+locks, and the snapshot), ``verdicts`` (``Diagnosis``, its kinds, certainties and the
+severity rules), ``codec`` (the versioned JSON form, ``pooltui.report/1``, used to save,
+replay, diff and as test fixtures). Everything is importable from ``pooltui.model``.
+
+Fields mirror py-spy's JSON (thread_id/os_thread_id/frames) and psutil's process
+fields. A process is identified by ``(pid, create_time)``, as psutil does, so a
+reused pid is never mistaken for the process that had it before.
+"""
+
+from __future__ import annotations
+
+from pooltui.model.codec import (
+    LATEST_TIME,
+    MAX_ID,
+    MAX_REPORT_BYTES,
+    SCHEMA,
+    Report,
+    ReportError,
+    dumps,
+    escape_surrogates,
+    from_dict,
+    loads,
+    to_dict,
+)
+from pooltui.model.tree import (
+    HOW_INFERRED,
+    HOW_OWNER,
+    HOW_WITH,
+    Event,
+    Exit,
+    Frame,
+    Local,
+    Lock,
+    LockHolder,
+    ManagerClient,
+    ManagerObject,
+    PipeEnd,
+    ProcError,
+    Process,
+    Snapshot,
+    Thread,
+    Timeline,
+    Wait,
+    WaitKind,
+    exit_text,
+)
+from pooltui.model.verdicts import (
+    SEVERITY,
+    Certainty,
+    Diagnosis,
+    Kind,
+    Severity,
+    pids_key,
+    severity_of,
+)
+
+__all__ = [
+    "HOW_INFERRED",
+    "HOW_OWNER",
+    "HOW_WITH",
+    "LATEST_TIME",
+    "MAX_ID",
+    "MAX_REPORT_BYTES",
+    "SCHEMA",
+    "SEVERITY",
+    "Certainty",
+    "Diagnosis",
+    "Event",
+    "Exit",
+    "Frame",
+    "Kind",
+    "Local",
+    "Lock",
+    "LockHolder",
+    "ManagerClient",
+    "ManagerObject",
+    "PipeEnd",
+    "ProcError",
+    "Process",
+    "Report",
+    "ReportError",
+    "Severity",
+    "Snapshot",
+    "Thread",
+    "Timeline",
+    "Wait",
+    "WaitKind",
+    "dumps",
+    "escape_surrogates",
+    "exit_text",
+    "from_dict",
+    "loads",
+    "pids_key",
+    "severity_of",
+    "to_dict",
+]
