@@ -9,6 +9,11 @@ process was dumped cannot have a different Python stack, so a process whose thre
 slept through (same context-switch counts, ``procs.ran_since``) keeps its previous stacks
 (``Process.reused``) and is not dumped again; when no process was dumped, the lock facts
 read last time are kept too. A hung tree therefore costs one /proc walk per refresh.
+
+Each capture is analysed once (``analysis.prepare``, the lock and pipe facts its waits
+ask for, ``analysis.finish``) and added to the source's ``History`` (``analysis.history``:
+its diff against the last sample computed there, once), which the verdicts over time
+(``analysis.timeline``) and the TUI session read.
 """
 
 from __future__ import annotations

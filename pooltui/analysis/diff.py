@@ -5,6 +5,11 @@ A process is the same process when its identity ``(pid, create_time)`` matches (
 pid is a new process); a thread is the same thread when its OS thread id matches within
 that process. Two stacks are the same when every frame is at the same function, file and
 line: locals and source text may differ without the thread having moved.
+
+A diff also says which processes ended (``departed``: as last seen alive and as they
+ended, when knowable) and which workers replaced them, each computed once per diff, and
+the events between its two snapshots (``diff_events``). ``analysis.history`` keeps one
+diff per sample, so nothing here runs twice for the same two samples.
 """
 
 from __future__ import annotations
