@@ -158,12 +158,15 @@ async def capture_tree(
     done = 0
     total = len(infos)
     files: dict = {}  # sourcelines' stat cache for this capture: fork siblings share their files
+    cmdlines: dict[tuple[str, ...], tuple[str, ...]] = {}  # redacted once per distinct command line (fork siblings share one)
 
     async def one(info: procs.ProcInfo) -> Process:
         nonlocal done
         proc = _process(info)
         if options.redact:
-            proc = replace(proc, cmdline=redact.redact_cmdline(proc.cmdline))
+            if proc.cmdline not in cmdlines:
+                cmdlines[proc.cmdline] = redact.redact_cmdline(proc.cmdline)
+            proc = replace(proc, cmdline=cmdlines[proc.cmdline])
         try:
             if info.error is not None or info.status == "zombie":
                 return proc

@@ -32,6 +32,7 @@ _HUNG: set[tuple[object, str]] = set()  # (view, path) whose read timed out once
 _QUIET = ("no such file in the target's root",)  # not worth a note: <frozen ...>, a deleted file
 
 View = tuple[object, ...]
+_SAME_FRAMES = object()  # key prefix, in a capture's ``files``, of frames already given their lines
 
 
 def _view(pid: int) -> Union[View, str]:
@@ -54,9 +55,11 @@ def _store(identity: safeopen.Identity, data: bytes) -> None:
     _FILES[identity] = tuple(data.decode("utf-8", "replace").splitlines())
 
 
-def read_sources(pid: int, paths: Sequence[str], files: Optional[dict] = None) -> dict[str, Union[safeopen.Identity, str]]:
+def read_sources(
+    pid: int, paths: Sequence[str], files: Optional[dict] = None, view: Union[View, str, None] = None
+) -> dict[str, Union[safeopen.Identity, str]]:
     """path -> identity of its cached lines, or why it was not read."""
-    view = _view(pid)
+    view = _view(pid) if view is None else view
     if isinstance(view, str):
         return {p: view for p in paths}
     cache = files if files is not None else {}
@@ -106,7 +109,16 @@ def with_code(frames: Sequence[Frame], pid: int, files: Optional[dict] = None, *
     wanted = [f for f in frames if not f.native and not f.code and f.file.startswith("/") and f.line > 0]
     if not wanted:
         return tuple(frames)
-    found = read_sources(pid, sorted({f.file for f in wanted}), files)
+    view = _view(pid)
+    # fork siblings (one view: same root, same user) have the same stacks: within one
+    # capture the same frames in the same view get the same lines, so they are read and
+    # masked once (the files were opened as this view when they were first read)
+    memo = (_SAME_FRAMES, view, tuple(frames), redact_secrets)
+    if files is not None and not isinstance(view, str):
+        done = files.get(memo)
+        if done is not None:
+            return done
+    found = read_sources(pid, sorted({f.file for f in wanted}), files, view)
     asked = {id(f) for f in wanted}
     out = []
     for f in frames:
@@ -118,4 +130,6 @@ def with_code(frames: Sequence[Frame], pid: int, files: Optional[dict] = None, *
         else:
             code = _line(result, f.line)
             out.append(replace(f, code=redact.scrub_code(code) if code and redact_secrets else code))
+    if files is not None and not isinstance(view, str):
+        files[memo] = tuple(out)
     return tuple(out)
