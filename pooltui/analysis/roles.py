@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Optional
 
 from pooltui.analysis.frames import find, matches
@@ -127,10 +128,16 @@ def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str
     return None
 
 
+@lru_cache(maxsize=4096)
+def _frames_role(frames: tuple[Frame, ...]) -> Optional[str]:
+    """``_match`` of a thread's frames (cached: fork siblings have the same stacks)."""
+    return _match(frames, _THREAD_FRAMES)
+
+
 def thread_role(thread: Thread, pid: int, process_role: str = "") -> str:
     if thread.ghost:
         return "fork ghost"
-    role = _match(thread.frames, _THREAD_FRAMES)
+    role = _frames_role(thread.frames)
     if role:
         return _THREAD_IN_PROCESS.get((process_role, role), role)
     # before the names: a uWSGI worker's main thread is its core 0, named uWSGIWorkerNCore0

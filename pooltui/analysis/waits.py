@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Optional
 
 from pooltui.analysis.frames import code_text, find, innermost_user, matches, origin
@@ -271,9 +272,17 @@ _WRITES = ("write", "writev", "sendto", "sendmsg")
 
 
 def classify(thread: Thread, process_role: str = "") -> Wait:
-    frames = thread.frames
+    """The wait of ``thread``: a function of its frames, ghost, active, system call and
+    whether that call is timed alone (and the process's role), so the threads of 64 fork
+    siblings with one stack and one system call are classified once (``_classify``, cached:
+    what it reads of the thread is passed to it, nothing else)."""
+    return _classify(thread.frames, thread.ghost, thread.active, thread.syscall, thread.timed, process_role)
+
+
+@lru_cache(maxsize=4096)
+def _classify(frames: tuple[Frame, ...], ghost: bool, active: bool, syscall: Optional[str], timed: Optional[bool], process_role: str) -> Wait:
     py = [f for f in frames if not f.native]
-    if thread.ghost:
+    if ghost:
         index = innermost_user(frames)
         return Wait(WaitKind.UNKNOWN, "not a live thread: a copy of a parent thread's state at fork()" + _anchor(frames, index), index)
     if not py and process_role in _C_SERVER_LOOPS:
@@ -282,11 +291,11 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
     # is on a CPU at that instant (waking up for, or unpickling, its next task)
     # a queue feeder blocked in write() is not waiting for items: the pipe is full
     # (a Pool's task handler blocked writing its pipe is backpressure: the workers read it)
-    feeding = thread.syscall in _WRITES and find(frames, "multiprocessing/queues.py", "_feed") is not None
+    feeding = syscall in _WRITES and find(frames, "multiprocessing/queues.py", "_feed") is not None
     loop = _idle_loop(frames) if py and not feeding else None
     if loop is not None:
         return Wait(WaitKind.IDLE, loop[1], loop[0])
-    if thread.active:
+    if active:
         index = innermost_user(frames)
         if index is None and frames:
             index = 0
@@ -299,18 +308,18 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
     inside = loop_callback(frames)
     if inside is not None:  # a coroutine (or callback) of an asyncio loop blocks the loop
         return _blocked_loop(_classify_inner(frames[:inside]), frames)
-    return _by_syscall(_classify_inner(frames), thread, frames)
+    return _by_syscall(_classify_inner(frames), syscall, timed, frames)
 
 
-def _by_syscall(wait: Wait, thread: Thread, frames: Sequence[Frame]) -> Wait:
+def _by_syscall(wait: Wait, syscall: Optional[str], timed: Optional[bool], frames: Sequence[Frame]) -> Wait:
     """A wait the frames cannot name, named by the kernel: a timed sleep. 3.10 reports a
     loop's `time.sleep()` at the loop's `while True:` line, and sleeps in select() with a
     timeout (3.11+ in clock_nanosleep)."""
     if wait.kind is not WaitKind.UNKNOWN:
         return wait
-    if thread.syscall in ("nanosleep", "clock_nanosleep"):
+    if syscall in ("nanosleep", "clock_nanosleep"):
         return _wait(WaitKind.SLEEP, "sleeps", frames, wait.frame_index)
-    if thread.syscall in ("select", "pselect6") and thread.timed:
+    if syscall in ("select", "pselect6") and timed:
         return _wait(WaitKind.SLEEP, "sleeps or waits with a timeout (in select(): time.sleep?)", frames, wait.frame_index)
     return wait
 
