@@ -89,10 +89,11 @@ def _record(pid: int, obj: memory.LockObject, name: str, where: str, sem: Option
     )
 
 
-def _sem_identity(pid: int, obj: memory.LockObject) -> Optional[str]:
+def _sem_identity(pid: int, obj: memory.LockObject, maps: Optional[Sequence[memory.Mapping]] = None) -> Optional[str]:
+    """The semaphore's identity across processes; ``maps``: the process's, when already read."""
     if obj.sem_addr is None:
         return None
-    place = semlocks.shm_place(memory.read_maps(pid), obj.sem_addr) if obj.kind == "semlock" else None
+    place = semlocks.shm_place(maps or memory.read_maps(pid), obj.sem_addr) if obj.kind == "semlock" else None
     if place is not None:
         return place.identity
     return f"mem:{pid}:{obj.sem_addr:x}"
@@ -210,12 +211,14 @@ def _from_known(proc: Process, threads: Sequence[Thread], known: Known, timeout:
             if hint is None or obj is None or obj.sem_addr != thread.futex:
                 pending.append(thread)
                 continue
-            _add(locks, proc.pid, thread.tid, obj, hint[1], hint[2])
+            _add(locks, proc.pid, thread.tid, obj, hint[1], hint[2], mem.maps)
     return locks, pending
 
 
-def _add(locks: dict[int, Lock], pid: int, tid: int, obj: memory.LockObject, name: str, where: str) -> None:
-    lock = locks.get(obj.addr) or _record(pid, obj, name, where, _sem_identity(pid, obj))
+def _add(
+    locks: dict[int, Lock], pid: int, tid: int, obj: memory.LockObject, name: str, where: str, maps: Optional[Sequence[memory.Mapping]] = None
+) -> None:
+    lock = locks.get(obj.addr) or _record(pid, obj, name, where, _sem_identity(pid, obj, maps))
     locks[obj.addr] = replace(lock, waiters=(*lock.waiters, (pid, tid)))
 
 
@@ -240,7 +243,7 @@ def _resolve(
                 continue
             obj, name, where = found
             known[(version, thread.futex or 0)] = (obj.addr, name, where)
-            _add(locks, proc.pid, thread.tid, obj, name, where)
+            _add(locks, proc.pid, thread.tid, obj, name, where, mem.maps)
 
 
 def _find_semaphore(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) -> Optional[tuple[memory.LockObject, str, str]]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.errors import CaptureError, PermissionDenied, ProcessGone, Unsupported
-from pooltui.capture.memory.kernel import alive, read_maps
+from pooltui.capture.memory.kernel import Mapping, alive, read_maps
 from pooltui.capture.memory.layouts import Layout, layout_for
 
 _NAME_RE = re.compile(r"^(?:lib)?python(\d+)\.(\d+)([a-z]*)(?:\.so(?:\.[\d.]+)?)?$")
@@ -112,6 +112,7 @@ class ProcessMemory:
         self.version = (int(version[0]), int(version[1]))
         self.layout: Layout = layout_for(self.version)
         self._fd: Optional[int] = None
+        self.maps: list[Mapping] = []  # /proc/PID/maps as read when it was opened
         if budget is not None:
             self.budget = budget
         self._spent = 0
@@ -159,7 +160,8 @@ class ProcessMemory:
             raise PermissionDenied(f"cannot read the executable of process {pid}", pid=pid, detail=str(exc)) from None
         problem = check_elf(head)
         if problem is None:
-            names = [exe.replace(" (deleted)", "")] + [m.path for m in read_maps(pid) if m.path.startswith("/")]
+            self.maps = read_maps(pid)  # kept: callers find a semaphore's mapping in it without reading it again
+            names = [exe.replace(" (deleted)", "")] + [m.path for m in self.maps if m.path.startswith("/")]
             problem = check_build(self.version, names)
         if problem is not None:
             raise Unsupported(f"process {pid}: {problem}", pid=pid)
