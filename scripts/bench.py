@@ -226,15 +226,17 @@ def command_tables(r: dict[str, Any]) -> str:
     cpus = r["machine"]["cpus"]
     lines = [
         "| workload | procs | py-spy loop | `pooltui snapshot` | snapshot / loop (min-max) | floor | in-process capture | in-process / loop"
-        " | CPU: snapshot / loop | py-spy runs | py-spy CPU per process: loop / --subprocesses |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        " | CPU: snapshot / in-process (its own) / loop | py-spy runs | py-spy CPU per process: loop / --subprocesses | load |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for t in r.get("commands", []):
+        own = f" / {t['in_process_cpu']:.2f} s ({t['in_process_own_cpu']:.2f} s)" if "in_process_cpu" in t else ""
+        load = "-".join(f"{x:.0f}" for x in t.get("load", ())) or "-"
         lines.append(
             f"| {t['workers']} {t['mode']} | {t['processes']} | {ms(t['loop'])} | {ms(t['pooltui'])} | {t['ratio']:.2f}×"
             f" ({t['ratio_min']:.2f}-{t['ratio_max']:.2f}) | {t['loop_cpu'] / cpus / t['loop']:.2f}× | {ms(t['in_process'])}"
-            f" | {t['in_process_ratio']:.2f}× | {t['pooltui_cpu']:.2f} s / {t['loop_cpu']:.2f} s | {t['pyspy_runs']:.0f}"
-            f" | {t['loop_cpu'] / t['processes'] * 1000:.1f} / {t['subprocesses_cpu'] / t['processes'] * 1000:.1f} ms |"
+            f" | {t['in_process_ratio']:.2f}× | {t['pooltui_cpu']:.2f} s{own} / {t['loop_cpu']:.2f} s | {t['pyspy_runs']:.0f}"
+            f" | {t['loop_cpu'] / t['processes'] * 1000:.1f} / {t['subprocesses_cpu'] / t['processes'] * 1000:.1f} ms | {load} |"
         )
     one = r.get("one")
     if one:

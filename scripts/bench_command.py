@@ -62,20 +62,34 @@ def serial_loop(pids: list[int]) -> list[str]:
     return [f"for p in {' '.join(str(p) for p in pids)}; do {exe} dump --pid $p --json; done > /dev/null"]
 
 
+def in_process_timed(capture: Callable[[], float]) -> tuple[float, float, int, float]:
+    """``capture()`` (pooltui's capture in this warm process, returning its seconds) as a
+    ``timed`` row -- wall, CPU (this process's own plus its py-spy children's) -- and its
+    own CPU alone."""
+    before_own, before_children = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = capture()
+    own = time.process_time() - before_own
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = (after.ru_utime - before_children.ru_utime) + (after.ru_stime - before_children.ru_stime)
+    return wall, own + children, 0, own
+
+
 def whole_command(root: int, pids: list[int], rounds: int, in_process: Callable[[], float]) -> dict[str, Any]:
     """``rounds`` alternations of pooltui snapshot, the py-spy loop and ``in_process()``
     (pooltui's capture in this warm process: seconds); which goes first rotates. Medians,
-    and the median of the per-round ratios."""
+    and the median of the per-round ratios; CPU is user + system of the command and every
+    process it ran; the load average before and after the series (the machine is shared)."""
     out = tempfile.mkdtemp(prefix="pooltui-bench-")
     report = os.path.join(out, "r.json")
     snap = pooltui_cmd("snapshot", str(root), "-o", report, "--format", "json")
     subprocesses = [pyspy.find_pyspy(), "dump", "--pid", str(root), "--subprocesses"]
-    runs: dict[str, list[tuple[float, float, int]]] = {"pooltui": [], "loop": [], "in_process": [], "subprocesses": []}
+    runs: dict[str, list[tuple[float, ...]]] = {"pooltui": [], "loop": [], "in_process": [], "subprocesses": []}
+    load_before = os.getloadavg()[0]
     for n in range(rounds):
         order = [
             ("pooltui", lambda: timed(snap)),
             ("loop", lambda: timed(serial_loop(pids), shell=True)),
-            ("in_process", lambda: (in_process(), 0.0, 0)),
+            ("in_process", lambda: in_process_timed(in_process)),
             ("subprocesses", lambda: timed(subprocesses)),
         ]
         for name, run in order[n % 4 :] + order[: n % 4]:
@@ -89,21 +103,24 @@ def whole_command(root: int, pids: list[int], rounds: int, in_process: Callable[
     ratios = [p[0] / q[0] for p, q in zip(runs["pooltui"], runs["loop"])]
     med = statistics.median
     return {
+        "load": [load_before, os.getloadavg()[0]],
+        "in_process_cpu": med(r[1] for r in runs["in_process"]),
+        "in_process_own_cpu": med(r[3] for r in runs["in_process"]),
         "rounds": rounds,
-        "pooltui": med(w for w, _, _ in runs["pooltui"]),
-        "loop": med(w for w, _, _ in runs["loop"]),
-        "in_process": med(w for w, _, _ in runs["in_process"]),
+        "pooltui": med(r[0] for r in runs["pooltui"]),
+        "loop": med(r[0] for r in runs["loop"]),
+        "in_process": med(r[0] for r in runs["in_process"]),
         "in_process_ratio": med(i[0] / q[0] for i, q in zip(runs["in_process"], runs["loop"])),
         "ratio": med(ratios),
         "ratio_min": min(ratios),
         "ratio_max": max(ratios),
-        "pooltui_cpu": med(c for _, c, _ in runs["pooltui"]),
-        "loop_cpu": med(c for _, c, _ in runs["loop"]),
+        "pooltui_cpu": med(r[1] for r in runs["pooltui"]),
+        "loop_cpu": med(r[1] for r in runs["loop"]),
         # one py-spy walking the tree (text only: its --json stops after the root) parses each
         # child's interpreter again: its CPU per process is the loop's
-        "subprocesses": med(w for w, _, _ in runs["subprocesses"]),
-        "subprocesses_cpu": med(c for _, c, _ in runs["subprocesses"]),
-        "exit_codes": sorted({code for _, _, code in runs["pooltui"]}),
+        "subprocesses": med(r[0] for r in runs["subprocesses"]),
+        "subprocesses_cpu": med(r[1] for r in runs["subprocesses"]),
+        "exit_codes": sorted({r[2] for r in runs["pooltui"]}),
         "report_bytes": size,
     }
 
