@@ -265,7 +265,7 @@ def _processes(snapshot: Snapshot) -> list[str]:
         '<p class="muted">Innermost frame first; the program\'s own frames are highlighted.</p>',
     ]
     ordered = [p for _, p in tree_rows(snapshot.processes, snapshot.root_pid)]
-    for group in group_processes(ordered):  # identical workers once, with their count
+    for group in group_processes(ordered, snapshot.diagnoses):  # identical workers once, with their count
         proc = group[0]
         assert isinstance(proc, Process)
         if len(group) > 1:

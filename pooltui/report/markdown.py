@@ -148,7 +148,7 @@ def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> 
         out += [f"- {_when(e.time)} pid {e.pid} {_md(e.kind)}: {_md(e.detail)}" for e in events]
     out += ["", "## Processes", ""]
     ordered = [p for _, p in tree_rows(snapshot.processes, snapshot.root_pid)]
-    for group in group_processes(ordered):  # identical workers once, with their count
+    for group in group_processes(ordered, snapshot.diagnoses):  # identical workers once, with their count
         proc = group[0]
         if len(group) > 1:
             out.append(f"### {len(group)} × {_md(proc.role)} ({process_state(proc)}), the same stacks — pids {pid_list(group)}")

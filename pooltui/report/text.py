@@ -8,10 +8,11 @@ them before anything is shown or saved as text.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Optional
 
-from pooltui.model import Process, Thread, escape_surrogates
+from pooltui.analysis.waits import process_state
+from pooltui.model import Diagnosis, Process, Thread, escape_surrogates
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # invisible characters that reorder, hide or break text: every format character (Cf:
@@ -75,29 +76,51 @@ def cmdline(parts: tuple[str, ...], limit: int = 80) -> str:
 
 def tree_rows(processes, root_pid: int) -> list[tuple[str, object]]:
     """(prefix, process) in tree order with box-drawing prefixes; orphans of the walk at the end."""
+    return [(prefix, group[0]) for prefix, group in _walk(processes, root_pid, lambda kids: [(k,) for k in kids])]
+
+
+def tree_groups(processes, root_pid: int, diagnoses: Sequence[Diagnosis] = (), alone: Collection[tuple[int, float]] = ()) -> list[tuple[str, tuple]]:
+    """``tree_rows`` with sibling leaves joined by ``group_processes`` (63 workers blocked on
+    one line: one row of 63): (prefix, processes) in tree order, a group where its first
+    member was. A process with children of its own stays one row (its subtree hangs under it)."""
+
+    def siblings(kids: list) -> list[tuple]:
+        leaves = [k for k in kids if not parents.get(k.pid)]
+        groups = {g[0].pid: g for g in group_processes(leaves, diagnoses, alone)}
+        grouped = {p.pid for g in groups.values() for p in g[1:]}
+        return [groups.get(k.pid, (k,)) for k in kids if k.pid not in grouped]
+
+    parents = {p.ppid: True for p in processes if p.ppid != p.pid}
+    return _walk(processes, root_pid, siblings)
+
+
+def _walk(processes, root_pid: int, siblings) -> list[tuple[str, tuple]]:  # type: ignore[no-untyped-def]
+    """(prefix, group) in tree order; ``siblings`` turns a parent's children (oldest first)
+    into the groups shown, each one row (the first member's children hang under it)."""
     by_parent: dict[int, list] = {}
     pids = {p.pid for p in processes}
     for p in processes:
         by_parent.setdefault(p.ppid, []).append(p)
     for kids in by_parent.values():
         kids.sort(key=lambda q: (q.create_time, q.pid))
-    rows: list[tuple[str, object]] = []
+    rows: list[tuple[str, tuple]] = []
     seen: set[int] = set()
 
-    def walk(proc, prefix: str, last: bool, top: bool) -> None:
-        seen.add(proc.pid)
-        rows.append(("" if top else prefix + ("└─ " if last else "├─ "), proc))
-        kids = [k for k in by_parent.get(proc.pid, []) if k.pid not in seen and k.pid != proc.pid]
+    def walk(group: tuple, prefix: str, last: bool, top: bool) -> None:
+        seen.update(p.pid for p in group)
+        proc = group[0]
+        rows.append(("" if top else prefix + ("└─ " if last else "├─ "), group))
+        kids = siblings([k for k in by_parent.get(proc.pid, []) if k.pid not in seen and k.pid != proc.pid])
         for i, kid in enumerate(kids):
             walk(kid, "" if top else prefix + ("   " if last else "│  "), i == len(kids) - 1, False)
 
     roots = [p for p in processes if p.pid == root_pid] + [p for p in processes if p.ppid not in pids and p.pid != root_pid]
     for r in roots:
         if r.pid not in seen:
-            walk(r, "", True, True)
+            walk((r,), "", True, True)
     for p in processes:  # cycles or odd parents: never drop a process
         if p.pid not in seen:
-            rows.append(("? ", p))
+            rows.append(("? ", (p,)))
     return rows
 
 
@@ -117,14 +140,24 @@ def group_threads(threads: Sequence[Thread]) -> list[tuple[Thread, ...]]:
     return [tuple(g) for g in groups.values()]
 
 
-def group_processes(procs: Sequence[Process]) -> list[tuple[Process, ...]]:
-    """Processes of the same role whose threads all have the same stacks and waits (63 pool
-    workers blocked on one line), together, in the order each first appears. A process that
-    could not be read, or has no threads, stays on its own."""
+def process_key(proc: Process, diagnoses: Sequence[Diagnosis] = ()) -> tuple[object, ...]:
+    """What makes two processes "the same" to a reader: role, Python version, state badge,
+    every thread's ``stack_key`` and the verdicts that name them (a verdict's subject is
+    never hidden among processes the verdict does not name)."""
+    named = tuple(i for i, d in enumerate(diagnoses) if proc.pid in d.pids)
+    return (proc.role, proc.python, process_state(proc), tuple(stack_key(t) for t in proc.threads), named)
+
+
+def group_processes(
+    procs: Sequence[Process], diagnoses: Sequence[Diagnosis] = (), alone: Collection[tuple[int, float]] = ()
+) -> list[tuple[Process, ...]]:
+    """Processes with the same ``process_key`` (63 pool workers blocked on one line),
+    together, in the order each first appears. A process that could not be read, has no
+    threads, or whose key (pid, create_time) is in ``alone``, stays on its own."""
     groups: dict[object, list[Process]] = {}
     for p in procs:
-        key: object = (p.role, p.python, tuple(stack_key(t) for t in p.threads)) if p.threads and p.error is None else ("alone", p.pid, p.create_time)
-        groups.setdefault(key, []).append(p)
+        single = not p.threads or p.error is not None or p.key in alone
+        groups.setdefault(("alone", p.key) if single else process_key(p, diagnoses), []).append(p)
     return [tuple(g) for g in groups.values()]
 
 

@@ -157,9 +157,15 @@ def thread_block(thread: Thread, go: Optional[Follow] = None, show_locals: bool 
     return Content("\n").join(lines)
 
 
-def process_title(proc: Process, state: str, gone: bool = False) -> Content:
-    """``gone``: the process left the tree; ``state`` then says how and when."""
+def process_title(proc: Process, state: str, gone: bool = False, members: tuple[int, ...] = ()) -> Content:
+    """``gone``: the process left the tree; ``state`` then says how and when. ``members``: the
+    tree's group ``proc`` is shown for; the second line lists their pids before the command line."""
     py = f"  py{proc.python}" if proc.python else ""
+    alike = (
+        Content.assemble((f"×{len(members)} alike, these stacks: ", "$accent bold"), (_pids(members), ""), ("  (g: one row each)  ", "$text-muted"))
+        if len(members) > 1
+        else Content("")
+    )
     return Content.assemble(
         (one_line(proc.role_label, 40), "bold"),
         (f"  pid {proc.pid}", ""),
@@ -169,8 +175,13 @@ def process_title(proc: Process, state: str, gone: bool = False) -> Content:
         (f"  {len(proc.threads)} Python thread(s)" if proc.threads else "", "$text-muted"),
         ("  (stacks from the previous dump)" if proc.reused else "", "$text-muted italic"),
         "\n",
+        alike,
         (one_line(" ".join(proc.cmdline) or proc.name, 300), "$text-muted"),
     )
+
+
+def _pids(pids: tuple[int, ...]) -> str:
+    return " ".join(str(p) for p in pids)
 
 
 def process_error(proc: Process) -> Content:

@@ -124,7 +124,9 @@ def test_attach_shows_a_busy_workers_stack(healthy_pool):
     command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {healthy_pool.pid} --interval 5"
     tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", command)
     try:
-        text = wait_for(session, lambda t: "pool parent" in t and "pool worker" in t and shown_pid(t), "the process tree")
+        wait_for(session, lambda t: "pool parent" in t and "pool worker" in t and shown_pid(t), "the process tree")
+        tmux("send-keys", "-t", session, "g")  # busy workers alike share a row: one row each
+        text = wait_for(session, lambda t: "every process shown" in t, "the tree ungrouped")
         for _ in range(12):  # down through the tree, one row at a time, until the busy worker is shown
             current = shown_pid(text)
             if current == busy:
@@ -143,7 +145,8 @@ def test_attach_shows_a_busy_workers_stack(healthy_pool):
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_moving_the_highlight_repaints_the_row_it_left():
     """A move repaints just the two rows (ui.widgets.option_list): between workers alike
-    (same threads, nothing else on screen changes size) no full repaint hides a stale one."""
+    (same threads, nothing else on screen changes size; `g` shows them one row each) no
+    full repaint hides a stale one."""
     try:
         demo = scenarios.start("pool_size", sys.executable, args=("--workers", "6", "--mode", "idle"), timeout=60)
     except scenarios.DemoError as exc:
@@ -152,7 +155,9 @@ def test_moving_the_highlight_repaints_the_row_it_left():
     command = f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m pooltui.cli attach {demo.pid} --interval 60"
     tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", command)
     try:
-        text = wait_for(session, lambda t: t.count("pool worker") == 6 and shown_pid(t) == demo.pid, "the process tree")
+        wait_for(session, lambda t: re.search(r"pool worker ×[2-6] ", t) and shown_pid(t) == demo.pid, "the tree, idle workers alike in one row")
+        tmux("send-keys", "-t", session, "g")  # one row each
+        text = wait_for(session, lambda t: t.count("pool worker") == 6, "the workers one row each")
         for step in range(6):
             tmux("send-keys", "-t", session, "Down")
             text = wait_for(session, lambda t, was=shown_pid(text): shown_pid(t) not in (None, was), "the selection to move", timeout=10)

@@ -76,13 +76,16 @@ async def test_a_zombie_root_keeps_the_last_real_snapshot():
 @pilot
 async def test_a_27_fork_child_with_ghost_threads_shows_its_wait():
     """CPython 2.7 workers carry the parent's thread states (all tid 0): every worker of
-    the logging-after-fork recording can be selected and shows the orphaned lock."""
+    the logging-after-fork recording can be selected and shows the orphaned lock (alike,
+    they are one row of the tree: `g` shows each)."""
     from tests.conftest import load_fixture
 
     raw, truth = load_fixture("logging_fork-py2.7")
     app = PoolApp(source_of(raw))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        assert tuple(truth["truth"]["worker_pids"]) in tree(app).rows
+        await pilot.press("g")
         for _ in truth["truth"]["worker_pids"]:
             await pilot.press("down")
             await pilot.pause()

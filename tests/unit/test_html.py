@@ -88,7 +88,7 @@ def test_recorded_report_as_html(name):
     for proc in snapshot.processes:
         assert f"pid-{proc.pid}" in ids  # a link to every pid, also one shown in a group of identical ones
     ordered = [p for _, p in tree_rows(snapshot.processes, snapshot.root_pid)]
-    shown = [g[0] for g in group_processes(ordered)]  # identical workers once, with their count
+    shown = [g[0] for g in group_processes(ordered, snapshot.diagnoses)]  # identical workers once, with their count
     for proc in shown:
         assert proc.role in text
         cursor = page.index(f'id="pid-{proc.pid}"')

@@ -153,7 +153,7 @@ class MainScreen(Screen[None]):
             if gone is not None:  # a process that left: its last stacks, said to be the last
                 self.threads.show(snapshot, gone.process, keep_tid, self.app.session.show_locals, gone=f"{gone.how} at {clock(gone.left)}")
                 return
-            self.threads.show(snapshot, proc, keep_tid, self.app.session.show_locals)
+            self.threads.show(snapshot, proc, keep_tid, self.app.session.show_locals, members=self.tree.members(pid) if pid is not None else ())
 
     def on_process_selected(self, message: ProcessSelected) -> None:
         self.show_process(message.pid)
@@ -198,8 +198,9 @@ class MainScreen(Screen[None]):
         return True
 
     def action_dump(self) -> None:
-        pid = self.tree.selected_pid
-        self.app.request_capture(f"dump pid {pid}", pids=None if pid is None else (pid,))
+        pids = self.tree.selected_row  # a group: each of its processes
+        what = f"dump pid {pids[0]}" if len(pids) == 1 else f"dump {len(pids)} processes"
+        self.app.request_capture(what, pids=pids or None)
 
     def action_dump_all(self) -> None:
         current = self.app.session.current  # every process dumped afresh, none reused
@@ -318,8 +319,7 @@ class MainScreen(Screen[None]):
         snapshot = self.app.session.current
         proc = snapshot.process(pid) if snapshot is not None else None
         tid = proc.threads[index].tid if proc is not None and index is not None else None
-        if pid in self.tree.pids and self.tree.selected_pid != pid:
-            self.tree.highlighted = self.tree.pids.index(pid)
+        self.tree.select_pid(pid)
         self.show_process(pid)
         if index is not None:
             self.threads.thread_list.select_index(index)
@@ -373,7 +373,7 @@ class MainScreen(Screen[None]):
     def action_help(self) -> None:
         from pooltui.ui.screens.help import HelpScreen
 
-        self.app.push_screen(HelpScreen([*self.BINDINGS, *ThreadList.BINDINGS, *DiagnosesPanel.BINDINGS]))
+        self.app.push_screen(HelpScreen([*self.BINDINGS, *ProcessTree.BINDINGS, *ThreadList.BINDINGS, *DiagnosesPanel.BINDINGS]))
 
     async def action_quit(self) -> None:
         self.app.exit()

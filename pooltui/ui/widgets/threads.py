@@ -205,8 +205,17 @@ class ThreadPane(Vertical):
         yield Static(id="proc-error")
         yield ThreadList(id="thread-list")
 
-    def show(self, snapshot: Snapshot, proc: Optional[Process], keep_tid: Optional[int] = None, show_locals: bool = False, gone: str = "") -> None:
-        """``gone``: the process left the tree ("exited at 12:01:02"): show its last stacks as such."""
+    def show(
+        self,
+        snapshot: Snapshot,
+        proc: Optional[Process],
+        keep_tid: Optional[int] = None,
+        show_locals: bool = False,
+        gone: str = "",
+        members: tuple[int, ...] = (),
+    ) -> None:
+        """``gone``: the process left the tree ("exited at 12:01:02"): show its last stacks as such.
+        ``members``: the pids of the tree's group ``proc`` stands for (its stacks are theirs too)."""
         title = self.query_one("#proc-title", Static)
         error = self.query_one("#proc-error", Static)
         threads = self.query_one(ThreadList)
@@ -216,7 +225,7 @@ class ThreadPane(Vertical):
             error.display = False
             threads.show(snapshot, ())
             return
-        update_static(title, fmt.process_title(proc, gone or process_state(proc), gone=bool(gone)))
+        update_static(title, fmt.process_title(proc, gone or process_state(proc), gone=bool(gone), members=members))
         error.display = proc.error is not None
         update_static(error, fmt.process_error(proc))
         threads.show(snapshot, proc.threads, keep_tid, show_locals)
