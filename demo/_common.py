@@ -359,6 +359,16 @@ def pool_pids(pool):
     return sorted(p.pid for p in list(pool._pool))
 
 
+def is_zombie(pid):
+    """The process is a zombie (exited, not reaped): /proc/PID/stat state Z."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except (IOError, OSError):
+        return False
+    return data[data.rfind(")") + 2:].split()[0] == "Z"
+
+
 def wait_until(predicate, what, timeout=None):
     """Poll `predicate()` until true; StateNotReached(what) after `timeout` seconds."""
     deadline = time.time() + (STATE_TIMEOUT if timeout is None else timeout)

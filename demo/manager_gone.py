@@ -84,15 +84,6 @@ def record_quietly(worker_no):
         time.sleep(RETRY_INTERVAL)
 
 
-def _zombie(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            data = f.read()
-    except (IOError, OSError):
-        return False
-    return data[data.rfind(")") + 2:].split()[0] == "Z"
-
-
 def main(demo, workers, reap=True, quiet=False):
     ctx = _common.get_context("fork")
     manager = ctx.Manager()
@@ -110,7 +101,7 @@ def main(demo, workers, reap=True, quiet=False):
             manager._process.join(_common.STATE_TIMEOUT)      # reap it: really gone, no zombie
             _common.wait_gone(manager_pid)
         else:  # --zombie: nobody reaps it (as when the parent is busy): /proc keeps its exit status
-            _common.wait_until(lambda: _zombie(manager_pid), "the manager to be a zombie")
+            _common.wait_until(lambda: _common.is_zombie(manager_pid), "the manager to be a zombie")
         errors = channel.collect(workers, event="error")
         demo.wait_main_blocked()
         address = manager.address

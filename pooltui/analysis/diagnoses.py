@@ -72,6 +72,7 @@ RULES = (
     locks.diagnose,
     unreleasable.unreleasable,
     unreleasable.self_deadlocks,
+    unreleasable.unwritable_pipes,
     managers.diagnose,
     aioloops.diagnose,
     aioloops.held_across_await,

@@ -183,3 +183,17 @@ def test_a_threading_lock_held_across_await_of_executor_work_that_needs_it_is_a_
     d = one(found, "deadlock_cycle")
     assert rc == 0 and d["severity"] == "warning" and d["certainty"] == "guess", d
     assert set(d["tids"]) == {demo.truth["waiter"]["tid"], demo.truth["loop"]["tid"]} and "handle_request()" in d["summary"], d
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_queue_get_whose_producer_was_killed_is_probably_hung(python, start_demo):
+    """A single-threaded collector blocked in Queue.get() after its producer was SIGKILLed:
+    no other process holds the pipe's write end. Before, this read "No problems found"."""
+    demo = start_demo("dead_producer", python)
+    rc, found = snapshot(demo.pid)
+    d = one(found, "deadlock_cycle")
+    collector, producer = demo.truth["collector_pid"], demo.truth["producer_pid"]
+    assert rc == 0 and d["severity"] == "warning" and d["certainty"] == "guess", d
+    assert d["pids"] == [collector, producer] and d["tids"] == [collector], d
+    text = " ".join(d["evidence"])
+    assert f"pid {collector} itself" in text and f"child pid {producer} killed by SIGKILL" in text, text
