@@ -23,21 +23,31 @@ What pooltui should show:
   (truth.holder), idle -- its task ended with the lock held.
 * Diagnosis: error -- the Manager's Lock can never be released: its holder's task ended.
 
-Truth: method, manager_pid, lock_id (the proxy's server object id), holder {pid, name},
-waiters [{pid, name}], server_tids (the manager's threads blocked on the lock), worker_pids, wait_site, acquire_site.
+--hold with: task 0 holds the lock inside `with REPORT_LOCK:` and hangs there (a sleep). Then
+the holder is that worker's main thread, with the line where it took the lock (the `with`), and
+the verdict is contention (warning), not an error: its holder is alive and may release it.
+
+Truth: method, hold, manager_pid, lock_id (the proxy's server object id), holder {pid, name},
+waiters [{pid, name}], server_tids (the manager's threads blocked on the lock), worker_pids, wait_site, acquire_site, with_site.
 """
 from __future__ import print_function
 
+import time
+
 import _common
 
+HANG_TIME = 3600.0
+
 REPORT_LOCK = None
+HOLD = "acquire"
 GATE = None
 GO = None
 CHANNEL = None
 
 
-def init_worker(lock, gate, go, channel):
-    global REPORT_LOCK, GATE, GO, CHANNEL
+def init_worker(lock, gate, go, channel, hold="acquire"):
+    global REPORT_LOCK, GATE, GO, CHANNEL, HOLD
+    HOLD = hold
     _common.child_setup()
     REPORT_LOCK, GATE, GO, CHANNEL = lock, gate, go, channel
 
@@ -50,6 +60,10 @@ def _name():
 def write_report(task):
     CHANNEL.send(event="started")
     GATE.acquire()                  # one task per worker: all are running before any goes on
+    if task == 0 and HOLD == "with":
+        with REPORT_LOCK:           # held
+            CHANNEL.send(event="acquired", name=_name())
+            time.sleep(HANG_TIME)   # a slow write, the lock held
     if task == 0:
         REPORT_LOCK.acquire()
         CHANNEL.send(event="acquired", name=_name())
@@ -61,12 +75,12 @@ def write_report(task):
     return task
 
 
-def main(demo, workers, method):
+def main(demo, workers, method, hold):
     ctx = _common.get_context(method)
     manager = ctx.Manager()
     lock, gate, go = manager.Lock(), ctx.Semaphore(0), ctx.Event()
     channel = _common.Channel() if method == "fork" else _common.QueueChannel(ctx)
-    pool = ctx.Pool(workers, initializer=init_worker, initargs=(lock, gate, go, channel))
+    pool = ctx.Pool(workers, initializer=init_worker, initargs=(lock, gate, go, channel, hold))
     manager_pid = manager._process.pid
 
     def verify():
@@ -74,7 +88,10 @@ def main(demo, workers, method):
         for _ in range(workers):
             gate.release()
         holder = channel.collect(1, event="acquired")[0]
-        _common.wait_idle(holder["pid"], what="the holder's worker, its task done")
+        if hold == "with":
+            _common.wait_blocked(holder["pid"], holder["pid"], syscalls=_common.SLEEP_SYSCALLS, what="the holder, inside its with")
+        else:
+            _common.wait_idle(holder["pid"], what="the holder's worker, its task done")
         go.set()
         waiters = channel.collect(workers - 1, event="entering")
         for m in waiters:           # in the proxy call: reading the Manager's answer
@@ -85,6 +102,7 @@ def main(demo, workers, method):
         demo.wait_main_blocked()
         demo.ready({
             "method": method,
+            "hold": hold,
             "manager_pid": manager_pid,
             "lock_id": lock._id,
             "holder": {"pid": holder["pid"], "name": holder["name"]},
@@ -92,8 +110,9 @@ def main(demo, workers, method):
                         for m in sorted(waiters, key=lambda m: m["pid"])],
             "server_tids": _server_threads(manager_pid),
             "worker_pids": _common.pool_pids(pool),
-            "wait_site": _common.site(write_report, "with REPORT_LOCK:"),
+            "wait_site": _common.site(write_report, "with REPORT_LOCK:\n"),  # not the holder's `# held` one
             "acquire_site": _common.site(write_report, "REPORT_LOCK.acquire()"),
+            "with_site": _common.site(write_report, "with REPORT_LOCK:           # held"),
         })
 
     demo.setup_thread(verify)
@@ -117,9 +136,12 @@ def _server_threads(pid):
 def _options(parser):
     parser.add_argument("--method", choices=("fork", "spawn", "forkserver"), default="fork",
                         help="multiprocessing start method (2.7: fork only)")
+    parser.add_argument("--hold", choices=("acquire", "with"), default="acquire",
+                        help="how task 0 holds the lock: acquire() and return (default), or inside"
+                             " `with REPORT_LOCK:` while it hangs")
 
 
 if __name__ == "__main__":
     args = _common.parse_args("manager_lock", __doc__, workers=3, extra=_options)
     demo = _common.Demo("manager_lock", args, start_method=args.method)
-    demo.run(main, demo, args.workers, args.method)
+    demo.run(main, demo, args.workers, args.method, args.hold)

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_capture as cap  # noqa: E402
 import bench_command as cmd  # noqa: E402
+import bench_locks as lk  # noqa: E402
 import bench_ui as ui  # noqa: E402
 
 from pooltui import scenarios  # noqa: E402
@@ -248,7 +249,7 @@ def command_tables(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = ("commands", "one", "trees", "sweep", "pause", "first_screen", "keys", "observer", "memory")
+SECTIONS = ("commands", "one", "trees", "sweep", "pause", "first_screen", "keys", "observer", "memory", "locks")
 
 
 def run_section(name: str, args: argparse.Namespace) -> Any:
@@ -270,6 +271,8 @@ def run_section(name: str, args: argparse.Namespace) -> Any:
         return keys()
     if name == "observer":
         return observer(6.0, 24 if args.full else 8)
+    if name == "locks":
+        return lk.locks_row()
     return memory(1000 if args.full else 200)
 
 
@@ -313,9 +316,12 @@ def main() -> int:
     print(header(result))
     print()
     print(command_tables(result))
-    if all(name in result for name in SECTIONS[2:]):
+    if all(name in result for name in SECTIONS[2:-1]):
         print()
         print(tables(result))
+    if "locks" in result:
+        print()
+        print(lk.locks_table(result))
     print(f"bench: done in {time.time() - started:.0f} s; wrote {out}", file=sys.stderr)
     return 0
 

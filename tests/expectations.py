@@ -235,6 +235,24 @@ def check_manager_lock(s: Snapshot, truth: dict, version: str) -> None:
     assert not diagnoses(s, "lock_contention")
 
 
+def check_manager_lock_with(s: Snapshot, truth: dict, version: str) -> None:
+    """manager_lock --hold with: the holder hangs inside `with REPORT_LOCK:`. The Manager names
+    the holder client; its thread and the line where it took the lock come from its source,
+    spelled as the waiting clients spell the proxy. Contention (warning), never an error."""
+    manager, holder = truth["manager_pid"], truth["holder"]
+    took = f"inside `with REPORT_LOCK:` at demo/manager_lock.py:{truth['with_site']['line']}"
+    [lock] = [lock for lock in s.locks if lock.manager is not None]
+    assert (lock.holder.pid, lock.holder.tid, lock.holder.evidence) == (holder["pid"], holder["pid"], took), lock.holder
+    for waiter in truth["waiters"]:
+        t = main_thread(proc(s, waiter["pid"]))
+        assert t.wait.kind is WaitKind.LOCK and t.wait.lock_id == lock.id, t.wait
+        assert t.wait.summary.startswith(f"waits on the Manager's Lock {truth['lock_id']} (pid {manager}) held by "), t.wait.summary
+        assert f"(pid {holder['pid']}), {took} in write_report" in t.wait.summary, t.wait.summary
+    [d] = diagnoses(s, "lock_contention")
+    assert d.severity is Severity.WARNING and holder["pid"] in d.pids, d
+    assert not errors(s) and not diagnoses(s, "abandoned_lock") and not diagnoses(s, "deadlock_cycle")
+
+
 def check_asyncio_blocked(s: Snapshot, truth: dict, version: str) -> None:
     """The loop thread blocked by `with CACHE_LOCK:` in a coroutine: never "idle asyncio
     event loop"; the lock, its holder thread and line; one blocked_event_loop warning."""

@@ -62,7 +62,10 @@ def _holders(lock: Lock, manager: ManagerObject, snapshot: Snapshot) -> list[tup
             continue
         proc = snapshot.process(c.pid) if c.pid else None
         thread = _client_thread(proc, c.name)
-        out.append((c, LockHolder(pid=c.pid or 0, tid=thread.tid if thread else None, ident=thread.ident if thread else None, thread_name=c.name)))
+        tid = thread.tid if thread else None
+        # where it took the lock: its own source, spelled as the waiting clients spell the proxy (capture.locks)
+        took = next((h.evidence for h in lock.could_hold if tid is not None and (h.pid, h.tid) == (c.pid, tid)), "")
+        out.append((c, LockHolder(pid=c.pid or 0, tid=tid, ident=thread.ident if thread else None, thread_name=c.name, evidence=took)))
     return out
 
 
@@ -103,8 +106,8 @@ def _resolve_one(lock: Lock, manager: ManagerObject, snapshot: Snapshot, lines: 
     held = _holders(lock, manager, snapshot)
     connected = [c for c in manager.clients if not c.waiting]
     if held:
-        holder_text = ", ".join(_who(c) for c, _ in held)
-        note = f"{holder_text}: its connection's last request to the Manager was acquire() (it returned True)"
+        holder_text = ", ".join(_who(c) + (f", {h.evidence}" if h.evidence else "") for c, h in held)
+        note = f"{', '.join(_who(c) for c, _ in held)}: its connection's last request to the Manager was acquire() (it returned True)"
     else:
         holder_text = "not known"
         others = ", ".join(f"'{c.name}'" for c in connected)

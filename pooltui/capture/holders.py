@@ -27,6 +27,10 @@ def _indent(text: str) -> int:
     return len(text) - len(text.lstrip())
 
 
+_WITH_NAME = re.compile(r"^\s*(?:async\s+)?with\s+([\w.]+)\s*(?:\(\s*\))?\s*(?::|as\b)")
+_ACQUIRE_NAME = re.compile(r"([\w.]+)\.acquire\(")
+FRAMES_SEARCHED = 6  # frames of a waiting client searched for how it spells the proxy
+_COMMENT = re.compile(r"""\s+#[^'"]*$""")  # a trailing comment on a `with` line (none inside a string)
 _SUBSCRIPT = re.compile(r"^([A-Za-z_]\w*)((?:\[[^\[\]]{1,80}\])*)$")
 
 
@@ -71,7 +75,8 @@ def _evidence(lines: Sequence[str], frame: Frame, name: str) -> Optional[str]:
             return f"past {name}.acquire() at {where}:{j + 1}"
         if _indent(text) < current:
             if with_.match(text):
-                return f"inside `{scrub_code(stripped)[:80]}` at {where}:{j + 1}"  # a source line: masked like any
+                shown = _COMMENT.sub("", stripped)
+                return f"inside `{scrub_code(shown)[:80]}` at {where}:{j + 1}"  # a source line: masked like any
             if stripped.startswith(("def ", "async def ")):
                 return None  # the function's start: nothing above belongs to this frame
             current = _indent(text)
@@ -124,3 +129,40 @@ def owners_took_at(snapshot: Snapshot, locks: Sequence[Lock]) -> list[Lock]:
         held = LockHolder(lock.pid, owner.tid, owner.ident, owner.name, how=HOW_INFERRED, evidence=evidence) if evidence and owner else None
         out.append(replace(lock, could_hold=(held,)) if held is not None else lock)
     return out
+
+
+def name_from_code(frame: Frame) -> Optional[str]:
+    code = frame.code or ""
+    m = _WITH_NAME.match(code) or _ACQUIRE_NAME.search(code)
+    return m.group(1) if m else None
+
+
+def _proxy_names(snapshot: Snapshot, pids: Sequence[int]) -> set[str]:
+    """How the waiting clients' code spells the proxy: `with lk:`, `self.lock.acquire()` -> lk, lock."""
+    names = set()
+    for pid in pids:
+        proc = snapshot.process(pid)
+        for t in proc.threads if proc is not None else ():
+            mine = (f for f in t.frames[:FRAMES_SEARCHED] if f.code and "multiprocessing" not in f.file and not f.file.endswith("threading.py"))
+            user = next(mine, None)
+            name = name_from_code(user) if user is not None else None
+            if name:
+                names.add(name.rpartition(".")[2])
+    return names
+
+
+def manager_took_at(snapshot: Snapshot, lock: Lock) -> Lock:
+    """A Manager lock with the line where each client that may hold it took it: a thread of a
+    client whose last request was acquire(), inside `with NAME:` or past `NAME.acquire()`,
+    NAME as the waiting clients' code spells the proxy (``holders.took_at``; source only)."""
+    clients = lock.manager.clients if lock.manager is not None else ()
+    names = _proxy_names(snapshot, [c.pid for c in clients if c.waiting and c.pid])
+    found = []
+    files: dict = {}
+    for pid in dict.fromkeys(c.pid for c in clients if not c.waiting and c.pid and c.last_call in ("acquire", "__enter__")):
+        proc = snapshot.process(pid)
+        for t in proc.threads if proc is not None and names else ():
+            evidence = next((e for e in (took_at(pid, n, t, files) for n in sorted(names)) if e), "")
+            if evidence:
+                found.append(LockHolder(pid, t.tid, t.ident, t.name, how=HOW_INFERRED, evidence=evidence))
+    return replace(lock, could_hold=(*lock.could_hold, *found)) if found else lock

@@ -26,8 +26,6 @@ from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
 
 _REPR_TYPE = re.compile(r"^<([\w.]+) at 0x[0-9a-f]+>$")
-_WITH = re.compile(r"^\s*(?:async\s+)?with\s+([\w.]+)\s*(?:\(\s*\))?\s*(?::|as\b)")
-_ACQUIRE = re.compile(r"([\w.]+)\.acquire\(")
 _KIND = {"_thread.RLock": "rlock", "_RLock": "rlock", "_thread.lock": "lock", "thread.lock": "lock"}
 FRAMES_SEARCHED = 6
 _NOT_LOCK_WAITS = frozenset({"wait", "_wait_for_tstate_lock", "join"})  # innermost frames whose locals are searched for the waited lock
@@ -46,12 +44,6 @@ def version_of(proc: Process) -> Optional[tuple[int, int]]:
 def _type_of(repr_text: str) -> Optional[str]:
     m = _REPR_TYPE.match(repr_text)
     return m.group(1).rpartition(".")[2] if m else None
-
-
-def _name_from_code(frame: Frame) -> Optional[str]:
-    code = frame.code or ""
-    m = _WITH.match(code) or _ACQUIRE.search(code)
-    return m.group(1) if m else None
 
 
 def _display_name(path: str, frame: Frame) -> str:
@@ -141,20 +133,22 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
     for outer in frames[index + 1 : index + 1 + FRAMES_SEARCHED]:
         if outer.file.endswith("threading.py") and outer.function.rpartition(".")[2] in ("run", "_bootstrap_inner", "_bootstrap"):
             break  # Thread.run's self._args[1] is no name for a lock the target function was given
+        if outer.file.endswith(("threading.py", "synchronize.py")):
+            continue  # 2.7's Condition.__enter__ over _RLock.acquire: 'self._Condition__lock' is no name either
         roots = [(loc.name, loc.addr) for loc in outer.locals or () if loc.addr]
         better = next((p for p, o in mem.find_locks(roots, depth=3) if o.addr == obj.addr), None) if roots else None
         if better:
             name = _display_name(better, outer)
             frame = outer
             break
-        from_code = _name_from_code(outer)
+        from_code = holders.name_from_code(outer)
         if from_code and not outer.file.endswith(("threading.py", "synchronize.py")):
             place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, from_code.rpartition(".")[2])
             named = place is not None and place.lock.addr == obj.addr and place.name.endswith(from_code.rpartition(".")[2])
             name, frame = (place.name if named else from_code), outer
             break
     if name in ("self", "waiter", "lock"):
-        name = _name_from_code(frame) or name
+        name = holders.name_from_code(frame) or name
     return obj, name, frame.where
 
 
@@ -261,7 +255,7 @@ def _find_semaphore(mem: memory.TargetMemory, frames: Sequence[Frame], futex: in
     place = memory.find_lock_place(mem, shape, futex, None, target=obj)
     name = place.name if place is not None else None
     if name is None or name.partition(".")[0] in ("self", "sem"):
-        name = (_display_name(name, outer[0]) if name else None) or _name_from_code(outer[0]) or obj.type_name
+        name = (_display_name(name, outer[0]) if name else None) or holders.name_from_code(outer[0]) or obj.type_name
     return obj, name, outer[0].where
 
 
@@ -355,6 +349,7 @@ async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: f
     if records:
         records.extend(await asyncio.to_thread(sibling_semlocks, snapshot, records))
         records = await asyncio.to_thread(holders.owners_took_at, snapshot, records)
+        records = [holders.manager_took_at(snapshot, lock) if lock.manager is not None else lock for lock in records]
     return tuple(records), tuple(dict.fromkeys(notes))
 
 

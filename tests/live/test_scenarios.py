@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import capture, interpreter_params
-from tests.expectations import CHECKS
+from tests.expectations import CHECKS, check_manager_lock_with
 
 pytestmark = pytest.mark.live
 
@@ -48,3 +48,10 @@ def test_manager_lock_start_methods_live(method, python, start_demo):
     """The Manager and its clients started by spawn/forkserver: same facts, same verdict."""
     demo = start_demo("manager_lock", python, "--method", method)
     CHECKS["manager_lock"](capture(demo.pid), demo.truth, demo.info["python"].rsplit(".", 1)[0])
+
+
+@pytest.mark.parametrize("python", interpreter_params(("2.7", "3.8", "3.11", "3.13")))
+def test_manager_lock_held_in_with_live(python, start_demo):
+    """A Manager lock held in `with proxy:` by a client that hangs: holder thread and line."""
+    demo = start_demo("manager_lock", python, "--hold", "with")
+    check_manager_lock_with(capture(demo.pid), demo.truth, demo.info["python"].rsplit(".", 1)[0])

@@ -1,0 +1,78 @@
+"""The cost of lock resolution (``make bench``, section ``locks``).
+
+On a Pool(N) with every worker blocked on one multiprocessing lock the root holds
+(demo/pool_size.py --mode blocked), measures:
+
+* the lock-resolution step alone (``sources.with_lock_facts``: /proc futex reads, the
+  ``py-spy --locals`` dump of the first waiter, the object walk, every worker's SemLock
+  copy, the holders' source lines, analysis again): wall, pooltui's own CPU and its
+  py-spy CPU, per snapshot;
+* the whole first snapshot (``LiveSource.capture`` from cold) with locks read and with
+  ``CaptureOptions(locks=False)``, interleaved, best of the rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+import bench_capture as cap
+
+from pooltui import scenarios
+from pooltui.analysis import analyze
+from pooltui.capture import procs
+from pooltui.capture.snapshot import CaptureOptions, capture_tree
+from pooltui.sources import with_lock_facts
+
+ROUNDS = 3
+
+
+async def _step(root: int) -> tuple[float, float, float, int, int]:
+    """(wall, own CPU, py-spy CPU, locks found, waiters whose holder is named) of one lock-resolution step."""
+    cap.cold()
+    raw = await capture_tree(root, CaptureOptions(locks=False))
+    snapshot = await asyncio.to_thread(analyze, raw, None)
+    cpu, children, start = time.process_time(), cap.children_cpu(), time.perf_counter()
+    _raw, after = await with_lock_facts(raw, snapshot, CaptureOptions().timeout)
+    wall = time.perf_counter() - start
+    named = sum(len(lock.waiters) for lock in after.locks if lock.holder is not None)
+    return wall, time.process_time() - cpu, cap.children_cpu() - children, len(after.locks), named
+
+
+def locks_row(workers: int = 64) -> dict[str, Any]:
+    """Best of ``ROUNDS`` (the machine is shared: other load only ever adds time)."""
+    with scenarios.start("pool_size", sys.executable, args=("--workers", str(workers), "--mode", "blocked"), timeout=240) as demo:
+        processes = len(procs.walk_tree(demo.pid))
+        steps, with_locks, without = [], [], []
+        for _ in range(ROUNDS):
+            steps.append(cap.run(_step(demo.pid)))
+            with_locks.append(cap.run(cap.full(demo.pid, CaptureOptions(locks=True)))[0])
+            without.append(cap.run(cap.full(demo.pid, CaptureOptions(locks=False)))[0])
+    best = min(steps)
+    return {
+        "workers": workers,
+        "processes": processes,
+        "step_wall": best[0],
+        "step_cpu": best[1],
+        "step_pyspy_cpu": best[2],
+        "locks": best[3],
+        "waiters_named": best[4],
+        "full_with_locks": min(with_locks),
+        "full_without_locks": min(without),
+    }
+
+
+def locks_table(r: dict[str, Any]) -> str:
+    t = r["locks"]
+    return "\n".join(
+        [
+            "| Pool, every worker blocked on one mp lock | procs | lock step: wall | its own CPU | its py-spy CPU"
+            " | locks / waiters with holder | snapshot with locks | without | difference |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+            f"| Pool({t['workers']}) | {t['processes']} | {t['step_wall'] * 1000:,.0f} ms | {t['step_cpu'] * 1000:,.0f} ms"
+            f" | {t['step_pyspy_cpu'] * 1000:,.0f} ms | {t['locks']} / {t['waiters_named']} | {t['full_with_locks'] * 1000:,.0f} ms"
+            f" | {t['full_without_locks'] * 1000:,.0f} ms | {(t['full_with_locks'] - t['full_without_locks']) * 1000:+,.0f} ms |",
+        ]
+    )
