@@ -11,7 +11,7 @@ from tests.expectations import CHECKS, check_manager_lock_with
 
 pytestmark = pytest.mark.live
 
-NEEDS_3 = {"executor", "asyncio_blocked"}  # ProcessPoolExecutor with mp_context, asyncio.run: 3.8+
+NEEDS_3 = {"executor", "asyncio_blocked", "asyncio_executor"}  # ProcessPoolExecutor with mp_context, asyncio.run: 3.8+
 
 
 @pytest.mark.parametrize("python", interpreter_params())
