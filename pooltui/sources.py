@@ -266,9 +266,9 @@ async def with_pipes(raw: Snapshot, snapshot: Snapshot, previous: Optional[Snaps
 
 
 async def with_joins(raw: Snapshot, snapshot: Snapshot, timeout: float, previous: Optional[Snapshot] = None) -> tuple[Snapshot, Snapshot]:
-    """Which thread a ``Thread.join()`` waits for, read from the Thread object, where a
-    deadlock could go through that join (``analysis.graph.unknown_joins``)."""
-    wanted = graph.unknown_joins(snapshot)
+    """Which thread a ``Thread.join()`` waits for and who holds a waited Condition's lock,
+    read from those objects, where a deadlock could go through them (``analysis.graph.objects_to_read``)."""
+    wanted = graph.objects_to_read(snapshot)
     if not wanted:
         return raw, snapshot
     again = await joins.with_joined(raw, wanted, timeout)

@@ -10,6 +10,8 @@ threads acts", with the evidence and how it is known:
   threads a ``Queue`` finaliser joins at exit;
 - ``Process.join`` (blocked in ``wait4(pid)``, a kernel fact): to the child's main thread;
 - a pool result (``map``/``get``): to the pool's workers inside a task;
+- a ``Condition.wait()`` whose lock another thread holds (its RLock's owner, read from the
+  Condition object): to that thread, the only one that can notify it now;
 - a blocked ``write()``/``read()``/``recv()``/``send()`` on a pipe or a socket: to the threads
   of every other process of the tree holding the other end (a pipe's inode in /proc/PID/fd;
   a socket's peer inode from sock_diag or /proc/net/tcp) that could act on it: those blocked
@@ -26,15 +28,18 @@ timed wait is never part of one (it ends by itself).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.analysis import hangs, roles
+from pooltui.analysis.edge import Edge, Node
+from pooltui.analysis.edge import at as _at
+from pooltui.analysis.edge import label as _label
+from pooltui.analysis.edge import live as _live
+from pooltui.analysis.ends import FD_CALLS as FD_CALLS
+from pooltui.analysis.ends import end_edges
 from pooltui.analysis.frames import find
 from pooltui.analysis.locks import KIND_LABEL, _frame_text, lock_key
 from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, Thread, WaitKind
-
-Node = tuple[int, int]  # (pid, tid)
 
 _THREAD_IDENT = re.compile(r"<\w*Thread\([^,]*, (?:started|stopped)(?: daemon)? (\d+)\)")
 _FIX = {
@@ -44,6 +49,10 @@ _FIX = {
         "before result()/join(), or give the work what it needs as an argument."
     ),
     "pool": "A pool task must not need a lock its parent holds while waiting for the results: release it before map()/get().",
+    "condition": (
+        "Do not wait for another thread (join, result, a lock) while holding a Condition's lock: leave the `with cond:` "
+        "block first, or notify before waiting."
+    ),
     "socket": (
         "Two processes each wait for the other over a connection: never block on a reply from a process that is itself "
         "waiting for you (its pool results, its join); give every recv() a timeout, or answer from a thread that waits on nothing else."
@@ -53,33 +62,6 @@ _FIX = {
         "queues' rule in the multiprocessing docs): get() everything, then join(); or use Manager().Queue()."
     ),
 }
-
-
-@dataclass(frozen=True)
-class Edge:
-    """``waiter`` cannot go on until one of ``targets`` acts."""
-
-    waiter: Node
-    targets: tuple[Node, ...]
-    via: str  # lock | future | join | pool | pipe | socket
-    evidence: str
-    certainty: Certainty
-    subject: str = ""  # the lock key, when the edge is a lock
-
-
-def _label(snapshot: Snapshot, node: Node) -> str:
-    p = snapshot.process(node[0])
-    t = p.thread(node[1]) if p is not None else None
-    name = f"'{t.label}'" if t is not None else f"thread {node[1]}"
-    return f"{name} (pid {node[0]}{', ' + p.role_label if p is not None and p.role != 'other' else ''})"
-
-
-def _at(t: Thread) -> str:
-    return hangs.where(t)
-
-
-def _live(t: Thread) -> bool:
-    return not t.ghost and t.wait is not None and t.timed is not True
 
 
 def _lock_edges(snapshot: Snapshot) -> list[Edge]:
@@ -248,116 +230,60 @@ def _pool_edges(snapshot: Snapshot) -> list[Edge]:
     return out
 
 
-FD_CALLS = ("read", "write", "readv", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg")
-_WRITE_CALLS = ("write", "writev", "sendto", "sendmsg")
-_MACHINERY = ("worker handler", "task handler", "result handler", "queue feeder", "executor manager thread")
-
-
-def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
-    """The fds through which ``q`` holds ``inode`` (a pipe, or a socket)."""
-    return {e.fd for e in (q.sockets if socket else q.pipes) if e.inode == inode}
-
-
-def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool]:
-    """The threads of ``q`` that could act on the other end (its ``fds``) and end the wait:
-    (those that can, those that could only once their own unknown wait ends, mutual).
-
-    Threads blocked on it the same way (both wait to read, or both to write) are the answer,
-    and mutual: each waits for the other. Otherwise not the threads that wait for work (idle
-    loops, the pool's and queues' own threads) or are blocked on other fds (a read, or a
-    select/poll/epoll whose set is known and lacks these fds): they are not in this exchange.
-    Of the rest, a thread in an untimed wait that the graph cannot follow (an Event nobody is
-    known to set) could write only once that ends: the edge is then a guess."""
-    same = tuple(t for t in q.threads if not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in _WRITE_CALLS) == writing)
-    if same:
-        return same, (), True
-    can, later = [], []
-    for t in q.threads:
-        if t.ghost or t.wait is None or t.wait.kind is WaitKind.IDLE or t.role in _MACHINERY:
-            continue
-        if t.syscall in FD_CALLS and t.fd is not None and t.fd not in fds:
-            continue  # blocked reading or writing something else
-        if t.polls is not None and not fds & set(t.polls):
-            continue  # waits in select/poll on other fds
-        free = t.active or t.wait.kind in (WaitKind.RUNNING, WaitKind.SLEEP) or t.timed is True
-        (can if free or (q.pid, t.tid) in waiting or (t.polls is not None) else later).append(t)
-    return (tuple(can), tuple(later), False) if can else (tuple(later), (), False)
-
-
-def _end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
-    """A thread blocked in read()/write()/recv()/send() on a pipe or a socket waits on whoever
-    holds the other end, when that is another process of the tree."""
-    pipes: dict[int, list[tuple[Process, bool]]] = {}
+def objects_to_read(snapshot: Snapshot) -> dict[int, set[int]]:
+    """{pid: {tid}} of threads in ``Thread.join()`` whose joined thread is not known, or in
+    ``Condition.wait()`` without a timeout, in a process where another thread waits on
+    something the graph follows (a cycle could go through them): the capture reads which
+    thread is joined, and who holds the Condition's lock (``capture.joins``)."""
+    joins = _join_edges(snapshot)
+    found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_pool_edges(snapshot), *joins]
+    busy = {e.waiter[0] for e in found} | {t[0] for e in found for t in e.targets}
+    out: dict[int, set[int]] = {}
+    for e in joins:
+        if e.certainty is Certainty.GUESS and e.waiter[0] in busy:
+            out.setdefault(e.waiter[0], set()).add(e.waiter[1])
     for p in snapshot.processes:
-        for e in p.pipes:
-            pipes.setdefault(e.inode, []).append((p, e.writes))
-    holders: dict[int, list[Process]] = {}
-    for p in snapshot.processes:
-        for s in p.sockets:
-            holders.setdefault(s.inode, []).append(p)
-    out = []
-    for p in snapshot.processes:
-        by_fd = {e.fd: ("pipe", e.inode, e.inode) for e in p.pipes} | {s.fd: ("socket", s.inode, s.peer) for s in p.sockets}
         for t in p.threads:
-            if not _live(t) or t.fd not in by_fd or t.syscall not in FD_CALLS or t.wait is None or t.wait.kind is WaitKind.IDLE:
-                continue  # waiting for work is not a dependency
-            what, inode, far_inode = by_fd[t.fd]  # type: ignore[index]
-            writing = t.syscall in _WRITE_CALLS
-            if far_inode is None:
-                continue
-            far = [q for q, w in pipes.get(inode, []) if w != writing] if what == "pipe" else holders.get(far_inode, [])
-            far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != "zombie" and q.threads]
-            edge = _end_edge(snapshot, (p, t), what, inode, far, far_inode, writing, waiting)
-            if edge is not None:
-                out.append(edge)
+            if p.pid in busy and _awaits_notify(t) and t.notifier is None:
+                out.setdefault(p.pid, set()).add(t.tid)
     return out
 
 
-def _end_edge(
-    snapshot: Snapshot, at: tuple[Process, Thread], what: str, inode: int, far: list[Process], far_inode: int, writing: bool, waiting: set[Node]
-) -> Optional[Edge]:
-    p, t = at
-    targets: list[Node] = []
-    said, unless = [], []
-    for q in far:
-        threads, later, mutual = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting)
-        targets += [(q.pid, x.tid) for x in threads]
-        names = ", ".join(f"'{x.label}'" for x in threads)
-        if mutual:
-            said.append(f"pid {q.pid} ({q.role_label}), whose {names} waits to {'write' if writing else 'read'} it too")
-        elif threads:
-            said.append(f"pid {q.pid} ({q.role_label}): {names}")
-        unless += [f"'{x.label}' (pid {q.pid}, which {x.wait.summary if x.wait else 'waits'})" for x in later]
-    if not targets:
-        return None
-    me = (p.pid, t.tid)
-    action = "write to" if writing else "read from" if what == "pipe" else "read"
-    full = " — the pipe is full" if writing and what == "pipe" else ""
-    text = (
-        f"{_label(snapshot, me)} is blocked in {t.syscall}() waiting to {action} {what}:[{inode}] (fd {t.fd}){full}; "
-        f"its other end is held by {'; '.join(said)}, which {'does not read it' if writing else 'has not written to it'}"
-    )
-    if unless:
-        text += "; unless " + ", ".join(unless[:4]) + " answers once its own wait ends"
-    return Edge(me, tuple(dict.fromkeys(targets)), what, text, Certainty.GUESS if unless else Certainty.INFERRED)
+def _awaits_notify(t: Thread) -> bool:
+    """A thread in a plain ``threading.Condition.wait()`` (not an Event, queue or pool result
+    built on one), with no timeout."""
+    return _live(t) and t.wait is not None and t.wait.kind is WaitKind.CONDITION and find(t.frames, "threading.py", "wait") is not None
 
 
-def unknown_joins(snapshot: Snapshot) -> dict[int, set[int]]:
-    """{pid: {tid}} of threads in ``Thread.join()`` whose joined thread is not known, in a
-    process where another thread waits on something the graph follows (a cycle could go
-    through the join): the capture reads which thread it is (``capture.joins``)."""
-    found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_pool_edges(snapshot)]
-    busy = {e.waiter[0] for e in found} | {t[0] for e in found for t in e.targets}
-    out: dict[int, set[int]] = {}
-    for e in _join_edges(snapshot):
-        if e.certainty is Certainty.GUESS and e.waiter[0] in busy:
-            out.setdefault(e.waiter[0], set()).add(e.waiter[1])
+def _condition_edges(snapshot: Snapshot) -> list[Edge]:
+    """A thread waiting on a Condition whose lock another thread holds waits on that thread:
+    only the holder can notify it (``notify()`` needs the lock), and the waiter cannot return
+    before it gets the lock back. The holder is the Condition's RLock's recorded owner."""
+    out = []
+    for p in snapshot.processes:
+        for t in p.threads:
+            if not t.notifier or not _awaits_notify(t):
+                continue
+            holder = next((x for x in p.threads if x.ident == t.notifier and not x.ghost and x.tid != t.tid), None)
+            if holder is None:
+                continue
+            me, them = (p.pid, t.tid), (p.pid, holder.tid)
+            out.append(
+                Edge(
+                    me,
+                    (them,),
+                    "condition",
+                    f"{_label(snapshot, me)} waits on a Condition at {_at(t)} whose lock is held by {_label(snapshot, them)} "
+                    "(its RLock's recorded owner): only that thread can notify it, and the waiter cannot return before it releases the lock",
+                    Certainty.FACT,
+                )
+            )
     return out
 
 
 def edges(snapshot: Snapshot) -> list[Edge]:
-    found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_join_edges(snapshot), *_pool_edges(snapshot)]
-    return found + _end_edges(snapshot, {e.waiter for e in found})
+    found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_join_edges(snapshot), *_pool_edges(snapshot), *_condition_edges(snapshot)]
+    return found + end_edges(snapshot, {e.waiter for e in found})
 
 
 def deadlocked(graph: list[Edge]) -> dict[Node, Edge]:
@@ -421,5 +347,13 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
-_FIX_OF = {"lock": "lock", "future": "future", "join": "future", "pool": "pool", "pipe": "pipe", "socket": "socket"}
-_VIA_WORDS = {"lock": "a lock", "future": "a future", "join": "a join", "pool": "pool results", "pipe": "a pipe", "socket": "a socket"}
+_FIX_OF = {"lock": "lock", "future": "future", "join": "future", "pool": "pool", "pipe": "pipe", "socket": "socket", "condition": "condition"}
+_VIA_WORDS = {
+    "lock": "a lock",
+    "future": "a future",
+    "join": "a join",
+    "pool": "pool results",
+    "pipe": "a pipe",
+    "socket": "a socket",
+    "condition": "a Condition's notify",
+}

@@ -1,10 +1,12 @@
-"""Which thread a ``Thread.join()`` waits for, read from the ``Thread`` object itself.
+"""Which thread a ``Thread.join()`` waits for, and who holds the lock of the ``Condition``
+a thread waits on, read from those objects themselves.
 
-py-spy shows the joined thread only as ``self = <Thread at 0x…>`` in the ``join`` frame
-(with --locals). Its ident is an attribute of that object: ``_ident`` (3.x) or
-``_Thread__ident`` (2.7), an int read from the target's memory (``capture.memory``). Asked
-only for the join waits a deadlock would go through (``analysis.graph.unknown_joins``):
-a healthy process that joins a thread costs nothing.
+py-spy shows them only as ``self = <Thread at 0x…>`` / ``<Condition at 0x…>`` in the
+``join`` / ``wait`` frame (with --locals). A Thread's ident is its ``_ident`` attribute
+(2.7 ``_Thread__ident``), an int; a Condition's lock is its ``_lock`` (2.7
+``_Condition__lock``), whose owner an RLock records (``capture.memory``). Asked only for the
+waits a deadlock could go through (``analysis.graph.objects_to_read``): a healthy process
+that joins a thread or waits on a Condition costs nothing.
 """
 
 from __future__ import annotations
@@ -17,34 +19,41 @@ from pooltui.capture.errors import CaptureError
 from pooltui.model import Frame, Process, Snapshot
 
 _IDENT = ("_ident", "_Thread__ident")
+_COND_LOCK = ("_lock", "_Condition__lock")
 
 
-def _join_self(frames: tuple[Frame, ...]) -> Optional[int]:
-    """The address of the ``Thread`` a ``threading.py`` ``join`` frame is a method of."""
+def _self_of(frames: tuple[Frame, ...], function: str) -> Optional[int]:
+    """The address of ``self`` of the innermost ``threading.py`` frame of ``function``."""
     for f in frames:
-        if not f.native and f.function.rpartition(".")[2] == "join" and f.file.endswith("threading.py"):
+        if not f.native and f.function.rpartition(".")[2] == function and f.file.endswith("threading.py"):
             local = f.local("self")
             return local.addr if local is not None else None
     return None
 
 
-def _ident(proc: Process, addr: int, timeout: float) -> Optional[int]:
+def _read(proc: Process, addr: int, timeout: float, join: bool) -> Optional[int]:
+    """A joined Thread's ident, or the owner ident of a Condition's (R)Lock (None: free,
+    a plain Lock, or not readable)."""
     version = locks.version_of(proc)
     if version is None:
         return None
     try:
         with memory.TargetMemory(proc.pid, version, locks.budget(timeout)) as mem:
             attrs = mem.attrs(addr)
-            found = next((attrs[name] for name in _IDENT if name in attrs), None)
-            value = mem._int(found) if found else None
+            found = next((attrs[name] for name in (_IDENT if join else _COND_LOCK) if name in attrs), None)
+            if join:
+                value = mem._int(found) if found else None
+            else:
+                lock = mem.read_lock(found) if found else None
+                value = lock.owner_ident if lock is not None and lock.kind == "rlock" and lock.count else None
     except CaptureError:
         return None
     return value if value and value > 0 else None
 
 
 async def with_joined(raw: Snapshot, wanted: dict[int, set[int]], timeout: float) -> Snapshot:
-    """``raw`` with ``Thread.joins`` (the joined thread's ident) of the ``wanted`` {pid: {tid}}
-    join waits that could be read."""
+    """``raw`` with ``Thread.joins`` (the joined thread's ident) and ``Thread.notifier`` (the
+    holder of the waited Condition's lock) of the ``wanted`` {pid: {tid}} waits that could be read."""
     out = {}
     for pid, tids in wanted.items():
         proc = raw.process(pid)
@@ -54,12 +63,14 @@ async def with_joined(raw: Snapshot, wanted: dict[int, set[int]], timeout: float
             frames = await locks._frames_with_locals(proc, timeout, {t.tid for t in proc.threads if not t.ghost})
         except CaptureError:
             continue
-        joins = {}
+        found: dict[int, dict[str, int]] = {}
         for tid in tids:
-            addr = _join_self(frames.get(tid, ()))
-            ident = _ident(proc, addr, timeout) if addr else None
-            if ident is not None:
-                joins[tid] = ident
-        if joins:
-            out[pid] = replace(proc, threads=tuple(replace(t, joins=joins[t.tid]) if t.tid in joins else t for t in proc.threads))
+            for join, field in ((True, "joins"), (False, "notifier")):
+                addr = _self_of(frames.get(tid, ()), "join" if join else "wait")
+                ident = _read(proc, addr, timeout, join) if addr else None
+                if ident is not None:
+                    found.setdefault(tid, {})[field] = ident
+                    break
+        if found:
+            out[pid] = replace(proc, threads=tuple(replace(t, **found[t.tid]) if t.tid in found else t for t in proc.threads))
     return raw.with_(processes=tuple(out.get(p.pid, p) for p in raw.processes)) if out else raw

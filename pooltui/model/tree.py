@@ -109,6 +109,7 @@ class Thread:
     fd: Optional[int] = None  # the file descriptor of a blocked read()/write()/recv()/send()
     child: Optional[int] = None  # the pid a blocked wait4() waits for (Process.join, subprocess wait)
     joins: Optional[int] = None  # the ident of the thread a blocked Thread.join() waits for (read from the Thread object)
+    notifier: Optional[int] = None  # the ident of the thread holding the lock of the Condition this thread waits on (None: free or unknown)
     polls: Optional[tuple[int, ...]] = None  # the fds a blocked select/poll/epoll watches (read when a thread waits on a socket or pipe)
 
     @property

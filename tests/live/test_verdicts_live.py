@@ -197,3 +197,23 @@ def test_a_queue_get_whose_producer_was_killed_is_probably_hung(python, start_de
     assert d["pids"] == [collector, producer] and d["tids"] == [collector], d
     text = " ".join(d["evidence"])
     assert f"pid {collector} itself" in text and f"child pid {producer} killed by SIGKILL" in text, text
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("shape", ["join", "sleeping"])
+def test_a_condition_whose_lock_the_notifier_holds_while_it_joins_the_waiter_is_a_deadlock(python, shape, start_demo):
+    """The waiter can be notified only by whoever holds the Condition's lock: when that
+    thread joins the waiter, it is a deadlock (fact); a notifier alive and asleep outside
+    the `with` is not (no warning, no error)."""
+    demo = start_demo("condition_cycle", python, "--shape", shape)
+    rc, found = snapshot(demo.pid)
+    if shape == "sleeping":
+        assert rc == 0 and [d for d in found if d["severity"] != "info"] == [], found
+        return
+    d = one(found, "deadlock_cycle")
+    main, loader = demo.truth["main"], demo.truth["loader"]
+    assert rc == 1 and d["severity"] == "error" and d["certainty"] == "fact", d
+    assert set(d["tids"]) == {main["tid"], loader["tid"]} and d["pids"] == [demo.pid]
+    text = " ".join(d["evidence"])
+    assert "waits on a Condition at" in text and "(its RLock's recorded owner): only that thread can notify it" in text, text
+    assert "(its Thread object's ident, read from memory)" in text and "leave the `with cond:` block first" in d["fix"]

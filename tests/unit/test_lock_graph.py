@@ -89,3 +89,25 @@ def test_a_parent_thread_that_could_still_answer_breaks_the_cycle(name):
     )
     more = raw.with_(processes=tuple(replace(p, threads=(*p.threads, extra)) if p.pid == parent else p for p in raw.processes))
     assert not [d for d in analyze(more).diagnoses if d.kind == "deadlock_cycle"]
+
+
+@pytest.mark.parametrize("name", names("condition_cycle-"))
+def test_a_condition_waiter_waits_on_the_holder_of_its_lock(name):
+    raw, truth = load_fixture(name)
+    t = truth["truth"]
+    [d] = [d for d in analyze(raw).diagnoses if d.kind == "deadlock_cycle"]
+    assert d.severity.value == "error" and d.certainty.value == "fact" and set(d.tids) == {t["main"]["tid"], t["loader"]["tid"]}
+    assert any("only that thread can notify it" in e for e in d.evidence), d.evidence
+
+
+@pytest.mark.parametrize("name", names("condition_cycle-"))
+def test_unread_condition_and_join_leave_only_a_guess(name):
+    """Without the objects read (an older capture, a refused read): the join goes to the
+    threads that wait too, a guess, and the Condition waiter has no edge -- no error."""
+    raw, _ = load_fixture(name)
+
+    def unread(p):
+        return replace(p, threads=tuple(replace(x, joins=None, notifier=None) for x in p.threads))
+
+    found = analyze(raw.with_(processes=tuple(map(unread, raw.processes)))).diagnoses
+    assert not [d for d in found if d.severity.value == "error"], found

@@ -1,0 +1,37 @@
+"""An edge of the wait-for graph (``analysis.graph``) and how its threads are named."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pooltui.analysis import hangs
+from pooltui.model import Certainty, Snapshot, Thread
+
+Node = tuple[int, int]  # (pid, tid)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``waiter`` cannot go on until one of ``targets`` acts."""
+
+    waiter: Node
+    targets: tuple[Node, ...]
+    via: str  # lock | future | join | pool | pipe | socket | condition
+    evidence: str
+    certainty: Certainty
+    subject: str = ""  # the lock key, when the edge is a lock
+
+
+def label(snapshot: Snapshot, node: Node) -> str:
+    p = snapshot.process(node[0])
+    t = p.thread(node[1]) if p is not None else None
+    name = f"'{t.label}'" if t is not None else f"thread {node[1]}"
+    return f"{name} (pid {node[0]}{', ' + p.role_label if p is not None and p.role != 'other' else ''})"
+
+
+def at(t: Thread) -> str:
+    return hangs.where(t)
+
+
+def live(t: Thread) -> bool:
+    return not t.ghost and t.wait is not None and t.timed is not True

@@ -1,0 +1,103 @@
+"""Wait-for edges through pipes and sockets: a thread blocked in ``read()``/``write()``/
+``recv()``/``send()`` waits on whoever holds the other end, when that is another process
+of the tree (the ends and their peers are read by ``capture.ends``)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pooltui.analysis.edge import Edge, Node, label, live
+from pooltui.model import Certainty, Process, Snapshot, Thread, WaitKind
+
+FD_CALLS = ("read", "write", "readv", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg")
+_WRITE_CALLS = ("write", "writev", "sendto", "sendmsg")
+_MACHINERY = ("worker handler", "task handler", "result handler", "queue feeder", "executor manager thread")
+
+
+def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
+    """The fds through which ``q`` holds ``inode`` (a pipe, or a socket)."""
+    return {e.fd for e in (q.sockets if socket else q.pipes) if e.inode == inode}
+
+
+def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool]:
+    """The threads of ``q`` that could act on the other end (its ``fds``) and end the wait:
+    (those that can, those that could only once their own unknown wait ends, mutual).
+
+    Threads blocked on it the same way (both wait to read, or both to write) are the answer,
+    and mutual: each waits for the other. Otherwise not the threads that wait for work (idle
+    loops, the pool's and queues' own threads) or are blocked on other fds (a read, or a
+    select/poll/epoll whose set is known and lacks these fds): they are not in this exchange.
+    Of the rest, a thread in an untimed wait that the graph cannot follow (an Event nobody is
+    known to set) could write only once that ends: the edge is then a guess."""
+    same = tuple(t for t in q.threads if not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in _WRITE_CALLS) == writing)
+    if same:
+        return same, (), True
+    can, later = [], []
+    for t in q.threads:
+        if t.ghost or t.wait is None or t.wait.kind is WaitKind.IDLE or t.role in _MACHINERY:
+            continue
+        if t.syscall in FD_CALLS and t.fd is not None and t.fd not in fds:
+            continue  # blocked reading or writing something else
+        if t.polls is not None and not fds & set(t.polls):
+            continue  # waits in select/poll on other fds
+        free = t.active or t.wait.kind in (WaitKind.RUNNING, WaitKind.SLEEP) or t.timed is True
+        (can if free or (q.pid, t.tid) in waiting or (t.polls is not None) else later).append(t)
+    return (tuple(can), tuple(later), False) if can else (tuple(later), (), False)
+
+
+def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
+    """A thread blocked in read()/write()/recv()/send() on a pipe or a socket waits on whoever
+    holds the other end, when that is another process of the tree."""
+    pipes: dict[int, list[tuple[Process, bool]]] = {}
+    for p in snapshot.processes:
+        for e in p.pipes:
+            pipes.setdefault(e.inode, []).append((p, e.writes))
+    holders: dict[int, list[Process]] = {}
+    for p in snapshot.processes:
+        for s in p.sockets:
+            holders.setdefault(s.inode, []).append(p)
+    out = []
+    for p in snapshot.processes:
+        by_fd = {e.fd: ("pipe", e.inode, e.inode) for e in p.pipes} | {s.fd: ("socket", s.inode, s.peer) for s in p.sockets}
+        for t in p.threads:
+            if not live(t) or t.fd not in by_fd or t.syscall not in FD_CALLS or t.wait is None or t.wait.kind is WaitKind.IDLE:
+                continue  # waiting for work is not a dependency
+            what, inode, far_inode = by_fd[t.fd]  # type: ignore[index]
+            writing = t.syscall in _WRITE_CALLS
+            if far_inode is None:
+                continue
+            far = [q for q, w in pipes.get(inode, []) if w != writing] if what == "pipe" else holders.get(far_inode, [])
+            far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != "zombie" and q.threads]
+            edge = _end_edge(snapshot, (p, t), what, inode, far, far_inode, writing, waiting)
+            if edge is not None:
+                out.append(edge)
+    return out
+
+
+def _end_edge(
+    snapshot: Snapshot, at: tuple[Process, Thread], what: str, inode: int, far: list[Process], far_inode: int, writing: bool, waiting: set[Node]
+) -> Optional[Edge]:
+    p, t = at
+    targets: list[Node] = []
+    said, unless = [], []
+    for q in far:
+        threads, later, mutual = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting)
+        targets += [(q.pid, x.tid) for x in threads]
+        names = ", ".join(f"'{x.label}'" for x in threads)
+        if mutual:
+            said.append(f"pid {q.pid} ({q.role_label}), whose {names} waits to {'write' if writing else 'read'} it too")
+        elif threads:
+            said.append(f"pid {q.pid} ({q.role_label}): {names}")
+        unless += [f"'{x.label}' (pid {q.pid}, which {x.wait.summary if x.wait else 'waits'})" for x in later]
+    if not targets:
+        return None
+    me = (p.pid, t.tid)
+    action = "write to" if writing else "read from" if what == "pipe" else "read"
+    full = " — the pipe is full" if writing and what == "pipe" else ""
+    text = (
+        f"{label(snapshot, me)} is blocked in {t.syscall}() waiting to {action} {what}:[{inode}] (fd {t.fd}){full}; "
+        f"its other end is held by {'; '.join(said)}, which {'does not read it' if writing else 'has not written to it'}"
+    )
+    if unless:
+        text += "; unless " + ", ".join(unless[:4]) + " answers once its own wait ends"
+    return Edge(me, tuple(dict.fromkeys(targets)), what, text, Certainty.GUESS if unless else Certainty.INFERRED)
