@@ -345,6 +345,57 @@ def find_root(pid: int) -> int:
         root, cmdline = parent, p_cmd
 
 
+def child_pids(pid: int) -> Optional[list[int]]:
+    """The pids whose parent is ``pid``, ascending, from the kernel's own lists
+    (``/proc/PID/task/TID/children`` of each of its threads, Linux >= 3.5 with
+    CONFIG_PROC_CHILDREN); None where the kernel has no such files."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []  # gone: no children
+    found: set[int] = set()
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                found.update(int(x) for x in f.read(1 << 20).split())
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                continue  # the thread exited meanwhile
+            return None
+        except (OSError, ValueError):
+            continue
+    return sorted(found)
+
+
+def descendants(root: psutil.Process) -> list[psutil.Process]:
+    """``root.children(recursive=True)``, in the same order (depth first from the last
+    child, as psutil walks), without reading the stat file of every process on the machine
+    to build a parent map (psutil's way: ~6 ms with 430 processes here, far more on a
+    busy server): each process of the tree lists its own children. A pid older than the
+    root is a reused one, not a descendant (psutil's rule)."""
+    created = root.create_time()
+    out: list[psutil.Process] = []
+    seen: set[int] = set()
+    stack = [root.pid]
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        kids = child_pids(pid)
+        if kids is None:
+            return root.children(recursive=True)
+        for kid in kids:
+            try:
+                child = psutil.Process(kid)
+                if created <= child.create_time():
+                    out.append(child)
+                    stack.append(kid)
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                pass
+    return out
+
+
 def walk_tree(root_pid: int) -> list[ProcInfo]:
     """The root and all its descendants, parents before children."""
     try:
@@ -352,13 +403,13 @@ def walk_tree(root_pid: int) -> list[ProcInfo]:
     except psutil.NoSuchProcess:
         raise ProcessGone(f"no process with pid {root_pid}", pid=root_pid, help="") from None
     try:
-        descendants = root.children(recursive=True)
+        descendants_ = descendants(root)
     except psutil.NoSuchProcess:
         raise ProcessGone(f"process {root_pid} exited", pid=root_pid, help="") from None
     except psutil.AccessDenied:
-        descendants = []
+        descendants_ = []
     infos = [read_proc(root)]
-    infos.extend(read_proc(child) for child in descendants)
+    infos.extend(read_proc(child) for child in descendants_)
     if infos[0].error and infos[0].error.code == ProcessGone.code:
         raise ProcessGone(f"process {root_pid} exited", pid=root_pid, help="")
     return infos
