@@ -62,7 +62,7 @@ def _fork_facts(lock: Lock, proc: Process, snapshot: Snapshot) -> list[str]:
     stale = [f"{function}() ({file})" for file, function in lock.with_frames if (file, function) not in running]
     if stale:
         facts.append(
-            f"a `with` block of it is open in a frame of {', '.join(stale[:3])} no live thread of pid {proc.pid} runs (copied from the parent)"
+            f"a `with` block of it is open in a frame of {', '.join(stale[:3])} no live thread runs (copied from the parent)"
         )
     if any(t.ghost for t in proc.threads):
         facts.append("CPython kept the parent's other thread states in it (fork ghosts): it was forked")
