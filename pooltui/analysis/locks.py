@@ -150,7 +150,12 @@ def _with_holders(lock: Lock, snapshot: Snapshot) -> tuple[LockHolder, ...]:
     inside = [
         t for t in proc.threads if t.tid not in waiting and not t.ghost and any(_in_frame(f.file, f.function, k) for f in t.frames for k in keys)
     ]
-    if not inside or lock.with_exits - entering != len(inside) or (lock.kind == "lock" and len(inside) != 1):
+    expected = lock.with_exits - entering
+    if len(inside) > expected:
+        # threads running the same function with another lock in `with` (a lock passed as an
+        # argument): keep those whose own source and locals point at this one (capture.holders)
+        inside = [t for t in inside if any(h.tid == t.tid and h.evidence.startswith("inside") for h in lock.could_hold)]
+    if not inside or expected != len(inside) or (lock.kind == "lock" and len(inside) != 1):
         return ()
     out = []
     for thread in inside:

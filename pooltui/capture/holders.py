@@ -83,16 +83,24 @@ def _evidence(lines: Sequence[str], frame: Frame, name: str) -> Optional[str]:
     return None
 
 
-def took_at(pid: int, name: str, thread: Thread, files: Optional[dict] = None) -> str:
+def took_at(pid: int, name: str, thread: Thread, files: Optional[dict] = None, addr: Optional[int] = None) -> str:
     """Where ``thread`` took the lock called ``name``, from its own frames' source: the
-    innermost frame inside ``with ...NAME...:`` or past ``NAME.acquire()`` ("" if none)."""
+    innermost frame inside ``with ...NAME...:`` or past ``NAME.acquire()`` ("" if none).
+    ``addr``: the lock object's address; a frame whose local NAME (py-spy ``--locals``) is
+    another object spells another lock by the same name (``with lk:`` over two locks)."""
     last = name.rpartition(".")[2]
     if _pattern(last) is None:
         return ""
     for frame in thread.frames[:FRAMES]:
         if frame.native or not frame.file.startswith("/") or frame.file.endswith("threading.py"):
             continue
-        evidence = _evidence(sourcelines.lines_of(pid, frame.file, files), frame, last)
+        local = frame.local(last) if addr else None
+        if local is not None and local.addr and local.addr != addr:
+            continue
+        # an alias is the same object under a local name: `lk = LOCK; lk.acquire()`
+        aliases = [loc.name for loc in frame.locals or () if addr and loc.addr == addr and loc.name != last]
+        lines = sourcelines.lines_of(pid, frame.file, files)
+        evidence = next((e for e in (_evidence(lines, frame, n) for n in (last, *aliases)) if e), None)
         if evidence:
             return evidence
     return ""
@@ -107,7 +115,7 @@ def could_hold(pid: int, lock: Lock, threads: Sequence[Thread], files: Optional[
     for t in threads:
         if t.tid in waiting or t.ghost:
             continue
-        evidence = took_at(pid, lock.name, t, files)
+        evidence = took_at(pid, lock.name, t, files, lock.addr if lock.kind in WITH_KINDS else None)
         if evidence:
             out.append(LockHolder(pid, t.tid, t.ident, t.name, how=HOW_INFERRED, evidence=evidence))
     return tuple(out)

@@ -269,6 +269,7 @@ async def process_locks(
     blocked = [t for t in proc.threads if t.tid in tids and t.futex is not None]
     if not blocked or version is None:
         return [], []
+    frames: dict[int, tuple[Frame, ...]] = {}
     try:
         # memory reads run in a thread: a 128-process tree must not freeze the UI's loop
         locks, pending = await asyncio.to_thread(_from_known, proc, blocked, known, timeout)
@@ -280,7 +281,10 @@ async def process_locks(
     except CaptureError as exc:
         return [], [f"lock state of pid {proc.pid} not read: {exc.message}"]
     if any(lock.kind in holders.WITH_KINDS for lock in locks.values()):
-        return await asyncio.to_thread(_with_candidates, proc, list(locks.values())), []
+        # the threads with their locals where a dump had them: a local of the lock's name
+        # bound to another object rules a frame out (two locks passed to one function)
+        stacks = replace(proc, threads=tuple(replace(t, frames=frames.get(t.tid, t.frames)) for t in proc.threads))
+        return await asyncio.to_thread(_with_candidates, stacks, list(locks.values())), []
     return list(locks.values()), []
 
 
