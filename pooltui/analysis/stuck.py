@@ -8,6 +8,7 @@ the same process, newest first, is its trail.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Callable, Optional
 
 from pooltui.analysis import hangs
@@ -32,19 +33,30 @@ _NOT_STUCK = (
     WaitKind.EVENT,  # a thread parked until someone sets it (a shutdown signal): its ordinary rest
 )
 
-Trail = list[tuple[Snapshot, Thread]]
+Sample = tuple[Snapshot, Thread]
 Found = tuple[Process, Thread, float, int]  # (process, thread, seconds, samples)
 
 
-def _trail(history: History, proc: Process, tid: int) -> Trail:
-    """The thread in each sample, newest first, as long as it exists in the same process."""
-    out = []
+def _trail(history: History, proc: Process, tid: int) -> Iterator[Sample]:
+    """The thread in each sample, newest first, as long as it exists in the same process
+    (lazily: most threads' runs end at the first older sample)."""
     for s, p in history.trail(proc.key):
         t = p.thread(tid)
         if t is None:
+            return
+        yield s, t
+
+
+def _run(trail: Iterator[Sample], goes_on: Callable[[Sample, Sample], bool]) -> tuple[int, float]:
+    """How many samples (newest first) the run lasts while ``goes_on(newer, older)``, and
+    when its oldest sample was taken."""
+    newer = next(trail)
+    n, since = 1, newer[0].created
+    for older in trail:
+        if not goes_on(newer, older):
             break
-        out.append((s, t))
-    return out
+        n, since, newer = n + 1, older[0].created, older
+    return n, since
 
 
 def _gain(old: Thread, new: Thread) -> Optional[float]:
@@ -55,29 +67,21 @@ def _shape(t: Thread) -> tuple[tuple[str, str], ...]:
     return tuple((f.function, f.file) for f in t.frames if not f.native)  # native frames come and go with `n`
 
 
-def _stuck_run(trail: Trail) -> int:
-    """Samples (newest first) with the same stack, no CPU gained and not scheduled (its
-    context switches unchanged: a loop that sleeps a little each turn gains no CPU to
-    speak of, but is switched in and out every turn), never in a timed wait."""
-    n = 1
-    for (_, newer), (_, older) in zip(trail, trail[1:]):
-        gain = _gain(older, newer)
-        if not same_stack(older, newer) or gain is None or gain > CPU_EPSILON or newer.timed or older.timed:
-            break
-        if newer.switches is not None and older.switches is not None and newer.switches != older.switches:
-            break
-        n += 1
-    return n
+def _still_stuck(newer_sample: Sample, older_sample: Sample) -> bool:
+    """The same stack, no CPU gained and not scheduled (its context switches unchanged: a
+    loop that sleeps a little each turn gains no CPU to speak of, but is switched in and
+    out every turn), never in a timed wait."""
+    (_, newer), (_, older) = newer_sample, older_sample
+    gain = _gain(older, newer)
+    if not same_stack(older, newer) or gain is None or gain > CPU_EPSILON or newer.timed or older.timed:
+        return False
+    return newer.switches is None or older.switches is None or newer.switches == older.switches
 
 
-def _busy_run(trail: Trail) -> int:
-    n = 1
-    for (s_new, newer), (s_old, older) in zip(trail, trail[1:]):
-        gain, seconds = _gain(older, newer), s_new.created - s_old.created
-        if gain is None or seconds <= 0 or gain < BUSY_SHARE * seconds or _shape(older) != _shape(newer):
-            break
-        n += 1
-    return n
+def _still_busy(newer_sample: Sample, older_sample: Sample) -> bool:
+    (s_new, newer), (s_old, older) = newer_sample, older_sample
+    gain, seconds = _gain(older, newer), s_new.created - s_old.created
+    return not (gain is None or seconds <= 0 or gain < BUSY_SHARE * seconds or _shape(older) != _shape(newer))
 
 
 def _delegates(t: Thread) -> bool:
@@ -120,24 +124,23 @@ _FIX = {
 }
 
 
-def _runs(history: History, samples: int, keep: Callable[[Thread], bool], run_of: Callable[[Trail], int]) -> list[Found]:
+def _runs(history: History, samples: int, keep: Callable[[Thread], bool], goes_on: Callable[[Sample, Sample], bool]) -> list[Found]:
     """(process, thread, seconds, samples) of every thread of the newest snapshot that
-    ``keep`` admits and whose trail ``run_of`` measures at ``samples`` or more."""
+    ``keep`` admits and whose run of samples (``goes_on``) lasts ``samples`` or more."""
     current = history[-1]
     found = []
     for p in current.processes:
         for t in p.threads:
             if t.ghost or not t.frames or not keep(t):
                 continue
-            trail = _trail(history, p, t.tid)
-            run = run_of(trail)
+            run, since = _run(_trail(history, p, t.tid), goes_on)
             if run >= samples:
-                found.append((p, t, current.created - trail[run - 1][0].created, run))
+                found.append((p, t, current.created - since, run))
     return found
 
 
 def stuck_threads(history: History, samples: int = STUCK_SAMPLES) -> list[Diagnosis]:
-    found = _runs(history, samples, lambda t: t.wait is not None and t.wait.kind not in _NOT_STUCK and not _delegates(t), _stuck_run)
+    found = _runs(history, samples, lambda t: t.wait is not None and t.wait.kind not in _NOT_STUCK and not _delegates(t), _still_stuck)
     return _grouped(
         found,
         Kind.STUCK_THREAD,
@@ -147,7 +150,7 @@ def stuck_threads(history: History, samples: int = STUCK_SAMPLES) -> list[Diagno
 
 def busy_spin(history: History, samples: int = STUCK_SAMPLES) -> list[Diagnosis]:
     return _grouped(
-        _runs(history, samples, lambda t: True, _busy_run),
+        _runs(history, samples, lambda t: True, _still_busy),
         Kind.BUSY_SPIN,
         lambda n, place, secs, k: f"{n} thread(s) busy on CPU in {place} for {secs:.0f} s ({k} samples), always in the same frames.",
     )
