@@ -10,9 +10,11 @@ slept through (same context-switch counts, ``procs.ran_since``) keeps its previo
 (``Process.reused``) and is not dumped again; when no process was dumped, the lock facts
 read last time are kept too. A hung tree therefore costs one /proc walk per refresh.
 
-Each capture is analysed once (``analysis.prepare``, the lock and pipe facts its waits
-ask for, ``analysis.finish``) and added to the source's ``History`` (``analysis.history``:
-its diff against the last sample computed there, once), which the verdicts over time
+Each capture is analysed once (``analysis.prepare``, the lock facts its waits ask for,
+``analysis.finish``; again only when the verdicts ask for more: the ends of a pipe or
+socket a thread blocks on, a join a deadlock could go through, a first look closer at a
+stuck process) and added to the source's ``History`` (``analysis.history``: its diff
+against the last sample computed there, once), which the verdicts over time
 (``analysis.timeline``) and the TUI session read.
 """
 
@@ -121,8 +123,8 @@ class LiveSource:
         same_locks = options.locks and self._nothing_dumped(raw, previous)
         if same_locks:
             raw = raw.with_(locks=self._raw.locks, notes=self._raw.notes)  # type: ignore[union-attr]  # last time's lock facts still hold
-        # analysed once: roles and waits say which locks and pipes to read, whose facts
-        # then complete that same analysis (analysis.prepare / finish)
+        # analysed once: roles and waits say which locks to read, whose facts then
+        # complete that same analysis (analysis.prepare / finish)
         prepared = await asyncio.to_thread(prepare, raw, self.previous)
         if options.locks and not same_locks:
             raw, prepared = await self._with_locks(raw, prepared, options)
