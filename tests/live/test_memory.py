@@ -431,11 +431,14 @@ def test_timings(target, mem):
 
 def test_with_block_holder_from_the_value_stack(target):
     """A plain Lock held in `with` (by 'withholder') has one live __exit__, on the frame
-    of withholder(); g.plain, taken with acquire(), has none on its holder's frame."""
+    of withholder(); so has a BoundedSemaphore held in a `with` nested in it (its __exit__
+    a bound Python method); g.plain, taken with acquire(), has none on its holder's frame."""
     maps = memory.read_maps(target.pid)
     with memory.TargetMemory(target.pid, target.version, memory.SCAN_BUDGET) as mem:  # it searches all memory
-        found = memory.exit_frames(mem, maps, [target.id("with_plain"), target.id("plain")])
+        found = memory.exit_frames(mem, maps, [target.id("with_plain"), target.id("plain"), target.id("with_sem")])
     exits, frames = found[target.id("with_plain")]
+    assert exits == 1 and frames == [(str(TARGET), "withholder")], found
+    exits, frames = found[target.id("with_sem")]
     assert exits == 1 and frames == [(str(TARGET), "withholder")], found
     exits, frames = found[target.id("plain")]
     assert exits == 1  # the waiter entering `with self.plain:` (its __exit__ is looked up first)

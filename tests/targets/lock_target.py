@@ -211,14 +211,16 @@ def holder():
 
 
 WITH_PLAIN = threading.Lock()  # held by "withholder" inside a `with` block
+WITH_SEM = threading.BoundedSemaphore(2)  # a Python class: its bound __exit__ is a method object
 with_ready = threading.Event()
 
 
 def withholder():
     register("withholder")
     with WITH_PLAIN:
-        with_ready.set()
-        forever()
+        with WITH_SEM:
+            with_ready.set()
+            forever()
 
 
 def mpholder():
@@ -370,6 +372,7 @@ def main():
         "int_obj": 12345678,
         "big_dict": BIG_DICT,
         "with_plain": WITH_PLAIN,
+        "with_sem": WITH_SEM,
     }
     if py_rlock is not None:
         ids["py_rlock"] = py_rlock
