@@ -28,7 +28,9 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
     loops, the pool's and queues' own threads) or are blocked on other fds (a read, or a
     select/poll/epoll whose set is known and lacks these fds): they are not in this exchange.
     Of the rest, a thread in an untimed wait that the graph cannot follow (an Event nobody is
-    known to set) could write only once that ends: the edge is then a guess."""
+    known to set) could write only once that ends: the edge is then a guess. A thread on a
+    CPU or in a timed wait (a sleep) could write any moment: it ends the wait (no edge to
+    make a cycle of), even when it is a main loop that never touches the connection."""
     same = tuple(t for t in q.threads if not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in _WRITE_CALLS) == writing)
     if same:
         return same, (), True
@@ -38,10 +40,10 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
             continue
         if t.syscall in FD_CALLS and t.fd is not None and t.fd not in fds:
             continue  # blocked reading or writing something else
-        if t.polls is not None and not fds & set(t.polls):
-            continue  # waits in select/poll on other fds
+        if t.polls and not fds & set(t.polls):
+            continue  # waits in select/poll on other fds (a select on none is time.sleep() before 3.11)
         free = t.active or t.wait.kind in (WaitKind.RUNNING, WaitKind.SLEEP) or t.timed is True
-        (can if free or (q.pid, t.tid) in waiting or (t.polls is not None) else later).append(t)
+        (can if free or (q.pid, t.tid) in waiting or t.polls else later).append(t)
     return (tuple(can), tuple(later), False) if can else (tuple(later), (), False)
 
 
