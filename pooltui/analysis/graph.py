@@ -37,7 +37,7 @@ from pooltui.analysis.edge import label as _label
 from pooltui.analysis.edge import live as _live
 from pooltui.analysis.ends import FD_CALLS as FD_CALLS
 from pooltui.analysis.ends import end_edges
-from pooltui.analysis.frames import find
+from pooltui.analysis.frames import find, origin
 from pooltui.analysis.locks import KIND_LABEL, _frame_text, lock_key
 from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, Thread, WaitKind
 
@@ -251,8 +251,12 @@ def objects_to_read(snapshot: Snapshot) -> dict[int, set[int]]:
 
 def _awaits_notify(t: Thread) -> bool:
     """A thread in a plain ``threading.Condition.wait()`` (not an Event, queue or pool result
-    built on one), with no timeout."""
-    return _live(t) and t.wait is not None and t.wait.kind is WaitKind.CONDITION and find(t.frames, "threading.py", "wait") is not None
+    built on one: the frame that calls it is not the standard library's), with no timeout."""
+    if not _live(t) or t.wait is None or t.wait.kind is not WaitKind.CONDITION:
+        return False
+    index = find(t.frames, "threading.py", "wait")
+    caller = next((f for f in t.frames[index + 1 :] if not f.native), None) if index is not None else None
+    return caller is not None and origin(caller) != "stdlib"
 
 
 def _condition_edges(snapshot: Snapshot) -> list[Edge]:
