@@ -44,6 +44,12 @@ def _live(proc: Process) -> list[Thread]:
     return [t for t in proc.threads if not t.ghost]
 
 
+def _no_hidden_threads(proc: Process) -> bool:
+    """The kernel counts no more threads than py-spy shows live: no C thread (one that never
+    ran Python, or is between callbacks) is left that could release or write."""
+    return not proc.num_threads or proc.num_threads <= len(_live(proc))
+
+
 def _nobody_left(lock: Lock, proc: Optional[Process]) -> bool:
     """Every live thread of the lock's process waits on this lock, none with a timeout."""
     if proc is None or proc.error is not None or proc.status in ("stopped", "tracing-stop", "zombie"):
@@ -52,7 +58,9 @@ def _nobody_left(lock: Lock, proc: Optional[Process]) -> bool:
         return False
     waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
     live = _live(proc)
-    return bool(live) and all(t.tid in waiting and t.timed is not True and t.wait is not None and t.wait.lock_id == lock.id for t in live)
+    if not live or not _no_hidden_threads(proc):
+        return False
+    return all(t.tid in waiting and t.timed is not True and t.wait is not None and t.wait.lock_id == lock.id for t in live)
 
 
 def _fork_facts(lock: Lock, proc: Process, snapshot: Snapshot) -> list[str]:
@@ -61,9 +69,7 @@ def _fork_facts(lock: Lock, proc: Process, snapshot: Snapshot) -> list[str]:
     running = {(f.file, f.function.rpartition(".")[2]) for t in _live(proc) for f in t.frames}
     stale = [f"{function}() ({file})" for file, function in lock.with_frames if (file, function) not in running]
     if stale:
-        facts.append(
-            f"a `with` block of it is open in a frame of {', '.join(stale[:3])} no live thread runs (copied from the parent)"
-        )
+        facts.append(f"a `with` block of it is open in a frame of {', '.join(stale[:3])} no live thread runs (copied from the parent)")
     if any(t.ghost for t in proc.threads):
         facts.append("CPython kept the parent's other thread states in it (fork ghosts): it was forked")
     parent = snapshot.process(proc.ppid) if proc.ppid != proc.pid else None
@@ -96,7 +102,7 @@ def _self_holder(lock: Lock, proc: Optional[Process]) -> Optional[tuple[Thread, 
         at = next((i for i in range(start, len(t.frames)) if (t.frames[i].file, t.frames[i].function.rpartition(".")[2]) in keys), None)
         if at is not None:
             inside.append((t, at))
-    if len(inside) != 1 or inside[0][0].tid not in waiting:
+    if len(inside) != 1 or inside[0][0].tid not in waiting or inside[0][0].timed is True:
         return None
     return inside[0]
 
@@ -213,7 +219,7 @@ def unwritable_pipes(snapshot: Snapshot) -> list[Diagnosis]:
         for t in live:
             end = fds.get(t.fd) if t.fd is not None else None
             reading = t.syscall == "read" and t.timed is not True and t.wait is not None and t.wait.kind in _PIPE_WAITS
-            if end is None or not reading or len(live) != 1:
+            if end is None or not reading or len(live) != 1 or not _no_hidden_threads(p):
                 continue
             if ends.get(end.inode, set()) - {p.pid}:
                 continue  # another process can write
