@@ -1,5 +1,6 @@
-"""py-spy as an asyncio subprocess: ``py-spy dump --pid P --json``, with a timeout,
-typed errors kept with py-spy's own text, and a parser into model Threads.
+"""py-spy as a subprocess: ``py-spy dump --pid P --json``, spawned and read in a worker
+thread (awaited by the capture's event loop), with a timeout, typed errors kept with
+py-spy's own text, and a parser into model Threads.
 
 py-spy is run, never linked: a crash or hang of it never takes pooltui down, and a
 timeout kills py-spy only (the target is detached by the kernel when its tracer dies).
@@ -128,8 +129,11 @@ class _Child:
         if self.returncode is None:
             try:
                 pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
-            except ChildProcessError:  # reaped elsewhere: the status is lost, not zero
-                self.returncode = -1
+            except ChildProcessError:
+                # reaped by the kernel: SIGCHLD ignored (a disposition inherited across exec
+                # from whoever started pooltui); the status is lost. subprocess.Popen calls that
+                # 0 too: the output read decides (a failed py-spy prints no JSON)
+                self.returncode = 0
                 return True
             if pid == 0:
                 return False
