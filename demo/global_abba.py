@@ -66,7 +66,9 @@ def main(demo):
         for name, (holds, waits_for, func, line) in sorted(plan.items()):
             info = THREADS[name]
             _common.wait_blocked(demo.pid, info["tid"], _common.futex_address(locks[waits_for]), what=name)
-            info.update(holds=holds, waits_for=waits_for, wait_site=_common.site(func, line))
+            taken = "with %s:" % holds.rpartition(".")[2]
+            info.update(holds=holds, waits_for=waits_for, wait_site=_common.site(func, line),
+                        hold_site=dict(_common.site(func, taken), code=taken))
             truth_threads[name] = info
             lock_truth[holds] = _common.lock_facts(locks[holds], holds, "RLock")
             lock_truth[holds]["holder"] = name

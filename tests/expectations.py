@@ -4,6 +4,8 @@ real py-spy) and by the unit tests over fixtures recorded from those same runs."
 
 from __future__ import annotations
 
+import os
+
 from pooltui.analysis.waits import process_state
 from pooltui.model import HOW_INFERRED, HOW_WITH, Lock, Process, Severity, Snapshot, Thread, Wait, WaitKind
 
@@ -131,6 +133,10 @@ def check_abba(s: Snapshot, truth: dict, version: str) -> None:
         w = thread_named(s, s.root_pid, t["name"], t["tid"]).wait
         assert w.kind is WaitKind.RLOCK and t["waits_for"] in w.summary, w.summary
         assert t["wait_site"]["function"] in w.summary and str(t["wait_site"]["line"]) in w.summary
+        if "hold_site" in t:  # the line where its holder took the lock it waits for (its own source)
+            other = next(o for o in threads.values() if o["holds"] == t["waits_for"])
+            site = other["hold_site"]
+            assert f"inside `{site['code']}` at demo/{os.path.basename(site['file'])}:{site['line']}" in w.summary, w.summary
 
 
 def check_executor(s: Snapshot, truth: dict, version: str) -> None:
