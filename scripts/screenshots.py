@@ -60,9 +60,7 @@ Step = Callable[[object], Awaitable[None]]
 
 def select(pid: int) -> Step:
     async def run(pilot) -> None:  # type: ignore[no-untyped-def]
-        tree = pilot.app.screen.query_one(ProcessTree)
-        if pid in tree.pids:
-            tree.highlighted = tree.pids.index(pid)
+        pilot.app.screen.query_one(ProcessTree).select_pid(pid)  # inside its group, if it is in one
         await pilot.pause()
 
     return run

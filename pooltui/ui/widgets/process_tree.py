@@ -75,9 +75,12 @@ class ProcessTree(OptionList):
         row = next((i for i, r in enumerate(self.rows) if pid in r), None)
         if row is None:
             return False
+        before = self.selected_pid
         self.member = pid
         if self.highlighted != row:
-            self.highlighted = row
+            self.highlighted = row  # posts ProcessSelected
+        elif before != pid:  # another member of the highlighted group
+            self.post_message(ProcessSelected(pid))
         return True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
