@@ -32,9 +32,12 @@ lint: install
 	$(BIN)/ruff check pooltui tests scripts
 	$(BIN)/lint-imports
 
-## the fast tier, < 1 min: lint + unit tests (recorded fixtures, no target process)
+## the fast tier, < 1 min: lint + unit tests (recorded fixtures, no target process). The tui,
+## live and e2e folders hold no unit test (tests/conftest.py marks by folder): not even imported.
+## Hypothesis properties run a quarter of their examples here (POOLTUI_FUZZ_SCALE), all under `make test`
 check: lint
-	$(BIN)/python -m pytest -q -m unit -p no:cacheprovider
+	POOLTUI_FUZZ_SCALE=0.25 $(BIN)/python -m pytest -q -m unit -p no:cacheprovider -p no:textual-snapshot -p no:syrupy \
+	  --ignore=tests/ui --ignore=tests/live --ignore=tests/e2e
 
 ## what CI runs: every tier (unit, tui, live against real pools, e2e in tmux). Builds the
 ## framework venvs first (cheap once built); whatever still cannot run is listed, with why,

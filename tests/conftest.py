@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import io
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,12 +55,53 @@ def start_demo():
 
 
 def load_fixture(name: str) -> tuple[Snapshot, dict]:
-    """A recorded raw capture (report JSON) and its scenario's truth."""
+    """A recorded raw capture (report JSON) and its scenario's truth (a fresh copy: a test may change it)."""
+    return recorded_report(name).snapshot, json.loads(_truth_text(name))
+
+
+@functools.cache
+def recorded_report(name: str):  # type: ignore[no-untyped-def]
+    """tests/fixtures/NAME.json loaded once per session (a Report is frozen: tests share it)."""
     from pooltui.report import load_report
 
-    report = load_report(FIXTURES / f"{name}.json")
-    truth = json.loads((FIXTURES / f"{name}.truth.json").read_text())
-    return report.snapshot, truth
+    return load_report(FIXTURES / f"{name}.json")
+
+
+@functools.cache
+def _truth_text(name: str) -> str:
+    return (FIXTURES / f"{name}.truth.json").read_text()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """``pooltui ARGS`` run by ``cli.main`` in this process: its exit code and what it printed,
+    as ``subprocess.run`` would give them, without starting an interpreter (a third of a second
+    each, many times that on a loaded machine). For refusals that happen before any target is
+    read; what needs a process boundary (stdin, a closed stdout) keeps ``subprocess``."""
+    from pooltui.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code: object = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as stop:
+            code = stop.code
+    if not isinstance(code, int):  # sys.exit("message") prints it and exits 1; None is 0
+        if code is not None:
+            err.write(f"{code}\n")
+        code = 0 if code is None else 1
+    return subprocess.CompletedProcess(["pooltui", *args], code, out.getvalue(), err.getvalue())
+
+
+# Random inputs per Hypothesis property: as written under `make test` and plain pytest;
+# `make check` sets POOLTUI_FUZZ_SCALE (a fraction) to keep its one-minute budget on a
+# loaded machine: the same properties over fewer inputs.
+FUZZ_SCALE = float(os.environ.get("POOLTUI_FUZZ_SCALE", "1"))
+
+
+def examples(n: int) -> int:
+    """``n`` Hypothesis examples, scaled by POOLTUI_FUZZ_SCALE (at least 10)."""
+    return max(10, round(n * FUZZ_SCALE))
 
 
 def fixture_names(prefix: str = "") -> list[str]:

@@ -1,5 +1,6 @@
 """Bad input that needs no target process: a malformed pid or a broken report file gets one
-line of error, exit code 2 and no traceback, through the real `pooltui` entry point."""
+line of error, exit code 2 and no traceback, through `pooltui`'s entry point (``cli.main``,
+in this process; once as a real `python -m pooltui.cli` process too)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,20 @@ import sys
 
 import pytest
 
+from tests.conftest import run_cli
+
 POOLTUI = [sys.executable, "-m", "pooltui.cli"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*POOLTUI, *args], capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+    return run_cli(*args)
+
+
+def test_the_real_entry_point_says_it_in_one_line():
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    out = subprocess.run([*POOLTUI, "snapshot", "--", "abc"], capture_output=True, text=True, timeout=60, env=env)
+    assert_clean_failure(out, 2, "not a process id")
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
 def assert_clean_failure(out: subprocess.CompletedProcess, code: int, words: str) -> None:

@@ -15,7 +15,7 @@ from pooltui.analysis.diff import diff_snapshots
 from pooltui.cli import main
 from pooltui.model import ReportError, from_dict, loads, to_dict
 from pooltui.report.diff import render_diff, to_data
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, examples
 
 BEFORE, AFTER = FIXTURES / "tui-pool-py311-later.json", FIXTURES / "tui-pool-killed-py311.json"
 
@@ -108,7 +108,7 @@ def _mutations(base: dict):  # type: ignore[no-untyped-def]
 BASE = json.loads(Path(AFTER).read_text())
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(JSON, _mutations(BASE), st.dictionaries(FIELDS, JSON).map(lambda d: {"schema": "pooltui.report/1", **d})))
 def test_loader_and_diff_never_crash_on_arbitrary_json(data):
     try:
@@ -128,7 +128,7 @@ def test_loader_and_diff_never_crash_on_arbitrary_json(data):
         json.dumps(to_data(diff))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_mutations(BASE))
 def test_a_report_diffed_with_itself_is_empty(data):
     try:

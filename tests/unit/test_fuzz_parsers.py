@@ -17,8 +17,9 @@ from pooltui.capture import procs, pyspy, safeopen
 from pooltui.capture.errors import PySpyFailed
 from pooltui.capture.memory.kernel import _parse_syscall, parse_maps
 from pooltui.model import Thread
+from tests.conftest import examples
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # text that looks like /proc output, with hostile pieces mixed in
 NUMBERS = st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(str), st.sampled_from(["", "-", "0x", "1e9", "nan", "9" * 5000]))

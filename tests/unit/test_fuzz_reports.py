@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -25,11 +24,12 @@ from pooltui.model import Report, ReportError, loads
 from pooltui.report import load_report, render
 from pooltui.report.diff import render_diff
 from pooltui.sources import RecordedSource
+from tests.conftest import examples
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 ANALYSED = json.loads((FIXTURES / "tui-pool-py311.json").read_text())  # saved by the TUI: roles and verdicts
 RAW = json.loads((FIXTURES / "plain_lock-py3.12.json").read_text())  # a raw capture: replay analyses it
-FUZZ = settings(max_examples=int(os.environ.get("POOLTUI_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 hostile_text = st.one_of(
     st.text(max_size=40),

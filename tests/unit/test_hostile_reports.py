@@ -26,6 +26,7 @@ import pytest
 
 from pooltui.model import MAX_REPORT_BYTES, ReportError, Snapshot, dumps, loads
 from pooltui.report import OutputError, load_report, render, save_report, write_atomic
+from tests.conftest import run_cli
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 POOLTUI = [sys.executable, "-m", "pooltui.cli"]
@@ -34,6 +35,7 @@ CUT = os.fsdecode("worker-ñ".encode()[:-1])  # a 15-byte comm cut mid-character
 
 
 def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """`pooltui ARGS` as a process (what needs its own stdin); ``run_cli`` runs the refusals in this one."""
     return subprocess.run([*POOLTUI, *args], capture_output=True, text=True, timeout=60, **kwargs)
 
 
@@ -121,7 +123,7 @@ def test_output_replaces_a_regular_file(snapshot, tmp_path):
 
 @pytest.mark.parametrize("target", ["/dev/null", "FIFO", "symbolic link"])
 def test_snapshot_o_refuses_with_one_line(specials, target):
-    out = run("snapshot", "1", "-o", str(specials[target]))  # refused before any capture
+    out = run_cli("snapshot", "1", "-o", str(specials[target]))  # refused before any capture
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1 and "not a regular file" in out.stderr, out.stderr
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
@@ -131,7 +133,10 @@ def test_snapshot_o_refuses_with_one_line(specials, target):
 def test_open_and_diff_read_regular_files_only(specials, target, command):
     path = specials.get(target, target)
     args = [command, str(path)] + ([str(FIXTURES / "tui-pool-py311.json")] if command == "diff" else [])
-    out = run(*args, stdin=subprocess.PIPE)  # /dev/stdin is a pipe nobody writes: a read would hang
+    if target == "/dev/stdin":  # a pipe nobody writes, as the process's own stdin: a read would hang
+        out = run(*args, stdin=subprocess.PIPE)
+    else:
+        out = run_cli(*args)
     assert out.returncode == 2 and "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
     assert "not a report" in out.stderr or "directory" in out.stderr
 
@@ -166,7 +171,7 @@ def test_created_that_no_capture_writes_is_refused(tmp_path, value, words):
     path.write_text(text.replace(f'"created": {created}', f'"created": {value}', 1))
     with pytest.raises(ReportError, match=words):
         load_report(path)
-    out = run("open", str(path))
+    out = run_cli("open", str(path))
     assert out.returncode == 2 and "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
 
 
@@ -216,7 +221,7 @@ def test_stdout_full_or_closed_is_one_line_exit_2(tmp_path, redirect):
     ],
 )
 def test_numbers_out_of_range_are_one_line_exit_2(args):
-    out = run(*args)
+    out = run_cli(*args)
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1 and "must be between" in out.stderr, out.stderr
 
 

@@ -5,6 +5,7 @@ overrides) shown as inert text in both formats."""
 
 from __future__ import annotations
 
+import functools
 import html
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -14,9 +15,9 @@ import pytest
 from pooltui.analysis import analyze
 from pooltui.analysis.frames import origin
 from pooltui.model import Local, Snapshot
-from pooltui.report import load_report, render
+from pooltui.report import render
 from pooltui.report.text import group_processes, group_threads, tree_rows
-from tests.conftest import FIXTURES, fixture_names
+from tests.conftest import FIXTURES, fixture_names, recorded_report
 
 FIXTURE_NAMES = fixture_names()
 needs_fixtures = pytest.mark.skipif(not FIXTURE_NAMES, reason=f"no recorded reports in {FIXTURES} yet (scripts/record_fixtures.py)")
@@ -54,8 +55,10 @@ def parse(page: str) -> Tags:
     return tags
 
 
+@functools.cache
 def load(name: str) -> tuple[Snapshot, object]:
-    report = load_report(FIXTURES / f"{name}.json")
+    """The recording analysed, once per session (three tests render each; a Snapshot is frozen)."""
+    report = recorded_report(name)
     return analyze(report.snapshot), report.timeline
 
 
@@ -179,7 +182,7 @@ def test_hostile_strings_are_inert_in_markdown(name):
 def test_a_waiters_holder_is_said_once_per_line(name):
     """The wait summary already names the holder ("… held by 'MainThread' (pid N) in …"):
     the Markdown and HTML reports do not say it again after it (the TUI does not either)."""
-    snapshot = analyze(load_report(FIXTURES / f"{name}.json").snapshot)
+    snapshot = analyze(recorded_report(name).snapshot)
     waits = [t.wait for p in snapshot.processes for t in p.threads if t.wait and t.wait.holder]
     assert waits and all(w.holder in w.summary for w in waits)
     md = render(snapshot, "md")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pooltui.model import SCHEMA, ReportError, dumps, loads, to_dict
 from pooltui.report import OutputError, load_report, save_report
-from tests.conftest import fixture_names, load_fixture
+from tests.conftest import examples, fixture_names, load_fixture
 
 NAMES = fixture_names()
 
@@ -105,7 +105,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(json_values)
 def test_loader_never_crashes_on_arbitrary_json(value):
     try:
@@ -114,7 +114,7 @@ def test_loader_never_crashes_on_arbitrary_json(value):
         pass
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.dictionaries(st.sampled_from(["created", "host", "root_pid", "processes", "locks", "tools"]), json_values))
 def test_loader_never_crashes_on_report_shaped_json(snapshot):
     try:

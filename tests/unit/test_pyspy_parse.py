@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pooltui.capture.errors import DumpTimeout, NotPython, PermissionDenied, ProcessGone, PySpyFailed
 from pooltui.capture.pyspy import classify_failure, parse_dump
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, examples
 
 RAW = sorted((FIXTURES / "pyspy").glob("*.json"))
 
@@ -36,7 +36,7 @@ def test_garbage_is_a_pyspy_failure(text):
         parse_dump(text, 42)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=300))
 def test_parser_never_crashes_on_arbitrary_text(text):
     try:
@@ -45,7 +45,7 @@ def test_parser_never_crashes_on_arbitrary_text(text):
         pass
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.integers(min_value=0, max_value=2000))
 def test_parser_on_truncated_real_output(cut):
     if not RAW:

@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
 from pooltui.ui.serve import GuardedServer, is_loopback
+from tests.conftest import run_cli
 
 
-def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pooltui.cli", *args], capture_output=True, text=True, timeout=60, env=env)
+def run(*args: str) -> subprocess.CompletedProcess:
+    return run_cli(*args)  # refused before any server starts
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"])
