@@ -11,7 +11,8 @@ in a Pool worker and the parent's main thread waits in `apply_async().get()` (po
 is a `multiprocessing.Process` the parent `join()`s (process), or the Pool's result is waited
 for by a parent thread 'dispatcher' that holds the connection while the main thread waits
 on an Event nobody sets (thread: the main thread could answer only once its own wait ends,
-so the cycle is a guess).
+so the cycle is a guess). `--shape mutual`: a `multiprocessing.Process` and its parent each
+wait in recv() on their own end of the connection (each waits for the other to speak first).
 
 What pooltui should show:
 * the worker's main thread: waits on I/O (recv) in ask_parent, blocked in recvfrom() on a
@@ -78,11 +79,18 @@ def main(demo, via, shape):
         worker = CHANNEL.collect(1, event="asking")[0]
         _common.wait_blocked(worker["pid"], worker["tid"], syscalls=("recvfrom", "read", "recvmsg"), what="worker")
         _common.wait_until(lambda: "tid" in waiter, "the parent to wait")
-        _common.wait_blocked(demo.pid, waiter["tid"], syscalls=("futex", "wait4"), what="parent")
+        _common.wait_blocked(demo.pid, waiter["tid"], syscalls=("futex", "wait4", "recvfrom"), what="parent")
         demo.ready({"via": via, "shape": shape, "parent": {"pid": demo.pid, "tid": waiter["tid"]},
                     "worker": {"pid": worker["pid"], "tid": worker["tid"]}})
 
     demo.setup_thread(verify)
+    if shape == "mutual":
+        child = ctx.Process(target=ask_parent, args=(address,))
+        child.start()
+        conn = listener.accept()[0] if listener is not None else parent_end
+        waiter.update(_common.thread_info())
+        conn.recv(4096)                  # waits for the child to speak first, as it waits for us
+        return
     if shape == "process":
         child = ctx.Process(target=ask_parent, args=(address,))
         child.start()
@@ -111,7 +119,7 @@ def main(demo, via, shape):
 if __name__ == "__main__":
     def extra(parser):
         parser.add_argument("--via", default="socketpair", choices=("socketpair", "tcp", "unix"))
-        parser.add_argument("--shape", default="pool", choices=("pool", "process", "thread"))
+        parser.add_argument("--shape", default="pool", choices=("pool", "process", "thread", "mutual"))
 
     args = _common.parse_args("socket_cycle", __doc__, extra=extra)
     demo = _common.Demo("socket_cycle", args)

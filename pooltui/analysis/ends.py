@@ -87,7 +87,9 @@ def _end_edge(
         targets += [(q.pid, x.tid) for x in threads]
         names = ", ".join(f"'{x.label}'" for x in threads)
         if mutual:
-            said.append(f"pid {q.pid} ({q.role_label}), whose {names} waits to {'write' if writing else 'read'} it too")
+            said.append(
+                f"pid {q.pid} ({q.role_label}), whose {names} waits to {'write' if writing else 'read'} its end too: each waits for the other"
+            )
         elif threads:
             said.append(f"pid {q.pid} ({q.role_label}): {names}")
         unless += [f"'{x.label}' (pid {q.pid}, which {x.wait.summary if x.wait else 'waits'})" for x in later]
@@ -98,7 +100,8 @@ def _end_edge(
     full = " — the pipe is full" if writing and what == "pipe" else ""
     text = (
         f"{label(snapshot, me)} is blocked in {t.syscall}() waiting to {action} {what}:[{inode}] (fd {t.fd}){full}; "
-        f"its other end is held by {'; '.join(said)}, which {'does not read it' if writing else 'has not written to it'}"
+        f"its other end is held by {'; '.join(said)}"
+        + ("" if "each waits for the other" in said[-1] else f", which {'does not read it' if writing else 'has not written to it'}")
     )
     if unless:
         text += "; unless " + ", ".join(unless[:4]) + " answers once its own wait ends"

@@ -153,7 +153,9 @@ def test_a_thread_reentering_a_plain_lock_it_holds_is_a_deadlock(python, start_d
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
-@pytest.mark.parametrize(("via", "shape"), [("socketpair", "pool"), ("tcp", "pool"), ("unix", "pool"), ("socketpair", "process"), ("unix", "thread")])
+@pytest.mark.parametrize(
+    ("via", "shape"), [("socketpair", "pool"), ("tcp", "pool"), ("unix", "pool"), ("socketpair", "process"), ("unix", "thread"), ("tcp", "mutual")]
+)
 def test_a_worker_waiting_on_a_socket_to_its_waiting_parent_is_a_deadlock(python, via, shape, start_demo):
     demo = start_demo("socket_cycle", python, "--via", via, "--shape", shape)
     truth = demo.truth
@@ -163,7 +165,8 @@ def test_a_worker_waiting_on_a_socket_to_its_waiting_parent_is_a_deadlock(python
     assert set(d["pids"]) == {parent["pid"], worker["pid"]} and set(d["tids"]) == {parent["tid"], worker["tid"]}
     text = " ".join(d["evidence"])
     assert "is blocked in recvfrom() waiting to read socket:[" in text and f"its other end is held by pid {parent['pid']}" in text, text
-    assert ("waits for pool results" if shape != "process" else f"waits for pid {worker['pid']} to exit") in text, text
+    waits = {"process": f"waits for pid {worker['pid']} to exit", "mutual": "waits to read its end too: each waits for the other"}
+    assert waits.get(shape, "waits for pool results") in text, text
     if shape == "thread":  # the main thread waits on an Event: it could answer once that is set
         assert rc == 0 and d["severity"] == "warning" and d["certainty"] == "guess", d
         main = text.replace(f"'Thread {parent['pid']}'", "'MainThread'")  # 2.7: py-spy names no thread
