@@ -52,6 +52,29 @@ def pyspy_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PySpyLog:
     return PySpyLog(log)
 
 
+def settled(pids: list[int], timeout: float = 60.0) -> None:
+    """Wait until none of ``pids``' threads is scheduled for 0.3 s (their context switch
+    counts stand still): a demo says it is ready a moment before its last worker is asleep,
+    and on a loaded machine that moment is long. A readiness condition, not a fixed sleep."""
+
+    def switches() -> dict[str, bytes]:
+        out = {}
+        for pid in pids:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/status", "rb") as f:
+                    out[f"{pid}/{tid}"] = b"".join(line for line in f if b"ctxt_switches" in line)
+        return out
+
+    deadline, before = time.monotonic() + timeout, switches()
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = switches()
+        if now == before:
+            return
+        before = now
+    raise AssertionError(f"the demo's processes never settled in {timeout} s")
+
+
 def capture(source: LiveSource, **kwargs) -> Snapshot:  # type: ignore[no-untyped-def]
     return asyncio.run(source.capture(**kwargs))
 
@@ -137,6 +160,7 @@ def test_a_thread_that_ran_is_always_dumped_again(alternating, pyspy_log):  # ty
 @pytest.mark.parametrize("mode", ["idle", "blocked"])
 def test_a_hung_pools_second_refresh_dumps_nothing(start_demo, pyspy_log, mode):  # type: ignore[no-untyped-def]
     demo = start_demo("pool_size", sys.executable, "--workers", "4", "--mode", mode)
+    settled([demo.pid, *demo.truth["worker_pids"]])  # asleep, so the first refresh reads without pausing
     source = LiveSource(demo.pid)
     first = capture(source)
     calls = pyspy_log.new_calls()
