@@ -81,11 +81,12 @@ def _end_edge(
 ) -> Optional[Edge]:
     p, t = at
     targets: list[Node] = []
-    said, unless = [], []
+    said, unless, each = [], [], False
     for q in far:
         threads, later, mutual = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting)
         targets += [(q.pid, x.tid) for x in threads]
         names = ", ".join(f"'{x.label}'" for x in threads)
+        each = each or mutual
         if mutual:
             said.append(
                 f"pid {q.pid} ({q.role_label}), whose {names} waits to {'write' if writing else 'read'} its end too: each waits for the other"
@@ -100,8 +101,7 @@ def _end_edge(
     full = " — the pipe is full" if writing and what == "pipe" else ""
     text = (
         f"{label(snapshot, me)} is blocked in {t.syscall}() waiting to {action} {what}:[{inode}] (fd {t.fd}){full}; "
-        f"its other end is held by {'; '.join(said)}"
-        + ("" if "each waits for the other" in said[-1] else f", which {'does not read it' if writing else 'has not written to it'}")
+        f"its other end is held by {'; '.join(said)}" + ("" if each else f", which {'does not read it' if writing else 'has not written to it'}")
     )
     if unless:
         text += "; unless " + ", ".join(unless[:4]) + " answers once its own wait ends"
