@@ -11,19 +11,12 @@ import sys
 
 import pytest
 
+from tests.live.test_startup import sleeper  # noqa: F401 (a fixture)
+
 pytestmark = pytest.mark.live
 
 
-@pytest.fixture
-def sleeper():
-    proc = subprocess.Popen([sys.executable, "-c", "import time; print(flush=True); time.sleep(600)"], stdout=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stdout.readline() == b"\n"  # its interpreter is up
-    yield proc.pid
-    proc.kill()
-    proc.wait()
-
-
-def test_a_snapshot_with_sigchld_ignored_reads_the_process(sleeper, tmp_path):
+def test_a_snapshot_with_sigchld_ignored_reads_the_process(sleeper, tmp_path):  # noqa: F811
     report = tmp_path / "r.json"
     out = subprocess.run(
         [sys.executable, "-m", "pooltui", "snapshot", str(sleeper), "-o", str(report), "--format", "json"],
