@@ -128,7 +128,7 @@ def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str
     return None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _frames_role(frames: tuple[Frame, ...]) -> Optional[str]:
     """``_match`` of a thread's frames (cached: fork siblings have the same stacks)."""
     return _match(frames, _THREAD_FRAMES)
@@ -252,13 +252,16 @@ def assign_roles(snapshot: Snapshot, before: Optional[Snapshot] = None) -> Snaps
         fresh = sorted((p for p in group if p.pid not in kept), key=lambda q: (q.create_time, q.pid))
         index.update(kept)
         index.update({p.pid: n for n, p in enumerate(fresh, start=max(used, default=0) + 1)})
-    processes = tuple(
-        replace(
-            p,
-            role=roles[p.pid],
-            role_index=index.get(p.pid),
-            threads=tuple(replace(t, role=thread_role(t, p.pid, roles[p.pid])) for t in p.threads),
+    try:
+        processes = tuple(
+            replace(
+                p,
+                role=roles[p.pid],
+                role_index=index.get(p.pid),
+                threads=tuple(replace(t, role=thread_role(t, p.pid, roles[p.pid])) for t in p.threads),
+            )
+            for p in snapshot.processes
         )
-        for p in snapshot.processes
-    )
+    finally:
+        _frames_role.cache_clear()  # what one snapshot's siblings share, not kept for good
     return snapshot.with_(processes=processes)

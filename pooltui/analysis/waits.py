@@ -279,7 +279,7 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
     return _classify(thread.frames, thread.ghost, thread.active, thread.syscall, thread.timed, process_role)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _classify(frames: tuple[Frame, ...], ghost: bool, active: bool, syscall: Optional[str], timed: Optional[bool], process_role: str) -> Wait:
     py = [f for f in frames if not f.native]
     if ghost:
@@ -374,10 +374,13 @@ def _blocked_loop(inner: Wait, frames: Sequence[Frame]) -> Wait:
 
 def classify_snapshot(snapshot: Snapshot) -> Snapshot:
     """Every thread of every process with its ``wait`` filled in (existing lock facts kept)."""
-    processes = tuple(
-        replace(p, threads=tuple(t if t.wait and t.wait.lock_id else replace(t, wait=classify(t, p.role)) for t in p.threads))
-        for p in snapshot.processes
-    )
+    try:
+        processes = tuple(
+            replace(p, threads=tuple(t if t.wait and t.wait.lock_id else replace(t, wait=classify(t, p.role)) for t in p.threads))
+            for p in snapshot.processes
+        )
+    finally:
+        _classify.cache_clear()  # what one snapshot's siblings share; stacks with locals are not kept for good
     return snapshot.with_(processes=processes)
 
 
