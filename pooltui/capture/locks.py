@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
@@ -161,14 +162,49 @@ async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> 
     return await asyncio.to_thread(lambda: {t.tid: sourcelines.with_code(t.frames, proc.pid) for t in matched})
 
 
-def with_futex(proc: Process) -> Process:
+# a thread py-spy saw idle that reads "running" (or -1, or restart_syscall) right after a
+# dump that paused its process has not yet been scheduled back into the call the pause
+# interrupted: on a loaded machine all of a process's threads read so for a while, and a
+# deadlock read then had no futex to follow ("No problems found"). Read again, bounded.
+_RESUMING = (None, -1, 219)  # "running", not in a system call, restart_syscall (x86-64)
+SETTLE_SECONDS = 0.5
+SETTLE_STEP = 0.02
+
+
+def _lockish(t: Thread) -> bool:
+    """Its innermost Python frame is a lock acquire or wait (a thread whose locks get read)."""
+    f = next((f for f in t.frames if not f.native), None)
+    code = (f.code or "").lstrip() if f is not None else ""
+    return f is not None and (f.file.endswith(("threading.py", "synchronize.py")) or code.startswith(("with ", "async with ")) or ".acquire(" in code)
+
+
+def _resuming(proc: Process, syscalls: dict[int, memory.Syscall]) -> bool:
+    return any(t.tid in syscalls and syscalls[t.tid].nr in _RESUMING and not t.active and not t.ghost and _lockish(t) for t in proc.threads)
+
+
+async def with_futex_settled(proc: Process) -> Process:
+    """``with_futex`` once the process's idle threads are back in their system calls
+    (at most ``SETTLE_SECONDS`` of re-reads, without blocking the event loop)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        try:
+            syscalls = memory.thread_syscalls(proc.pid)
+        except CaptureError:
+            return proc
+        if not _resuming(proc, syscalls) or time.monotonic() >= deadline:
+            return with_futex(proc, syscalls)
+        await asyncio.sleep(SETTLE_STEP)
+
+
+def with_futex(proc: Process, syscalls: Optional[dict[int, memory.Syscall]] = None) -> Process:
     """``Thread.futex`` for every thread asleep in futex(), and the system call each
     blocked thread sits in (``capture.kernel``: its name, timeout, fd): one /proc read per
     thread, cheap enough for every refresh. Unreadable /proc leaves the process as it was."""
-    try:
-        syscalls = memory.thread_syscalls(proc.pid)
-    except CaptureError:
-        return proc
+    if syscalls is None:
+        try:
+            syscalls = memory.thread_syscalls(proc.pid)
+        except CaptureError:
+            return proc
     threads = []
     for t in proc.threads:
         call = syscalls.get(t.tid)

@@ -178,7 +178,7 @@ async def capture_tree(
             # before anything else sees the stacks: a secret never enters the Snapshot
             threads = redact.redact_threads(threads, redact=options.redact)
             proc = await asyncio.to_thread(_with_code, _with_threads(proc, info, threads), files, options.redact)
-            return locks.with_futex(proc)
+            return await locks.with_futex_settled(proc)
         except CaptureError as exc:
             return replace(proc, error=procs.error_of(exc))
         finally:
