@@ -475,6 +475,19 @@ def check_asyncio_executor(s: Snapshot, truth: dict, version: str) -> None:
     assert not errors(s)
 
 
+def check_manager_abba(s: Snapshot, truth: dict, version: str) -> None:
+    """Two Manager Locks taken in opposite orders: no owner is recorded, so each wait goes to
+    the clients connected to the Manager; all of them wait on each other -- a guess."""
+    workers = truth["worker_pids"]
+    for pid in workers:
+        w = main_thread(proc(s, pid)).wait
+        assert w.kind is WaitKind.LOCK and w.summary.startswith("waits on the Manager's Lock "), w
+    [d] = diagnoses(s, "deadlock_cycle")
+    assert d.severity is Severity.WARNING and d.certainty.value == "guess" and d.summary.startswith("Probably a deadlock"), d
+    assert set(workers) <= set(d.pids) and "one of the clients connected to it took it" in " ".join(d.evidence), d
+    assert not errors(s)
+
+
 CHECKS = {
     "healthy": check_healthy,
     "thread_semaphore": check_thread_semaphore,
@@ -502,6 +515,7 @@ CHECKS = {
     "fork_queue_lock": check_fork_queue_lock,
     "plain_reentry": check_plain_reentry,
     "asyncio_executor": check_asyncio_executor,
+    "manager_abba": check_manager_abba,
 }
 
 

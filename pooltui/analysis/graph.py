@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from pooltui.analysis import hangs, roles
+from pooltui.analysis import hangs, managers, roles
 from pooltui.analysis.edge import Edge, Node
 from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
@@ -287,6 +287,7 @@ def _condition_edges(snapshot: Snapshot) -> list[Edge]:
 
 def edges(snapshot: Snapshot) -> list[Edge]:
     found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_join_edges(snapshot), *_pool_edges(snapshot), *_condition_edges(snapshot)]
+    found += managers.could_hold_edges(snapshot)
     return found + end_edges(snapshot, {e.waiter for e in found})
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
+from pooltui.analysis.edge import Edge, label, live
 from pooltui.analysis.frames import innermost_user
 from pooltui.model import (
     Certainty,
@@ -196,3 +197,42 @@ def _task_ended(snapshot: Snapshot, c: ManagerClient, h: LockHolder) -> bool:
         return True
     thread = proc.thread(h.tid) if h.tid else None
     return thread is not None and thread.wait is not None and thread.wait.kind is WaitKind.IDLE
+
+
+def could_hold_edges(snapshot: Snapshot) -> list[Edge]:
+    """Wait-for edges of a Manager Lock whose holder is not known: each waiter (the client's
+    thread and its server thread) waits on any client still connected to the Manager and not
+    waiting on this lock -- one of them took it. A guess: a set of such clients that all wait
+    on each other (two workers each holding one Manager Lock and acquiring the other's, their
+    parent waiting for the pool's results) is probably a deadlock; one connected client
+    doing anything else takes the set apart."""
+    out = []
+    for lock in snapshot.locks:
+        manager = lock.manager
+        if manager is None or lock.holders or lock.holder is not None:
+            continue
+        targets = []
+        for c in manager.clients:
+            t = _client_thread(snapshot.process(c.pid), c.name) if c.pid and not c.waiting else None
+            if t is not None and not t.ghost:
+                targets.append((c.pid, t.tid))
+        if not targets:
+            continue  # nobody connected could release it: abandoned_lock says so
+        names = ", ".join(label(snapshot, n) for n in targets)
+        for w in lock.waiters:
+            proc = snapshot.process(w[0])
+            t = proc.thread(w[1]) if proc is not None else None
+            if t is None or not live(t) or w in targets:
+                continue
+            out.append(
+                Edge(
+                    w,
+                    tuple(targets),
+                    "lock",
+                    f"{label(snapshot, w)} waits on {lock.name} (pid {lock.pid}), whose holder a Manager does not record: "
+                    f"one of the clients connected to it took it ({names})",
+                    Certainty.GUESS,
+                    f"lock {lock.pid}:0x{lock.addr:x}",
+                )
+            )
+    return out

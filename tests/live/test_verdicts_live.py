@@ -220,3 +220,14 @@ def test_a_condition_whose_lock_the_notifier_holds_while_it_joins_the_waiter_is_
     text = " ".join(d["evidence"])
     assert "waits on a Condition at" in text and "(its RLock's recorded owner): only that thread can notify it" in text, text
     assert "(its Thread object's ident, read from memory)" in text and "leave the `with cond:` block first" in d["fix"]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_two_manager_locks_taken_in_opposite_orders_are_probably_a_deadlock(python, start_demo):
+    """No owner is recorded by a Manager; every connected client waits on another. Before,
+    this read "No problems found"."""
+    demo = start_demo("manager_abba", python)
+    rc, found = snapshot(demo.pid)
+    d = one(found, "deadlock_cycle")
+    assert rc == 0 and d["severity"] == "warning" and d["certainty"] == "guess", d
+    assert set(demo.truth["worker_pids"]) <= set(d["pids"]), d
