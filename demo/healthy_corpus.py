@@ -10,6 +10,12 @@ Not an incident: the false-positive corpus. `--kind` picks the pool:
                multiprocessing.Queue(2) drained slowly (its producer blocks in put())
   manager      workers update a Manager dict and wait on a Manager Event with a timeout
   executor     ProcessPoolExecutor + ThreadPoolExecutor with a stream of short futures
+  rpc          each worker asks a parent server thread over its own socketpair and waits in
+               recv() for the answer (given after a short pause) while the parent's main thread
+               waits for the pool's results: a request in flight is no deadlock
+  waiters      root threads parked for good the ordinary way: Event.wait() with no timeout, a
+               consumer in queue.get() on an empty queue.Queue, a Condition nobody notifies
+               whose lock is free (its would-be notifier sleeps outside the `with`)
   spawn        bursty, under the spawn start method
   forkserver   bursty, under the forkserver start method
 
@@ -125,6 +131,68 @@ def _timer_event(demo):
     return ctx.Pool(2, initializer=init_worker, initargs=(None, mp_event)), mp_event
 
 
+CONN = None
+
+
+def init_rpc(pairs):
+    global CONN
+    import multiprocessing
+
+    CONN = pairs[(multiprocessing.current_process()._identity or (0,))[0] % len(pairs)][1]
+
+
+def ask_parent(task):
+    CONN.sendall(b"?")
+    return CONN.recv(16)
+
+
+def _rpc(workers):
+    """A parent thread answers every worker's question after a short pause."""
+    import select
+    import socket
+
+    pairs = [socket.socketpair() for _ in range(workers)]
+
+    def server():
+        ends = [a for a, _ in pairs]
+        while True:
+            for a in select.select(ends, [], [])[0]:
+                a.recv(16)
+                time.sleep(0.05)
+                a.sendall(b"ok")
+
+    t = threading.Thread(target=server, name="rpc-server")
+    t.daemon = True
+    t.start()
+    return pairs
+
+
+def _waiters():
+    """Threads parked for good, the ordinary way."""
+    try:
+        import queue
+    except ImportError:  # 2.7
+        import Queue as queue
+    event, items, cond = threading.Event(), queue.Queue(), threading.Condition()
+
+    def consumer():
+        while True:
+            items.get()
+
+    def cond_waiter():
+        with cond:
+            cond.wait()
+
+    def notifier():
+        while True:
+            time.sleep(1)  # would notify, some day: sleeps outside the `with`
+
+    for name, target in (("event-waiter", event.wait), ("consumer", consumer), ("cond-waiter", cond_waiter), ("notifier", notifier)):
+        t = threading.Thread(target=target, name=name)
+        t.daemon = True
+        t.start()
+
+
 def event_wait(task):
     while not EVENT.wait(0.3):
         pass
@@ -162,6 +230,15 @@ def main(demo, workers, kind):
 
         def run():
             result.get()
+    elif kind == "rpc":
+        pool = ctx.Pool(workers, initializer=init_rpc, initargs=(_rpc(workers),))
+
+        def run():
+            stream(pool.imap_unordered(ask_parent, forever(), chunksize=1))
+    elif kind == "waiters":
+        _waiters()
+        pool = ctx.Pool(workers)
+        run = threading.Event().wait
     elif kind == "manager":
         manager = ctx.Manager()
         keep.append(manager)

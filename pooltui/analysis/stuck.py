@@ -31,6 +31,10 @@ _NOT_STUCK = (
     WaitKind.JOIN,
     WaitKind.SLEEP,  # a timed wait
     WaitKind.EVENT,  # a thread parked until someone sets it (a shutdown signal): its ordinary rest
+    # parked until notified, as an Event's waiter is (an Event is a Condition underneath), or
+    # waiting for pool results / a future, whose workers' own state is the story; a Condition
+    # whose lock a blocked thread holds is a wait-for edge (a deadlock), not "stuck"
+    WaitKind.CONDITION,
 )
 
 Sample = tuple[Snapshot, Thread]
