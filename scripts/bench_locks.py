@@ -5,7 +5,7 @@ On a Pool(N) with every worker blocked on one multiprocessing lock the root hold
 
 * the lock-resolution step alone (``sources.with_lock_facts``: /proc futex reads, the
   ``py-spy --locals`` dump of the first waiter, the object walk, every worker's SemLock
-  copy, the holders' source lines, analysis again): wall, pooltui's own CPU and its
+  copy, the holders' source lines, then ``analysis.finish``: holders, verdicts): wall, pooltui's own CPU and its
   py-spy CPU, per snapshot;
 * the whole first snapshot (``LiveSource.capture`` from cold) with locks read and with
   ``CaptureOptions(locks=False)``, interleaved, best of the rounds.
@@ -21,7 +21,7 @@ from typing import Any
 import bench_capture as cap
 
 from pooltui import scenarios
-from pooltui.analysis import analyze
+from pooltui.analysis import finish, prepare
 from pooltui.capture import procs
 from pooltui.capture.snapshot import CaptureOptions, capture_tree
 from pooltui.sources import with_lock_facts
@@ -33,9 +33,10 @@ async def _step(root: int) -> tuple[float, float, float, int, int]:
     """(wall, own CPU, py-spy CPU, locks found, waiters whose holder is named) of one lock-resolution step."""
     cap.cold()
     raw = await capture_tree(root, CaptureOptions(locks=False))
-    snapshot = await asyncio.to_thread(analyze, raw, None)
+    prepared = await asyncio.to_thread(prepare, raw, None)
     cpu, children, start = time.process_time(), cap.children_cpu(), time.perf_counter()
-    _raw, after = await with_lock_facts(raw, snapshot, CaptureOptions().timeout)
+    _raw, prepared = await with_lock_facts(raw, prepared, CaptureOptions().timeout)
+    after = await asyncio.to_thread(finish, prepared)  # holders and verdicts from the facts read
     wall = time.perf_counter() - start
     named = sum(len(lock.waiters) for lock in after.locks if lock.holder is not None)
     return wall, time.process_time() - cpu, cap.children_cpu() - children, len(after.locks), named
