@@ -26,7 +26,7 @@ STARTED = time.process_time()  # the interpreter's start and site, before this l
 import asyncio  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # last: PYTHONPATH=OTHER_TREE measures that tree
 
 BEFORE_IMPORTS = time.process_time()
 import msgspec  # noqa: E402,F401  (imported by the command to write the report)
