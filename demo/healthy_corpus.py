@@ -9,6 +9,9 @@ Not an incident: the false-positive corpus. `--kind` picks the pool:
                with a timeout, a multiprocessing.Condition notified every 0.2 s, and a full
                multiprocessing.Queue(2) drained slowly (its producer blocks in put())
   manager      workers update a Manager dict and wait on a Manager Event with a timeout
+  manager_lock every worker takes one Manager().Lock() (`with` through its proxy) for short
+               critical sections, in a loop: its holder is read from the Manager at another
+               instant than its clients, often while it changes hands
   executor     ProcessPoolExecutor + ThreadPoolExecutor with a stream of short futures
   rpc          each worker asks a parent server thread over its own socketpair and waits in
                recv() for the answer (given after a short pause) while the parent's main thread
@@ -58,6 +61,13 @@ def burst(task):
 
 
 def contend(task):
+    while True:
+        with LOCK:
+            _common.spin_chunk(200)
+        time.sleep(0.001)
+
+
+def manager_contend(task):
     while True:
         with LOCK:
             _common.spin_chunk(200)
@@ -245,6 +255,14 @@ def main(demo, workers, kind):
         shared, event = manager.dict(), manager.Event()
         pool = ctx.Pool(workers, initializer=init_worker, initargs=(None, event, shared))
         result = pool.map_async(manager_work, range(workers), chunksize=1)
+
+        def run():
+            result.get()
+    elif kind == "manager_lock":
+        manager = ctx.Manager()
+        keep.append(manager)
+        pool = ctx.Pool(workers, initializer=init_worker, initargs=(manager.Lock(),))
+        result = pool.map_async(manager_contend, range(workers), chunksize=1)
 
         def run():
             result.get()

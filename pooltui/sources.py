@@ -28,7 +28,7 @@ from typing import Optional
 
 from pooltui.analysis import analyze, finish, graph, prepare, timeline
 from pooltui.analysis.history import History
-from pooltui.analysis.locks import confirm, dead_semaphores, resolve_holders, threads_to_read
+from pooltui.analysis.locks import confirm, dead_semaphores, lock_key, resolve_holders, threads_to_read
 from pooltui.capture import ends, exits, joins, procs, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
@@ -130,6 +130,7 @@ class LiveSource:
             raw, prepared = await self._with_locks(raw, prepared, options)
         snapshot = await asyncio.to_thread(finish, prepared)
         if options.locks and not same_locks:
+            raw, snapshot = await with_contention_confirmed(raw, prepared, snapshot)
             raw, snapshot = await self._with_ends(raw, snapshot, options)
         window = self.history.then(snapshot)
         snapshot = timeline.conclude(window)
@@ -240,6 +241,22 @@ async def with_lock_facts(raw: Snapshot, prepared: Snapshot, timeout: float) -> 
         found = confirm(found, again, dead)
     raw, prepared = (s.with_(locks=found, notes=raw.notes + notes) for s in (raw, prepared))
     return raw, prepared
+
+
+async def with_contention_confirmed(raw: Snapshot, prepared: Snapshot, snapshot: Snapshot) -> tuple[Snapshot, Snapshot]:
+    """A Manager lock's contention names a holder read from the Manager at another instant
+    than its clients: its waiters are read twice more a moment apart (``capture.ends.confirm``,
+    as a deadlock through the ends is) and the lock is ``confirmed`` when none of them moved.
+    ``analysis.locks.contention`` is a warning only then; the capture is then analysed again."""
+    keys = {d.subject for d in snapshot.diagnoses if d.kind is Kind.LOCK_CONTENTION}
+    wanted = {lock.id: lock.waiters for lock in snapshot.locks if lock.manager is not None and lock_key(lock) in keys}
+    if not wanted:
+        return raw, snapshot
+    still = {}
+    for lock_id, waiters in wanted.items():
+        still[lock_id] = await asyncio.to_thread(ends.confirm, raw, waiters) is raw
+    found = tuple(replace(lock, confirmed=still[lock.id]) if lock.id in still else lock for lock in raw.locks)
+    return raw.with_(locks=found), await asyncio.to_thread(finish, prepared.with_(locks=found))
 
 
 def blocked_on_pipes(snapshot: Snapshot) -> bool:

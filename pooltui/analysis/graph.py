@@ -287,7 +287,7 @@ def _condition_edges(snapshot: Snapshot) -> list[Edge]:
 
 def edges(snapshot: Snapshot) -> list[Edge]:
     found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_join_edges(snapshot), *_pool_edges(snapshot), *_condition_edges(snapshot)]
-    found += managers.could_hold_edges(snapshot)
+    found += managers.could_hold_edges(snapshot) + managers.in_flight_edges(snapshot)
     return found + end_edges(snapshot, {e.waiter for e in found})
 
 

@@ -536,12 +536,16 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
             continue  # a blocked holder is a chain or a cycle; an idle one abandoned it: not contention
         doing = [f"{_who(h)} which {x[1].wait.summary if x and x[1].wait else '?'}" for h, x in zip(holders, held)]
         what = lock.name if len(holders) == 1 else f"{lock.name} ({kind_label(lock)})"
+        # a Manager lock's holder is its connection's last request, read from the Manager at another
+        # instant than its clients: a fact only once its waiters, read again a moment later, had not moved
+        sure = lock.manager is None or lock.confirmed is True
         out.append(
             Diagnosis(
                 kind=Kind.LOCK_CONTENTION,
-                certainty=Certainty.FACT,
+                certainty=Certainty.FACT if sure else Certainty.GUESS,
                 subject=lock_key(lock),
-                summary=f"{len(waiters)} threads wait on {what}, held by {'; and by '.join(doing)}.",
+                summary=f"{len(waiters)} threads wait on {what}, held by {'; and by '.join(doing)}."
+                + ("" if sure else " (Read once while the lock changed hands: its waiters had moved on a moment later.)"),
                 pids=tuple(dict.fromkeys([*(h.pid for h in holders), *(w[0] for w in waiters)])),
                 tids=tuple(w[1] for w in waiters),
                 evidence=tuple(f"waiter pid {p} tid {t}" for p, t in waiters),

@@ -56,13 +56,32 @@ def _client_thread(proc: Optional[Process], name: str) -> Optional[Thread]:
     return next((t for t in proc.threads if t.name == thread_name), None)
 
 
+def _waiting_clients(snapshot: Snapshot) -> set[tuple[Optional[int], str]]:
+    """(pid, name) of every client whose server thread is blocked on a Manager lock now."""
+    return {(c.pid, c.name) for lock in snapshot.locks if lock.manager is not None for c in lock.manager.clients if c.waiting}
+
+
+def _in_flight(thread: Optional[Thread], c: ManagerClient, elsewhere: set[tuple[Optional[int], str]]) -> bool:
+    """The client's thread is inside an acquire() through its proxy while its server thread
+    is not blocked on any Manager lock: the request or its answer is in flight. Its
+    connection's last request, read from the Manager at another instant than the client,
+    says nothing sure about who holds the lock now (read while it changed hands)."""
+    wait = thread.wait if thread is not None else None
+    return wait is not None and wait.kind is WaitKind.MANAGER_CALL and wait.summary.startswith(PROXY_PHRASE) and (c.pid, c.name) not in elsewhere
+
+
 def _holders(lock: Lock, manager: ManagerObject, snapshot: Snapshot) -> list[tuple[ManagerClient, LockHolder]]:
+    """The clients whose connection's last request was an acquire() of ``lock`` that returned
+    True; not one seen still waiting in an acquire() (a contradiction: a racy read)."""
     out = []
+    elsewhere = _waiting_clients(snapshot)
     for c in manager.clients:
         if c.waiting or c.last_call not in _ACQUIRES or c.result in ("False", "None"):
             continue
         proc = snapshot.process(c.pid) if c.pid else None
         thread = _client_thread(proc, c.name)
+        if _in_flight(thread, c, elsewhere):
+            continue
         tid = thread.tid if thread else None
         # where it took the lock: its own source, spelled as the waiting clients spell the proxy (capture.locks)
         took = next((h.evidence for h in lock.could_hold if tid is not None and (h.pid, h.tid) == (c.pid, tid)), "")
@@ -115,6 +134,12 @@ def _resolve_one(lock: Lock, manager: ManagerObject, snapshot: Snapshot, lines: 
         note = "a Manager Lock records no owner; " + (
             f"could hold: clients connected to the Manager ({others})" if others else "no connected client could release it"
         )
+        unsure = [c for c in manager.clients if c.last_call in _ACQUIRES and c.result == "True" and not c.waiting]
+        if unsure:
+            note += (
+                f"; {', '.join(_who(c) for c in unsure)}: its last acquire() returned True, but its thread was seen still in an "
+                "acquire() (read while the lock changed hands): not said to hold it"
+            )
     holder = held[0][1] if held and held[0][1].pid else None
     waiters = list(lock.waiters)
     for c in manager.clients:
@@ -236,3 +261,34 @@ def could_hold_edges(snapshot: Snapshot) -> list[Edge]:
                 )
             )
     return out
+
+
+def in_flight_edges(snapshot: Snapshot) -> list[Edge]:
+    """Wait-for edges of a client thread inside a call through a Manager proxy whose server
+    thread is not blocked on a Manager lock (its request or the answer in flight): it waits
+    for the one server thread that serves its connection, not for whichever thread of the
+    Manager process a socket's ends would name (a server thread blocked on the lock for
+    another client is none of its business). That server thread, running or idle, ends the
+    wait: no cycle goes through a request in flight."""
+    out: dict[tuple[int, int], Edge] = {}
+    for lock in snapshot.locks:
+        manager = lock.manager
+        if manager is None:
+            continue
+        for c in manager.clients:
+            t = _client_thread(snapshot.process(c.pid), c.name) if c.pid and not c.waiting else None
+            if t is None or not live(t) or t.wait is None or t.wait.kind is not WaitKind.MANAGER_CALL:
+                continue
+            me, server = (c.pid, t.tid), (lock.pid, c.server_tid)
+            out.setdefault(
+                me,
+                Edge(
+                    me,
+                    (server,),
+                    "socket",
+                    f"{label(snapshot, me)} {t.wait.summary}: its request, or the answer, is in flight on its connection, "
+                    f"served by {label(snapshot, server)} (Manager thread {c.server_tid})",
+                    Certainty.INFERRED,
+                ),
+            )
+    return list(out.values())

@@ -274,7 +274,7 @@ class Lock:
     manager: Optional[ManagerObject] = None  # a Manager's Lock: its id and the clients' last requests
     where: str = ""  # file:line where it was seen (the waiting frame)
     note: str = ""  # what stays unknowable, in words
-    confirmed: Optional[bool] = None  # a holder-less taken semaphore read again a moment later: still so (True) or not
+    confirmed: Optional[bool] = None  # read again a moment later: a holder-less semaphore still taken, a Manager lock's waiters unmoved (True)
 
 
 @dataclass(frozen=True)
