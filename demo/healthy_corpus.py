@@ -9,8 +9,8 @@ Not an incident: the false-positive corpus. `--kind` picks the pool:
                with a timeout, a multiprocessing.Condition notified every 0.2 s, and a full
                multiprocessing.Queue(2) drained slowly (its producer blocks in put())
   manager      workers update a Manager dict and wait on a Manager Event with a timeout
-  manager_lock every worker takes one Manager().Lock() (`with` through its proxy) for short
-               critical sections, in a loop: its holder is read from the Manager at another
+  manager_lock every worker takes one Manager().Lock() (`with` through its proxy) for 20 ms
+               of sleep, in a loop: its holder is read from the Manager at another
                instant than its clients, often while it changes hands
   executor     ProcessPoolExecutor + ThreadPoolExecutor with a stream of short futures
   rpc          each worker asks a parent server thread over its own socketpair and waits in
@@ -70,8 +70,8 @@ def contend(task):
 def manager_contend(task):
     while True:
         with LOCK:
-            _common.spin_chunk(200)
-        time.sleep(0.001)
+            time.sleep(0.02)
+        _common.spin_chunk(200)
 
 
 def manager_work(task):
