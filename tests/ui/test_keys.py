@@ -228,9 +228,8 @@ async def test_command_palette_lists_enabled_actions():
         assert {"Save", "Search", "Help", "Mark", "Locals"} <= titles
         assert "Dump" not in titles and "Diff" not in titles  # disabled for this source / no base
         await pilot.press("ctrl+p", *"mark")
-        for _ in range(100):  # the palette searches in a worker: wait for its hits
-            if app.screen.query_one(CommandList).option_count:
-                break
+        deadline = time.monotonic() + 60  # the palette searches in a worker: wait for its hits
+        while not app.screen.query_one(CommandList).option_count and time.monotonic() < deadline:
             await pilot.pause(0.02)
         await pilot.press("enter")
         await pilot.pause()

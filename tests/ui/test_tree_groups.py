@@ -6,6 +6,7 @@ Pilot tests over the logging-after-fork recording, its workers copied to make a 
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -45,13 +46,14 @@ def big_pool(workers: int = 63) -> tuple[Snapshot, list[int]]:
 
 
 async def on_screen(pilot, *words: str) -> str:  # type: ignore[no-untyped-def]
-    """The screen once it shows every one of ``words`` (a loaded machine draws the footer late)."""
-    for _ in range(100):
+    """The screen once it shows every one of ``words`` (a loaded machine draws the footer late:
+    the 60 s bound only ends a hang)."""
+    deadline = time.monotonic() + 60
+    while True:
         text = screen_text(pilot.app)
-        if all(w in text for w in words):
-            break
+        if all(w in text for w in words) or time.monotonic() > deadline:
+            return text
         await pilot.pause(0.05)
-    return text
 
 
 def row_of(app: PoolApp, pid: int) -> tuple[int, ...]:
