@@ -126,6 +126,8 @@ def start(
     demo = RunningDemo(name, proc, stderr_path=err.name)
     try:
         demo.info = wait_ready(fifo, proc, timeout)
+        if "error" in demo.info:  # the demo's own "state not reached" line (demo/_common.py Demo.fail)
+            raise DemoError(f"scenario {name} did not reach its state: {str(demo.info['error'])[:300]}")
     except BaseException:
         text = demo.stderr()
         demo.stop()

@@ -16,6 +16,10 @@ import pytest
 from pooltui import scenarios
 from pooltui.model import Snapshot
 
+# A demo gives up on reaching its state after 15 s (demo/_common.py); a framework starting on a loaded
+# 2-CPU machine took longer (celery at load 34). The tests wait for readiness 60 s: let the demo try 45 s.
+os.environ.setdefault("POOLTUI_DEMO_STATE_TIMEOUT", "45")
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # interpreters the targets may run (pooltui itself runs on the venv's Python)
