@@ -67,24 +67,23 @@ def port_arg(text: str) -> int:
     return port
 
 
-def count_arg(text: str) -> int:
+def _whole(text: str, low: int, high: int) -> int:
+    """A whole number between ``low`` and ``high``, else a usage error saying which."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 10000:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 10000: {value}")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}: {value}")
     return value
+
+
+def count_arg(text: str) -> int:
+    return _whole(text, 1, 10000)
 
 
 def sessions_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 64:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 64: {value}")
-    return value
+    return _whole(text, 1, 64)
 
 
 def _capture_flags(p: argparse.ArgumentParser) -> None:
