@@ -54,6 +54,18 @@ def keeps_fork_threads(python: Optional[str]) -> bool:
     return python is None or python.startswith("2")
 
 
+def _without_reused_idents(threads: list[Thread]) -> list[Thread]:
+    """Every thread state after the first with an ident marked a fork ghost (see above)."""
+    seen: set[int] = set()
+    out = []
+    for t in threads:
+        if t.ident and t.ident in seen and not t.ghost:
+            t = replace(t, tid=0, ghost=True, active=False, owns_gil=False)
+        seen.add(t.ident)
+        out.append(t)
+    return out
+
+
 def match_tasks(pid: int, threads: list[Thread], live: set[int], python: Optional[str] = None) -> list[Thread]:
     """Threads with their OS tids filled in where py-spy left them out; fork ghosts marked.
 
@@ -61,7 +73,8 @@ def match_tasks(pid: int, threads: list[Thread], live: set[int], python: Optiona
     earlier listing is live, not a ghost). A thread with no live task is a fork ghost
     only where the interpreter keeps them (``keeps_fork_threads``); in 3.x it is a
     thread that ended between the dump and the listing, and is kept as py-spy saw it."""
-    if not live or all(t.tid in live for t in threads):
+    threads = _without_reused_idents(threads)
+    if not live or all(t.tid in live or t.ghost for t in threads):
         return threads
     taken = {t.tid for t in threads if t.tid in live}
     # the main task too: a child forked from a non-main thread (Pool's worker handler
@@ -69,14 +82,14 @@ def match_tasks(pid: int, threads: list[Thread], live: set[int], python: Optiona
     owners, guarded = _stack_owners(pid, live - taken)
     tid_of: dict[int, int] = {}
     for t in threads:
-        if t.tid in live:
+        if t.tid in live or t.ghost:
             continue
         for mapping, tid in owners:
             if mapping.contains(t.ident) and tid not in taken:
                 tid_of[id(t)] = tid
                 taken.add(tid)
                 break
-    unresolved = [t for t in threads if t.tid not in live and id(t) not in tid_of]
+    unresolved = [t for t in threads if t.tid not in live and id(t) not in tid_of and not t.ghost]
     main: Optional[Thread] = None
     if pid in live and pid not in taken and unresolved:
         not_a_stack = [t for t in unresolved if not any(m.contains(t.ident) for m in guarded)]
