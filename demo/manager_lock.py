@@ -27,11 +27,18 @@ What pooltui should show:
 the holder is that worker's main thread, with the line where it took the lock (the `with`), and
 the verdict is contention (warning), not an error: its holder is alive and may release it.
 
+--hold killed: as --hold with, then the demo SIGKILLs the holder's worker (the OOM killer, an
+operator); the pool replaces it, the Manager's thread for its connection ends, the lock stays
+taken. Every client still connected waits on it: error, it can never be released (the one
+that took it is gone); no holder named.
+
 Truth: method, hold, manager_pid, lock_id (the proxy's server object id), holder {pid, name},
 waiters [{pid, name}], server_tids (the manager's threads blocked on the lock), worker_pids, wait_site, acquire_site, with_site.
 """
 from __future__ import print_function
 
+import os
+import signal
 import time
 
 import _common
@@ -60,7 +67,7 @@ def _name():
 def write_report(task):
     CHANNEL.send(event="started")
     GATE.acquire()                  # one task per worker: all are running before any goes on
-    if task == 0 and HOLD == "with":
+    if task == 0 and HOLD in ("with", "killed"):
         with REPORT_LOCK:           # held
             CHANNEL.send(event="acquired", name=_name())
             time.sleep(HANG_TIME)   # a slow write, the lock held
@@ -88,10 +95,14 @@ def main(demo, workers, method, hold):
         for _ in range(workers):
             gate.release()
         holder = channel.collect(1, event="acquired")[0]
-        if hold == "with":
-            _common.wait_blocked(holder["pid"], holder["pid"], syscalls=_common.SLEEP_SYSCALLS, what="the holder, inside its with")
-        else:
+        if hold == "acquire":
             _common.wait_idle(holder["pid"], what="the holder's worker, its task done")
+        else:
+            _common.wait_blocked(holder["pid"], holder["pid"], syscalls=_common.SLEEP_SYSCALLS, what="the holder, inside its with")
+        if hold == "killed":        # the OOM killer, or an operator: the lock stays taken in the Manager
+            os.kill(holder["pid"], signal.SIGKILL)
+            _common.wait_until(lambda: holder["pid"] not in _common.pool_pids(pool), "the pool to replace the killed holder")
+            _common.wait_until(lambda: not _server_threads(manager_pid, blocked=False), "the killed holder's server thread to end")
         go.set()
         waiters = channel.collect(workers - 1, event="entering")
         for m in waiters:           # in the proxy call: reading the Manager's answer
@@ -119,16 +130,20 @@ def main(demo, workers, method, hold):
     pool.map(write_report, range(workers), chunksize=1)
 
 
-def _server_threads(pid):
-    """Tids of the manager's threads asleep in futex(), but its main thread (it waits on an
-    Event) and its accepter (the first thread it starts; briefly in futex() while it starts
-    a connection's thread): the server threads running a waiting client's acquire()."""
-    import os
-    tids = sorted(int(tid) for tid in os.listdir("/proc/%d/task" % pid) if int(tid) != pid)[1:]
+def _server_threads(pid, blocked=True):
+    """Tids of the manager's threads asleep in futex() (blocked=False: the others), but its
+    main thread and its accepter (3.x: the first thread it starts, briefly in futex() while it
+    starts a connection's thread, the main thread waiting on an Event; 2.7: the main thread
+    accepts): the server threads running a waiting client's acquire() (the others serve an
+    idle client)."""
+    tids = sorted(int(tid) for tid in os.listdir("/proc/%d/task" % pid) if int(tid) != pid)
+    main = _common.read_syscall(pid, pid)
+    if not (main and main[0] == 43):  # accept()
+        tids = tids[1:]
     out = []
     for tid in tids:
         got = _common.read_syscall(pid, tid)
-        if got and got[0] == 202:
+        if got and (got[0] == 202) == blocked:
             out.append(tid)
     return out
 
@@ -136,9 +151,10 @@ def _server_threads(pid):
 def _options(parser):
     parser.add_argument("--method", choices=("fork", "spawn", "forkserver"), default="fork",
                         help="multiprocessing start method (2.7: fork only)")
-    parser.add_argument("--hold", choices=("acquire", "with"), default="acquire",
-                        help="how task 0 holds the lock: acquire() and return (default), or inside"
-                             " `with REPORT_LOCK:` while it hangs")
+    parser.add_argument("--hold", choices=("acquire", "with", "killed"), default="acquire",
+                        help="how task 0 holds the lock: acquire() and return (default), inside"
+                             " `with REPORT_LOCK:` while it hangs, or inside it when its worker is"
+                             " SIGKILLed (the Manager keeps the lock taken)")
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ class LiveSource:
             raw, prepared = await self._with_locks(raw, prepared, options)
         snapshot = await asyncio.to_thread(finish, prepared)
         if options.locks and not same_locks:
-            raw, snapshot = await with_contention_confirmed(raw, prepared, snapshot)
+            raw, snapshot = await with_manager_confirmed(raw, prepared, snapshot)
             raw, snapshot = await self._with_ends(raw, snapshot, options)
         window = self.history.then(snapshot)
         snapshot = timeline.conclude(window)
@@ -243,12 +243,13 @@ async def with_lock_facts(raw: Snapshot, prepared: Snapshot, timeout: float) -> 
     return raw, prepared
 
 
-async def with_contention_confirmed(raw: Snapshot, prepared: Snapshot, snapshot: Snapshot) -> tuple[Snapshot, Snapshot]:
-    """A Manager lock's contention names a holder read from the Manager at another instant
-    than its clients: its waiters are read twice more a moment apart (``capture.ends.confirm``,
-    as a deadlock through the ends is) and the lock is ``confirmed`` when none of them moved.
-    ``analysis.locks.contention`` is a warning only then; the capture is then analysed again."""
-    keys = {d.subject for d in snapshot.diagnoses if d.kind is Kind.LOCK_CONTENTION}
+async def with_manager_confirmed(raw: Snapshot, prepared: Snapshot, snapshot: Snapshot) -> tuple[Snapshot, Snapshot]:
+    """A Manager lock's contention or abandonment is concluded from its holder and its waiters
+    read from the Manager at another instant than its clients: its waiters are read twice
+    more a moment apart (``capture.ends.confirm``, as a deadlock through the ends is) and the
+    lock is ``confirmed`` when none of them moved. ``analysis.locks.contention`` is a warning
+    and ``analysis.managers.diagnose`` an error only then; the capture is then analysed again."""
+    keys = {d.subject for d in snapshot.diagnoses if d.kind in (Kind.LOCK_CONTENTION, Kind.ABANDONED_LOCK)}
     wanted = {lock.id: lock.waiters for lock in snapshot.locks if lock.manager is not None and lock_key(lock) in keys}
     if not wanted:
         return raw, snapshot

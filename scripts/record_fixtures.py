@@ -31,7 +31,7 @@ from pooltui.analysis import finish, prepare  # noqa: E402
 from pooltui.capture.pyspy import find_pyspy  # noqa: E402
 from pooltui.capture.snapshot import CaptureOptions, capture_tree  # noqa: E402
 from pooltui.model import dumps  # noqa: E402
-from pooltui.sources import with_joins, with_lock_facts, with_pipes  # noqa: E402
+from pooltui.sources import with_joins, with_lock_facts, with_manager_confirmed, with_pipes  # noqa: E402
 
 VERSIONS = ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -41,12 +41,13 @@ NATIVE = {"abba", "logging_fork"}  # also recorded with C frames: native frames 
 
 async def capture_raw(pid: int, native: bool = False):
     """What LiveSource reads, before analysis: the tree, stacks with locals, and the lock
-    objects of threads blocked on a lock, the pipe and socket ends when a thread is blocked
-    on one, and the joined threads and Condition lock holders a cycle could go through (the
-    unit tests re-run the analysis on this)."""
+    objects of threads blocked on a lock (a Manager lock's waiters read again), the pipe
+    and socket ends when a thread is blocked on one, and the joined threads and Condition
+    lock holders a cycle could go through (the unit tests re-run the analysis on this)."""
     raw = await capture_tree(pid, CaptureOptions(locals=True, native=native))
     raw, prepared = await with_lock_facts(raw, prepare(raw), 10.0)
-    raw, snapshot = await with_pipes(raw, finish(prepared))
+    raw, snapshot = await with_manager_confirmed(raw, prepared, finish(prepared))
+    raw, snapshot = await with_pipes(raw, snapshot)
     raw, _ = await with_joins(raw, snapshot, 10.0)
     return raw
 

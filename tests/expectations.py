@@ -259,6 +259,24 @@ def check_manager_lock_with(s: Snapshot, truth: dict, version: str) -> None:
     assert not errors(s) and not diagnoses(s, "abandoned_lock") and not diagnoses(s, "deadlock_cycle")
 
 
+def check_manager_lock_killed(s: Snapshot, truth: dict, version: str) -> None:
+    """manager_lock --hold killed: the holder's worker was SIGKILLed inside `with REPORT_LOCK:`;
+    its connection and its Manager thread are gone, the lock stays taken. Every waiting client
+    waits on the Manager's Lock (no holder named); one error: it can never be released."""
+    manager, killed = truth["manager_pid"], truth["holder"]["pid"]
+    [lock] = [lock for lock in s.locks if lock.manager is not None]
+    assert lock.holder is None and not lock.holders and lock.confirmed is True, lock
+    assert killed not in {c.pid for c in lock.manager.clients}
+    for waiter in truth["waiters"]:
+        t = main_thread(proc(s, waiter["pid"]))
+        assert t.wait.kind is WaitKind.LOCK and t.wait.lock_id == lock.id, t.wait
+        assert t.wait.summary.startswith(f"waits on the Manager's Lock {truth['lock_id']} (pid {manager}): holder "), t.wait.summary
+    [d] = diagnoses(s, "abandoned_lock")
+    assert d.severity is Severity.ERROR and manager in d.pids and "the one that took it is gone" in d.summary, d
+    assert {w["pid"] for w in truth["waiters"]} <= set(d.pids), d
+    assert not diagnoses(s, "lock_contention") and not diagnoses(s, "deadlock_cycle")
+
+
 def check_asyncio_blocked(s: Snapshot, truth: dict, version: str) -> None:
     """The loop thread blocked by `with CACHE_LOCK:` in a coroutine: never "idle asyncio
     event loop"; the lock, its holder thread and line; one blocked_event_loop warning."""

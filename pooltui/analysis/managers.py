@@ -12,7 +12,9 @@ connection, its last request (``Lock.manager``). Conclusions, after ``analysis.l
   and returned True (how known: said so); else "could hold: the clients connected";
 - it can never be released (error, ``abandoned_lock``) when its holder's task ended (the
   holder is an idle pool worker), or when every client still connected waits on it (the
-  one that took it has gone: its connection, and its server thread, are gone).
+  one that took it has gone: its connection, and its server thread, are gone); read from
+  the Manager and its clients at different instants, so an error only once its waiters,
+  read again a moment later, had not moved (``Lock.confirmed``, ``sources``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Optional
 
 from pooltui.analysis.edge import Edge, label, live
 from pooltui.analysis.frames import innermost_user
+from pooltui.analysis.locks import lock_key
 from pooltui.model import (
     Certainty,
     Diagnosis,
@@ -176,8 +179,8 @@ def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for lock in snapshot.locks:
         manager = lock.manager
-        if manager is None or not any(c.waiting for c in manager.clients):
-            continue
+        if manager is None or not any(c.waiting for c in manager.clients) or lock.confirmed is False:
+            continue  # a waiter moved on a moment later (with_manager_confirmed): it changed hands
         held = _holders(lock, manager, snapshot)
         connected = [c for c in manager.clients if not c.waiting]
         why = ""
@@ -193,8 +196,10 @@ def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
         out.append(
             Diagnosis(
                 kind=Kind.ABANDONED_LOCK,
-                certainty=Certainty.FACT if held else Certainty.INFERRED,
-                subject=f"lock {lock.pid}:{manager.ident}",
+                # its holder and the waiters are read from different processes at different
+                # instants: a conclusion only once the waiters, read again, had not moved
+                certainty=Certainty.GUESS if lock.confirmed is None else Certainty.FACT if held else Certainty.INFERRED,
+                subject=lock_key(lock),
                 summary=f"{lock.name} (Manager pid {lock.pid}) can never be released: {why}. {len(waiting)} client(s) wait on it forever.",
                 pids=tuple(dict.fromkeys([lock.pid, *(c.pid for c in waiting if c.pid), *(c.pid for c, _ in held if c.pid)])),
                 tids=tuple(c.server_tid for c in waiting),
@@ -206,7 +211,8 @@ def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
                         else f"last request {c.last_call or 'on another object'}" + (f" -> {c.result}" if c.result else "")
                     )
                     for c in manager.clients
-                ),
+                )
+                + (("its waiters, read again a moment later, had not moved",) if lock.confirmed else ()),
                 fix="Take a Manager lock only in a `with` block (never acquire() without a try/finally release()); restart the Manager to free it.",
             )
         )
@@ -257,7 +263,7 @@ def could_hold_edges(snapshot: Snapshot) -> list[Edge]:
                     f"{label(snapshot, w)} waits on {lock.name} (pid {lock.pid}), whose holder a Manager does not record: "
                     f"one of the clients connected to it took it ({names})",
                     Certainty.GUESS,
-                    f"lock {lock.pid}:0x{lock.addr:x}",
+                    lock_key(lock),
                 )
             )
     return out

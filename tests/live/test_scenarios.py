@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import capture, interpreter_params
-from tests.expectations import CHECKS, check_manager_lock_with
+from tests.expectations import CHECKS, check_manager_lock_killed, check_manager_lock_with
 
 pytestmark = pytest.mark.live
 
@@ -55,3 +55,10 @@ def test_manager_lock_held_in_with_live(python, start_demo):
     """A Manager lock held in `with proxy:` by a client that hangs: holder thread and line."""
     demo = start_demo("manager_lock", python, "--hold", "with")
     check_manager_lock_with(capture(demo.pid), demo.truth, demo.info["python"].rsplit(".", 1)[0])
+
+
+@pytest.mark.parametrize("python", interpreter_params(("2.7", "3.8", "3.11", "3.13")))
+def test_manager_lock_holder_killed_live(python, start_demo):
+    """The client holding a Manager lock was SIGKILLed: nobody connected can release it (error)."""
+    demo = start_demo("manager_lock", python, "--hold", "killed")
+    check_manager_lock_killed(capture(demo.pid), demo.truth, demo.info["python"].rsplit(".", 1)[0])
