@@ -272,14 +272,17 @@ def blocked_on_pipes(snapshot: Snapshot) -> bool:
 async def with_pipes(raw: Snapshot, snapshot: Snapshot, previous: Optional[Snapshot] = None) -> tuple[Snapshot, Snapshot]:
     """The pipe and socket ends of every process of the tree, when a thread is blocked on
     one: the wait-for graph then knows who is at the other end (``analysis.graph``). A
-    deadlock found that way is read again (``capture.ends.confirm``) before it stands."""
+    deadlock found that way is read again (``capture.ends.confirm``: every thread of the
+    knot) before it stands."""
     if not blocked_on_pipes(snapshot):
         return raw, snapshot
     raw = await asyncio.to_thread(ends.with_ends, raw)
     snapshot = await asyncio.to_thread(analyze, raw, previous)
-    cycle = [(p.pid, t) for d in snapshot.diagnoses if d.kind is Kind.DEADLOCK for t in d.tids for p in snapshot.processes if p.thread(t) is not None]
-    if cycle:
-        again = await asyncio.to_thread(ends.confirm, raw, cycle)
+    if any(d.kind is Kind.DEADLOCK for d in snapshot.diagnoses):
+        # every thread the deadlock stands on, not only the cycle it names: a third one whose
+        # own edge made the knot (a server caught writing to the worker) moved just as well
+        stuck = graph.deadlocked(graph.edges(snapshot))
+        again = await asyncio.to_thread(ends.confirm, raw, stuck)
         if again is not raw:
             raw, snapshot = again, await asyncio.to_thread(analyze, again, previous)
     return raw, snapshot

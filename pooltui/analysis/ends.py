@@ -19,6 +19,15 @@ def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
     return {e.fd for e in (q.sockets if socket else q.pipes) if e.inode == inode}
 
 
+def _flowing(q: Process, fds: set[int], writing: bool) -> bool:
+    """A thread of ``q`` is in the opposite call on the other end right now: it writes what
+    the waiter reads, or reads what it writes. Neither waits on the other: a reader blocks
+    only on an empty buffer, and a write into a connection whose reader waits on an empty
+    one goes through (a 2.7 rpc server caught in sendall() to a worker blocked in recv()
+    from it, read as a cycle with the worker's parent, was a false deadlock)."""
+    return any(not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in _WRITE_CALLS) != writing for t in q.threads)
+
+
 def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool]:
     """The threads of ``q`` that could act on the other end (its ``fds``) and end the wait:
     (those that can, those that could only once their own unknown wait ends, mutual).
@@ -70,6 +79,8 @@ def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
                 continue
             far = [q for q, w in pipes.get(inode, []) if w != writing] if what == "pipe" else holders.get(far_inode, [])
             far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != "zombie" and q.threads]
+            if any(_flowing(q, _fd_of(q, far_inode, what == "socket"), writing) for q in far):
+                continue  # the data is moving between the two ends now
             edge = _end_edge(snapshot, (p, t), what, inode, far, far_inode, writing, waiting)
             if edge is not None:
                 out.append(edge)

@@ -91,6 +91,27 @@ def test_a_parent_thread_that_could_still_answer_breaks_the_cycle(name):
     assert not [d for d in analyze(more).diagnoses if d.kind == "deadlock_cycle"]
 
 
+@pytest.mark.parametrize("name", names("socket_cycle-"))
+def test_a_parent_thread_writing_to_the_waiting_worker_breaks_the_cycle(name):
+    """A parent thread caught in sendto() on the very connection the worker blocks reading
+    (an rpc server answering it right now): the data is moving, nobody waits on anybody.
+    A parent thread in sendto() on another connection does not answer this one."""
+    raw, truth = load_fixture(name)
+    parent, worker = truth["truth"]["parent"]["pid"], truth["truth"]["worker"]
+    w = next(x for x in raw.processes if x.pid == worker["pid"])
+    wt = w.thread(worker["tid"])
+    peer = next(e.peer for e in w.sockets if e.fd == wt.fd)
+    far_fd = next(e.fd for x in raw.processes if x.pid == parent for e in x.sockets if e.inode == peer)
+
+    def with_writer(fd):  # type: ignore[no-untyped-def]
+        writer = Thread(tid=999999, ident=1, name="rpc-server", frames=(Frame("server", "/app/rpc.py", 9),), syscall="sendto", fd=fd, timed=False)
+        more = raw.with_(processes=tuple(replace(p, threads=(*p.threads, writer)) if p.pid == parent else p for p in raw.processes))
+        return [d for d in analyze(more).diagnoses if d.kind == "deadlock_cycle"]
+
+    assert with_writer(far_fd) == []
+    assert with_writer(far_fd + 1000) != []
+
+
 @pytest.mark.parametrize("name", names("condition_cycle-"))
 def test_a_condition_waiter_waits_on_the_holder_of_its_lock(name):
     raw, truth = load_fixture(name)
