@@ -16,6 +16,8 @@ Not an incident: the false-positive corpus. `--kind` picks the pool:
   rpc          each worker asks a parent server thread over its own socketpair and waits in
                recv() for the answer (given after a short pause) while the parent's main thread
                waits for the pool's results: a request in flight is no deadlock
+  rpc_stream   rpc, the answer 16 MiB and no pause: the server is mostly in sendall() while the
+               worker drains it in recv() -- both ends in a system call on one connection
   waiters      root threads parked for good the ordinary way: Event.wait() with no timeout, a
                consumer in queue.get() on an empty queue.Queue, a Condition nobody notifies
                whose lock is free (its would-be notifier sleeps outside the `with`)
@@ -151,25 +153,32 @@ def init_rpc(pairs):
     CONN = pairs[(multiprocessing.current_process()._identity or (0,))[0] % len(pairs)][1]
 
 
+ANSWER = 2  # bytes of each answer (rpc_stream: 2 MiB)
+
+
 def ask_parent(task):
     CONN.sendall(b"?")
-    return CONN.recv(16)
+    got = 0
+    while got < ANSWER:
+        got += len(CONN.recv(65536))
+    return got
 
 
-def _rpc(workers):
-    """A parent thread answers every worker's question after a short pause."""
+def _rpc(workers, size, pause):
+    """A parent thread answers every worker's question (``size`` bytes) after ``pause`` s."""
     import select
     import socket
 
     pairs = [socket.socketpair() for _ in range(workers)]
+    answer = b"k" * size
 
     def server():
         ends = [a for a, _ in pairs]
         while True:
             for a in select.select(ends, [], [])[0]:
                 a.recv(16)
-                time.sleep(0.05)
-                a.sendall(b"ok")
+                time.sleep(pause)
+                a.sendall(answer)
 
     t = threading.Thread(target=server, name="rpc-server")
     t.daemon = True
@@ -209,6 +218,7 @@ def event_wait(task):
 
 
 def main(demo, workers, kind):
+    global ANSWER  # the workers fork after it is set
     method = kind if kind in ("spawn", "forkserver") else "fork"
     ctx = _common.get_context(method)
     parent = os.getpid() if method != "fork" else None
@@ -240,8 +250,9 @@ def main(demo, workers, kind):
 
         def run():
             result.get()
-    elif kind == "rpc":
-        pool = ctx.Pool(workers, initializer=init_rpc, initargs=(_rpc(workers),))
+    elif kind in ("rpc", "rpc_stream"):
+        ANSWER, pause = (16 << 20, 0) if kind == "rpc_stream" else (2, 0.05)
+        pool = ctx.Pool(workers, initializer=init_rpc, initargs=(_rpc(workers, ANSWER, pause),))
 
         def run():
             stream(pool.imap_unordered(ask_parent, forever(), chunksize=1))

@@ -279,10 +279,13 @@ async def with_pipes(raw: Snapshot, snapshot: Snapshot, previous: Optional[Snaps
     raw = await asyncio.to_thread(ends.with_ends, raw)
     snapshot = await asyncio.to_thread(analyze, raw, previous)
     if any(d.kind is Kind.DEADLOCK for d in snapshot.diagnoses):
-        # every thread the deadlock stands on, not only the cycle it names: a third one whose
-        # own edge made the knot (a server caught writing to the worker) moved just as well
+        # every thread the deadlock stands on, not only the cycle it names: the knot's, and
+        # every blocked thread of its processes -- one left out of it for the call it was
+        # seen in (an rpc server caught in recv() on another worker's socket) may have moved
         stuck = graph.deadlocked(graph.edges(snapshot))
-        again = await asyncio.to_thread(ends.confirm, raw, stuck)
+        pids = {pid for pid, _ in stuck}
+        nodes = set(stuck) | {(p.pid, t.tid) for p in raw.processes if p.pid in pids for t in p.threads if not t.ghost and t.syscall}
+        again = await asyncio.to_thread(ends.confirm, raw, nodes)
         if again is not raw:
             raw, snapshot = again, await asyncio.to_thread(analyze, again, previous)
     return raw, snapshot

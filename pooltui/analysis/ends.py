@@ -38,8 +38,9 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
     select/poll/epoll whose set is known and lacks these fds): they are not in this exchange.
     Of the rest, a thread in an untimed wait that the graph cannot follow (an Event nobody is
     known to set) could write only once that ends: the edge is then a guess. A thread on a
-    CPU or in a timed wait (a sleep) could write any moment: it ends the wait (no edge to
-    make a cycle of), even when it is a main loop that never touches the connection."""
+    CPU, in a timed wait (a sleep) or seen to run when read again (``Thread.ran``) could write
+    any moment: it ends the wait (no edge to make a cycle of), even when it is a main loop
+    that never touches the connection."""
     same = tuple(t for t in q.threads if not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in _WRITE_CALLS) == writing)
     if same:
         return same, (), True
@@ -51,7 +52,7 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
             continue  # blocked reading or writing something else
         if t.polls and not fds & set(t.polls):
             continue  # waits in select/poll on other fds (a select on none is time.sleep() before 3.11)
-        free = t.active or t.wait.kind in (WaitKind.RUNNING, WaitKind.SLEEP) or t.timed is True
+        free = t.active or t.ran or t.wait.kind in (WaitKind.RUNNING, WaitKind.SLEEP) or t.timed is True
         (can if free or (q.pid, t.tid) in waiting or t.polls else later).append(t)
     return (tuple(can), tuple(later), False) if can else (tuple(later), (), False)
 

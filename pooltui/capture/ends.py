@@ -10,9 +10,10 @@
   from its memory; an epoll set from ``/proc/PID/fdinfo/EPFD``): a thread that waits on other
   fds is not about to write to this one.
 
-Then ``confirm``: the threads of a cycle found through those reads are read twice more a
-moment apart; a thread that moved (another system call, or context switches rising: it ran)
-is no longer taken as blocked. A deadlock from a racy read is confirmed before it is an error.
+Then ``confirm``: the threads of a cycle found through those reads (and the other blocked
+threads of its processes) are read twice more a moment apart; a thread that moved (another
+system call, or context switches rising: it ran) is no longer taken as blocked
+(``Thread.ran``). A deadlock from a racy read is confirmed before it is an error.
 
 Read-only, bounded per process in fds and bytes; any failure gives "unknown", never an exception.
 """
@@ -198,4 +199,5 @@ def _unblock(p: Process, moved: set[tuple[int, int]]) -> Process:
 
 
 def _not_blocked(t: Thread) -> Thread:
-    return replace(t, syscall=None, timed=None, fd=None, child=None, polls=None)
+    """It ran between the two reads: it is not blocked where it was seen."""
+    return replace(t, syscall=None, timed=None, fd=None, child=None, polls=None, ran=True)

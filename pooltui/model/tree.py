@@ -111,6 +111,7 @@ class Thread:
     joins: Optional[int] = None  # the ident of the thread a blocked Thread.join() waits for (read from the Thread object)
     notifier: Optional[int] = None  # the ident of the thread holding the lock of the Condition this thread waits on (None: free or unknown)
     polls: Optional[tuple[int, ...]] = None  # the fds a blocked select/poll/epoll watches (read when a thread waits on a socket or pipe)
+    ran: bool = False  # read again a moment later (capture.ends.confirm), it had moved: not blocked where the capture saw it
 
     @property
     def label(self) -> str:

@@ -21,7 +21,21 @@ from tests.conftest import interpreter_params
 
 pytestmark = pytest.mark.live
 
-KINDS = ("idle", "busy", "bursty", "contended", "timer_event", "manager", "manager_lock", "executor", "spawn", "forkserver", "rpc", "waiters")
+KINDS = (
+    "idle",
+    "busy",
+    "bursty",
+    "contended",
+    "timer_event",
+    "manager",
+    "manager_lock",
+    "executor",
+    "spawn",
+    "forkserver",
+    "rpc",
+    "rpc_stream",
+    "waiters",
+)
 NEEDS_3 = {"executor", "spawn", "forkserver"}
 REPEAT = int(os.environ.get("POOLTUI_CORPUS_REPEAT", "1"))
 POOLTUI = str(Path(sys.executable).with_name("pooltui"))

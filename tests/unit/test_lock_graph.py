@@ -112,6 +112,23 @@ def test_a_parent_thread_writing_to_the_waiting_worker_breaks_the_cycle(name):
     assert with_writer(far_fd + 1000) != []
 
 
+@pytest.mark.parametrize("name", names("socket_cycle-"))
+def test_a_parent_thread_blocked_elsewhere_is_left_out_unless_it_ran_when_read_again(name):
+    """A parent thread blocked reading another fd is not about to answer the worker: the
+    cycle stands. Read again it had moved (``Thread.ran``, capture.ends.confirm: an rpc server
+    caught for a moment in recv() on another worker's socket): it may answer, no deadlock."""
+    raw, truth = load_fixture(name)
+    parent = truth["truth"]["parent"]["pid"]
+
+    def with_server(**state):  # type: ignore[no-untyped-def]
+        server = Thread(tid=999999, ident=1, name="rpc-server", frames=(Frame("server", "/app/rpc.py", 9),), **state)
+        more = raw.with_(processes=tuple(replace(p, threads=(*p.threads, server)) if p.pid == parent else p for p in raw.processes))
+        return [d for d in analyze(more).diagnoses if d.kind == "deadlock_cycle"]
+
+    assert with_server(syscall="recvfrom", fd=987, timed=False) != []
+    assert with_server(ran=True) == []
+
+
 @pytest.mark.parametrize("name", names("condition_cycle-"))
 def test_a_condition_waiter_waits_on_the_holder_of_its_lock(name):
     raw, truth = load_fixture(name)
