@@ -113,15 +113,19 @@ def start(
     args: tuple[str, ...] = (),
     timeout: float = 60.0,
     lifetime: float = 900.0,
+    relative: bool = False,
 ) -> RunningDemo:
-    """Start scenario ``name`` and return once it has signalled readiness."""
+    """Start scenario ``name`` and return once it has signalled readiness. ``relative``: as
+    ``cd demo && python NAME.py`` (<= 3.8 keeps the script's path relative in its code)."""
     path = script(name)
     workdir = tempfile.mkdtemp(prefix="pooltui-demo-")
     fifo = os.path.join(workdir, "ready")
     os.mkfifo(fifo, 0o600)
     err = tempfile.NamedTemporaryFile(prefix=f"pooltui-demo-{name}-", suffix=".stderr", delete=False)
-    cmd = [python, str(path), "--ready", fifo, "--lifetime", str(lifetime), *args]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    cmd = [python, path.name if relative else str(path), "--ready", fifo, "--lifetime", str(lifetime), *args]
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, cwd=path.parent if relative else None
+    )
     err.close()
     demo = RunningDemo(name, proc, stderr_path=err.name)
     try:

@@ -48,8 +48,8 @@ def start_demo():
     """start_demo(name, python, *args) -> RunningDemo, stopped after the test."""
     running = []
 
-    def start(name: str, python: str, *args: str):
-        demo = scenarios.start(name, python, args=tuple(args), timeout=60)
+    def start(name: str, python: str, *args: str, relative: bool = False):
+        demo = scenarios.start(name, python, args=tuple(args), timeout=60, relative=relative)
         running.append(demo)
         return demo
 

@@ -125,6 +125,23 @@ def _in_frame(frame_file: str, frame_function: str, key: tuple[str, str]) -> boo
 _WITH_LINE = ("with ", "async with ")
 
 
+def entering_waiters(lock: Lock, proc: Process) -> Optional[int]:
+    """How many of ``lock``'s waiters in ``proc`` are blocked entering a ``with`` of it (each
+    holds an ``__exit__`` of its own: ``Lock.with_exits`` counts it), or None when a waiter's
+    line is not known (its source not read: a relative script path on <= 3.8): then nobody
+    can tell the waiters' exits from a holder's."""
+    waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
+    entering = 0
+    for t in proc.threads:
+        if t.tid in waiting and not t.ghost:
+            i = innermost_user(t.frames)
+            code = (t.frames[i].code or "").lstrip() if i is not None else ""
+            if not code:
+                return None
+            entering += code.startswith(_WITH_LINE)
+    return entering
+
+
 def _with_holders(lock: Lock, snapshot: Snapshot) -> tuple[LockHolder, ...]:
     """The threads inside a ``with`` block of a lock that records no owner, when memory says so.
 
@@ -138,14 +155,9 @@ def _with_holders(lock: Lock, snapshot: Snapshot) -> tuple[LockHolder, ...]:
     if proc is None or not lock.with_frames or lock.with_exits is None:
         return ()
     waiting = {tid for _, tid in lock.waiters}
-    entering = 0
-    for t in proc.threads:
-        if t.tid in waiting:
-            i = innermost_user(t.frames)
-            code = (t.frames[i].code or "") if i is not None else ""
-            if not code:
-                return ()  # cannot tell whether this waiter holds an __exit__ of its own
-            entering += code.startswith(_WITH_LINE)
+    entering = entering_waiters(lock, proc)
+    if entering is None:
+        return ()
     keys = set(lock.with_frames)
     inside = [
         t for t in proc.threads if t.tid not in waiting and not t.ghost and any(_in_frame(f.file, f.function, k) for f in t.frames for k in keys)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pooltui.analysis.locks import FORK_FIX, lock_key
+from pooltui.analysis.locks import FORK_FIX, entering_waiters, lock_key
 from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, Snapshot, Thread, WaitKind
 
 _WITH = ("with ", "async with ")
@@ -86,6 +86,15 @@ def _entering(t: Thread) -> int:
     return i if i is not None and (t.frames[i].code or "").lstrip().startswith(_WITH) else -1
 
 
+def _one_beyond_the_waiters(lock: Lock, proc: Process) -> bool:
+    """Memory leaves exactly one live `with` of the lock beyond the waiters entering one --
+    said only when every waiter's line is known (``entering_waiters``): a waiter whose
+    source was not read could be entering one (a relative script path on <= 3.8 once made a
+    thread waiting at `with L:` for L taken by another thread's acquire() a self-deadlock)."""
+    entering = entering_waiters(lock, proc)
+    return entering is not None and lock.with_exits is not None and lock.with_exits - entering == 1
+
+
 def _self_holder(lock: Lock, proc: Optional[Process]) -> Optional[tuple[Thread, int]]:
     """(waiter, index of its frame inside `with` of the lock) when memory leaves exactly one
     live `with` beyond the waiters entering one, and only that waiter runs its function."""
@@ -93,7 +102,7 @@ def _self_holder(lock: Lock, proc: Optional[Process]) -> Optional[tuple[Thread, 
         return None
     waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
     waiters = [t for t in proc.threads if t.tid in waiting and not t.ghost]
-    if not waiters or lock.with_exits - sum(_entering(t) >= 0 for t in waiters) != 1:
+    if not waiters or not _one_beyond_the_waiters(lock, proc):
         return None
     keys = {(file, function) for file, function in lock.with_frames}
     inside = []
@@ -115,7 +124,7 @@ def suspended_holder(lock: Lock, proc: Optional[Process]) -> list[tuple[str, str
         return []
     waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
     waiters = [t for t in proc.threads if t.tid in waiting and not t.ghost]
-    if not waiters or lock.with_exits - sum(_entering(t) >= 0 for t in waiters) != 1:
+    if not waiters or not _one_beyond_the_waiters(lock, proc):
         return []
     running = {(f.file, f.function.rpartition(".")[2]) for t in _live(proc) for f in t.frames}
     return [key for key in lock.with_frames if key not in running]

@@ -92,7 +92,7 @@ def took_at(pid: int, name: str, thread: Thread, files: Optional[dict] = None, a
     if _pattern(last) is None:
         return ""
     for frame in thread.frames[:FRAMES]:
-        if frame.native or not frame.file.startswith("/") or frame.file.endswith("threading.py"):
+        if frame.native or not frame.file or frame.file.startswith("<") or frame.file.endswith("threading.py"):
             continue
         local = frame.local(last) if addr else None
         if local is not None and local.addr and local.addr != addr:

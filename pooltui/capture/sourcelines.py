@@ -55,6 +55,28 @@ def _store(identity: safeopen.Identity, data: bytes) -> None:
     _FILES[identity] = tuple(data.decode("utf-8", "replace").splitlines())
 
 
+def _absolute(pid: int, paths: Sequence[str]) -> dict[str, Optional[str]]:
+    """Each path as an absolute one: a relative ``co_filename`` (``python app.py`` on <= 3.8,
+    whose ``__main__`` keeps argv[0] as given; a module found through a relative sys.path
+    entry) is taken against the target's working directory (``/proc/PID/cwd``, read now:
+    a process that changed directory since it loaded the file gets no line, or another
+    file's -- the price of showing ``with`` lines for the common case). None: not known."""
+    cwd: Optional[str] = None
+    out: dict[str, Optional[str]] = {}
+    for p in paths:
+        if p.startswith("/"):
+            out[p] = p
+            continue
+        if cwd is None:
+            try:
+                cwd = os.readlink(f"/proc/{pid}/cwd")
+            except OSError:
+                cwd = ""
+        ok = cwd.startswith("/") and not cwd.endswith(" (deleted)") and p and not p.startswith("<")
+        out[p] = os.path.normpath(os.path.join(cwd, p)) if ok else None
+    return out
+
+
 def read_sources(
     pid: int, paths: Sequence[str], files: Optional[dict] = None, view: Union[View, str, None] = None
 ) -> dict[str, Union[safeopen.Identity, str]]:
@@ -65,26 +87,32 @@ def read_sources(
     cache = files if files is not None else {}
     out: dict[str, Union[safeopen.Identity, str]] = {}
     missing = []
+    real = _absolute(pid, paths)
     for p in paths:
-        hit = cache.get((view, p))
-        if hit is not None and (isinstance(hit, str) or hit in _FILES):
+        a = real[p]
+        hit = cache.get((view, a))
+        if a is None:
+            out[p] = "a relative path, and the target's working directory is not known"
+        elif hit is not None and (isinstance(hit, str) or hit in _FILES):
             out[p] = hit
-        elif (view, p) in _HUNG:
+        elif (view, a) in _HUNG:
             out[p] = f"reading it took longer than {SOURCE_TIMEOUT:g} s before"
         else:
-            missing.append(p)
+            missing.append(a)
     if missing:
         creds = view[-1]
         assert isinstance(creds, safeopen.Creds)
-        for p, result in safeopen.read_files(pid, creds, missing, SOURCE_TIMEOUT, known=set(_FILES)).items():
+        found = safeopen.read_files(pid, creds, sorted(set(missing)), SOURCE_TIMEOUT, known=set(_FILES))
+        for a, result in found.items():
             if isinstance(result, str):
                 if result.startswith("reading it took longer"):
-                    _HUNG.add((view, p))
-                out[p] = cache[(view, p)] = result
+                    _HUNG.add((view, a))
+                cache[(view, a)] = result
                 continue
             if result.data is not None:
                 _store(result.identity, result.data)
-            out[p] = cache[(view, p)] = result.identity
+            cache[(view, a)] = result.identity
+        out.update({p: cache[(view, real[p])] for p in paths if p not in out and (view, real[p]) in cache})
     return out
 
 
@@ -106,7 +134,7 @@ def with_code(frames: Sequence[Frame], pid: int, files: Optional[dict] = None, *
     """``frames`` with ``code`` (the source line, secrets masked unless ``redact_secrets``
     is off) or ``code_note`` (why it is not shown). ``files`` caches what was read for
     the duration of one capture."""
-    wanted = [f for f in frames if not f.native and not f.code and f.file.startswith("/") and f.line > 0]
+    wanted = [f for f in frames if not f.native and not f.code and f.file and not f.file.startswith("<") and f.line > 0]
     if not wanted:
         return tuple(frames)
     view = _view(pid)

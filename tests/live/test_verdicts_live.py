@@ -153,6 +153,23 @@ def test_a_thread_reentering_a_plain_lock_it_holds_is_a_deadlock(python, start_d
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_script_started_by_a_relative_path_keeps_its_lines_and_verdicts(python, start_demo):
+    """`cd demo && python plain_reentry.py`: <= 3.8 keeps the script's path relative in its
+    code; its lines are read against the target's working directory. Without them a thread
+    waiting at `with L:` for L taken by another thread's acquire() once read as a
+    self-deadlock (a false error), and a real one could not be told."""
+    demo = start_demo("plain_reentry", python, relative=True)
+    rc, found = snapshot(demo.pid)
+    d = one(found, "deadlock_cycle")
+    assert rc == 1 and d["severity"] == "error" and d["tids"] == [demo.truth["reloader"]["tid"]], d
+    demo = start_demo("acquire_global", python, relative=True)
+    rc, found = snapshot(demo.pid)
+    assert rc == 0 and not [x for x in found if x["severity"] == "error"], found
+    out = subprocess.run([POOLTUI, "snapshot", str(demo.pid), "--format", "md"], capture_output=True, text=True, timeout=300)
+    assert "(past FLUSH_LOCK.acquire() at " in out.stdout, out.stdout[-3000:]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 @pytest.mark.parametrize(
     ("via", "shape"), [("socketpair", "pool"), ("tcp", "pool"), ("unix", "pool"), ("socketpair", "process"), ("unix", "thread"), ("tcp", "mutual")]
 )
