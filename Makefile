@@ -41,17 +41,22 @@ check: lint
 
 ## what CI runs: every tier (unit, tui, live against real pools, e2e in tmux). Builds the
 ## framework venvs first (cheap once built); whatever still cannot run is listed, with why,
-## in the "pooltui: N tests did not run" lines at the end
+## in the "pooltui: N tests did not run" lines at the end.
+## In TEST_WORKERS processes (pytest-xdist): a live test mostly waits (a demo reaching its state,
+## `--samples 5 --interval 1`, py-spy), so 4 share 2 CPUs well; worksteal hands a long test's
+## neighbours to an idle process. TEST_WORKERS=0 runs them in this one process
+TEST_WORKERS ?= 4
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 test: lint
 	@$(MAKE) --no-print-directory demo-venvs DEMO_VERSIONS="$(TEST_DEMO_VERSIONS)"
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 ## one tier: the Textual app over recorded sources / real pools and the tmux end-to-end test
 test-tui: install
-	$(BIN)/python -m pytest -q -m tui
+	$(BIN)/python -m pytest -q -m tui $(XDIST)
 test-live: install
 	@$(MAKE) --no-print-directory demo-venvs DEMO_VERSIONS="$(TEST_DEMO_VERSIONS)"
-	$(BIN)/python -m pytest -q -m live
+	$(BIN)/python -m pytest -q -m live $(XDIST)
 
 ## one virtualenv per installed interpreter (3.8+) with gunicorn, celery, joblib and uwsgi, for
 ## the gunicorn_stuck / celery_hang / joblib_stuck / uwsgi_stuck scenarios and
