@@ -147,7 +147,8 @@ def test_a_thread_that_ran_is_always_dumped_again(alternating, pyspy_log):  # ty
         assert pid in dumped_pids(pyspy_log.new_calls())
         assert top_function(snapshot, pid) == expected
         for _ in range(3):  # no change: the stack stays right, and soon nothing is dumped at all
-            snapshot = capture(source)
+            pyspy_log.new_calls()  # this capture's calls only: on a loaded machine the one before may still have
+            snapshot = capture(source)  # caught the main thread on its way to sleep, and dumped it (rightly)
             assert top_function(snapshot, pid) == expected
             if snapshot.process(pid).reused:
                 reused_after_change += 1
