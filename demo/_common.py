@@ -301,6 +301,32 @@ def wait_blocked(pid, tid, addrs=None, syscalls=("futex",), timeout=None, what=N
         time.sleep(0.005)
 
 
+def _switches(pid, tid):
+    """The thread's voluntary and involuntary context switch counts (None if unreadable)."""
+    try:
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+            return [line for line in f if "ctxt_switches" in line]
+    except (IOError, OSError):
+        return None
+
+
+def wait_settled(pid, tid, syscalls, what, quiet=0.2):
+    """wait_blocked(), and then the thread stays off the CPU for `quiet` seconds: its context
+    switch counts and its system call stand still. A worker still starting up passes
+    wait_blocked() for a moment (blocked in read() of a module it imports) and runs on; one
+    that waits for its next task does not (its timeout, if any, is far longer)."""
+    deadline = time.time() + STATE_TIMEOUT
+    while True:
+        got = wait_blocked(pid, tid, syscalls=syscalls, what=what, timeout=max(0.0, deadline - time.time()))
+        before = _switches(pid, tid)
+        time.sleep(quiet)
+        if before is None or (_switches(pid, tid) == before and read_syscall(pid, tid) == got):
+            return got
+        if time.time() > deadline:
+            raise StateNotReached("%s (pid %d tid %d) never stayed blocked in %s for %gs" % (
+                what, pid, tid, "/".join(syscalls), quiet))
+
+
 def wait_idle(pid, tid=None, what="idle worker"):
     """Wait until a worker's thread sleeps reading its task pipe or on the queue's lock."""
     return wait_blocked(pid, tid or pid, syscalls=("read", "futex"), what=what)

@@ -75,7 +75,8 @@ def main(demo, workers):
         pids = sorted(pid for pid in _common.children(demo.pid) if "LokyProcess" in _cmdline(pid))
         idle = [pid for pid in pids if pid != stuck["pid"]]
         for pid in idle:
-            _common.wait_blocked(pid, pid, syscalls=("read", "futex") + _common.POLL_SYSCALLS, what="idle loky worker")
+            # settled: a worker that got no task may still be importing (seen "running in _compile_bytecode")
+            _common.wait_settled(pid, pid, ("read", "futex") + _common.POLL_SYSCALLS, "idle loky worker")
         demo.ready({
             "joblib": joblib.__version__,
             "worker_pids": pids,
