@@ -76,6 +76,15 @@ def command(pid: int, options: DumpOptions, pyspy: str) -> list[str]:
 TRANSIENT_RETRIES = 2  # a failed read that is not a known fact is tried this many more times
 
 
+def transient(failure: CaptureError) -> bool:
+    """A failure worth reading again: py-spy's "Failed to get stack traces" comes and goes while
+    the target changes its thread states under it (a pool parent forking a worker), and so does
+    "Failed to find a python interpreter in the .data section" (py-spy found the Python version
+    first: it is Python; 1 dump in 150 of a crash-looping pool's parent, 3.13). Gone, not
+    Python, no permission: facts, not retried."""
+    return type(failure) is PySpyFailed or (type(failure) is NotPython and "in the .data section" in failure.detail)
+
+
 def _first_error_line(stderr: str) -> str:
     for line in stderr.splitlines():
         line = line.strip()
@@ -269,10 +278,7 @@ async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[s
         if returncode == 0:
             return parse_dump(out.decode("utf-8", "replace"), pid)
         failure = classify_failure(pid, err.decode("utf-8", "replace"), returncode)
-        # py-spy's "Failed to get stack traces" comes and goes while the target changes its
-        # thread states under it (a pool parent forking a worker): read again before calling
-        # a healthy process unreadable. Gone, not Python, no permission: facts, not retried.
-        if type(failure) is not PySpyFailed or attempt == TRANSIENT_RETRIES:
+        if not transient(failure) or attempt == TRANSIENT_RETRIES:  # read again before calling a healthy process unreadable
             raise failure
     raise AssertionError("unreachable")
 

@@ -4,13 +4,16 @@ it) that forks cannot hold `--timeout` off: its whole process group is killed.""
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import shlex
 import subprocess
 import time
 
 import pytest
 
+from pooltui.capture.pyspy import find_pyspy
 from tests.live.test_bad_input import assert_clean_failure, fake_pyspy, python_with_child, run  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.live
@@ -61,3 +64,20 @@ def test_a_wrapper_that_double_forks_out_of_the_group_cannot_hang_the_capture(py
     assert_clean_failure(out, 3, "did not answer within 2 s")
     if marker.exists():
         subprocess.run(["kill", marker.read_text().strip()], check=False)
+
+
+def test_a_python_process_py_spy_misses_once_is_read_again(python_with_child, tmp_path):  # noqa: F811
+    """py-spy's "Failed to find a python interpreter in the .data section" comes and goes (a
+    crash-looping pool's parent, forking): read again, never "not a Python process" (exit 3)."""
+    parent, child = python_with_child
+    failed = tmp_path / "failed"
+    wrapper = fake_pyspy(
+        tmp_path,
+        f"if mkdir {failed}-$3 2>/dev/null; then echo 'Error: Failed to find a python interpreter in the .data section' >&2; exit 1; fi\n"
+        f'exec {shlex.quote(find_pyspy())} "$@"\n',
+    )
+    out = run("snapshot", str(parent), "--format", "json", env={"POOLTUI_PYSPY": str(wrapper)}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    processes = {p["pid"]: p for p in json.loads(out.stdout)["snapshot"]["processes"]}
+    assert {parent, child} <= set(processes) and all(processes[pid]["threads"] and not processes[pid]["error"] for pid in (parent, child)), processes
+    assert (tmp_path / f"failed-{parent}").is_dir() and (tmp_path / f"failed-{child}").is_dir()  # each failed once first

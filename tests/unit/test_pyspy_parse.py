@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pooltui.capture.errors import DumpTimeout, NotPython, PermissionDenied, ProcessGone, PySpyFailed
-from pooltui.capture.pyspy import classify_failure, parse_dump
+from pooltui.capture.pyspy import classify_failure, parse_dump, transient
 from tests.conftest import FIXTURES, examples
 
 RAW = sorted((FIXTURES / "pyspy").glob("*.json"))
@@ -70,6 +70,19 @@ def test_failure_text_maps_to_typed_errors(stderr, error):
     assert isinstance(exc, error)
     assert exc.detail == stderr
     assert exc.help
+
+
+@pytest.mark.parametrize(
+    ("stderr", "again"),
+    [
+        ("Error: Failed to get stack traces\nCaused by: ...", True),
+        ("Error: Failed to find a python interpreter in the .data section\n\nStack backtrace:\n   0: anyhow", True),
+        ("Error: Failed to find python version from target process", False),  # `sleep`: not Python, for good
+        ("Permission Denied: Try running again with elevated permissions", False),
+    ],
+)
+def test_only_failures_that_come_and_go_are_read_again(stderr, again):
+    assert transient(classify_failure(1, stderr, 1)) is again
 
 
 def test_failure_of_a_vanished_pid_is_process_gone():
