@@ -132,11 +132,14 @@ def start(
         demo.info = wait_ready(fifo, proc, timeout)
         if "error" in demo.info:  # the demo's own "state not reached" line (demo/_common.py Demo.fail)
             raise DemoError(f"scenario {name} did not reach its state: {str(demo.info['error'])[:300]}")
-    except BaseException:
+    except BaseException as exc:
         text = demo.stderr()
         demo.stop()
-        if isinstance(text, str) and text:
-            raise DemoError(f"scenario {name} did not become ready: {text.strip().splitlines()[-1]}") from None
+        if isinstance(text, str) and text.strip():
+            # why (late, exited, its own error) and how its stderr ends: its last line alone can be
+            # noise (crash_loop's was a ZeroDivisionError, and said nothing of why it was not ready)
+            tail = " | ".join(text.strip().splitlines()[-6:])[-1500:]
+            raise DemoError(f"scenario {name} did not become ready ({exc}); its stderr ends: {tail}") from None
         raise
     finally:
         try:
