@@ -19,13 +19,18 @@ def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
     return {e.fd for e in (q.sockets if socket else q.pipes) if e.inode == inode}
 
 
+def _in_call(q: Process, fds: set[int], writing: bool) -> tuple[Thread, ...]:
+    """The threads of ``q`` in a write (``writing``) or a read call on one of ``fds`` now."""
+    return tuple(t for t in q.threads if not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in _WRITE_CALLS) == writing)
+
+
 def _flowing(q: Process, fds: set[int], writing: bool) -> bool:
     """A thread of ``q`` is in the opposite call on the other end right now: it writes what
     the waiter reads, or reads what it writes. Neither waits on the other: a reader blocks
     only on an empty buffer, and a write into a connection whose reader waits on an empty
     one goes through (a 2.7 rpc server caught in sendall() to a worker blocked in recv()
     from it, read as a cycle with the worker's parent, was a false deadlock)."""
-    return any(not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in _WRITE_CALLS) != writing for t in q.threads)
+    return bool(_in_call(q, fds, not writing))
 
 
 def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool]:
@@ -41,7 +46,7 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
     CPU, in a timed wait (a sleep) or seen to run when read again (``Thread.ran``) could write
     any moment: it ends the wait (no edge to make a cycle of), even when it is a main loop
     that never touches the connection."""
-    same = tuple(t for t in q.threads if not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in _WRITE_CALLS) == writing)
+    same = _in_call(q, fds, writing)
     if same:
         return same, (), True
     can, later = [], []

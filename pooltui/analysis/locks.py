@@ -125,21 +125,25 @@ def _in_frame(frame_file: str, frame_function: str, key: tuple[str, str]) -> boo
 _WITH_LINE = ("with ", "async with ")
 
 
+def entering_at(t: Thread) -> Optional[int]:
+    """Index of a waiter's innermost user frame when its line enters a ``with`` (the waiter
+    holds an ``__exit__`` of its own there), -1 when its line is another, None when its line
+    is not known (its source not read)."""
+    i = innermost_user(t.frames)
+    code = (t.frames[i].code or "").lstrip() if i is not None else ""
+    if not code:
+        return None
+    return i if code.startswith(_WITH_LINE) else -1
+
+
 def entering_waiters(lock: Lock, proc: Process) -> Optional[int]:
     """How many of ``lock``'s waiters in ``proc`` are blocked entering a ``with`` of it (each
     holds an ``__exit__`` of its own: ``Lock.with_exits`` counts it), or None when a waiter's
-    line is not known (its source not read: a relative script path on <= 3.8): then nobody
-    can tell the waiters' exits from a holder's."""
+    line is not known (a relative script path on <= 3.8 before it was read against the
+    target's cwd): then nobody can tell the waiters' exits from a holder's."""
     waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
-    entering = 0
-    for t in proc.threads:
-        if t.tid in waiting and not t.ghost:
-            i = innermost_user(t.frames)
-            code = (t.frames[i].code or "").lstrip() if i is not None else ""
-            if not code:
-                return None
-            entering += code.startswith(_WITH_LINE)
-    return entering
+    found = [entering_at(t) for t in proc.threads if t.tid in waiting and not t.ghost]
+    return None if None in found else sum(i >= 0 for i in found)  # type: ignore[operator]
 
 
 def _with_holders(lock: Lock, snapshot: Snapshot) -> tuple[LockHolder, ...]:

@@ -28,10 +28,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pooltui.analysis.locks import FORK_FIX, entering_waiters, lock_key
+from pooltui.analysis.locks import FORK_FIX, entering_at, entering_waiters, lock_key
 from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, Snapshot, Thread, WaitKind
 
-_WITH = ("with ", "async with ")
 _PIPE_WAITS = (WaitKind.PIPE_READ, WaitKind.QUEUE_GET)  # a multiprocessing Connection.recv / Queue.get (2.7: no connection.py frame)
 
 SELF_FIX = (
@@ -80,12 +79,6 @@ def _fork_facts(lock: Lock, proc: Process, snapshot: Snapshot) -> list[str]:
     return facts
 
 
-def _entering(t: Thread) -> int:
-    """Index of the waiter's innermost Python frame when its line enters a `with`, else -1."""
-    i = next((i for i, f in enumerate(t.frames) if not f.native), None)
-    return i if i is not None and (t.frames[i].code or "").lstrip().startswith(_WITH) else -1
-
-
 def _one_beyond_the_waiters(lock: Lock, proc: Process) -> bool:
     """Memory leaves exactly one live `with` of the lock beyond the waiters entering one --
     said only when every waiter's line is known (``entering_waiters``): a waiter whose
@@ -107,7 +100,8 @@ def _self_holder(lock: Lock, proc: Optional[Process]) -> Optional[tuple[Thread, 
     keys = {(file, function) for file, function in lock.with_frames}
     inside = []
     for t in _live(proc):
-        start = _entering(t) + 1 if t.tid in waiting else 0
+        at = entering_at(t) if t.tid in waiting else None  # every waiter's line is known here
+        start = at + 1 if at is not None else 0
         at = next((i for i in range(start, len(t.frames)) if (t.frames[i].file, t.frames[i].function.rpartition(".")[2]) in keys), None)
         if at is not None:
             inside.append((t, at))
