@@ -270,7 +270,22 @@ def _read_one(root: int, path: str, known: Collection[Identity]) -> Result:
     return Read(identity, b"".join(chunks))
 
 
-def _reader(pid: int, creds: Creds, paths: Sequence[str], known: Collection[Identity], out: dict[str, Result]) -> None:
+def _exists(root: int, path: str, known: Collection[Identity]) -> Result:
+    """Whether ``path`` names anything the target's user can reach (an ``O_PATH`` open:
+    nothing is read, a FIFO is not opened): "" when it does, else why not."""
+    if "\0" in path:
+        return "its path holds a NUL byte"
+    try:
+        os.close(_open(root, os.fsencode(path), os.O_PATH | os.O_CLOEXEC))
+    except _Refused as exc:
+        return str(exc)
+    except OSError as exc:
+        return _REASONS.get(exc.errno or 0, f"it cannot be opened ({exc.strerror or exc})")
+    return ""
+
+
+def _reader(pid: int, creds: Creds, paths: Sequence[str], known: Collection[Identity], out: dict[str, Result], one=None) -> None:
+    one = one or _read_one
     try:
         # as root: the target's root directory, whatever mount namespace it lives in
         root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -281,7 +296,7 @@ def _reader(pid: int, creds: Creds, paths: Sequence[str], known: Collection[Iden
     try:
         problem = _become(creds)
         for p in paths:
-            out[p] = problem if problem is not None else _read_one(root, p, known)
+            out[p] = problem if problem is not None else one(root, p, known)
     except Exception as exc:  # never let the thread die silently: say what went wrong
         for p in paths:
             out.setdefault(p, f"reading failed ({type(exc).__name__})")
@@ -289,15 +304,22 @@ def _reader(pid: int, creds: Creds, paths: Sequence[str], known: Collection[Iden
         os.close(root)
 
 
-def read_files(pid: int, creds: Creds, paths: Sequence[str], timeout: float, known: Collection[Identity] = ()) -> dict[str, Result]:
+def read_files(pid: int, creds: Creds, paths: Sequence[str], timeout: float, known: Collection[Identity] = (), *, one=None) -> dict[str, Result]:
     """Each of ``paths`` as process ``pid`` sees it and its user may read it, within
     ``timeout`` seconds; ``known`` identities are opened (the permission is proven) but
     not read again."""
     out: dict[str, Result] = {}
-    thread = threading.Thread(target=_reader, args=(pid, creds, list(paths), frozenset(known), out), name="pooltui-source", daemon=True)
+    thread = threading.Thread(target=_reader, args=(pid, creds, list(paths), frozenset(known), out, one), name="pooltui-source", daemon=True)
     thread.start()
     thread.join(timeout)
     done = dict(out)
     for p in paths:
         done.setdefault(p, f"reading it took longer than {timeout:g} s")
     return done
+
+
+def existing(pid: int, creds: Creds, paths: Sequence[str], timeout: float) -> set[str]:
+    """Those of ``paths`` that exist as process ``pid`` sees them and its user may reach
+    them (the same rules as ``read_files``; nothing is opened for reading). A path not
+    answered within ``timeout`` counts as absent."""
+    return {p for p, why in read_files(pid, creds, paths, timeout, one=_exists).items() if why == ""}

@@ -174,7 +174,7 @@ async def capture_tree(
             if previous is not None:
                 return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, tracer_pid=proc.tracer_pid, reused=True)
             async with limit:
-                threads = await pyspy.dump_consistent(info.pid, options.dump, exe, info.sched)
+                threads = await pyspy.dump_consistent(info.pid, options.dump, exe, info.sched, info.python)
             # before anything else sees the stacks: a secret never enters the Snapshot
             threads = redact.redact_threads(threads, redact=options.redact)
             proc = await asyncio.to_thread(_with_code, _with_threads(proc, info, threads), files, options.redact)

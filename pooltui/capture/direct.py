@@ -1,0 +1,187 @@
+"""Stacks read without py-spy where that gives what py-spy gives, checked against py-spy.
+
+py-spy costs ~8 ms of CPU per process, mostly re-reading the interpreter's symbols: for a
+Pool(64) that is most of a snapshot. ``capture.memory.stacks`` reads the same stacks from
+``/proc/PID/mem`` in ~0.3 ms, but only trusts itself where py-spy agreed: the first
+processes of each interpreter binary (device, inode of libpython or the executable) are
+read both ways, and the binary's processes are read directly only once a comparison came
+out equal (thread idents, OS thread ids, names; every frame's function, file, short file
+and line). One that differs turns the binary back to py-spy for good (and says so once on
+stderr when POOLTUI_DEBUG is set). ``POOLTUI_DIRECT=0`` turns direct reads off.
+
+Only a read that cannot differ from py-spy's is taken: every thread asleep at the walk and
+now, and none scheduled between the read's start and end (``procs.ran_since``), as for
+py-spy's own unpaused reads; no ``--locals`` or ``--native`` (py-spy reads those). Anything
+else, and any read that does not validate, goes to py-spy as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+
+from pooltui.capture import procs, pyspy, safeopen
+from pooltui.capture.errors import CaptureError, ProcessGone
+from pooltui.capture.memory import stacks
+from pooltui.model import Thread
+
+SHORT_TIMEOUT = 2.0  # seconds for the __init__.py look-ups of one process's files
+
+# (dev, inode, version) of an interpreter binary -> py-spy agreed (True) or not (False)
+_VERIFIED: dict[tuple[int, int, tuple[int, int]], bool] = {}
+# (view, file name) -> py-spy's short file name ('' when py-spy gives none)
+_SHORT: dict[tuple, str] = {}
+_SHORT_MAX = 8192
+
+
+_EXECUTOR: Optional[ThreadPoolExecutor] = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    """One thread for every direct read: they are Python work (~1 ms each) made of many
+    short system calls, and several threads taking turns at the GIL after each one spend
+    more than twice the CPU (Pool(64): 380 ms in 4 threads, 170 ms in one) for no gain."""
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pooltui-direct")
+    return _EXECUTOR
+
+
+def enabled() -> bool:
+    return os.environ.get("POOLTUI_DIRECT", "1") != "0"
+
+
+def version_of(python: Optional[str]) -> Optional[tuple[int, int]]:
+    parts = (python or "").split(".")
+    try:
+        version = (int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        return None
+    return version if version in stacks.STACK_LAYOUTS else None
+
+
+def _short_names(pid: int, files: set[str]) -> dict[str, str]:
+    """py-spy's ``short_filename`` of each file: the path below the outermost directory
+    chain that holds ``__init__.py`` files (``multiprocessing/pool.py``). py-spy looks as
+    root; here the look-ups are made as the target's user in its root (``safeopen``)."""
+    from pooltui.capture import sourcelines
+
+    view = sourcelines._view(pid)
+    out: dict[str, str] = {}
+    wanted: dict[str, list[str]] = {}
+    for name in files:
+        known = _SHORT.get((view, name))
+        if known is not None:
+            out[name] = known
+        elif name.startswith("/"):
+            parents, path = [], name.rpartition("/")[0] or "/"
+            while True:
+                parents.append(path)
+                if path == "/":
+                    break
+                path = path.rpartition("/")[0] or "/"
+            wanted[name] = parents
+        else:  # py-spy would look relative to its own working directory: meaningless, taken as absent
+            out[name] = name.rpartition("/")[2] if "/" in name else name
+    if wanted:
+        asked = sorted({(p.rstrip("/") + "/__init__.py") for parents in wanted.values() for p in parents})
+        present = set()
+        if not isinstance(view, str):
+            present = safeopen.existing(pid, view[-1], asked, SHORT_TIMEOUT)
+        for name, parents in wanted.items():
+            top = parents[0]
+            for parent in parents:
+                top = parent
+                if parent.rstrip("/") + "/__init__.py" not in present:
+                    break
+            prefix = top if top.endswith("/") else top + "/"
+            out[name] = name[len(prefix) :] if name.startswith(prefix) else name
+    if not isinstance(view, str):
+        if len(_SHORT) >= _SHORT_MAX:
+            _SHORT.clear()
+        for name, short in out.items():
+            _SHORT[(view, name)] = short
+    return out
+
+
+def _read(pid: int, version: tuple[int, int]) -> tuple[list[Thread], tuple[int, int, tuple[int, int]]]:
+    with stacks.StackMemory(pid, version) as mem:
+        raw = mem.threads()
+        key = (*mem.binary, version)
+    shorts = _short_names(pid, {f.file for t in raw for f in t.frames})
+    threads = [
+        Thread(
+            tid=t.tid,
+            ident=t.ident,
+            name=t.name,
+            active=False,  # every thread is asleep: read only then
+            owns_gil=t.owns_gil,
+            frames=tuple(pyspy.make_frame(f.function, f.file, max(f.line, 0), shorts.get(f.file, f.file)) for f in t.frames),
+        )
+        for t in raw
+    ]
+    return threads, key
+
+
+def _comparable(threads: list[Thread]) -> list[tuple]:
+    return [(t.ident, t.tid, t.name, t.owns_gil, tuple((f.function, f.file, f.short_file, f.line) for f in t.frames)) for t in threads]
+
+
+def _debug(message: str) -> None:
+    if os.environ.get("POOLTUI_DEBUG"):
+        print(f"pooltui: {message}", file=sys.stderr)
+
+
+def usable(python: Optional[str], options: pyspy.DumpOptions) -> bool:
+    """Whether a process of this interpreter may be read directly with these options."""
+    return enabled() and not options.locals and not options.native and version_of(python) is not None
+
+
+MOVED = "moved"  # read() found a thread scheduled during the read: worth trying again
+
+# binary -> (event loop, the comparison in progress): the other processes of the binary wait
+# for the first one's comparison instead of each running py-spy
+_CHECKING: dict[tuple[int, int, tuple[int, int]], tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
+
+
+async def read(pid: int, python: Optional[str], before: dict[int, procs.Sched], options: pyspy.DumpOptions, exe: str):
+    """The threads of ``pid`` read directly; None when py-spy should read it; MOVED when a
+    thread was scheduled while it was read. ``before``: its threads' Sched read just now
+    (all asleep)."""
+    version = version_of(python)
+    if version is None or not usable(python, options):
+        return None
+    loop = asyncio.get_running_loop()
+    try:
+        threads, key = await loop.run_in_executor(_executor(), _read, pid, version)
+    except ProcessGone:
+        raise
+    except CaptureError as exc:
+        _debug(f"process {pid} not read directly: {exc}")
+        return None
+    if procs.ran_since(before, procs.read_sched(pid)):
+        return MOVED
+    checking = _CHECKING.get(key)
+    if key not in _VERIFIED and checking is not None and checking[0] is loop:
+        await checking[1].wait()
+    agreed = _VERIFIED.get(key)
+    if agreed is None:
+        # read it again with py-spy, unpaused: equal reads with nothing scheduled through both
+        # prove the direct reader right for this binary
+        done = asyncio.Event()
+        _CHECKING[key] = (loop, done)
+        try:
+            spy = await pyspy.dump(pid, pyspy.DumpOptions(nonblocking=True, timeout=options.timeout), exe)
+            if procs.ran_since(before, procs.read_sched(pid)):
+                return MOVED
+            agreed = _VERIFIED[key] = _comparable(threads) == _comparable(spy)
+        finally:
+            done.set()
+            _CHECKING.pop(key, None)
+        if not agreed:
+            _debug(f"direct read of process {pid} differs from py-spy's: binary {key} is read by py-spy")
+        return spy
+    return threads if agreed else None
