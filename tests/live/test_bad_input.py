@@ -137,7 +137,8 @@ def test_pyspy_printing_garbage(python_with_child, tmp_path):
 
 def test_process_exiting_during_capture_leaves_the_rest_complete(python_with_child, tmp_path):
     """The child is killed (by this test's py-spy wrapper, not by pooltui) after the tree
-    walk saw it and before its dump: it becomes a 'gone' process, the parent is complete."""
+    walk saw it and before its dump: it becomes a 'gone' process, the parent is complete.
+    py-spy's dump, so direct reads are off (the same for a direct read: test_direct.py)."""
     parent, child = python_with_child
     real = subprocess.run(
         [sys.executable, "-c", "from pooltui.capture.pyspy import find_pyspy; print(find_pyspy())"], capture_output=True, text=True, check=True
@@ -145,7 +146,7 @@ def test_process_exiting_during_capture_leaves_the_rest_complete(python_with_chi
     wait_dead = f'while grep -q "^State:[[:space:]]*[RSD]" /proc/{child}/status 2>/dev/null; do :; done'
     wrapper = fake_pyspy(tmp_path, f'if [ "$3" = "{child}" ]; then kill -9 {child}; {wait_dead}; fi\nexec {real} "$@"\n')
     out_file = tmp_path / "r.json"
-    out = run("snapshot", str(parent), "-o", str(out_file), env={"POOLTUI_PYSPY": str(wrapper)})
+    out = run("snapshot", str(parent), "-o", str(out_file), env={"POOLTUI_PYSPY": str(wrapper), "POOLTUI_DIRECT": "0"})
     assert out.returncode in (0, 1), out.stderr
     from pooltui.report import load_report
 

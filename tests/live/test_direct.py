@@ -20,6 +20,7 @@ import time
 import pytest
 
 from pooltui.capture import direct, procs, pyspy
+from pooltui.capture.errors import ProcessGone
 from pooltui.capture.memory import stacks
 from tests.conftest import capture, interpreter_params
 
@@ -202,3 +203,24 @@ def test_a_version_without_a_stack_layout_is_left_to_py_spy():
     assert direct.version_of("3.11") == (3, 11)
     assert not direct.usable("3.11", pyspy.DumpOptions(locals=True))
     assert direct.usable("3.11", pyspy.DumpOptions())
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.11",)))
+def test_a_process_that_exits_during_a_direct_read_is_gone_not_misread(python, monkeypatch):
+    """Killed between the thread list and its frames: the read says the process is gone
+    (the capture then shows it so), it does not fall back to a half read or to py-spy."""
+    proc = subprocess.Popen([python, "-c", "import time; print(flush=True); time.sleep(600)"], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"\n"
+    deadline = time.monotonic() + 30
+    while procs.any_running(procs.read_sched(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.01)  # asleep in time.sleep(): read directly
+    real = stacks.StackMemory.frames
+
+    def killed(self, frame):  # type: ignore[no-untyped-def]
+        proc.kill()
+        proc.wait()  # reaped: nothing left to read
+        return real(self, frame)
+
+    monkeypatch.setattr(stacks.StackMemory, "frames", killed)
+    with pytest.raises(ProcessGone):
+        asyncio.run(pyspy.dump_consistent(proc.pid, python="3.11"))

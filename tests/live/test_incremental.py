@@ -2,8 +2,9 @@
 that was scheduled since their last dump, never shows a stale stack, and `d` (``pids=``)
 dumps just what it is asked to.
 
-py-spy calls are counted through a wrapper named by $POOLTUI_PYSPY that logs its
-arguments and execs the real py-spy.
+Reads are counted in one log: py-spy calls through a wrapper named by $POOLTUI_PYSPY that
+logs its arguments and execs the real py-spy, and stacks read directly (capture.direct)
+through a wrapper of ``StackMemory.threads`` that logs ``direct --pid PID --nonblocking``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from pooltui.capture.memory import stacks
 from pooltui.capture.pyspy import find_pyspy
 from pooltui.model import Snapshot
 from pooltui.sources import LiveSource
@@ -49,6 +51,14 @@ def pyspy_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PySpyLog:
     wrapper.write_text(f'#!/bin/sh\necho "$@" >> {shlex.quote(str(log))}\nexec {shlex.quote(real)} "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setenv("POOLTUI_PYSPY", str(wrapper))
+    real_threads = stacks.StackMemory.threads
+
+    def logged(self):  # type: ignore[no-untyped-def]
+        with open(log, "a") as f:
+            f.write(f"direct --pid {self.pid} --nonblocking\n")  # a direct read never pauses the target
+        return real_threads(self)
+
+    monkeypatch.setattr(stacks.StackMemory, "threads", logged)
     return PySpyLog(log)
 
 
@@ -82,8 +92,9 @@ def capture(source: LiveSource, **kwargs) -> Snapshot:  # type: ignore[no-untype
 def dumped_pids(calls: list[list[str]]) -> list[int]:
     """Whose stacks were dumped. Dumps with --locals are left out: those are the looks a
     verdict asks for (LiveSource._look_closer: a stuck thread's telling locals), taken
-    once per unchanged stack, not the refresh's own."""
-    return [int(call[call.index("--pid") + 1]) for call in calls if "--pid" in call and "--locals" not in call]
+    once per unchanged stack, not the refresh's own. Each pid once: a direct read tried again
+    (a thread woke during it) or checked against py-spy is still one process read."""
+    return list(dict.fromkeys(int(call[call.index("--pid") + 1]) for call in calls if "--pid" in call and "--locals" not in call))
 
 
 @pytest.fixture
