@@ -1,6 +1,7 @@
 """py-spy's output and process are bounded too (issue 14 items 7b and 14): a flood of
 output is cut at a cap with a clear per-process error, and a py-spy (or a wrapper around
-it) that forks cannot hold `--timeout` off: its whole process group is killed."""
+it) that forks cannot hold `--timeout` off: its whole process group is killed. These are
+py-spy's paths: stacks read directly (capture.direct) are off (POOLTUI_DIRECT=0)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def _peak_rss_of_children_mib() -> float:
 def test_a_flood_of_pyspy_output_is_cut_with_a_clear_error(python_with_child, tmp_path):  # noqa: F811
     parent, _ = python_with_child
     flood = fake_pyspy(tmp_path, "printf '['; head -c 300000000 /dev/zero | tr '\\0' ' '\n")
-    out = run("snapshot", str(parent), "--timeout", "30", env={"POOLTUI_PYSPY": str(flood)}, timeout=120)
+    out = run("snapshot", str(parent), "--timeout", "30", env={"POOLTUI_PYSPY": str(flood), "POOLTUI_DIRECT": "0"}, timeout=120)
     assert_clean_failure(out, 3, "py-spy printed more than 16 MiB for process")
     # the subprocess that ran pooltui (and every earlier child of this test process) stayed small
     assert _peak_rss_of_children_mib() < 600
@@ -38,7 +39,7 @@ def test_a_forking_pyspy_wrapper_does_not_defeat_the_timeout(python_with_child, 
     # the wrapper forks a child that keeps stdout open, then waits for it
     wrapper = fake_pyspy(tmp_path, f"sleep 600 &\necho $! > {marker}.tmp && mv {marker}.tmp {marker}\nwait\n")
     started = time.monotonic()
-    out = run("snapshot", str(parent), "--timeout", "2", env={"POOLTUI_PYSPY": str(wrapper)}, timeout=120)
+    out = run("snapshot", str(parent), "--timeout", "2", env={"POOLTUI_PYSPY": str(wrapper), "POOLTUI_DIRECT": "0"}, timeout=120)
     assert time.monotonic() - started < 60
     assert_clean_failure(out, 3, "did not answer within 2 s")
     grandchild = int(marker.read_text())
@@ -59,7 +60,7 @@ def test_a_wrapper_that_double_forks_out_of_the_group_cannot_hang_the_capture(py
     marker = tmp_path / "escaped"
     wrapper = fake_pyspy(tmp_path, f"setsid sh -c 'echo $$ > {marker}; exec sleep 30' &\nwait\n")
     started = time.monotonic()
-    out = run("snapshot", str(parent), "--timeout", "2", env={"POOLTUI_PYSPY": str(wrapper)}, timeout=120)
+    out = run("snapshot", str(parent), "--timeout", "2", env={"POOLTUI_PYSPY": str(wrapper), "POOLTUI_DIRECT": "0"}, timeout=120)
     assert time.monotonic() - started < 25
     assert_clean_failure(out, 3, "did not answer within 2 s")
     if marker.exists():
@@ -76,7 +77,7 @@ def test_a_python_process_py_spy_misses_once_is_read_again(python_with_child, tm
         f"if mkdir {failed}-$3 2>/dev/null; then echo 'Error: Failed to find a python interpreter in the .data section' >&2; exit 1; fi\n"
         f'exec {shlex.quote(find_pyspy())} "$@"\n',
     )
-    out = run("snapshot", str(parent), "--format", "json", env={"POOLTUI_PYSPY": str(wrapper)}, timeout=120)
+    out = run("snapshot", str(parent), "--format", "json", env={"POOLTUI_PYSPY": str(wrapper), "POOLTUI_DIRECT": "0"}, timeout=120)
     assert out.returncode == 0, out.stderr
     processes = {p["pid"]: p for p in json.loads(out.stdout)["snapshot"]["processes"]}
     assert {parent, child} <= set(processes) and all(processes[pid]["threads"] and not processes[pid]["error"] for pid in (parent, child)), processes
