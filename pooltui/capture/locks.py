@@ -375,15 +375,55 @@ def _with_manager(proc: Process, frames: dict[int, tuple[Frame, ...]], locks: di
     return out
 
 
+def _known_run(procs: Sequence[Process], wanted: dict[int, set[int]], known: Known, timeout: float) -> tuple[list[list[Lock]], list[str], int]:
+    """``process_locks`` for the leading processes whose every blocked thread waits at a
+    lock address already known (the 63 waiters of one pool lock after the first), in the
+    calling thread: (their locks, notes, how many were done). Stops at the first process
+    that needs more (a dump with locals), for ``process_locks``."""
+    done: list[list[Lock]] = []
+    notes: list[str] = []
+    for proc in procs:
+        version = version_of(proc)
+        blocked = [t for t in proc.threads if t.tid in wanted[proc.pid] and t.futex is not None]
+        if blocked and version is not None:
+            if not all(known.get((version, t.futex or 0)) for t in blocked):
+                break
+            try:
+                locks, pending = _from_known(proc, blocked, known, timeout)
+            except CaptureError as exc:
+                notes.append(f"lock state of pid {proc.pid} not read: {exc.message}")
+                done.append([])
+                continue
+            if pending:  # an address known, but another lock there now: the full way
+                break
+            found = list(locks.values())
+            if any(lock.kind in holders.WITH_KINDS for lock in found):
+                found = _with_candidates(proc, found)
+            done.append(found)
+        else:
+            done.append([])
+    return done, notes, len(done)
+
+
 async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: float) -> tuple[tuple[Lock, ...], tuple[str, ...]]:
     """Lock records for the wanted threads ({pid: {tid}}) plus every other process's
     copy of a waited multiprocessing lock; notes say what could not be read."""
     records: list[Lock] = []
     notes: list[str] = []
     known: Known = {}
-    for proc in snapshot.processes:
-        if proc.pid in wanted:
-            found, why = await process_locks(proc, wanted[proc.pid], timeout, known, tree=[p.pid for p in snapshot.processes])
+    tree = [p.pid for p in snapshot.processes]
+    todo = [p for p in snapshot.processes if p.pid in wanted]
+    while todo:
+        # memory reads run in a thread: a 128-process tree must not freeze the UI's loop;
+        # one thread hop for every process that needs no more than known addresses
+        done, why, count = await asyncio.to_thread(_known_run, todo, wanted, known, timeout)
+        for found in done:
+            records.extend(found)
+        notes.extend(why)
+        todo = todo[count:]
+        if todo:
+            proc, todo = todo[0], todo[1:]
+            found, why = await process_locks(proc, wanted[proc.pid], timeout, known, tree=tree)
             records.extend(found)
             notes.extend(why)
     if records:

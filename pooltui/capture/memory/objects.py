@@ -39,6 +39,7 @@ from pooltui.capture.memory.layouts import (
 from pooltui.capture.memory.reader import MemoryFault, ProcessMemory
 
 MAX_DICT_ENTRIES = 4096  # entries read from one dict unless the caller asks for fewer
+_STR_READ = 112  # bytes read at once for a str: header and a name of up to 56-72 characters
 
 
 @dataclass(frozen=True)
@@ -129,40 +130,49 @@ class ObjectMemory(ProcessMemory):
     # ---- small values
 
     def _str(self, addr: int) -> Optional[str]:
-        """Value of a str object (2.7: PyStringObject; 3.x: compact PyUnicodeObject)."""
+        """Value of a str object (2.7: PyStringObject; 3.x: compact PyUnicodeObject).
+
+        One read of the header and the first bytes (names are short), a second only for
+        the rest of a longer string: ~23,000 of these name one lock's place."""
         if addr in self._interned:
             return self._interned[addr]
-        info = self._type_of(addr)
+        if not addr or addr % 8:
+            return None
+        raw = self._try(addr, _STR_READ) or self._try(addr, 40)
+        if raw is None:
+            return None
+        refcnt, tp = struct.unpack_from("<qQ", raw)
+        info = self._type_info(tp) if refcnt > 0 else None
         if info is None or info.name != "str":
             return None
         lay = self.layout
         if lay.py2:
-            head = self._try(addr + 16, 20)  # ob_size, ob_shash, ob_sstate
-            if head is None:
-                return None
-            size, interned = struct.unpack_from("<q", head)[0], struct.unpack_from("<i", head, 16)[0]
+            size, interned = struct.unpack_from("<q", raw, 16)[0], struct.unpack_from("<i", raw, 32)[0]
             if not 0 <= size <= 4096:
                 return None
-            raw = self._try(addr + lay.str_ascii_data, size)
-            text = raw.decode("latin-1") if raw is not None else None
+            data = self._rest(raw, addr, lay.str_ascii_data, size)
+            text = data.decode("latin-1") if data is not None else None
         else:
-            head = self._try(addr + 16, 20)  # length, hash, state
-            if head is None:
-                return None
-            length = struct.unpack_from("<q", head, 0)[0]
-            state = struct.unpack_from("<I", head, 16)[0]
+            length = struct.unpack_from("<q", raw, 16)[0]
+            state = struct.unpack_from("<I", raw, 32)[0]
             interned, kind, compact, ascii_ = state & 3, (state >> 2) & 7, (state >> 5) & 1, (state >> 6) & 1
             if not compact or not 0 <= length <= 4096 or kind not in (1, 2, 4):
                 return None
             if ascii_:
-                raw = self._try(addr + lay.str_ascii_data, length)
-                text = raw.decode("ascii", "replace") if raw is not None else None
+                data = self._rest(raw, addr, lay.str_ascii_data, length)
+                text = data.decode("ascii", "replace") if data is not None else None
             else:
-                raw = self._try(addr + lay.str_compact_data, length * kind)
-                text = raw.decode({1: "latin-1", 2: "utf-16-le", 4: "utf-32-le"}[kind], "replace") if raw is not None else None
+                data = self._rest(raw, addr, lay.str_compact_data, length * kind)
+                text = data.decode({1: "latin-1", 2: "utf-16-le", 4: "utf-32-le"}[kind], "replace") if data is not None else None
         if text is not None and interned:
             self._interned[addr] = text
         return text
+
+    def _rest(self, raw: bytes, addr: int, start: int, size: int) -> Optional[bytes]:
+        """``size`` bytes at ``addr + start``: from ``raw`` (read at ``addr``) where it holds them."""
+        if start + size <= len(raw):
+            return raw[start : start + size]
+        return self._try(addr + start, size)
 
     def _int(self, addr: int) -> Optional[int]:
         """Value of a Python int (2.7 PyIntObject, 3.x PyLongObject); None if not an int."""

@@ -333,8 +333,8 @@ class StackMemory(ObjectMemory):
         if raw is None:
             raise Unreadable(f"a frame of process {self.pid} has no code object", pid=self.pid)
         first = struct.unpack_from("<i", raw, lay.code_firstlineno)[0]
-        name = self._text(struct.unpack_from("<Q", raw, lay.code_name)[0])
-        filename = self._text(struct.unpack_from("<Q", raw, lay.code_filename)[0])
+        name = self._str(struct.unpack_from("<Q", raw, lay.code_name)[0])
+        filename = self._str(struct.unpack_from("<Q", raw, lay.code_filename)[0])
         table = self._bytes(struct.unpack_from("<Q", raw, lay.code_linetable)[0])  # None: line 0, as py-spy
         if name is None or filename is None:
             raise Unreadable(f"a code object of process {self.pid} did not read whole", pid=self.pid)
@@ -342,8 +342,8 @@ class StackMemory(ObjectMemory):
         self._code[addr] = result
         return result
 
-    # One read per object where the general walkers (objects.py) make three: a frame's code
-    # object, its two names and its line table are read for every frame of every process.
+    # One read per object where the general walkers (objects.py) make two or three: a frame's
+    # code object and its line table are read for every frame of every process.
 
     def _object(self, addr: int, type_name: str, size: int) -> Optional[bytes]:
         """The first ``size`` bytes of the object at ``addr`` (fewer near the end of a mapping:
@@ -364,18 +364,6 @@ class StackMemory(ObjectMemory):
     def _tail(self, raw: bytes, addr: int, end: int) -> bytes:
         """``raw`` (read at ``addr``) made ``end`` bytes long by reading what is missing."""
         return raw if len(raw) >= end else raw + self.read(addr + len(raw), end - len(raw))
-
-    def _text(self, addr: int) -> Optional[str]:
-        """A compact ASCII str in one read (others: the general reader)."""
-        raw = self._object(addr, "str", 160)
-        if raw is None:
-            return None
-        if len(raw) >= 36:
-            length, state = struct.unpack_from("<q", raw, 16)[0], struct.unpack_from("<I", raw, 32)[0]
-            if state & 0x60 == 0x60 and 0 <= length < MAX_STR:  # compact and ASCII
-                start = self.layout.str_ascii_data
-                return self._tail(raw, addr, start + length)[start : start + length].decode("ascii", "replace")
-        return self._str(addr)
 
     def _bytes(self, addr: int, limit: int = MAX_TABLE) -> Optional[bytes]:
         """Value of a bytes object (shorter than ``limit`` bytes), or None."""
