@@ -12,7 +12,8 @@ stderr when POOLTUI_DEBUG is set). ``POOLTUI_DIRECT=0`` turns direct reads off.
 Only a read that cannot differ from py-spy's is taken: every thread asleep at the walk and
 now, and none scheduled between the read's start and end (``procs.ran_since``), as for
 py-spy's own unpaused reads; no ``--locals`` or ``--native`` (py-spy reads those). Anything
-else, and any read that does not validate, goes to py-spy as before.
+else, and any read that does not validate, goes to py-spy as before. The reads run on the
+capture's one worker thread (``capture.worker``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
-from pooltui.capture import procs, pyspy, safeopen
+from pooltui.capture import procs, pyspy, safeopen, worker
 from pooltui.capture.errors import CaptureError, ProcessGone
 from pooltui.capture.memory import stacks
 from pooltui.model import Thread
@@ -35,19 +35,6 @@ _VERIFIED: dict[tuple[int, int, tuple[int, int]], bool] = {}
 # (view, file name) -> py-spy's short file name ('' when py-spy gives none)
 _SHORT: dict[tuple, str] = {}
 _SHORT_MAX = 8192
-
-
-_EXECUTOR: Optional[ThreadPoolExecutor] = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    """One thread for every direct read: they are Python work (~1 ms each) made of many
-    short system calls, and several threads taking turns at the GIL after each one spend
-    more than twice the CPU (Pool(64): 380 ms in 4 threads, 170 ms in one) for no gain."""
-    global _EXECUTOR
-    if _EXECUTOR is None:
-        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pooltui-direct")
-    return _EXECUTOR
 
 
 def enabled() -> bool:
@@ -156,7 +143,7 @@ async def read(pid: int, python: Optional[str], before: dict[int, procs.Sched], 
         return None
     loop = asyncio.get_running_loop()
     try:
-        threads, key = await loop.run_in_executor(_executor(), _read, pid, version)
+        threads, key = await worker.run(_read, pid, version)
     except ProcessGone:
         raise
     except CaptureError as exc:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import holders, kernel, managers, memory, pyspy, semaphores, semlocks, sourcelines
+from pooltui.capture import holders, kernel, managers, memory, pyspy, semaphores, semlocks, sourcelines, worker
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
@@ -159,7 +159,7 @@ async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> 
     threads = await pyspy.dump_consistent(proc.pid, pyspy.DumpOptions(locals=True, timeout=timeout))
     matched = [t for t in match_tasks(proc.pid, threads, live) if not t.ghost]
     # source files are read as the target's user, within a deadline: never on the event loop
-    return await asyncio.to_thread(lambda: {t.tid: sourcelines.with_code(t.frames, proc.pid) for t in matched})
+    return await worker.run(lambda: {t.tid: sourcelines.with_code(t.frames, proc.pid) for t in matched})
 
 
 # a thread py-spy saw idle that reads "running" (or -1, or restart_syscall) right after a
@@ -308,19 +308,19 @@ async def process_locks(
     frames: dict[int, tuple[Frame, ...]] = {}
     try:
         # memory reads run in a thread: a 128-process tree must not freeze the UI's loop
-        locks, pending = await asyncio.to_thread(_from_known, proc, blocked, known, timeout)
+        locks, pending = await worker.run(_from_known, proc, blocked, known, timeout)
         if pending:
             frames = await _frames_with_locals(proc, timeout, set(memory.thread_syscalls(proc.pid)))
-            await asyncio.to_thread(_resolve, proc, version, pending, frames, known, locks, timeout)
+            await worker.run(_resolve, proc, version, pending, frames, known, locks, timeout)
             if tree and any(managers.serving(frames.get(t.tid, ())) for t in pending):
-                locks = await asyncio.to_thread(_with_manager, proc, frames, locks, tree)
+                locks = await worker.run(_with_manager, proc, frames, locks, tree)
     except CaptureError as exc:
         return [], [f"lock state of pid {proc.pid} not read: {exc.message}"]
     if any(lock.kind in holders.WITH_KINDS for lock in locks.values()):
         # the threads with their locals where a dump had them: a local of the lock's name
         # bound to another object rules a frame out (two locks passed to one function)
         stacks = replace(proc, threads=tuple(replace(t, frames=frames.get(t.tid, t.frames)) for t in proc.threads))
-        return await asyncio.to_thread(_with_candidates, stacks, list(locks.values())), []
+        return await worker.run(_with_candidates, stacks, list(locks.values())), []
     return list(locks.values()), []
 
 
@@ -416,7 +416,7 @@ async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: f
     while todo:
         # memory reads run in a thread: a 128-process tree must not freeze the UI's loop;
         # one thread hop for every process that needs no more than known addresses
-        done, why, count = await asyncio.to_thread(_known_run, todo, wanted, known, timeout)
+        done, why, count = await worker.run(_known_run, todo, wanted, known, timeout)
         for found in done:
             records.extend(found)
         notes.extend(why)
@@ -427,8 +427,8 @@ async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: f
             records.extend(found)
             notes.extend(why)
     if records:
-        records.extend(await asyncio.to_thread(sibling_semlocks, snapshot, records))
-        records = await asyncio.to_thread(holders.owners_took_at, snapshot, records)
+        records.extend(await worker.run(sibling_semlocks, snapshot, records))
+        records = await worker.run(holders.owners_took_at, snapshot, records)
         records = [holders.manager_took_at(snapshot, lock) if lock.manager is not None else lock for lock in records]
     return tuple(records), tuple(dict.fromkeys(notes))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui import __version__
-from pooltui.capture import kernel, locks, procs, pyspy, redact, sourcelines
+from pooltui.capture import kernel, locks, procs, pyspy, redact, sourcelines, worker
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Process, Snapshot, Thread
@@ -177,7 +177,7 @@ async def capture_tree(
                 threads = await pyspy.dump_consistent(info.pid, options.dump, exe, info.sched, info.python)
             # before anything else sees the stacks: a secret never enters the Snapshot
             threads = redact.redact_threads(threads, redact=options.redact)
-            proc = await asyncio.to_thread(_with_code, _with_threads(proc, info, threads), files, options.redact)
+            proc = await worker.run(_with_code, _with_threads(proc, info, threads), files, options.redact)
             return await locks.with_futex_settled(proc)
         except CaptureError as exc:
             return replace(proc, error=procs.error_of(exc))

@@ -189,7 +189,7 @@ def test_a_worker_waiting_on_a_socket_to_its_waiting_parent_is_a_deadlock(python
         main = text.replace(f"'Thread {parent['pid']}'", "'MainThread'")  # 2.7: py-spy names no thread
         assert f"unless 'MainThread' (pid {parent['pid']}, which waits for an Event" in main, text
     else:
-        assert rc == 1 and d["severity"] == "error" and d["certainty"] == "inferred"
+        assert rc == 1 and d["severity"] == "error" and d["certainty"] == "inferred", d
     assert "never block on a reply from a process that is itself waiting for you" in d["fix"]
 
 
