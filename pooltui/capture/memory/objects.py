@@ -74,6 +74,24 @@ PLAIN_LEAF_TYPES = frozenset(
 )  # fmt: skip
 
 
+def _unpacked(table: Optional[tuple[bytes, int, Optional[tuple[int, ...]]]]) -> list[tuple[int, int]]:
+    """(key, value) addresses of a raw entry table (``_dict_table``), empty slots left out."""
+    if table is None:
+        return []
+    raw, esize, vals = table
+    out = []
+    for i in range(len(raw) // esize):
+        if esize == 24:
+            _h, key, value = struct.unpack_from("<qQQ", raw, i * 24)
+        else:
+            key, value = struct.unpack_from("<QQ", raw, i * 16)
+        if vals is not None:
+            value = vals[i]
+        if key and value:
+            out.append((key, value))
+    return out
+
+
 class ObjectMemory(ProcessMemory):
     """ProcessMemory that reads Python objects."""
 
@@ -254,78 +272,87 @@ class ObjectMemory(ProcessMemory):
     def _dict_entries(self, dict_addr: int, limit: int = MAX_DICT_ENTRIES) -> list[tuple[int, int]]:
         """(key address, value address) of a dict object, its first ``limit`` entries;
         [] if it is not a readable dict (or a 2.7 table far larger than ``limit``)."""
+        return _unpacked(self._dict_table(dict_addr, limit))
+
+    def value_at_key(self, dict_addr: int, key_addr: int, limit: int = MAX_DICT_ENTRIES) -> Optional[int]:
+        """``d[k]`` for the key object at ``key_addr`` (compared by address, not by value):
+        one search of the raw entry table instead of an entry list built in Python."""
+        table = self._dict_table(dict_addr, limit)
+        if table is None:
+            return None
+        raw, esize, vals = table
+        needle, at = struct.pack("<Q", key_addr), esize - 16  # the key's offset in an entry
+        pos = raw.find(needle)
+        while pos >= 0:
+            if pos % esize == at:
+                i = pos // esize
+                value = vals[i] if vals is not None else struct.unpack_from("<Q", raw, pos + 8)[0]
+                return value or None
+            pos = raw.find(needle, pos + 1)
+        return None
+
+    def _dict_table(self, dict_addr: int, limit: int) -> Optional[tuple[bytes, int, Optional[tuple[int, ...]]]]:
+        """(raw entries, entry size, split values or None) of a dict object, its first
+        ``limit`` entries; None if it is not a readable dict."""
         info = self._type_of(dict_addr)
         if info is None or not info.flags & TPFLAGS_DICT_SUBCLASS:
-            return []
+            return None
         kind = self.layout.dict_kind
         if kind == "py27":
             head = self._try(dict_addr + 32, 16)
             if head is None:
-                return []
+                return None
             mask, table = struct.unpack("<qQ", head)
             if not 0 <= mask < max(4 * limit, 64):
-                return []
+                return None
             raw = self._try(table, (mask + 1) * 24)
-            if raw is None:
-                return []
-            out = []
-            for i in range(mask + 1):
-                _h, key, value = struct.unpack_from("<qQQ", raw, i * 24)
-                if key and value:
-                    out.append((key, value))
-            return out
+            return None if raw is None else (raw, 24, None)
         head = self._try(dict_addr + 32, 16)
         if head is None:
-            return []
+            return None
         keys, values = struct.unpack("<QQ", head)
-        return self._keys_entries(keys, values + self.layout.values_header if values else 0, bound=limit)
+        return self._keys_table(keys, values + self.layout.values_header if values else 0, limit)
 
     def _keys_entries(self, keys: int, values: int, bound: int = MAX_DICT_ENTRIES) -> list[tuple[int, int]]:
         """Entries of a PyDictKeysObject, at most ``bound``; ``values`` = split values array (or 0)."""
+        return _unpacked(self._keys_table(keys, values, bound))
+
+    def _keys_table(self, keys: int, values: int, bound: int) -> Optional[tuple[bytes, int, Optional[tuple[int, ...]]]]:
+        """(raw entries, entry size, split values or None) of a PyDictKeysObject, at most ``bound`` entries."""
         if not keys:
-            return []
+            return None
         if self.layout.dict_kind == "py36":
             head = self._try(keys, 40)
             if head is None:
-                return []
+                return None
             size = struct.unpack_from("<q", head, 8)[0]
             nentries = struct.unpack_from("<q", head, 32)[0]
             if not 0 < size <= 1 << 24 or not 0 <= nentries <= size:
-                return []
+                return None
             ixsize = 1 if size <= 0xFF else 2 if size <= 0xFFFF else 4 if size <= 0xFFFFFFFF else 8
             entries, esize = keys + 40 + size * ixsize, 24
         else:
             head = self._try(keys, 32)
             if head is None:
-                return []
+                return None
             log2_size, log2_index_bytes, dk_kind = head[8], head[9], head[10]
             nentries = struct.unpack_from("<q", head, 24)[0]
             if log2_size > 24 or log2_index_bytes > 27 or dk_kind > 2 or not 0 <= nentries <= 1 << log2_size:
-                return []
+                return None
             entries, esize = keys + 32 + (1 << log2_index_bytes), (24 if dk_kind == 0 else 16)
         nentries = min(nentries, bound)
         if nentries == 0:
-            return []
+            return None
         raw = self._try(entries, nentries * esize)
         if raw is None:
-            return []
+            return None
         vals: Optional[tuple[int, ...]] = None
         if values:
             vraw = self._try(values, nentries * 8)
             if vraw is None:
-                return []
+                return None
             vals = struct.unpack(f"<{nentries}Q", vraw)
-        out = []
-        for i in range(nentries):
-            if esize == 24:
-                _h, key, value = struct.unpack_from("<qQQ", raw, i * 24)
-            else:
-                key, value = struct.unpack_from("<QQ", raw, i * 16)
-            if vals is not None:
-                value = vals[i]
-            if key and value:
-                out.append((key, value))
-        return out
+        return raw, esize, vals
 
     def _named(self, entries: Sequence[tuple[int, int]], limit: Optional[int] = None) -> dict[str, int]:
         out: dict[str, int] = {}
