@@ -32,6 +32,7 @@ from typing import Optional
 from pooltui.capture.errors import CaptureError, Unsupported
 from pooltui.capture.memory import symbols
 from pooltui.capture.memory.kernel import Mapping
+from pooltui.capture.memory.layouts import TPFLAGS_HEAPTYPE
 from pooltui.capture.memory.objects import ObjectMemory
 from pooltui.capture.memory.reader import MemoryFault
 
@@ -365,7 +366,8 @@ class StackMemory(ObjectMemory):
 
     def _object(self, addr: int, type_name: str, size: int) -> Optional[bytes]:
         """The first ``size`` bytes of the object at ``addr`` (fewer near the end of a mapping:
-        at least its header), when its type is exactly ``type_name``; else None."""
+        at least its header), when its type is exactly the builtin ``type_name`` (a class of
+        that name is not it); else None."""
         if not addr or addr % 8:
             return None
         raw = self._try(addr, size) or self._try(addr, 16)
@@ -374,7 +376,7 @@ class StackMemory(ObjectMemory):
         tp = struct.unpack_from("<Q", raw, 8)[0]
         if tp != self._type_addrs.get(type_name):
             info = self._type_info(tp)
-            if info is None or info.name != type_name:
+            if info is None or info.name != type_name or info.flags & TPFLAGS_HEAPTYPE:
                 return None
             self._type_addrs[type_name] = tp
         return raw
