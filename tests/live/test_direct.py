@@ -173,11 +173,17 @@ def test_every_process_of_a_demo_reads_as_py_spy_reads_it(start_demo, python, de
 
 @pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.13")))
 def test_a_capture_with_direct_reads_has_the_stacks_and_verdicts_of_one_without(start_demo, python, monkeypatch):
+    """Two captures a moment apart: every thread not scheduled between them (the same
+    context-switch count in both) has the same stack, and the verdicts are the same. (A
+    thread that ran in between may rightly differ: the demo's control thread, under load,
+    was once still writing its ready signal during the first.)"""
     running = start_demo("abba", python)
 
     def stacks_and_verdicts(snap):
-        threads = {(p.pid, t.ident): (t.tid, t.name, t.owns_gil, t.ghost, tuple((f.function, f.file, f.line, f.short_file) for f in t.frames))
-                   for p in snap.processes for t in p.threads}  # fmt: skip
+        def stack(t):  # type: ignore[no-untyped-def]
+            return (t.tid, t.name, t.owns_gil, t.ghost, tuple((f.function, f.file, f.line, f.short_file) for f in t.frames))
+
+        threads = {(p.pid, t.ident): (t.switches, stack(t)) for p in snap.processes for t in p.threads}
         return threads, sorted((d.kind, d.severity) for d in snap.diagnoses)
 
     monkeypatch.setenv("POOLTUI_DIRECT", "0")
@@ -193,7 +199,11 @@ def test_a_capture_with_direct_reads_has_the_stacks_and_verdicts_of_one_without(
     monkeypatch.setattr(stacks.StackMemory, "threads", counted)
     with_direct = stacks_and_verdicts(capture(running.pid))
     assert calls, "the capture read stacks directly"
-    assert with_direct == without
+    assert with_direct[0].keys() == without[0].keys()
+    still = [k for k, (switches, _) in without[0].items() if switches is not None and with_direct[0][k][0] == switches]
+    assert len(still) >= 3, "the deadlocked threads and the main thread stood still"
+    assert [with_direct[0][k][1] for k in still] == [without[0][k][1] for k in still]
+    assert with_direct[1] == without[1]
     assert any(kind == "deadlock_cycle" for kind, _ in with_direct[1])
 
 
