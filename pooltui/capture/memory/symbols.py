@@ -66,9 +66,9 @@ def _bias(mem: ProcessMemory, base: int) -> tuple[int, int]:
     return bias, bias + dynamic
 
 
-def _lookup(mem: ProcessMemory, base: int, name: bytes) -> Optional[int]:
-    """The value of dynamic symbol ``name`` of the object mapped at ``base`` (None: not there)."""
-    bias, dynamic = _bias(mem, base)
+def _lookup(mem: ProcessMemory, bias: int, dynamic: int, name: bytes) -> Optional[int]:
+    """The value of dynamic symbol ``name`` of the object loaded at ``bias`` whose
+    ``.dynamic`` is at ``dynamic`` (``_bias``); None: not defined there."""
     tags: dict[int, int] = {}
     raw = b""
     for i in range(MAX_DYNAMIC):
@@ -134,19 +134,14 @@ def _lookup(mem: ProcessMemory, base: int, name: bytes) -> Optional[int]:
     return None
 
 
-def object_base(maps: list[Mapping], path: str) -> Optional[Mapping]:
-    """The first mapping of file ``path`` (its ELF header), or None."""
-    return next((m for m in maps if m.path == path and m.offset == 0), None)
-
-
 def address_of(mem: ProcessMemory, mapping: Mapping, name: str) -> Optional[int]:
     """Where dynamic symbol ``name`` of the object ``mapping`` (its first mapping) is, in
     ``mem``'s process; None when the object does not define it."""
     key = (mapping.dev, mapping.inode, name)
     cached = _CACHE.get(key)
     if cached is None:
-        value = _lookup(mem, mapping.start, name.encode())
-        cached = (value, _bias(mem, mapping.start)[0] - mapping.start)
+        bias, dynamic = _bias(mem, mapping.start)
+        cached = (_lookup(mem, bias, dynamic, name.encode()), bias - mapping.start)
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.clear()
         _CACHE[key] = cached
