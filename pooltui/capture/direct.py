@@ -42,11 +42,8 @@ def enabled() -> bool:
 
 
 def version_of(python: Optional[str]) -> Optional[tuple[int, int]]:
-    parts = (python or "").split(".")
-    try:
-        version = (int(parts[0]), int(parts[1]))
-    except (IndexError, ValueError):
-        return None
+    """(major, minor) of an interpreter the direct reader has a stack layout for, else None."""
+    version = procs.version_tuple(python)
     return version if version in stacks.STACK_LAYOUTS else None
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import holders, kernel, managers, memory, pyspy, semaphores, semlocks, sourcelines, worker
+from pooltui.capture import holders, kernel, managers, memory, procs, pyspy, semaphores, semlocks, sourcelines, worker
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
@@ -33,13 +33,7 @@ _NOT_LOCK_WAITS = frozenset({"wait", "_wait_for_tstate_lock", "join"})  # innerm
 
 
 def version_of(proc: Process) -> Optional[tuple[int, int]]:
-    if not proc.python or "." not in proc.python:
-        return None
-    major, _, minor = proc.python.partition(".")
-    try:
-        return int(major), int(minor)
-    except ValueError:
-        return None
+    return procs.version_tuple(proc.python)
 
 
 def _type_of(repr_text: str) -> Optional[str]:

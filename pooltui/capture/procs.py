@@ -56,6 +56,15 @@ def _version_from_path(path: str) -> Optional[str]:
     return f"{m.group(1)}.{m.group(2)}" if m.group(2) else m.group(1)
 
 
+def version_tuple(python: Optional[str]) -> Optional[tuple[int, int]]:
+    """(major, minor) of a ``python_version`` string ("3.11"); None for none or "3" alone."""
+    major, _, rest = (python or "").partition(".")
+    try:
+        return int(major), int(rest.partition(".")[0])
+    except ValueError:
+        return None
+
+
 def python_version(pid: int, exe: str = "") -> Optional[str]:
     """major.minor of the CPython running in ``pid``, or None when it is not Python.
 
