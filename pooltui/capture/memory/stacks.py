@@ -381,10 +381,6 @@ class StackMemory(ObjectMemory):
             self._type_addrs[type_name] = tp
         return raw
 
-    def _tail(self, raw: bytes, addr: int, end: int) -> bytes:
-        """``raw`` (read at ``addr``) made ``end`` bytes long by reading what is missing."""
-        return raw if len(raw) >= end else raw + self.read(addr + len(raw), end - len(raw))
-
     def _bytes(self, addr: int, limit: int = MAX_TABLE) -> Optional[bytes]:
         """Value of a bytes object (shorter than ``limit`` bytes), or None."""
         raw = self._object(addr, "bytes", 32 + 256)
@@ -393,7 +389,10 @@ class StackMemory(ObjectMemory):
         size = struct.unpack_from("<q", raw, 16)[0]
         if not 0 <= size < limit:
             return None
-        return self._tail(raw, addr, 32 + size)[32 : 32 + size]
+        data = self._rest(raw, addr, 32, size)
+        if data is None:  # as before: the read is refused and py-spy reads the process
+            raise MemoryFault(f"line table at {addr:#x} in process {self.pid} did not read whole", pid=self.pid)
+        return data
 
     # ---- thread names: threading._active, ident -> Thread, its _name
 
