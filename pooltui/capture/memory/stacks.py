@@ -31,7 +31,6 @@ from typing import Optional
 
 from pooltui.capture.errors import CaptureError, Unsupported
 from pooltui.capture.memory import symbols
-from pooltui.capture.memory.kernel import Mapping
 from pooltui.capture.memory.layouts import TPFLAGS_HEAPTYPE
 from pooltui.capture.memory.objects import ObjectMemory
 from pooltui.capture.memory.reader import MemoryFault
@@ -273,7 +272,10 @@ class StackMemory(ObjectMemory):
         return self._ptr(holder + self.stack.thread_id) if holder else 0
 
     def threads(self) -> list[RawThread]:
-        """The newest interpreter's threads, newest first (the order of its list, as py-spy reads it)."""
+        """The newest interpreter's threads, newest first (the order of its list, as py-spy reads it).
+
+        Raises ProcessGone / PermissionDenied as facts, ``Unreadable`` (or another
+        CaptureError) for anything that did not validate: the caller asks py-spy then."""
         lay = self.stack
         runtime, interp = self.interpreter()
         names = self.thread_names(interp)
@@ -428,21 +430,3 @@ _SHARED_CODE: dict[tuple, tuple[str, str, int, Optional[bytes], int]] = {}  # se
 _SHARED_CODE_MAX = 16384
 _STATIC_TYPES: dict[tuple[int, int, int], dict[str, int]] = {}  # (dev, inode, load address) -> type name -> address
 _KEYS: dict[str, int] = {}  # name -> address of the key object that held it last time
-
-
-def read_threads(pid: int, version: tuple[int, int]) -> list[RawThread]:
-    """The Python threads of ``pid`` (newest first), read without stopping it.
-
-    Raises ProcessGone / PermissionDenied as facts, ``Unsupported`` for a build without a
-    stack layout, ``Unreadable`` (or another CaptureError) for anything that did not
-    validate: the caller asks py-spy then."""
-    with StackMemory(pid, version) as mem:
-        return mem.threads()
-
-
-def mapping_key(maps: list[Mapping]) -> Optional[tuple[int, int]]:
-    """(device, inode) of the file that holds ``_PyRuntime``'s object: libpython, else None."""
-    for m in maps:
-        if m.offset == 0 and "libpython" in m.path.rpartition("/")[2]:
-            return (m.dev, m.inode)
-    return None
