@@ -296,7 +296,7 @@ async def process_locks(
     on what could not be read. ``known`` is used and extended across processes."""
     known = {} if known is None else known
     version = version_of(proc)
-    blocked = [t for t in proc.threads if t.tid in tids and t.futex is not None]
+    blocked = _blocked(proc, tids)
     if not blocked or version is None:
         return [], []
     frames: dict[int, tuple[Frame, ...]] = {}
@@ -309,13 +309,29 @@ async def process_locks(
             if tree and any(managers.serving(frames.get(t.tid, ())) for t in pending):
                 locks = await worker.run(_with_manager, proc, frames, locks, tree)
     except CaptureError as exc:
-        return [], [f"lock state of pid {proc.pid} not read: {exc.message}"]
-    if any(lock.kind in holders.WITH_KINDS for lock in locks.values()):
-        # the threads with their locals where a dump had them: a local of the lock's name
-        # bound to another object rules a frame out (two locks passed to one function)
-        stacks = replace(proc, threads=tuple(replace(t, frames=frames.get(t.tid, t.frames)) for t in proc.threads))
-        return await worker.run(_with_candidates, stacks, list(locks.values())), []
-    return list(locks.values()), []
+        return [], [_unread(proc, exc)]
+    return await worker.run(_finished, proc, locks, frames), []
+
+
+def _blocked(proc: Process, tids: set[int]) -> list[Thread]:
+    """The threads ``tids`` of ``proc`` that sleep on a futex."""
+    return [t for t in proc.threads if t.tid in tids and t.futex is not None]
+
+
+def _unread(proc: Process, exc: CaptureError) -> str:
+    return f"lock state of pid {proc.pid} not read: {exc.message}"
+
+
+def _finished(proc: Process, locks: dict[int, Lock], frames: dict[int, tuple[Frame, ...]]) -> list[Lock]:
+    """``locks`` as found, plain ones (no owner recorded) with the frames that could hold
+    them (``_with_candidates``), judged on the threads with their locals where a dump had
+    them (``frames``): a local of the lock's name bound to another object rules a frame
+    out (two locks passed to one function)."""
+    found = list(locks.values())
+    if not any(lock.kind in holders.WITH_KINDS for lock in found):
+        return found
+    stacks = replace(proc, threads=tuple(replace(t, frames=frames.get(t.tid, t.frames)) for t in proc.threads)) if frames else proc
+    return _with_candidates(stacks, found)
 
 
 def _with_candidates(proc: Process, locks: Sequence[Lock]) -> list[Lock]:
@@ -369,31 +385,28 @@ def _with_manager(proc: Process, frames: dict[int, tuple[Frame, ...]], locks: di
     return out
 
 
-def _known_run(procs: Sequence[Process], wanted: dict[int, set[int]], known: Known, timeout: float) -> tuple[list[list[Lock]], list[str], int]:
+def _known_run(processes: Sequence[Process], wanted: dict[int, set[int]], known: Known, timeout: float) -> tuple[list[list[Lock]], list[str], int]:
     """``process_locks`` for the leading processes whose every blocked thread waits at a
     lock address already known (the 63 waiters of one pool lock after the first), in the
     calling thread: (their locks, notes, how many were done). Stops at the first process
     that needs more (a dump with locals), for ``process_locks``."""
     done: list[list[Lock]] = []
     notes: list[str] = []
-    for proc in procs:
+    for proc in processes:
         version = version_of(proc)
-        blocked = [t for t in proc.threads if t.tid in wanted[proc.pid] and t.futex is not None]
+        blocked = _blocked(proc, wanted[proc.pid])
         if blocked and version is not None:
             if not all(known.get((version, t.futex or 0)) for t in blocked):
                 break
             try:
                 locks, pending = _from_known(proc, blocked, known, timeout)
             except CaptureError as exc:
-                notes.append(f"lock state of pid {proc.pid} not read: {exc.message}")
+                notes.append(_unread(proc, exc))
                 done.append([])
                 continue
             if pending:  # an address known, but another lock there now: the full way
                 break
-            found = list(locks.values())
-            if any(lock.kind in holders.WITH_KINDS for lock in found):
-                found = _with_candidates(proc, found)
-            done.append(found)
+            done.append(_finished(proc, locks, {}))
         else:
             done.append([])
     return done, notes, len(done)
