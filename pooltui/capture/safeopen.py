@@ -230,6 +230,13 @@ _REASONS = {
 }
 
 
+def _why(exc: Exception) -> str:
+    """Why a path was not opened, in words: the walk's refusal, or the OS error's."""
+    if isinstance(exc, OSError):
+        return _REASONS.get(exc.errno or 0, f"it cannot be opened ({exc.strerror or exc})")
+    return str(exc)
+
+
 def _read_one(root: int, path: str, known: Collection[Identity]) -> Result:
     if "\0" in path:
         return "its path holds a NUL byte"
@@ -261,10 +268,8 @@ def _read_one(root: int, path: str, known: Collection[Identity]) -> Result:
                 size += len(chunk)
         finally:
             os.close(fd)
-    except _Refused as exc:
-        return str(exc)
-    except OSError as exc:
-        return _REASONS.get(exc.errno or 0, f"it cannot be opened ({exc.strerror or exc})")
+    except (_Refused, OSError) as exc:
+        return _why(exc)
     if size > MAX_FILE_BYTES:
         return f"it is larger than {MAX_FILE_BYTES // 2**20} MiB"
     return Read(identity, b"".join(chunks))
@@ -277,10 +282,8 @@ def _exists(root: int, path: str, known: Collection[Identity]) -> Result:
         return "its path holds a NUL byte"
     try:
         os.close(_open(root, os.fsencode(path), os.O_PATH | os.O_CLOEXEC))
-    except _Refused as exc:
-        return str(exc)
-    except OSError as exc:
-        return _REASONS.get(exc.errno or 0, f"it cannot be opened ({exc.strerror or exc})")
+    except (_Refused, OSError) as exc:
+        return _why(exc)
     return ""
 
 
