@@ -1,5 +1,6 @@
 """The capture's one thread for its blocking Python work: direct stack reads
-(``capture.direct``) and source lines (``capture.sourcelines``), one process after another.
+(``capture.direct``), source lines (``capture.sourcelines``) and lock facts
+(``capture.locks``), one process after another.
 
 That work is Python made of many short system calls. Spread over several threads it costs
 more than twice the CPU for no gain: each thread takes the GIL back after every call
