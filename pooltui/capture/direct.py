@@ -53,7 +53,7 @@ def _short_names(pid: int, files: set[str]) -> dict[str, str]:
     root; here the look-ups are made as the target's user in its root (``safeopen``)."""
     from pooltui.capture import sourcelines
 
-    view = sourcelines._view(pid)
+    view = sourcelines.view_of(pid)
     out: dict[str, str] = {}
     wanted: dict[str, list[str]] = {}
     for name in files:

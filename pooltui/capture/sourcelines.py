@@ -35,7 +35,7 @@ View = tuple[object, ...]
 _SAME_FRAMES = object()  # key prefix, in a capture's ``files``, of frames already given their lines
 
 
-def _view(pid: int) -> Union[View, str]:
+def view_of(pid: int) -> Union[View, str]:
     """(mount namespace, root directory, fs credentials) of ``pid``: what decides what a
     path means and whether it may be read; or why it cannot be known."""
     creds = safeopen.creds_of(pid)
@@ -81,7 +81,7 @@ def read_sources(
     pid: int, paths: Sequence[str], files: Optional[dict] = None, view: Union[View, str, None] = None
 ) -> dict[str, Union[safeopen.Identity, str]]:
     """path -> identity of its cached lines, or why it was not read."""
-    view = _view(pid) if view is None else view
+    view = view_of(pid) if view is None else view
     if isinstance(view, str):
         return {p: view for p in paths}
     cache = files if files is not None else {}
@@ -137,7 +137,7 @@ def with_code(frames: Sequence[Frame], pid: int, files: Optional[dict] = None, *
     wanted = [f for f in frames if not f.native and not f.code and f.file and not f.file.startswith("<") and f.line > 0]
     if not wanted:
         return tuple(frames)
-    view = _view(pid)
+    view = view_of(pid)
     # fork siblings (one view: same root, same user) have the same stacks: within one
     # capture the same frames in the same view get the same lines, so they are read and
     # masked once (the files were opened as this view when they were first read)
