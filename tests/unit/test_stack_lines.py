@@ -1,4 +1,4 @@
-"""The direct reader's line numbers (capture.memory.stacks) against CPython's own.
+"""The direct reader's line numbers (capture.memory.lines) against CPython's own.
 
 This Python's code objects are 3.11+ code objects: for every instruction of every function
 of a few hundred stdlib modules, ``line_311`` over ``co_linetable`` must give the line
@@ -14,7 +14,7 @@ import types
 
 import pytest
 
-from pooltui.capture.memory import stacks
+from pooltui.capture.memory import lines
 
 pytestmark = pytest.mark.unit
 
@@ -53,7 +53,7 @@ def test_the_location_table_gives_cpythons_line_at_every_instruction():
             if line is None:
                 continue
             for offset in range(start, end, 2):
-                assert stacks.line_311(code.co_linetable, code.co_firstlineno, offset) == line, (code, offset)
+                assert lines.line_311(code.co_linetable, code.co_firstlineno, offset) == line, (code, offset)
                 checked += 1
         if checked > 30_000:
             break
@@ -62,20 +62,20 @@ def test_the_location_table_gives_cpythons_line_at_every_instruction():
 
 def test_a_frame_not_started_yet_reads_its_first_line():
     # lasti -2 (3.11+: prev_instr before the first instruction), -1 (<= 3.9), -2 (3.10: 2 * -1)
-    assert stacks.line_311(b"\x80\x00", 7, -2) == 7
-    assert stacks.line_lnotab(b"\x02\x01", 7, -1) == 7
-    assert stacks.line_310(b"\x02\x01", 7, -2) == 8  # py-spy adds the delta before it compares
+    assert lines.line_311(b"\x80\x00", 7, -2) == 7
+    assert lines.line_lnotab(b"\x02\x01", 7, -1) == 7
+    assert lines.line_310(b"\x02\x01", 7, -2) == 8  # py-spy adds the delta before it compares
 
 
 def test_py_spys_3_10_quirk_a_no_line_pair_does_not_advance_the_address():
     # pairs (bytecode delta, line delta): (4, +1), (4, no line), (4, +2)
     table = bytes([4, 1, 4, 0x80, 4, 2])
-    assert [stacks.line_310(table, 10, lasti) for lasti in (0, 3, 4, 7, 8)] == [11, 11, 13, 13, 13]
+    assert [lines.line_310(table, 10, lasti) for lasti in (0, 3, 4, 7, 8)] == [11, 11, 13, 13, 13]
 
 
 def test_a_truncated_or_garbage_table_never_raises():
     for table in (b"", b"\xff", b"\xf8\xff\xff\xff", bytes(range(256)), b"\x80" * 3):
         for lasti in (-2, 0, 10, 10_000):
-            assert isinstance(stacks.line_311(table, 1, lasti), int)
-            assert isinstance(stacks.line_310(table, 1, lasti), int)
-            assert isinstance(stacks.line_lnotab(table, 1, lasti), int)
+            assert isinstance(lines.line_311(table, 1, lasti), int)
+            assert isinstance(lines.line_310(table, 1, lasti), int)
+            assert isinstance(lines.line_lnotab(table, 1, lasti), int)

@@ -1,4 +1,4 @@
-"""Read-only reader of lock objects in another CPython process's memory.
+"""Read-only reader of lock objects (and thread stacks) in another CPython process's memory.
 
 Everything here reads ``/proc/PID/...`` and never writes, stops or attaches to the
 target: ``os.pread`` on ``/proc/PID/mem`` for objects, ``/proc/PID/task/TID/syscall``
@@ -21,7 +21,10 @@ The package, bottom up:
 * ``lockstate`` lock objects and their sem_t; ``find_locks`` from named roots;
 * ``places``    where a waited lock lives: locals, closures, classes, module globals;
 * ``withblocks`` the frames inside a ``with`` of a lock (its ``__exit__`` on their value stack);
-* ``scan``      the heap scan for every lock object of a process.
+* ``scan``      the heap scan for every lock object of a process;
+* ``symbols``   a dynamic symbol's address, from the target's own mapped ELF tables;
+* ``lines``     a frame's line number from its code object's line table, as py-spy computes it;
+* ``stacks``    every Python thread's stack, as py-spy reads it (``capture.direct`` uses it).
 """
 
 from pooltui.capture.memory.kernel import Mapping, Syscall, alive, read_maps, semaphore_identity, thread_syscalls

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.errors import CaptureError, Unsupported
-from pooltui.capture.memory import symbols
+from pooltui.capture.memory import lines, symbols
 from pooltui.capture.memory.layouts import TPFLAGS_HEAPTYPE
 from pooltui.capture.memory.objects import ObjectMemory
 from pooltui.capture.memory.reader import MemoryFault
@@ -113,95 +113,6 @@ class RawThread:
     name: Optional[str]  # from threading._active, as py-spy names it
     frames: tuple[RawFrame, ...]  # innermost first
     owns_gil: bool = False
-
-
-# ---- line numbers, as py-spy 0.4.3 computes them (CPython's PyCode_Addr2Line, but for the
-# marked quirks: the stacks must be py-spy's, and capture.direct checks that they are)
-
-
-def line_lnotab(table: bytes, first: int, lasti: int) -> int:
-    """<= 3.9: ``co_lnotab`` pairs (bytecode delta, signed line delta); ``lasti`` in bytes."""
-    line, addr = first, 0
-    for i in range(0, len(table) - 1, 2):
-        addr += table[i]
-        if addr > lasti:
-            break
-        delta = table[i + 1]
-        line += delta - 256 if delta >= 128 else delta
-    return line
-
-
-def line_310(table: bytes, first: int, lasti: int) -> int:
-    """3.10: ``co_linetable`` pairs (bytecode delta, signed line delta); offset in bytes.
-    py-spy skips a "no line" pair (-128) without advancing the address (CPython advances),
-    and adds a pair's line delta before it compares the address."""
-    line, addr = first, 0
-    for i in range(0, len(table) - 1, 2):
-        delta = table[i + 1]
-        if delta == 128:  # -128: no line
-            continue
-        line += delta - 256 if delta > 128 else delta
-        addr += table[i]
-        if addr > lasti:
-            break
-    return line
-
-
-def _varint(table: bytes, i: int) -> tuple[int, int]:
-    """(value, index after it) of a 6-bit-chunk varint; a truncated one counts what it has."""
-    value = shift = 0
-    while i < len(table):
-        read = table[i]
-        i += 1
-        value |= (read & 63) << shift
-        shift += 6
-        if not read & 64:
-            break
-    return value, i
-
-
-def line_311(table: bytes, first: int, lasti: int) -> int:
-    """3.11+: the location table (PEP 657 entries); ``lasti`` in bytes (code units * 2). As
-    py-spy reads it, an entry without a location keeps the line before it."""
-    line, addr, i, n = first, 0, 0, len(table)
-    while i < n:
-        head = table[i]
-        i += 1
-        addr += ((head & 7) + 1) * 2
-        code = (head >> 3) & 15
-        delta = 0
-        if code in (13, 14):  # no columns / long form: a signed varint line delta (long: 3 varints more)
-            raw, i = _varint(table, i)
-            delta = -(raw >> 1) if raw & 1 else raw >> 1
-            if code == 14:
-                for _ in range(3):
-                    _, i = _varint(table, i)
-        elif code in (10, 11, 12):  # one line: delta 0, 1, 2; two column bytes
-            delta = code - 10
-            i += 2
-        elif code != 15:  # short form: one column byte
-            i += 1
-        line += delta
-        if addr > lasti:
-            break
-    return line
-
-
-_LINES = {"lnotab": line_lnotab, "310": line_310, "311": line_311}
-_LINE_CACHE: dict[tuple[str, bytes, int, int], int] = {}  # a pure function of these: fork siblings share it
-_LINE_CACHE_MAX = 16384
-
-
-def _line(kind: str, table: Optional[bytes], first: int, lasti: int) -> int:
-    if table is None:
-        return 0  # the line table did not read: py-spy says 0
-    key = (kind, table, first, lasti)
-    line = _LINE_CACHE.get(key)
-    if line is None:
-        if len(_LINE_CACHE) >= _LINE_CACHE_MAX:
-            _LINE_CACHE.clear()
-        line = _LINE_CACHE[key] = _LINES[kind](table, first, lasti)
-    return line
 
 
 # ---- the reader
@@ -327,7 +238,7 @@ class StackMemory(ObjectMemory):
             else:
                 instr = struct.unpack_from("<Q", raw, lay.f_lasti)[0]
                 lasti = instr - bytecode
-            line = _line(lay.lines, table, first, lasti)
+            line = lines.line_of(lay.lines, table, first, lasti)
             out.append(RawFrame(function=name, file=filename, line=line))
             frame = back
         return tuple(out)
