@@ -328,28 +328,6 @@ def test_orphaned_rlock_in_fork_child(target):
     assert calls[child].futex_addr == lock.sem_addr
 
 
-# ---------------------------------------------------------------- heap scan
-
-
-def test_scan_locks(target):
-    memory._KNOWN_TYPES.clear()
-    t0 = time.perf_counter()
-    locks = {lock.addr: lock for lock in memory.scan_locks(target.pid, target.version)}
-    elapsed = time.perf_counter() - t0
-    names = ["rlock", "plain", "nested_lock", "slots_lock", "ml_semlock", "mrl_semlock", "cond_waiter", "free_lock", "free_rlock", "fork_lock"]
-    for name in names:
-        assert target.id(name) in locks, name
-    assert set(target.truth["wide_item_locks"]) <= set(locks)
-    assert locks[target.id("rlock")].owner_ident == target.thread("holder")["ident"]
-    assert all(lock.sem_addr for lock in locks.values())
-    with memory.TargetMemory(target.pid, target.version) as mem:
-        assert all(mem.read_lock(addr) is not None for addr in locks)
-    # with hints and the types known, the same set
-    hinted = memory.scan_locks(target.pid, target.version, [target.id("rlock"), target.id("plain"), target.id("ml_semlock")])
-    assert {lock.addr for lock in hinted} >= set(target.id(n) for n in names)
-    print(f"\nscan_locks {target.version}: {elapsed:.3f}s cold, {len(locks)} locks")
-
-
 # ---------------------------------------------------------------- refusals
 
 

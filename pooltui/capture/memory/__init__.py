@@ -21,7 +21,7 @@ The package, bottom up:
 * ``lockstate`` lock objects and their sem_t; ``find_locks`` from named roots;
 * ``places``    where a waited lock lives: locals, closures, classes, module globals;
 * ``withblocks`` the frames inside a ``with`` of a lock (its ``__exit__`` on their value stack);
-* ``scan``      the heap scan for every lock object of a process;
+* ``search``    where in a process's memory a 64-bit value (a sem_t or object address) is stored;
 * ``symbols``   a dynamic symbol's address, from the target's own mapped ELF tables;
 * ``lines``     a frame's line number from its code object's line table, as py-spy computes it;
 * ``stacks``    every Python thread's stack, as py-spy reads it (``capture.direct`` uses it).
@@ -34,9 +34,8 @@ from pooltui.capture.memory.lockstate import LockObject, TargetMemory
 from pooltui.capture.memory.objects import _TypeInfo as _TypeInfo
 from pooltui.capture.memory.places import Place, find_lock_place
 from pooltui.capture.memory.reader import Budget, BudgetExceeded, MemoryFault, check_build, check_elf
-from pooltui.capture.memory.scan import _KNOWN_TYPES as _KNOWN_TYPES
-from pooltui.capture.memory.scan import SCAN_BUDGET, find_lock_types, scan_locks
-from pooltui.capture.memory.scan import _search_words as _search_words
+from pooltui.capture.memory.search import SCAN_BUDGET
+from pooltui.capture.memory.search import _search_words as _search_words
 from pooltui.capture.memory.withblocks import exit_frames
 
 __all__ = [
@@ -57,10 +56,8 @@ __all__ = [
     "check_elf",
     "exit_frames",
     "find_lock_place",
-    "find_lock_types",
     "layout_for",
     "read_maps",
-    "scan_locks",
     "semaphore_identity",
     "thread_syscalls",
 ]

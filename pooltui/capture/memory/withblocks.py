@@ -23,7 +23,7 @@ from typing import Optional
 from pooltui.capture.memory.kernel import Mapping
 from pooltui.capture.memory.layouts import CFUNC_ML, CFUNC_SELF, METHOD_FUNC, METHOD_SELF
 from pooltui.capture.memory.lockstate import TargetMemory
-from pooltui.capture.memory.scan import _search_words
+from pooltui.capture.memory.search import _search_words
 
 assert CFUNC_SELF == METHOD_SELF  # one search finds both kinds of bound method
 LOOK_BACK = 4096  # bytes searched below a value-stack slot for its frame's header
