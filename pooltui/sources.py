@@ -29,7 +29,7 @@ from typing import Optional
 from pooltui.analysis import analyze, finish, graph, prepare, timeline
 from pooltui.analysis.history import History
 from pooltui.analysis.locks import confirm, dead_semaphores, lock_key, resolve_holders, threads_to_read
-from pooltui.capture import ends, exits, joins, procs, workers
+from pooltui.capture import ends, exits, joins, procs, state, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
 from pooltui.model import Kind, Process, Severity, Snapshot, Timeline, WaitKind
@@ -82,6 +82,7 @@ class LiveSource:
         self._baselines: dict[tuple[int, float], procs.ProcInfo] = {}  # what the walk saw right before each stack was dumped
         self._looked: dict[tuple[int, float], Process] = {}  # stuck processes looked at closer, with what was found (_look_closer)
         self._exits = exits.watcher()  # how processes that vanished between two captures ended
+        self.state = state.CaptureState()  # what the capture keeps between refreshes, for this source only
 
     @property
     def description(self) -> str:
@@ -101,6 +102,10 @@ class LiveSource:
     ) -> Snapshot:
         """The tree now. ``pids`` (the `d` key): dump just these processes again; every
         other process keeps its previous stacks (shown as reused), new ones are dumped."""
+        with state.active(self.state):
+            return await self._capture(progress, options, pids)
+
+    async def _capture(self, progress: Optional[Progress], options: Optional[CaptureOptions], pids: Optional[Collection[int]]) -> Snapshot:
         options = options or self.options
         previous = {p.key: p for p in self._raw.processes} if self._raw is not None and self._raw_stacks == options.stacks else {}
         baselines: dict[tuple[int, float], procs.ProcInfo] = {}

@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from pooltui.capture import procs, pyspy, sourcelines
+from pooltui.capture import pyspy
 from pooltui.capture.snapshot import CaptureOptions
 from pooltui.sources import LiveSource
 
@@ -45,15 +45,9 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def cold() -> None:
-    """Forget what earlier captures cached, so a "first capture" is one."""
-    sourcelines._FILES.clear()
-    procs._VERSIONS.clear()
-
-
 async def full(root: int, options: CaptureOptions = CaptureOptions()) -> tuple[float, LiveSource]:
-    """pooltui's first capture of the tree (walk, stacks, locks, analysis), from cold."""
-    cold()
+    """pooltui's first capture of the tree (walk, stacks, locks, analysis), from cold: a new
+    source starts with an empty capture state (capture.state)."""
     source = LiveSource(root, root=root, options=options)
     start = time.perf_counter()
     await source.capture()

@@ -22,7 +22,7 @@ import bench_capture as cap
 
 from pooltui import scenarios
 from pooltui.analysis import finish, prepare
-from pooltui.capture import procs
+from pooltui.capture import procs, state
 from pooltui.capture.snapshot import CaptureOptions, capture_tree
 from pooltui.sources import with_lock_facts
 
@@ -30,8 +30,13 @@ ROUNDS = 3
 
 
 async def _step(root: int) -> tuple[float, float, float, int, int]:
-    """(wall, own CPU, py-spy CPU, locks found, waiters whose holder is named) of one lock-resolution step."""
-    cap.cold()
+    """(wall, own CPU, py-spy CPU, locks found, waiters whose holder is named) of one
+    lock-resolution step, from cold (a new capture state, as a new source has)."""
+    with state.active(state.CaptureState()):
+        return await _measured_step(root)
+
+
+async def _measured_step(root: int) -> tuple[float, float, float, int, int]:
     raw = await capture_tree(root, CaptureOptions(locks=False))
     prepared = await asyncio.to_thread(prepare, raw, None)
     cpu, children, start = time.process_time(), cap.children_cpu(), time.perf_counter()

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import lru_cache
 from typing import Optional
 
 from pooltui.analysis.frames import find, matches
 from pooltui.model import Frame, Process, Snapshot, Thread
+from pooltui.model.bounded import memoize
 
 # Process roles
 POOL_PARENT = "pool parent"
@@ -128,7 +128,7 @@ def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str
     return None
 
 
-@lru_cache(maxsize=1024)
+@memoize(max_bytes=8 << 20)  # bounded in bytes: the frames come from the target
 def _frames_role(frames: tuple[Frame, ...]) -> Optional[str]:
     """``_match`` of a thread's frames (cached: fork siblings have the same stacks)."""
     return _match(frames, _THREAD_FRAMES)

@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import lru_cache
 from typing import Optional
 
 from pooltui.analysis.frames import code_text, find, innermost_user, matches, origin
 from pooltui.analysis.roles import UWSGI_MASTER, UWSGI_WORKER
 from pooltui.model import Frame, Process, Snapshot, Thread, Wait, WaitKind
+from pooltui.model.bounded import memoize
 
 # library frames allowed inside a library's loop: (file suffix, functions)
 _Via = tuple[tuple[str, tuple[str, ...]], ...]
@@ -279,7 +279,7 @@ def classify(thread: Thread, process_role: str = "") -> Wait:
     return _classify(thread.frames, thread.ghost, thread.active, thread.syscall, thread.timed, process_role)
 
 
-@lru_cache(maxsize=1024)
+@memoize(max_bytes=8 << 20)  # bounded in bytes: the frames come from the target
 def _classify(frames: tuple[Frame, ...], ghost: bool, active: bool, syscall: Optional[str], timed: Optional[bool], process_role: str) -> Wait:
     py = [f for f in frames if not f.native]
     if ghost:

@@ -23,18 +23,13 @@ import os
 import sys
 from typing import Optional
 
-from pooltui.capture import procs, pyspy, safeopen, worker
+from pooltui.capture import procs, pyspy, safeopen, state, worker
 from pooltui.capture.errors import CaptureError, ProcessGone
 from pooltui.capture.memory import stacks
 from pooltui.model import Thread
 
 SHORT_TIMEOUT = 2.0  # seconds for the __init__.py look-ups of one process's files
 
-# (dev, inode, version) of an interpreter binary -> py-spy agreed (True) or not (False)
-_VERIFIED: dict[tuple[int, int, tuple[int, int]], bool] = {}
-# (view, file name) -> py-spy's short file name ('' when py-spy gives none)
-_SHORT: dict[tuple, str] = {}
-_SHORT_MAX = 8192
 
 
 def enabled() -> bool:
@@ -54,10 +49,11 @@ def _short_names(pid: int, files: set[str]) -> dict[str, str]:
     from pooltui.capture import sourcelines
 
     view = sourcelines.view_of(pid)
+    known_short = state.current().short_names  # (view, file name) -> py-spy's short file name
     out: dict[str, str] = {}
     wanted: dict[str, list[str]] = {}
     for name in files:
-        known = _SHORT.get((view, name))
+        known = known_short.get((view, name))
         if known is not None:
             out[name] = known
         elif name.startswith("/"):
@@ -84,10 +80,8 @@ def _short_names(pid: int, files: set[str]) -> dict[str, str]:
             prefix = top if top.endswith("/") else top + "/"
             out[name] = name[len(prefix) :] if name.startswith(prefix) else name
     if not isinstance(view, str):
-        if len(_SHORT) >= _SHORT_MAX:
-            _SHORT.clear()
         for name, short in out.items():
-            _SHORT[(view, name)] = short
+            known_short.put((view, name), short)
     return out
 
 
@@ -126,10 +120,6 @@ def usable(python: Optional[str], options: pyspy.DumpOptions) -> bool:
 
 MOVED = "moved"  # read() found a thread scheduled during the read: worth trying again
 
-# binary -> (event loop, the comparison in progress): the other processes of the binary wait
-# for the first one's comparison instead of each running py-spy
-_CHECKING: dict[tuple[int, int, tuple[int, int]], tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
-
 
 async def read(pid: int, python: Optional[str], before: dict[int, procs.Sched], options: pyspy.DumpOptions, exe: str):
     """The threads of ``pid`` read directly; None when py-spy should read it; MOVED when a
@@ -148,23 +138,26 @@ async def read(pid: int, python: Optional[str], before: dict[int, procs.Sched], 
         return None
     if procs.ran_since(before, procs.read_sched(pid)):
         return MOVED
-    checking = _CHECKING.get(key)
-    if key not in _VERIFIED and checking is not None and checking[0] is loop:
+    # (dev, inode, version) of an interpreter binary -> py-spy agreed (True) or not (False);
+    # while the first process of a binary is compared, the others wait for that comparison
+    known = state.current()
+    checking = known.checking.get(key)
+    if key not in known.verified and checking is not None and checking[0] is loop:
         await checking[1].wait()
-    agreed = _VERIFIED.get(key)
+    agreed = known.verified.get(key)
     if agreed is None:
         # read it again with py-spy, unpaused: equal reads with nothing scheduled through both
         # prove the direct reader right for this binary
         done = asyncio.Event()
-        _CHECKING[key] = (loop, done)
+        known.checking[key] = (loop, done)
         try:
             spy = await pyspy.dump(pid, pyspy.DumpOptions(nonblocking=True, timeout=options.timeout), exe)
             if procs.ran_since(before, procs.read_sched(pid)):
                 return MOVED
-            agreed = _VERIFIED[key] = _comparable(threads) == _comparable(spy)
+            agreed = known.verified.put(key, _comparable(threads) == _comparable(spy))
         finally:
             done.set()
-            _CHECKING.pop(key, None)
+            known.checking.pop(key, None)
         if not agreed:
             _debug(f"direct read of process {pid} differs from py-spy's: binary {key} is read by py-spy")
         return spy

@@ -14,6 +14,7 @@ from typing import Optional
 
 import psutil
 
+from pooltui.capture import state
 from pooltui.capture.errors import CaptureError, NotPython, PermissionDenied, ProcessGone, ThreadNotProcess
 from pooltui.model import ProcError
 
@@ -267,30 +268,19 @@ def any_running(sched: dict[int, Sched]) -> bool:
     return not sched or any(state == "R" for state, _ in sched.values())
 
 
-_VERSIONS: dict[tuple[int, float], Optional[str]] = {}  # (pid, create_time) -> python_version
-_SWEEP_AT = 64  # the cache's size that triggers the next sweep of gone processes
+_UNKNOWN = object()
 
 
 def _python_version(pid: int, create_time: float, exe: str) -> Optional[str]:
     """``python_version``, read at most once per process (identity): /proc/PID/maps is long.
-
-    Entries of processes that are gone are swept out whenever the cache has doubled since
-    the last sweep, so it holds about the live processes: a pool whose workers are
-    replaced all day would otherwise fill any fixed bound with pids that will never be
-    asked about again (a soak replacing ~3 workers a second filled 1,024 in 6 minutes)."""
-    global _SWEEP_AT
+    Kept in the capture's state (``capture.state``), least recently asked first out: a pool
+    whose workers are replaced all day leaves the gone ones to be dropped, not the live."""
+    versions = state.current().versions
     key = (pid, create_time)
-    try:
-        return _VERSIONS[key]
-    except KeyError:
-        pass
-    if len(_VERSIONS) >= _SWEEP_AT:
-        for old in list(_VERSIONS):  # walks may run in two threads: work on a copy of the keys
-            if not os.path.exists(f"/proc/{old[0]}"):
-                _VERSIONS.pop(old, None)
-        _SWEEP_AT = max(64, 2 * len(_VERSIONS))
-    version = _VERSIONS[key] = python_version(pid, exe)
-    return version
+    known = versions.get(key, _UNKNOWN)  # type: ignore[arg-type]
+    if known is not _UNKNOWN:
+        return known  # type: ignore[return-value]
+    return versions.put(key, python_version(pid, exe))
 
 
 def _is_mp_bootstrap(cmdline: tuple[str, ...]) -> bool:

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
-from pooltui.capture import kernel, procs
+from pooltui.capture import kernel, procs, state
 from pooltui.capture.errors import (
     CaptureError,
     DumpTimeout,
@@ -347,10 +347,6 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-_FRAMES: dict[tuple[str, str, int, str, Optional[str], bool], Frame] = {}
-_FRAMES_MAX = 8192
-
-
 def _frame(raw: dict[str, Any]) -> Frame:
     locals_: Optional[tuple[Local, ...]] = None
     if isinstance(raw.get("locals"), list):
@@ -384,14 +380,14 @@ def make_frame(
     if locals_ is None:
         # the frames of 64 fork siblings are mostly the same: one (immutable) object each,
         # which also makes comparing and hashing equal stacks later an identity check
-        known = _FRAMES.get(key)
+        # (a pure function of the key: capture.state)
+        frames = state.current().frames
+        known = frames.get(key)
         if known is not None:
             return known
     frame = Frame(function=key[0], file=filename, line=key[2], short_file=key[3], module=module, locals=locals_, native=key[5])
     if locals_ is None:
-        if len(_FRAMES) >= _FRAMES_MAX:
-            _FRAMES.clear()
-        _FRAMES[key] = frame
+        frames.put(key, frame)
     return frame
 
 

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
-from pooltui.capture import memory
+from pooltui.capture import memory, state
 from pooltui.capture.errors import CaptureError
 
 SEMLOCK_HANDLE = 16  # SemLockObject.handle (sem_t *), 2.7 and 3.6-3.13
@@ -74,12 +74,6 @@ def maps(pid: int, place: ShmPlace) -> bool:
         return False
 
 
-# (pid, process start time, sem_t address) -> SemLock object address found by a search:
-# a refresh reads it again instead of searching (validated by the read: handle == sem_t)
-_FOUND: dict[tuple[int, float, int], int] = {}
-_FOUND_MAX = 4096
-
-
 def _search(mem: memory.TargetMemory, maps: Sequence[memory.Mapping], sem_addr: int) -> list[memory.LockObject]:
     """SemLock objects in private writable memory whose ``handle`` is ``sem_addr``."""
     private = [m for m in maps if m.perms.startswith("rw") and m.perms[3:4] == "p" and m.path in ("", "[heap]")]
@@ -104,7 +98,10 @@ def copies_in(pid: int, start_time: float, version: tuple[int, int], place: ShmP
         return []
     key = (pid, start_time, sem_addr)
     with memory.TargetMemory(pid, version, memory.SCAN_BUDGET) as mem:  # a search reads all private memory
-        for addr in dict.fromkeys(a for a in (hint, _FOUND.get(key)) if a):
+        # (pid, start time, sem_t address) -> the SemLock found by the last search
+        # (capture.state): a refresh reads it again instead of searching, validated by
+        # the read (handle == sem_t)
+        for addr in dict.fromkeys(a for a in (hint, state.current().semlock_addrs.get(key)) if a):
             try:
                 lock = mem.read_lock(addr)
             except CaptureError:
@@ -113,9 +110,7 @@ def copies_in(pid: int, start_time: float, version: tuple[int, int], place: ShmP
                 return [lock]
         found = _search(mem, maps, sem_addr)
     if found:
-        if len(_FOUND) >= _FOUND_MAX:
-            _FOUND.clear()
-        _FOUND[key] = found[0].addr
+        state.current().semlock_addrs.put(key, found[0].addr)
     return found
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui import __version__
-from pooltui.capture import kernel, locks, procs, pyspy, redact, sourcelines, worker
+from pooltui.capture import kernel, locks, procs, pyspy, redact, sourcelines, state, worker
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Process, Snapshot, Thread
@@ -150,7 +150,18 @@ async def capture_tree(
 ) -> Snapshot:
     """Everything under ``root_pid`` now. ``reuse(info)`` may return a previous Process
     whose stacks are still valid (incremental refresh: no thread ran since they were
-    dumped, see ``sources.LiveSource``); it is then not dumped again and marked ``reused``."""
+    dumped, see ``sources.LiveSource``); it is then not dumped again and marked ``reused``.
+    Uses the active ``capture.state`` (a source's), or one of its own for this call."""
+    with state.scope():
+        return await _capture_tree(root_pid, options, progress, reuse)
+
+
+async def _capture_tree(
+    root_pid: int,
+    options: CaptureOptions,
+    progress: Optional[Progress],
+    reuse: Optional[Callable[[procs.ProcInfo], Optional[Process]]],
+) -> Snapshot:
     created = time.time()
     infos = await asyncio.to_thread(procs.walk_tree, root_pid)
     exe = pyspy.find_pyspy()  # PySpyMissing fails the capture: no process could be read

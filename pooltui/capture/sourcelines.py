@@ -20,15 +20,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional, Union
 
-from pooltui.capture import redact, safeopen
+from pooltui.capture import redact, safeopen, state
 from pooltui.model import Frame
+from pooltui.model.bounded import ByteLRU
 
 MAX_LINE = 200
-MAX_FILES = 512
 SOURCE_TIMEOUT = 2.0  # per process and capture: a FIFO never blocks, a hung mount costs this once
 
-_FILES: dict[safeopen.Identity, tuple[str, ...]] = {}  # identity -> lines
-_HUNG: set[tuple[object, str]] = set()  # (view, path) whose read timed out once: not tried again
 _QUIET = ("no such file in the target's root",)  # not worth a note: <frozen ...>, a deleted file
 
 View = tuple[object, ...]
@@ -49,10 +47,13 @@ def view_of(pid: int) -> Union[View, str]:
     return (ns, root.st_dev, root.st_ino, creds)
 
 
+def _files() -> ByteLRU[safeopen.Identity, tuple[str, ...]]:
+    """identity -> lines, in the capture's state (``capture.state``), bounded in bytes."""
+    return state.current().source_files
+
+
 def _store(identity: safeopen.Identity, data: bytes) -> None:
-    if len(_FILES) >= MAX_FILES:
-        del _FILES[next(iter(_FILES))]  # the oldest
-    _FILES[identity] = tuple(data.decode("utf-8", "replace").splitlines())
+    _files().put(identity, tuple(data.decode("utf-8", "replace").splitlines()))
 
 
 def _absolute(pid: int, paths: Sequence[str]) -> dict[str, Optional[str]]:
@@ -85,6 +86,8 @@ def read_sources(
     if isinstance(view, str):
         return {p: view for p in paths}
     cache = files if files is not None else {}
+    known = _files()
+    hung = state.current().hung  # (view, path) whose read timed out once: not tried again
     out: dict[str, Union[safeopen.Identity, str]] = {}
     missing = []
     real = _absolute(pid, paths)
@@ -93,20 +96,20 @@ def read_sources(
         hit = cache.get((view, a))
         if a is None:
             out[p] = "a relative path, and the target's working directory is not known"
-        elif hit is not None and (isinstance(hit, str) or hit in _FILES):
+        elif hit is not None and (isinstance(hit, str) or hit in known):
             out[p] = hit
-        elif (view, a) in _HUNG:
+        elif (view, a) in hung:
             out[p] = f"reading it took longer than {SOURCE_TIMEOUT:g} s before"
         else:
             missing.append(a)
     if missing:
         creds = view[-1]
         assert isinstance(creds, safeopen.Creds)
-        found = safeopen.read_files(pid, creds, sorted(set(missing)), SOURCE_TIMEOUT, known=set(_FILES))
+        found = safeopen.read_files(pid, creds, sorted(set(missing)), SOURCE_TIMEOUT, known=set(known.keys()))
         for a, result in found.items():
             if isinstance(result, str):
                 if result.startswith("reading it took longer"):
-                    _HUNG.add((view, a))
+                    hung.put((view, a), True)
                 cache[(view, a)] = result
                 continue
             if result.data is not None:
@@ -116,20 +119,22 @@ def read_sources(
     return out
 
 
+@state.scoped
 def lines_of(pid: int, path: str, files: Optional[dict] = None) -> tuple[str, ...]:
     """Every line of ``path`` as ``pid`` sees it (read as for ``with_code``; not redacted:
     callers only match code against it); () when it cannot be read."""
     result = read_sources(pid, [path], files).get(path)
-    return _FILES.get(result, ()) if result is not None and not isinstance(result, str) else ()
+    return _files().get(result, ()) if result is not None and not isinstance(result, str) else ()
 
 
 def _line(identity: safeopen.Identity, line: int) -> Optional[str]:
-    lines = _FILES.get(identity, ())
+    lines = _files().get(identity, ()) or ()
     if line > len(lines):
         return None
     return lines[line - 1].strip()[:MAX_LINE] or None
 
 
+@state.scoped
 def with_code(frames: Sequence[Frame], pid: int, files: Optional[dict] = None, *, redact_secrets: bool = True) -> tuple[Frame, ...]:
     """``frames`` with ``code`` (the source line, secrets masked unless ``redact_secrets``
     is off) or ``code_note`` (why it is not shown). ``files`` caches what was read for

@@ -13,6 +13,8 @@ thread up to ``sourcelines.SOURCE_TIMEOUT`` once per capture (then the path is s
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional, TypeVar
 
@@ -22,8 +24,10 @@ _EXECUTOR: Optional[ThreadPoolExecutor] = None
 
 
 def run(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-    """``fn(*args)`` on the capture's worker thread, awaitable from the running loop."""
+    """``fn(*args)`` on the capture's worker thread, awaitable from the running loop, in a
+    copy of the caller's context (so it uses the caller's ``capture.state``)."""
     global _EXECUTOR
     if _EXECUTOR is None:
         _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pooltui-capture")
-    return asyncio.get_running_loop().run_in_executor(_EXECUTOR, fn, *args)
+    context = contextvars.copy_context()
+    return asyncio.get_running_loop().run_in_executor(_EXECUTOR, functools.partial(context.run, fn, *args))

@@ -234,29 +234,3 @@ def test_a_process_that_exits_during_a_direct_read_is_gone_not_misread(python, m
     monkeypatch.setattr(stacks.StackMemory, "frames", killed)
     with pytest.raises(ProcessGone):
         asyncio.run(pyspy.dump_consistent(proc.pid, python="3.11"))
-
-
-@pytest.mark.parametrize("python", interpreter_params(("3.11",)))
-def test_code_read_once_per_pool_is_shared_by_fork_siblings_only(python, start_demo):
-    """Fork siblings share the binary's load address and the hash secret, unrelated
-    processes of the same binary do not share the secret: a code object read in one is
-    reused in the other only between siblings (capture.memory.stacks, _SHARED_CODE)."""
-    pool = start_demo("pool_size", python, "--workers", "2")
-    sleepers = [subprocess.Popen([python, "-c", "import time; print(flush=True); time.sleep(600)"], stdout=subprocess.PIPE) for _ in range(2)]
-    try:
-        for p in sleepers:
-            assert p.stdout is not None and p.stdout.readline() == b"\n"
-
-        def loaded(pid: int):  # type: ignore[no-untyped-def]
-            with stacks.StackMemory(pid, (3, 11)) as mem:
-                mem.runtime()
-                return mem._loaded
-
-        siblings = {loaded(pid) for pid in pool.truth["worker_pids"]} | {loaded(pool.pid)}
-        assert len(siblings) == 1 and None not in siblings
-        unrelated = {loaded(p.pid) for p in sleepers}
-        assert len(unrelated) == 2 and not unrelated & siblings
-    finally:
-        for p in sleepers:
-            p.kill()
-            p.wait()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pooltui.analysis import analyze
-from pooltui.capture import safeopen, sourcelines
+from pooltui.capture import safeopen, sourcelines, state
 from pooltui.capture.redact import REDACTED, scrub_code
 from pooltui.model import Frame, Process, Snapshot, Thread
 
@@ -197,16 +197,16 @@ def test_a_read_that_hangs_is_abandoned_at_the_deadline_and_not_retried(tree, mo
 
     monkeypatch.setattr(safeopen, "_read_one", stuck)
     monkeypatch.setattr(sourcelines, "SOURCE_TIMEOUT", 0.5)
-    sourcelines._HUNG.clear()
     frames = (Frame("f", str(tree / "ok.py"), 1),)
     try:
-        first = sourcelines.with_code(frames, os.getpid(), {})
-        assert first[0].code is None and first[0].code_note == "source not read: reading it took longer than 0.5 s"
-        again = sourcelines.with_code(frames, os.getpid(), {})
-        assert again[0].code_note == "source not read: reading it took longer than 0.5 s before"
+        with state.active(state.CaptureState()) as kept:  # what a source keeps from one capture to the next
+            first = sourcelines.with_code(frames, os.getpid(), {})
+            assert first[0].code is None and first[0].code_note == "source not read: reading it took longer than 0.5 s"
+            again = sourcelines.with_code(frames, os.getpid(), {})
+            assert again[0].code_note == "source not read: reading it took longer than 0.5 s before"
+        assert len(kept.hung) == 1
     finally:
         release.set()
-        sourcelines._HUNG.clear()
 
 
 @pytest.mark.parametrize("err", [38, 1])  # ENOSYS (Linux < 5.6), EPERM (a seccomp filter that does not know openat2)

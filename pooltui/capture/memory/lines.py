@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from pooltui.capture import state
+
 
 def line_lnotab(table: bytes, first: int, lasti: int) -> int:
     """<= 3.9: ``co_lnotab`` pairs (bytecode delta, signed line delta); ``lasti`` in bytes."""
@@ -77,20 +79,18 @@ def line_311(table: bytes, first: int, lasti: int) -> int:
 
 
 _LINES = {"lnotab": line_lnotab, "310": line_310, "311": line_311}
-_LINE_CACHE: dict[tuple[str, bytes, int, int], int] = {}  # a pure function of these: fork siblings share it
-_LINE_CACHE_MAX = 16384
 
 
 def line_of(kind: str, table: Optional[bytes], first: int, lasti: int) -> int:
     """The line of instruction offset ``lasti`` by line table ``table`` of kind ``kind``
-    ("lnotab", "310", "311"); 0 when the table did not read (py-spy says 0). Cached: fork
-    siblings ask for the same lines."""
+    ("lnotab", "310", "311"); 0 when the table did not read (py-spy says 0). Cached in the
+    capture's state (a pure function of the bytes each process's own table read gave):
+    fork siblings ask for the same lines."""
     if table is None:
         return 0
+    cache = state.current().lines
     key = (kind, table, first, lasti)
-    found = _LINE_CACHE.get(key)
+    found = cache.get(key)
     if found is None:
-        if len(_LINE_CACHE) >= _LINE_CACHE_MAX:
-            _LINE_CACHE.clear()
-        found = _LINE_CACHE[key] = _LINES[kind](table, first, lasti)
+        found = cache.put(key, _LINES[kind](table, first, lasti))
     return found

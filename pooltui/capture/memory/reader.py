@@ -29,9 +29,9 @@ import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Optional
 
+from pooltui.capture import state
 from pooltui.capture.errors import CaptureError, PermissionDenied, ProcessGone, Unsupported
 from pooltui.capture.memory.kernel import Mapping, alive, read_maps
 from pooltui.capture.memory.layouts import Layout, layout_for
@@ -53,13 +53,18 @@ def check_elf(head: bytes) -> Optional[str]:
 def check_build(version: tuple[int, int], paths: Iterable[str]) -> Optional[str]:
     """Why the interpreter seen in these file names (executable + mapped files) has no
     verified layout for ``version``, or None. See the module docstring."""
-    return _check_build(tuple(version), tuple(paths))
+    # once per distinct list of names, in the capture's state (a pure function of them):
+    # the workers of a fork pool map the same files (~0.3 ms of basenames and patterns each)
+    key = (tuple(version), tuple(paths))
+    cache = state.current().builds
+    missing = object()
+    found = cache.get(key, missing)  # type: ignore[arg-type]
+    if found is missing:
+        found = cache.put(key, _check_build(*key))
+    return found  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=64)
 def _check_build(version: tuple[int, ...], paths: tuple[str, ...]) -> Optional[str]:
-    """``check_build``, once per distinct list of names: the workers of a fork pool map
-    the same files (~0.3 ms of basenames and patterns each)."""
     hints: set[tuple[int, int, str]] = set()
     glibc = musl = False
     for name in {os.path.basename(p) for p in paths}:

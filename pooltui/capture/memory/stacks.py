@@ -29,6 +29,7 @@ import struct
 from dataclasses import dataclass
 from typing import Optional
 
+from pooltui.capture import state
 from pooltui.capture.errors import CaptureError, Unsupported
 from pooltui.capture.memory import lines, symbols
 from pooltui.capture.memory.layouts import TPFLAGS_HEAPTYPE
@@ -129,8 +130,7 @@ class StackMemory(ObjectMemory):
         self.stack = stack
         self._code: dict[int, tuple[str, str, int, Optional[bytes], int]] = {}
         self.binary: tuple[int, int] = (0, 0)  # (device, inode) of the file that holds _PyRuntime
-        self._type_addrs: dict[str, int] = {}  # type name -> the type object's address, once checked
-        self._loaded: Optional[tuple] = None  # (dev, inode, load address) of that file, its hash secret
+        self._type_addrs: dict[str, int] = {}  # type name -> the type object's address, once checked here
 
     def _ptr(self, addr: int) -> int:
         return struct.unpack("<Q", self.read(addr, 8))[0]
@@ -150,16 +150,6 @@ class StackMemory(ObjectMemory):
                 continue
             if addr:
                 self.binary = (mapping.dev, mapping.inode)
-                # fork siblings share the hash secret (random per interpreter start): with the
-                # file and its load address it tells a sibling from an unrelated process
-                secret = symbols.address_of(self, mapping, "_Py_HashSecret")
-                if secret:
-                    self._loaded = (mapping.dev, mapping.inode, mapping.start, self.read(secret, 24))
-                # the builtin types are static data of this file: at the same load address
-                # (fork siblings) the same type is at the same place
-                self._type_addrs = _STATIC_TYPES.setdefault((mapping.dev, mapping.inode, mapping.start), {})
-                if len(_STATIC_TYPES) > 256:
-                    _STATIC_TYPES.clear()
                 return addr
         raise Unreadable(f"no _PyRuntime symbol found in process {self.pid}", pid=self.pid)
 
@@ -252,14 +242,10 @@ class StackMemory(ObjectMemory):
         raw = self._object(addr, "code", max(lay.code_firstlineno, lay.code_linetable, lay.code_name, lay.code_filename) + 8)
         if raw is None:
             raise Unreadable(f"a frame of process {self.pid} has no code object", pid=self.pid)
-        # a fork sibling's code object: same binary at the same place, same hash secret, same
-        # address, every field after the reference count the same: the same name, file and
-        # line table objects (immutable, kept alive by the code object): read once per pool
-        shared = (self._loaded, addr, raw[8:])
-        known = _SHARED_CODE.get(shared) if self._loaded is not None else None
-        if known is not None:
-            self._code[addr] = known
-            return known
+        # Read from this process every time, never taken from a fork sibling's read of the
+        # "same" code object: a sibling (one that dropped to nobody after fork included)
+        # can rewrite its copy-on-write copy of the name, file name or line table, and its
+        # values would then be shown, and its file name read, for this process
         first = struct.unpack_from("<i", raw, lay.code_firstlineno)[0]
         name = self._str(struct.unpack_from("<Q", raw, lay.code_name)[0])
         filename = self._str(struct.unpack_from("<Q", raw, lay.code_filename)[0])
@@ -268,10 +254,6 @@ class StackMemory(ObjectMemory):
             raise Unreadable(f"a code object of process {self.pid} did not read whole", pid=self.pid)
         result = (name, filename, first, table, addr + (lay.code_adaptive or 0))
         self._code[addr] = result
-        if self._loaded is not None:
-            if len(_SHARED_CODE) >= _SHARED_CODE_MAX:
-                _SHARED_CODE.clear()
-            _SHARED_CODE[shared] = result
         return result
 
     # One read per object where the general walkers (objects.py) make two or three: a frame's
@@ -324,20 +306,17 @@ class StackMemory(ObjectMemory):
 
     def _lookup(self, dict_addr: int, name: str) -> Optional[int]:
         """``d[name]`` for a dict with str keys: first by the address of the key object that
-        held ``name`` last time (fork siblings share interned keys), else by value."""
-        hint = _KEYS.get(name)
+        held ``name`` last time (fork siblings share interned keys; the hint is used only
+        once the str at that address in this process reads as ``name``), else by value."""
+        hints = state.current().dict_keys
+        hint = hints.get(name)
         if hint is not None and self._str(hint) == name:
             value = self.value_at_key(dict_addr, hint)
             if value is not None:
                 return value
         for key, value in self._dict_entries(dict_addr):
             if self._str(key) == name:
-                _KEYS[name] = key
+                hints.put(name, key)
                 return value
         return None
 
-
-_SHARED_CODE: dict[tuple, tuple[str, str, int, Optional[bytes], int]] = {}  # see StackMemory.code
-_SHARED_CODE_MAX = 16384
-_STATIC_TYPES: dict[tuple[int, int, int], dict[str, int]] = {}  # (dev, inode, load address) -> type name -> address
-_KEYS: dict[str, int] = {}  # name -> address of the key object that held it last time

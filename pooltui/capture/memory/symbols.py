@@ -3,9 +3,12 @@
 The ELF header, program headers, ``.dynamic``, ``.dynsym``, ``.dynstr`` and the hash
 table of every loaded object are mapped (they are what the dynamic linker itself reads),
 so a symbol such as ``_PyRuntime`` is found with a dozen small reads of ``/proc/PID/mem``:
-no file the target names is opened, and nothing is parsed but the one hash chain. The
-result is cached per mapped file (device, inode) as an offset from the load address:
-the 64 workers of a fork pool pay for one lookup.
+no file the target names is opened, and nothing is parsed but the one hash chain.
+
+Not cached across processes: those tables are the target's private copy (a process may
+``mprotect`` and rewrite them), so a lookup made in one fork sibling, or in any process
+that maps the same file, says nothing trustworthy about another. A lookup costs a dozen
+reads (~30 us), once per process read.
 """
 
 from __future__ import annotations
@@ -21,11 +24,6 @@ DT_NULL, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_GNU_HASH = 0, 4, 5, 6, 0x6FFFFEF5
 MAX_PHDRS = 64
 MAX_DYNAMIC = 512  # .dynamic entries read before giving up
 MAX_CHAIN = 4096  # symbols of one hash chain compared before giving up
-
-# (dev, inode, name) -> (symbol value or None when not defined, load bias minus the mapping's start)
-_CACHE: dict[tuple[int, int, str], tuple[Optional[int], int]] = {}
-_CACHE_MAX = 256
-
 
 def _gnu_hash(name: bytes) -> int:
     h = 5381
@@ -137,13 +135,6 @@ def _lookup(mem: ProcessMemory, bias: int, dynamic: int, name: bytes) -> Optiona
 def address_of(mem: ProcessMemory, mapping: Mapping, name: str) -> Optional[int]:
     """Where dynamic symbol ``name`` of the object ``mapping`` (its first mapping) is, in
     ``mem``'s process; None when the object does not define it."""
-    key = (mapping.dev, mapping.inode, name)
-    cached = _CACHE.get(key)
-    if cached is None:
-        bias, dynamic = _bias(mem, mapping.start)
-        cached = (_lookup(mem, bias, dynamic, name.encode()), bias - mapping.start)
-        if len(_CACHE) >= _CACHE_MAX:
-            _CACHE.clear()
-        _CACHE[key] = cached
-    value, shift = cached
-    return None if value is None else mapping.start + shift + value
+    bias, dynamic = _bias(mem, mapping.start)
+    value = _lookup(mem, bias, dynamic, name.encode())
+    return None if value is None else bias + value
