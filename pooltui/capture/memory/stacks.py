@@ -31,7 +31,7 @@ from typing import Optional
 
 from pooltui.capture import state
 from pooltui.capture.errors import CaptureError, Unsupported
-from pooltui.capture.memory import lines, symbols
+from pooltui.capture.memory import debugoffsets, lines, symbols
 from pooltui.capture.memory.layouts import TPFLAGS_HEAPTYPE
 from pooltui.capture.memory.objects import ObjectMemory
 from pooltui.capture.memory.reader import MemoryFault
@@ -156,10 +156,24 @@ class StackMemory(ObjectMemory):
     def interpreter(self) -> tuple[int, int]:
         """(_PyRuntime, the newest interpreter: the one py-spy reads)."""
         runtime = self.runtime()
+        if self.version >= (3, 13):
+            self.check_published(runtime)
         interp = self._ptr(runtime + self.stack.interp_head)
         if not interp:
             raise Unreadable(f"process {self.pid} has no interpreter yet", pid=self.pid)
         return runtime, interp
+
+    def check_published(self, runtime: int) -> None:
+        """3.13+: the offsets the target publishes at the start of ``_PyRuntime`` must be the
+        table's (a patched build that moved a field is left to py-spy)."""
+        size = debugoffsets.size_of(self.version)
+        published = debugoffsets.parse(self.read(runtime, size), self.version) if size else None
+        if published is None:
+            raise Unreadable(f"process {self.pid} publishes no _Py_DebugOffsets this reader knows", pid=self.pid)
+        differ = debugoffsets.disagreement(published, self.stack)
+        if published.free_threaded or differ:
+            why = "free-threaded" if published.free_threaded else "; ".join(differ[:3])
+            raise Unreadable(f"process {self.pid}'s published offsets differ from the table ({why})", pid=self.pid)
 
     def gil_holder(self, runtime: int, interp: int) -> int:
         """The thread ident of the thread state holding the GIL (0: none), as py-spy finds it."""
@@ -169,7 +183,8 @@ class StackMemory(ObjectMemory):
         else:
             gil = self._ptr(interp + offset)
             raw = self.read(gil, 24) if gil else bytes(24)
-            holder = struct.unpack_from("<Q", raw, 8)[0] if struct.unpack_from("<i", raw, 16)[0] else 0
+            locked = struct.unpack_from("<i", raw, debugoffsets.GIL_LOCKED)[0]
+            holder = struct.unpack_from("<Q", raw, debugoffsets.GIL_HOLDER)[0] if locked else 0
         return self._ptr(holder + self.stack.thread_id) if holder else 0
 
     def threads(self) -> list[RawThread]:
