@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.pooltui-installed
 SCENARIO ?= logging_fork
 
-.PHONY: demo test check test-tui test-live install lint fixtures screenshots bench clean demo-venvs
+.PHONY: demo test check test-tui test-live install lint fixtures screenshots bench bench-docs clean demo-venvs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,9 +90,15 @@ fixtures: install
 screenshots: install
 	$(BIN)/python scripts/screenshots.py
 
-## pooltui against plain py-spy, ~6 min (README "Speed"): whole commands on four workloads, then in-process; BENCH_ARGS=--full for 1000 refreshes, --only SECTION to redo one (commands, one, trees, ...)
+## pooltui against plain py-spy, ~6 min (docs/speed.md): whole commands on four workloads, then in-process; BENCH_ARGS=--full for 1000 refreshes, --only SECTION to redo one (commands, one, trees, ...).
+## Writes bench/latest.json, then renders docs/speed.md's tables from it (bench-docs)
 bench: install
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory bench-docs
+
+## docs/speed.md's tables, re-rendered from bench/latest.json (never copied by hand)
+bench-docs:
+	$(PYTHON) scripts/bench_tables.py
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

@@ -16,7 +16,8 @@ worker, time to the first complete screen, key -> screen latency and event-loop 
 while a 128-process tree is dumped, the throughput a CPU-bound target loses to a watching
 pooltui (2 s refresh), and pooltui's RSS over many refreshes.
 
-Prints Markdown tables (the README's "Speed" section) and writes bench/latest.json.
+Writes bench/latest.json and prints its Markdown tables (scripts/bench_tables.py, which
+`make bench` then runs to rewrite docs/speed.md's tables from that JSON).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import bench_capture as cap  # noqa: E402
 import bench_command as cmd  # noqa: E402
 import bench_locks as lk  # noqa: E402
+import bench_tables  # noqa: E402
 import bench_ui as ui  # noqa: E402
 
 from pooltui import scenarios  # noqa: E402
@@ -165,90 +167,6 @@ def memory(refreshes: int, workers: int = 64) -> dict[str, Any]:
         return ui.memory_child(demo.pid, refreshes)
 
 
-# -- output ------------------------------------------------------------------------------
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
-
-
-def header(r: dict[str, Any]) -> str:
-    return f"`{r['command']}` on {r['machine']['cpus']} CPUs, {r['machine']['python']}, py-spy {r['machine']['py-spy']}, {r['date']}"
-
-
-def tables(r: dict[str, Any]) -> str:
-    lines = [
-        "| pool | procs | py-spy loop | py-spy --subprocesses | pooltui full | full / loop | its py-spy CPU / CPUs / loop"
-        " | full / --subproc | refresh (best of first 5) | steady refresh | steady / loop | re-dumped | py-spy runs |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-    ]
-    cpus = r["machine"]["cpus"]
-    for t in r["trees"]:
-        floor = f"{t['pyspy_cpu'] / cpus / t['serial']:.2f}×" if "pyspy_cpu" in t else "-"
-        lines.append(
-            f"| {t['workers']} {t['mode']} | {t['processes']} | {ms(t['serial'])} | {ms(t['subprocesses'])} | {ms(t['full'])}"
-            f" | {t['full'] / t['serial']:.2f}× | {floor} | {t['full'] / t['subprocesses']:.2f}× | {ms(t['refresh'])} | {ms(t['steady'])}"
-            f" | {t['steady'] / t['serial']:.3f}× | {t['steady_dumped']:.0f} | {t['steady_pyspy_runs']:.0f} |"
-        )
-    s = r["sweep"]
-    levels = sorted(next(iter(s.values())))
-    lines += ["", "Full capture of Pool(64) by dumps in flight (default: " + str(r["machine"]["default_concurrency"]) + "):", ""]
-    lines += ["| mode | " + " | ".join(str(c) for c in levels) + " |", "|---|" + "--:|" * len(levels)]
-    lines += [f"| {mode} | " + " | ".join(ms(v[c]) for c in levels) + " |" for mode, v in s.items()]
-    p, f, k, o, m = r["pause"], r["first_screen"], r["keys"], r["observer"], r["memory"]
-    lines += [
-        "",
-        "| measure | result |",
-        "|---|---|",
-        f"| dump of a spinning worker, paused / unpaused | {p['paused']['ms_per_dump']:.0f} ms, {p['paused']['bad_share']:.0%} bad"
-        f" / {p['unpaused']['ms_per_dump']:.0f} ms, {p['unpaused']['bad_share']:.0%} bad |",
-        f"| first complete screen, Pool({f['workers']}), headless | {ms(f['headless'])} (capture {ms(f['headless_capture'])},"
-        f" app {ms(f['headless_app'])}) = {f['headless'] / f['subprocesses']:.2f}× one --subprocesses ({ms(f['subprocesses'])}) |",
-        "| same, `pooltui attach` in a terminal (interpreter start and imports included) | "
-        + (f"{ms(f['terminal'])} = {f['terminal'] / f['subprocesses']:.2f}×" if f["terminal"] else "not measured")
-        + " |",
-    ]
-    for mode, v in k.items():
-        lines.append(
-            f"| key -> screen while Pool(128) {mode} is dumped ({ms(v['capture_seconds'])}) | median {v['key_ms_median']:.0f} ms,"
-            f" max {v['key_ms_max']:.0f} ms ({v['presses']} presses); longest loop stall {v['max_loop_gap_ms']:.0f} ms |"
-        )
-    lines += [
-        f"| throughput loss of {r['machine']['cpus']} spinning workers, refresh every 2 s | {o['loss']:.1%} (median of the"
-        f" {o['quiet_pairs']} of {len(o['pair_losses'])} window pairs with no other load; all pairs: {o['loss_all_pairs']:.1%});"
-        f" pooltui's own CPU {o['observer_cpu_share']:.2%} of the machine, {o['observer_cpu_ms_per_refresh']:.0f} ms per refresh |",
-        f"| RSS, Pool(64) idle, after 10 / {m['refreshes']} refreshes | {m['rss_warm'] / 2**20:.1f} / {m['rss_end'] / 2**20:.1f} MiB"
-        f" ({m['rss_end'] / m['rss_warm'] - 1:+.1%}) |",
-    ]
-    return "\n".join(lines)
-
-
-def command_tables(r: dict[str, Any]) -> str:
-    cpus = r["machine"]["cpus"]
-    lines = [
-        "| workload | procs | py-spy loop | `pooltui snapshot` | snapshot / loop (min-max) | floor | in-process capture | in-process / loop"
-        " | CPU: snapshot / in-process (its own) / loop | py-spy runs | py-spy CPU per process: loop / --subprocesses | load |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-    ]
-    for t in r.get("commands", []):
-        own = f" / {t['in_process_cpu']:.2f} s ({t['in_process_own_cpu']:.2f} s)" if "in_process_cpu" in t else ""
-        load = "-".join(f"{x:.0f}" for x in t.get("load", ())) or "-"
-        lines.append(
-            f"| {t['workers']} {t['mode']} | {t['processes']} | {ms(t['loop'])} | {ms(t['pooltui'])} | {t['ratio']:.2f}×"
-            f" ({t['ratio_min']:.2f}-{t['ratio_max']:.2f}) | {t['loop_cpu'] / cpus / t['loop']:.2f}× | {ms(t['in_process'])}"
-            f" | {t['in_process_ratio']:.2f}× | {t['pooltui_cpu']:.2f} s{own} / {t['loop_cpu']:.2f} s | {t['pyspy_runs']:.0f}"
-            f" | {t['loop_cpu'] / t['processes'] * 1000:.1f} / {t['subprocesses_cpu'] / t['processes'] * 1000:.1f} ms | {load} |"
-        )
-    one = r.get("one")
-    if one:
-        lines += [
-            "",
-            f"One process: `pooltui snapshot PID -o r.json` {ms(one['snapshot'])} (one `py-spy dump` {ms(one['pyspy_dump'])}),"
-            f" `pooltui --version` {ms(one['version'])} (medians of {one['rounds']}).",
-        ]
-    return "\n".join(lines)
-
-
 SECTIONS = ("commands", "one", "trees", "sweep", "pause", "first_screen", "keys", "observer", "memory", "locks")
 
 
@@ -313,15 +231,7 @@ def main() -> int:
         result[name] = run_section(name, args)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
-    print(header(result))
-    print()
-    print(command_tables(result))
-    if all(name in result for name in SECTIONS[2:-1]):
-        print()
-        print(tables(result))
-    if "locks" in result:
-        print()
-        print(lk.locks_table(result))
+    print(bench_tables.all_tables(result))
     print(f"bench: done in {time.time() - started:.0f} s; wrote {out}", file=sys.stderr)
     return 0
 

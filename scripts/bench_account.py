@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where the CPU of one ``pooltui snapshot`` goes (README "Speed": the command's accounting).
+"""Where the CPU of one ``pooltui snapshot`` goes (docs/speed.md: the command's accounting).
 
 Runs the command in this process exactly as the console script does
 (``pooltui.cli.main``), with the CPU time of this process (every thread) taken at phase

@@ -68,17 +68,3 @@ def locks_row(workers: int = 64) -> dict[str, Any]:
         "full_with_locks": min(with_locks),
         "full_without_locks": min(without),
     }
-
-
-def locks_table(r: dict[str, Any]) -> str:
-    t = r["locks"]
-    return "\n".join(
-        [
-            "| Pool, every worker blocked on one mp lock | procs | lock step: wall | its own CPU | its py-spy CPU"
-            " | locks / waiters with holder | snapshot with locks | without | difference |",
-            "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
-            f"| Pool({t['workers']}) | {t['processes']} | {t['step_wall'] * 1000:,.0f} ms | {t['step_cpu'] * 1000:,.0f} ms"
-            f" | {t['step_pyspy_cpu'] * 1000:,.0f} ms | {t['locks']} / {t['waiters_named']} | {t['full_with_locks'] * 1000:,.0f} ms"
-            f" | {t['full_without_locks'] * 1000:,.0f} ms | {(t['full_with_locks'] - t['full_without_locks']) * 1000:+,.0f} ms |",
-        ]
-    )

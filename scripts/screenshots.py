@@ -91,7 +91,7 @@ def spinner(snapshot: Snapshot) -> int:
 
 
 def demo_reports() -> list[str]:
-    """One recorded capture per demo scenario (Python 3.12), for the README's gallery."""
+    """One recorded capture per demo scenario (Python 3.12), for the gallery in docs/demos.md."""
     return sorted(p.name for p in FIXTURES.glob("*-py3.12.json") if "-native-" not in p.name)  # a --native capture is a variant, not a scenario
 
 

@@ -15,7 +15,7 @@ RSS is that of this process, so the soak's own bookkeeping is kept constant-size
 sampled once a second (not per capture: ~100k captures in 10 minutes would add ~4 MB of
 samples), and kills are counted and forgotten once their exit is logged.
 
-  python scripts/soak.py --duration 600      # the 10-minute soak (README)
+  python scripts/soak.py --duration 600      # the 10-minute soak (docs/speed.md)
   python scripts/soak.py --duration 60       # what `make test` runs (tests/live/test_soak.py)
 
 Prints one JSON line with the figures; exits 1 when a check fails.

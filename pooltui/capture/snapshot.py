@@ -28,7 +28,7 @@ def default_concurrency() -> int:
     """Dumps in flight at once: twice the CPUs, at least 2, at most 8.
 
     Each py-spy needs a CPU for ~10 ms and the pool competes for the same CPUs. Measured
-    on 2 CPUs (scripts/bench.py, README "Speed"): from 1 to 4 in flight a full capture
+    on 2 CPUs (scripts/bench.py, docs/speed.md): from 1 to 4 in flight a full capture
     of Pool(64) gets faster, beyond 4 it does not (idle) or only by winning CPU share
     from spinning workers, which is the target's loss.
     """

@@ -404,7 +404,7 @@ def test_timings(target, mem):
         f"\n{target.version}: thread_syscalls {len(calls)} threads {per_sweep * 1e3:.2f} ms;",
         f"find_locks(self=Condition) cold {find_cold * 1e3:.2f} ms",
     )
-    # figures, not asserted: a loaded machine stretches any duration (README "Speed" has the measured ones)
+    # figures, not asserted: a loaded machine stretches any duration (docs/speed.md has the measured ones)
 
 
 def test_with_block_holder_from_the_value_stack(target):

@@ -4,7 +4,7 @@ less than the per-process dumps pooltui parses. Checked against the py-spy insta
 should a py-spy fix this, these tests fail and say the one-run capture is worth a look.
 
 (The CPU side, measured by ``make bench``: that one run parses every child's interpreter
-again, ~the loop's CPU per process; README "Speed".)
+again, ~the loop's CPU per process; docs/speed.md.)
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ is bit-identical, and it keeps making progress while and after it is watched.
 
 Properties, not rates: on a shared 2-CPU machine how many refreshes fit in a second, or
 how fast the target counts, says more about the other load than about pooltui (rates are
-measured side by side by `make bench`: "throughput loss" in the README)."""
+measured side by side by `make bench`: "throughput loss" in docs/speed.md)."""
 
 from __future__ import annotations
 

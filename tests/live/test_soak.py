@@ -1,4 +1,4 @@
-"""The 60-second version of the soak (scripts/soak.py; the README has the 10-minute
+"""The 60-second version of the soak (scripts/soak.py; docs/speed.md has the 10-minute
 run): pooltui refreshing as fast as it can while pool workers are SIGKILLed at random
 never crashes, keeps its memory flat, and logs every exit it could have seen."""
 

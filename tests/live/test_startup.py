@@ -1,7 +1,7 @@
 """What the headless commands import: ``pooltui snapshot`` of a real process and
 ``pooltui --version`` load nothing of the TUI (textual, rich), no validator they do not
 use, and no renderer of another format. A property of the code paths, not a time: the
-time it buys is measured by ``make bench`` (README "Speed")."""
+time it buys is measured by ``make bench`` (docs/speed.md)."""
 
 from __future__ import annotations
 
