@@ -189,6 +189,17 @@ async def _trial(label: str, pid: int, exe: str, timeout: float, limit: asyncio.
     return Check(OK, f"{label}: py-spy read {len(threads)} Python thread(s) in {ms:.0f} ms", dump=True)
 
 
+def _maps_readable(pid: int) -> bool:
+    """Whether this user may read ``/proc/PID/maps``. Not ``os.access``: the file's mode is
+    0444 for everyone, and the kernel's ptrace check refuses another user's at open()."""
+    try:
+        with open(f"/proc/{pid}/maps", "rb") as maps:
+            maps.read(1)
+        return True
+    except OSError:
+        return False
+
+
 def _identify(label: str, proc: psutil.Process) -> tuple[Check, bool]:
     """Is it Python, which version; (check, worth a trial dump)."""
     try:
@@ -200,7 +211,7 @@ def _identify(label: str, proc: psutil.Process) -> tuple[Check, bool]:
     version = procs.python_version(proc.pid, exe)
     if version is not None:
         return Check(OK, f"{label}: Python {version} ({_describe(proc)})"), True
-    if not exe and not os.access(f"/proc/{proc.pid}/maps", os.R_OK):
+    if not exe and not _maps_readable(proc.pid):
         return Check(WARN, f"{label}: cannot tell whether it is Python (no permission to read it)"), True
     return Check(INFO, f"{label}: not Python ({_describe(proc)}); shown in the tree only"), False
 

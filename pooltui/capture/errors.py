@@ -28,8 +28,9 @@ class PermissionDenied(CaptureError):
     help = (
         "Reading another process's memory needs ptrace permission: run as root "
         "(sudo pooltui ...), or give the process CAP_SYS_PTRACE, or lower "
-        "/proc/sys/kernel/yama/ptrace_scope to 0 or 1 (same user). In a container, "
-        "start it with --cap-add SYS_PTRACE."
+        "/proc/sys/kernel/yama/ptrace_scope to 0 (any process of the same user; at 1 only "
+        "a process's own ancestors may attach, which a running service's are not). In a "
+        "container, start it with --cap-add SYS_PTRACE."
     )
     # said instead when pooltui already runs as root ("run as root" would be no help)
     help_for_root = (

@@ -108,3 +108,34 @@ def test_nonexistent_pid():
     assert out.returncode == 3
     assert "✘ no process with pid 4194000" in out.stdout
     assert "Traceback" not in out.stderr
+
+
+def test_a_process_another_user_may_not_read_is_not_called_not_python():
+    """doctor run as an unprivileged user against root's Python process: it cannot tell
+    whether it is Python (the maps file's mode says readable; the kernel refuses at open),
+    which is not "not Python"."""
+    from pooltui import doctor as doctor_module
+
+    target = subprocess.Popen([sys.executable, "-c", "import time; print(flush=True); time.sleep(600)"], stdout=subprocess.PIPE)
+    read, write = os.pipe()
+    try:
+        assert target.stdout is not None and target.stdout.readline() == b"\n"
+        child = os.fork()
+        if child == 0:  # as nobody, as a user without root's rights would run doctor
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                check, _ = doctor_module._identify("pid", psutil.Process(target.pid))
+                os.write(write, f"{check.status} {check.text}".encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        said = b""
+        while chunk := os.read(read, 4096):
+            said += chunk
+        os.waitpid(child, 0)
+    finally:
+        os.close(read)
+        target.kill()
+        target.wait()
+    assert "cannot tell whether it is Python (no permission" in said.decode(), said
