@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui import __version__
-from pooltui.capture import kernel, locks, procs, pyspy, redact, sourcelines, worker
+from pooltui.capture import dump, kernel, locks, procs, pyspy, redact, sourcelines, worker
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Process, Snapshot, Thread
@@ -174,9 +174,8 @@ async def capture_tree(
             if previous is not None:
                 return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, tracer_pid=proc.tracer_pid, reused=True)
             async with limit:
-                threads = await pyspy.dump_consistent(info.pid, options.dump, exe, info.sched, info.python)
-            # before anything else sees the stacks: a secret never enters the Snapshot
-            threads = redact.redact_threads(threads, redact=options.redact)
+                # redacted before anything else sees the stacks: a secret never enters the Snapshot
+                threads = await dump.dump(info.pid, options.dump, redact_secrets=options.redact, exe=exe, sched=info.sched, python=info.python)
             proc = await worker.run(_with_code, _with_threads(proc, info, threads), files, options.redact)
             return await locks.with_futex_settled(proc)
         except CaptureError as exc:

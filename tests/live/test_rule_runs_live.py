@@ -1,0 +1,52 @@
+"""One refresh of a hung pool runs the diagnosis rules (``analysis.diagnoses.diagnose``)
+once, twice when a verdict asks for a confirmation (a Manager lock's waiters read twice
+more before its contention is a warning), never once per fact read.
+
+The rules are counted by wrapping their entry point while a real ``LiveSource`` refreshes a
+hung Manager-lock demo (the shape the issue measured at four runs per refresh)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pooltui.analysis import diagnoses
+from pooltui.model import Kind
+from pooltui.sources import LiveSource
+from tests.conftest import interpreter_params
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture
+def rule_runs(monkeypatch):  # type: ignore[no-untyped-def]
+    """A list that grows by one on every run of the diagnosis rules."""
+    runs: list[int] = []
+    rules = diagnoses.diagnose
+
+    def counted(snapshot):  # type: ignore[no-untyped-def]
+        runs.append(1)
+        return rules(snapshot)
+
+    monkeypatch.setattr(diagnoses, "diagnose", counted)
+    return runs
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.12",)))
+@pytest.mark.parametrize(("args", "verdict"), [((), Kind.ABANDONED_LOCK), (("--hold", "with"), Kind.LOCK_CONTENTION)], ids=["abandoned", "held"])
+def test_a_hung_manager_lock_refresh_runs_the_rules_once_or_twice(python, args, verdict, start_demo, rule_runs):
+    demo = start_demo("manager_lock", python, *args)
+    source = LiveSource(demo.pid)
+    per_refresh = []
+    for _ in range(4):
+        before = len(rule_runs)
+        snapshot = asyncio.run(source.capture())
+        per_refresh.append(len(rule_runs) - before)
+    assert verdict in {d.kind for d in snapshot.diagnoses}  # the hang was seen, through its confirmation
+    # the first refresh: analysed once, then once more with the Manager lock's waiters read
+    # again; later ones read nothing new (the stacks did not move) but a first closer look at
+    # a parked process (at most LOOK_CLOSER a refresh), which is a confirmation too
+    assert per_refresh[0] == 2, per_refresh
+    assert all(n <= 2 for n in per_refresh), per_refresh
+    assert per_refresh[-1] == 1, per_refresh  # everything asked was looked at: once
