@@ -21,14 +21,16 @@ from pooltui import pipeline
 from pooltui.analysis import analyze
 from pooltui.analysis.history import History
 from pooltui.capture import procs
-from pooltui.capture.snapshot import CaptureOptions, Progress
-from pooltui.model import Snapshot, Timeline
+from pooltui.model import CaptureOptions, Event, Progress, Snapshot, Timeline
 from pooltui.pipeline.live import LiveCollector
 from pooltui.report import load_report
 
 
 class LiveSource:
+    """A running tree (``model.Source``)."""
+
     live = True
+    events: tuple[Event, ...] = ()  # a live tree's events come with each sample
 
     def __init__(self, pid: int, *, root: Optional[int] = None, options: CaptureOptions = CaptureOptions()) -> None:
         self.target_pid = pid
@@ -66,7 +68,10 @@ class LiveSource:
 
 
 class RecordedSource:
+    """A saved report (``model.Source``): its snapshot, and its timeline's samples and events."""
+
     live = False
+    target_pid: Optional[int] = None
 
     def __init__(self, snapshot: Snapshot, timeline: Optional[Timeline] = None, path: str = "") -> None:
         if all(p.role == "other" for p in snapshot.processes):
@@ -81,6 +86,7 @@ class RecordedSource:
         self.history = History(samples, keep=len(samples))  # the samples as the live source kept them (a report keeps them all)
         self.root_pid = snapshot.root_pid
         self.options = CaptureOptions()
+        self.events: tuple[Event, ...] = timeline.events if timeline is not None else ()
 
     @classmethod
     def from_file(cls, path: str | Path) -> RecordedSource:

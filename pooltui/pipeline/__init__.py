@@ -30,8 +30,7 @@ from pooltui.analysis import finish, plan, prepare, resolve, timeline
 from pooltui.analysis.edge import Node
 from pooltui.analysis.history import History
 from pooltui.analysis.locks import confirm, resolve_holders
-from pooltui.capture.snapshot import CaptureOptions, Progress
-from pooltui.model import Lock, Snapshot
+from pooltui.model import CaptureOptions, Lock, Progress, Snapshot
 
 __all__ = ["Collected", "Collector", "Refresh", "fulfil", "read_facts", "refresh"]
 

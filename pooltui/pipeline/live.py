@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.edge import Node
+from pooltui.analysis.plan import Threads
 from pooltui.capture import ends, exits, joins, procs, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
@@ -142,13 +143,13 @@ class LiveCollector:
             return raw
         return raw.with_(processes=tuple(changed.get(p.pid, p) for p in raw.processes))
 
-    async def read_locks(self, raw: Snapshot, wanted: dict[int, frozenset[int]], timeout: float) -> tuple[tuple[Lock, ...], tuple[str, ...]]:
+    async def read_locks(self, raw: Snapshot, wanted: Threads, timeout: float) -> tuple[tuple[Lock, ...], tuple[str, ...]]:
         return await read_locks(raw, {pid: set(tids) for pid, tids in wanted.items()}, timeout)
 
     async def read_ends(self, raw: Snapshot) -> Snapshot:
         return await asyncio.to_thread(ends.with_ends, raw)
 
-    async def read_joins(self, raw: Snapshot, wanted: dict[int, frozenset[int]], timeout: float) -> Snapshot:
+    async def read_joins(self, raw: Snapshot, wanted: Threads, timeout: float) -> Snapshot:
         return await joins.with_joined(raw, {pid: set(tids) for pid, tids in wanted.items()}, timeout)
 
     async def moved(self, raw: Snapshot, nodes: Collection[Node]) -> Snapshot:

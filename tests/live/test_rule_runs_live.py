@@ -39,14 +39,15 @@ def test_a_hung_manager_lock_refresh_runs_the_rules_once_or_twice(python, args, 
     demo = start_demo("manager_lock", python, *args)
     source = LiveSource(demo.pid)
     per_refresh = []
-    for _ in range(4):
+    for _ in range(3):
         before = len(rule_runs)
         snapshot = asyncio.run(source.capture())
         per_refresh.append(len(rule_runs) - before)
     assert verdict in {d.kind for d in snapshot.diagnoses}  # the hang was seen, through its confirmation
     # the first refresh: analysed once, then once more with the Manager lock's waiters read
-    # again; later ones read nothing new (the stacks did not move) but a first closer look at
-    # a parked process (at most LOOK_CLOSER a refresh), which is a confirmation too
+    # again. Later ones: once when nothing new was read; twice when a process was dumped
+    # again (its thread ran: the lock facts are read, the confirmation is due again) or is
+    # looked at closer for the first time (a parked process, at most
+    # pipeline.live.LOOK_CLOSER a refresh) -- which depends on scheduling, so not asserted
     assert per_refresh[0] == 2, per_refresh
     assert all(n <= 2 for n in per_refresh), per_refresh
-    assert per_refresh[-1] == 1, per_refresh  # everything asked was looked at: once
