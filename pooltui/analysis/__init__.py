@@ -29,8 +29,12 @@ def prepare(snapshot: Snapshot, before: Optional[Snapshot] = None) -> Snapshot:
 def finish(prepared: Snapshot) -> Snapshot:
     """The second half of ``analyze``, on ``prepare``'s result with the lock and pipe facts
     read since: lock holders, then diagnoses."""
-    snapshot = resolve(prepared)
-    return snapshot.with_(diagnoses=diagnoses.diagnose(snapshot))
+    return judge(resolve(prepared))
+
+
+def judge(resolved: Snapshot) -> Snapshot:
+    """The diagnosis rules on ``resolve``'s result: what a refresh runs once."""
+    return resolved.with_(diagnoses=diagnoses.diagnose(resolved))
 
 
 def resolve(prepared: Snapshot) -> Snapshot:

@@ -11,10 +11,14 @@ that a verdict asks for:
   read again before it is a fact (``locks.dead_semaphores``: a handover caught midway);
 * ``joins(holders)``: which thread a ``join()`` waits for, who holds a waited Condition's
   lock, where a deadlock could go through them (``graph.objects_to_read``);
+* ``looks(resolved, previous)``: the processes parked at one place since the last sample,
+  worth a closer look (a dump with locals keeping the telling ones: a caught
+  BrokenPipeError next to a manager proxy), read before the rules as any other fact;
 * ``confirmations(snapshot, previous, ...)``: a Manager lock's contention or abandonment
   (its waiters read twice more), a deadlock through the ends (every thread of its knot read
-  again), and the processes worth a closer look (a dump with locals keeping the telling
-  ones: a replaced pool worker's ``maxtasks``, a stuck or parked thread's locals).
+  again), and the processes the verdicts over time ask a closer look at (a replaced pool
+  worker's ``maxtasks``, a stuck thread's locals); with the parked ones again, so that what
+  is no longer asked about is shown as captured.
 
 Everything here is pure: which facts, never how they are read.
 """
@@ -45,7 +49,7 @@ class Plan:
     manager_locks: Mapping[str, tuple[Node, ...]] = field(default_factory=dict)  # Manager lock id -> its waiters: still waiting?
     closer: tuple[int, ...] = ()  # processes dumped again with locals, keeping the telling ones
     maxtasks: tuple[int, ...] = ()  # replacement pool workers whose maxtasks argument to read
-    look: bool = False  # closer looks are asked about at all (no --locals): what was found before may stop applying
+    look: bool = False  # the last closer look of the refresh: a past look no longer asked about stops applying
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
@@ -80,6 +84,12 @@ def joins(holders: Snapshot) -> Plan:
     """``holders``: the prepared capture with every fact read so far and holders resolved
     (``analysis.resolve``)."""
     return Plan(joins=_threads(graph.objects_to_read(holders)))
+
+
+def looks(resolved: Snapshot, previous: Optional[Snapshot]) -> Plan:
+    """``resolved``: the prepared capture with its facts and holders (``analysis.resolve``:
+    the waits ``parked`` reads are final there, the verdicts add none)."""
+    return Plan(closer=tuple(parked(previous, resolved)))
 
 
 def _knot(snapshot: Snapshot) -> frozenset[Node]:

@@ -1,18 +1,20 @@
 """One refresh of a tree, as one straight line of stages:
 
-    collect -> plan -> fulfil (x3 rounds of facts) -> analyze (the rules, once)
+    collect -> plan -> fulfil (rounds of facts, closer looks) -> analyze (the rules, once)
             -> history.then + conclude -> [confirmations -> fulfil -> analyze again]
 
 * ``collect``: the ``Collector`` dumps the tree (``capture.dump``: the one place a process
   is dumped, so the one place redaction runs) -- or keeps what it read last time where no
   thread ran since;
 * ``plan``: the analysis says, as data (``analysis.plan.Plan``), which facts it needs next:
-  lock objects, pipe and socket ends, a lock read again, joins and Condition locks;
+  lock objects, pipe and socket ends, a lock read again, joins and Condition locks, a
+  closer look at a process parked at one place since the last sample;
 * ``fulfil``: the collector reads exactly those;
 * ``analyze``: roles, waits, holders, then the diagnosis rules, once;
 * ``history.then`` + ``timeline.conclude``: the verdicts over time;
 * confirmations: only where a verdict asks (a Manager lock's waiters, a deadlock through the
-  ends, a closer look at a stuck or parked process), read, then analysed a second time.
+  ends, a closer look at a stuck thread or a replaced worker), read, then analysed a second
+  time if they changed what was read.
 
 Every caller runs these same stages: ``sources.LiveSource`` (the TUI, ``pooltui snapshot``
 and its ``--samples``), ``scripts/record_fixtures.py``, ``scripts/soak.py``, the benchmarks.
@@ -26,7 +28,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Optional, Protocol
 
-from pooltui.analysis import finish, plan, prepare, resolve, timeline
+from pooltui.analysis import finish, judge, plan, prepare, resolve, timeline
 from pooltui.analysis.edge import Node
 from pooltui.analysis.history import History
 from pooltui.analysis.locks import confirm, resolve_holders
@@ -62,8 +64,11 @@ class Collector(Protocol):
     async def moved(self, raw: Snapshot, nodes: Collection[Node]) -> Snapshot:
         """``raw`` itself when none of ``nodes`` moved a moment later, else with those unblocked."""
 
-    async def look_closer(self, raw: Snapshot, closer: tuple[int, ...], maxtasks: tuple[int, ...], options: CaptureOptions) -> Snapshot:
-        """``raw`` with what a dump with locals of these processes tells (itself when nothing)."""
+    async def look_closer(
+        self, raw: Snapshot, closer: tuple[int, ...], maxtasks: tuple[int, ...], options: CaptureOptions, *, last: bool
+    ) -> Snapshot:
+        """``raw`` with what a dump with locals of these processes tells (itself when nothing);
+        ``last``: the refresh's last look, after which a past look not asked about stops applying."""
 
     def keep(self, raw: Snapshot, options: CaptureOptions) -> None:
         """What this refresh read, for the next one to reuse."""
@@ -93,8 +98,8 @@ async def fulfil(collector: Collector, raw: Snapshot, wanted: plan.Plan, options
         raw = await _manager_confirmed(collector, raw, wanted.manager_locks)
     if wanted.knot:
         raw = await collector.moved(raw, wanted.knot)
-    if wanted.look:
-        raw = await collector.look_closer(raw, wanted.closer, wanted.maxtasks, options)
+    if wanted.closer or wanted.maxtasks or wanted.look:
+        raw = await collector.look_closer(raw, wanted.closer, wanted.maxtasks, options, last=wanted.look)
     return raw
 
 
@@ -149,7 +154,14 @@ async def refresh(
     ends_read = False
     if facts:
         raw, prepared, ends_read = await read_facts(collector, raw, prepared, options, previous)
-    snapshot = await asyncio.to_thread(finish, prepared)  # the rules, once
+    resolved = await asyncio.to_thread(resolve, prepared)
+    if not options.locals:
+        looks = plan.looks(resolved, previous)
+        looked = await fulfil(collector, raw, looks, options) if looks else raw
+        if looked is not raw:
+            prepared, raw = await asyncio.to_thread(_with_facts, prepared, raw, looked, previous), looked
+            resolved = await asyncio.to_thread(resolve, prepared)
+    snapshot = await asyncio.to_thread(judge, resolved)  # the rules, once
     window = history.then(snapshot)
     snapshot = timeline.conclude(window)
     asked = plan.confirmations(snapshot, previous, facts=facts, ends_read=ends_read, look=not options.locals)

@@ -56,6 +56,8 @@ class LiveCollector:
         self._baselines: dict[Key, procs.ProcInfo] = {}  # what the walk saw right before each stack was dumped
         self._pending: dict[Key, procs.ProcInfo] = {}  # the same, for this refresh (kept by keep())
         self._looked: dict[Key, Process] = {}  # processes looked at closer, with what was found
+        self._looked_now: dict[Key, Process] = {}  # the same, looked at during this refresh
+        self._dumps_left = LOOK_CLOSER  # closer looks this refresh may still dump
         self._as_captured: dict[int, Process] = {}  # this refresh's processes given a past look, as captured
         self._exits = exits.watcher()  # how processes that vanished between two captures ended
 
@@ -105,7 +107,7 @@ class LiveCollector:
     def _looked_again(self, raw: Snapshot, options: CaptureOptions) -> Snapshot:
         """``raw`` with what the last look closer found in each process whose stacks did not
         move since, before it is analysed (those processes as captured: ``_as_captured``)."""
-        self._as_captured = {}
+        self._as_captured, self._looked_now, self._dumps_left = {}, {}, LOOK_CLOSER
         if options.locals or not self._looked:
             return raw
         processes = []
@@ -119,25 +121,33 @@ class LiveCollector:
             processes.append(p)
         return raw.with_(processes=tuple(processes)) if self._as_captured else raw
 
-    async def look_closer(self, raw: Snapshot, closer: tuple[int, ...], maxtasks: tuple[int, ...], options: CaptureOptions) -> Snapshot:
-        """A few processes the verdicts ask about dumped again with locals, keeping only the
-        telling ones (capture.workers: a replaced worker's maxtasks, what a stuck thread's
-        frames hold). A process whose stacks did not move since it was looked at keeps what
-        was found then, without another dump (given back at ``collect``); one the verdicts
-        no longer ask about is as captured again."""
+    async def look_closer(
+        self, raw: Snapshot, closer: tuple[int, ...], maxtasks: tuple[int, ...], options: CaptureOptions, *, last: bool
+    ) -> Snapshot:
+        """A few processes the analysis asks about dumped again with locals, keeping only the
+        telling ones (capture.workers: a replaced worker's maxtasks, what a parked or stuck
+        thread's frames hold), at most ``LOOK_CLOSER`` dumps a refresh. A process whose stacks
+        did not move since it was looked at keeps what was found then, without another dump
+        (given back at ``collect``). After the ``last`` look of a refresh, only the processes
+        it asked about keep theirs: one no longer asked about is as captured again."""
         by_pid, changed = {p.pid: p for p in raw.processes}, {}
         for pid in closer:
-            seen = self._looked.get(by_pid[pid].key) if pid in by_pid else None
-            if seen is not None and _positions(seen) == _positions(by_pid[pid]):
-                changed[pid] = _frames_of(seen, by_pid[pid])
-        todo = [pid for pid in closer if pid in by_pid and pid not in changed][:LOOK_CLOSER]
+            now = by_pid.get(pid)
+            seen = (self._looked_now.get(now.key) or self._looked.get(now.key)) if now is not None else None
+            if now is not None and seen is not None and _positions(seen) == _positions(now):
+                changed[pid] = _frames_of(seen, now)
+        todo = [pid for pid in closer if pid in by_pid and pid not in changed][: self._dumps_left]
+        self._dumps_left -= len(todo)
         redact_secrets = options.redact
         found = await asyncio.gather(
             *(workers.with_maxtasks(by_pid[pid], options.timeout, redact_secrets=redact_secrets) for pid in maxtasks if pid in by_pid),
             *(workers.with_telling_locals(by_pid[pid], options.timeout, redact_secrets=redact_secrets) for pid in todo),
         )
-        self._looked = {p.key: p for p in found if p.pid in todo} | {p.key: p for p in changed.values()}
-        changed |= {pid: p for pid, p in self._as_captured.items() if pid not in changed}  # no longer asked about: as captured
+        looked = {p.key: p for p in found if p.pid in todo} | {p.key: p for p in changed.values()}
+        self._looked_now |= looked
+        if last:
+            self._looked = looked
+            changed |= {pid: p for pid, p in self._as_captured.items() if pid not in changed}  # no longer asked about: as captured
         changed.update({p.pid: p for p in found})
         if all(changed[pid] is by_pid[pid] for pid in changed):
             return raw

@@ -82,16 +82,22 @@ def test_live_source_paths_keep_no_secret(target):
     pid, values = target
     source = LiveSource(pid)
 
-    async def refreshes() -> list[tuple[str, Snapshot]]:
-        seen = [("first capture", await source.capture())]
-        seen.append(("refresh (looks closer at a parked process)", await source.capture()))
-        seen.append(("third refresh (keeps what the closer look found)", await source.capture()))
-        seen.append(("`d` on the root", await source.capture(pids=(pid,))))
-        every = tuple(p.pid for p in seen[-1][1].processes)
-        seen.append(("`D`: every process", await source.capture(pids=every)))
-        seen.append(("`l`: with locals", await source.capture(options=replace(CaptureOptions(), locals=True))))
-        seen.append(("`l` off again", await source.capture()))
+    async def refreshes() -> list[tuple[str, Snapshot, Timeline]]:
+        seen = []
+
+        async def take(how: str, **kwargs) -> Snapshot:  # type: ignore[no-untyped-def]
+            snapshot = await source.capture(**kwargs)
+            seen.append((how, snapshot, source.as_timeline()))  # the timeline as a save at that moment writes it
+            return snapshot
+
+        await take("first capture")
+        await take("refresh (looks closer at a parked process)")
+        last = await take("third refresh (keeps what the closer look found)")
+        await take("`d` on the root", pids=(pid,))
+        await take("`D`: every process", pids=tuple(p.pid for p in last.processes))
+        await take("`l`: with locals", options=replace(CaptureOptions(), locals=True))
+        await take("`l` off again")
         return seen
 
-    for how, snapshot in asyncio.run(refreshes()):
-        assert_clean(snapshot, source.as_timeline(), values, how)
+    for how, snapshot, timeline in asyncio.run(refreshes()):
+        assert_clean(snapshot, timeline, values, how)

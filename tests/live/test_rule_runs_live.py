@@ -1,6 +1,7 @@
 """One refresh of a hung pool runs the diagnosis rules (``analysis.diagnoses.diagnose``)
 once, twice when a verdict asks for a confirmation (a Manager lock's waiters read twice
-more before its contention is a warning), never once per fact read.
+more before its contention is a warning), never once per fact read (before issue 25 a hung
+Manager lock's refreshes ran them 3, 2, 3 and 3 times, an ABBA deadlock's 2, 2, 1).
 
 The rules are counted by wrapping their entry point while a real ``LiveSource`` refreshes a
 hung Manager-lock demo (the shape the issue measured at four runs per refresh)."""
@@ -51,3 +52,18 @@ def test_a_hung_manager_lock_refresh_runs_the_rules_once_or_twice(python, args, 
     # pipeline.live.LOOK_CLOSER a refresh) -- which depends on scheduling, so not asserted
     assert per_refresh[0] == 2, per_refresh
     assert all(n <= 2 for n in per_refresh), per_refresh
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.12",)))
+def test_a_lock_deadlock_refresh_runs_the_rules_once(python, start_demo, rule_runs):
+    """No verdict of an ABBA deadlock asks for a confirmation; the closer look at its parked
+    process (from the second refresh on) is a fact read before the rules like the locks."""
+    demo = start_demo("abba", python)
+    source = LiveSource(demo.pid)
+    per_refresh = []
+    for _ in range(3):
+        before = len(rule_runs)
+        snapshot = asyncio.run(source.capture())
+        per_refresh.append(len(rule_runs) - before)
+    assert Kind.DEADLOCK in {d.kind for d in snapshot.diagnoses}
+    assert per_refresh == [1, 1, 1]

@@ -53,8 +53,12 @@ class FakeCollector:
         self.log.append("moved")
         return raw  # nothing moved: the recorded verdicts stand
 
-    async def look_closer(self, raw: Snapshot, closer: tuple[int, ...], maxtasks: tuple[int, ...], options: CaptureOptions) -> Snapshot:
-        self.log.append("look_closer")
+    async def look_closer(
+        self, raw: Snapshot, closer: tuple[int, ...], maxtasks: tuple[int, ...], options: CaptureOptions, *, last: bool
+    ) -> Snapshot:
+        self.log.append("look_closer" if last else "look_closer_parked")
+        if closer and not last:
+            return raw.with_(processes=tuple(raw.processes))  # as if the look found telling locals
         return raw
 
     def keep(self, raw: Snapshot, options: CaptureOptions) -> None:
@@ -120,3 +124,14 @@ def test_without_lock_facts_nothing_is_read(log):
 def test_with_locals_no_closer_look_is_asked(log):
     refresh("manager_gone-py3.12", log, replace(CaptureOptions(), locals=True))
     assert "look_closer" not in log
+
+
+def test_a_process_parked_since_the_last_sample_is_looked_at_before_the_rules(log):
+    recorded, _ = load_fixture("abba-py3.12")
+    collector = FakeCollector(recorded, log)
+    first = asyncio.run(pipeline.refresh(collector, History(), CaptureOptions()))
+    log.clear()
+    asyncio.run(pipeline.refresh(collector, first.history, CaptureOptions()))  # the same stacks again: parked
+    assert "look_closer_parked" in log, log
+    assert log.index("look_closer_parked") < log.index("rules"), log
+    assert log.count("rules") == 1, log  # what the look found is analysed with the rest, once
