@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from pooltui.analysis import diagnoses
-from pooltui.model import Kind
+from pooltui.model import Kind, Snapshot
 from pooltui.sources import LiveSource
 from tests.conftest import interpreter_params
 
@@ -34,16 +34,22 @@ def rule_runs(monkeypatch):  # type: ignore[no-untyped-def]
     return runs
 
 
+def refreshes(source: LiveSource, rule_runs: list[int], count: int = 3) -> tuple[list[int], Snapshot]:
+    """The rule runs of each of ``count`` refreshes, and the last sample."""
+    per_refresh = []
+    for _ in range(count):
+        before = len(rule_runs)
+        snapshot = asyncio.run(source.capture())
+        per_refresh.append(len(rule_runs) - before)
+    return per_refresh, snapshot
+
+
 @pytest.mark.parametrize("python", interpreter_params(("3.12",)))
 @pytest.mark.parametrize(("args", "verdict"), [((), Kind.ABANDONED_LOCK), (("--hold", "with"), Kind.LOCK_CONTENTION)], ids=["abandoned", "held"])
 def test_a_hung_manager_lock_refresh_runs_the_rules_once_or_twice(python, args, verdict, start_demo, rule_runs):
     demo = start_demo("manager_lock", python, *args)
     source = LiveSource(demo.pid)
-    per_refresh = []
-    for _ in range(3):
-        before = len(rule_runs)
-        snapshot = asyncio.run(source.capture())
-        per_refresh.append(len(rule_runs) - before)
+    per_refresh, snapshot = refreshes(source, rule_runs)
     assert verdict in {d.kind for d in snapshot.diagnoses}  # the hang was seen, through its confirmation
     # the first refresh: analysed once, then once more with the Manager lock's waiters read
     # again. Later ones: once when nothing new was read; twice when a process was dumped
@@ -60,10 +66,6 @@ def test_a_lock_deadlock_refresh_runs_the_rules_once(python, start_demo, rule_ru
     process (from the second refresh on) is a fact read before the rules like the locks."""
     demo = start_demo("abba", python)
     source = LiveSource(demo.pid)
-    per_refresh = []
-    for _ in range(3):
-        before = len(rule_runs)
-        snapshot = asyncio.run(source.capture())
-        per_refresh.append(len(rule_runs) - before)
+    per_refresh, snapshot = refreshes(source, rule_runs)
     assert Kind.DEADLOCK in {d.kind for d in snapshot.diagnoses}
     assert per_refresh == [1, 1, 1]
