@@ -36,7 +36,7 @@ async def _step(root: int) -> tuple[float, float, float, int, int]:
     raw = await capture_tree(root, CaptureOptions(locks=False))
     prepared = await asyncio.to_thread(prepare, raw, None)
     cpu, children, start = time.process_time(), cap.children_cpu(), time.perf_counter()
-    _raw, prepared, _ends = await read_facts(LiveCollector(root), raw, prepared, CaptureOptions(), None)
+    prepared = (await read_facts(LiveCollector(root), raw, prepared, CaptureOptions(), None)).prepared
     after = await asyncio.to_thread(finish, prepared)  # holders and verdicts from the facts read
     wall = time.perf_counter() - start
     named = sum(len(lock.waiters) for lock in after.locks if lock.holder is not None)

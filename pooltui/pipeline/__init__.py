@@ -34,7 +34,7 @@ from pooltui.analysis.history import History
 from pooltui.analysis.locks import confirm, resolve_holders
 from pooltui.model import CaptureOptions, Lock, Progress, Snapshot
 
-__all__ = ["Collected", "Collector", "Refresh", "fulfil", "read_facts", "refresh"]
+__all__ = ["Collected", "Collector", "Facts", "Refresh", "fulfil", "read_facts", "refresh"]
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,20 @@ async def _manager_confirmed(collector: Collector, raw: Snapshot, waiters: Mappi
     return raw.with_(locks=tuple(replace(lock, confirmed=still[lock.id]) if lock.id in still else lock for lock in raw.locks))
 
 
-async def read_facts(
-    collector: Collector, raw: Snapshot, prepared: Snapshot, options: CaptureOptions, previous: Optional[Snapshot]
-) -> tuple[Snapshot, Snapshot, bool]:
+@dataclass(frozen=True)
+class Facts:
+    """What the rounds of facts before the rules read: the raw capture with them, it
+    prepared and resolved (holders, no verdict), and whether the ends were read."""
+
+    raw: Snapshot
+    prepared: Snapshot
+    resolved: Snapshot
+    ends_read: bool = False
+
+
+async def read_facts(collector: Collector, raw: Snapshot, prepared: Snapshot, options: CaptureOptions, previous: Optional[Snapshot]) -> Facts:
     """The three rounds of facts before the rules (``prepared``: ``raw`` prepared against
-    ``previous``): (raw and prepared with them, the ends were read)."""
+    ``previous``), each planned from what the one before read."""
     first = plan.reads(prepared)
     read = await fulfil(collector, raw, first, options)
     prepared, raw = await asyncio.to_thread(_with_facts, prepared, raw, read, previous), read
@@ -121,11 +130,14 @@ async def read_facts(
     if again:
         read = await fulfil(collector, raw, again, options)
         prepared, raw = await asyncio.to_thread(_with_facts, prepared, raw, read, previous), read
-    third = plan.joins(await asyncio.to_thread(resolve, prepared))
+    resolved = await asyncio.to_thread(resolve, prepared)
+    third = plan.joins(resolved)
     if third:
         read = await fulfil(collector, raw, third, options)
-        prepared, raw = await asyncio.to_thread(_with_facts, prepared, raw, read, previous), read
-    return raw, prepared, first.ends
+        if read is not raw:
+            prepared, raw = await asyncio.to_thread(_with_facts, prepared, raw, read, previous), read
+            resolved = await asyncio.to_thread(resolve, prepared)
+    return Facts(raw, prepared, resolved, first.ends)
 
 
 def _with_facts(prepared: Snapshot, basis: Snapshot, raw: Snapshot, previous: Optional[Snapshot]) -> Snapshot:
@@ -151,10 +163,11 @@ async def refresh(
     raw = collected.raw
     prepared = await asyncio.to_thread(prepare, raw, previous)
     facts = options.locks and not collected.settled
-    ends_read = False
     if facts:
-        raw, prepared, ends_read = await read_facts(collector, raw, prepared, options, previous)
-    resolved = await asyncio.to_thread(resolve, prepared)
+        read = await read_facts(collector, raw, prepared, options, previous)
+    else:
+        read = Facts(raw, prepared, await asyncio.to_thread(resolve, prepared))
+    raw, prepared, resolved = read.raw, read.prepared, read.resolved
     if not options.locals:
         looks = plan.looks(resolved, previous)
         looked = await fulfil(collector, raw, looks, options) if looks else raw
@@ -164,7 +177,7 @@ async def refresh(
     snapshot = await asyncio.to_thread(judge, resolved)  # the rules, once
     window = history.then(snapshot)
     snapshot = timeline.conclude(window)
-    asked = plan.confirmations(snapshot, previous, facts=facts, ends_read=ends_read, look=not options.locals)
+    asked = plan.confirmations(snapshot, previous, facts=facts, ends_read=read.ends_read, look=not options.locals)
     if asked:
         confirmed = await fulfil(collector, raw, asked, options)
         if confirmed is not raw:  # a verdict's confirmation changed what was read: the rules again
