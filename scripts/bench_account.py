@@ -32,8 +32,8 @@ BEFORE_IMPORTS = time.process_time()
 import msgspec  # noqa: E402,F401  (imported by the command to write the report)
 
 import pooltui.cli as cli  # noqa: E402
+import pooltui.pipeline.live as live  # noqa: E402
 import pooltui.report as report  # noqa: E402
-import pooltui.sources as sources  # noqa: E402
 from pooltui.capture import procs  # noqa: E402
 
 IMPORTED = time.process_time()
@@ -71,8 +71,8 @@ def _async(owner: Any, name: str, label: str) -> None:
 
 
 _sync(procs, "walk_tree", "walk (psutil, /proc)")
-_async(sources, "capture_tree", "walk + dumps of every process (capture_tree)")
-_async(sources, "read_locks", "lock step: reads (with its --locals dump)")
+_async(live, "capture_tree", "walk + dumps of every process (capture_tree)")
+_async(live, "read_locks", "lock step: reads (with its --locals dump)")
 _sync(cli, "_capture", "whole capture (LiveSource.capture)")
 _sync(report, "save_report", "report written")
 

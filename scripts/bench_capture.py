@@ -76,7 +76,7 @@ class DumpCounter:
 async def refreshes(source: LiveSource, count: int, settle: int = 60) -> dict[str, float]:
     """Refreshes of a source that captured once already: the median of the first ``count``,
     then, once a refresh runs py-spy only for the processes it re-dumps (the verdicts'
-    one-off looks with locals, ``LiveSource._look_closer``, are done; at most ``settle``
+    one-off looks with locals, ``LiveCollector.look_closer``, are done; at most ``settle``
     refreshes), ``count`` more (steady state). The best time of each series (other load on
     a shared machine only adds time), the median of how many processes each re-dumped and
     how many times py-spy ran."""

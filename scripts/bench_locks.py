@@ -3,7 +3,7 @@
 On a Pool(N) with every worker blocked on one multiprocessing lock the root holds
 (demo/pool_size.py --mode blocked), measures:
 
-* the lock-resolution step alone (``sources.with_lock_facts``: /proc futex reads, the
+* the lock-resolution step alone (``pipeline.read_facts``, the rounds of facts before the rules: /proc futex reads, the
   ``py-spy --locals`` dump of the first waiter, the object walk, every worker's SemLock
   copy, the holders' source lines, then ``analysis.finish``: holders, verdicts): wall, pooltui's own CPU and its
   py-spy CPU, per snapshot;
@@ -24,7 +24,8 @@ from pooltui import scenarios
 from pooltui.analysis import finish, prepare
 from pooltui.capture import procs, state
 from pooltui.capture.snapshot import CaptureOptions, capture_tree
-from pooltui.sources import with_lock_facts
+from pooltui.pipeline import read_facts
+from pooltui.pipeline.live import LiveCollector
 
 ROUNDS = 3
 
@@ -40,7 +41,7 @@ async def _measured_step(root: int) -> tuple[float, float, float, int, int]:
     raw = await capture_tree(root, CaptureOptions(locks=False))
     prepared = await asyncio.to_thread(prepare, raw, None)
     cpu, children, start = time.process_time(), cap.children_cpu(), time.perf_counter()
-    _raw, prepared = await with_lock_facts(raw, prepared, CaptureOptions().timeout)
+    prepared = (await read_facts(LiveCollector(root), raw, prepared, CaptureOptions(), None)).prepared
     after = await asyncio.to_thread(finish, prepared)  # holders and verdicts from the facts read
     wall = time.perf_counter() - start
     named = sum(len(lock.waiters) for lock in after.locks if lock.holder is not None)

@@ -26,12 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pooltui import scenarios  # noqa: E402
-from pooltui.analysis import finish, prepare  # noqa: E402
+from pooltui import pipeline, scenarios  # noqa: E402
+from pooltui.analysis.history import History  # noqa: E402
+from pooltui.capture import state  # noqa: E402
 from pooltui.capture.pyspy import find_pyspy  # noqa: E402
-from pooltui.capture.snapshot import CaptureOptions, capture_tree  # noqa: E402
+from pooltui.capture.snapshot import CaptureOptions  # noqa: E402
 from pooltui.model import dumps  # noqa: E402
-from pooltui.sources import with_joins, with_lock_facts, with_manager_confirmed, with_pipes  # noqa: E402
+from pooltui.pipeline.live import LiveCollector  # noqa: E402
 
 VERSIONS = ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -40,16 +41,15 @@ NATIVE = {"abba", "logging_fork"}  # also recorded with C frames: native frames 
 
 
 async def capture_raw(pid: int, native: bool = False):
-    """What LiveSource reads, before analysis: the tree, stacks with locals, and the lock
-    objects of threads blocked on a lock (a Manager lock's waiters read again), the pipe
-    and socket ends when a thread is blocked on one, and the joined threads and Condition
-    lock holders a cycle could go through (the unit tests re-run the analysis on this)."""
-    raw = await capture_tree(pid, CaptureOptions(locals=True, native=native))
-    raw, prepared = await with_lock_facts(raw, prepare(raw), 10.0)
-    raw, snapshot = await with_manager_confirmed(raw, prepared, finish(prepared))
-    raw, snapshot = await with_pipes(raw, snapshot)
-    raw, _ = await with_joins(raw, snapshot, 10.0)
-    return raw
+    """What LiveSource reads, before analysis: one refresh through the same pipeline
+    (``pooltui.pipeline``: the tree, stacks with locals, the lock objects of threads blocked
+    on a lock, a Manager lock's waiters read again, the pipe and socket ends when a thread is
+    blocked on one, the joined threads and Condition lock holders a cycle could go through),
+    kept as read: the unit tests re-run the analysis on it."""
+    collector = LiveCollector(pid)
+    with state.active(collector.state):
+        done = await pipeline.refresh(collector, History(), CaptureOptions(locals=True, native=native))
+    return done.raw
 
 
 def record(name: str, version: str, python: str) -> str:

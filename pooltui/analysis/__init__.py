@@ -1,6 +1,8 @@
 """Pure functions over the model: roles, waits, locks, diagnoses, diff, timeline.
 
-``analyze`` is the one entry point the sources call on every raw capture.
+``analyze`` = ``finish(prepare(raw))``: ``prepare`` (roles, waits) says what is worth
+reading next (``analysis.plan``), ``finish`` runs the diagnosis rules once on the capture
+with those facts (``pooltui.pipeline`` runs one refresh through them).
 """
 
 from __future__ import annotations
@@ -27,5 +29,15 @@ def prepare(snapshot: Snapshot, before: Optional[Snapshot] = None) -> Snapshot:
 def finish(prepared: Snapshot) -> Snapshot:
     """The second half of ``analyze``, on ``prepare``'s result with the lock and pipe facts
     read since: lock holders, then diagnoses."""
-    snapshot = aioloops.mark(managers.resolve(locks.resolve_holders(prepared)))
-    return snapshot.with_(diagnoses=diagnoses.diagnose(snapshot))
+    return judge(resolve(prepared))
+
+
+def judge(resolved: Snapshot) -> Snapshot:
+    """The diagnosis rules on ``resolve``'s result: what a refresh runs once."""
+    return resolved.with_(diagnoses=diagnoses.diagnose(resolved))
+
+
+def resolve(prepared: Snapshot) -> Snapshot:
+    """The facts half of ``finish``: who holds each lock (a Manager's too), which threads run
+    an event loop; no verdict. What the graph of waits is drawn from (``analysis.plan``)."""
+    return aioloops.mark(managers.resolve(locks.resolve_holders(prepared)))

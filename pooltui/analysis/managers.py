@@ -180,7 +180,7 @@ def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
     for lock in snapshot.locks:
         manager = lock.manager
         if manager is None or not any(c.waiting for c in manager.clients) or lock.confirmed is False:
-            continue  # a waiter moved on a moment later (with_manager_confirmed): it changed hands
+            continue  # a waiter moved on a moment later (analysis.plan.confirmations): it changed hands
         held = _holders(lock, manager, snapshot)
         connected = [c for c in manager.clients if not c.waiting]
         why = ""

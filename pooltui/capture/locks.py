@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import holders, kernel, managers, memory, procs, pyspy, semaphores, semlocks, sourcelines, worker
+from pooltui.capture import dump, holders, kernel, managers, memory, procs, pyspy, semaphores, semlocks, sourcelines, worker
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
@@ -150,7 +150,8 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
 async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> dict[int, tuple[Frame, ...]]:
     if proc.threads and any(f.locals is not None for t in proc.threads for f in t.frames):
         return {t.tid: t.frames for t in proc.threads}
-    threads = await pyspy.dump_consistent(proc.pid, pyspy.DumpOptions(locals=True, timeout=timeout))
+    # redacted as every dump is (its locals lead to the lock objects by address, which stay)
+    threads = await dump.dump(proc.pid, pyspy.DumpOptions(locals=True, timeout=timeout), redact_secrets=True)
     matched = [t for t in match_tasks(proc.pid, threads, live) if not t.ghost]
     # source files are read as the target's user, within a deadline: never on the event loop
     return await worker.run(lambda: {t.tid: sourcelines.with_code(t.frames, proc.pid) for t in matched})

@@ -29,9 +29,10 @@ from pooltui.capture.errors import (
     PySpyFailed,
     PySpyMissing,
 )
+from pooltui.model import DEFAULT_TIMEOUT as MODEL_TIMEOUT
 from pooltui.model import Frame, Local, Thread
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = MODEL_TIMEOUT  # the one default, where CaptureOptions is (pooltui.model.source)
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Optional
 
 from pooltui import __version__
-from pooltui.capture import kernel, locks, procs, pyspy, redact, sourcelines, state, worker
+from pooltui.capture import dump, kernel, locks, procs, pyspy, redact, sourcelines, state, worker
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
-from pooltui.model import Process, Snapshot, Thread
+from pooltui.model import CaptureOptions, Process, Progress, Snapshot, Thread
 
-Progress = Callable[[int, int], Optional[Awaitable[None]]]
+__all__ = ["CaptureOptions", "Progress", "capture_tree", "default_concurrency", "dump_options", "tool_versions"]
+
 
 
 def default_concurrency() -> int:
@@ -35,24 +36,8 @@ def default_concurrency() -> int:
     return max(2, min(8, 2 * procs.cpu_count()))
 
 
-@dataclass(frozen=True)
-class CaptureOptions:
-    locals: bool = False
-    native: bool = False
-    nonblocking: bool = False
-    timeout: float = pyspy.DEFAULT_TIMEOUT
-    concurrency: int = 0  # 0 = default_concurrency()
-    locks: bool = True  # read the lock objects that blocked threads wait on (see capture.locks)
-    redact: bool = True  # secret-looking locals and command-line values become <redacted> (capture.redact)
-
-    @property
-    def dump(self) -> pyspy.DumpOptions:
-        return pyspy.DumpOptions(self.locals, self.native, self.nonblocking, self.timeout)
-
-    @property
-    def stacks(self) -> tuple[bool, bool, bool]:
-        """What decides the content of a dump: stacks taken with other values are not reused."""
-        return (self.locals, self.native, self.redact)
+def dump_options(options: CaptureOptions) -> pyspy.DumpOptions:
+    return pyspy.DumpOptions(options.locals, options.native, options.nonblocking, options.timeout)
 
 
 def _process(info: procs.ProcInfo) -> Process:
@@ -185,9 +170,9 @@ async def _capture_tree(
             if previous is not None:
                 return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, tracer_pid=proc.tracer_pid, reused=True)
             async with limit:
-                threads = await pyspy.dump_consistent(info.pid, options.dump, exe, info.sched, info.python)
-            # before anything else sees the stacks: a secret never enters the Snapshot
-            threads = redact.redact_threads(threads, redact=options.redact)
+                # redacted before anything else sees the stacks: a secret never enters the Snapshot
+                dumped = dump_options(options)
+                threads = await dump.dump(info.pid, dumped, redact_secrets=options.redact, exe=exe, sched=info.sched, python=info.python)
             proc = await worker.run(_with_code, _with_threads(proc, info, threads), files, options.redact)
             return await locks.with_futex_settled(proc)
         except CaptureError as exc:

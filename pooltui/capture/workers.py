@@ -18,7 +18,7 @@ import re
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import procs, pyspy
+from pooltui.capture import dump, procs, pyspy
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Local, Process, Thread
@@ -37,24 +37,25 @@ def _worker_index(frames: tuple[Frame, ...]) -> Optional[int]:
     return None
 
 
-async def _dump_with_locals(proc: Process, timeout: float) -> dict[int, Thread]:
-    """tid -> thread with locals, for the live threads of ``proc`` ({} when unreadable)."""
+async def _dump_with_locals(proc: Process, timeout: float, redact_secrets: bool) -> dict[int, Thread]:
+    """tid -> thread with locals (redacted as every dump is: ``capture.dump``), for the live
+    threads of ``proc`` ({} when unreadable)."""
     try:
-        threads = await pyspy.dump_consistent(proc.pid, pyspy.DumpOptions(locals=True, timeout=timeout))
+        threads = await dump.dump(proc.pid, pyspy.DumpOptions(locals=True, timeout=timeout), redact_secrets=redact_secrets)
     except CaptureError:
         return {}
     live = set(procs.read_sched(proc.pid))
     return {t.tid: t for t in match_tasks(proc.pid, threads, live) if not t.ghost}
 
 
-async def with_maxtasks(proc: Process, timeout: float = pyspy.DEFAULT_TIMEOUT) -> Process:
+async def with_maxtasks(proc: Process, timeout: float = pyspy.DEFAULT_TIMEOUT, *, redact_secrets: bool = True) -> Process:
     """``proc`` with the ``maxtasks`` local on its main thread's ``worker`` frame, when
     py-spy can read it; ``proc`` unchanged otherwise (the verdict then stays a guess)."""
     main = proc.thread(proc.pid)
     at = _worker_index(main.frames) if main is not None else None
     if main is None or at is None:
         return proc
-    fresh = (await _dump_with_locals(proc, timeout)).get(proc.pid)
+    fresh = (await _dump_with_locals(proc, timeout, redact_secrets)).get(proc.pid)
     index = _worker_index(fresh.frames) if fresh is not None else None
     local = fresh.frames[index].local("maxtasks") if fresh is not None and index is not None else None
     if local is None or not re.fullmatch(r"None|\d+", local.repr):
@@ -78,10 +79,10 @@ def _telling(local: Local) -> Optional[Local]:
     return None
 
 
-async def with_telling_locals(proc: Process, timeout: float = pyspy.DEFAULT_TIMEOUT) -> Process:
+async def with_telling_locals(proc: Process, timeout: float = pyspy.DEFAULT_TIMEOUT, *, redact_secrets: bool = True) -> Process:
     """``proc`` whose frames carry the telling locals (see ``_telling``) of a fresh dump;
     only threads whose stack is still the one captured are given any."""
-    fresh = await _dump_with_locals(proc, timeout)
+    fresh = await _dump_with_locals(proc, timeout, redact_secrets)
     threads = []
     for t in proc.threads:
         new = fresh.get(t.tid)

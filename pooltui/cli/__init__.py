@@ -13,7 +13,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from typing import NoReturn, Optional
+from typing import TYPE_CHECKING, NoReturn, Optional
 
 from pooltui.cli.arguments import (  # Fail and build_parser are used through pooltui.cli too
     EXIT_ATTACH,
@@ -24,6 +24,10 @@ from pooltui.cli.arguments import (  # Fail and build_parser are used through po
     build_parser,
 )
 
+if TYPE_CHECKING:  # imported where used: `pooltui --version` and `--help` load neither
+    from pooltui.model import Snapshot, Source
+    from pooltui.sources import LiveSource
+
 
 def _fail_from_capture(exc: Exception) -> Fail:
     from pooltui.capture.errors import CaptureError
@@ -32,7 +36,7 @@ def _fail_from_capture(exc: Exception) -> Fail:
     return Fail(exc.message, exc.exit_code, exc.help)
 
 
-def _live_source(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _live_source(args: argparse.Namespace) -> LiveSource:
     from pooltui.capture.errors import CaptureError
     from pooltui.capture.snapshot import CaptureOptions
     from pooltui.sources import LiveSource
@@ -50,14 +54,14 @@ def _live_source(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise _fail_from_capture(exc) from None
 
 
-def _capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
+def _capture(source: Source) -> Snapshot:
     """``asyncio.run(source.capture())``, except that the main task returns nothing. On its
     way out, asyncio.run (3.11-3.13) asks ``signal.getsignal(SIGINT)``, which formats a
     ValueError with the repr of its handler, a partial holding the main task, whose repr
     holds the task's result: the whole Snapshot, twice (~10 ms each for Pool(64))."""
     import asyncio  # here, not at the top: `pooltui --version` and `--help` need no event loop
 
-    box = []
+    box: list[Snapshot] = []
 
     async def main() -> None:
         box.append(await source.capture())
@@ -66,7 +70,7 @@ def _capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
     return box[0]
 
 
-def _first_capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
+def _first_capture(source: Source) -> Snapshot:
     from pooltui.capture.errors import CaptureError
 
     try:
@@ -141,7 +145,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_DIAGNOSIS if errors else EXIT_OK
 
 
-def _more_samples(source, first: Snapshot, samples: int, interval: float) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
+def _more_samples(source: LiveSource, first: Snapshot, samples: int, interval: float) -> Snapshot:
     """Samples 2..N, ``interval`` seconds apart (start to start); the last one. The tree
     exiting meanwhile ends the series early: what was seen is still the report."""
     from pooltui.capture.errors import CaptureError, ProcessGone

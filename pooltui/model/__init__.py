@@ -26,6 +26,7 @@ from pooltui.model.codec import (
     loads,
     to_dict,
 )
+from pooltui.model.source import DEFAULT_TIMEOUT, CaptureOptions, Failure, Progress, Source
 from pooltui.model.tree import (
     HOW_INFERRED,
     HOW_OWNER,
@@ -60,6 +61,7 @@ from pooltui.model.verdicts import (
 )
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "HOW_INFERRED",
     "HOW_OWNER",
     "HOW_WITH",
@@ -68,10 +70,12 @@ __all__ = [
     "MAX_REPORT_BYTES",
     "SCHEMA",
     "SEVERITY",
+    "CaptureOptions",
     "Certainty",
     "Diagnosis",
     "Event",
     "Exit",
+    "Failure",
     "Frame",
     "Kind",
     "Local",
@@ -82,11 +86,13 @@ __all__ = [
     "PipeEnd",
     "ProcError",
     "Process",
+    "Progress",
     "Report",
     "ReportError",
     "Severity",
     "Snapshot",
     "SocketEnd",
+    "Source",
     "Thread",
     "Timeline",
     "Wait",

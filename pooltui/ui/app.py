@@ -1,9 +1,9 @@
 """The Textual app: takes a source (live or recorded, chosen by cli), runs every capture
 in an exclusive async worker, keeps the session and tells the screens to redraw.
 
-A source is any object with ``live``, ``description``, ``root_pid``, ``options`` (a
-dataclass with ``locals``/``native``) and ``async capture(progress=, options=)``. The
-UI never imports the capture layer: capture errors are recognised by their ``code``.
+The source is a ``model.Source`` (``sources.LiveSource``, ``sources.RecordedSource``, a
+scripted one in tests). The UI never imports the capture layer: a capture error is a
+``model.Failure``, recognised by its ``code``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from pooltui.analysis.history import History
-from pooltui.model import Snapshot
+from pooltui.model import Failure, Snapshot, Source
 from pooltui.report.text import one_line
 from pooltui.ui.messages import Captured, CaptureFailed, CaptureProgress, SessionChanged
 from pooltui.ui.screens.main import MainScreen
@@ -39,21 +39,18 @@ class PoolApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "pooltui"
 
-    def __init__(self, source: Any, *, interval: float = 2.0, snapshot: Optional[Snapshot] = None) -> None:
+    def __init__(self, source: Source, *, interval: float = 2.0, snapshot: Optional[Snapshot] = None) -> None:
         super().__init__()
         self.source = source
         self.interval = interval
         self.options = source.options
-        timeline = getattr(source, "timeline", None)
-        history: Sequence[Snapshot] | History = tuple(timeline.snapshots) if timeline is not None else ()
-        first = snapshot if snapshot is not None else getattr(source, "snapshot", None)
+        kept = source.history  # the source's own samples (a History: with their diffs): shared, not rebuilt
+        first = snapshot if snapshot is not None else (kept[-1] if kept else None)
+        history: Sequence[Snapshot] | History = kept if isinstance(kept, History) and kept.latest is first else tuple(kept)
         if first is not None and (not history or history[-1].created != first.created):
             history = (*history, first)
-        kept = getattr(source, "history", None)  # the source's own History (samples and diffs): shared, not rebuilt
-        if isinstance(kept, History) and kept.latest is not None and kept.latest is first:
-            history = kept
-        self.session = Session.replay(history, timeline.events if timeline is not None else (), live=bool(source.live))
-        self.session.show_locals = bool(source.live and getattr(self.options, "locals", False))
+        self.session = Session.replay(history, source.events, live=source.live)
+        self.session.show_locals = source.live and self.options.locals
         self._progress_drawn = 0.0
 
     @property
@@ -103,8 +100,7 @@ class PoolApp(App[None]):
     @work(exclusive=True, group="capture")
     async def _capture(self, reason: str, pids: Optional[tuple[int, ...]] = None) -> None:
         try:
-            which = {} if pids is None else {"pids": pids}  # a source without `pids` still answers refreshes
-            snapshot = await self.source.capture(progress=self._progress, options=self.options, **which)
+            snapshot = await self.source.capture(progress=self._progress, options=self.options, pids=pids)
         except Exception as exc:  # the one error path: every failure becomes a message
             self.post_message(CaptureFailed(exc, reason))
             return
@@ -124,7 +120,7 @@ class PoolApp(App[None]):
     def on_captured(self, message: Captured) -> None:
         was_gone = self.session.target_gone
         self.session.capturing = False
-        self.session.add(message.snapshot, getattr(self.source, "history", None))
+        self.session.add(message.snapshot, self.source.history)
         if self.session.target_gone and not was_gone:
             self._target_gone()
         self._changed()
@@ -136,14 +132,15 @@ class PoolApp(App[None]):
     def on_capture_failed(self, message: CaptureFailed) -> None:
         session, exc = self.session, message.error
         session.capturing = False
-        text = one_line(getattr(exc, "message", None) or str(exc) or type(exc).__name__, 300)
-        if getattr(exc, "code", None) == "process_gone":
+        failure = exc if isinstance(exc, Failure) else None
+        text = one_line((failure.message if failure is not None else "") or str(exc) or type(exc).__name__, 300)
+        if failure is not None and failure.code == "process_gone":
             if not session.target_gone:
                 session.target_gone = True
                 self._target_gone()
         else:
             repeated, session.last_error = session.last_error == text, text
-            hint = one_line(getattr(exc, "help", ""), 400)
+            hint = one_line(failure.help if failure is not None else "", 400)
             if not repeated:  # an auto-refresh failing every few seconds says so once; the status line keeps saying it
                 self.notify(text + (f"\n{hint}" if hint else ""), title=f"{message.reason} failed", severity="error", timeout=10, markup=False)
         self._changed()
@@ -163,7 +160,7 @@ class PoolApp(App[None]):
             # as wide at 9/129 as at 129/129: a wider status relays out the whole screen
             return (f"capturing {done:>{len(str(total))}}/{total} processes…" if total else "capturing…"), "$accent bold"
         flags = " · locals" if s.show_locals else ""
-        flags += " · native" if getattr(self.options, "native", False) else ""
+        flags += " · native" if self.options.native else ""
         if not s.live:
             return "recorded report" + flags, "$text-muted"
         if s.last_error:

@@ -17,7 +17,7 @@ __all__ = ["LINGER", "MAX_EVENTS", "Departed", "Session"]
 MAX_EVENTS = 500
 
 
-def _continues(mine: History, theirs: Optional[History], snapshot: Snapshot) -> bool:
+def _continues(mine: History, theirs: Optional[Sequence[Snapshot]], snapshot: Snapshot) -> bool:
     """``theirs`` (the source's) is ``mine`` with ``snapshot`` added: take it as it is."""
     if not isinstance(theirs, History) or theirs.latest is not snapshot:
         return False
@@ -49,14 +49,14 @@ class Session:
         session._log(events)
         return session
 
-    def add(self, snapshot: Snapshot, history: Optional[History] = None) -> list[Event]:
+    def add(self, snapshot: Snapshot, history: Optional[Sequence[Snapshot]] = None) -> list[Event]:
         """Make ``snapshot`` current; return the events it brings (the source's own, or
         the process appearances/exits implied by comparing it with the previous one).
         ``history``: the source's, when ``snapshot`` is its latest sample (its diff is not
         computed again)."""
         if self.current is not None and self.current.created == snapshot.created:
             return self._show(snapshot, list(snapshot.events))  # the same instant again: nothing happened
-        self.history = history if history is not None and _continues(self.history, history, snapshot) else self.history.then(snapshot)
+        self.history = history if isinstance(history, History) and _continues(self.history, history, snapshot) else self.history.then(snapshot)
         return self._take(snapshot, self.history.steps[-1])
 
     def _take(self, snapshot: Snapshot, step: Step) -> list[Event]:

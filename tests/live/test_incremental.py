@@ -91,7 +91,7 @@ def capture(source: LiveSource, **kwargs) -> Snapshot:  # type: ignore[no-untype
 
 def dumped_pids(calls: list[list[str]]) -> list[int]:
     """Whose stacks were dumped. Dumps with --locals are left out: those are the looks a
-    verdict asks for (LiveSource._look_closer: a stuck thread's telling locals), taken
+    verdict asks for (LiveCollector.look_closer: a stuck thread's telling locals), taken
     once per unchanged stack, not the refresh's own. Each pid once: a direct read tried again
     (a thread woke during it) or checked against py-spy is still one process read."""
     return list(dict.fromkeys(int(call[call.index("--pid") + 1]) for call in calls if "--pid" in call and "--locals" not in call))

@@ -81,6 +81,9 @@ class ScriptedSource:
 
     live = True
     description = "pid 8536"
+    target_pid = None
+    history: tuple[Snapshot, ...] = ()  # no History of its own: the session keeps one
+    events = ()
 
     def __init__(self, *answers, root_pid: int = 8536) -> None:  # type: ignore[no-untyped-def]
         self.answers = list(answers)

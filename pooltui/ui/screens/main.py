@@ -106,7 +106,7 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW, "narrow")
         self.query_one("#filter", Input).display = False
-        self._opening = getattr(self.app.source, "target_pid", None)
+        self._opening = self.app.source.target_pid
         self.tree.focus()
         self.redraw()
 

@@ -55,7 +55,7 @@ class DiagnosesPanel(VerticalScroll):
 
     def show(self, snapshot: Snapshot) -> None:
         blocks = [fmt.diagnosis_block(d) for d in snapshot.diagnoses]
-        notes = [Content.styled(f"note: {one_line(n, 300)}", "$text-muted") for n in getattr(snapshot, "notes", ())]
+        notes = [Content.styled(f"note: {one_line(n, 300)}", "$text-muted") for n in snapshot.notes]
         if not blocks:
             blocks = [Content.styled("✔ no problems found", "$success")]
         update_static(self.query_one("#diagnoses-text", Static), Content("\n").join([*blocks, *notes]))

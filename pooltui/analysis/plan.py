@@ -1,0 +1,154 @@
+"""What the analysis needs read next, as data: a ``Plan`` the capture fulfils exactly.
+
+One refresh (``pooltui.pipeline``) asks three rounds of facts before the diagnosis rules
+run, each planned from what the one before read, then at most one round of confirmations
+that a verdict asks for:
+
+* ``reads(prepared)``: the lock objects threads asleep on a lock wait on
+  (``locks.threads_to_read``), and every process's pipe and socket ends when a thread
+  blocks on one (``blocked_on_pipes``);
+* ``rereads(holders, wanted)``: a multiprocessing mutex read as taken by no live process is
+  read again before it is a fact (``locks.dead_semaphores``: a handover caught midway);
+* ``joins(holders)``: which thread a ``join()`` waits for, who holds a waited Condition's
+  lock, where a deadlock could go through them (``graph.objects_to_read``);
+* ``looks(resolved, previous)``: the processes parked at one place since the last sample,
+  worth a closer look (a dump with locals keeping the telling ones: a caught
+  BrokenPipeError next to a manager proxy), read before the rules as any other fact;
+* ``confirmations(snapshot, previous, ...)``: a Manager lock's contention or abandonment
+  (its waiters read twice more), a deadlock through the ends (every thread of its knot read
+  again), and the processes the verdicts over time ask a closer look at (a replaced pool
+  worker's ``maxtasks``, a stuck thread's locals); with the parked ones again, so that what
+  is no longer asked about is shown as captured.
+
+Everything here is pure: which facts, never how they are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Optional
+
+from pooltui.analysis import graph
+from pooltui.analysis.edge import Node
+from pooltui.analysis.locks import dead_semaphores, lock_key, threads_to_read
+from pooltui.model import Kind, Lock, Process, Severity, Snapshot, WaitKind
+
+Threads = Mapping[int, frozenset[int]]  # pid -> tids
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The facts one round reads; an empty plan (false) reads nothing."""
+
+    locks: Threads = field(default_factory=dict)  # read the lock each of these threads waits on
+    recheck: tuple[Lock, ...] = ()  # read ``locks`` again: the second read of these semaphores wins
+    ends: bool = False  # every process's pipe and socket ends, and what each poller watches
+    joins: Threads = field(default_factory=dict)  # the thread a join() waits for / a Condition's lock holder
+    knot: frozenset[Node] = frozenset()  # threads a deadlock through the ends stands on: still blocked?
+    manager_locks: Mapping[str, tuple[Node, ...]] = field(default_factory=dict)  # Manager lock id -> its waiters: still waiting?
+    closer: tuple[int, ...] = ()  # processes dumped again with locals, keeping the telling ones
+    maxtasks: tuple[int, ...] = ()  # replacement pool workers whose maxtasks argument to read
+    look: bool = False  # the last closer look of the refresh: a past look no longer asked about stops applying
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
+def _threads(wanted: Mapping[int, set[int]]) -> Threads:
+    return {pid: frozenset(tids) for pid, tids in wanted.items() if tids}
+
+
+def blocked_on_pipes(snapshot: Snapshot) -> bool:
+    """A thread that is not idle sits in read()/write()/recv()/send() on a file descriptor."""
+    return any(
+        t.fd is not None and t.syscall in graph.FD_CALLS and t.wait is not None and t.wait.kind is not WaitKind.IDLE
+        for p in snapshot.processes
+        for t in p.threads
+    )
+
+
+def reads(prepared: Snapshot) -> Plan:
+    """The first round, from roles and waits (``analysis.prepare``)."""
+    return Plan(locks=_threads(threads_to_read(prepared)), ends=blocked_on_pipes(prepared))
+
+
+def rereads(holders: Snapshot, wanted: Threads) -> Plan:
+    """``holders``: the prepared capture with the locks read and their holders resolved
+    (``locks.resolve_holders``); ``wanted``: the threads whose locks were read."""
+    dead = tuple(dead_semaphores(holders))
+    return Plan(locks=wanted, recheck=dead) if dead else Plan()
+
+
+def joins(holders: Snapshot) -> Plan:
+    """``holders``: the prepared capture with every fact read so far and holders resolved
+    (``analysis.resolve``)."""
+    return Plan(joins=_threads(graph.objects_to_read(holders)))
+
+
+def looks(resolved: Snapshot, previous: Optional[Snapshot]) -> Plan:
+    """``resolved``: the prepared capture with its facts and holders (``analysis.resolve``:
+    the waits ``parked`` reads are final there, the verdicts add none)."""
+    return Plan(closer=tuple(parked(previous, resolved)))
+
+
+def _knot(snapshot: Snapshot) -> frozenset[Node]:
+    """Every thread a deadlock stands on, not only the cycle it names: the knot's, and every
+    blocked thread of its processes -- one left out of it for the call it was seen in (an rpc
+    server caught in recv() on another worker's socket) may have moved."""
+    if not any(d.kind is Kind.DEADLOCK for d in snapshot.diagnoses):
+        return frozenset()
+    stuck = graph.deadlocked(graph.edges(snapshot))
+    pids = {pid for pid, _ in stuck}
+    blocked = {(p.pid, t.tid) for p in snapshot.processes if p.pid in pids for t in p.threads if not t.ghost and t.syscall}
+    return frozenset(stuck) | blocked
+
+
+def _manager_locks(snapshot: Snapshot) -> dict[str, tuple[Node, ...]]:
+    """A Manager lock's contention or abandonment is concluded from its holder and its waiters
+    read from the Manager at another instant than its clients: its waiters are read again."""
+    keys = {d.subject for d in snapshot.diagnoses if d.kind in (Kind.LOCK_CONTENTION, Kind.ABANDONED_LOCK)}
+    return {lock.id: lock.waiters for lock in snapshot.locks if lock.manager is not None and lock_key(lock) in keys}
+
+
+def _positions(p: Process) -> list[list[tuple[str, int]]]:
+    return [[(f.function, f.line) for f in t.frames] for t in p.threads]
+
+
+_RESTING = (WaitKind.IDLE, WaitKind.RUNNING, WaitKind.SELECT, WaitKind.UNKNOWN)
+
+
+def parked(previous: Optional[Snapshot], snapshot: Snapshot) -> list[int]:
+    """Processes worth a look at their locals (a caught BrokenPipeError next to a manager
+    proxy tells a Manager is gone): waiting inside their own code (a retry loop's sleep, a
+    wait) at the same place as in the previous sample -- or, in a first sample, every such
+    process when a process of the tree died (a zombie with a failure status)."""
+
+    def waiting(p: Process) -> bool:
+        return p.error is None and p.status != "zombie" and any(t.wait is not None and t.wait.kind not in _RESTING and not t.ghost for t in p.threads)
+
+    if previous is None:
+        died = any(p.status == "zombie" and p.exit_code not in (None, 0) for p in snapshot.processes)
+        return [p.pid for p in snapshot.processes if died and waiting(p) and p.pid != snapshot.root_pid]
+    before = {p.key: p for p in previous.processes}
+    return [p.pid for p in snapshot.processes if waiting(p) and p.key in before and _positions(before[p.key]) == _positions(p)]
+
+
+def confirmations(snapshot: Snapshot, previous: Optional[Snapshot], *, facts: bool, ends_read: bool, look: bool) -> Plan:
+    """What the verdicts of ``snapshot`` (analysed and concluded over time) ask to read again
+    before they stand. ``facts``: lock facts were read this refresh (not kept from the last);
+    ``ends_read``: so were the ends; ``look``: closer looks are wanted (no --locals)."""
+    maxtasks: tuple[int, ...] = ()
+    closer: tuple[int, ...] = ()
+    if look:
+        ask = {pid for d in snapshot.diagnoses if d.kind == Kind.LOST_TASK and d.severity is Severity.WARNING for pid in d.pids[1:]}
+        stuck = [pid for d in snapshot.diagnoses if d.kind == Kind.STUCK_THREAD for pid in d.pids if pid not in ask]
+        stuck += [pid for pid in parked(previous, snapshot) if pid not in ask]
+        maxtasks, closer = tuple(sorted(ask)), tuple(dict.fromkeys(stuck))
+    return Plan(
+        knot=_knot(snapshot) if facts and ends_read else frozenset(),
+        manager_locks=_manager_locks(snapshot) if facts else {},
+        closer=closer,
+        maxtasks=maxtasks,
+        look=look,
+    )
