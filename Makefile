@@ -86,6 +86,7 @@ demo-venvs:
 ## re-record the unit-test fixtures from live demo scenarios on every installed interpreter
 fixtures: install
 	$(BIN)/python scripts/record_fixtures.py
+	$(BIN)/python scripts/record_census.py
 
 screenshots: install
 	$(BIN)/python scripts/screenshots.py
