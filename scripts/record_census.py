@@ -38,6 +38,7 @@ SCENARIOS = (
     ("mp_abba", "3.9", (), True, ("looks_hung",)),
     ("stopped_worker", "3.10", (), True, ("stopped",)),
     ("healthy", "3.13", (), False, ()),
+    ("pool_size", "3.13", ("--workers", "4", "--mode", "idle"), False, ("quiet",)),
     ("executor", "3.8", (), False, ()),
     ("oversubscribed", "3.11", (), False, ("oversubscribed",)),
 )

@@ -23,6 +23,7 @@ from pooltui.model import Process, Snapshot, exit_text
 from pooltui.model.census import (
     UNTIMED_BLOCKS,
     WAIT_FUTEX,
+    WAIT_PIPE,
     WAIT_SHARED_FUTEX,
     WAIT_TIMED,
     Census,
@@ -165,9 +166,9 @@ def verdicts(census: Census, root: ProcFacts, group: list[ProcFacts], role_of: d
     busy = [p for p in workers if _busy(census, p)]
     if len(busy) > census.cpus:
         out.append(Verdict("oversubscribed", f"{len(busy)} workers want a CPU, {census.cpus} CPUs: they take turns (oversubscribed)", hung=False))
-    hung = _looks_hung(census, root, workers)
-    if hung:
-        out.append(Verdict("looks_hung", hung, hung=True))
+    quiet = _quiet_tree(census, root, workers)
+    if quiet is not None:
+        out.append(quiet)
     return out
 
 
@@ -179,33 +180,42 @@ def _busy(census: Census, p: ProcFacts) -> bool:
     return runnable or (census.window > 0 and p.cpu_gained / census.window >= BUSY_SHARE)
 
 
-def _looks_hung(census: Census, root: ProcFacts, workers: list[ProcFacts]) -> str:
-    """Why the tree looks hung, or "": no thread that matters ran and the waits have no timeout.
+def _quiet_tree(census: Census, root: ProcFacts, workers: list[ProcFacts]) -> Optional[Verdict]:
+    """Whether nothing that matters ran while the waits have no timeout: the tree looks hung,
+    or (a pool whose workers all wait for a task) is quiet, idle or hung as far as the kernel
+    can tell.
 
-    With workers: the root's main thread blocks with no timeout and no worker ran (a pool
-    whose parent waits for results nobody works on). Alone: every thread that does not tick
-    in a timed wait waits on a lock, and either two or more do (a deadlock's shape) or the
-    only thread waits on a lock private to its process (nobody could release it). A thread
-    reading a pipe or socket could be woken from outside: then it does not look hung."""
+    With workers: the root's main thread blocks with no timeout and no worker ran. Workers
+    blocked in their tasks (a lock, a child, a socket) look hung; workers that wait at the task
+    queue (one reads its pipe, the rest wait on its shared lock: SimpleQueue.get / Queue.get)
+    are an idle pool or one whose task was lost: only a stack tells. Alone: every thread that
+    does not tick in a timed wait waits on a lock, and either two or more do (a deadlock's
+    shape) or the only thread waits on a lock private to its process (nobody could release
+    it). A thread reading a pipe or socket could be woken from outside: not hung."""
     if root.state in ("T", "t") or not root.tasks:
-        return ""
+        return None
     main = _main_task(root)
     everyone = [t for p in (root, *workers) for t in p.tasks]
     if main is None or main.ran or main.wait not in UNTIMED_BLOCKS or not all(_quiet(t) for t in everyone):
-        return ""
+        return None
     window = f"{census.window:.2f} s"
     if workers:
-        waits = Counter(t.wait or "unknown" for p in workers for t in p.tasks if t.wait != WAIT_TIMED)
-        timed = sum(1 for p in workers for t in p.tasks if t.wait == WAIT_TIMED)
+        blocked = [t for p in workers for t in p.tasks if not _ticks(t)]
+        waits = Counter(t.wait or "unknown" for t in blocked)
+        timed = sum(1 for p in workers for t in p.tasks if _ticks(t))
         said = ", ".join(f"{w} ×{n}" for w, n in waits.most_common()) + (f", sleep/timed ×{timed}" if timed else "")
-        return f"looks hung: the main thread waits ({main.wait}, no timeout) and none of {len(workers)} workers ran in {window} ({said})"
+        head = f"the main thread waits ({main.wait}, no timeout) and none of {len(workers)} workers ran in {window} ({said})"
+        if waits[WAIT_PIPE] == 1 and waits[WAIT_PIPE] + waits[WAIT_SHARED_FUTEX] == len(blocked):
+            return Verdict("quiet", f"quiet: {head}: every worker waits for a task, so idle or a task was lost", hung=False)
+        return Verdict("looks_hung", f"looks hung: {head}", hung=True)
     locks = (WAIT_FUTEX, WAIT_SHARED_FUTEX)
     locked = [t for t in root.tasks if t.wait in locks and not t.ran]
     if any(t.wait not in locks and not _ticks(t) for t in root.tasks):
-        return ""
+        return None
     if len(locked) >= 2 or (len(root.tasks) == 1 and main.wait == WAIT_FUTEX):
-        return f"looks hung: {_count(len(locked), 'thread waits', 'threads wait')} on locks with no timeout and none ran in {window}"
-    return ""
+        text = f"looks hung: {_count(len(locked), 'thread waits', 'threads wait')} on locks with no timeout and none ran in {window}"
+        return Verdict("looks_hung", text, hung=True)
+    return None
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -252,8 +252,9 @@ def take_census(window: float = WINDOW) -> Census:
     scan = _Scan()
     taken = time.time()
     found: dict[int, ProcFacts] = {}
+    me = str(os.getpid())  # pooltui itself is not a tree to look at
     for name in os.listdir("/proc"):
-        if name.isdigit():
+        if name.isdigit() and name != me:
             facts = scan.first(int(name))
             if facts is not None:
                 found[facts.pid] = facts

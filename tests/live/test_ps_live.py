@@ -17,12 +17,13 @@ from pooltui import scenarios
 pytestmark = pytest.mark.live
 
 EXTRAS = Path(__file__).parent.parent / "targets" / "census_extras.py"
-# (scenario, preferred interpreter, looks hung, a verdict kind it must have)
+# (scenario, its arguments, preferred interpreter, looks hung, a verdict kind it must have)
 POOLS = (
-    ("logging_fork", "3.11", True, "looks_hung"),
-    ("stopped_worker", "3.10", True, "stopped"),
-    ("plain_reentry", "3.12", True, "looks_hung"),
-    ("healthy", "3.13", False, None),
+    ("logging_fork", (), "3.11", True, "looks_hung"),
+    ("stopped_worker", (), "3.10", True, "stopped"),
+    ("plain_reentry", (), "3.12", True, "looks_hung"),
+    ("healthy", (), "3.13", False, None),
+    ("pool_size", ("--workers", "3", "--mode", "idle"), "3.9", False, "quiet"),  # idle: said, not marked
 )
 LONE = (("sleeper", False, None), ("zombie", True, "zombies"))
 
@@ -55,8 +56,8 @@ def _ps_json() -> dict:
 
 def test_ps_lists_every_tree_at_its_root_with_roles_and_marks_the_hung_ones(start_demo, lone):
     expected = {}
-    for name, version, hung, kind in POOLS:
-        demo = start_demo(name, _python(version))
+    for name, args, version, hung, kind in POOLS:
+        demo = start_demo(name, _python(version), *args)
         expected[demo.pid] = (name, hung, kind, demo.truth.get("worker_pids"))
     for mode, hung, kind in LONE:
         expected[lone(mode)] = (mode, hung, kind, None)
