@@ -3,7 +3,7 @@
 
 Starts POOLS demo pools (demo/pool_size.py, idle or blocked, WORKERS workers each, on every
 interpreter installed among 2.7 and 3.8-3.13, and a few hung scenarios) plus LONE unrelated
-lone Python processes (tests/targets/census_extras.py sleeper), waits for each one's
+lone Python processes (tests/targets/census_extras.py sleeper, as record_census.py starts them), waits for each one's
 readiness, then times:
 
   * the whole command a user runs, ``pooltui ps`` (a new process; modules compiled), ROUNDS times;
@@ -32,13 +32,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_command import compile_modules, pooltui_cmd  # noqa: E402
+from record_census import start_lone  # noqa: E402
 
 from pooltui import scenarios  # noqa: E402
 from pooltui.analysis.census import trees  # noqa: E402
 from pooltui.capture.census import take_census  # noqa: E402
 from pooltui.report.census import render_text  # noqa: E402
 
-EXTRAS = ROOT / "tests" / "targets" / "census_extras.py"
 VERSIONS = ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 HUNG = ("logging_fork", "dead_holder", "mp_abba")  # a few pools that look hung among the idle ones
 
@@ -54,9 +54,7 @@ def start_all(pools: int, workers: int, lone: int) -> tuple[list, list]:
             mode = "blocked" if i % 2 else "idle"
             demos.append(scenarios.start("pool_size", python, args=("--workers", str(workers), "--mode", mode), timeout=120))
     for i in range(lone):
-        proc = subprocess.Popen([pythons[i % len(pythons)], str(EXTRAS), "sleeper"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        assert proc.stdout is not None and proc.stdout.readline().startswith(b"ready")
-        sleepers.append(proc)
+        sleepers.append(start_lone("sleeper", pythons[i % len(pythons)]))
     return demos, sleepers
 
 

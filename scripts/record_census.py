@@ -39,6 +39,8 @@ SCENARIOS = (
     ("stopped_worker", "3.10", (), True, ("stopped",)),
     ("healthy", "3.13", (), False, ()),
     ("pool_size", "3.13", ("--workers", "4", "--mode", "idle"), False, ("quiet",)),
+    ("manager_lock", "3.12", (), True, ("looks_hung",)),
+    ("manager_gone", "3.11", (), False, ("quiet",)),
     ("executor", "3.8", (), False, ()),
     ("oversubscribed", "3.11", (), False, ("oversubscribed",)),
 )

@@ -15,6 +15,7 @@ idle pool from a hung one for sure: ``pooltui snapshot ROOT`` gives the real ver
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Optional
 
@@ -40,6 +41,7 @@ BASIS = (
 )
 WORKER = "worker"  # a fork child or multiprocessing bootstrap whose kind (pool, executor) only a stack tells
 BUSY_SHARE = 0.5  # a worker that used half a CPU during the window counts as busy (oversubscription)
+_MANAGER_ADDRESS = re.compile(r"/pymp-[^/]*/listener-")
 _STATES = {"R": "running", "S": "sleeping", "D": "disk wait", "T": "stopped", "t": "stopped", "Z": "zombie", "X": "dead"}
 
 
@@ -117,6 +119,8 @@ def _roles(root: ProcFacts, group: list[ProcFacts]) -> dict[int, str]:
         role = named[p.pid]
         if p.python is None and p.state in ("Z", "X"):
             role = "zombie"
+        elif any(_MANAGER_ADDRESS.search(path) for path in p.listening):
+            role = roles.MANAGER  # listens where a multiprocessing Manager does (its default address on Linux)
         elif p.pid != root.pid and p.joins_parent and role in (roles.OTHER_PYTHON, roles.PARENT, roles.MAIN, roles.MP_CHILD):
             role = WORKER
         elif role == roles.FORKSERVER and named.get(p.ppid) == roles.FORKSERVER:
@@ -162,11 +166,12 @@ def verdicts(census: Census, root: ProcFacts, group: list[ProcFacts], role_of: d
     if stopped:
         pids = ", ".join(str(p.pid) for p in stopped[:4]) + (", …" if len(stopped) > 4 else "")
         out.append(Verdict("stopped", f"{_count(len(stopped), 'process', 'processes')} stopped (a signal or a debugger): {pids}", hung=True))
-    workers = [p for p in group if p.pid != root.pid and p.state not in ("Z", "X")]
+    others = [p for p in group if p.pid != root.pid and p.state not in ("Z", "X")]
+    workers = [p for p in others if role_of[p.pid] == WORKER or role_of[p.pid] in roles.WORKER_ROLES]
     busy = [p for p in workers if _busy(census, p)]
     if len(busy) > census.cpus:
         out.append(Verdict("oversubscribed", f"{len(busy)} workers want a CPU, {census.cpus} CPUs: they take turns (oversubscribed)", hung=False))
-    quiet = _quiet_tree(census, root, workers)
+    quiet = _quiet_tree(census, root, workers, others)
     if quiet is not None:
         out.append(quiet)
     return out
@@ -180,7 +185,7 @@ def _busy(census: Census, p: ProcFacts) -> bool:
     return runnable or (census.window > 0 and p.cpu_gained / census.window >= BUSY_SHARE)
 
 
-def _quiet_tree(census: Census, root: ProcFacts, workers: list[ProcFacts]) -> Optional[Verdict]:
+def _quiet_tree(census: Census, root: ProcFacts, workers: list[ProcFacts], others: list[ProcFacts]) -> Optional[Verdict]:
     """Whether nothing that matters ran while the waits have no timeout: the tree looks hung,
     or (a pool whose workers all wait for a task) is quiet, idle or hung as far as the kernel
     can tell.
@@ -191,11 +196,12 @@ def _quiet_tree(census: Census, root: ProcFacts, workers: list[ProcFacts]) -> Op
     are an idle pool or one whose task was lost: only a stack tells. Alone: every thread that
     does not tick in a timed wait waits on a lock, and either two or more do (a deadlock's
     shape) or the only thread waits on a lock private to its process (nobody could release
-    it). A thread reading a pipe or socket could be woken from outside: not hung."""
+    it). A thread reading a pipe or socket could be woken from outside: not hung. The helpers
+    (resource tracker, forkserver, Manager server) are no workers, but none of them may run."""
     if root.state in ("T", "t") or not root.tasks:
         return None
     main = _main_task(root)
-    everyone = [t for p in (root, *workers) for t in p.tasks]
+    everyone = [t for p in (root, *others) for t in p.tasks]
     if main is None or main.ran or main.wait not in UNTIMED_BLOCKS or not all(_quiet(t) for t in everyone):
         return None
     window = f"{census.window:.2f} s"
@@ -203,8 +209,10 @@ def _quiet_tree(census: Census, root: ProcFacts, workers: list[ProcFacts]) -> Op
         blocked = [t for p in workers for t in p.tasks if not _ticks(t)]
         waits = Counter(t.wait or "unknown" for t in blocked)
         timed = sum(1 for p in workers for t in p.tasks if _ticks(t))
-        said = ", ".join(f"{w} ×{n}" for w, n in waits.most_common()) + (f", sleep/timed ×{timed}" if timed else "")
+        said = ", ".join([*(f"{w} ×{n}" for w, n in waits.most_common()), *([f"sleep/timed ×{timed}"] if timed else [])])
         head = f"the main thread waits ({main.wait}, no timeout) and none of {len(workers)} workers ran in {window} ({said})"
+        if not blocked:
+            return Verdict("quiet", f"quiet: {head}: the workers only wake from timed waits (a retry or polling loop, or sleeping tasks)", hung=False)
         if waits[WAIT_PIPE] == 1 and waits[WAIT_PIPE] + waits[WAIT_SHARED_FUTEX] == len(blocked):
             return Verdict("quiet", f"quiet: {head}: every worker waits for a task, so idle or a task was lost", hung=False)
         return Verdict("looks_hung", f"looks hung: {head}", hung=True)

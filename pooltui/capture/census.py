@@ -236,7 +236,43 @@ class _Scan:
         for tid, (state, switches, wait) in sorted(after.items()):
             first_state, first_switches, first_wait = before.get(tid, ("R", -1, WAIT_UNKNOWN))  # a thread new in the window ran
             tasks.append(TaskFacts(tid, first_state, state, first_switches, switches, wait, first_wait))
-        return replace(facts, state=times[0], cpu_gained=max(0.0, times[1] - facts.cpu_seconds), cpu_seconds=times[1], tasks=tuple(tasks))
+        listening = unix_listeners(pid) if any(WAIT_ACCEPT in (t.wait, t.wait_before) for t in tasks) else ()
+        cpu = times[1]
+        return replace(facts, state=times[0], cpu_gained=max(0.0, cpu - facts.cpu_seconds), cpu_seconds=cpu, tasks=tuple(tasks), listening=listening)
+
+
+def parse_unix_listeners(table: bytes) -> dict[int, str]:
+    """inode -> path of the listening Unix sockets in the text of /proc/PID/net/unix."""
+    out = {}
+    for line in table.splitlines()[1:]:
+        fields = line.split(None, 7)
+        try:
+            if len(fields) == 8 and int(fields[3], 16) & 0x10000:  # __SO_ACCEPTCON: listening
+                out[int(fields[6])] = fields[7].decode("utf-8", "surrogateescape")
+        except ValueError:
+            continue
+    return out
+
+
+def unix_listeners(pid: int) -> tuple[str, ...]:
+    """The paths of the Unix sockets ``pid`` listens on (a multiprocessing Manager's
+    /tmp/pymp-*/listener-*), read only for a process with a thread in accept()."""
+    try:
+        table = parse_unix_listeners(_read(f"/proc/{pid}/net/unix", 4 << 20))
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return ()
+    found = []
+    for fd in fds[:4096]:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target.endswith("]"):
+            path = table.get(int(target[8:-1]) if target[8:-1].isdigit() else -1)
+            if path:
+                found.append(path)
+    return tuple(found)
 
 
 def _cmdline(pid: int) -> tuple[str, ...]:

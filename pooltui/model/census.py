@@ -66,6 +66,7 @@ class ProcFacts:
     joins_parent: bool = False  # runs the same program as its parent (fork child, mp bootstrap, server worker)
     exit_code: Optional[int] = None  # a zombie's wait status
     tasks: tuple[TaskFacts, ...] = ()
+    listening: tuple[str, ...] = ()  # Unix socket paths it accepts on (read only when a thread is in accept())
     error: str = ""  # why it could not be read: "permission", "gone"
     error_message: str = ""
 

@@ -7,9 +7,12 @@ import json
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pooltui.analysis.census import WORKER, trees
-from pooltui.capture.census import parse_syscall, wait_of
+from pooltui.capture.census import parse_syscall, parse_unix_listeners, wait_of
+from pooltui.model import census as census_model
 from pooltui.model.census import (
     WAIT_FUTEX,
     WAIT_PIPE,
@@ -25,7 +28,9 @@ from pooltui.model.census import (
     census_loads,
 )
 from pooltui.report.census import cells, render_json, render_text
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, examples
+
+ALL_WAITS = {value for name, value in vars(census_model).items() if name.startswith("WAIT_")}
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +197,33 @@ def test_a_lone_thread_looks_hung_only_on_a_lock_nobody_else_can_release(box, wa
 
     assert not _row(census, pid).hung
     assert _row(replace(census, processes=tuple(waiting(p) for p in census.processes)), pid).hung is hung
+
+
+def test_a_manager_server_is_named_from_where_it_listens_and_is_no_worker(box):
+    census, truth = box
+    pid = next(int(p) for p, s in truth.items() if s["name"] == "manager_lock")
+    row = _row(census, pid)
+    counts = {r.role: r.count for r in row.roles}
+    assert counts.get("manager server") == 1, row.roles
+    assert truth[str(pid)]["truth"]["manager_pid"] in row.pids
+    assert counts.get(WORKER) == len(truth[str(pid)]["truth"]["worker_pids"]), row.roles
+
+
+def test_listening_unix_sockets_are_read_from_the_kernels_table():
+    table = (
+        b"Num       RefCount Protocol Flags    Type St Inode Path\n"
+        b"0000000000000000: 00000002 00000000 00010000 0001 01 4242 /tmp/pymp-ab c/listener-x\n"  # listening
+        b"0000000000000000: 00000003 00000000 00000000 0001 03 4343 /tmp/pymp-abc/listener-x\n"  # a connection
+        b"0000000000000000: 00000002 00000000 00010000 0001 01 4444\n"  # unnamed
+        b"garbage line\n"
+    )
+    assert parse_unix_listeners(table) == {4242: "/tmp/pymp-ab c/listener-x"}
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.binary(max_size=300))
+def test_kernel_text_parsers_never_raise(raw):
+    call = parse_syscall(raw)
+    if call is not None:
+        assert wait_of(*call, "") in ALL_WAITS
+    parse_unix_listeners(raw)
