@@ -69,17 +69,18 @@ def _root_of(p: ProcFacts, by_pid: dict[int, ProcFacts]) -> int:
 def _tree(census: Census, root: ProcFacts, group: list[ProcFacts]) -> PsTree:
     age = max(0.0, census.taken - root.create_time)
     if root.error:
+        more = len(group) - 1
         return PsTree(
             root_pid=root.pid,
-            program=root.comm or "?",
+            program=program(root) if root.cmdline else root.comm or "?",
             python=root.python,
-            pids=(root.pid,),
-            roles=(RoleCount("unreadable", 1),),
+            pids=tuple(p.pid for p in group),
+            roles=(RoleCount("unreadable", len(group)),),
             state="gone" if root.error == "gone" else "unreadable",
             cpu_percent=0.0,
             age=age,
             error=root.error,
-            error_message=root.error_message,
+            error_message=root.error_message + (f"; and {_count(more, 'process', 'processes')} of its tree" if more else ""),
         )
     role_of = _roles(root, group)
     counted = Counter(role_of[p.pid] for p in group)

@@ -222,7 +222,8 @@ class _Scan:
             return None
         why = exc.strerror or type(exc).__name__
         code = "permission" if isinstance(exc, PermissionError) else "unreadable"
-        return replace(facts, cmdline=cmdline, error=code, error_message=f"cannot read {what} of process {facts.pid}: {why}")
+        hint = " (run pooltui as root, or as its user)" if code == "permission" else ""
+        return replace(facts, cmdline=cmdline, error=code, error_message=f"cannot read {what} of process {facts.pid}: {why}{hint}")
 
     def second(self, facts: ProcFacts, before: dict[int, tuple[str, int, str]]) -> ProcFacts:
         """The second read: CPU gained, every thread's state then, and what each asleep thread waits on."""
@@ -283,6 +284,17 @@ def _cmdline(pid: int) -> tuple[str, ...]:
     return tuple(arg.decode("utf-8", "surrogateescape") for arg in raw.rstrip(b"\0").split(b"\0")) if raw else ()
 
 
+def _joins(parent: Optional[ProcFacts], child: ProcFacts) -> bool:
+    """Whether ``child`` belongs to its parent's tree: both Python, or both refused (a pool of
+    another user is one row, not one per worker: their executables unknown, "" on both sides,
+    the command lines decide), and the same program (``procs.same_program``, find_root's rule)."""
+    if parent is None or parent.state in ("Z", "X") or child.state in ("Z", "X"):
+        return False
+    if (parent.error == "permission") != (child.error == "permission"):
+        return False
+    return procs.same_program(parent.exe, parent.cmdline, child.exe, child.cmdline)
+
+
 def take_census(window: float = WINDOW) -> Census:
     """Every Python process on the box, with two reads ``window`` seconds apart."""
     scan = _Scan()
@@ -303,9 +315,8 @@ def take_census(window: float = WINDOW) -> Census:
     measured = time.monotonic() - opened
     for pid in python:
         kept[pid] = scan.second(kept[pid], before[pid])
-    for pid in python:
-        f, parent = kept[pid], kept.get(kept[pid].ppid)
-        if parent is not None and parent.python is not None and procs.same_program(parent.exe, parent.cmdline, f.exe, f.cmdline):
+    for pid, f in list(kept.items()):
+        if _joins(kept.get(f.ppid), f):
             kept[pid] = replace(f, joins_parent=True)
     return Census(
         schema=CENSUS_SCHEMA,

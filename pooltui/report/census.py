@@ -26,7 +26,7 @@ from pooltui.report.text import one_line
 
 HUNG_MARK = "!"
 COLUMNS = ("", "PID", "PROGRAM", "PY", "ROLES", "STATE", "CPU", "AGE", "VERDICT")
-_WIDTHS = (1, 7, 22, 4, 30, 9, 5, 6)  # the verdict takes what is left
+_WIDTHS = (1, 7, 22, 4, 30, 10, 5, 6)  # the verdict takes what is left
 
 
 def age_text(seconds: float) -> str:

@@ -227,3 +227,20 @@ def test_kernel_text_parsers_never_raise(raw):
     if call is not None:
         assert wait_of(*call, "") in ALL_WAITS
     parse_unix_listeners(raw)
+
+
+def test_a_refused_pool_is_one_row_not_one_per_worker():
+    """Another user's pool, read as non-root: parent and workers refused alike, one command line."""
+    from pooltui.capture.census import _joins
+
+    argv = ("python3", "app.py")
+    refused = {"error": "permission", "error_message": "cannot read the executable of process 10: Permission denied", "cmdline": argv}
+    parent = ProcFacts(pid=10, ppid=1, create_time=1.0, comm="python3", **refused)
+    kids = [ProcFacts(pid=pid, ppid=10, create_time=2.0, comm="python3", **refused) for pid in (11, 12)]
+    readable = ProcFacts(pid=13, ppid=10, create_time=2.0, exe="/usr/bin/python3.11", python="3.11", cmdline=argv)
+    assert all(_joins(parent, kid) for kid in kids) and not _joins(parent, readable)
+    flagged = tuple(replace(k, joins_parent=True) for k in kids)
+    census = Census(schema="pooltui.census/1", taken=5.0, host="h", window=0.25, cpus=2, processes=(parent, *flagged, readable))
+    rows = {t.root_pid: t for t in trees(census)}
+    assert set(rows) == {10, 13}
+    assert rows[10].pids == (10, 11, 12) and rows[10].state == "unreadable" and "and 2 processes of its tree" in rows[10].error_message
