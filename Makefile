@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.pooltui-installed
 SCENARIO ?= logging_fork
 
-.PHONY: demo test check test-tui test-live install lint fixtures screenshots bench clean demo-venvs
+.PHONY: demo test check test-tui test-live install lint fixtures screenshots bench bench-ps clean demo-venvs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,10 @@ screenshots: install
 ## pooltui against plain py-spy, ~6 min (README "Speed"): whole commands on four workloads, then in-process; BENCH_ARGS=--full for 1000 refreshes, --only SECTION to redo one (commands, one, trees, ...)
 bench: install
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+## `pooltui ps` with ~300 Python processes (20 demo pools on every interpreter, 40 lone ones): the whole command and its phases
+bench-ps: install
+	$(BIN)/python scripts/bench_ps.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

@@ -69,14 +69,14 @@ def _root_of(p: ProcFacts, by_pid: dict[int, ProcFacts]) -> int:
 def _tree(census: Census, root: ProcFacts, group: list[ProcFacts]) -> PsTree:
     age = max(0.0, census.taken - root.create_time)
     if root.error:
-        more = len(group) - 1
+        more, state = len(group) - 1, "gone" if root.error == "gone" else "unreadable"
         return PsTree(
             root_pid=root.pid,
             program=program(root) if root.cmdline else root.comm or "?",
             python=root.python,
             pids=tuple(p.pid for p in group),
-            roles=(RoleCount("unreadable", len(group)),),
-            state="gone" if root.error == "gone" else "unreadable",
+            roles=(RoleCount(state, len(group)),),
+            state=state,
             cpu_percent=0.0,
             age=age,
             error=root.error,
