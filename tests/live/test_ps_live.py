@@ -79,6 +79,11 @@ def test_ps_lists_every_tree_at_its_root_with_roles_and_marks_the_hung_ones(star
             assert roles == {"main": 1} and row["pids"] == [pid] and not row["verdicts"]
     listed = [p for t in data["trees"] for p in t["pids"]]
     assert len(listed) == len(set(listed)), "a process is listed in two trees"
+    table = subprocess.run([sys.executable, "-m", "pooltui", "ps"], capture_output=True, text=True, timeout=120, check=True).stdout
+    lines = {int(line[1:].split()[0]): line for line in table.splitlines() if line[1:].split()[:1] and line[1:].split()[0].isdigit()}
+    for pid, (name, hung, _, _) in expected.items():  # the table for people: the same trees, the hung ones marked
+        assert pid in lines, f"{name} (pid {pid}) is not in the table"
+        assert lines[pid].startswith("!") is hung, lines[pid]
 
 
 def test_a_process_it_may_not_read_is_listed_with_why(start_demo, monkeypatch):
