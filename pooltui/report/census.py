@@ -51,7 +51,7 @@ def verdict_text(tree: PsTree) -> str:
     if verdict is None:
         return ""
     more = len(tree.verdicts) - 1
-    return verdict.text + (f" (+{more} more)" if more else "")
+    return verdict.text + (f" (+{more} more verdict{'s' if more > 1 else ''})" if more else "")
 
 
 def cells(tree: PsTree) -> tuple[str, ...]:
