@@ -211,7 +211,8 @@ def _quiet_tree(census: Census, root: ProcFacts, workers: list[ProcFacts], other
         waits = Counter(t.wait or "unknown" for t in blocked)
         timed = sum(1 for p in workers for t in p.tasks if _ticks(t))
         said = ", ".join([*(f"{w} ×{n}" for w, n in waits.most_common()), *([f"sleep/timed ×{timed}"] if timed else [])])
-        head = f"the main thread waits ({main.wait}, no timeout) and none of {len(workers)} workers ran in {window} ({said})"
+        ran = "its worker did not run" if len(workers) == 1 else f"none of {len(workers)} workers ran"
+        head = f"the main thread waits ({main.wait}, no timeout) and {ran} in {window} ({said})"
         if not blocked:
             return Verdict("quiet", f"quiet: {head}: the workers only wake from timed waits (a retry or polling loop, or sleeping tasks)", hung=False)
         if waits[WAIT_PIPE] == 1 and waits[WAIT_PIPE] + waits[WAIT_SHARED_FUTEX] == len(blocked):

@@ -284,6 +284,20 @@ def _cmdline(pid: int) -> tuple[str, ...]:
     return tuple(arg.decode("utf-8", "surrogateescape") for arg in raw.rstrip(b"\0").split(b"\0")) if raw else ()
 
 
+def hidden_note(mounts: bytes, euid: int) -> str:
+    """What /proc hides from this user (hidepid=2 / invisible: other users' processes are not
+    even listed, so they cannot be counted), from the text of /proc/self/mounts; "" if nothing."""
+    if euid == 0:
+        return ""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[1] == b"/proc" and fields[2] == b"proc":
+            options = dict(o.partition(b"=")[::2] for o in fields[3].split(b","))
+            if options.get(b"hidepid") in (b"2", b"invisible"):
+                return "/proc is mounted with hidepid: other users' processes are invisible here, not even counted (run as root to see them)"
+    return ""
+
+
 def _joins(parent: Optional[ProcFacts], child: ProcFacts) -> bool:
     """Whether ``child`` belongs to its parent's tree: both Python, or both refused (a pool of
     another user is one row, not one per worker: their executables unknown, "" on both sides,
@@ -318,7 +332,12 @@ def take_census(window: float = WINDOW) -> Census:
     for pid, f in list(kept.items()):
         if _joins(kept.get(f.ppid), f):
             kept[pid] = replace(f, joins_parent=True)
+    try:
+        hidden = hidden_note(_read("/proc/self/mounts", 1 << 20), os.geteuid())
+    except OSError:
+        hidden = ""
     return Census(
+        notes=(hidden,) if hidden else (),
         schema=CENSUS_SCHEMA,
         taken=taken,
         host=socket.gethostname(),

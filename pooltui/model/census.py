@@ -83,6 +83,7 @@ class Census:
     processes: tuple[ProcFacts, ...] = ()
     vanished: int = 0  # processes that exited before anything could be read of them
     unchecked: int = 0  # processes not readable enough to tell whether they run Python (listed when they may)
+    notes: tuple[str, ...] = ()  # what could not be seen at all, in words (/proc mounted with hidepid)
 
 
 @dataclass(frozen=True)

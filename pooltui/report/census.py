@@ -12,7 +12,8 @@ JSON shape (stable; new keys may be added, none removed or changed in meaning)::
                 "hung": BOOL, "verdicts": [{"kind": STR, "text": STR, "hung": BOOL}, ...],
                 "error": null | {"code": "permission" | "unreadable" | "gone", "message": STR}}, ...],
      "vanished": INT,                    # exited before anything could be read of them
-     "unchecked": INT}                   # not readable enough to tell whether they run Python
+     "unchecked": INT,                   # not readable enough to tell whether they run Python
+     "notes": [STR, ...]}                # what could not be seen at all (/proc mounted with hidepid)
 """
 
 from __future__ import annotations
@@ -88,18 +89,16 @@ def render_text(rows: list[PsTree], census: Census, width: Optional[int] = None)
     lines.append(f"{len(rows)} trees, {sum(len(t.pids) for t in rows)} processes; {hung} look hung (marked {HUNG_MARK}).")
     basis = with_basis(census)
     lines.append(basis[:1].upper() + basis[1:] + ".")
-    for note in _notes(census):
+    for note in notes(census):
         lines.append(note)
     return "\n".join(lines) + "\n"
 
 
-def _notes(census: Census) -> list[str]:
-    notes = []
+def notes(census: Census) -> list[str]:
+    """What the list could not show, in words: hidden, unchecked and vanished processes."""
+    notes = [one_line(note, 300) + "." for note in census.notes]
     if census.unchecked:
-        notes.append(
-            f"{_count(census.unchecked, 'process')} could not be checked for Python (executable and memory map "
-            "not readable here: another user's when not root, another container's)."
-        )
+        notes.append(f"{_count(census.unchecked, 'process')} not checked for Python: executable and memory map not readable here.")
     if census.vanished:
         notes.append(f"{_count(census.vanished, 'process')} exited while the list was read.")
     return notes
@@ -135,6 +134,7 @@ def to_data(rows: list[PsTree], census: Census) -> dict[str, Any]:
         "trees": [tree(t) for t in rows],
         "vanished": census.vanished,
         "unchecked": census.unchecked,
+        "notes": [one_line(note, 300) for note in census.notes],
     }
 
 

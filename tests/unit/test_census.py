@@ -120,14 +120,14 @@ def test_an_unreadable_process_is_a_row_with_why():
     assert data["trees"][0]["error"] == {"code": "permission", "message": "cannot read ..."}
     assert (data["unchecked"], data["vanished"]) == (3, 1)
     text = render_text([row], census)
-    assert "cannot read ..." in text and "3 processes could not be checked" in text and "1 process exited" in text
+    assert "cannot read ..." in text and "3 processes not checked for Python" in text and "1 process exited" in text
 
 
 def test_json_shape(box):
     census, _ = box
     data = json.loads(render_json(trees(census), census))
     assert data["schema"] == "pooltui.ps/1"
-    assert {"taken", "host", "cpus", "window_seconds", "basis", "trees", "vanished", "unchecked"} <= data.keys()
+    assert {"taken", "host", "cpus", "window_seconds", "basis", "trees", "vanished", "unchecked", "notes"} <= data.keys()
     for tree in data["trees"]:
         assert set(tree) == {"root_pid", "program", "python", "pids", "roles", "state", "cpu_percent", "age_seconds", "hung", "verdicts", "error"}
         assert tree["root_pid"] in tree["pids"]
@@ -244,3 +244,15 @@ def test_a_refused_pool_is_one_row_not_one_per_worker():
     rows = {t.root_pid: t for t in trees(census)}
     assert set(rows) == {10, 13}
     assert rows[10].pids == (10, 11, 12) and rows[10].state == "unreadable" and "and 2 processes of its tree" in rows[10].error_message
+
+
+def test_a_proc_that_hides_other_users_is_said():
+    from pooltui.capture.census import hidden_note
+
+    hiding = b"sysfs /sys sysfs rw 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime,hidepid=invisible 0 0\n"
+    assert "hidepid" in hidden_note(hiding, euid=1000)
+    assert hidden_note(hiding.replace(b"invisible", b"2"), euid=1000)
+    assert not hidden_note(hiding, euid=0)  # root sees through it
+    assert not hidden_note(b"proc /proc proc rw,relatime 0 0\n", euid=1000)
+    census = Census(schema="pooltui.census/1", taken=1.0, host="h", window=0.25, cpus=1, notes=(hidden_note(hiding, 1000),))
+    assert "hidepid" in render_text([], census) and json.loads(render_json([], census))["notes"]

@@ -16,9 +16,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from pooltui.analysis.census import with_basis
 from pooltui.model.census import PsTree
-from pooltui.report.census import cells, roles_text, verdict_text
+from pooltui.report.census import cells, notes, roles_text, verdict_text
 from pooltui.report.text import one_line
 
 HEADERS = ("", "PID", "PROGRAM", "ROLES", "STATE", "CPU", "AGE", "VERDICT")
@@ -36,7 +35,7 @@ class PickerScreen(Screen[Optional[int]]):
     PickerScreen { layout: vertical; }
     PickerScreen #picker-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
     PickerScreen DataTable { height: 1fr; }
-    PickerScreen #picker-detail { height: auto; max-height: 7; padding: 0 1; border-top: solid $panel-lighten-2; }
+    PickerScreen #picker-detail { height: auto; max-height: 8; padding: 0 1; border-top: solid $panel-lighten-2; }
     """
     BINDINGS = [
         Binding("enter", "attach", "attach", tooltip="open the TUI on the highlighted tree"),
@@ -70,7 +69,9 @@ class PickerScreen(Screen[Optional[int]]):
         except Exception as exc:  # the one error path: said on screen, the picker stays
             self.query_one("#picker-title", Static).update(Text(f"pooltui · cannot list the processes: {one_line(str(exc), 200)}"))
             return
-        self.rows, self.basis = list(rows), with_basis(census)
+        # the basis said short (the detail has a few lines at 80x24); `pooltui ps` says it in full
+        short = f"Cheap look: kernel facts over {census.window:.2f} s, no stack or memory read; `pooltui snapshot ROOT` gives the real verdict."
+        self.rows, self.basis = list(rows), " ".join([short, *notes(census)])
         self._fill()
 
     def _fill(self) -> None:
