@@ -43,6 +43,11 @@ SCENARIOS = (
     ("manager_gone", "3.11", (), False, ("quiet",)),
     ("executor", "3.8", (), False, ()),
     ("oversubscribed", "3.11", (), False, ("oversubscribed",)),
+    # pre-fork servers (a .demo-venvs interpreter with the framework): one worker stuck on a lock
+    ("gunicorn_stuck", "3.11", (), True, ("looks_hung",)),
+    ("celery_hang", "3.11", (), True, ("looks_hung",)),
+    ("uwsgi_stuck", "3.11", (), True, ("looks_hung",)),
+    ("joblib_stuck", "3.11", (), False, ()),
 )
 # lone processes: (mode, version, looks hung?, verdict kinds)
 LONE = (("sleeper", "3.11", False, ()), ("zombie", "3.12", True, ("zombies",)))
@@ -79,7 +84,7 @@ def main() -> int:
     demos, lone, truth = [], [], {}
     try:
         for name, version, args, hung, kinds in SCENARIOS:
-            python = scenarios.find_python(version)
+            python = scenarios.python_for(name, version) if name in scenarios.FRAMEWORKS else scenarios.find_python(version)
             if python is None:
                 print(f"{name} py{version}: skip (not installed)")
                 continue

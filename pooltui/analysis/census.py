@@ -102,6 +102,7 @@ def _tree(census: Census, root: ProcFacts, group: list[ProcFacts]) -> PsTree:
 def program(p: ProcFacts) -> str:
     """What the tree runs, short: the script, ``-m`` module or program; ``python -c`` for code."""
     name = roles.program_name(p.cmdline) or (p.cmdline[0].rpartition("/")[2] if p.cmdline else p.comm)
+    name = name.strip("[]:")  # a process title: "gunicorn: master [app]", "[celeryd: w@h:MainProcess]"
     if name and "-c" in p.cmdline[1:3] and name.startswith("python"):
         return f"{name} -c"
     return name or p.comm or "?"
@@ -175,7 +176,30 @@ def verdicts(census: Census, root: ProcFacts, group: list[ProcFacts], role_of: d
     quiet = _quiet_tree(census, root, workers, others)
     if quiet is not None:
         out.append(quiet)
+    elif not any(v.kind == "stopped" for v in out):
+        stuck = _stuck_workers(census, workers)
+        if stuck is not None:
+            out.append(stuck)
     return out
+
+
+def _stuck_workers(census: Census, workers: list[ProcFacts]) -> Optional[Verdict]:
+    """Workers whose main thread waits on a lock private to their process with no timeout while
+    none of their threads ran (a pre-fork server's master keeps ticking, so the tree as a
+    whole does not stand still): a request or task stuck on a lock, or one held very long.
+    An idle pool or server worker waits on a shared lock, a pipe or a poll instead."""
+    stuck = []
+    for p in workers:
+        main = _main_task(p)
+        if main is not None and main.wait == WAIT_FUTEX and not main.ran and all(_quiet(t) for t in p.tasks):
+            stuck.append(p.pid)
+    if not stuck:
+        return None
+    pids = ", ".join(str(pid) for pid in stuck[:4]) + (", …" if len(stuck) > 4 else "")
+    who = f"{_count(len(stuck), 'worker waits', 'workers wait')}"
+    theirs = "its" if len(stuck) == 1 else "their"
+    text = f"looks hung: {who} on a lock with no timeout (futex) and none of {theirs} threads ran in {census.window:.2f} s: {pids}"
+    return Verdict("looks_hung", text, hung=True)
 
 
 def _busy(census: Census, p: ProcFacts) -> bool:
