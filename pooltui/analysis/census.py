@@ -9,8 +9,11 @@ stacks: a fork child is a ``worker`` until ``snapshot`` reads whose).
 
 The cheap look (``BASIS``) reads no stack and no memory, only what the kernel says of each
 thread at two instants: looks hung when nothing that matters ran and the waits have no
-timeout; zombie children; a stopped process; more busy workers than CPUs. It cannot tell an
-idle pool from a hung one for sure: ``pooltui snapshot ROOT`` gives the real verdict.
+timeout (``_quiet_tree``), or when a worker's threads all stand still with its main thread on
+a lock of its own (``_stuck_workers``: a server's master ticks on); quiet (not marked) when
+every worker waits for a task or only sleeps; zombie children; a stopped process; more
+runnable workers than CPUs. It cannot tell an idle pool from one that lost a task: ``pooltui
+snapshot ROOT`` gives the real verdict.
 """
 
 from __future__ import annotations
