@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,11 +61,15 @@ def start_all(pools: int, workers: int, lone: int) -> tuple[list, list]:
 
 def measure(rounds: int) -> dict:
     compile_modules()
-    whole = []
+    whole, cpu = [], []
     for _ in range(rounds):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(pooltui_cmd("ps"), stdout=subprocess.DEVNULL, check=True)
         whole.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # its own CPU time: what the command costs whatever the load (the wall time is its share of busy CPUs)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     phases: dict[str, list[float]] = {"census": [], "window": [], "analysis": [], "table": []}
     for _ in range(rounds):
         t0 = time.perf_counter()
@@ -86,6 +91,7 @@ def measure(rounds: int) -> dict:
         "cpus": census.cpus,
         "load_average": os.getloadavg(),
         "whole_command": whole,
+        "whole_command_cpu": cpu,
         **phases,
     }
 
@@ -101,6 +107,7 @@ def table(result: dict) -> str:
     )
     names = {
         "whole_command": "whole command (new process)",
+        "whole_command_cpu": "its CPU time (user + system)",
         "census": "take_census (in process)",
         "window": "of which the window",
         "analysis": "trees + verdicts",
