@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.pooltui-installed
 SCENARIO ?= logging_fork
 
-.PHONY: demo test check test-tui test-live install lint fixtures screenshots bench bench-docs clean demo-venvs
+.PHONY: demo test check test-tui test-live install lint fixtures screenshots bench bench-docs bench-ps clean demo-venvs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,7 @@ demo-venvs:
 ## re-record the unit-test fixtures from live demo scenarios on every installed interpreter
 fixtures: install
 	$(BIN)/python scripts/record_fixtures.py
+	$(BIN)/python scripts/record_census.py
 
 screenshots: install
 	$(BIN)/python scripts/screenshots.py
@@ -99,6 +100,10 @@ bench: install
 ## docs/speed.md's tables, re-rendered from bench/latest.json (never copied by hand)
 bench-docs:
 	$(PYTHON) scripts/bench_tables.py
+
+## `pooltui ps` with ~300 Python processes (20 demo pools on every interpreter, 40 lone ones): the whole command and its phases
+bench-ps: install
+	$(BIN)/python scripts/bench_ps.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

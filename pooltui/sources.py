@@ -102,3 +102,18 @@ class RecordedSource:
         self, *, progress: Optional[Progress] = None, options: Optional[CaptureOptions] = None, pids: Optional[Collection[int]] = None
     ) -> Snapshot:
         return self.snapshot
+
+
+class CensusSource:
+    """Every Python process tree on the box, for the picker of `pooltui attach` without a pid:
+    ``await source.trees()`` takes a new census (kernel facts only, a fraction of a second,
+    off the event loop) and answers the rows, hung-looking first, and the census they are of."""
+
+    description = "every Python process tree on this machine"
+
+    async def trees(self):  # type: ignore[no-untyped-def]
+        from pooltui.analysis.census import hung_first, trees
+        from pooltui.capture.census import take_census
+
+        census = await asyncio.to_thread(take_census)
+        return hung_first(trees(census)), census

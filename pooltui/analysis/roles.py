@@ -171,8 +171,8 @@ def _own_role(proc: Process) -> Optional[str]:
     return None
 
 
-def _program(cmdline: Sequence[str]) -> str:
-    """``gunicorn`` for ``/venv/bin/gunicorn app:app``, ``python /venv/bin/gunicorn ...`` and
+def program_name(cmdline: Sequence[str]) -> str:
+    """The program a command line runs: ``gunicorn`` for ``/venv/bin/gunicorn app:app``, ``python /venv/bin/gunicorn ...`` and
     ``python -m gunicorn ...``; "" when there is none."""
     words = list(cmdline) if len(cmdline) > 1 else " ".join(cmdline).split()
     if not words:
@@ -186,18 +186,18 @@ def _program(cmdline: Sequence[str]) -> str:
             return rest[i + 1].partition(".")[0] if i + 1 < len(rest) else ""
         if word in ("-c", "-"):
             return ""
-        if not word.startswith("-"):
+        if not word.startswith("-") and rest[i - 1 : i] not in (["-W"], ["-X"]):  # -W/-X take a value
             return word.rpartition("/")[2]
     return ""
 
 
 def _server_role(proc: Process, parent: Optional[Process]) -> Optional[str]:
     """Master or worker of a pre-fork server, from the command line and the tree shape."""
-    program = _program(proc.cmdline)
+    program = program_name(proc.cmdline)
     roles = _SERVERS.get(program)
     if roles is None or (program == "celery" and "worker" not in " ".join(proc.cmdline).split()):
         return None
-    if parent is not None and _program(parent.cmdline) == program:
+    if parent is not None and program_name(parent.cmdline) == program:
         return roles[1]
     return roles[0]
 

@@ -50,7 +50,7 @@ def error_of(exc: CaptureError) -> ProcError:
     return ProcError(code=exc.code, message=exc.message, help=exc.help, detail=exc.detail)
 
 
-def _version_from_path(path: str) -> Optional[str]:
+def version_from_path(path: str) -> Optional[str]:
     m = _PY_EXE.search(path)
     if not m:
         return None
@@ -72,7 +72,7 @@ def python_version(pid: int, exe: str = "") -> Optional[str]:
     The executable name (python3.11) says it for most installs; an interpreter linked to
     libpython (or renamed, e.g. uwsgi/gunicorn wrappers) shows it in its mappings.
     """
-    version = _version_from_path(exe) if exe else None
+    version = version_from_path(exe) if exe else None
     if version and "." in version:
         return version
     try:
@@ -80,7 +80,7 @@ def python_version(pid: int, exe: str = "") -> Optional[str]:
             for line in maps:
                 path = line.rstrip("\n").rpartition(" ")[2]
                 if "python" in path:
-                    found = _version_from_path(path)
+                    found = version_from_path(path)
                     if found and "." in found:
                         return found
     except OSError:
@@ -306,6 +306,13 @@ def _same_server(parent: tuple[str, ...], child: tuple[str, ...]) -> bool:
     return any(title.match(p) and title.match(c) for title in _SERVER_TITLES)
 
 
+def same_program(parent_exe: str, parent_cmdline: tuple[str, ...], exe: str, cmdline: tuple[str, ...]) -> bool:
+    """Whether a child runs its parent's program, so both belong to one pool (``find_root``'s
+    rule, and `pooltui ps`'s): the same executable and the same command line, a
+    multiprocessing bootstrap, or both titled by one pre-fork server."""
+    return parent_exe == exe and (parent_cmdline == cmdline or _is_mp_bootstrap(cmdline) or _same_server(parent_cmdline, cmdline))
+
+
 def find_root(pid: int) -> int:
     """The pool's root: walk up while the parent runs the same Python program.
 
@@ -339,7 +346,7 @@ def find_root(pid: int) -> int:
             p_exe, p_cmd = parent.exe(), tuple(parent.cmdline())
         except (psutil.Error, OSError):
             return root.pid
-        if p_exe != exe or not (p_cmd == cmdline or _is_mp_bootstrap(cmdline) or _same_server(p_cmd, cmdline)):
+        if not same_program(p_exe, p_cmd, exe, cmdline):
             return root.pid
         root, cmdline = parent, p_cmd
 

@@ -164,8 +164,13 @@ def _more_samples(source: LiveSource, first: Snapshot, samples: int, interval: f
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
+    from pooltui.cli.ps import pick_root
     from pooltui.ui.app import PoolApp
 
+    if args.pid is None:
+        args.pid = pick_root()
+        if args.pid is None:
+            return EXIT_OK  # the picker was left without a choice
     source = _live_source(args)
     print(f"pooltui: reading the tree of {source.description}…", file=sys.stderr)
     snapshot = _first_capture(source)  # permission problems fail here, with exit 3 and the help text
@@ -324,7 +329,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if doctor.will_attach(checks) else EXIT_ATTACH
 
 
+def cmd_ps(args: argparse.Namespace) -> int:
+    from pooltui.cli.ps import cmd_ps as ps
+
+    return ps(args)
+
+
 COMMANDS = {
+    "ps": cmd_ps,
     "snapshot": cmd_snapshot,
     "attach": cmd_attach,
     "serve": cmd_serve,

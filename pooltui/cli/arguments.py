@@ -126,11 +126,24 @@ def build_parser() -> argparse.ArgumentParser:
         "attach",
         help="open the TUI on a running pool",
         description="Show the pool that PID belongs to, live: process tree, every thread's stack, what it waits on.",
-        epilog="Examples: sudo pooltui attach 1234   |   pooltui attach 1234 --interval 5 --locals",
+        epilog="Examples: sudo pooltui attach   (pick the tree)   |   sudo pooltui attach 1234   |   pooltui attach 1234 --interval 5 --locals",
     )
-    attach.add_argument("pid", type=pid_arg, help="any process of the pool")
+    attach.add_argument("pid", nargs="?", type=pid_arg, help="any process of the pool (none: pick one from the list `pooltui ps` shows)")
     attach.add_argument("--interval", type=interval_arg, default=2.0, help="seconds between automatic refreshes (default 2)")
     _capture_flags(attach)
+
+    ps = sub.add_parser(
+        "ps",
+        help="list every Python process tree on this machine, the hung-looking ones marked",
+        description=(
+            "Every Python process tree here (pools, executors, pre-fork servers, lone processes): root pid, program, roles, "
+            "state, CPU, age, and a cheap verdict from kernel facts alone (no stack, no memory read). "
+            "`pooltui snapshot ROOT` gives the real verdict; `pooltui attach` without a pid picks from this list."
+        ),
+        epilog="Examples: sudo pooltui ps   |   pooltui ps --format json | jq '.trees[] | select(.hung) | .root_pid'",
+    )
+    ps.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text; json: schema pooltui.ps/1)")
+    ps.add_argument("--hung-first", action="store_true", help="list the hung-looking trees first (default: by root pid)")
 
     open_ = sub.add_parser(
         "open",

@@ -59,3 +59,16 @@ def test_open_rejects_bad_reports(tmp_path, content, words):
     path.write_text(content)
     out = run("open", str(path))
     assert_clean_failure(out, 2, words)
+
+
+def test_attach_without_a_pid_and_without_a_terminal_says_how_to_find_one(monkeypatch):
+    """The picker needs a terminal: a script or cron job gets one line and exit 2, not a hung TUI."""
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False, raising=False)
+    out = run("attach")
+    assert_clean_failure(out, 2, "needs a terminal")
+    assert "pooltui ps" in out.stderr
+
+
+@pytest.mark.parametrize("fmt", ["xml", ""])
+def test_ps_rejects_an_unknown_format(fmt):
+    assert_clean_failure(run("ps", "--format", fmt), 2, "invalid choice")
