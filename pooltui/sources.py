@@ -13,6 +13,7 @@ there, once), which the verdicts over time (``analysis.timeline``) and the TUI s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from pathlib import Path
 from typing import Optional
