@@ -211,6 +211,21 @@ def _open(root: int, path: bytes, flags: int) -> int:
     return _walk(root, path, flags)
 
 
+def open_in_root(root: int, path: bytes, flags: int) -> int:
+    """``path`` opened beneath the directory ``root`` (an fd) as ``openat2(RESOLVE_IN_ROOT |
+    RESOLVE_NO_MAGICLINKS)`` does (or the no-symlink walk): for files named by a core file.
+    OSError, or ValueError (why, in words) when the walk refuses the path."""
+    try:
+        return _open(root, path, flags)
+    except _Refused as exc:
+        raise ValueError(str(exc)) from None
+
+
+def why_not_opened(exc: Exception) -> str:
+    """Why ``open_in_root`` refused a path, in words."""
+    return _why(exc)
+
+
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link")):  # fmt: skip
