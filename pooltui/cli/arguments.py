@@ -37,6 +37,20 @@ def pid_arg(text: str) -> int:
     return pid
 
 
+def pid_or_core_arg(text: str):  # type: ignore[no-untyped-def]
+    """A process id (digits), or the path of a core file (anything else)."""
+    if text.lstrip("+-").isdigit():
+        return pid_arg(text)
+    if not text:
+        raise argparse.ArgumentTypeError("expected a process id or a core file")
+    return text
+
+
+def _core_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--exe", metavar="PYTHON", help="for a core file: the interpreter it ran (when the one the core names moved or differs)")
+    p.add_argument("--sysroot", metavar="DIR", help="for a core file copied from another box: look up the files it names under DIR")
+
+
 def _seconds(text: str, low: float, high: float) -> float:
     """A duration in seconds between ``low`` and ``high``: nan, inf and 1e-9 are usage errors,
     not a UI spinning at full CPU or a sleep that never ends."""
@@ -113,14 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
         "snapshot",
         help="capture the tree once and write a report",
         description="Capture every process and Python thread of the pool that PID belongs to.",
-        epilog="Examples: pooltui snapshot 1234 -o hang.json   |   pooltui snapshot 1234 --format md > hang.md",
+        epilog="Examples: pooltui snapshot 1234 -o hang.json   |   pooltui snapshot 1234 --format md > hang.md   |   pooltui snapshot ./core --format md",
     )
-    snap.add_argument("pid", type=pid_arg, help="any process of the pool")
+    snap.add_argument("pid", type=pid_or_core_arg, metavar="PID|CORE", help="any process of the pool, or a core file of a Python process")
     snap.add_argument("-o", "--output", help="write the report here (format from the extension: .json .md .html)")
     snap.add_argument("--format", choices=("json", "md", "html"), help="report format (default: json for -o, md on stdout)")
     snap.add_argument("--samples", type=count_arg, default=1, help="take N samples and write a timeline report (default 1)")
     snap.add_argument("--interval", type=interval_arg, default=2.0, help="seconds between samples (default 2)")
     _capture_flags(snap)
+    _core_flags(snap)
 
     attach = sub.add_parser(
         "attach",
@@ -134,11 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     open_ = sub.add_parser(
         "open",
-        help="open a saved report in the TUI",
-        description="Show a report saved by `pooltui snapshot -o X.json` or the TUI's `s` key; no live process needed.",
-        epilog="Example: pooltui open pooltui-web1-1234-20250131-142501.json",
+        help="open a saved report or a core file in the TUI",
+        description="Show a report saved by `pooltui snapshot -o X.json` or the TUI's `s` key, or a core file of a Python process (told apart by content); no live process needed.",
+        epilog="Examples: pooltui open pooltui-web1-1234-20250131-142501.json   |   pooltui open core.4242 --exe /usr/bin/python3.11",
     )
-    open_.add_argument("report", help="a pooltui JSON report")
+    open_.add_argument("report", metavar="REPORT|CORE", help="a pooltui JSON report, or a core file")
+    _core_flags(open_)
 
     diff = sub.add_parser(
         "diff",

@@ -196,6 +196,24 @@ def _siginfo(desc: bytes) -> Optional[SigInfo]:
     return SigInfo(signo=signo, code=code, addr=addr, pid=pid)
 
 
+def looks_like_elf(path: str) -> bool:
+    """The file starts with the ELF magic (a core, or another ELF file ``parse_core`` refuses
+    by name); False for anything else or what cannot be opened (a report's loader says why).
+    A FIFO or device is not opened."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return os.pread(fd, 4, 0) == b"\x7fELF"
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def parse_core(fd: int, path: str) -> Core:
     """Parse the core open at ``fd``; BadCore (one line) for anything but a usable core."""
     st = os.fstat(fd)

@@ -56,6 +56,17 @@ def check_build(version: tuple[int, int], paths: Iterable[str]) -> Optional[str]
     return _check_build(tuple(version), tuple(paths))
 
 
+def versions_named(paths: Iterable[str]) -> set[tuple[int, int]]:
+    """The Python X.Y each of these file names says (``python3.11``, ``libpython3.11.so.1.0``,
+    ``*.cpython-311-x86_64-linux-gnu.so``): how a core file tells its interpreter."""
+    found: set[tuple[int, int]] = set()
+    for name in {os.path.basename(p) for p in paths}:
+        for m in (_NAME_RE.match(name), _EXT_RE.search(name)):
+            if m:
+                found.add((int(m.group(1)), int(m.group(2))))
+    return found
+
+
 @lru_cache(maxsize=64)
 def _check_build(version: tuple[int, ...], paths: tuple[str, ...]) -> Optional[str]:
     """``check_build``, once per distinct list of names: the workers of a fork pool map
