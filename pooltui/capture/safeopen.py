@@ -302,7 +302,9 @@ def _exists(root: int, path: str, known: Collection[Identity]) -> Result:
     return ""
 
 
-def _reader(pid: int, creds: Creds, paths: Sequence[str], known: Collection[Identity], out: dict[str, Result], one=None, root_dir: Optional[str] = None) -> None:
+def _reader(
+    pid: int, creds: Creds, paths: Sequence[str], known: Collection[Identity], out: dict[str, Result], one=None, root_dir: Optional[str] = None
+) -> None:
     one = one or _read_one
     try:
         # as root: the target's root directory, whatever mount namespace it lives in
@@ -330,7 +332,9 @@ def read_files(
     not read again. ``root_dir``: resolve under this directory instead of the process's
     root (a core file's process is gone: its files are read under ``--sysroot`` or /)."""
     out: dict[str, Result] = {}
-    thread = threading.Thread(target=_reader, args=(pid, creds, list(paths), frozenset(known), out, one, root_dir), name="pooltui-source", daemon=True)
+    thread = threading.Thread(
+        target=_reader, args=(pid, creds, list(paths), frozenset(known), out, one, root_dir), name="pooltui-source", daemon=True
+    )
     thread.start()
     thread.join(timeout)
     done = dict(out)

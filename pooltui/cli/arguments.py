@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from typing import NoReturn
 
 from pooltui import __version__
@@ -39,10 +40,13 @@ def pid_arg(text: str) -> int:
 
 def pid_or_core_arg(text: str):  # type: ignore[no-untyped-def]
     """A process id (digits), or the path of a core file (anything else)."""
-    if text.lstrip("+-").isdigit():
-        return pid_arg(text)
-    if not text:
-        raise argparse.ArgumentTypeError("expected a process id or a core file")
+    if text.lstrip("+-").isdigit() or not os.path.lexists(text):
+        try:
+            return pid_arg(text)
+        except argparse.ArgumentTypeError:
+            if text.lstrip("+-").isdigit():
+                raise
+            raise argparse.ArgumentTypeError(f"not a process id, nor a file: {text!r} (expected a positive number or a core file)") from None
     return text
 
 
@@ -127,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "snapshot",
         help="capture the tree once and write a report",
         description="Capture every process and Python thread of the pool that PID belongs to.",
-        epilog="Examples: pooltui snapshot 1234 -o hang.json   |   pooltui snapshot 1234 --format md > hang.md   |   pooltui snapshot ./core --format md",
+        epilog="Examples: pooltui snapshot 1234 -o hang.json   |   pooltui snapshot 1234 --format md > hang.md   |   "
+        "pooltui snapshot ./core --format md",
     )
     snap.add_argument("pid", type=pid_or_core_arg, metavar="PID|CORE", help="any process of the pool, or a core file of a Python process")
     snap.add_argument("-o", "--output", help="write the report here (format from the extension: .json .md .html)")
@@ -150,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     open_ = sub.add_parser(
         "open",
         help="open a saved report or a core file in the TUI",
-        description="Show a report saved by `pooltui snapshot -o X.json` or the TUI's `s` key, or a core file of a Python process (told apart by content); no live process needed.",
+        description="Show a report saved by `pooltui snapshot -o X.json` or the TUI's `s` key, or a core file of a Python "
+        "process (told apart by content); no live process needed.",
         epilog="Examples: pooltui open pooltui-web1-1234-20250131-142501.json   |   pooltui open core.4242 --exe /usr/bin/python3.11",
     )
     open_.add_argument("report", metavar="REPORT|CORE", help="a pooltui JSON report, or a core file")

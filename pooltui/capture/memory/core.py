@@ -238,6 +238,10 @@ def parse_core(fd: int, path: str) -> Core:
         if len(sh0) < 64:
             raise _bad(path, "the file is truncated (its section header is missing)")
         phnum = struct.unpack_from("<I", sh0, 44)[0]
+    shoff = struct.unpack_from("<Q", head, 40)[0]
+    shentsize, shnum = struct.unpack_from("<HH", head, 58)
+    if shnum and shoff + shentsize * shnum > size:  # gdb writes section headers last
+        raise _bad(path, "the file is truncated (its section headers are cut off)")
     if phentsize != 56 or not 0 < phnum <= MAX_PHDRS:
         raise _bad(path, "its program headers are malformed")
     if phoff + 56 * phnum > size:

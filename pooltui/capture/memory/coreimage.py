@@ -99,9 +99,7 @@ class CoreImage:
         self.exe = self._find_exe()
         dev = -next(_SERIAL)
         inodes = {p: i + 1 for i, p in enumerate(dict.fromkeys(f.path for f in self.core.files))}
-        self.maps: list[Mapping] = [
-            Mapping(f.start, f.end, self._perms(f.start), f.offset, dev, inodes[f.path], f.path) for f in self.core.files
-        ]
+        self.maps: list[Mapping] = [Mapping(f.start, f.end, self._perms(f.start), f.offset, dev, inodes[f.path], f.path) for f in self.core.files]
         self.problems: dict[str, str] = {}  # file -> why it was not read (said in the report)
 
     # ---- lifecycle
@@ -235,7 +233,7 @@ class CoreImage:
             head = os.pread(fd, PAGE, 0)
             if ours is None:
                 if not vouched:
-                    raise ValueError(f"{shown} was not read: its ELF header is not in the core, so it cannot be checked against it (give it with --exe to vouch for it)")
+                    raise ValueError(f"{shown} was not read: its ELF header is not in the core to check it against (--exe vouches for an executable)")
             elif head[:4] != b"\x7fELF" or ours[: len(head)] != head:
                 theirs, mine = build_id(ours), build_id(head)
                 detail = f" (build-id {theirs} in the core, {mine} on disk)" if theirs and mine and theirs != mine else ""
