@@ -26,15 +26,16 @@ import time
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import kernel, pyspy, redact, safeopen
+from pooltui.capture import holders, kernel, locks, pyspy, redact, safeopen
 from pooltui.capture.errors import CaptureError, Unsupported
-from pooltui.capture.memory import stacks
+from pooltui.capture.memory import SCAN_BUDGET, TargetMemory, stacks
 from pooltui.capture.memory.core import SigInfo
 from pooltui.capture.memory.coreimage import CoreImage
 from pooltui.capture.memory.kernel import Syscall
 from pooltui.capture.memory.reader import versions_named
+from pooltui.capture.memory.scan import locks_in
 from pooltui.capture.snapshot import tool_versions
-from pooltui.model import Event, Frame, Process, Snapshot, Thread
+from pooltui.model import Event, Frame, Lock, Process, Snapshot, Thread
 
 PYSPY_TIMEOUT = 60.0
 MAX_PYSPY_OUTPUT = 16 << 20
@@ -154,16 +155,17 @@ def read_core(path: str, *, exe: Optional[str] = None, sysroot: Optional[str] = 
             threads = _direct(image, pid, version)
         else:
             threads = _by_pyspy(image, pid, version)
-        problems = dict(image.problems)
-        syscalls = _syscalls(image)
         first = core.threads[0]
-    signo = first.signal if first.signal > 0 else 0
-    faulting = first.tid if signo else None
-    threads = [replace(t, active=t.tid == faulting) for t in threads]
-    st = os.stat(path)
-    if source_lines:
-        threads = _with_code(threads, safeopen.Creds(st.st_uid, st.st_gid, ()), sysroot or "/")
-    threads = [_blocked(t, syscalls.get(t.tid)) for t in threads]
+        signo = first.signal if first.signal > 0 else 0
+        faulting = first.tid if signo else None
+        threads = [replace(t, active=t.tid == faulting) for t in threads]
+        st = os.stat(path)
+        if source_lines:
+            threads = _with_code(threads, safeopen.Creds(st.st_uid, st.st_gid, ()), sysroot or "/")
+        syscalls = _syscalls(image)
+        threads = [_blocked(t, syscalls.get(t.tid)) for t in threads]
+        found, lock_notes = _locks(image, pid, version, threads)
+        problems = dict(image.problems)
     name = proc.name if proc is not None else ""
     process = Process(
         pid=pid,
@@ -187,7 +189,7 @@ def read_core(path: str, *, exe: Optional[str] = None, sysroot: Optional[str] = 
         events.append(Event(time=st.st_mtime, kind="process_exited", pid=pid, detail=f"killed by {_signal_name(signo)} (core dumped)"))
     else:
         notes.append(f"process {pid} was not killed by a signal when this core was written (gcore of a live process?)")
-    notes += [f"not read from disk: {why}" for why in problems.values()]
+    notes += [f"not read from disk: {why}" for why in problems.values()] + lock_notes
     if len(core.threads) > len(threads):
         notes.append(f"{len(core.threads) - len(threads)} of its {len(core.threads)} OS threads had no Python thread state")
     return Snapshot(
@@ -195,6 +197,7 @@ def read_core(path: str, *, exe: Optional[str] = None, sysroot: Optional[str] = 
         host=os.uname().nodename,
         root_pid=pid,
         processes=(process,),
+        locks=found,
         events=tuple(events),
         tools={**tool_versions(), "core": path},
         notes=tuple(notes),
@@ -207,3 +210,34 @@ def _blocked(t: Thread, call: Optional[Syscall]) -> Thread:
         return t
     name, timed, fd, child = kernel.describe(call.nr, call.args)
     return replace(t, futex=call.futex_addr, syscall=name, timed=timed, fd=fd, child=child)
+
+
+def _locks(image: CoreImage, pid: int, version: tuple[int, int], threads: list[Thread]) -> tuple[tuple[Lock, ...], list[str]]:
+    """The lock objects the threads asleep in a futex wait on: a core has no frame locals to
+    follow (a live capture's way, ``capture.locks``), so its heap is scanned for lock
+    objects (``memory.scan``) and the one whose ``sem_t`` is a thread's futex is its lock,
+    named as the waiting line spells it."""
+
+    def lock_wait(t: Thread) -> bool:  # as capture.locks: a Condition's or a join's own lock is no lock of the user's
+        inner = t.frames[0] if t.frames else None
+        return inner is not None and not (inner.file.endswith("threading.py") and inner.function.rpartition(".")[2] in locks._NOT_LOCK_WAITS)
+
+    waiting = [t for t in threads if t.futex is not None and lock_wait(t)]
+    if not waiting:
+        return (), []
+    try:
+        with TargetMemory(pid, version, SCAN_BUDGET, image=image) as mem:
+            objects = {obj.sem_addr: obj for obj in locks_in(mem) if obj.sem_addr is not None}
+            maps = mem.maps
+    except CaptureError as exc:
+        return (), [f"lock state not read from the core: {exc.message}"]
+    found: dict[int, Lock] = {}
+    for t in waiting:
+        obj = objects.get(t.futex or 0)
+        if obj is None:
+            continue
+        frame = locks._waiting_frame(t.frames)
+        assert frame is not None
+        name = holders.name_from_code(frame) or obj.type_name
+        locks._add(found, pid, t.tid, obj, name, frame.where, maps)
+    return tuple(found.values()), []

@@ -40,13 +40,20 @@ def crash_on_go():
 
 lock = threading.Lock()
 lock.acquire()
+rlock = threading.RLock()
+rlock.acquire()
 
 def blocked():
     with lock:
         pass
 
+def r_blocked():
+    with rlock:
+        pass
+
 threading.Thread(target=napper, name="napper").start()
 threading.Thread(target=blocked, name="blocked").start()
+threading.Thread(target=r_blocked, name="r-blocked").start()
 threading.Thread(target=crash_on_go, name="crasher").start()
 time.sleep(0.3)
 sys.stdout.write("ready\\n")
@@ -135,6 +142,16 @@ def test_a_gcore_of_a_still_process_reads_as_the_live_process_did(target, tmp_pa
     assert blocked.syscall == "futex" and blocked.futex, "what it waited on, from its registers in the core"
     code = {f.code for t in process.threads for f in t.frames}
     assert "never.wait()" in code and "with lock:" in code, "source lines read as the core's owner"
+    # lock state from the core's heap: the RLock's owner is the main thread, a fact
+    main = next(t for t in process.threads if t.name == "MainThread")
+    r_blocked = next(t for t in process.threads if t.name == "r-blocked")
+    by_name = {lock.name: lock for lock in snap.locks}
+    assert set(by_name) == {"lock", "rlock"}, "only the locks threads wait on (not an Event's own lock)"
+    assert by_name["rlock"].owner_ident == main.ident and by_name["rlock"].waiters == ((proc.pid, r_blocked.tid),)
+    assert by_name["lock"].locked is True and by_name["lock"].owner_ident is None
+    out = _pooltui("snapshot", str(core), "--format", "md")
+    assert out.returncode in (0, 1), out.stderr
+    assert "waits on rlock (RLock) held by 'MainThread'" in out.stdout
 
 
 @pytest.mark.skipif(not _kernel_writes_core_here(), reason="core_pattern is not 'core' here: the kernel writes cores elsewhere")

@@ -32,7 +32,7 @@ from typing import Optional
 from pooltui.capture import safeopen
 from pooltui.capture.memory.core import AT_ENTRY, Core, MappedFile, parse_core
 from pooltui.capture.memory.kernel import Mapping
-from pooltui.capture.memory.reader import MemoryFault
+from pooltui.capture.memory.reader import MAX_USER_ADDR, MemoryFault
 
 PAGE = 4096
 NT_GNU_BUILD_ID = 3
@@ -99,7 +99,14 @@ class CoreImage:
         self.exe = self._find_exe()
         dev = -next(_SERIAL)
         inodes = {p: i + 1 for i, p in enumerate(dict.fromkeys(f.path for f in self.core.files))}
-        self.maps: list[Mapping] = [Mapping(f.start, f.end, self._perms(f.start), f.offset, dev, inodes[f.path], f.path) for f in self.core.files]
+        files = [Mapping(f.start, f.end, self._perms(f.start), f.offset, dev, inodes[f.path], f.path) for f in self.core.files]
+        # the anonymous memory (heap, malloc arenas, thread stacks): segments no file was mapped at
+        anonymous = [
+            Mapping(s.vaddr, s.vaddr + s.memsz, s.perms, 0, 0, 0, "")
+            for s in self.core.segments
+            if s.vaddr + s.memsz <= MAX_USER_ADDR and self._file_at(s.vaddr) is None
+        ]
+        self.maps: list[Mapping] = sorted(files + anonymous, key=lambda m: m.start)
         self.problems: dict[str, str] = {}  # file -> why it was not read (said in the report)
 
     # ---- lifecycle
@@ -123,7 +130,8 @@ class CoreImage:
 
     def _perms(self, addr: int) -> str:
         seg = self._segment(addr)
-        return seg.perms if seg is not None else "---p"
+        # a file mapping with no segment in the core was not written: its text or read-only data
+        return seg.perms if seg is not None else "r--p"
 
     def _find_exe(self) -> str:
         """The executable's path as the core names it: the mapped file holding the entry point."""

@@ -12,7 +12,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from typing import Optional
 
-from pooltui.capture.memory.kernel import Mapping, read_maps
+from pooltui.capture.memory.kernel import Mapping
 from pooltui.capture.memory.layouts import TP_NAME, TPFLAGS_HEAPTYPE, Layout
 from pooltui.capture.memory.lockstate import LockObject, TargetMemory
 from pooltui.capture.memory.reader import Budget
@@ -144,20 +144,25 @@ def scan_locks(pid: int, version: tuple[int, int], type_hint_addrs: Iterable[int
     ``type_hint_addrs``: addresses of known lock instances (e.g. py-spy locals) whose
     type saves the type search."""
     with TargetMemory(pid, version, budget or SCAN_BUDGET) as mem:
-        maps = read_maps(pid)
-        types = find_lock_types(mem, maps, type_hint_addrs)
-        if not types:
-            return []
-        anon = [m for m in maps if m.perms.startswith("rw") and (m.path == "" or m.path == "[heap]")]
-        hits = _search_words(mem, anon, types)
-        out: dict[int, LockObject] = {}
-        for _type, addrs in hits.items():
-            for hit in addrs:
-                obj = hit - 8
-                refcnt = mem._u64(obj)
-                if refcnt is None or not 0 < refcnt < 1 << 32:
-                    continue
-                lock = mem.read_lock(obj)
-                if lock is not None:
-                    out[obj] = lock
-        return [out[a] for a in sorted(out)]
+        return locks_in(mem, type_hint_addrs)
+
+
+def locks_in(mem: TargetMemory, type_hint_addrs: Iterable[int] = ()) -> list[LockObject]:
+    """``scan_locks`` over memory already open (a live process's, or a core file's)."""
+    maps = mem.maps
+    types = find_lock_types(mem, maps, type_hint_addrs)
+    if not types:
+        return []
+    anon = [m for m in maps if m.perms.startswith("rw") and (m.path == "" or m.path == "[heap]")]
+    hits = _search_words(mem, anon, types)
+    out: dict[int, LockObject] = {}
+    for _type, addrs in hits.items():
+        for hit in addrs:
+            obj = hit - 8
+            refcnt = mem._u64(obj)
+            if refcnt is None or not 0 < refcnt < 1 << 32:
+                continue
+            lock = mem.read_lock(obj)
+            if lock is not None:
+                out[obj] = lock
+    return [out[a] for a in sorted(out)]
