@@ -29,7 +29,7 @@ from typing import Optional
 from pooltui.analysis import analyze, finish, graph, prepare, timeline
 from pooltui.analysis.history import History
 from pooltui.analysis.locks import confirm, dead_semaphores, lock_key, resolve_holders, threads_to_read
-from pooltui.capture import ends, exits, joins, procs, workers
+from pooltui.capture import crashcores, ends, exits, joins, procs, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
 from pooltui.model import Kind, Process, Severity, Snapshot, Timeline, WaitKind
@@ -72,7 +72,7 @@ def parked(previous: Optional[Snapshot], snapshot: Snapshot) -> list[int]:
 class LiveSource:
     live = True
 
-    def __init__(self, pid: int, *, root: Optional[int] = None, options: CaptureOptions = CaptureOptions()) -> None:
+    def __init__(self, pid: int, *, root: Optional[int] = None, options: CaptureOptions = CaptureOptions(), cores: Optional[str] = None) -> None:
         self.target_pid = pid
         self.root_pid = root if root is not None else procs.find_root(pid)
         self.options = options
@@ -82,6 +82,8 @@ class LiveSource:
         self._baselines: dict[tuple[int, float], procs.ProcInfo] = {}  # what the walk saw right before each stack was dumped
         self._looked: dict[tuple[int, float], Process] = {}  # stuck processes looked at closer, with what was found (_look_closer)
         self._exits = exits.watcher()  # how processes that vanished between two captures ended
+        self.cores = cores  # --cores DIR: where dead workers' core files are (else core_pattern says)
+        self._crashes: dict[int, tuple[str, ...]] = {}  # dead pid -> its last stack from its core (crashcores)
 
     @property
     def description(self) -> str:
@@ -138,9 +140,32 @@ class LiveSource:
         if closer:  # a process dumped again with locals (the first time it is looked at) tells more
             window = self.history.then(await asyncio.to_thread(analyze, raw, self.previous))
             snapshot = timeline.conclude(window)
+        snapshot = await self._with_crash_stacks(window, snapshot)
         self._raw, self._raw_stacks, self._baselines = raw, options.stacks, baselines
         self.history = window.settled(snapshot)
         return snapshot
+
+    async def _with_crash_stacks(self, window: History, snapshot: Snapshot) -> Snapshot:
+        """A lost_task about a worker that died dumping core carries its last Python stack,
+        read from the core file (capture.crashcores), once per dead process."""
+        dumped = {
+            alive.pid: (alive, zombie.exit_code)
+            for diff in window.diffs
+            for alive, zombie in diff.departed
+            if zombie is not None and crashcores.core_dumped(zombie.exit_code)
+        }
+        out, changed = [], False
+        for d in snapshot.diagnoses:
+            pid = d.pids[1] if d.kind == "lost_task" and d.over_time and len(d.pids) > 1 else None
+            if pid in dumped and pid not in self._crashes:
+                alive, status = dumped[pid]
+                found = await asyncio.to_thread(crashcores.last_stack, alive, status or 0, crashcores.cwd_of(alive.ppid), self.cores)
+                self._crashes[pid] = found
+            found = self._crashes.get(pid) if pid is not None else None
+            if found and found[0] not in d.evidence:  # also once the death left the samples kept (carried)
+                d, changed = replace(d, evidence=(*d.evidence, *found)), True
+            out.append(d)
+        return snapshot.with_(diagnoses=tuple(out)) if changed else snapshot
 
     def _with_exits(self, raw: Snapshot) -> Snapshot:
         """The exits the kernel reported since the last capture, of this tree's processes

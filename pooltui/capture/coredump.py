@@ -41,8 +41,8 @@ PYSPY_TIMEOUT = 60.0
 MAX_PYSPY_OUTPUT = 16 << 20
 SOURCE_TIMEOUT = 2.0
 MAX_LINE = 200
-SEGV_CODES = {1: "SEGV_MAPERR: no mapping at that address", 2: "SEGV_ACCERR: no permission there"}
-BUS_CODES = {1: "BUS_ADRALN", 2: "BUS_ADRERR: beyond the end of a mapped file", 3: "BUS_OBJERR"}
+SEGV_CODES = {1: "SEGV_MAPERR, no mapping at that address", 2: "SEGV_ACCERR, no permission there"}
+BUS_CODES = {1: "BUS_ADRALN", 2: "BUS_ADRERR, beyond the end of a mapped file", 3: "BUS_OBJERR"}
 
 
 def _signal_name(signo: int) -> str:
@@ -144,8 +144,9 @@ def _with_code(threads: list[Thread], owner: safeopen.Creds, root: str) -> list[
     return [replace(t, frames=tuple(code(f) for f in t.frames)) for t in threads]
 
 
-def read_core(path: str, *, exe: Optional[str] = None, sysroot: Optional[str] = None, source_lines: bool = True) -> Snapshot:
-    """The Snapshot of the process a core file holds (raw: no roles or verdicts yet)."""
+def read_core(path: str, *, exe: Optional[str] = None, sysroot: Optional[str] = None, source_lines: bool = True, locks: bool = True) -> Snapshot:
+    """The Snapshot of the process a core file holds (raw: no roles or verdicts yet).
+    ``locks``: scan its heap for the locks its threads wait on (the slow part of a big core)."""
     with CoreImage(path, exe=exe, sysroot=sysroot) as image:
         core = image.core
         proc = core.process
@@ -164,7 +165,7 @@ def read_core(path: str, *, exe: Optional[str] = None, sysroot: Optional[str] = 
             threads = _with_code(threads, safeopen.Creds(st.st_uid, st.st_gid, ()), sysroot or "/")
         syscalls = _syscalls(image)
         threads = [_blocked(t, syscalls.get(t.tid)) for t in threads]
-        found, lock_notes = _locks(image, pid, version, threads)
+        found, lock_notes = _locks(image, pid, version, threads) if locks else ((), [])
         problems = dict(image.problems)
     name = proc.name if proc is not None else ""
     process = Process(

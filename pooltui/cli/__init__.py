@@ -45,7 +45,7 @@ def _live_source(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         redact=not getattr(args, "no_redact", False),
     )
     try:
-        return LiveSource(args.pid, root=args.root, options=options)
+        return LiveSource(args.pid, root=args.root, options=options, cores=getattr(args, "cores", None))
     except CaptureError as exc:
         raise _fail_from_capture(exc) from None
 

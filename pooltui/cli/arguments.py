@@ -115,6 +115,7 @@ def _capture_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--timeout", type=timeout_arg, default=10.0, help="seconds per py-spy dump (default 10)")
     p.add_argument("--no-redact", action="store_true", help="keep values of secret-looking locals and arguments (password, token, key, ...)")
+    p.add_argument("--cores", metavar="DIR", help="where the core files of workers that crash are written (default: where core_pattern says)")
 
 
 def build_parser() -> argparse.ArgumentParser:

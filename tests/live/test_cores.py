@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +230,71 @@ def test_a_core_whose_binaries_on_disk_differ_is_said_and_not_read(target, tmp_p
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "does not match the core" in out.stderr and "build-id" in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+POOL = """
+import ctypes, multiprocessing, os, resource, sys, threading, time
+FIFO = sys.argv[1]
+
+def init():
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+def parse_record(task):
+    open("started-%d" % task, "w").close()
+    if task == 0:
+        with open(FIFO) as go:
+            go.read(1)
+        ctypes.string_at(0)  # a C extension's bad pointer
+    time.sleep(3600)
+    return task
+
+def ready():
+    while not all(os.path.exists("started-%d" % i) for i in range(2)):
+        time.sleep(0.05)
+    sys.stdout.write("ready\\n")
+    sys.stdout.flush()
+
+if __name__ == "__main__":
+    threading.Thread(target=ready).start()
+    pool = multiprocessing.get_context("fork").Pool(2, initializer=init)
+    pool.map(parse_record, range(2), chunksize=1)
+"""
+
+
+@pytest.mark.skipif(not _kernel_writes_core_here(), reason="core_pattern is not 'core' here: the kernel writes cores elsewhere")
+@pytest.mark.parametrize("python", interpreter_params(("3.11",)))
+def test_a_worker_that_segfaults_mid_task_is_a_lost_task_with_its_last_stack(python, tmp_path):
+    """Two samples: the worker in its task, then gone with a core; the lost_task verdict
+    carries the stack the core holds (the line that crashed), found where core_pattern says."""
+    import asyncio
+
+    from pooltui.capture import procs
+    from pooltui.sources import LiveSource
+
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    (tmp_path / "pool.py").write_text(POOL)
+    proc = subprocess.Popen([python, "pool.py", str(fifo)], cwd=tmp_path, stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        source = LiveSource(proc.pid)
+        first = asyncio.run(source.capture())
+        victim = next(p for p in first.processes if any(f.function == "parse_record" and f.line == 11 for t in p.threads for f in t.frames))
+        with open(fifo, "w") as go:
+            go.write("x")
+        for _ in range(600):  # the pool reaps the dead worker (after the kernel wrote its core) and forks another
+            kids = {p.pid for p in procs.walk_tree(proc.pid)}
+            if victim.pid not in kids and len(kids) >= 3:
+                break
+            time.sleep(0.1)  # polling for a state, not waiting a fixed time
+        second = asyncio.run(source.capture())
+        lost = [d for d in second.diagnoses if d.kind == "lost_task" and victim.pid in d.pids]
+        assert lost, [d.summary for d in second.diagnoses]
+        text = "\n".join(lost[0].evidence)
+        assert "killed by SIGSEGV (core dumped)" in text
+        assert f"from the core file {tmp_path / 'core'}" in text, text
+        assert "parse_record at" in text and "ctypes.string_at(0)" in text and "string_at at" in text, text
+        assert "took SIGSEGV at address 0x0 (SEGV_MAPERR, no mapping at that address)" in text, text
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the pool's workers too
+        proc.wait()
