@@ -221,11 +221,6 @@ def open_in_root(root: int, path: bytes, flags: int) -> int:
         raise ValueError(str(exc)) from None
 
 
-def why_not_opened(exc: Exception) -> str:
-    """Why ``open_in_root`` refused a path, in words."""
-    return _why(exc)
-
-
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link")):  # fmt: skip

@@ -29,7 +29,9 @@ def _note(kind: int, desc: bytes) -> bytes:
     return struct.pack("<III", len(name), len(desc), kind) + pad(name) + pad(desc)
 
 
-def make_core(tid: int = 4242, signal: int = 11) -> bytes:
+def make_core(tid: int = 4242, signal: int = 11, mapped: bytes = b"/usr/lib/libpython3.11.so.1.0", header: bytes = b"") -> bytes:
+    """A core of one thread; ``mapped`` is the file NT_FILE says is mapped at LOAD_AT + 8192
+    (its first page in the core is ``header`` when given: a segment of its own)."""
     regs = dict.fromkeys(REGS, 0) | {"fs_base": 0x7F00DEADB000, "orig_rax": 202, "rdi": LOAD_AT + 16, "rsi": 0x80}
     prstatus = bytearray(336)
     struct.pack_into("<h", prstatus, 12, signal)
@@ -40,12 +42,12 @@ def make_core(tid: int = 4242, signal: int = 11) -> bytes:
     prpsinfo[40:50] = b"python3.11"
     prpsinfo[56:80] = b"python3.11 -m something".ljust(24, b"\0")
     siginfo = struct.pack("<iiiiQ", signal, 0, 1, 0, 0) + bytes(104)
-    path = b"/usr/lib/libpython3.11.so.1.0\0"
+    path = mapped + b"\0"
     nt_file = struct.pack("<QQ", 1, 4096) + struct.pack("<QQQ", LOAD_AT + 8192, LOAD_AT + 16384, 0) + path
     auxv = struct.pack("<4Q", 9, LOAD_AT + 8192, 0, 0)
     parts = [(NT_PRSTATUS, bytes(prstatus)), (NT_PRPSINFO, bytes(prpsinfo)), (NT_SIGINFO, siginfo), (NT_FILE, nt_file), (NT_AUXV, auxv)]
     notes = b"".join(_note(kind, desc) for kind, desc in parts)
-    phoff, phnum = 64, 2
+    phoff, phnum = 64, 3 if header else 2
     notes_at = phoff + 56 * phnum
     data_at = (notes_at + len(notes) + 4095) & ~4095
     data = bytes(range(256)) * 16  # one page
@@ -56,6 +58,9 @@ def make_core(tid: int = 4242, signal: int = 11) -> bytes:
     struct.pack_into("<HHHHHH", head, 52, 64, 56, phnum, 64, 0, 0)
     phdrs = struct.pack("<IIQQQQQQ", 4, 0, notes_at, 0, 0, len(notes), 0, 1)
     phdrs += struct.pack("<IIQQQQQQ", 1, 6, data_at, LOAD_AT, 0, len(data), len(data) + 8192, 4096)  # 2 pages not dumped
+    if header:
+        phdrs += struct.pack("<IIQQQQQQ", 1, 4, data_at + 4096, LOAD_AT + 8192, 0, 4096, 4096, 4096)
+        data += header.ljust(4096, b"\0")
     body = bytes(head) + phdrs + notes
     return body + bytes(data_at - len(body)) + data
 
@@ -121,3 +126,37 @@ def test_flipped_or_garbage_cores_parse_or_are_refused(tmp_path_factory, data):
                 assert len(image.read(addr, 16)) == 16
             except MemoryFault:
                 pass
+
+
+def _image_naming(tmp_path, target, header: bytes):  # type: ignore[no-untyped-def]
+    (tmp_path / "core").write_bytes(make_core(mapped=os.fsencode(str(target)), header=header))
+    return CoreImage(str(tmp_path / "core"))
+
+
+def test_a_file_the_core_names_is_read_only_when_its_first_page_is_the_cores(tmp_path):
+    """A core names the files it had mapped: one whose first page differs from the page the
+    core holds for it (another build, or /etc/shadow named by a forged core) is never read."""
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"root:$6$hash:19000:0:99999:7:::\n" * 300)
+    with _image_naming(tmp_path, secret, b"\x7fELF\x02\x01\x01" + bytes(57)) as image:
+        with pytest.raises(MemoryFault, match="does not match the core"):
+            image.read(LOAD_AT + 8192 + 4096, 16)  # past the page the core holds: would come from the file
+        assert image.read(LOAD_AT + 8192, 4) == b"\x7fELF"  # the core's own page is the core's
+    same = tmp_path / "same"
+    page = b"\x7fELF\x02\x01\x01" + bytes(57) + bytes(range(256)) * 15
+    same.write_bytes(page.ljust(4096, b"\0") + b"tail" * 1024)
+    with _image_naming(tmp_path, same, page) as image:
+        assert image.read(LOAD_AT + 8192 + 4096, 4) == b"tail"  # checked: the same file
+        with pytest.raises(MemoryFault):
+            image.read(LOAD_AT + 16384, 4)  # past the mapping: nothing of the file is read there
+
+
+def test_a_fifo_or_symlink_named_by_a_core_is_not_opened(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with _image_naming(tmp_path, fifo, b"\x7fELF") as image, pytest.raises(MemoryFault, match="not a regular file"):
+        image.read(LOAD_AT + 8192 + 4096, 4)  # a blocking open of a FIFO would hang here
+    link = tmp_path / "link"
+    link.symlink_to("/proc/self/environ")
+    with _image_naming(tmp_path, link, b"\x7fELF") as image, pytest.raises(MemoryFault, match=r"not read|magic link|not a regular"):
+        image.read(LOAD_AT + 8192 + 4096, 4)

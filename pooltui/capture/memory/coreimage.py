@@ -23,6 +23,7 @@ object the process had mapped, and nothing past a mapping.
 from __future__ import annotations
 
 import bisect
+import errno
 import itertools
 import os
 import stat
@@ -30,7 +31,7 @@ import struct
 from typing import Optional
 
 from pooltui.capture import safeopen
-from pooltui.capture.memory.core import AT_ENTRY, Core, MappedFile, parse_core
+from pooltui.capture.memory.core import AT_ENTRY, BadCore, Core, MappedFile, parse_core
 from pooltui.capture.memory.kernel import Mapping
 from pooltui.capture.memory.reader import MAX_USER_ADDR, MemoryFault
 
@@ -88,8 +89,6 @@ class CoreImage:
             self.core: Core = parse_core(self._fd, path)
         except OSError as exc:
             self.close()
-            from pooltui.capture.memory.core import BadCore
-
             raise BadCore(f"{path}: cannot be read ({exc.strerror or exc})") from None
         except BaseException:
             self.close()
@@ -108,6 +107,11 @@ class CoreImage:
         ]
         self.maps: list[Mapping] = sorted(files + anonymous, key=lambda m: m.start)
         self.problems: dict[str, str] = {}  # file -> why it was not read (said in the report)
+        if exe:  # the user's word that this is the interpreter: checked against the core at once
+            problem = self._backing_of(self.exe).problem if self.exe else "the core names no executable (no entry point in its auxv)"
+            if problem:
+                self.close()
+                raise BadCore(f"--exe {exe}: {problem}")
 
     # ---- lifecycle
 
@@ -234,7 +238,7 @@ class CoreImage:
         try:
             fd, size = self._open_file(path)
         except (OSError, ValueError) as exc:
-            why = safeopen.why_not_opened(exc) if isinstance(exc, OSError) else str(exc)
+            why = self._why(exc) if isinstance(exc, OSError) else str(exc)
             return _Backing(None, 0, f"{shown} was not read: {why}")
         try:
             ours = self._header_in_core(path)
@@ -250,6 +254,16 @@ class CoreImage:
             os.close(fd)
             return _Backing(None, 0, str(exc))
         return _Backing(fd, size, "")
+
+    def _why(self, exc: OSError) -> str:
+        under = f" under the sysroot {self.sysroot}" if self.sysroot else ""
+        return {
+            errno.ENOENT: f"no such file{under}",
+            errno.ENOTDIR: f"no such file{under}",
+            errno.EACCES: "permission denied",
+            errno.ELOOP: "its path has a symbolic link loop or a /proc magic link",
+            errno.EXDEV: f"its path leaves the sysroot {self.sysroot}",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
 
     def _open_file(self, path: str) -> tuple[int, int]:
         if self._exe_override and path == self.exe:
