@@ -298,3 +298,15 @@ def test_a_worker_that_segfaults_mid_task_is_a_lost_task_with_its_last_stack(pyt
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the pool's workers too
         proc.wait()
+
+
+@pytest.mark.parametrize("target", interpreter_params(("2.7",)), indirect=True)
+def test_a_version_neither_reader_takes_from_a_core_is_said_not_silenced(target, tmp_path):
+    """2.7 from a gcore: pooltui's own reader starts at 3.8 and py-spy reads only the kernel's
+    cores of it: one line that says so, exit 2 (never an empty report)."""
+    proc, _version = target
+    subprocess.run(["gcore", "-o", str(tmp_path / "g"), str(proc.pid)], capture_output=True, check=True, timeout=120)
+    out = _pooltui("snapshot", str(tmp_path / f"g.{proc.pid}"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "Python 2.7 is not readable from a core" in out.stderr and "py-spy" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
