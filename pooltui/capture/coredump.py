@@ -174,7 +174,7 @@ def read_core(path: str, *, exe: Optional[str] = None, sysroot: Optional[str] = 
         create_time=0.0,
         name=name,
         cmdline=tuple(proc.args.split()) if proc is not None else (),
-        status="dead",
+        status="dead" if signo else "",  # a gcore of a live process: its state is its threads' (analysis)
         python=f"{version[0]}.{version[1]}",
         num_threads=len(core.threads),
         threads=tuple(threads),

@@ -154,6 +154,7 @@ def test_a_gcore_of_a_still_process_reads_as_the_live_process_did(target, tmp_pa
     out = _pooltui("snapshot", str(core), "--format", "md")
     assert out.returncode in (0, 1), out.stderr
     assert "waits on rlock (RLock) held by 'MainThread'" in out.stdout
+    assert "(crashed)" not in out.stdout, "a gcore of a live process is no crash"
 
 
 @pytest.mark.skipif(not _kernel_writes_core_here(), reason="core_pattern is not 'core' here: the kernel writes cores elsewhere")
@@ -182,6 +183,10 @@ def test_a_crash_core_has_the_stacks_before_the_crash_and_py_spys(target, tmp_pa
     out = _pooltui("snapshot", str(core), "--format", "md")
     assert out.returncode in (0, 1), out.stderr
     assert "string_at" in out.stdout and "SIGSEGV" in out.stdout
+    assert f"### pid {proc.pid} — main (crashed)" in out.stdout, "the process badge says it crashed"
+    saved = tmp_path / "crash.json"
+    assert _pooltui("snapshot", str(core), "-o", str(saved)).returncode in (0, 1)
+    assert _pooltui("diff", str(saved), str(saved)).returncode == 0, "a core's report loads back like any report"
 
 
 @pytest.mark.parametrize("target", interpreter_params(("3.11",)), indirect=True)
