@@ -386,7 +386,7 @@ def classify_snapshot(snapshot: Snapshot) -> Snapshot:
 
 def process_state(proc: Process) -> str:
     """One badge per process: running / idle / sleeping / waiting / blocked / stopped /
-    traced / zombie / gone / not python / error. Judged by the main thread first (it is what the pool waits on),
+    traced / zombie / gone / crashed / not python / error. Judged by the main thread first (it is what the pool waits on),
     then by any thread stuck on a lock."""
     if proc.status == "zombie":
         return "zombie"
@@ -394,6 +394,8 @@ def process_state(proc: Process) -> str:
         return {"process_gone": "gone", "not_python": "not python"}.get(proc.error.code, "error")
     if proc.status == "gone":
         return "gone"
+    if proc.status == "dead" and proc.exit_code:  # read from a core file the kernel wrote as it died (capture.coredump)
+        return "crashed"
     if proc.tracer_pid:  # a debugger or strace holds it (stopped at a breakpoint, or running under it)
         return "traced"
     if proc.stopped:  # SIGSTOP / ctrl-z: none of its threads runs, whatever its stacks say

@@ -211,6 +211,16 @@ def _open(root: int, path: bytes, flags: int) -> int:
     return _walk(root, path, flags)
 
 
+def open_in_root(root: int, path: bytes, flags: int) -> int:
+    """``path`` opened beneath the directory ``root`` (an fd) as ``openat2(RESOLVE_IN_ROOT |
+    RESOLVE_NO_MAGICLINKS)`` does (or the no-symlink walk): for files named by a core file.
+    OSError, or ValueError (why, in words) when the walk refuses the path."""
+    try:
+        return _open(root, path, flags)
+    except _Refused as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link")):  # fmt: skip
@@ -287,11 +297,13 @@ def _exists(root: int, path: str, known: Collection[Identity]) -> Result:
     return ""
 
 
-def _reader(pid: int, creds: Creds, paths: Sequence[str], known: Collection[Identity], out: dict[str, Result], one=None) -> None:
+def _reader(
+    pid: int, creds: Creds, paths: Sequence[str], known: Collection[Identity], out: dict[str, Result], one=None, root_dir: Optional[str] = None
+) -> None:
     one = one or _read_one
     try:
         # as root: the target's root directory, whatever mount namespace it lives in
-        root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        root = os.open(root_dir or f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         for p in paths:
             out[p] = "the target's root directory cannot be opened (it exited?)"
@@ -307,12 +319,17 @@ def _reader(pid: int, creds: Creds, paths: Sequence[str], known: Collection[Iden
         os.close(root)
 
 
-def read_files(pid: int, creds: Creds, paths: Sequence[str], timeout: float, known: Collection[Identity] = (), *, one=None) -> dict[str, Result]:
+def read_files(
+    pid: int, creds: Creds, paths: Sequence[str], timeout: float, known: Collection[Identity] = (), *, one=None, root_dir: Optional[str] = None
+) -> dict[str, Result]:
     """Each of ``paths`` as process ``pid`` sees it and its user may read it, within
     ``timeout`` seconds; ``known`` identities are opened (the permission is proven) but
-    not read again."""
+    not read again. ``root_dir``: resolve under this directory instead of the process's
+    root (a core file's process is gone: its files are read under ``--sysroot`` or /)."""
     out: dict[str, Result] = {}
-    thread = threading.Thread(target=_reader, args=(pid, creds, list(paths), frozenset(known), out, one), name="pooltui-source", daemon=True)
+    thread = threading.Thread(
+        target=_reader, args=(pid, creds, list(paths), frozenset(known), out, one, root_dir), name="pooltui-source", daemon=True
+    )
     thread.start()
     thread.join(timeout)
     done = dict(out)

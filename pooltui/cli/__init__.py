@@ -49,7 +49,7 @@ def _live_source(args: argparse.Namespace) -> LiveSource:
         redact=not getattr(args, "no_redact", False),
     )
     try:
-        return LiveSource(args.pid, root=args.root, options=options)
+        return LiveSource(args.pid, root=args.root, options=options, cores=getattr(args, "cores", None))
     except CaptureError as exc:
         raise _fail_from_capture(exc) from None
 
@@ -117,6 +117,25 @@ def _silence_stdout() -> None:
         pass
 
 
+def _core_source(path: str, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """A recorded source over the snapshot read from a core file; Fail (one line) when it cannot be read."""
+    from pooltui.capture.coredump import read_core
+    from pooltui.capture.errors import CaptureError
+    from pooltui.sources import RecordedSource
+
+    try:
+        snapshot = read_core(path, exe=getattr(args, "exe", None), sysroot=getattr(args, "sysroot", None))
+    except CaptureError as exc:
+        raise Fail(exc.message, EXIT_USAGE) from None
+    return RecordedSource(snapshot, path=path)
+
+
+def _is_core(path: str) -> bool:
+    from pooltui.capture.memory.core import looks_like_elf
+
+    return looks_like_elf(path)
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from pooltui.model import Severity
     from pooltui.report import OutputError, check_output, format_for, render, save_report
@@ -126,8 +145,14 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             check_output(args.output)
         except OutputError as exc:
             raise Fail(str(exc), EXIT_USAGE) from None
-    source = _live_source(args)
-    snapshot = _first_capture(source)
+    if isinstance(args.pid, str):  # a core file
+        source = _core_source(args.pid, args)
+        snapshot = source.snapshot
+        if getattr(args, "samples", 1) > 1:
+            raise Fail("--samples needs a live process: a core file is one instant", EXIT_USAGE)
+    else:
+        source = _live_source(args)
+        snapshot = _first_capture(source)
     samples = getattr(args, "samples", 1)
     timeline = None
     if samples > 1:
@@ -268,10 +293,13 @@ def cmd_open(args: argparse.Namespace) -> int:
     from pooltui.sources import RecordedSource
     from pooltui.ui.app import PoolApp
 
-    try:
-        source = RecordedSource.from_file(args.report)
-    except ReportError as exc:
-        raise Fail(str(exc), EXIT_USAGE) from None
+    if _is_core(args.report):
+        source = _core_source(args.report, args)
+    else:
+        try:
+            source = RecordedSource.from_file(args.report)
+        except ReportError as exc:
+            raise Fail(str(exc), EXIT_USAGE) from None
     PoolApp(source).run()
     return EXIT_OK
 

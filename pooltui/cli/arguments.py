@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from typing import NoReturn
 
 from pooltui import __version__
@@ -35,6 +36,23 @@ def pid_arg(text: str) -> int:
     if pid <= 0:
         raise argparse.ArgumentTypeError(f"not a process id: {pid} (expected a positive number)")
     return pid
+
+
+def pid_or_core_arg(text: str):  # type: ignore[no-untyped-def]
+    """A process id (digits), or the path of a core file (anything else)."""
+    if text.lstrip("+-").isdigit() or not os.path.lexists(text):
+        try:
+            return pid_arg(text)
+        except argparse.ArgumentTypeError:
+            if text.lstrip("+-").isdigit():
+                raise
+            raise argparse.ArgumentTypeError(f"not a process id, nor a file: {text!r} (expected a positive number or a core file)") from None
+    return text
+
+
+def _core_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--exe", metavar="PYTHON", help="for a core file: the interpreter it ran (when the one the core names moved or differs)")
+    p.add_argument("--sysroot", metavar="DIR", help="for a core file copied from another box: look up the files it names under DIR")
 
 
 def _seconds(text: str, low: float, high: float) -> float:
@@ -97,6 +115,7 @@ def _capture_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--timeout", type=timeout_arg, default=10.0, help="seconds per py-spy dump (default 10)")
     p.add_argument("--no-redact", action="store_true", help="keep values of secret-looking locals and arguments (password, token, key, ...)")
+    p.add_argument("--cores", metavar="DIR", help="where the core files of workers that crash are written (default: where core_pattern says)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,14 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
         "snapshot",
         help="capture the tree once and write a report",
         description="Capture every process and Python thread of the pool that PID belongs to.",
-        epilog="Examples: pooltui snapshot 1234 -o hang.json   |   pooltui snapshot 1234 --format md > hang.md",
+        epilog="Examples: pooltui snapshot 1234 -o hang.json   |   pooltui snapshot 1234 --format md > hang.md   |   "
+        "pooltui snapshot ./core --format md",
     )
-    snap.add_argument("pid", type=pid_arg, help="any process of the pool")
+    snap.add_argument("pid", type=pid_or_core_arg, metavar="PID|CORE", help="any process of the pool, or a core file of a Python process")
     snap.add_argument("-o", "--output", help="write the report here (format from the extension: .json .md .html)")
     snap.add_argument("--format", choices=("json", "md", "html"), help="report format (default: json for -o, md on stdout)")
     snap.add_argument("--samples", type=count_arg, default=1, help="take N samples and write a timeline report (default 1)")
     snap.add_argument("--interval", type=interval_arg, default=2.0, help="seconds between samples (default 2)")
     _capture_flags(snap)
+    _core_flags(snap)
 
     attach = sub.add_parser(
         "attach",
@@ -147,11 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     open_ = sub.add_parser(
         "open",
-        help="open a saved report in the TUI",
-        description="Show a report saved by `pooltui snapshot -o X.json` or the TUI's `s` key; no live process needed.",
-        epilog="Example: pooltui open pooltui-web1-1234-20250131-142501.json",
+        help="open a saved report or a core file in the TUI",
+        description="Show a report saved by `pooltui snapshot -o X.json` or the TUI's `s` key, or a core file of a Python "
+        "process (told apart by content); no live process needed.",
+        epilog="Examples: pooltui open pooltui-web1-1234-20250131-142501.json   |   pooltui open core.4242 --exe /usr/bin/python3.11",
     )
-    open_.add_argument("report", help="a pooltui JSON report")
+    open_.add_argument("report", metavar="REPORT|CORE", help="a pooltui JSON report, or a core file")
+    _core_flags(open_)
 
     diff = sub.add_parser(
         "diff",

@@ -29,6 +29,7 @@ STATE_STYLE = {
     "traced": "$error bold",
     "zombie": "$error",
     "gone": "$error",
+    "crashed": "$error bold",
     "not python": "$text-disabled",
     "error": "$error bold",
 }

@@ -328,6 +328,26 @@ def test_orphaned_rlock_in_fork_child(target):
     assert calls[child].futex_addr == lock.sem_addr
 
 
+# ---------------------------------------------------------------- heap scan (core files use it)
+
+
+def test_locks_in(target):
+    from pooltui.capture.memory import scan
+
+    with memory.TargetMemory(target.pid, target.version, memory.SCAN_BUDGET) as mem:
+        locks = {lock.addr: lock for lock in scan.locks_in(mem)}
+        names = ["rlock", "plain", "nested_lock", "slots_lock", "ml_semlock", "mrl_semlock", "cond_waiter", "free_lock", "free_rlock", "fork_lock"]
+        for name in names:
+            assert target.id(name) in locks, name
+        assert set(target.truth["wide_item_locks"]) <= set(locks)
+        assert locks[target.id("rlock")].owner_ident == target.thread("holder")["ident"]
+        assert all(lock.sem_addr for lock in locks.values())
+        assert all(mem.read_lock(addr) is not None for addr in locks)
+        # with hints, the same set
+        hinted = scan.locks_in(mem, [target.id("rlock"), target.id("plain"), target.id("ml_semlock")])
+        assert {lock.addr for lock in hinted} >= set(target.id(n) for n in names)
+
+
 # ---------------------------------------------------------------- refusals
 
 

@@ -29,7 +29,7 @@ import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Protocol
 
 from pooltui.capture import state
 from pooltui.capture.errors import CaptureError, PermissionDenied, ProcessGone, Unsupported
@@ -62,6 +62,17 @@ def check_build(version: tuple[int, int], paths: Iterable[str]) -> Optional[str]
     if found is missing:
         found = cache.put(key, _check_build(*key))
     return found  # type: ignore[return-value]
+
+
+def versions_named(paths: Iterable[str]) -> set[tuple[int, int]]:
+    """The Python X.Y each of these file names says (``python3.11``, ``libpython3.11.so.1.0``,
+    ``*.cpython-311-x86_64-linux-gnu.so``): how a core file tells its interpreter."""
+    found: set[tuple[int, int]] = set()
+    for name in {os.path.basename(p) for p in paths}:
+        for m in (_NAME_RE.match(name), _EXT_RE.search(name)):
+            if m:
+                found.add((int(m.group(1)), int(m.group(2))))
+    return found
 
 
 def _check_build(version: tuple[int, ...], paths: tuple[str, ...]) -> Optional[str]:
@@ -113,15 +124,30 @@ class Budget:
 MAX_USER_ADDR = 1 << 47
 
 
+class Image(Protocol):
+    """Memory that is not a live process's (a core file, ``memory.coreimage``): the same reads."""
+
+    exe: str
+    maps: list[Mapping]
+
+    def read(self, addr: int, size: int) -> bytes: ...
+
+
 class ProcessMemory:
-    """Read-only view of one process's memory, within a budget. Context manager."""
+    """Read-only view of one process's memory, within a budget. Context manager.
+
+    With ``image`` (a core file) the same reads go to that image instead of
+    ``/proc/PID/mem``: every walker above works on either."""
+
+    image: Optional[Image] = None
 
     budget = Budget()
     _spent = 0
     _deadline = float("inf")
 
-    def __init__(self, pid: int, version: tuple[int, int], budget: Optional[Budget] = None) -> None:
+    def __init__(self, pid: int, version: tuple[int, int], budget: Optional[Budget] = None, *, image: Optional[Image] = None) -> None:
         self.pid = pid
+        self.image = image
         self.version = (int(version[0]), int(version[1]))
         self.layout: Layout = layout_for(self.version)
         self._fd: Optional[int] = None
@@ -130,6 +156,12 @@ class ProcessMemory:
             self.budget = budget
         self._spent = 0
         self._deadline = time.thread_time() + self.budget.seconds
+        if image is not None:
+            self.maps = list(image.maps)
+            problem = check_build(self.version, [image.exe] + [m.path for m in self.maps if m.path.startswith("/")])
+            if problem is not None:
+                raise Unsupported(f"core of process {pid}: {problem}", pid=pid)
+            return
         self._check_target()
         try:
             self._fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -156,6 +188,16 @@ class ProcessMemory:
             self.close()
         except Exception:
             pass
+
+    @property
+    def exe(self) -> str:
+        """The executable's path, as the kernel (or the core) names it; "" when unknown."""
+        if self.image is not None:
+            return self.image.exe
+        try:
+            return os.readlink(f"/proc/{self.pid}/exe").replace(" (deleted)", "")
+        except OSError:
+            return ""
 
     # ---- target checks (see the module docstring)
 
@@ -198,6 +240,11 @@ class ProcessMemory:
     # ---- raw reads: the one error-translation boundary
 
     def read(self, addr: int, size: int) -> bytes:
+        if self.image is not None:
+            if size < 0 or addr <= 0 or addr + size > MAX_USER_ADDR:
+                raise MemoryFault(f"address {addr:#x} (+{size}) is not a user address of process {self.pid}", pid=self.pid)
+            self.spend(size)
+            return self.image.read(addr, size)
         if self._fd is None:
             raise CaptureError(f"memory of process {self.pid} is closed", pid=self.pid)
         if size < 0 or addr <= 0 or addr + size > MAX_USER_ADDR:

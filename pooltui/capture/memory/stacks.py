@@ -24,7 +24,6 @@ those.
 
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass
 from typing import Optional
@@ -34,7 +33,7 @@ from pooltui.capture.errors import CaptureError, Unsupported
 from pooltui.capture.memory import debugoffsets, lines, symbols
 from pooltui.capture.memory.layouts import TPFLAGS_HEAPTYPE
 from pooltui.capture.memory.objects import ObjectMemory
-from pooltui.capture.memory.reader import MemoryFault
+from pooltui.capture.memory.reader import Image, MemoryFault
 
 MAX_THREADS = 4096
 MAX_DEPTH = 4096  # frames visited per thread: past it the read is refused (py-spy refuses too)
@@ -122,11 +121,11 @@ class RawThread:
 class StackMemory(ObjectMemory):
     """ObjectMemory that reads thread states and frames."""
 
-    def __init__(self, pid: int, version: tuple[int, int]) -> None:
+    def __init__(self, pid: int, version: tuple[int, int], *, image: Optional[Image] = None) -> None:
         stack = STACK_LAYOUTS.get((int(version[0]), int(version[1])))
         if stack is None:
             raise Unsupported(f"no stack layout for Python {version[0]}.{version[1]}", pid=pid)
-        super().__init__(pid, version)
+        super().__init__(pid, version, image=image)
         self.stack = stack
         self._code: dict[int, tuple[str, str, int, Optional[bytes], int]] = {}
         self.binary: tuple[int, int] = (0, 0)  # (device, inode) of the file that holds _PyRuntime
@@ -137,10 +136,7 @@ class StackMemory(ObjectMemory):
 
     def runtime(self) -> int:
         """Address of ``_PyRuntime``: in libpython when one is mapped, else in the executable."""
-        try:
-            exe = os.readlink(f"/proc/{self.pid}/exe").replace(" (deleted)", "")
-        except OSError:
-            exe = ""
+        exe = self.exe
         candidates = [m for m in self.maps if m.offset == 0 and "libpython" in m.path.rpartition("/")[2]]
         candidates += [m for m in self.maps if m.offset == 0 and m.path == exe]
         for mapping in candidates:
