@@ -86,11 +86,13 @@ def _sem_identity(pid: int, obj: memory.LockObject, maps: Optional[Sequence[memo
     return f"mem:{pid}:{obj.sem_addr:x}"
 
 
-def _place(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int, name_hint: Optional[str] = None) -> Optional[memory.Place]:
+def _place(
+    mem: memory.TargetMemory, frames: Sequence[Frame], futex: int, name_hint: Optional[str] = None, ident: Optional[int] = None
+) -> Optional[memory.Place]:
     """Where the lock of sem_t ``futex`` lives, from the thread's locals, closures, classes
-    and its modules' globals (``memory.places``)."""
+    and the globals its frames run in (``memory.places``; ``ident``: the thread's)."""
     shape = [(f.file, [(loc.name, loc.addr) for loc in f.locals or () if loc.addr]) for f in frames]
-    return memory.find_lock_place(mem, shape, futex, name_hint)
+    return memory.find_lock_place(mem, shape, futex, name_hint, ident=ident)
 
 
 def _waiting_frame(frames: Sequence[Frame]) -> Optional[Frame]:
@@ -98,8 +100,11 @@ def _waiting_frame(frames: Sequence[Frame]) -> Optional[Frame]:
     return next((f for f in frames if not f.file.endswith(("threading.py", "synchronize.py"))), frames[0] if frames else None)
 
 
-def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) -> Optional[tuple[memory.LockObject, str, str]]:
-    """(lock object, display name, where) of the lock whose sem_t is ``futex``."""
+def _find_waited(
+    mem: memory.TargetMemory, frames: Sequence[Frame], futex: int, ident: Optional[int] = None
+) -> Optional[tuple[memory.LockObject, str, str]]:
+    """(lock object, display name, where) of the lock whose sem_t is ``futex`` (``ident``: the
+    waiting thread's, whose frames' globals hold a module-level lock however deep it waits)."""
     if frames and frames[0].file.endswith("threading.py") and frames[0].function.rpartition(".")[2] in _NOT_LOCK_WAITS:
         return None  # a Condition's private waiter lock or a join: nobody "holds" it
     candidates: list[tuple[int, memory.LockObject, str]] = []
@@ -113,7 +118,7 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
         if candidates:
             break
     if not candidates:
-        place = _place(mem, frames[:FRAMES_SEARCHED], futex)
+        place = _place(mem, frames[:FRAMES_SEARCHED], futex, ident=ident)
         waiting = _waiting_frame(frames)
         if place is None or waiting is None:
             return None
@@ -138,7 +143,7 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
             break
         from_code = holders.name_from_code(outer)
         if from_code and not outer.file.endswith(("threading.py", "synchronize.py")):
-            place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, from_code.rpartition(".")[2])
+            place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, from_code.rpartition(".")[2], ident)
             named = place is not None and place.lock.addr == obj.addr and place.name.endswith(from_code.rpartition(".")[2])
             name, frame = (place.name if named else from_code), outer
             break
@@ -259,7 +264,7 @@ def _resolve(
     with memory.TargetMemory(proc.pid, version, budget(timeout)) as mem:
         for thread in pending:
             stack = frames.get(thread.tid, thread.frames)
-            found = _find_waited(mem, stack, thread.futex or 0)
+            found = _find_waited(mem, stack, thread.futex or 0, thread.ident)
             if found is None:
                 found = _find_semaphore(mem, stack, thread.futex or 0)
                 if found is not None:  # its futex is this wait's own lock: nothing to share with siblings
