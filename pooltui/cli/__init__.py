@@ -166,10 +166,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from urllib.parse import quote
 
     try:
-        from pooltui.ui.serve import GuardedServer, is_loopback
+        from pooltui.ui.serve import GuardedServer, is_loopback, resolves
     except ImportError:
         raise Fail("the browser view needs textual-serve", EXIT_USAGE, "pip install textual-serve (a dependency of pooltui)") from None
     token = _serve_token(args.token)
+    if not resolves(args.host):
+        raise Fail(f"--host {args.host} is not an address to listen on: neither an IP address nor a name this machine resolves", EXIT_USAGE)
     remote = not is_loopback(args.host)
     if remote and not args.allow_remote:
         raise Fail(
