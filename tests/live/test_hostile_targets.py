@@ -97,6 +97,37 @@ def test_children_exiting_mid_dump_are_gone_not_unreadable(target):
             assert p.error is None or p.error.code in ("process_gone", "not_python"), (p.pid, p.error)
 
 
+RETIRED_WORKERS = """
+    import os, threading, time
+    pids = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)  # a worker that retired normally
+        pids.append(pid)
+    for pid in pids:  # never waited for: zombies until reaped
+        while open("/proc/%d/stat" % pid).read().rpartition(")")[2].split()[0] != "Z":
+            time.sleep(0.01)
+    print("ready", flush=True)
+    threading.Event().wait()
+"""
+
+
+def test_workers_that_retired_normally_show_as_process_gone(target):
+    """Issue 23 item 5: an exited worker (a zombie its parent has not reaped) is "process
+    gone" in the tree, as the README says: not "not python", not "unreadable", no warning."""
+    proc = target(RETIRED_WORKERS)
+    snap = capture(proc.pid)
+    retired = [p for p in snap.processes if p.pid != proc.pid]
+    assert len(retired) == 3 and all(p.status == "zombie" for p in retired), [(p.pid, p.status) for p in retired]
+    assert [p.role for p in retired] == ["process gone"] * 3
+    assert not [d for d in snap.diagnoses if d.kind == "unreadable"]
+    from pooltui.report import render
+
+    text = render(snap, "md")
+    assert "not python" not in text and "unreadable" not in text
+
+
 def test_a_thread_id_is_refused_naming_its_process(target):
     proc = target(
         """
