@@ -67,7 +67,9 @@ def _capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
     return box[0]
 
 
-def _first_capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
+def _first_capture(source, lost: str = "") -> Snapshot:  # type: ignore[no-untyped-def]  # noqa: F821
+    """The first capture, or Fail when nothing of the tree could be read (``lost``: what the
+    command then does not deliver, said in the message)."""
     from pooltui.capture.errors import CaptureError
 
     try:
@@ -78,9 +80,12 @@ def _first_capture(source) -> Snapshot:  # type: ignore[no-untyped-def]  # noqa:
     if not readable:
         root = snapshot.process(snapshot.root_pid)
         err = root.error if root is not None else None
+        if err is not None and err.code == "process_gone":
+            # its help ("the rest of the tree is still shown") is for one process of a tree shown
+            raise Fail(f"{err.message}; no other process of its tree could be read{lost}", EXIT_ATTACH)
         if err is not None:
             raise Fail(err.message, EXIT_ATTACH, err.help)
-        raise Fail(f"no Python threads found under pid {snapshot.root_pid}", EXIT_ATTACH)
+        raise Fail(f"no Python threads found under pid {snapshot.root_pid}{lost}", EXIT_ATTACH)
     return snapshot
 
 
@@ -94,7 +99,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         except OutputError as exc:
             raise Fail(str(exc), EXIT_USAGE) from None
     source = _live_source(args)
-    snapshot = _first_capture(source)
+    snapshot = _first_capture(source, ": nothing was captured, so no report was written")
     samples = getattr(args, "samples", 1)
     timeline = None
     if samples > 1:
