@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.conftest import capture
+from tests.conftest import capture, interpreter_params
 from tests.live.test_bad_input import assert_clean_failure, run
 
 pytestmark = pytest.mark.live
@@ -126,6 +126,51 @@ def test_workers_that_retired_normally_show_as_process_gone(target):
 
     text = render(snap, "md")
     assert "not python" not in text and "unreadable" not in text
+
+
+CORRUPTED_CHILD = """
+import ctypes, os, sys, time
+interp_head, threads_head = int(sys.argv[1]), int(sys.argv[2])
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:  # a fresh worker breaks its own interpreter state (its threads list): py-spy finds no interpreter
+    runtime = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, "_PyRuntime"))
+    interp = ctypes.c_uint64.from_address(runtime + interp_head).value
+    ctypes.c_uint64.from_address(interp + threads_head).value = 0xDEAD0000
+    os.write(w, b"x")
+    while True:
+        time.sleep(3600)
+os.read(r, 1)
+print(pid, flush=True)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.13")))
+def test_a_corrupted_child_draws_the_unreadable_warning_however_young(python, monkeypatch):
+    """Issue 23 item 5: a child younger than 2 s with no readable interpreter is taken as
+    "had just started" -- unless its _PyRuntime already names an interpreter: then it is
+    broken, and says so. (The age rule is stretched so that the child is young whatever
+    the load: what is tested is the fact, not the timing.)"""
+    from pooltui.capture import snapshot as capture_snapshot
+    from pooltui.capture.memory.stacks import STACK_LAYOUTS
+
+    version = subprocess.run([python, "-c", "import sys; print('%d %d' % sys.version_info[:2])"], capture_output=True, text=True).stdout.split()
+    layout = STACK_LAYOUTS[int(version[0]), int(version[1])]
+    monkeypatch.setattr(capture_snapshot, "STARTING", 3600.0)
+    proc = subprocess.Popen([python, "-c", CORRUPTED_CHILD, str(layout.interp_head), str(layout.threads_head)], stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        assert proc.stdout is not None
+        child = int(proc.stdout.readline())
+        snap = capture(proc.pid)
+        warned = [d for d in snap.diagnoses if d.kind == "unreadable" and child in d.pids]
+        assert warned, [(p.pid, p.error) for p in snap.processes]
+    finally:
+        proc.kill()
+        proc.wait()
+        if child:
+            os.kill(child, 9)
 
 
 def test_a_thread_id_is_refused_naming_its_process(target):
