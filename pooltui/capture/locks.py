@@ -128,6 +128,7 @@ def _find_waited(
     if frame.file.endswith("threading.py") and frame.function.rpartition(".")[2] in _NOT_LOCK_WAITS:
         return None
     name = _display_name(path, frame)
+    named = False
     # a stdlib frame (threading.acquire, SemLock.__enter__, Handler.acquire) names the lock
     # badly ("self"): prefer how the outer frames reach the same object, or where it lives
     for outer in frames[index + 1 : index + 1 + FRAMES_SEARCHED]:
@@ -138,15 +139,21 @@ def _find_waited(
         roots = [(loc.name, loc.addr) for loc in outer.locals or () if loc.addr]
         better = next((p for p, o in mem.find_locks(roots, depth=3) if o.addr == obj.addr), None) if roots else None
         if better:
-            name = _display_name(better, outer)
-            frame = outer
+            name, frame, named = _display_name(better, outer), outer, True
             break
         from_code = holders.name_from_code(outer)
         if from_code and not outer.file.endswith(("threading.py", "synchronize.py")):
             place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, from_code.rpartition(".")[2], ident)
-            named = place is not None and place.lock.addr == obj.addr and place.name.endswith(from_code.rpartition(".")[2])
-            name, frame = (place.name if named else from_code), outer
+            placed = place is not None and place.lock.addr == obj.addr and place.name.endswith(from_code.rpartition(".")[2])
+            name, frame, named = (place.name if placed else from_code), outer, True  # type: ignore[union-attr]
             break
+    if not named and frame.file.endswith(("threading.py", "synchronize.py")):
+        # no outer frame reaches it and no source line spells it (2.7's Python _RLock taken in
+        # code with no source): where it lives, through the frames' own globals
+        place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, None, ident)
+        waiting = _waiting_frame(frames)
+        if place is not None and place.lock.addr == obj.addr and waiting is not None:
+            name, frame = place.name, waiting
     if name in ("self", "waiter", "lock"):
         name = holders.name_from_code(frame) or name
     return obj, name, frame.where
