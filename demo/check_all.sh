@@ -15,7 +15,7 @@ PYENV_VERSIONS=${PYENV_VERSIONS:-/root/.pyenv/versions}
 VERSIONS=${VERSIONS:-"2.7.18 3.8.18 3.9.18 3.10.13 3.11.7 3.12.1 3.13.0"}
 SCENARIOS=${SCENARIOS:-"healthy logging_fork contention killed_worker manager_gone abba
   executor executor/spawn oversubscribed mp_abba dead_holder plain_lock condition nested_lock
-  pool_size pool_size/spin pool_size/blocked pool_size/half"}
+  pool_size pool_size/spin pool_size/blocked pool_size/half deep_global_abba"}
 MODES=${MODES:-"file fifo"}
 READY_TIMEOUT=${READY_TIMEOUT:-15}     # seconds
 GONE_TIMEOUT=${GONE_TIMEOUT:-3}        # seconds after SIGTERM

@@ -43,6 +43,7 @@ UWSGI_WORKER = "uwsgi worker"
 OTHER_PYTHON = "python"
 NOT_PYTHON = "not python"
 UNREADABLE = "unreadable"
+GONE = "process gone"  # exited (a zombie not yet reaped, or gone between the tree walk and its dump)
 
 WORKER_ROLES = (POOL_WORKER, EXECUTOR_WORKER, LOKY_WORKER, GUNICORN_WORKER, CELERY_WORKER, UWSGI_WORKER)
 
@@ -206,6 +207,8 @@ def process_role(proc: Process, child_roles: Sequence[str], own: Optional[str] =
     own = own or _own_role(proc)
     if own:
         return own
+    if proc.status in ("zombie", "gone") or (proc.error is not None and proc.error.code == "process_gone"):
+        return GONE  # a worker that retired normally is neither "not python" nor "unreadable"
     if proc.error is not None and proc.error.code == "not_python":
         return NOT_PYTHON
     if proc.python is None and proc.error is None and not proc.threads:

@@ -311,6 +311,9 @@ def _classify(frames: tuple[Frame, ...], ghost: bool, active: bool, syscall: Opt
     return _by_syscall(_classify_inner(frames), syscall, timed, frames)
 
 
+IDLE_UNKNOWN = "idle (not on CPU)"  # no frame, line or native frame names the wait
+
+
 def _by_syscall(wait: Wait, syscall: Optional[str], timed: Optional[bool], frames: Sequence[Frame]) -> Wait:
     """A wait the frames cannot name, named by the kernel: a timed sleep. 3.10 reports a
     loop's `time.sleep()` at the loop's `while True:` line, and sleeps in select() with a
@@ -321,6 +324,10 @@ def _by_syscall(wait: Wait, syscall: Optional[str], timed: Optional[bool], frame
         return _wait(WaitKind.SLEEP, "sleeps", frames, wait.frame_index)
     if syscall in ("select", "pselect6") and timed:
         return _wait(WaitKind.SLEEP, "sleeps or waits with a timeout (in select(): time.sleep?)", frames, wait.frame_index)
+    if syscall == "futex" and wait.summary.startswith(IDLE_UNKNOWN):
+        # no source line to read a `with LOCK:` from (code run by exec, a deleted .py): the
+        # kernel still says the thread sleeps in futex(), as a lock acquire does -- not idle
+        return _wait(WaitKind.UNKNOWN, "blocked in futex() (a lock acquire? no source line says which)", frames, wait.frame_index)
     return wait
 
 
@@ -341,7 +348,7 @@ def _classify_inner(frames: Sequence[Frame]) -> Wait:
     found = _native_wait(frames)
     if found is not None:
         return _wait(found[1], found[2], frames, found[0])
-    phrase = "blocked in a C call" if code else "idle (not on CPU)"
+    phrase = "blocked in a C call" if code else IDLE_UNKNOWN
     return _wait(WaitKind.UNKNOWN, phrase, frames, innermost)
 
 

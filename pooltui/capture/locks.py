@@ -86,11 +86,13 @@ def _sem_identity(pid: int, obj: memory.LockObject, maps: Optional[Sequence[memo
     return f"mem:{pid}:{obj.sem_addr:x}"
 
 
-def _place(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int, name_hint: Optional[str] = None) -> Optional[memory.Place]:
+def _place(
+    mem: memory.TargetMemory, frames: Sequence[Frame], futex: int, name_hint: Optional[str] = None, ident: Optional[int] = None
+) -> Optional[memory.Place]:
     """Where the lock of sem_t ``futex`` lives, from the thread's locals, closures, classes
-    and its modules' globals (``memory.places``)."""
+    and the globals its frames run in (``memory.places``; ``ident``: the thread's)."""
     shape = [(f.file, [(loc.name, loc.addr) for loc in f.locals or () if loc.addr]) for f in frames]
-    return memory.find_lock_place(mem, shape, futex, name_hint)
+    return memory.find_lock_place(mem, shape, futex, name_hint, ident=ident)
 
 
 def _waiting_frame(frames: Sequence[Frame]) -> Optional[Frame]:
@@ -98,8 +100,11 @@ def _waiting_frame(frames: Sequence[Frame]) -> Optional[Frame]:
     return next((f for f in frames if not f.file.endswith(("threading.py", "synchronize.py"))), frames[0] if frames else None)
 
 
-def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) -> Optional[tuple[memory.LockObject, str, str]]:
-    """(lock object, display name, where) of the lock whose sem_t is ``futex``."""
+def _find_waited(
+    mem: memory.TargetMemory, frames: Sequence[Frame], futex: int, ident: Optional[int] = None
+) -> Optional[tuple[memory.LockObject, str, str]]:
+    """(lock object, display name, where) of the lock whose sem_t is ``futex`` (``ident``: the
+    waiting thread's, whose frames' globals hold a module-level lock however deep it waits)."""
     if frames and frames[0].file.endswith("threading.py") and frames[0].function.rpartition(".")[2] in _NOT_LOCK_WAITS:
         return None  # a Condition's private waiter lock or a join: nobody "holds" it
     candidates: list[tuple[int, memory.LockObject, str]] = []
@@ -113,7 +118,7 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
         if candidates:
             break
     if not candidates:
-        place = _place(mem, frames[:FRAMES_SEARCHED], futex)
+        place = _place(mem, frames[:FRAMES_SEARCHED], futex, ident=ident)
         waiting = _waiting_frame(frames)
         if place is None or waiting is None:
             return None
@@ -123,6 +128,7 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
     if frame.file.endswith("threading.py") and frame.function.rpartition(".")[2] in _NOT_LOCK_WAITS:
         return None
     name = _display_name(path, frame)
+    named = False
     # a stdlib frame (threading.acquire, SemLock.__enter__, Handler.acquire) names the lock
     # badly ("self"): prefer how the outer frames reach the same object, or where it lives
     for outer in frames[index + 1 : index + 1 + FRAMES_SEARCHED]:
@@ -133,15 +139,21 @@ def _find_waited(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) 
         roots = [(loc.name, loc.addr) for loc in outer.locals or () if loc.addr]
         better = next((p for p, o in mem.find_locks(roots, depth=3) if o.addr == obj.addr), None) if roots else None
         if better:
-            name = _display_name(better, outer)
-            frame = outer
+            name, frame, named = _display_name(better, outer), outer, True
             break
         from_code = holders.name_from_code(outer)
         if from_code and not outer.file.endswith(("threading.py", "synchronize.py")):
-            place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, from_code.rpartition(".")[2])
-            named = place is not None and place.lock.addr == obj.addr and place.name.endswith(from_code.rpartition(".")[2])
-            name, frame = (place.name if named else from_code), outer
+            place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, from_code.rpartition(".")[2], ident)
+            placed = place is not None and place.lock.addr == obj.addr and place.name.endswith(from_code.rpartition(".")[2])
+            name, frame, named = (place.name if placed else from_code), outer, True  # type: ignore[union-attr]
             break
+    if not named and frame.file.endswith(("threading.py", "synchronize.py")):
+        # no outer frame reaches it and no source line spells it (2.7's Python _RLock taken in
+        # code with no source): where it lives, through the frames' own globals
+        place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, None, ident)
+        waiting = _waiting_frame(frames)
+        if place is not None and place.lock.addr == obj.addr and waiting is not None:
+            name, frame = place.name, waiting
     if name in ("self", "waiter", "lock"):
         name = holders.name_from_code(frame) or name
     return obj, name, frame.where
@@ -260,7 +272,7 @@ def _resolve(
     with memory.TargetMemory(proc.pid, version, budget(timeout)) as mem:
         for thread in pending:
             stack = frames.get(thread.tid, thread.frames)
-            found = _find_waited(mem, stack, thread.futex or 0)
+            found = _find_waited(mem, stack, thread.futex or 0, thread.ident)
             if found is None:
                 found = _find_semaphore(mem, stack, thread.futex or 0)
                 if found is not None:  # its futex is this wait's own lock: nothing to share with siblings

@@ -82,12 +82,50 @@ def _with_code(proc: Process, files: dict, redact_secrets: bool) -> Process:
 STARTING = 2.0  # seconds: a process this young may not have an interpreter to read yet
 
 
-def _python_after_all(processes: list[Process], created: Optional[float] = None) -> list[Process]:
+def _runtime_of(proc: Process, version: tuple[int, int]) -> Optional[tuple[int, int]]:
+    """(address of ``_PyRuntime``, the interpreter it names) in ``proc``, read from its
+    memory; None when that cannot be told (or the pid is another process's by now)."""
+    import psutil
+
+    from pooltui.capture.memory import stacks
+
+    try:
+        with stacks.StackMemory(proc.pid, version) as mem:
+            runtime = mem.runtime()
+            head = mem._ptr(runtime + mem.stack.interp_head)
+            if abs(psutil.Process(proc.pid).create_time() - proc.create_time) > 0.01:
+                return None  # another process took the pid: what was read is not this one's
+            return runtime, head
+    except (CaptureError, psutil.Error):
+        return None
+
+
+def forked_interpreter(child: Process, parent: Process) -> bool:
+    """Whether ``child`` holds a copy of its parent's running interpreter: a fork that did
+    not exec, its ``_PyRuntime`` at the parent's address (an exec'd interpreter is loaded
+    elsewhere: ASLR) and naming an interpreter. Such a child was never "starting": its
+    interpreter was up before it existed. False when it cannot be told (a version the
+    stack reader has no layout for, 2.7, a process gone)."""
+    from pooltui.capture import direct
+
+    version = direct.version_of(child.python or parent.python)
+    if version is None:
+        return False
+    mine, theirs = _runtime_of(child, version), _runtime_of(parent, version)
+    return mine is not None and theirs is not None and mine[0] == theirs[0] and bool(mine[1])
+
+
+def _python_after_all(
+    processes: list[Process], created: Optional[float] = None, forked: Callable[[Process, Process], bool] = lambda child, parent: False
+) -> list[Process]:
     """py-spy finds no interpreter in a process forked from a Python one of the same binary
     (a uWSGI worker forked without CPython's fork hooks, a child mid-fork): it is Python
     with an interpreter state py-spy cannot read, not "not Python". Unless it had just
     started (``created``: the capture's time): between fork and exec, or before its new
-    interpreter is up, there is nothing to read yet, and nothing is wrong."""
+    interpreter is up, there is nothing to read yet, and nothing is wrong. Young is not
+    enough: a fork that holds a copy of its parent's running interpreter (``forked``:
+    ``forked_interpreter`` in a capture) never had a start-up, so it is broken however
+    young (a worker that corrupted its own interpreter state would otherwise hide for 2 s)."""
     by_pid = {p.pid: p for p in processes}
     out = []
     for p in processes:
@@ -96,7 +134,7 @@ def _python_after_all(processes: list[Process], created: Optional[float] = None)
             out.append(p)
             continue
         age = created - p.create_time if created is not None and p.create_time else None
-        if age is not None and age < STARTING:
+        if age is not None and age < STARTING and not forked(p, parent):
             message = f"process {p.pid} had just started ({max(age, 0):.1f} s before this capture): no Python interpreter to read yet"
             p = replace(p, error=replace(p.error, message=message, help="The next refresh reads it, once its interpreter is up."))
         else:
@@ -184,7 +222,7 @@ async def _capture_tree(
                 if result is not None:
                     await result
 
-    processes = _python_after_all(await asyncio.gather(*(one(i) for i in infos)), created)
+    processes = _python_after_all(await asyncio.gather(*(one(i) for i in infos)), created, forked_interpreter)
     return Snapshot(
         created=created,
         host=socket.gethostname(),

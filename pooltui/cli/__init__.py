@@ -23,6 +23,7 @@ from pooltui.cli.arguments import (  # Fail and build_parser are used through po
     Fail,
     build_parser,
 )
+from pooltui.cli.streams import flush_standard_streams, guard_standard_streams, say, silence_stdout, write_stdout
 
 if TYPE_CHECKING:  # imported where used: `pooltui --version` and `--help` load neither
     from pooltui.model import Snapshot, Source
@@ -70,7 +71,9 @@ def _capture(source: Source) -> Snapshot:
     return box[0]
 
 
-def _first_capture(source: Source) -> Snapshot:
+def _first_capture(source: Source, lost: str = "") -> Snapshot:
+    """The first capture, or Fail when nothing of the tree could be read (``lost``: what the
+    command then does not deliver, said in the message)."""
     from pooltui.capture.errors import CaptureError
 
     try:
@@ -81,40 +84,13 @@ def _first_capture(source: Source) -> Snapshot:
     if not readable:
         root = snapshot.process(snapshot.root_pid)
         err = root.error if root is not None else None
+        if err is not None and err.code == "process_gone":
+            # its help ("the rest of the tree is still shown") is for one process of a tree shown
+            raise Fail(f"{err.message}; no other process of its tree could be read{lost}", EXIT_ATTACH)
         if err is not None:
             raise Fail(err.message, EXIT_ATTACH, err.help)
-        raise Fail(f"no Python threads found under pid {snapshot.root_pid}", EXIT_ATTACH)
+        raise Fail(f"no Python threads found under pid {snapshot.root_pid}{lost}", EXIT_ATTACH)
     return snapshot
-
-
-def write_stdout(text: str) -> None:
-    """Write a report to stdout, flushed here: a full disk or a closed stdout is a one-line
-    error with exit 2 (exit 1 means "error found" to cron), not a traceback at exit."""
-    out = sys.stdout
-    if out is None:
-        raise Fail("cannot write the report: stdout is closed (use -o FILE)", EXIT_USAGE)
-    try:
-        out.reconfigure(errors="backslashreplace")  # a terminal that is not UTF-8 still gets every line
-    except (AttributeError, ValueError):
-        pass
-    try:
-        out.write(text)
-        out.flush()
-    except BrokenPipeError:
-        raise  # `| head`: the reader had enough (main exits 0)
-    except OSError as exc:
-        _silence_stdout()
-        raise Fail(f"cannot write the report to stdout: {exc.strerror or exc} (use -o FILE)", EXIT_USAGE) from None
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so that the interpreter's flush at exit cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 def _core_source(path: str, args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -152,7 +128,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             raise Fail("--samples needs a live process: a core file is one instant", EXIT_USAGE)
     else:
         source = _live_source(args)
-        snapshot = _first_capture(source)
+        snapshot = _first_capture(source, ": nothing was captured, so no report was written")
     samples = getattr(args, "samples", 1)
     timeline = None
     if samples > 1:
@@ -163,7 +139,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             path = save_report(args.output, snapshot, format_for(args.output, args.format), timeline)
         except OutputError as exc:
             raise Fail(str(exc), EXIT_USAGE) from None
-        print(f"pooltui: report written to {path}", file=sys.stderr)
+        say(f"pooltui: report written to {path}")
     else:
         write_stdout(render(snapshot, args.format or "md", timeline))
     errors = [d for d in snapshot.diagnoses if d.severity is Severity.ERROR]
@@ -181,7 +157,7 @@ def _more_samples(source: LiveSource, first: Snapshot, samples: int, interval: f
         try:
             snapshot = _capture(source)
         except ProcessGone:
-            print(f"pooltui: the tree exited after {n} sample(s); the report holds those", file=sys.stderr)
+            say(f"pooltui: the tree exited after {n} sample(s); the report holds those")
             break
         except CaptureError as exc:
             raise _fail_from_capture(exc) from None
@@ -197,7 +173,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
         if args.pid is None:
             return EXIT_OK  # the picker was left without a choice
     source = _live_source(args)
-    print(f"pooltui: reading the tree of {source.description}…", file=sys.stderr)
+    say(f"pooltui: reading the tree of {source.description}…")
     snapshot = _first_capture(source)  # permission problems fail here, with exit 3 and the help text
     PoolApp(source, interval=args.interval, snapshot=snapshot).run()
     return EXIT_OK
@@ -229,10 +205,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from urllib.parse import quote
 
     try:
-        from pooltui.ui.serve import GuardedServer, is_loopback
+        from pooltui.ui.serve import GuardedServer, is_loopback, resolves
     except ImportError:
         raise Fail("the browser view needs textual-serve", EXIT_USAGE, "pip install textual-serve (a dependency of pooltui)") from None
     token = _serve_token(args.token)
+    if not resolves(args.host):
+        raise Fail(f"--host {args.host} is not an address to listen on: neither an IP address nor a name this machine resolves", EXIT_USAGE)
     remote = not is_loopback(args.host)
     if remote and not args.allow_remote:
         raise Fail(
@@ -254,13 +232,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         public_url=args.public_url.rstrip("/") if args.public_url else None,
     )
     if remote:
-        print(
+        say(
             f"pooltui: WARNING: serving on {args.host}, reachable from the network. Whoever has the URL below sees every "
-            "stack of the pool as root; over plain HTTP the token can be read on the way. Prefer 127.0.0.1 and an SSH tunnel.",
-            file=sys.stderr,
+            "stack of the pool as root; over plain HTTP the token can be read on the way. Prefer 127.0.0.1 and an SSH tunnel."
         )
-    print(f"pooltui: serving the TUI of {source.description} (ctrl+c stops); open:", file=sys.stderr)
-    print(f"    {url}/?token={quote(token, safe='')}", file=sys.stderr)
+    say(f"pooltui: serving the TUI of {source.description} (ctrl+c stops); open:")
+    say(f"    {url}/?token={quote(token, safe='')}")
     try:
         server.serve()
     except OSError as exc:
@@ -334,7 +311,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except demo.DemoError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
     with running:
-        print(f"pooltui: scenario {args.scenario} is ready (pid {running.pid})", file=sys.stderr)
+        say(f"pooltui: scenario {args.scenario} is ready (pid {running.pid})")
         ns = argparse.Namespace(pid=running.pid, root=None, locals=False, native=False, nonblocking=False, timeout=10.0, interval=args.interval)
         if args.print:
             return cmd_snapshot(argparse.Namespace(**vars(ns), output=None, format="md"))
@@ -345,15 +322,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from pooltui import doctor
 
     checks = doctor.run(args.pid, args.timeout)
-    encoding = sys.stdout.encoding or "ascii"
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"  # None: stdout closed
     try:
         "✔✘·—".encode(encoding)
         unicode = True
     except (UnicodeEncodeError, LookupError):
         unicode = False
-    for check in checks:
-        print(doctor.format_check(check, unicode))
-    print(doctor.summary(checks, args.pid))
+    lines = [doctor.format_check(check, unicode) for check in checks] + [doctor.summary(checks, args.pid)]
+    write_stdout("".join(f"{line}\n" for line in lines))
     return EXIT_OK if doctor.will_attach(checks) else EXIT_ATTACH
 
 
@@ -376,6 +352,7 @@ COMMANDS = {
 
 
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
+    guard_standard_streams()  # before anything is opened or printed: cron and systemd close them
     parser = build_parser()
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -384,14 +361,14 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     except Fail as exc:
         from pooltui.report.text import one_line  # a message may quote a target's name or path: one line, escaped
 
-        print(f"pooltui: {one_line(exc.message)}", file=sys.stderr)
+        say(f"pooltui: {one_line(exc.message)}")
         if exc.help:
-            print(f"  {one_line(exc.help)}", file=sys.stderr)
+            say(f"  {one_line(exc.help)}")
         code = exc.code
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         code = EXIT_OK
     del started
     global _DONE
@@ -413,11 +390,7 @@ def run() -> NoReturn:
     except SystemExit as exc:
         if not _DONE or not isinstance(exc.code, int):
             raise
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said there
-                pass
+        flush_standard_streams()
         os._exit(exc.code)
 
 

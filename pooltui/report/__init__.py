@@ -92,7 +92,11 @@ def write_atomic(path: str | Path, text: str) -> Path:
     folder = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        if folder.is_dir():  # /proc, /sys: the folder is there, its filesystem creates no files
+            raise OutputError(
+                f"cannot write report: no new file can be created in {_shown(folder)} ({exc.strerror}; a /proc or /sys folder?)"
+            ) from None
         raise OutputError(f"cannot write report: directory {_shown(folder)} does not exist") from None
     except PermissionError:
         raise OutputError(f"cannot write report: no permission to write in {_shown(folder)}") from None

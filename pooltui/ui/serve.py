@@ -72,6 +72,37 @@ def is_loopback(host: str) -> bool:
     return bool(found) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in found)
 
 
+def resolves(host: str) -> bool:
+    """Whether ``host`` is an IP address or a name this machine resolves: one it could
+    listen on (``999.1.1.1`` is neither: refused as such, not called "remote")."""
+    name = host.strip("[]")
+    if _is_ip(name):
+        return True
+    try:
+        return bool(socket.getaddrinfo(name, None))
+    except (OSError, UnicodeError):
+        return False
+
+
+def _loopback_literal(name: str) -> bool:
+    """A loopback name or address as written (no DNS look-up: a page's host is hostile)."""
+    name = name.strip("[]")
+    return name in LOOPBACK_NAMES or (_is_ip(name) and ipaddress.ip_address(name).is_loopback)
+
+
+def _origin(url: str) -> Optional[tuple[str, str, int]]:
+    """(scheme, host, port) of a URL, the default port filled in; None when it is not http(s)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
 def _host_name(value: str) -> str:
     """The name part of a Host header or URL netloc, lower case, without port or brackets."""
     value = value.strip().lower()
@@ -110,9 +141,19 @@ class GuardedServer(Server):
         name = _host_name(header)
         return bool(name) and (name in self.hosts or _is_ip(name))
 
-    def origin_allowed(self, origin: str) -> bool:
-        parts = urlsplit(origin)
-        return parts.scheme in ("http", "https") and self.host_allowed(parts.netloc)
+    def origin_allowed(self, origin: str, host: str) -> bool:
+        """The page that sent the request is this server's own: the same scheme, host and port
+        as the URL the request came to (``http://`` and its Host header: a tunnel's port is
+        the page's too) or as ``--public-url``. A page on another port of the same host (any
+        other local service) is another origin."""
+        given, here = _origin(origin), _origin(f"http://{host}")
+        if given is None or here is None or not self.host_allowed(host):
+            return False
+        if self.fixed_url and given == _origin(self.public_url):
+            return True
+        # the host by name, or two loopback names of this machine (a page at 127.0.0.1 asking localhost)
+        same_host = given[1] == here[1] or (_loopback_literal(given[1]) and _loopback_literal(here[1]))
+        return given[0] == here[0] and given[2] == here[2] and same_host
 
     def has_token(self, request: web.Request) -> bool:
         given = request.match_info.get("token") or request.query.get("token", "")
@@ -131,7 +172,7 @@ class GuardedServer(Server):
         if not self.host_allowed(request.host or ""):
             return _refuse(403, "pooltui: this server is not reached by that name (Host header refused)")
         origin = request.headers.get("Origin")
-        if origin is not None and not self.origin_allowed(origin):
+        if origin is not None and not self.origin_allowed(origin, request.host or ""):
             return _refuse(403, "pooltui: requests from another site's page are refused (Origin header)")
         if not (self.has_token(request) or self._active_download(request)):
             return _refuse(401, "pooltui: this server needs the token `pooltui serve` printed: open the URL it printed (…/?token=…)")

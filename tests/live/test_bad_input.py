@@ -200,3 +200,47 @@ def test_pyspy_not_executable(python_with_child, tmp_path):
     fake = fake_pyspy(tmp_path, "", mode=0o644)
     out = run("snapshot", str(parent), env={"POOLTUI_PYSPY": str(fake)})
     assert_clean_failure(out, 3, "is not an executable file")
+
+
+ROOT_WITH_CHILDREN = """
+import subprocess, sys, time
+kids = [subprocess.Popen([sys.executable, "-c", "import time; print(flush=True); time.sleep(600)"], stdout=subprocess.PIPE)
+        for _ in range(int(sys.argv[1]))]
+for kid in kids:
+    kid.stdout.readline()
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("children", [0, 1])
+def test_a_root_killed_mid_read_is_said_truly(tmp_path, children):
+    """Issue 23 item 5: the root is killed (by this test's py-spy wrapper) when its dump
+    starts. With a child still there, the report is written with what was captured; with
+    nothing left, the message says the process exited and that no report was written --
+    never "the rest of the tree is still shown"."""
+    real = subprocess.run(
+        [sys.executable, "-c", "from pooltui.capture.pyspy import find_pyspy; print(find_pyspy())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    root = subprocess.Popen([sys.executable, "-c", ROOT_WITH_CHILDREN, str(children)], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert root.stdout is not None and root.stdout.readline() == "ready\n"
+        kids = [int(k) for k in subprocess.run(["pgrep", "-P", str(root.pid)], capture_output=True, text=True).stdout.split()]
+        assert len(kids) == children
+        wait_dead = f'while grep -q "^State:[[:space:]]*[RSD]" /proc/{root.pid}/status 2>/dev/null; do :; done'
+        wrapper = fake_pyspy(tmp_path, f'if [ "$3" = "{root.pid}" ]; then kill -9 {root.pid}; {wait_dead}; fi\nexec {real} "$@"\n')
+        out_file = tmp_path / "r.json"
+        out = run("snapshot", str(root.pid), "-o", str(out_file), env={"POOLTUI_PYSPY": str(wrapper), "POOLTUI_DIRECT": "0"})
+        assert "Traceback" not in out.stderr and "rest of the tree" not in out.stderr, out.stderr
+        if children:
+            assert out.returncode in (0, 1), out.stderr
+            from pooltui.report import load_report
+
+            snap = load_report(out_file).snapshot
+            assert {p.pid for p in snap.processes if p.threads} == set(kids)
+        else:
+            assert_clean_failure(out, 3, f"process {root.pid}")
+            assert "no report was written" in out.stderr and not out_file.exists(), out.stderr
+    finally:
+        os.killpg(root.pid, 9)
+        root.wait()

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.conftest import capture
+from tests.conftest import capture, interpreter_params
 from tests.live.test_bad_input import assert_clean_failure, run
 
 pytestmark = pytest.mark.live
@@ -95,6 +95,82 @@ def test_children_exiting_mid_dump_are_gone_not_unreadable(target):
         assert [d.summary for d in snap.diagnoses if d.kind == "unreadable"] == []
         for p in snap.processes:
             assert p.error is None or p.error.code in ("process_gone", "not_python"), (p.pid, p.error)
+
+
+RETIRED_WORKERS = """
+    import os, threading, time
+    pids = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)  # a worker that retired normally
+        pids.append(pid)
+    for pid in pids:  # never waited for: zombies until reaped
+        while open("/proc/%d/stat" % pid).read().rpartition(")")[2].split()[0] != "Z":
+            time.sleep(0.01)
+    print("ready", flush=True)
+    threading.Event().wait()
+"""
+
+
+def test_workers_that_retired_normally_show_as_process_gone(target):
+    """Issue 23 item 5: an exited worker (a zombie its parent has not reaped) is "process
+    gone" in the tree, as the README says: not "not python", not "unreadable", no warning."""
+    proc = target(RETIRED_WORKERS)
+    snap = capture(proc.pid)
+    retired = [p for p in snap.processes if p.pid != proc.pid]
+    assert len(retired) == 3 and all(p.status == "zombie" for p in retired), [(p.pid, p.status) for p in retired]
+    assert [p.role for p in retired] == ["process gone"] * 3
+    assert not [d for d in snap.diagnoses if d.kind == "unreadable"]
+    from pooltui.report import render
+
+    text = render(snap, "md")
+    assert "not python" not in text and "unreadable" not in text
+
+
+CORRUPTED_CHILD = """
+import ctypes, os, sys, time
+interp_head, threads_head = int(sys.argv[1]), int(sys.argv[2])
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:  # a fresh worker breaks its own interpreter state (its threads list): py-spy finds no interpreter
+    runtime = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, "_PyRuntime"))
+    interp = ctypes.c_uint64.from_address(runtime + interp_head).value
+    ctypes.c_uint64.from_address(interp + threads_head).value = 0xDEAD0000
+    os.write(w, b"x")
+    while True:
+        time.sleep(3600)
+os.read(r, 1)
+print(pid, flush=True)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.13")))
+def test_a_corrupted_child_draws_the_unreadable_warning_however_young(python, monkeypatch):
+    """Issue 23 item 5: a child younger than 2 s with no readable interpreter is taken as
+    "had just started" -- unless its _PyRuntime already names an interpreter: then it is
+    broken, and says so. (The age rule is stretched so that the child is young whatever
+    the load: what is tested is the fact, not the timing.)"""
+    from pooltui.capture import snapshot as capture_snapshot
+    from pooltui.capture.memory.stacks import STACK_LAYOUTS
+
+    version = subprocess.run([python, "-c", "import sys; print('%d %d' % sys.version_info[:2])"], capture_output=True, text=True).stdout.split()
+    layout = STACK_LAYOUTS[int(version[0]), int(version[1])]
+    monkeypatch.setattr(capture_snapshot, "STARTING", 3600.0)
+    proc = subprocess.Popen([python, "-c", CORRUPTED_CHILD, str(layout.interp_head), str(layout.threads_head)], stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        assert proc.stdout is not None
+        child = int(proc.stdout.readline())
+        snap = capture(proc.pid)
+        warned = [d for d in snap.diagnoses if d.kind == "unreadable" and child in d.pids]
+        assert warned, [(p.pid, p.error) for p in snap.processes]
+    finally:
+        proc.kill()
+        proc.wait()
+        if child:
+            os.kill(child, 9)
 
 
 def test_a_thread_id_is_refused_naming_its_process(target):

@@ -230,3 +230,14 @@ def test_a_pid_twice_in_one_snapshot_is_refused():
     data["snapshot"]["processes"].append(data["snapshot"]["processes"][1])
     with pytest.raises(ReportError, match="appears twice"):
         loads(json.dumps(data))
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/version"), reason="needs /proc")
+def test_a_report_into_proc_says_what_went_wrong():
+    """Issue 23 item 5: /proc/version is a regular file in a folder that exists; its
+    filesystem creates no files. The message says so, not "directory /proc does not exist"."""
+    before = Path("/proc/version").read_text()
+    with pytest.raises(OutputError) as refused:
+        write_atomic("/proc/version", "{}")
+    assert "does not exist" not in str(refused.value) and "no new file can be created in /proc" in str(refused.value), refused.value
+    assert Path("/proc/version").read_text() == before

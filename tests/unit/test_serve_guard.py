@@ -31,9 +31,28 @@ def test_host_and_origin_names():
         assert server.host_allowed(ok), ok
     for bad in ("evil.example:8000", "127.0.0.1.evil.example", "", "localhost.evil.example:8000", '127.0.0.1:80"><script>', "127.0.0.1:80/x"):
         assert not server.host_allowed(bad), bad
-    assert server.origin_allowed("http://127.0.0.1:8000") and server.origin_allowed("https://pool.example.org")
+    assert server.origin_allowed("http://127.0.0.1:8000", "127.0.0.1:8000") and server.origin_allowed("https://pool.example.org", "127.0.0.1:8000")
+    assert server.origin_allowed("https://pool.example.org:443", "pool.example.org")
     for bad in ("null", "file://", "http://evil.example", "chrome-extension://abc", "http://127.0.0.1.nip.io:8000"):
-        assert not server.origin_allowed(bad), bad
+        assert not server.origin_allowed(bad, "127.0.0.1:8000"), bad
+
+
+def test_the_origin_is_compared_by_scheme_host_and_port():
+    """Issue 23 item 5: a page served by another local service (another port) or over
+    another scheme is another origin, though its host is this server's."""
+    server = GuardedServer("true", token="t" * 32, max_sessions=1, host="127.0.0.1", port=8000, title="t")
+    assert server.origin_allowed("http://127.0.0.1:8000", "127.0.0.1:8000")
+    assert server.origin_allowed("http://localhost:9000", "localhost:9000")  # an SSH tunnel's port: the page's own
+    assert server.origin_allowed("http://localhost:8000", "127.0.0.1:8000")  # two loopback names of this server
+    for bad in ("http://127.0.0.1:5555", "https://127.0.0.1:8000", "http://10.0.0.5:8000", "http://127.0.0.1", "http://127.0.0.1:8000x"):
+        assert not server.origin_allowed(bad, "127.0.0.1:8000"), bad
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "1.2.3.4.5", "no-such-host.invalid"])
+def test_a_host_that_is_no_address_is_refused_as_such(host):
+    out = run("serve", "1", "--host", host, "--allow-remote")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "not an address to listen on" in out.stderr and "reachable" not in out.stderr, out.stderr
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1"])

@@ -25,3 +25,15 @@ def test_a_wait_the_frames_cannot_name_is_named_by_the_kernel():
     assert classify(Thread(1, 1, frames=frames, syscall="clock_nanosleep", timed=True)).kind is WaitKind.SLEEP
     assert classify(Thread(1, 1, frames=frames, syscall="pselect6", timed=False)).kind is WaitKind.UNKNOWN  # select() forever: I/O
     assert classify(Thread(1, 1, frames=frames, syscall="futex", timed=True)).kind is WaitKind.UNKNOWN
+
+
+def test_a_thread_in_futex_with_no_source_line_is_blocked_not_idle():
+    """Issue 23 item 4: code run by exec (or whose .py was deleted) has no line to read
+    `with LOCK:` from; the kernel still says the thread sleeps in futex(): not "idle"."""
+    from pooltui.analysis.waits import classify
+    from pooltui.model import Frame, Thread
+
+    frames = (Frame("post_entries", "<plugin-rules>", 12, short_file="<plugin-rules>"), Frame("post", "<plugin-rules>", 31))
+    wait = classify(Thread(1, 1, frames=frames, syscall="futex", timed=False))
+    assert "idle" not in wait.summary and "futex" in wait.summary, wait.summary
+    assert "idle" in classify(Thread(1, 1, frames=frames, syscall=None)).summary  # nothing known: as before

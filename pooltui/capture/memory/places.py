@@ -8,8 +8,10 @@ breadth first and bounded (objects, entries per dict, depth) from:
 1. the thread's frame locals, through instance attributes (dict, managed dict, slots),
    the instance's class attributes, bound methods, functions' closure cells (a
    ``threading.Thread``'s ``_target`` is one) and containers;
-2. then the globals of the modules its frames run in — found through a function met
-   on the way whose ``__globals__`` has that ``__file__``, else through ``sys.modules``
+2. then the globals its frames run in: each frame's own ``f_globals``, innermost first,
+   however deep the thread's stack (``frameglobals``: 3.8-3.13; it is also the only road
+   to the namespace of code run by ``exec``); then the modules whose ``__file__`` is a
+   frame's file — found through a function met on the way, else through ``sys.modules``
    (reached from any module that imported ``sys``: ``threading`` does) — and from each
    global into classes, instances, containers and closures.
 
@@ -23,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
+from pooltui.capture.memory.frameglobals import frame_globals
 from pooltui.capture.memory.layouts import METHOD_FUNC, METHOD_SELF, TPFLAGS_HEAPTYPE, TPFLAGS_TYPE_SUBCLASS
 from pooltui.capture.memory.lockstate import LockObject, TargetMemory
 from pooltui.capture.memory.objects import PLAIN_LEAF_TYPES
@@ -168,20 +171,31 @@ def find_lock_place(
     futex: int,
     name_hint: Optional[str] = None,
     target: Optional[LockObject] = None,
+    ident: Optional[int] = None,
 ) -> Optional[Place]:
     """The lock whose sem_t is ``futex`` and where it lives, from a thread's frames given
     innermost first as (file, [(local name, address)]). None when not found within bounds.
 
     ``name_hint``: the name the waiting line uses (``with LOCK:`` -> 'LOCK'); a place whose
     last name differs (the same lock reached as ``initargs[0]``) is kept only when no
-    place of that name is found. ``target``: look for that object instead (``futex`` unused)."""
+    place of that name is found. ``target``: look for that object instead (``futex`` unused).
+    ``ident``: the thread's ident, whose frames' own globals are searched."""
     walk = _Walk(mem, futex, name_hint, target)
     roots = [(name, addr) for _file, local_vars in frames for name, addr in local_vars]
     hit = walk.run(roots, depth=3, cap=MAX_LOCALS_OBJECTS)
     if hit is not None:
         return Place(hit[0], hit[1], "locals")
     files = [f for f, _locals in frames if f]
-    for dict_addr in _module_dicts(mem, walk, files):
+
+    def globals_dicts() -> Iterable[int]:  # the frames' own first; sys.modules only if needed
+        yield from frame_globals(mem, ident)
+        yield from _module_dicts(mem, walk, files)
+
+    searched: list[int] = []
+    for dict_addr in globals_dicts():
+        if dict_addr in searched:
+            continue
+        searched.append(dict_addr)
         hit = walk.run(walk._globals(dict_addr), depth=3, cap=MAX_MODULE_OBJECTS)
         if hit is not None:
             return Place(hit[0], hit[1], "globals")
