@@ -14,7 +14,7 @@ from pooltui.cli.arguments import EXIT_OK, EXIT_USAGE, Fail
 def cmd_ps(args: argparse.Namespace) -> int:
     from pooltui.analysis.census import hung_first, trees
     from pooltui.capture.census import take_census
-    from pooltui.cli import write_stdout
+    from pooltui.cli.streams import write_stdout
     from pooltui.report.census import render_json, render_text
 
     census = take_census()
