@@ -111,6 +111,7 @@ async def test_tab_cycles_every_pane_and_the_footer_shows_its_keys():
         # the tree's keys (diff is shown dimmed: a single recorded snapshot has nothing to compare with)
         assert {"screen.mark", "screen.diff", "switch_pane", "filter", "help", "quit"} <= all_footer_keys(app)
         await pilot.press("tab")
+        await pilot.pause()  # the footer recomposes for the new focus after the key is handled (late on a loaded machine)
         assert threads(app).has_focus
         assert {"screen.toggle_locals", "screen.toggle_native", "follow", "switch_pane"} <= all_footer_keys(app)
         assert "screen.mark" not in all_footer_keys(app)  # a tree key: still works here, not shown
