@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui import __version__
-from pooltui.capture import kernel, locks, procs, pyspy, redact, sourcelines, state, worker
+from pooltui.capture import interpreters, kernel, locks, procs, pyspy, redact, sourcelines, state, worker
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Process, Snapshot, Thread
@@ -189,6 +189,7 @@ async def _capture_tree(
             # before anything else sees the stacks: a secret never enters the Snapshot
             threads = redact.redact_threads(threads, redact=options.redact)
             proc = await worker.run(_with_code, _with_threads(proc, info, threads), files, options.redact)
+            proc = await worker.run(interpreters.counted, proc)
             return await locks.with_futex_settled(proc)
         except CaptureError as exc:
             return replace(proc, error=procs.error_of(exc))

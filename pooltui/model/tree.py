@@ -169,6 +169,7 @@ class Process:
     tracer_pid: Optional[int] = None  # TracerPid (/proc/PID/status): a debugger (or strace) holds it, when not 0
     pipes: tuple[PipeEnd, ...] = ()  # its pipe file descriptors, read when a thread of the tree is blocked on a pipe
     sockets: tuple[SocketEnd, ...] = ()  # its socket file descriptors, read when a thread of the tree is blocked on a socket or pipe
+    interpreters: Optional[int] = None  # how many interpreters it runs, when more than one: only one's threads are shown
 
     @property
     def stopped(self) -> bool:

@@ -1,0 +1,72 @@
+"""Issue 26, waits on what is not a Python lock object and what pooltui cannot read: each
+on a demo that really has it (ground truth written from inside the target), read by
+`pooltui snapshot` (one sample, no --locals: what cron runs), on 2.7 (where the shape
+exists), 3.8, 3.11 and 3.13; and each one's healthy twin, which draws no warning and no error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import interpreter_params
+
+pytestmark = pytest.mark.live
+
+VERSIONS = ("2.7", "3.8", "3.11", "3.13")
+POOLTUI = str(Path(sys.executable).with_name("pooltui"))
+
+
+def snapshot(pid: int, *extra: str) -> tuple[int, dict]:
+    out = subprocess.run([POOLTUI, "snapshot", str(pid), "--format", "json", *extra], capture_output=True, text=True, timeout=300)
+    assert out.returncode in (0, 1), out.stderr
+    return out.returncode, json.loads(out.stdout)["snapshot"]
+
+
+def of_kind(snap: dict, kind: str) -> list[dict]:
+    return [d for d in snap["diagnoses"] if d["kind"] == kind]
+
+
+def loud(snap: dict) -> list[tuple[str, str]]:
+    return [(d["kind"], d["summary"]) for d in snap["diagnoses"] if d["severity"] != "info"]
+
+
+def py3(python: str) -> None:
+    if "/2.7" in python:
+        pytest.skip("needs Python 3")
+
+
+@pytest.mark.parametrize("healthy", [False, True], ids=["hung", "healthy"])
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.12", "3.13")))
+def test_a_process_with_sub_interpreters_is_said_to_show_one_interpreters_threads(python, healthy, start_demo):
+    """py-spy reads the newest interpreter only: the main thread is missing from the dump.
+    That is said (info, fact), never silent; it is no warning or error on its own."""
+    demo = start_demo("subinterpreters", python, *(["--healthy"] if healthy else []))
+    truth = demo.truth
+    rc, snap = snapshot(demo.pid)
+    found = of_kind(snap, "other_interpreters")
+    assert len(found) == 1, snap["diagnoses"]
+    d = found[0]
+    assert d["severity"] == "info" and d["certainty"] == "fact" and d["pids"] == [demo.pid]
+    assert f"runs {len(truth['interpreters'])} Python interpreters" in d["summary"], d["summary"]
+    (proc,) = [p for p in snap["processes"] if p["pid"] == demo.pid]
+    assert proc["interpreters"] == len(truth["interpreters"])
+    # what the verdict says is missing is missing: no frame of the main interpreter's threads
+    # (3.8-3.11 name the plugin's thread by the ident of the thread that created its
+    # interpreter, the main thread's: run_string swaps that thread state in)
+    files = {f["file"] for t in proc["threads"] for f in t["frames"]}
+    assert files == {"<string>"}, files
+    if healthy:
+        assert loud(snap) == [] and rc == 0
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.13")))
+def test_a_process_that_only_imports_the_module_gets_no_note(python, start_demo):
+    """One interpreter, the sub-interpreter module mapped (an interpreter created and
+    destroyed): nothing is said."""
+    demo = start_demo("subinterpreters", python, "--healthy", "--finish")
+    rc, snap = snapshot(demo.pid)
+    assert rc == 0 and loud(snap) == [] and of_kind(snap, "other_interpreters") == [] and demo.truth["interpreters"] == [0]
