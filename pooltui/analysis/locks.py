@@ -25,6 +25,12 @@ from pooltui.analysis.frames import innermost_user
 from pooltui.model import HOW_WITH, Certainty, Diagnosis, Kind, Lock, LockHolder, Process, Snapshot, Thread, Wait, WaitKind
 
 _NO_WAIT = Wait(WaitKind.UNKNOWN, "")
+# locks that are no Python lock object but record their owner (capture.ownedlocks), by type_name
+OWNED_LABEL = {"_ModuleLock": "the import system's lock for that module"}
+OWNED_FORK_FIX = {
+    "_ModuleLock": "Import what the workers need before forking (at module level, in the main thread), never lazily in a "
+    "background thread while the pool starts; or use the 'spawn' or 'forkserver' start method.",
+}
 KIND_LABEL = {"rlock": "RLock", "lock": "Lock", "semlock": "multiprocessing lock", "semaphore": "threading.Semaphore"}
 NO_OWNER = "a plain threading.Lock records no owner (CPython keeps none)"
 NO_OWNER_SEMAPHORE = "a threading.Semaphore records no holder (CPython keeps none)"
@@ -246,6 +252,8 @@ def kind_label(lock: Lock) -> str:
         if lock.maxvalue:
             return f"threading.BoundedSemaphore, {value} of {lock.maxvalue} free"
         return f"{lock.type_name or KIND_LABEL['semaphore']}, value {value}"
+    if lock.type_name in OWNED_LABEL:
+        return OWNED_LABEL[lock.type_name]
     if lock.kind != "semlock":
         return KIND_LABEL[lock.kind]
     if lock.semlock_kind == "RECURSIVE_MUTEX":
@@ -454,7 +462,7 @@ def orphans(snapshot: Snapshot) -> list[Diagnosis]:
                 f"{name} in {where} is held by {held}, a thread that does not exist in this process: "
                 f"the lock was inherited locked across fork(){origin}. {len(waiters)} thread(s) wait on it forever."
             )
-            fix = FORK_FIX
+            fix = OWNED_FORK_FIX.get(first.type_name, FORK_FIX)
         else:
             summary = (
                 f"{name} in {where} is held by {held}, which is no thread of this process, and nothing shows the process "

@@ -70,3 +70,48 @@ def test_a_process_that_only_imports_the_module_gets_no_note(python, start_demo)
     demo = start_demo("subinterpreters", python, "--healthy", "--finish")
     rc, snap = snapshot(demo.pid)
     assert rc == 0 and loud(snap) == [] and of_kind(snap, "other_interpreters") == [] and demo.truth["interpreters"] == [0]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_worker_forked_mid_import_waits_on_an_orphaned_import_lock(python, start_demo):
+    """The module lock's owner is read from the _ModuleLock (not its wakeup lock, which
+    records none): the import is named, its owner is the parent's importing thread, absent here."""
+    py3(python)  # 2.7: one global import lock, reset in a fork child
+    demo = start_demo("import_lock", python, "--via", "fork")
+    truth = demo.truth
+    rc, snap = snapshot(demo.pid)
+    found = of_kind(snap, "orphaned_lock")
+    assert rc == 1 and len(found) == 1, snap["diagnoses"]
+    d = found[0]
+    assert d["severity"] == "error" and d["certainty"] == "fact", d
+    assert d["summary"].startswith(f"the import of module {truth['module']} in pid {truth['worker_pid']}"), d["summary"]
+    assert f"0x{truth['owner']['ident']:x}" in d["summary"] and repr(truth["owner"]["name"]) in d["summary"], d["summary"]
+    assert [[w["pid"], w["tid"]] for w in truth["waiters"]] == [[p, t] for p, t in zip(d["pids"], d["tids"])]
+    (lock,) = [lock for lock in snap["locks"] if lock["name"] == truth["lock"]["name"]]
+    assert f"0x{lock['addr']:x}" == truth["lock"]["id"] and lock["owner_ident"] == truth["owner"]["ident"] and lock["orphaned"]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_an_import_that_waits_on_a_lock_its_importer_waits_for_is_a_deadlock(python, start_demo):
+    """CPython detects cycles of module locks only: a module lock and a plain Lock make a
+    deadlock it never raises for. Both edges are facts (the module lock's recorded owner,
+    the Lock's holder read from its `with` block)."""
+    py3(python)
+    demo = start_demo("import_lock", python, "--via", "abba")
+    truth = demo.truth
+    rc, snap = snapshot(demo.pid)
+    found = of_kind(snap, "deadlock_cycle")
+    assert rc == 1 and len(found) == 1, snap["diagnoses"]
+    d = found[0]
+    assert d["severity"] == "error" and set(d["tids"]) >= {truth["owner"]["tid"], truth["registrar"]["tid"]}, d
+    text = " ".join(d["evidence"])
+    assert f"the import of module {truth['module']}" in text and "REGISTRY_LOCK" in text, text
+    assert "the import system's lock for that module" in text, text
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_imports_in_threads_and_workers_forked_after_them_draw_nothing(python, start_demo):
+    py3(python)
+    demo = start_demo("import_lock", python, "--healthy")
+    rc, snap = snapshot(demo.pid)
+    assert rc == 0 and loud(snap) == []
