@@ -38,7 +38,7 @@ from pooltui.analysis.edge import live as _live
 from pooltui.analysis.ends import FD_CALLS as FD_CALLS
 from pooltui.analysis.ends import end_edges
 from pooltui.analysis.frames import find, origin
-from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, lock_key
+from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, kind_label, lock_key
 from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, Thread, WaitKind
 
 _THREAD_IDENT = re.compile(r"<\w*Thread\([^,]*, (?:started|stopped)(?: daemon)? (\d+)\)")
@@ -77,7 +77,7 @@ def _lock_edges(snapshot: Snapshot) -> list[Edge]:
             if t is None or not _live(t) or t.wait is None or t.wait.lock_id not in (lock.id, None) or w in targets:
                 continue
             held = ", ".join(_label(snapshot, n) for n in targets)
-            label = OWNED_LABEL.get(lock.type_name) or KIND_LABEL.get(lock.kind, lock.kind)
+            label = kind_label(lock) if lock.type_name in OWNED_LABEL else KIND_LABEL.get(lock.kind, lock.kind)
             out.append(
                 Edge(
                     w,

@@ -73,6 +73,7 @@ def _record(pid: int, obj: memory.LockObject, name: str, where: str, sem: Option
         count=obj.count,
         owner_ident=obj.owner_ident,
         where=where,
+        fd=obj.fd,
     )
 
 
@@ -242,6 +243,7 @@ def _from_known(proc: Process, threads: Sequence[Thread], known: Known, timeout:
 def _add(
     locks: dict[int, Lock], pid: int, tid: int, obj: memory.LockObject, name: str, where: str, maps: Optional[Sequence[memory.Mapping]] = None
 ) -> None:
+    name = f"{name}'s buffer" if obj.text_buffer else name  # sys.stdout's buffer: the lock is the BufferedWriter's
     lock = locks.get(obj.addr) or _record(pid, obj, name, where, _sem_identity(pid, obj, maps))
     locks[obj.addr] = replace(lock, waiters=(*lock.waiters, (pid, tid)))
 

@@ -276,6 +276,7 @@ class Lock:
     manager: Optional[ManagerObject] = None  # a Manager's Lock: its id and the clients' last requests
     where: str = ""  # file:line where it was seen (the waiting frame)
     note: str = ""  # what stays unknowable, in words
+    fd: Optional[int] = None  # a lock inside an io buffered object: the file descriptor it writes or reads
     confirmed: Optional[bool] = None  # read again a moment later: a holder-less semaphore still taken, a Manager lock's waiters unmoved (True)
 
 

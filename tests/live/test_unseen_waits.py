@@ -115,3 +115,55 @@ def test_imports_in_threads_and_workers_forked_after_them_draw_nothing(python, s
     demo = start_demo("import_lock", python, "--healthy")
     rc, snap = snapshot(demo.pid)
     assert rc == 0 and loud(snap) == []
+
+
+def _stream_params():
+    params = []
+    for version in VERSIONS:
+        for stream in ("audit", "stdout"):
+            (param,) = interpreter_params((version,))
+            marks = list(param.marks)
+            if stream == "stdout" and version == "2.7":
+                marks.append(pytest.mark.skip(reason="2.7's sys.stdout is a C FILE, not an io object"))
+            params.append(pytest.param(param.values[0], stream, id=f"py{version}-{stream}", marks=marks))
+    return params
+
+
+@pytest.mark.parametrize(("python", "stream"), _stream_params())
+def test_a_worker_forked_mid_write_waits_on_the_orphaned_buffer_lock_of_that_file(python, stream, start_demo):
+    """The C lock inside a BufferedWriter records its owner's ident: read from the object
+    (AUDIT, or sys.stdout's buffer), named with its fd, owner absent in the worker."""
+    demo = start_demo("buffer_lock", python, "--via", "fork", "--stream", stream)
+    truth = demo.truth
+    rc, snap = snapshot(demo.pid)
+    found = of_kind(snap, "orphaned_lock")
+    assert rc == 1 and len(found) == 1, snap["diagnoses"]
+    d = found[0]
+    assert d["severity"] == "error" and d["certainty"] == "fact", d
+    name = "sys.stdout's buffer" if stream == "stdout" else "__main__.AUDIT"
+    assert d["summary"].startswith(f"{name} (a BufferedWriter's lock on fd {truth['fd']}) in pid {truth['worker_pid']}"), d["summary"]
+    assert f"0x{truth['owner']['ident']:x}" in d["summary"], d["summary"]
+    if "/2.7" not in python:  # 2.7: py-spy names no thread
+        assert repr(truth["owner"]["name"]) in d["summary"], d["summary"]
+    assert [[w["pid"], w["tid"]] for w in truth["waiters"]] == [[p, t] for p, t in zip(d["pids"], d["tids"])]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_write_to_a_file_whose_flush_waits_on_the_writers_lock_is_a_deadlock(python, start_demo):
+    demo = start_demo("buffer_lock", python, "--via", "abba")
+    truth = demo.truth
+    rc, snap = snapshot(demo.pid)
+    found = of_kind(snap, "deadlock_cycle")
+    assert rc == 1 and len(found) == 1, snap["diagnoses"]
+    d = found[0]
+    assert d["severity"] == "error" and set(d["tids"]) >= {truth["owner"]["tid"], truth["app"]["tid"]}, d
+    text = " ".join(d["evidence"])
+    assert "__main__.AUDIT (a BufferedWriter's lock)" in text and "APP_LOCK" in text, text
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_threads_contending_for_one_buffered_file_draw_nothing(python, start_demo):
+    demo = start_demo("buffer_lock", python, "--healthy")
+    for _ in range(3):
+        rc, snap = snapshot(demo.pid)
+        assert rc == 0 and loud(snap) == []
