@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from pooltui.analysis import analyze, finish, graph, prepare, timeline
+from pooltui.analysis import analyze, finish, graph, hangs, prepare, timeline
 from pooltui.analysis.history import History
 from pooltui.analysis.locks import confirm, dead_semaphores, lock_key, resolve_holders, threads_to_read
 from pooltui.capture import ends, exits, joins, procs, state, workers
@@ -137,6 +137,7 @@ class LiveSource:
         if options.locks and not same_locks:
             raw, snapshot = await with_manager_confirmed(raw, prepared, snapshot)
             raw, snapshot = await self._with_ends(raw, snapshot, options)
+        raw, snapshot = await with_hang_confirmed(raw, snapshot, self.previous)
         window = self.history.then(snapshot)
         snapshot = timeline.conclude(window)
         raw, closer = await self._look_closer(raw, snapshot, options, as_captured)
@@ -263,6 +264,16 @@ async def with_manager_confirmed(raw: Snapshot, prepared: Snapshot, snapshot: Sn
         still[lock_id] = await asyncio.to_thread(ends.confirm, raw, waiters) is raw
     found = tuple(replace(lock, confirmed=still[lock.id]) if lock.id in still else lock for lock in raw.locks)
     return raw.with_(locks=found), await asyncio.to_thread(finish, prepared.with_(locks=found))
+
+
+async def with_hang_confirmed(raw: Snapshot, snapshot: Snapshot, previous: Optional[Snapshot] = None) -> tuple[Snapshot, Snapshot]:
+    """A ``pool_hung`` of one instant is read again (``capture.ends.confirm``) before it stands:
+    a thread of its processes that moved marks the instant as the one between two maps."""
+    nodes = {n for d in snapshot.diagnoses if d.kind is Kind.POOL_HUNG and not d.over_time for n in hangs.hung_threads(snapshot, d)}
+    if not nodes:
+        return raw, snapshot
+    again = await asyncio.to_thread(ends.confirm, raw, nodes)
+    return (raw, snapshot) if again is raw else (again, await asyncio.to_thread(analyze, again, previous))
 
 
 def blocked_on_pipes(snapshot: Snapshot) -> bool:

@@ -167,3 +167,26 @@ def test_threads_contending_for_one_buffered_file_draw_nothing(python, start_dem
     for _ in range(3):
         rc, snap = snapshot(demo.pid)
         assert rc == 0 and loud(snap) == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_pool_whose_result_handler_died_is_said_to_have_lost_it_not_a_worker(python, start_demo):
+    """CPython gh-103061's shape: every worker alive and idle, the result handler thread gone.
+    The verdict names the handler; it does not blame a dead worker or send the user to dmesg."""
+    demo = start_demo("pool_handler", python)
+    rc, snap = snapshot(demo.pid)
+    found = of_kind(snap, "pool_hung")
+    assert rc == 1 and len(found) == 1, snap["diagnoses"]
+    d = found[0]
+    assert d["severity"] == "error" and "result handler thread is gone" in d["summary"], d["summary"]
+    assert "worker died" not in d["summary"] and "dmesg" not in d["fix"], d
+    assert set(demo.truth["worker_pids"]) <= set(d["pids"]) and d["pids"][0] == demo.pid
+    assert of_kind(snap, "lost_task") == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_pool_mapping_in_a_loop_draws_nothing(python, start_demo):
+    demo = start_demo("pool_handler", python, "--healthy")
+    for _ in range(3):
+        rc, snap = snapshot(demo.pid)
+        assert loud(snap) == [] and rc == 0
