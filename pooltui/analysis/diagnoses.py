@@ -78,6 +78,7 @@ RULES = (
     aioloops.held_across_await,
     *hangs.RULES,
     handlers.dead_handlers,
+    handlers.spinning_handlers,
     faults.stopped,
     lambda s: faults.crash_loops([s]),
     oversubscribed,

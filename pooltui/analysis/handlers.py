@@ -56,3 +56,54 @@ def dead_handlers(snapshot: Snapshot) -> list[Diagnosis]:
             )
         )
     return out
+
+
+# A worker handler wakes every 0.1 s (3.8+: or when a worker's sentinel says it exited) and
+# does microseconds of work: far below 1 % of a CPU even for a Pool(64). One that has spent
+# SPIN_SHARE of its process's life on a CPU loops without sleeping (a sentinel that reads as
+# ready forever: a worker closed its end of the pipe its parent watches) -- on a loaded box too.
+SPIN_SHARE = 0.05
+SPIN_MIN_CPU = 1.0  # seconds: a young process's first wake-ups are no spin
+# CPU per context switch: a handler woken often (a healthy pool running thousands of short
+# maps wakes it on each one) sleeps between its wake-ups, ~0.1 ms of CPU per switch (3.13,
+# measured); a spinning one is only switched out by preemption, ~1 ms per switch on a
+# loaded 2-CPU box and more on an idle one
+SPIN_CPU_PER_SWITCH = 0.0004
+
+
+def spinning_handlers(snapshot: Snapshot) -> list[Diagnosis]:
+    """A pool's worker handler thread that spins: py-spy shows it idle (its wait returns at
+    once) and the process sleeping (its main thread does); its CPU time says it never stops."""
+    out = []
+    for parent in snapshot.processes:
+        keeper = handler(parent, "worker handler") if parent.role == roles.POOL_PARENT else None
+        age = snapshot.created - parent.create_time
+        if keeper is None or keeper.cpu_time is None or age <= 0:
+            continue
+        if keeper.cpu_time < SPIN_MIN_CPU or keeper.cpu_time < SPIN_SHARE * age:
+            continue
+        if keeper.switches is None or keeper.cpu_time < SPIN_CPU_PER_SWITCH * keeper.switches:
+            continue  # it sleeps between wake-ups: woken often, not spinning
+        out.append(
+            Diagnosis(
+                kind=Kind.BUSY_SPIN,
+                certainty=Certainty.FACT,
+                subject=pids_key((parent.pid,)),
+                summary=(
+                    f"The pool's worker handler thread ({keeper.label}, tid {keeper.tid}) of pid {parent.pid} spins: "
+                    f"{keeper.cpu_time:.1f} s of CPU in the {age:.0f} s the process has lived, where it should use almost "
+                    "none. It loops without sleeping, though py-spy shows it idle and the process sleeping: a worker's "
+                    "exit sentinel reads as ready forever (the worker closed the pipe its parent watches)."
+                ),
+                pids=(parent.pid,),
+                tids=(keeper.tid,),
+                evidence=(
+                    f"tid {keeper.tid}: {keeper.cpu_time:.2f} s of CPU (user+system, /proc) over {keeper.switches} context switches, "
+                    f"process age {age:.1f} s",
+                    f"tid {keeper.tid}: {keeper.wait.summary if keeper.wait else 'no wait'} at {where(keeper)}",
+                ),
+                fix="Do not close inherited file descriptors in pool workers (an initializer or task that closes every fd "
+                "but its own): the parent watches each worker's end of a pipe to learn it exited. Restart the pool.",
+            )
+        )
+    return out

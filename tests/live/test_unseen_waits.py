@@ -189,4 +189,19 @@ def test_a_pool_mapping_in_a_loop_draws_nothing(python, start_demo):
     demo = start_demo("pool_handler", python, "--healthy")
     for _ in range(3):
         rc, snap = snapshot(demo.pid)
-        assert loud(snap) == [] and rc == 0
+        assert loud(snap) == [] and rc == 0 and of_kind(snap, "busy_spin") == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_spinning_worker_handler_is_said_to_spin(python, start_demo):
+    """gh-93542's picture: the process "sleeping", the handler "idle" in py-spy, one CPU busy.
+    Its CPU time over the process's life says it spins."""
+    py3(python)  # 2.7's worker handler polls with time.sleep(0.1): it cannot spin this way
+    demo = start_demo("pool_handler", python, "--via", "spin")
+    _, snap = snapshot(demo.pid)
+    found = of_kind(snap, "busy_spin")
+    assert len(found) == 1, snap["diagnoses"]
+    d = found[0]
+    assert d["pids"] == [demo.pid] and "worker handler thread" in d["summary"] and "spins" in d["summary"], d
+    handler = demo.truth["worker_handler"]
+    assert d["tids"] == [handler["tid"]]
