@@ -581,13 +581,23 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
         # a Manager lock's holder is its connection's last request, read from the Manager at another
         # instant than its clients: a fact only once its waiters, read again a moment later, had not moved
         sure = lock.manager is None or lock.confirmed is True
+        # threads taking turns on one file's buffer (or on one module's import) queue up for an
+        # instant all the time: read once, that is a guess (info), never a warning
+        owned = lock.type_name in OWNED_LABEL
+        sure = sure and not owned
         out.append(
             Diagnosis(
                 kind=Kind.LOCK_CONTENTION,
                 certainty=Certainty.FACT if sure else Certainty.GUESS,
                 subject=lock_key(lock),
                 summary=f"{len(waiters)} threads wait on {what}, held by {'; and by '.join(doing)}."
-                + ("" if sure else " (Read once while the lock changed hands: its waiters had moved on a moment later.)"),
+                + (
+                    ""
+                    if sure
+                    else " (Read once: threads taking turns on it look like this for an instant.)"
+                    if owned
+                    else " (Read once while the lock changed hands: its waiters had moved on a moment later.)"
+                ),
                 pids=tuple(dict.fromkeys([*(h.pid for h in holders), *(w[0] for w in waiters)])),
                 tids=tuple(w[1] for w in waiters),
                 evidence=tuple(f"waiter pid {p} tid {t}" for p, t in waiters),
