@@ -3,7 +3,7 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
-from pooltui.analysis import aioloops, faults, graph, hangs, locks, managers, roles, unreleasable
+from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, locks, managers, roles, unreleasable
 from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
@@ -77,10 +77,13 @@ RULES = (
     aioloops.diagnose,
     aioloops.held_across_await,
     *hangs.RULES,
+    handlers.dead_handlers,
+    handlers.spinning_handlers,
     faults.stopped,
     lambda s: faults.crash_loops([s]),
     oversubscribed,
     unreadable,
+    interpreters.unseen,
 )
 
 

@@ -38,7 +38,7 @@ from pooltui.analysis.edge import live as _live
 from pooltui.analysis.ends import FD_CALLS as FD_CALLS
 from pooltui.analysis.ends import end_edges
 from pooltui.analysis.frames import find, origin
-from pooltui.analysis.locks import KIND_LABEL, _frame_text, lock_key
+from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, kind_label, lock_key
 from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, Thread, WaitKind
 
 _THREAD_IDENT = re.compile(r"<\w*Thread\([^,]*, (?:started|stopped)(?: daemon)? (\d+)\)")
@@ -77,13 +77,13 @@ def _lock_edges(snapshot: Snapshot) -> list[Edge]:
             if t is None or not _live(t) or t.wait is None or t.wait.lock_id not in (lock.id, None) or w in targets:
                 continue
             held = ", ".join(_label(snapshot, n) for n in targets)
+            label = kind_label(lock) if lock.type_name in OWNED_LABEL else KIND_LABEL.get(lock.kind, lock.kind)
             out.append(
                 Edge(
                     w,
                     targets,
                     "lock",
-                    f"{_label(snapshot, w)} waits to lock {lock.name} ({KIND_LABEL.get(lock.kind, lock.kind)}) <0x{lock.addr:x}> {_frame_text(t)}, "
-                    f"which is held by {held}",
+                    f"{_label(snapshot, w)} waits to lock {lock.name} ({label}) <0x{lock.addr:x}> {_frame_text(t)}, which is held by {held}",
                     Certainty.FACT,
                     lock_key(lock),
                 )

@@ -89,6 +89,15 @@ def handler(parent: Process, role: str) -> Optional[Thread]:
     return next((t for t in parent.threads if t.role == role), None)
 
 
+def result_handler_lost(parent: Process, wait: Thread) -> bool:
+    """``wait`` waits for results (not in ``Pool.join()``, where the result handler ends first
+    while the worker handler looks again every 0.1 s), the pool runs (its worker handler is
+    there), and no result handler thread exists: it died (``analysis.handlers``)."""
+    if wait.wait is None or wait.wait.kind is WaitKind.JOIN:
+        return False
+    return handler(parent, "worker handler") is not None and handler(parent, "result handler") is None
+
+
 def task_handler_drained(parent: Process) -> bool:
     """The task handler waits for new tasks (not blocked handing one to a full pipe)."""
     t = handler(parent, "task handler")
@@ -136,8 +145,10 @@ def pool_hung(snapshot: Snapshot) -> list[Diagnosis]:
         wait, workers = waiter(parent), pool_workers(snapshot, parent)
         if wait is None or not workers or not all(is_idle_worker(w) for w in workers) or not task_handler_drained(parent):
             continue
-        if any(t.active for w in workers for t in w.threads) or any(t.active for t in parent.threads):
-            continue  # someone is on a CPU: this may be the instant between two tasks
+        if result_handler_lost(parent, wait):
+            continue  # its result handler died, not a worker: analysis.handlers says so
+        if any(t.active or t.ran for w in workers for t in w.threads) or any(t.active or t.ran for t in parent.threads):
+            continue  # someone is on a CPU, or moved when read again: this may be the instant between two tasks
         replaced = [w for w in workers if is_replacement(w, workers)]
         evidence = [
             f"{_label(parent)}: {wait.label} {where(wait)} ({wait.wait.summary if wait.wait else 'waits'})",
@@ -159,6 +170,13 @@ def pool_hung(snapshot: Snapshot) -> list[Diagnosis]:
             )
         )
     return out
+
+
+def hung_threads(snapshot: Snapshot, d: Diagnosis) -> set[tuple[int, int]]:
+    """(pid, tid) of every live thread of the processes a ``pool_hung`` names: read again
+    (``capture.ends.confirm``) before it stands, as a deadlock through pipes is -- between two
+    maps of a busy pool, one instant can show every worker idle and the parent waiting."""
+    return {(p.pid, t.tid) for p in snapshot.processes if p.pid in d.pids for t in p.threads if not t.ghost}
 
 
 def is_guess(d: Diagnosis) -> bool:

@@ -25,6 +25,23 @@ from pooltui.analysis.frames import innermost_user
 from pooltui.model import HOW_WITH, Certainty, Diagnosis, Kind, Lock, LockHolder, Process, Snapshot, Thread, Wait, WaitKind
 
 _NO_WAIT = Wait(WaitKind.UNKNOWN, "")
+# locks that are no Python lock object but record their owner (capture.ownedlocks), by type_name
+OWNED_LABEL = {
+    "_ModuleLock": "the import system's lock for that module",
+    "_io.BufferedWriter": "a BufferedWriter's lock",
+    "_io.BufferedReader": "a BufferedReader's lock",
+    "_io.BufferedRandom": "a BufferedRandom's lock",
+}
+_BUFFER_FORK_FIX = (
+    "Do not fork while other threads write to a shared file or stream: a child inherits its buffer lock as the writer "
+    "held it. Fork from a process without writer threads (the 'forkserver' or 'spawn' start method), or send the "
+    "writes that can block (a pipe to a stalled reader) through one thread over a queue."
+)
+OWNED_FORK_FIX = {
+    **dict.fromkeys(("_io.BufferedWriter", "_io.BufferedReader", "_io.BufferedRandom"), _BUFFER_FORK_FIX),
+    "_ModuleLock": "Import what the workers need before forking (at module level, in the main thread), never lazily in a "
+    "background thread while the pool starts; or use the 'spawn' or 'forkserver' start method.",
+}
 KIND_LABEL = {"rlock": "RLock", "lock": "Lock", "semlock": "multiprocessing lock", "semaphore": "threading.Semaphore"}
 NO_OWNER = "a plain threading.Lock records no owner (CPython keeps none)"
 NO_OWNER_SEMAPHORE = "a threading.Semaphore records no holder (CPython keeps none)"
@@ -246,6 +263,8 @@ def kind_label(lock: Lock) -> str:
         if lock.maxvalue:
             return f"threading.BoundedSemaphore, {value} of {lock.maxvalue} free"
         return f"{lock.type_name or KIND_LABEL['semaphore']}, value {value}"
+    if lock.type_name in OWNED_LABEL:
+        return OWNED_LABEL[lock.type_name] + (f" on fd {lock.fd}" if lock.fd is not None else "")
     if lock.kind != "semlock":
         return KIND_LABEL[lock.kind]
     if lock.semlock_kind == "RECURSIVE_MUTEX":
@@ -426,6 +445,13 @@ def fork_evidence(lock: Lock, snapshot: Snapshot) -> tuple[Optional[Certainty], 
     return None, ""
 
 
+def _owned_name(lock: Lock) -> str:
+    """A lock inside an io object named with what it is: "AUDIT (a BufferedWriter's lock on fd 7)"."""
+    if lock.type_name in OWNED_LABEL and lock.type_name != "_ModuleLock":  # "the import of module x" says it
+        return f"{lock.name} ({kind_label(lock)})"
+    return lock.name
+
+
 def orphans(snapshot: Snapshot) -> list[Diagnosis]:
     """One verdict per lock name: every forked worker has its own orphaned copy of it.
     "Inherited across fork()" is said only with a fact behind it (``fork_evidence``);
@@ -451,10 +477,10 @@ def orphans(snapshot: Snapshot) -> list[Diagnosis]:
         if certainty is not None:
             origin = f" — {first.holder.thread_name} held it when the process was forked" if first.holder.thread_name else ""  # type: ignore[union-attr]
             summary = (
-                f"{name} in {where} is held by {held}, a thread that does not exist in this process: "
+                f"{_owned_name(first)} in {where} is held by {held}, a thread that does not exist in this process: "
                 f"the lock was inherited locked across fork(){origin}. {len(waiters)} thread(s) wait on it forever."
             )
-            fix = FORK_FIX
+            fix = OWNED_FORK_FIX.get(first.type_name, FORK_FIX)
         else:
             summary = (
                 f"{name} in {where} is held by {held}, which is no thread of this process, and nothing shows the process "
@@ -555,13 +581,23 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
         # a Manager lock's holder is its connection's last request, read from the Manager at another
         # instant than its clients: a fact only once its waiters, read again a moment later, had not moved
         sure = lock.manager is None or lock.confirmed is True
+        # threads taking turns on one file's buffer (or on one module's import) queue up for an
+        # instant all the time: read once, that is a guess (info), never a warning
+        owned = lock.type_name in OWNED_LABEL
+        sure = sure and not owned
         out.append(
             Diagnosis(
                 kind=Kind.LOCK_CONTENTION,
                 certainty=Certainty.FACT if sure else Certainty.GUESS,
                 subject=lock_key(lock),
                 summary=f"{len(waiters)} threads wait on {what}, held by {'; and by '.join(doing)}."
-                + ("" if sure else " (Read once while the lock changed hands: its waiters had moved on a moment later.)"),
+                + (
+                    ""
+                    if sure
+                    else " (Read once: threads taking turns on it look like this for an instant.)"
+                    if owned
+                    else " (Read once while the lock changed hands: its waiters had moved on a moment later.)"
+                ),
                 pids=tuple(dict.fromkeys([*(h.pid for h in holders), *(w[0] for w in waiters)])),
                 tids=tuple(w[1] for w in waiters),
                 evidence=tuple(f"waiter pid {p} tid {t}" for p, t in waiters),

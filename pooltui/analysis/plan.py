@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Optional
 
-from pooltui.analysis import graph
+from pooltui.analysis import graph, hangs
 from pooltui.analysis.edge import Node
 from pooltui.analysis.locks import dead_semaphores, lock_key, threads_to_read
 from pooltui.model import Kind, Lock, Process, Severity, Snapshot, WaitKind
@@ -104,6 +104,13 @@ def _knot(snapshot: Snapshot) -> frozenset[Node]:
     return frozenset(stuck) | blocked
 
 
+def _hung_knot(snapshot: Snapshot) -> frozenset[Node]:
+    """A pool judged hung from one instant (not over time): every live thread of its
+    processes, read again before it stands -- between two maps of a busy pool one instant
+    can show every worker idle and the parent waiting (hangs.hung_threads)."""
+    return frozenset(n for d in snapshot.diagnoses if d.kind is Kind.POOL_HUNG and not d.over_time for n in hangs.hung_threads(snapshot, d))
+
+
 def _manager_locks(snapshot: Snapshot) -> dict[str, tuple[Node, ...]]:
     """A Manager lock's contention or abandonment is concluded from its holder and its waiters
     read from the Manager at another instant than its clients: its waiters are read again."""
@@ -146,7 +153,7 @@ def confirmations(snapshot: Snapshot, previous: Optional[Snapshot], *, facts: bo
         stuck += [pid for pid in parked(previous, snapshot) if pid not in ask]
         maxtasks, closer = tuple(sorted(ask)), tuple(dict.fromkeys(stuck))
     return Plan(
-        knot=_knot(snapshot) if facts and ends_read else frozenset(),
+        knot=(_knot(snapshot) if facts and ends_read else frozenset()) | _hung_knot(snapshot),
         manager_locks=_manager_locks(snapshot) if facts else {},
         closer=closer,
         maxtasks=maxtasks,

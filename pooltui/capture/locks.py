@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import dump, holders, kernel, managers, memory, procs, pyspy, semaphores, semlocks, sourcelines, worker
+from pooltui.capture import dump, holders, kernel, managers, memory, ownedlocks, procs, pyspy, semaphores, semlocks, sourcelines, worker
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
@@ -73,6 +73,7 @@ def _record(pid: int, obj: memory.LockObject, name: str, where: str, sem: Option
         count=obj.count,
         owner_ident=obj.owner_ident,
         where=where,
+        fd=obj.fd,
     )
 
 
@@ -255,6 +256,7 @@ def _from_known(proc: Process, threads: Sequence[Thread], known: Known, timeout:
 def _add(
     locks: dict[int, Lock], pid: int, tid: int, obj: memory.LockObject, name: str, where: str, maps: Optional[Sequence[memory.Mapping]] = None
 ) -> None:
+    name = f"{name}'s buffer" if obj.text_buffer else name  # sys.stdout's buffer: the lock is the BufferedWriter's
     lock = locks.get(obj.addr) or _record(pid, obj, name, where, _sem_identity(pid, obj, maps))
     locks[obj.addr] = replace(lock, waiters=(*lock.waiters, (pid, tid)))
 
@@ -272,6 +274,11 @@ def _resolve(
     with memory.TargetMemory(proc.pid, version, budget(timeout)) as mem:
         for thread in pending:
             stack = frames.get(thread.tid, thread.frames)
+            owned = _owned_lock(mem, proc.pid, stack, thread.futex or 0)
+            if owned is not None:  # never in ``known``: the lock object is found through this wait's own frame
+                lock = locks.get(owned.addr, owned)
+                locks[owned.addr] = replace(lock, waiters=(*lock.waiters, (proc.pid, thread.tid)))
+                continue
             found = _find_waited(mem, stack, thread.futex or 0, thread.ident)
             if found is None:
                 found = _find_semaphore(mem, stack, thread.futex or 0)
@@ -281,6 +288,18 @@ def _resolve(
             obj, name, where = found
             known[(version, thread.futex or 0)] = (obj.addr, name, where)
             _add(locks, proc.pid, thread.tid, obj, name, where, mem.maps)
+
+
+def _owned_lock(mem: memory.TargetMemory, pid: int, frames: Sequence[Frame], futex: int) -> Optional[Lock]:
+    """The lock that is no lock object but records its owner a thread waits on: an import's
+    module lock (``capture.ownedlocks``), named where the user's frame waits."""
+    if ownedlocks.acquiring_frame(frames) is None:
+        return None
+    user = next((f for f in frames if f.file != ownedlocks.BOOTSTRAP and not f.file.startswith("<frozen")), None)
+    try:
+        return ownedlocks.module_lock(mem, pid, frames, futex, user.where if user is not None else "")
+    except CaptureError:
+        return None
 
 
 def _find_semaphore(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) -> Optional[tuple[memory.LockObject, str, str]]:

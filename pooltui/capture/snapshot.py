@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui import __version__
-from pooltui.capture import dump, kernel, locks, procs, pyspy, redact, sourcelines, state, worker
+from pooltui.capture import dump, interpreters, kernel, locks, procs, pyspy, redact, sourcelines, state, worker
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
 from pooltui.model import CaptureOptions, Process, Progress, Snapshot, Thread
@@ -212,6 +212,7 @@ async def _capture_tree(
                 dumped = dump_options(options)
                 threads = await dump.dump(info.pid, dumped, redact_secrets=options.redact, exe=exe, sched=info.sched, python=info.python)
             proc = await worker.run(_with_code, _with_threads(proc, info, threads), files, options.redact)
+            proc = await worker.run(interpreters.counted, proc)
             return await locks.with_futex_settled(proc)
         except CaptureError as exc:
             return replace(proc, error=procs.error_of(exc))

@@ -169,6 +169,7 @@ class Process:
     tracer_pid: Optional[int] = None  # TracerPid (/proc/PID/status): a debugger (or strace) holds it, when not 0
     pipes: tuple[PipeEnd, ...] = ()  # its pipe file descriptors, read when a thread of the tree is blocked on a pipe
     sockets: tuple[SocketEnd, ...] = ()  # its socket file descriptors, read when a thread of the tree is blocked on a socket or pipe
+    interpreters: Optional[int] = None  # how many interpreters it runs, when more than one: only one's threads are shown
 
     @property
     def stopped(self) -> bool:
@@ -275,6 +276,7 @@ class Lock:
     manager: Optional[ManagerObject] = None  # a Manager's Lock: its id and the clients' last requests
     where: str = ""  # file:line where it was seen (the waiting frame)
     note: str = ""  # what stays unknowable, in words
+    fd: Optional[int] = None  # a lock inside an io buffered object: the file descriptor it writes or reads
     confirmed: Optional[bool] = None  # read again a moment later: a holder-less semaphore still taken, a Manager lock's waiters unmoved (True)
 
 

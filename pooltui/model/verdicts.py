@@ -40,6 +40,7 @@ class Kind(str, Enum):
     BUSY_SPIN = "busy_spin"
     ABANDONED_LOCK = "abandoned_lock"  # a Manager lock no connected client can release (its holder's task ended / it left)
     BLOCKED_EVENT_LOOP = "blocked_event_loop"  # an asyncio loop's thread blocked in a synchronous lock
+    OTHER_INTERPRETERS = "other_interpreters"  # sub-interpreters: only one interpreter's threads could be shown
 
     def __str__(self) -> str:
         return self.value
@@ -92,6 +93,7 @@ SEVERITY = {
         Severity.WARNING,
     ),
     Kind.BUSY_SPIN: Severity.INFO,
+    Kind.OTHER_INTERPRETERS: Severity.INFO,
 }
 
 

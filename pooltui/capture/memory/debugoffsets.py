@@ -103,6 +103,8 @@ def stack_fields(offsets: DebugOffsets) -> dict[str, object]:
     o = offsets
     return dict(
         interp_head=o["runtime_state.interpreters_head"],
+        interp_next=o["interpreter_state.next"],
+        interp_id=o["interpreter_state.id"],
         threads_head=o["interpreter_state.threads_head"],
         modules=o["interpreter_state.imports_modules"],
         frame_at=(o["thread_state.current_frame"],),

@@ -63,6 +63,11 @@ class Layout:
     # PyFrameObject (up to 3.10, ob_type "frame"); ("interp", f_code, f_globals, f_func) for a
     # _PyInterpreterFrame (3.11+: the value stack follows the frame's localsplus)
     frame: tuple
+    # io's C buffered objects (Modules/_io/bufferedio.c ``buffered``, the same struct 2.7-3.13):
+    # (tp_basicsize, raw, lock (a PyThread_type_lock: the sem_t* itself), owner (thread ident))
+    buffered: tuple[int, int, int, int] = (152, 16, 104, 112)
+    textio: tuple[int, int] = (192, 32)  # TextIOWrapper (textio.c): (tp_basicsize, buffer)
+    fileio_fd: int = 16  # FileIO (fileio.c) ``fd``, an int
 
 
 _PY2_LOCKS = (("thread.lock", "lock", 32), ("_multiprocessing.SemLock", "semlock", 48))
@@ -73,7 +78,7 @@ LAYOUTS: dict[tuple[int, int], Layout] = {
     (2, 7): Layout(py2=True, str_ascii_data=36, str_compact_data=36, dict_kind="py27", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=None, semlock_name=None, lock_types=_PY2_LOCKS,
                    function=(16, 24, 40, 56, None), code_freevar_names=64,
-                   code_file_name=(80, 88), frame=("object", 32, 48, 64)),
+                   code_file_name=(80, 88), frame=("object", 32, 48, 64), textio=(176, 32)),
     (3, 6): Layout(py2=False, str_ascii_data=48, str_compact_data=72, dict_kind="py36", managed=None, cached_keys=None,
                    values_header=0, long_tagged=False, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
                    function=(16, 24, 48, 64, 104), code_freevar_names=72,
@@ -101,11 +106,11 @@ LAYOUTS: dict[tuple[int, int], Layout] = {
     (3, 12): Layout(py2=False, str_ascii_data=40, str_compact_data=56, dict_kind="py311", managed="312", cached_keys=880,
                     values_header=0, long_tagged=True, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
                     function=(48, 16, 72, 32, 40), code_freevar_names=96,
-                    code_file_name=(112, 120), frame=("interp", 0, 24, 16)),
+                    code_file_name=(112, 120), frame=("interp", 0, 24, 16), textio=(200, 32)),
     (3, 13): Layout(py2=False, str_ascii_data=40, str_compact_data=56, dict_kind="py311", managed="313", cached_keys=880,
                     values_header=8, long_tagged=True, lock_locked=32, semlock_name=48, lock_types=_PY3_LOCKS,
                     function=(48, 16, 72, 32, 40), code_freevar_names=96,
-                    code_file_name=(112, 120), frame=("interp", 0, 24, 16)),
+                    code_file_name=(112, 120), frame=("interp", 0, 24, 16), textio=(200, 32)),
 }
 # fmt: on
 

@@ -15,6 +15,10 @@ from pooltui.capture.memory.layouts import SEM_VALUE_MAX, SEMLOCK_KINDS, TPFLAGS
 from pooltui.capture.memory.objects import PLAIN_LEAF_TYPES, ObjectMemory
 from pooltui.capture.memory.reader import MAX_USER_ADDR
 
+# io's C buffered objects, read as locks (``_read_buffered``): each holds a lock and its owner's ident
+BUFFERED_TYPES = frozenset({"_io.BufferedWriter", "_io.BufferedReader", "_io.BufferedRandom"})
+TEXTIO_TYPE = "_io.TextIOWrapper"
+
 
 @dataclass(frozen=True)
 class LockObject:
@@ -31,6 +35,8 @@ class LockObject:
     maxvalue: Optional[int] = None
     name: Optional[str] = None  # SemLock name (spawn) if any
     inner_addr: Optional[int] = None  # Python _RLock: its _RLock__block / _block lock object
+    fd: Optional[int] = None  # an io buffered object's: the file descriptor of its raw FileIO
+    text_buffer: bool = False  # an io buffered object read through the TextIOWrapper over it (sys.stdout)
 
 
 class TargetMemory(ObjectMemory):
@@ -67,6 +73,8 @@ class TargetMemory(ObjectMemory):
             return None
         if info.name == "_RLock":
             return self._read_py_rlock(obj_addr)
+        if info.name in BUFFERED_TYPES or info.name == TEXTIO_TYPE:
+            return self._read_buffered(obj_addr, info)
         spec = self._lock_spec(info.name)
         if spec is None:
             return None
@@ -128,6 +136,44 @@ class TargetMemory(ObjectMemory):
             ),
             ok,
         )
+
+    def _read_buffered(self, obj: int, info: Any) -> Optional[LockObject]:
+        """The lock of an io ``BufferedWriter``/``Reader``/``Random`` (of a ``TextIOWrapper``:
+        its buffer's): a ``PyThread_type_lock`` (the ``sem_t`` a blocked writer sleeps on) and
+        the ident of the thread holding it (``owner``, set after each acquire and cleared
+        before each release). Read twice when the two disagree (a hand-over); then unknown."""
+        size, raw_at, lock_at, owner_at = self.layout.buffered
+        if info.name == TEXTIO_TYPE:
+            text_size, buffer_at = self.layout.textio
+            buffer = self._u64(obj + buffer_at) if info.basicsize == text_size else None
+            inner = self._type_of(buffer) if buffer else None
+            if inner is None or inner.name not in BUFFERED_TYPES:
+                return None
+            found = self._read_buffered(buffer, inner)  # type: ignore[arg-type]
+            return replace(found, text_buffer=True) if found is not None else None
+        if info.basicsize != size:
+            return None  # a subclass with fields of its own: not the layout measured
+        result: Optional[LockObject] = None
+        for _attempt in range(2):
+            raw = self._try(obj, size)
+            if raw is None:
+                return None
+            sem_addr, owner = struct.unpack_from("<Q", raw, lock_at)[0], struct.unpack_from("<Q", raw, owner_at)[0]
+            value, nwaiters = self._sem(sem_addr)
+            if value is None:
+                return None
+            ok = value <= 1 and owner < MAX_USER_ADDR and (owner != 0) == (value == 0)
+            result = LockObject(obj, info.name, "rlock", sem_addr, value == 0, owner or None, 1 if owner else 0, value, nwaiters)
+            if ok:
+                break
+        else:
+            result = replace(result, locked=None, owner_ident=None, count=None)  # type: ignore[arg-type]
+        raw_obj = struct.unpack_from("<Q", raw, raw_at)[0]
+        raw_info = self._type_of(raw_obj) if raw_obj else None
+        if raw_info is not None and raw_info.name == "_io.FileIO":
+            fd = self._try(raw_obj + self.layout.fileio_fd, 4)
+            result = replace(result, fd=struct.unpack("<i", fd)[0] if fd else None)  # type: ignore[arg-type]
+        return result
 
     def _read_py_rlock(self, obj: int) -> Optional[LockObject]:
         """2.7 ``threading._RLock`` (and 3.x ``threading._PyRLock``): a Python object whose

@@ -36,6 +36,7 @@ from pooltui.capture.memory.objects import ObjectMemory
 from pooltui.capture.memory.reader import Image, MemoryFault
 
 MAX_THREADS = 4096
+MAX_INTERPRETERS = 4096  # interpreters walked per process: past it the list is taken as unreadable
 MAX_DEPTH = 4096  # frames visited per thread: past it the read is refused (py-spy refuses too)
 MAX_STR = 4096  # a function or file name this long or longer: py-spy leaves the frame out
 MAX_TABLE = 65536  # a line table this long or longer: py-spy says line 0
@@ -72,6 +73,8 @@ class StackLayout:
     gil: tuple[str, int]
     ts_next: int = 8
     ts_interp: int = 16
+    interp_next: int = 0  # PyInterpreterState.next (3.13 put its ceval state first: 7264)
+    interp_id: int = 0  # PyInterpreterState.id (int64)
 
 
 FRAME_OWNED_BY_CSTACK = 3  # 3.12+: an entry shim on the C stack, no Python code of its own
@@ -80,19 +83,20 @@ FRAME_OWNED_BY_CSTACK = 3  # 3.12+: an entry shim on the C stack, no Python code
 _OBJECT_FRAMES = dict(frame="object", f_back=24, f_code=32, f_owner=None, code_adaptive=None, native_id=None,
                       frame_at=(24,), thread_id=176)
 STACK_LAYOUTS: dict[tuple[int, int], StackLayout] = {
-    (3, 8): StackLayout(interp_head=32, threads_head=8, modules=56, f_lasti=104, code_firstlineno=40,
+    (3, 8): StackLayout(interp_head=32, interp_id=16, threads_head=8, modules=56, f_lasti=104, code_firstlineno=40,
                         code_linetable=120, code_name=112, code_filename=104, lines="lnotab", gil=("runtime", 1368), **_OBJECT_FRAMES),
-    (3, 9): StackLayout(interp_head=32, threads_head=8, modules=856, f_lasti=104, code_firstlineno=40,
+    (3, 9): StackLayout(interp_head=32, interp_id=24, threads_head=8, modules=856, f_lasti=104, code_firstlineno=40,
                         code_linetable=120, code_name=112, code_filename=104, lines="lnotab", gil=("runtime", 568), **_OBJECT_FRAMES),
-    (3, 10): StackLayout(interp_head=32, threads_head=8, modules=856, f_lasti=96, code_firstlineno=40,
+    (3, 10): StackLayout(interp_head=32, interp_id=24, threads_head=8, modules=856, f_lasti=96, code_firstlineno=40,
                          code_linetable=120, code_name=112, code_filename=104, lines="310", gil=("runtime", 568), **_OBJECT_FRAMES),
-    (3, 11): StackLayout(interp_head=40, threads_head=16, modules=888, frame_at=(56, 8), thread_id=152, native_id=160,
+    (3, 11): StackLayout(interp_head=40, interp_id=48, threads_head=16, modules=888, frame_at=(56, 8), thread_id=152, native_id=160,
                          frame="interp", f_back=48, f_code=32, f_lasti=56, f_owner=69, code_firstlineno=72,
                          code_linetable=136, code_name=128, code_filename=112, code_adaptive=184, lines="311", gil=("runtime", 576)),
-    (3, 12): StackLayout(interp_head=40, threads_head=72, modules=944, frame_at=(56, 0), thread_id=136, native_id=144,
+    (3, 12): StackLayout(interp_head=40, interp_id=8, threads_head=72, modules=944, frame_at=(56, 0), thread_id=136, native_id=144,
                          frame="interp", f_back=8, f_code=0, f_lasti=56, f_owner=70, code_firstlineno=68,
                          code_linetable=136, code_name=128, code_filename=112, code_adaptive=192, lines="311", gil=("interp", 384)),
-    (3, 13): StackLayout(interp_head=632, threads_head=7344, modules=7656, frame_at=(72,), thread_id=152, native_id=160,
+    (3, 13): StackLayout(interp_head=632, interp_next=7264, interp_id=7272, threads_head=7344, modules=7656, frame_at=(72,),
+                         thread_id=152, native_id=160,
                          frame="interp", f_back=8, f_code=0, f_lasti=56, f_owner=70, code_firstlineno=68,
                          code_linetable=136, code_name=128, code_filename=112, code_adaptive=200, lines="311", gil=("interp", 16)),
 }
@@ -170,6 +174,22 @@ class StackMemory(ObjectMemory):
         if published.free_threaded or differ:
             why = "free-threaded" if published.free_threaded else "; ".join(differ[:3])
             raise Unreadable(f"process {self.pid}'s published offsets differ from the table ({why})", pid=self.pid)
+
+    def interpreter_ids(self) -> list[int]:
+        """The ids of every interpreter of the process, newest first (the main one is 0): the
+        ``next`` chain from ``_PyRuntime.interpreters.head``. py-spy, and ``threads()``, read
+        only the newest one's threads."""
+        interp = self.interpreter()[1]
+        ids: list[int] = []
+        seen: set[int] = set()
+        while interp:
+            if interp in seen or len(ids) >= MAX_INTERPRETERS:
+                raise Unreadable(f"the interpreter list of process {self.pid} does not end", pid=self.pid)
+            seen.add(interp)
+            raw = self.read(interp, max(self.stack.interp_next, self.stack.interp_id) + 8)
+            ids.append(struct.unpack_from("<q", raw, self.stack.interp_id)[0])
+            interp = struct.unpack_from("<Q", raw, self.stack.interp_next)[0]
+        return ids
 
     def gil_holder(self, runtime: int, interp: int) -> int:
         """The thread ident of the thread state holding the GIL (0: none), as py-spy finds it."""
