@@ -196,8 +196,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         from pooltui.ui.serve import GuardedServer, is_loopback
-    except ImportError:
-        raise Fail("the browser view needs textual-serve", EXIT_USAGE, "pip install textual-serve (a dependency of pooltui)") from None
+    except ImportError as exc:  # an install without the serve extra (textual-serve, aiohttp)
+        raise Fail(
+            f"the browser view needs the serve extra (no module {exc.name}): "
+            "pip install 'pooltui[serve]' (pipx: pipx install --force 'pooltui[serve]')",
+            EXIT_USAGE,
+        ) from None
     token = _serve_token(args.token)
     remote = not is_loopback(args.host)
     if remote and not args.allow_remote:
