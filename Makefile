@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.pooltui-installed
 SCENARIO ?= logging_fork
 
-.PHONY: demo test check test-tui test-live install lint fixtures screenshots bench bench-docs bench-ps clean demo-venvs
+.PHONY: demo test check check-wheel test-tui test-live install lint fixtures screenshots bench bench-docs bench-ps clean demo-venvs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,17 +39,23 @@ check: lint
 	POOLTUI_FUZZ_SCALE=0.25 $(BIN)/python -m pytest -q -m unit -p no:cacheprovider -p no:textual-snapshot -p no:syrupy \
 	  --ignore=tests/ui --ignore=tests/live --ignore=tests/e2e
 
-## what CI runs: every tier (unit, tui, live against real pools, e2e in tmux). Builds the
-## framework venvs first (cheap once built); whatever still cannot run is listed, with why,
-## in the "pooltui: N tests did not run" lines at the end.
+## what CI runs: the wheel users install (check-wheel), then every tier (unit, tui, live against
+## real pools, e2e in tmux). Builds the framework venvs first (cheap once built); whatever still
+## cannot run is listed, with why, in the "pooltui: N tests did not run" lines at the end.
 ## In TEST_WORKERS processes (pytest-xdist): a live test mostly waits (a demo reaching its state,
 ## `--samples 5 --interval 1`, py-spy), so 4 share 2 CPUs well; worksteal hands a long test's
 ## neighbours to an idle process. TEST_WORKERS=0 runs them in this one process
 TEST_WORKERS ?= 4
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
-test: lint
+test: lint check-wheel
 	@$(MAKE) --no-print-directory demo-venvs DEMO_VERSIONS="$(TEST_DEMO_VERSIONS)"
 	$(BIN)/python -m pytest -q $(XDIST)
+
+## what users get, tested as they get it (~1 min): build the sdist and the wheel, install the
+## wheel into a clean venv, run --version, --help, doctor, demo --list, a live demo's snapshot
+## and the unit tier there (tests/packaging/check_wheel.sh says what each step proves)
+check-wheel: install
+	tests/packaging/check_wheel.sh $(BIN)/python
 
 ## one tier: the Textual app over recorded sources / real pools and the tmux end-to-end test
 test-tui: install
@@ -64,9 +70,10 @@ test-live: install
 ## a failed build only leaves uwsgi_stuck out for that interpreter. A venv built once is
 ## not touched again (it has the frameworks, or the stamp .demo-venvs/py3.X/.pooltui-demos:
 ## delete the venv to rebuild it); .demo-venvs may be a symlink to a shared set.
-## `make test` builds the interpreters CI builds (TEST_DEMO_VERSIONS); the rest skip, said why
+## `make test` (and so CI) builds them for every installed interpreter 3.8+ (TEST_DEMO_VERSIONS:
+## ~25 s of uwsgi compiling each, once); one not installed skips its framework tests, said why
 DEMO_VERSIONS ?= 3.8 3.9 3.10 3.11 3.12 3.13
-TEST_DEMO_VERSIONS ?= 3.8 3.11 3.13
+TEST_DEMO_VERSIONS ?= $(DEMO_VERSIONS)
 HAS_FRAMEWORKS := import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("gunicorn", "celery", "joblib")))
 demo-venvs:
 	@mkdir -p .demo-venvs/

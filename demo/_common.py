@@ -383,8 +383,14 @@ def read_answer(client):
 
 
 def pool_pids(pool):
-    """Pids of a multiprocessing.Pool's current worker processes."""
-    return sorted(p.pid for p in list(pool._pool))
+    """Pids of a multiprocessing.Pool's current worker processes that have started.
+
+    A replacement not yet started is left out: 2.7's Pool._repopulate_pool appends the new
+    Process to pool._pool *before* start() (3.x starts it first), and its pid is None until
+    fork() has returned; a readiness that read the pool in that window (the handler thread
+    descheduled under load) named None as killed_worker's replacement. So a caller waiting
+    for a replacement waits for len(pool_pids(pool)) == workers."""
+    return sorted(p.pid for p in list(pool._pool) if p.pid is not None)
 
 
 def is_zombie(pid):

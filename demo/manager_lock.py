@@ -101,7 +101,8 @@ def main(demo, workers, method, hold):
             _common.wait_blocked(holder["pid"], holder["pid"], syscalls=_common.SLEEP_SYSCALLS, what="the holder, inside its with")
         if hold == "killed":        # the OOM killer, or an operator: the lock stays taken in the Manager
             os.kill(holder["pid"], signal.SIGKILL)
-            _common.wait_until(lambda: holder["pid"] not in _common.pool_pids(pool), "the pool to replace the killed holder")
+            _common.wait_until(lambda: holder["pid"] not in _common.pool_pids(pool) and len(_common.pool_pids(pool)) == workers,
+                               "the pool to replace the killed holder")
             _common.wait_until(lambda: not _server_threads(manager_pid, blocked=False), "the killed holder's server thread to end")
         go.set()
         waiters = channel.collect(workers - 1, event="entering")

@@ -206,8 +206,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         from pooltui.ui.serve import GuardedServer, is_loopback, resolves
-    except ImportError:
-        raise Fail("the browser view needs textual-serve", EXIT_USAGE, "pip install textual-serve (a dependency of pooltui)") from None
+    except ImportError as exc:  # an install without the serve extra (textual-serve, aiohttp)
+        raise Fail(
+            f"the browser view needs the serve extra (no module {exc.name}): "
+            "pip install 'pooltui[serve]' (pipx: pipx install --force 'pooltui[serve]')",
+            EXIT_USAGE,
+        ) from None
     token = _serve_token(args.token)
     if not resolves(args.host):
         raise Fail(f"--host {args.host} is not an address to listen on: neither an IP address nor a name this machine resolves", EXIT_USAGE)

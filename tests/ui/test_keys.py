@@ -7,6 +7,7 @@ import stat
 import time
 
 import pytest
+from textual import events
 from textual.command import CommandList
 from textual.widgets import Input
 
@@ -139,6 +140,40 @@ async def test_save_dialog_shows_errors_and_keeps_the_name(tmp_path, monkeypatch
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         assert (tmp_path / "old.md").read_text().startswith("# pooltui report")
+
+
+def burst(app: PoolApp, *keys: str) -> None:
+    """Queue keys as a terminal read delivers them when typed fast (or by tmux send-keys):
+    all of them before the app handles the first; pilot.press waits after each key."""
+    for key in keys:
+        app.post_message(events.Key(key, {"backspace": "\x7f", "left": None, "end": None, "home": None}.get(key, key)))
+
+
+@pilot
+async def test_keys_typed_in_one_burst_edit_the_save_name_as_typed_one_by_one():
+    """`End BSpace×4 m d` in one burst: `.json` becomes `.md` (it was `.js`: the characters
+    went in before the backspaces ran, which then deleted them)."""
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        box = app.screen.query_one("#save-path", Input)
+        stem = box.value.removesuffix("json")
+        burst(app, "end", *["backspace"] * 4, "m", "d")
+        await pilot.pause()
+        assert box.value == stem + "md"
+        burst(app, "home", "x", "end", "left", "backspace", "y")
+        await pilot.pause()
+        assert box.value == "x" + stem + "yd"
+
+
+@pilot
+async def test_keys_typed_in_one_burst_filter_as_typed_one_by_one():
+    app = PoolApp(recorded_source(FIRST))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        burst(app, *"runx", "backspace", *"ning")
+        await pilot.pause()
+        assert app.screen.query_one("#filter", Input).value == "running"
 
 
 @pilot

@@ -48,3 +48,15 @@ def test_serve_rejects_a_bad_port(capsys):
         main(["serve", "1234", "--port", "70000"])
     assert exit_.value.code == 2
     assert "not a port" in capsys.readouterr().err
+
+
+def test_serve_without_its_extra_says_how_to_install_it_in_one_line():
+    """An install without `pooltui[serve]` (no aiohttp, no textual-serve): one line that names
+    the extra, exit 2, no traceback. (tests/packaging/check_wheel.sh runs it for real.)"""
+    code = "import sys; sys.modules['aiohttp'] = None; from pooltui.cli import main; main(['serve', '1'])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run
+    assert run.stderr.splitlines() == [
+        "pooltui: the browser view needs the serve extra (no module aiohttp): "
+        "pip install 'pooltui[serve]' (pipx: pipx install --force 'pooltui[serve]')"
+    ]

@@ -20,6 +20,7 @@ from pooltui.model import Process, Snapshot
 from pooltui.ui.format import clock, stamp
 from pooltui.ui.messages import FollowHolder, ProcessSelected, SessionChanged
 from pooltui.ui.search import hits
+from pooltui.ui.widgets.ordered_input import OrderedInput
 from pooltui.ui.widgets.panels import DiagnosesPanel, EventLog, StatusLine
 from pooltui.ui.widgets.process_tree import ProcessTree
 from pooltui.ui.widgets.threads import ThreadList, ThreadPane
@@ -84,7 +85,7 @@ class MainScreen(Screen[None]):
         yield StatusLine(id="status")
         with Horizontal(id="panes"):
             with Vertical(id="left"):
-                yield Input(placeholder="search: pid, role, thread, function, file, lock, verdict", id="filter")
+                yield OrderedInput(placeholder="search: pid, role, thread, function, file, lock, verdict", id="filter")
                 yield ProcessTree(id="tree")
             yield ThreadPane(id="threads")
         with Horizontal(id="bottom"):

@@ -23,6 +23,7 @@ from textual.widgets import Button, Input, Static
 from pooltui.model import Snapshot
 from pooltui.report import OutputError, check_output, format_for, render, save_report
 from pooltui.report.text import one_line
+from pooltui.ui.widgets.ordered_input import OrderedInput
 
 
 class SaveDialog(ModalScreen[Optional[str]]):
@@ -39,7 +40,7 @@ class SaveDialog(ModalScreen[Optional[str]]):
             box.border_title = "download report" if self.app.is_web else "save report"
             where = "Download as" if self.app.is_web else "File name"
             yield Static(Content.styled(f"{where} (.json to reopen with `pooltui open`, .md or .html to read):", "$text-muted"))
-            yield Input(self.default_name, id="save-path", select_on_focus=False)
+            yield OrderedInput(self.default_name, id="save-path", select_on_focus=False)
             yield Static(id="save-error")
             with Horizontal(id="save-buttons"):
                 yield Button("Save", variant="primary", id="save-ok")
