@@ -73,7 +73,7 @@ def test_the_environment_token_is_not_passed_on(monkeypatch):
     (textual-serve copies os.environ into them) never carry it."""
     import os
 
-    from pooltui.cli import _serve_token
+    from pooltui.cli.serve import _serve_token
 
     monkeypatch.setenv("POOLTUI_TOKEN", "e" * 20)
     assert _serve_token(None) == "e" * 20 and "POOLTUI_TOKEN" not in os.environ
