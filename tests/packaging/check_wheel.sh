@@ -124,9 +124,11 @@ say "demo logging_fork --print: exit 1 with its orphaned_lock verdict"
 # -- 4. the unit tier against the installed package -----------------------------------------
 # (Hypothesis at its fewest examples: `make test` runs them all on the same code; here they
 # prove the installed modules are there and whole)
-# tests/ and pyproject.toml (markers, timeout) copied here: pytest's pythonpath "." is then this
-# folder, which holds tests but no pooltui, so `import pooltui` finds the installed one
-cp -r "$ROOT/tests" "$ROOT/pyproject.toml" "$WORK/run/"
+# tests/ and pyproject.toml (markers, timeout) copied here, with the documents some unit tests
+# hold against the code (README.md's verdicts table, docs/speed.md from bench/latest.json by
+# scripts/bench_tables.py): pytest's pythonpath "." is then this folder, which holds tests but
+# no pooltui, so `import pooltui` finds the installed one
+cp -r "$ROOT/tests" "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/docs" "$ROOT/bench" "$ROOT/scripts" "$WORK/run/"
 wait "$PIP_TESTS" || { cat "$WORK/pip-tests.out"; fail "installing the serve extra and pytest"; }
 cat "$WORK/pip-tests.out"
 say "unit tier against the installed package"
