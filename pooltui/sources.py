@@ -237,20 +237,23 @@ async def with_lock_facts(raw: Snapshot, prepared: Snapshot, timeout: float) -> 
     found, notes = await read_locks(raw, wanted, timeout)
     dead = dead_semaphores(resolve_holders(prepared.with_(locks=found)))  # holders only: the rest of the analysis is finish()'s
     if dead:
+        moved = await asyncio.to_thread(ends.moved, raw, {w for lock in dead for w in lock.waiters})
         again, _ = await read_locks(raw, wanted, timeout)
-        found = confirm(found, again, dead)
+        found = confirm(found, again, dead, moved)
     raw, prepared = (s.with_(locks=found, notes=raw.notes + notes) for s in (raw, prepared))
     return raw, prepared
 
 
 async def with_manager_confirmed(raw: Snapshot, prepared: Snapshot, snapshot: Snapshot) -> tuple[Snapshot, Snapshot]:
-    """A Manager lock's contention or abandonment is concluded from its holder and its waiters
-    read from the Manager at another instant than its clients: its waiters are read twice
+    """Contention on any lock, and a Manager lock's abandonment, is concluded from a holder and
+    waiters read at different instants (the counts of many processes one after the other; a
+    Manager's holder at another instant than its clients): its waiters are read twice
     more a moment apart (``capture.ends.confirm``, as a deadlock through the ends is) and the
     lock is ``confirmed`` when none of them moved. ``analysis.locks.contention`` is a warning
-    and ``analysis.managers.diagnose`` an error only then; the capture is then analysed again."""
+    and ``analysis.managers.diagnose`` an error only then (contention whose waiters moved is a
+    lock changing hands: none); the capture is then analysed again."""
     keys = {d.subject for d in snapshot.diagnoses if d.kind in (Kind.LOCK_CONTENTION, Kind.ABANDONED_LOCK)}
-    wanted = {lock.id: lock.waiters for lock in snapshot.locks if lock.manager is not None and lock_key(lock) in keys}
+    wanted = {lock.id: lock.waiters for lock in snapshot.locks if lock_key(lock) in keys}
     if not wanted:
         return raw, snapshot
     still = {}

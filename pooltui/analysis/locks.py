@@ -18,6 +18,7 @@ the threads waiting on it. Rules (facts in ARCHITECTURE.md, Lock facts):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Optional
 
@@ -500,13 +501,19 @@ def dead_semaphores(snapshot: Snapshot) -> list[Lock]:
     return out
 
 
-def confirm(first: tuple[Lock, ...], again: tuple[Lock, ...], dead: list[Lock]) -> tuple[Lock, ...]:
+def confirm(first: tuple[Lock, ...], again: tuple[Lock, ...], dead: list[Lock], moved: Collection[tuple[int, int]] = ()) -> tuple[Lock, ...]:
     """The lock facts after a second read of the semaphores the first read found taken by
     no live process: the second read wins (a value read while the lock changed hands is
-    not a fact); a lock taken and unaccounted for in both reads is ``confirmed``."""
+    not a fact). A lock is ``confirmed`` only when it is taken and unaccounted for in both
+    reads *and* none of its waiters ran in between (``moved``: the threads the kernel saw
+    scheduled or out of their futex between the reads). In a healthy, busy pool the counts of
+    64 processes are read one after the other while the lock changes hands thousands of times
+    a second: every read can miss the holder, but a release always wakes a waiter."""
+    moved = set(moved)
     dead_sems = {lock.sem for lock in dead if lock.sem}
+    woken = {lock.sem for lock in dead if any(w in moved for w in lock.waiters)}
     counted = {g.sem for g in again if (g.count or 0) > 0}
-    still = {lock.sem for lock in again if lock.sem in dead_sems and lock.sem_value == 0 and lock.sem not in counted}
+    still = {lock.sem for lock in again if lock.sem in dead_sems and lock.sem_value == 0 and lock.sem not in counted | woken}
     out = [lock for lock in first if lock.sem not in dead_sems]
     out += [replace(lock, confirmed=lock.sem in still) for lock in again if lock.sem in dead_sems]
     return tuple(out)
@@ -515,6 +522,8 @@ def confirm(first: tuple[Lock, ...], again: tuple[Lock, ...], dead: list[Lock]) 
 def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for lock in dead_semaphores(snapshot):
+        if lock.confirmed is False:
+            continue  # read again, it had a holder or its waiters were woken: it changed hands
         certain = lock.confirmed is True
         out.append(
             Diagnosis(
@@ -529,7 +538,8 @@ def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
                 pids=tuple(dict.fromkeys(w[0] for w in lock.waiters)),
                 tids=tuple(w[1] for w in lock.waiters),
                 evidence=(
-                    f"semaphore {lock.sem}: value {lock.sem_value}; no process has count > 0" + (" in two reads a moment apart" if certain else ""),
+                    f"semaphore {lock.sem}: value {lock.sem_value}; no process has count > 0"
+                    + (" in two reads a moment apart, and no waiter was woken in between" if certain else ""),
                 ),
                 fix="Never kill a worker that may hold a shared lock; acquire with a timeout; restart the pool after a worker died.",
             )
@@ -547,6 +557,8 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
             waiters = [w for w in waiters if w[0] != lock.pid]  # a Manager's server thread waits for its client: count the client once
         if not holders or any(not h.alive or h.tid is None for h in holders) or len(waiters) < 2:
             continue
+        if lock.confirmed is False and lock.manager is None:
+            continue  # read again a moment later its waiters had moved: the lock changes hands, no convoy
         held = [threads.get((h.pid, h.tid)) for h in holders]
         if any(x is None or (x[1].wait and (x[1].wait.lock_id or x[1].wait.kind is WaitKind.IDLE)) for x in held):
             continue  # a blocked holder is a chain or a cycle; an idle one abandoned it: not contention
