@@ -233,8 +233,20 @@ def resolve_holders(snapshot: Snapshot) -> Snapshot:
     unique: dict[str, Lock] = {}
     for lock in resolved:
         unique.setdefault(lock.sem if lock.kind == "semlock" and lock.sem else lock.id, lock)
-    locks = tuple(unique.values())
+    locks = _told_apart(tuple(unique.values()))
     return _with_wait_lines(snapshot.with_(locks=locks))
+
+
+def _told_apart(locks: tuple[Lock, ...]) -> tuple[Lock, ...]:
+    """Two lock objects of one process found under one name (the same parameter `dst` of a
+    function two threads run with the locks swapped) carry their address in their name."""
+    addrs: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for lock in locks:
+        if lock.kind != "semlock" and lock.manager is None:
+            addrs[(lock.pid, lock.name)].add(lock.addr)
+    return tuple(
+        replace(lock, name=f"{lock.name} <0x{lock.addr:x}>") if len(addrs.get((lock.pid, lock.name), ())) > 1 else lock for lock in locks
+    )
 
 
 SEM_VALUE_MAX = 0x7FFFFFFF
