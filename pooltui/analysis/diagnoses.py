@@ -89,6 +89,9 @@ def diagnose(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
     cycles = {pid for d in found if d.kind is Kind.DEADLOCK for pid in d.pids}
     # a lock whose holder is in a deadlock is not "contended": the deadlock is the story
     found = [d for d in found if not (d.kind is Kind.LOCK_CONTENTION and d.pids and d.pids[0] in cycles)]
+    # workers dying in their initializer never took a task: no task was lost, the crash loop is the story
+    looping = {d.pids[0] for d in found if d.kind is Kind.CRASH_LOOP and d.pids}
+    found = [d for d in found if not (d.kind in (Kind.LOST_TASK, Kind.POOL_HUNG) and d.pids and d.pids[0] in looping)]
     found.sort(key=lambda d: -d.severity.rank)
     return tuple(found)
 
