@@ -29,3 +29,31 @@ def test_a_small_pools_crash_loop_is_said_from_one_snapshot_and_loses_no_task(py
         s = capture(demo.pid)
         kinds = [d.kind.value for d in s.diagnoses]
         assert "crash_loop" in kinds and "lost_task" not in kinds and "pool_hung" not in kinds, [(d.kind.value, d.summary) for d in s.diagnoses]
+
+
+@pytest.mark.parametrize("python", interpreter_params(("2.7",)))
+def test_live_threads_on_a_cpu_are_never_fork_ghosts(python):
+    """CPython 2.7: py-spy often reports every thread with OS tid 0; a thread on a CPU has no
+    stack pointer to tie its ident to its task. Such a live thread was read as a fork ghost
+    (tid 0), and an orphaned-lock verdict then named "thread 0" as the owner."""
+    import os
+    import subprocess
+    from dataclasses import replace
+
+    from pooltui.capture.threads import match_tasks
+
+    target = subprocess.Popen([python, os.path.join(os.path.dirname(__file__), "..", "targets", "spinning_threads.py")], stdout=subprocess.PIPE)
+    try:
+        assert target.stdout.readline().strip() == b"ready"
+        for _ in range(5):
+            s = capture(target.pid)
+            [p] = s.processes
+            live = {int(t) for t in os.listdir(f"/proc/{p.pid}/task")}
+            as_pyspy_27 = [replace(t, tid=0) for t in p.threads]  # what py-spy gives on 2.7 when it cannot see tids
+            got = match_tasks(p.pid, as_pyspy_27, live, "2.7")
+            assert not [t for t in got if t.ghost], [(t.ident, t.tid, t.ghost) for t in got]
+            tids = [t.tid for t in got if t.tid]
+            assert len(tids) == len(set(tids)) and set(tids) <= live, tids
+    finally:
+        target.kill()
+        target.wait()
