@@ -399,6 +399,15 @@ def check_acquire_abba(s: Snapshot, truth: dict, version: str) -> None:
     assert all("acquire() at demo/acquire_abba.py:" in e for e in d.evidence[:2]), d.evidence
 
 
+def check_lonely_wait(s: Snapshot, truth: dict, version: str) -> None:
+    """A forked child's only thread waits, without a timeout, on a threading.Event whose
+    notifier thread exists only in the parent: no_waker (error), the child named."""
+    [d] = diagnoses(s, "no_waker")
+    assert d.severity is Severity.ERROR and d.pids == (truth["child_pid"],), d
+    assert "of a threading.Event" in d.summary and "no other live thread" in d.summary, d.summary
+    assert [x for x in errors(s) if x.kind != "no_waker"] == [], errors(s)
+
+
 def _who(thread: dict, version: str) -> str:
     """How a wait line names a thread: by name, by tid on 2.7 (py-spy reads no names there)."""
     return f"thread {thread['tid']}" if version == "2.7" else f"'{thread['name']}'"
@@ -547,6 +556,7 @@ CHECKS = {
     "global_abba": check_abba,
     "plain_abba": check_plain_abba,
     "acquire_abba": check_acquire_abba,
+    "lonely_wait": check_lonely_wait,
     "closure_lock": check_placed_rlock,
     "class_lock": check_placed_rlock,
     "orphan_global": check_orphan_global,

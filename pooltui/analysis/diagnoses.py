@@ -3,8 +3,8 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
-from pooltui.analysis import aioloops, faults, graph, hangs, locks, managers, roles, unreleasable
-from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, WaitKind, pids_key
+from pooltui.analysis import aioloops, faults, graph, hangs, locks, managers, roles, unreleasable, wakers
+from pooltui.model import Certainty, Diagnosis, Kind, Process, Severity, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
 SETTLED = 5.0  # seconds of life after which a worker's average CPU use says what it usually does
@@ -79,6 +79,7 @@ RULES = (
     *hangs.RULES,
     faults.stopped,
     lambda s: faults.crash_loops([s]),
+    wakers.lone_waits,
     oversubscribed,
     unreadable,
 )
@@ -92,6 +93,9 @@ def diagnose(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
     # workers dying in their initializer never took a task: no task was lost, the crash loop is the story
     looping = {d.pids[0] for d in found if d.kind is Kind.CRASH_LOOP and d.pids}
     found = [d for d in found if not (d.kind in (Kind.LOST_TASK, Kind.POOL_HUNG) and d.pids and d.pids[0] in looping)]
+    # a wait another error already explains (an orphaned lock under a queue.Queue's get()) is that error's story
+    told = {tid for d in found if d.kind is not Kind.NO_WAKER and d.severity is Severity.ERROR for tid in d.tids}
+    found = [d for d in found if not (d.kind is Kind.NO_WAKER and set(d.tids) & told)]
     found.sort(key=lambda d: -d.severity.rank)
     return tuple(found)
 

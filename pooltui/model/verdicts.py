@@ -40,6 +40,7 @@ class Kind(str, Enum):
     BUSY_SPIN = "busy_spin"
     ABANDONED_LOCK = "abandoned_lock"  # a Manager lock no connected client can release (its holder's task ended / it left)
     BLOCKED_EVENT_LOOP = "blocked_event_loop"  # an asyncio loop's thread blocked in a synchronous lock
+    NO_WAKER = "no_waker"  # a thread waits, without a timeout, for something no live thread can do
 
     def __str__(self) -> str:
         return self.value
@@ -76,6 +77,7 @@ SEVERITY = {
             Kind.MANAGER_GONE,
             Kind.STOPPED_HOLDS_POOL,
             Kind.ABANDONED_LOCK,
+            Kind.NO_WAKER,
         ),
         Severity.ERROR,
     ),
