@@ -6,10 +6,14 @@ jobs, a `threading.Condition`) that a background thread of the main process sets
 notifies). A worker process forked from it waits on its copy at start -- and waits forever:
 the thread that would set it exists only in the parent.
 
---shape event (default) | queue | condition: what the child's main thread waits on, with no timeout.
+--shape event (default) | queue | condition: what the child's main thread waits on, with no timeout;
+--shape future (3.x): the parent's ThreadPoolExecutor(2) has started its threads; the child
+  submits to its copy (which has no threads: the executor thinks it has two, starts none) and
+  waits on the Future's result().
 --healthy: the twin that must draw no verdict: the child starts its own notifier thread (it
   sleeps, then would set/fill/notify), or with --shape queue the child polls with
-  get(timeout=0.5) in a loop.
+  get(timeout=0.5) in a loop, or with --shape future the child creates its own executor (after
+  fork) whose thread runs the long task.
 
 What pooltui should show:
 * the child (pid truth.child_pid): one live thread, waiting on Event.wait / Queue.get /
@@ -50,8 +54,21 @@ def late_notifier():
     EVENT.set()
 
 
+EXECUTOR = []
+
+
+def long_task():
+    time.sleep(3600)
+
+
 def child(shape, healthy):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if shape == "future":
+        if healthy:
+            from concurrent.futures import ThreadPoolExecutor
+            EXECUTOR[:] = [ThreadPoolExecutor(2)]
+        EXECUTOR[0].submit(long_task).result()
+        return
     if healthy and not (shape == "queue"):
         t = threading.Thread(target=late_notifier, name="late-notifier")
         t.daemon = True
@@ -73,6 +90,11 @@ def child(shape, healthy):
 
 def main(demo, shape, healthy):
     ctx = _common.get_context("fork")
+    if shape == "future":
+        from concurrent.futures import ThreadPoolExecutor
+        EXECUTOR.append(ThreadPoolExecutor(2))
+        for f in [EXECUTOR[0].submit(time.sleep, 0) for _ in range(2)]:
+            f.result()  # its two threads exist now, in the parent only
     t = threading.Thread(target=notifier, name="notifier")
     t.daemon = True
     t.start()
@@ -92,9 +114,13 @@ def main(demo, shape, healthy):
 
 if __name__ == "__main__":
     def extra(parser):
-        parser.add_argument("--shape", choices=("event", "queue", "condition"), default="event")
+        parser.add_argument("--shape", choices=("event", "queue", "condition", "future"), default="event")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
 
     args = _common.parse_args("lonely_wait", __doc__, extra=extra)
+    if _common.PY2 and args.shape == "future":
+        import sys
+        sys.stderr.write("lonely_wait: --shape future needs Python 3\n")
+        sys.exit(2)
     demo = _common.Demo("lonely_wait", args)
     demo.run(main, demo, args.shape, args.healthy)

@@ -59,28 +59,42 @@ def test_live_threads_on_a_cpu_are_never_fork_ghosts(python):
         target.wait()
 
 
+SHAPES = ["event", "queue", "condition", "future"]
+
+
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
-@pytest.mark.parametrize("shape", ["event", "queue", "condition"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_a_forked_child_waiting_on_its_parents_notifier_has_no_waker(shape, python, start_demo):
     """The child's only thread waits, without a timeout, on a threading primitive whose
-    notifier thread exists only in the parent: nobody can end it (an error, naming what)."""
+    notifier thread exists only in the parent (future: an executor whose threads exist only
+    in the parent): nobody can end it (an error, naming what)."""
     from pooltui.model import Severity
 
+    if shape == "future" and "/2.7" in python:
+        pytest.skip("concurrent.futures needs Python 3")
     demo = start_demo("lonely_wait", python, "--shape", shape)
     s = capture(demo.pid)
     child = demo.truth["child_pid"]
     [d] = [d for d in s.diagnoses if d.kind.value == "no_waker"]
     assert d.severity is Severity.ERROR and d.pids == (child,) and d.summary.startswith("Nobody can end this wait"), d
-    what = {"event": "of a threading.Event", "queue": "of a queue.Queue", "condition": "of a threading.Condition"}[shape]
+    what = {
+        "event": "of a threading.Event",
+        "queue": "of a queue.Queue",
+        "condition": "of a threading.Condition",
+        "future": "of a concurrent.futures Future",
+    }[shape]
     assert what in d.summary and "no other live thread" in d.summary, d.summary
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
-@pytest.mark.parametrize("shape", ["event", "queue", "condition"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_the_healthy_twin_of_a_lonely_wait_draws_nothing(shape, python, start_demo):
-    """The same child with a notifier thread of its own (asleep), or polling get(timeout=...)."""
+    """The same child with a notifier thread of its own (asleep), polling get(timeout=...), or
+    an executor created after fork."""
     from pooltui.model import Severity
 
+    if shape == "future" and "/2.7" in python:
+        pytest.skip("concurrent.futures needs Python 3")
     demo = start_demo("lonely_wait", python, "--shape", shape, "--healthy")
     for _ in range(3):
         s = capture(demo.pid)
