@@ -408,6 +408,15 @@ def check_lonely_wait(s: Snapshot, truth: dict, version: str) -> None:
     assert [x for x in errors(s) if x.kind != "no_waker"] == [], errors(s)
 
 
+def check_dead_result_handler(s: Snapshot, truth: dict, version: str) -> None:
+    """A Pool whose result handler thread died (a raising callback): the parent's map() has
+    no waker -- one no_waker error naming the result handler; no worker said dead."""
+    [d] = diagnoses(s, "no_waker")
+    assert d.severity is Severity.ERROR and d.pids == (truth["parent_pid"],), d
+    assert "result handler" in d.summary and "gh-103061" in d.summary, d.summary
+    assert not diagnoses(s, "lost_task") and not diagnoses(s, "pool_hung") and not diagnoses(s, "crash_loop")
+
+
 def _who(thread: dict, version: str) -> str:
     """How a wait line names a thread: by name, by tid on 2.7 (py-spy reads no names there)."""
     return f"thread {thread['tid']}" if version == "2.7" else f"'{thread['name']}'"
@@ -557,6 +566,7 @@ CHECKS = {
     "plain_abba": check_plain_abba,
     "acquire_abba": check_acquire_abba,
     "lonely_wait": check_lonely_wait,
+    "dead_result_handler": check_dead_result_handler,
     "closure_lock": check_placed_rlock,
     "class_lock": check_placed_rlock,
     "orphan_global": check_orphan_global,

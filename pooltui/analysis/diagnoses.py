@@ -80,6 +80,7 @@ RULES = (
     faults.stopped,
     lambda s: faults.crash_loops([s]),
     wakers.lone_waits,
+    wakers.no_result_handler,
     oversubscribed,
     unreadable,
 )
@@ -90,8 +91,9 @@ def diagnose(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
     cycles = {pid for d in found if d.kind is Kind.DEADLOCK for pid in d.pids}
     # a lock whose holder is in a deadlock is not "contended": the deadlock is the story
     found = [d for d in found if not (d.kind is Kind.LOCK_CONTENTION and d.pids and d.pids[0] in cycles)]
-    # workers dying in their initializer never took a task: no task was lost, the crash loop is the story
-    looping = {d.pids[0] for d in found if d.kind is Kind.CRASH_LOOP and d.pids}
+    # workers dying in their initializer never took a task: no task was lost, the crash loop is the story;
+    # a pool whose result handler is gone loses no task either: its results are never read
+    looping = {d.pids[0] for d in found if d.kind in (Kind.CRASH_LOOP, Kind.NO_WAKER) and d.pids}
     found = [d for d in found if not (d.kind in (Kind.LOST_TASK, Kind.POOL_HUNG) and d.pids and d.pids[0] in looping)]
     # a wait another error already explains (an orphaned lock under a queue.Queue's get()) is that error's story
     told = {tid for d in found if d.kind is not Kind.NO_WAKER and d.severity is Severity.ERROR for tid in d.tids}

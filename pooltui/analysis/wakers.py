@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from pooltui.analysis import hangs
 from pooltui.analysis.frames import innermost_user, matches
 from pooltui.model import Certainty, Diagnosis, Kind, Process, Severity, Snapshot, Thread, WaitKind, pids_key
 
@@ -139,6 +140,46 @@ def lone_waits(snapshot: Snapshot) -> list[Diagnosis]:
                     _no_handler(p, t),
                 ),
                 fix=FIX,
+            )
+        )
+    return out
+
+
+RESULTS_FIX = (
+    "A Pool's result handler thread ends when a callback or error_callback raises (CPython gh-103061): catch every "
+    "exception inside callbacks. This pool cannot deliver another result: terminate it and make a new one."
+)
+
+
+def no_result_handler(snapshot: Snapshot) -> list[Diagnosis]:
+    """A Pool's results are set (``ApplyResult._set``, the Event ``map()``/``get()`` waits on)
+    only by its result handler thread: a parent waiting for them, without a timeout, whose
+    result handler thread is gone (its worker and task handlers still there: the pool was
+    not closed) waits forever, whatever its workers do."""
+    out = []
+    for p in snapshot.processes:
+        t = hangs.waiter(p)
+        if t is None or t.wait is None or t.wait.kind is WaitKind.JOIN or t.timed is True or p.status == "zombie":
+            continue
+        if hangs.handler(p, "result handler") is not None or None in (hangs.handler(p, "worker handler"), hangs.handler(p, "task handler")):
+            continue
+        out.append(
+            Diagnosis(
+                kind=Kind.NO_WAKER,
+                certainty=Certainty.INFERRED,
+                subject=pids_key((p.pid,)),
+                summary=(
+                    f"Nobody can end this wait: {t.label!r} (pid {p.pid}) waits for pool results ({hangs.where(t)}), which only the "
+                    "pool's result handler thread delivers, and that thread is gone (a callback that raised ends it: CPython "
+                    "gh-103061). No worker needs to have died: the results may sit unread in the pool's pipe."
+                ),
+                pids=(p.pid,),
+                tids=(t.tid,),
+                evidence=(
+                    f"{t.label!r}: {t.wait.summary}",
+                    f"pid {p.pid} threads: " + ", ".join(repr(x.role or x.label) for x in p.threads if not x.ghost) + " -- no result handler",
+                ),
+                fix=RESULTS_FIX,
             )
         )
     return out
