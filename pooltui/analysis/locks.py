@@ -579,12 +579,16 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
         # a Manager lock's holder is its connection's last request, read from the Manager at another
         # instant than its clients: a fact only once its waiters, read again a moment later, had not moved
         sure = lock.manager is None or lock.confirmed is True
+        # a holder on a CPU may be one preempted for a moment while the lock changes hands
+        # thousands of times a second (a healthy busy pool on a loaded machine): said, not warned
+        running = any(x is not None and x[1].wait is not None and x[1].wait.kind is WaitKind.RUNNING for x in held)
         out.append(
             Diagnosis(
                 kind=Kind.LOCK_CONTENTION,
-                certainty=Certainty.FACT if sure else Certainty.GUESS,
+                certainty=Certainty.FACT if sure and not running else Certainty.GUESS,
                 subject=lock_key(lock),
                 summary=f"{len(waiters)} threads wait on {what}, held by {'; and by '.join(doing)}."
+                + (" (Its holder is on a CPU: this may be a lock changing hands fast; dump again to see it stay.)" if running and sure else "")
                 + ("" if sure else " (Read once while the lock changed hands: its waiters had moved on a moment later.)"),
                 pids=tuple(dict.fromkeys([*(h.pid for h in holders), *(w[0] for w in waiters)])),
                 tids=tuple(w[1] for w in waiters),

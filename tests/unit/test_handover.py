@@ -46,3 +46,23 @@ def test_contention_whose_waiters_moved_is_a_lock_changing_hands(name):
     still = raw.with_(locks=tuple(replace(lock, confirmed=True) for lock in raw.locks))
     [d] = [d for d in analyze(still).diagnoses if d.kind == "lock_contention"]
     assert d.severity is Severity.WARNING and d.certainty.value == "fact"
+
+
+@pytest.mark.parametrize("name", CONTENDED)
+def test_contention_whose_holder_is_on_a_cpu_is_said_not_warned(name):
+    """The holder seen running (a worker preempted a moment while the lock changes hands
+    thousands of times a second, on a loaded machine): info, never a warning."""
+    raw, truth = load_fixture(name)
+    holder = truth["truth"]["holder"]["pid"]
+
+    def on_cpu(p):  # type: ignore[no-untyped-def]
+        if p.pid != holder:
+            return p
+        main = p.thread(p.pid)
+        running = replace(main, frames=tuple(f for f in main.frames if "sleep" not in f.function), active=True, syscall=None, futex=None)
+        return replace(p, threads=tuple(running if t.tid == p.pid else t for t in p.threads))
+
+    s = analyze(raw.with_(processes=tuple(on_cpu(p) for p in raw.processes)))
+    assert s.process(holder).thread(holder).wait.kind.value == "running"
+    [d] = [d for d in s.diagnoses if d.kind == "lock_contention"]
+    assert d.severity is Severity.INFO
