@@ -5,6 +5,9 @@ Not an incident: the false-positive corpus. `--kind` picks the pool:
   busy         half the workers spin, the others idle (map_async().get())
   bursty       short tasks (a little CPU, a short sleep) streamed through imap_unordered
   contended    every worker takes one multiprocessing.Lock for short critical sections, in a loop
+  hot_lock     (run with --workers 64) every worker takes one multiprocessing.Lock for a few
+               microseconds, thousands of times a second in all: the lock changes hands while
+               it is read, its semaphore often 0 with no process counting it yet
   timer_event  the root runs a threading.Timer (an Event.wait(timeout)), a thread polling an Event
                with a timeout, a multiprocessing.Condition notified every 0.2 s, and a full
                multiprocessing.Queue(2) drained slowly (its producer blocks in put())
@@ -67,6 +70,13 @@ def contend(task):
         with LOCK:
             _common.spin_chunk(200)
         time.sleep(0.001)
+
+
+def hot_contend(task):
+    while True:
+        with LOCK:
+            pass
+        _common.spin_chunk(50)
 
 
 def manager_contend(task):
@@ -241,6 +251,13 @@ def main(demo, workers, kind):
         lock = ctx.Lock()
         pool = ctx.Pool(workers, initializer=init_worker, initargs=(lock,))
         result = pool.map_async(contend, range(workers), chunksize=1)
+
+        def run():
+            result.get()
+    elif kind == "hot_lock":
+        lock = ctx.Lock()
+        pool = ctx.Pool(workers, initializer=init_worker, initargs=(lock,))
+        result = pool.map_async(hot_contend, range(workers), chunksize=1)
 
         def run():
             result.get()

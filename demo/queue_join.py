@@ -13,11 +13,17 @@ What pooltui should show:
 * Diagnosis deadlock_cycle (error) through the join, the feeder join and the pipe, saying
   the parent is at the other end of the pipe.
 
+--heartbeat: the parent also runs a "heartbeat" thread that logs every 0.2 s (a timed wait,
+never touching the queue) and a threading.Timer due in an hour: neither can read the pipe,
+so neither may turn the deadlock into a "probably".
+
 Truth: parent_pid, child_pid, feeder_tid.
 """
 from __future__ import print_function
 
 import os
+import threading
+import time
 
 import _common
 
@@ -38,11 +44,25 @@ def _feeder_writing(child):
     return None
 
 
-def main(demo, size):
+def heartbeat():
+    beats = 0
+    while True:
+        time.sleep(0.2)              # a timed wait; it never touches the queue
+        beats += 1
+
+
+def main(demo, size, with_heartbeat):
     ctx = _common.get_context("fork")
     queue = ctx.Queue()
     child = ctx.Process(target=produce, args=(queue, size), name="producer")
     child.start()
+    if with_heartbeat:
+        beat = threading.Thread(target=heartbeat, name="heartbeat")
+        beat.daemon = True
+        beat.start()
+        timer = threading.Timer(3600, os._exit, (3,))
+        timer.daemon = True
+        timer.start()
 
     def verify():
         feeder = []
@@ -58,7 +78,8 @@ def main(demo, size):
 if __name__ == "__main__":
     def extra(parser):
         parser.add_argument("--size", type=int, default=1 << 20, help="bytes put on the queue (default 1 MiB)")
+        parser.add_argument("--heartbeat", action="store_true", help="also a heartbeat thread and a Timer in the parent")
 
     args = _common.parse_args("queue_join", __doc__, extra=extra)
     demo = _common.Demo("queue_join", args)
-    demo.run(main, demo, args.size)
+    demo.run(main, demo, args.size, args.heartbeat)

@@ -379,6 +379,44 @@ def check_plain_abba(s: Snapshot, truth: dict, version: str) -> None:
         assert str(t["wait_site"]["line"]) in w.summary and short in w.summary
 
 
+def check_acquire_abba(s: Snapshot, truth: dict, version: str) -> None:
+    """Two plain Locks taken with acquire() in opposite orders: no owner recorded, no `with`
+    block; each holder inferred from its own source and locals (past `src.acquire()` where its
+    `src` is that lock). The two locks are told apart (address) and the cycle is an error."""
+    threads = truth["threads"]
+    names = set()
+    for t in threads.values():
+        w = thread_named(s, s.root_pid, t["name"], t["tid"]).wait
+        assert w.kind is WaitKind.LOCK, w
+        lock = _lock_of(s, w)
+        assert lock.addr == int(truth["locks"][t["waits_for"]]["id"], 16), (lock, truth["locks"])
+        holder = threads[truth["locks"][t["waits_for"]]["holder"]]
+        assert [h.tid for h in lock.could_hold] == [holder["tid"]], lock.could_hold
+        names.add(lock.name)
+    assert len(names) == 2, names  # two locks, two names
+    [d] = diagnoses(s, "deadlock_cycle")
+    assert d.severity is Severity.ERROR and set(d.tids) == {t["tid"] for t in threads.values()}, d
+    assert all("acquire() at demo/acquire_abba.py:" in e for e in d.evidence[:2]), d.evidence
+
+
+def check_lonely_wait(s: Snapshot, truth: dict, version: str) -> None:
+    """A forked child's only thread waits, without a timeout, on a threading.Event whose
+    notifier thread exists only in the parent: no_waker (error), the child named."""
+    [d] = diagnoses(s, "no_waker")
+    assert d.severity is Severity.ERROR and d.pids == (truth["child_pid"],), d
+    assert "of a threading.Event" in d.summary and "no other live thread" in d.summary, d.summary
+    assert [x for x in errors(s) if x.kind != "no_waker"] == [], errors(s)
+
+
+def check_dead_result_handler(s: Snapshot, truth: dict, version: str) -> None:
+    """A Pool whose result handler thread died (a raising callback): the parent's map() has
+    no waker -- one no_waker error naming the result handler; no worker said dead."""
+    [d] = diagnoses(s, "no_waker")
+    assert d.severity is Severity.ERROR and d.pids == (truth["parent_pid"],), d
+    assert "result handler" in d.summary and "gh-103061" in d.summary, d.summary
+    assert not diagnoses(s, "lost_task") and not diagnoses(s, "pool_hung") and not diagnoses(s, "crash_loop")
+
+
 def _who(thread: dict, version: str) -> str:
     """How a wait line names a thread: by name, by tid on 2.7 (py-spy reads no names there)."""
     return f"thread {thread['tid']}" if version == "2.7" else f"'{thread['name']}'"
@@ -526,6 +564,9 @@ CHECKS = {
     "nested_lock": check_nested_lock,
     "global_abba": check_abba,
     "plain_abba": check_plain_abba,
+    "acquire_abba": check_acquire_abba,
+    "lonely_wait": check_lonely_wait,
+    "dead_result_handler": check_dead_result_handler,
     "closure_lock": check_placed_rlock,
     "class_lock": check_placed_rlock,
     "orphan_global": check_orphan_global,

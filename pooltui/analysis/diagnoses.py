@@ -3,8 +3,8 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
-from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, locks, managers, roles, unreleasable
-from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, WaitKind, pids_key
+from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, locks, managers, roles, unreleasable, wakers
+from pooltui.model import Certainty, Diagnosis, Kind, Process, Severity, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
 SETTLED = 5.0  # seconds of life after which a worker's average CPU use says what it usually does
@@ -77,10 +77,11 @@ RULES = (
     aioloops.diagnose,
     aioloops.held_across_await,
     *hangs.RULES,
-    handlers.dead_handlers,
     handlers.spinning_handlers,
     faults.stopped,
     lambda s: faults.crash_loops([s]),
+    wakers.lone_waits,
+    wakers.no_result_handler,
     oversubscribed,
     unreadable,
     interpreters.unseen,
@@ -92,6 +93,13 @@ def diagnose(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
     cycles = {pid for d in found if d.kind is Kind.DEADLOCK for pid in d.pids}
     # a lock whose holder is in a deadlock is not "contended": the deadlock is the story
     found = [d for d in found if not (d.kind is Kind.LOCK_CONTENTION and d.pids and d.pids[0] in cycles)]
+    # workers dying in their initializer never took a task: no task was lost, the crash loop is the story;
+    # a pool whose result handler is gone loses no task either: its results are never read
+    looping = {d.pids[0] for d in found if d.kind in (Kind.CRASH_LOOP, Kind.NO_WAKER) and d.pids}
+    found = [d for d in found if not (d.kind in (Kind.LOST_TASK, Kind.POOL_HUNG) and d.pids and d.pids[0] in looping)]
+    # a wait another error already explains (an orphaned lock under a queue.Queue's get()) is that error's story
+    told = {tid for d in found if d.kind is not Kind.NO_WAKER and d.severity is Severity.ERROR for tid in d.tids}
+    found = [d for d in found if not (d.kind is Kind.NO_WAKER and set(d.tids) & told)]
     found.sort(key=lambda d: -d.severity.rank)
     return tuple(found)
 

@@ -33,6 +33,36 @@ def _flowing(q: Process, fds: set[int], writing: bool) -> bool:
     return bool(_in_call(q, fds, not writing))
 
 
+# the code through which a thread reads or writes a pipe or socket: a thread in a timed wait
+# inside one of these (a retry loop around recv(), a selector's timeout) may act on the end
+_IO_FILES = (
+    "multiprocessing/connection.py",
+    "multiprocessing/queues.py",
+    "multiprocessing/managers.py",
+    "socket.py",
+    "selectors.py",
+    "ssl.py",
+    "socketserver.py",
+    "subprocess.py",
+)
+_IO_PACKAGES = ("/asyncio/", "/http/", "/urllib/")
+
+
+def _timed_elsewhere(t: Thread) -> bool:
+    """A thread in a timed wait (a sleep, ``Event.wait(timeout)``: a heartbeat, a
+    ``threading.Timer``) with no frame in code that reads or writes a pipe or socket, and
+    not on a CPU: it wakes by itself, but nothing on its stack could act on this end. It
+    does not end the wait (it is no waker), and it vetoes no cycle (issue 26)."""
+    if t.active or t.wait is None or t.wait.kind is WaitKind.RUNNING:
+        return False
+    # seen to run between two reads (``Thread.ran``) yet back in a wait: it polls (2.7's
+    # Condition.wait(timeout) sleeps in small steps) -- a timed wait too
+    polling = t.ran and t.wait.kind not in (WaitKind.UNKNOWN, WaitKind.IDLE)
+    if not (t.timed is True or t.wait.kind is WaitKind.SLEEP or polling):
+        return False
+    return not any(f.file.endswith(_IO_FILES) or any(d in f.file for d in _IO_PACKAGES) for f in t.frames if not f.native)
+
+
 def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool]:
     """The threads of ``q`` that could act on the other end (its ``fds``) and end the wait:
     (those that can, those that could only once their own unknown wait ends, mutual).
@@ -57,6 +87,8 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
             continue  # blocked reading or writing something else
         if t.polls and not fds & set(t.polls):
             continue  # waits in select/poll on other fds (a select on none is time.sleep() before 3.11)
+        if _timed_elsewhere(t):
+            continue  # a heartbeat's sleep, a Timer's wait: it wakes, but not to touch this end
         free = t.active or t.ran or t.wait.kind in (WaitKind.RUNNING, WaitKind.SLEEP) or t.timed is True
         (can if free or (q.pid, t.tid) in waiting or t.polls else later).append(t)
     return (tuple(can), tuple(later), False) if can else (tuple(later), (), False)

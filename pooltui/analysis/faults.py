@@ -88,6 +88,23 @@ def _deaths(history: Sequence[Snapshot], parent: Process) -> list[Exit]:
     return sorted(seen.values(), key=lambda e: e.at)
 
 
+CRASH_EXITS_BY_CODE = 2  # ... or this many that exited by themselves with a failure code (a raise, sys.exit(1))
+
+
+def _enough(deaths: Sequence[Exit]) -> int:
+    """How many deaths make a loop: a small pool's workers, read in one short capture, may die
+    only twice in it. Two that each *exited* with a failure code (an exception in the
+    initializer: exit code 1), none killed by a signal (an OOM kill of a working pool is
+    lost_task's story), while every worker alive is young, is a loop; otherwise three."""
+    by_code = all(e.status is not None and e.status & 0x7F == 0 and e.status >> 8 != 0 for e in deaths)
+    return CRASH_EXITS_BY_CODE if by_code else CRASH_EXITS
+
+
+def crash_looping(snapshot: Snapshot) -> set[int]:
+    """Pids of the pool parents ``snapshot`` finds in a crash loop."""
+    return {d.pids[0] for d in snapshot.diagnoses if d.kind is Kind.CRASH_LOOP and d.pids}
+
+
 def crash_loops(history: Sequence[Snapshot]) -> list[Diagnosis]:
     """A pool whose workers keep dying young while its parent waits for results."""
     current, out = history[-1], []
@@ -98,7 +115,7 @@ def crash_loops(history: Sequence[Snapshot]) -> list[Diagnosis]:
         deaths = _deaths(history, parent)
         workers = [c for c in current.children(parent.pid) if c.status != "zombie" and c.role in (roles.POOL_WORKER, "unreadable", "other")]
         young = [w for w in workers if current.created - w.create_time < YOUNG]
-        if wait is None or len(deaths) < CRASH_EXITS or (workers and len(young) < len(workers)):
+        if wait is None or len(deaths) < _enough(deaths) or (workers and len(young) < len(workers)):
             continue  # some worker lived long enough: deaths of workers in use are lost_task's story
         codes = sorted({exit_text(e.status) for e in deaths})
         out.append(

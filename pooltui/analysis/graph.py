@@ -39,7 +39,7 @@ from pooltui.analysis.ends import FD_CALLS as FD_CALLS
 from pooltui.analysis.ends import end_edges
 from pooltui.analysis.frames import find, origin
 from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, kind_label, lock_key
-from pooltui.model import Certainty, Diagnosis, Kind, Process, Snapshot, Thread, WaitKind
+from pooltui.model import Certainty, Diagnosis, Kind, Lock, LockHolder, Process, Snapshot, Thread, WaitKind
 
 _THREAD_IDENT = re.compile(r"<\w*Thread\([^,]*, (?:started|stopped)(?: daemon)? (\d+)\)")
 _FIX = {
@@ -69,6 +69,9 @@ def _lock_edges(snapshot: Snapshot) -> list[Edge]:
     out = []
     for lock in snapshot.locks:
         holders = [h for h in (lock.holders or ((lock.holder,) if lock.holder else ())) if h is not None and h.alive and h.tid is not None]
+        certainty, held_by = Certainty.FACT, "is held by"
+        if not holders:
+            holders, certainty, held_by = _could_hold(lock, threads), Certainty.INFERRED, "could only be held by"
         if not holders:
             continue
         targets = tuple((h.pid, h.tid) for h in holders)  # type: ignore[misc]
@@ -76,18 +79,41 @@ def _lock_edges(snapshot: Snapshot) -> list[Edge]:
             t = threads.get(w)
             if t is None or not _live(t) or t.wait is None or t.wait.lock_id not in (lock.id, None) or w in targets:
                 continue
-            held = ", ".join(_label(snapshot, n) for n in targets)
+            why = [f" ({h.evidence})" if certainty is Certainty.INFERRED and h.evidence else "" for h in holders]
+            held = ", ".join(_label(snapshot, n) + because for n, because in zip(targets, why))
             label = kind_label(lock) if lock.type_name in OWNED_LABEL else KIND_LABEL.get(lock.kind, lock.kind)
             out.append(
                 Edge(
                     w,
                     targets,
                     "lock",
-                    f"{_label(snapshot, w)} waits to lock {lock.name} ({label}) <0x{lock.addr:x}> {_frame_text(t)}, which is held by {held}",
-                    Certainty.FACT,
+                    f"{_label(snapshot, w)} waits to lock {lock.name} ({label}){_addr(lock)} {_frame_text(t)}, "
+                    f"which {held_by} {held}",
+                    certainty,
                     lock_key(lock),
                 )
             )
+    return out
+
+
+def _addr(lock: Lock) -> str:
+    """ " <0x7f..>" unless the lock's name already carries its address (``locks._told_apart``)."""
+    addr = f" <0x{lock.addr:x}>"
+    return "" if lock.name.endswith(addr[1:]) else addr
+
+
+def _could_hold(lock: Lock, threads: dict[Node, Thread]) -> list[LockHolder]:
+    """The live threads a lock that records no owner (a plain Lock taken with ``acquire()``)
+    could be held by, from their own source and locals (``capture.holders``: past
+    ``NAME.acquire()`` with NAME this object, no release since): one of them holds it."""
+    if lock.kind not in ("lock", "semaphore"):
+        return []
+    waiting = set(lock.waiters)
+    out = []
+    for h in lock.could_hold:
+        t = threads.get((h.pid, h.tid)) if h.tid is not None else None
+        if t is not None and not t.ghost and (h.pid, h.tid) not in waiting:
+            out.append(h)
     return out
 
 

@@ -14,49 +14,8 @@ sit unread in the pipe and the wait never ends. Said as that, not as a dead work
 from __future__ import annotations
 
 from pooltui.analysis import roles
-from pooltui.analysis.hangs import handler, pool_workers, result_handler_lost, waiter, where
+from pooltui.analysis.hangs import handler, where
 from pooltui.model import Certainty, Diagnosis, Kind, Snapshot, pids_key
-
-DEAD_HANDLER_FIX = (
-    "The result handler's traceback went to the parent's stderr: look there. A pool's results must unpickle in the "
-    "parent (an exception class must accept the args it passes to Exception.__init__); concurrent.futures."
-    "ProcessPoolExecutor fails the future instead of hanging. Restart the pool: it cannot recover."
-)
-
-
-def dead_handlers(snapshot: Snapshot) -> list[Diagnosis]:
-    out = []
-    for parent in snapshot.processes:
-        if parent.role != roles.POOL_PARENT or parent.stopped:
-            continue
-        wait = waiter(parent)
-        if wait is None or not result_handler_lost(parent, wait):
-            continue
-        workers = pool_workers(snapshot, parent)
-        keeper = handler(parent, "worker handler")
-        out.append(
-            Diagnosis(
-                kind=Kind.POOL_HUNG,
-                certainty=Certainty.INFERRED,
-                subject=pids_key((parent.pid,)),
-                summary=(
-                    f"The pool is hung: its result handler thread is gone from pid {parent.pid} while {wait.label} waits for "
-                    f"results in {where(wait)}. It ends only when the pool is shut down with nothing outstanding, so it died "
-                    "(an exception ended it: a result the parent could not unpickle?): what the workers send is never read "
-                    "and the wait can never end. No worker needs to have died."
-                ),
-                pids=(parent.pid, *(w.pid for w in workers)),
-                tids=(wait.tid,),
-                evidence=(
-                    f"pid {parent.pid}: {wait.label} {where(wait)} ({wait.wait.summary if wait.wait else 'waits'})",
-                    f"pid {parent.pid}: the worker handler ({keeper.label if keeper else '?'}) runs, the result handler does not",
-                    f"{len(workers)} worker(s) alive",
-                ),
-                fix=DEAD_HANDLER_FIX,
-            )
-        )
-    return out
-
 
 # A worker handler wakes every 0.1 s (3.8+: or when a worker's sentinel says it exited) and
 # does microseconds of work: far below 1 % of a CPU even for a Pool(64). One that has spent

@@ -92,7 +92,8 @@ def handler(parent: Process, role: str) -> Optional[Thread]:
 def result_handler_lost(parent: Process, wait: Thread) -> bool:
     """``wait`` waits for results (not in ``Pool.join()``, where the result handler ends first
     while the worker handler looks again every 0.1 s), the pool runs (its worker handler is
-    there), and no result handler thread exists: it died (``analysis.handlers``)."""
+    there), and no result handler thread exists: it died (``analysis.wakers.no_result_handler``
+    says so: nobody can deliver the results)."""
     if wait.wait is None or wait.wait.kind is WaitKind.JOIN:
         return False
     return handler(parent, "worker handler") is not None and handler(parent, "result handler") is None
@@ -146,7 +147,7 @@ def pool_hung(snapshot: Snapshot) -> list[Diagnosis]:
         if wait is None or not workers or not all(is_idle_worker(w) for w in workers) or not task_handler_drained(parent):
             continue
         if result_handler_lost(parent, wait):
-            continue  # its result handler died, not a worker: analysis.handlers says so
+            continue  # its result handler died, not a worker: analysis.wakers.no_result_handler says so
         if any(t.active or t.ran for w in workers for t in w.threads) or any(t.active or t.ran for t in parent.threads):
             continue  # someone is on a CPU, or moved when read again: this may be the instant between two tasks
         replaced = [w for w in workers if is_replacement(w, workers)]

@@ -18,6 +18,7 @@ the threads waiting on it. Rules (facts in ARCHITECTURE.md, Lock facts):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Optional
 
@@ -249,8 +250,20 @@ def resolve_holders(snapshot: Snapshot) -> Snapshot:
     unique: dict[str, Lock] = {}
     for lock in resolved:
         unique.setdefault(lock.sem if lock.kind == "semlock" and lock.sem else lock.id, lock)
-    locks = tuple(unique.values())
+    locks = _told_apart(tuple(unique.values()))
     return _with_wait_lines(snapshot.with_(locks=locks))
+
+
+def _told_apart(locks: tuple[Lock, ...]) -> tuple[Lock, ...]:
+    """Two lock objects of one process found under one name (the same parameter `dst` of a
+    function two threads run with the locks swapped) carry their address in their name."""
+    addrs: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for lock in locks:
+        if lock.kind != "semlock" and lock.manager is None:
+            addrs[(lock.pid, lock.name)].add(lock.addr)
+    return tuple(
+        replace(lock, name=f"{lock.name} <0x{lock.addr:x}>") if len(addrs.get((lock.pid, lock.name), ())) > 1 else lock for lock in locks
+    )
 
 
 SEM_VALUE_MAX = 0x7FFFFFFF
@@ -526,13 +539,19 @@ def dead_semaphores(snapshot: Snapshot) -> list[Lock]:
     return out
 
 
-def confirm(first: tuple[Lock, ...], again: tuple[Lock, ...], dead: list[Lock]) -> tuple[Lock, ...]:
+def confirm(first: tuple[Lock, ...], again: tuple[Lock, ...], dead: list[Lock], moved: Collection[tuple[int, int]] = ()) -> tuple[Lock, ...]:
     """The lock facts after a second read of the semaphores the first read found taken by
     no live process: the second read wins (a value read while the lock changed hands is
-    not a fact); a lock taken and unaccounted for in both reads is ``confirmed``."""
+    not a fact). A lock is ``confirmed`` only when it is taken and unaccounted for in both
+    reads *and* none of its waiters ran in between (``moved``: the threads the kernel saw
+    scheduled or out of their futex between the reads). In a healthy, busy pool the counts of
+    64 processes are read one after the other while the lock changes hands thousands of times
+    a second: every read can miss the holder, but a release always wakes a waiter."""
+    moved = set(moved)
     dead_sems = {lock.sem for lock in dead if lock.sem}
+    woken = {lock.sem for lock in dead if any(w in moved for w in lock.waiters)}
     counted = {g.sem for g in again if (g.count or 0) > 0}
-    still = {lock.sem for lock in again if lock.sem in dead_sems and lock.sem_value == 0 and lock.sem not in counted}
+    still = {lock.sem for lock in again if lock.sem in dead_sems and lock.sem_value == 0 and lock.sem not in counted | woken}
     out = [lock for lock in first if lock.sem not in dead_sems]
     out += [replace(lock, confirmed=lock.sem in still) for lock in again if lock.sem in dead_sems]
     return tuple(out)
@@ -541,6 +560,8 @@ def confirm(first: tuple[Lock, ...], again: tuple[Lock, ...], dead: list[Lock]) 
 def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for lock in dead_semaphores(snapshot):
+        if lock.confirmed is False:
+            continue  # read again, it had a holder or its waiters were woken: it changed hands
         certain = lock.confirmed is True
         out.append(
             Diagnosis(
@@ -555,7 +576,8 @@ def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
                 pids=tuple(dict.fromkeys(w[0] for w in lock.waiters)),
                 tids=tuple(w[1] for w in lock.waiters),
                 evidence=(
-                    f"semaphore {lock.sem}: value {lock.sem_value}; no process has count > 0" + (" in two reads a moment apart" if certain else ""),
+                    f"semaphore {lock.sem}: value {lock.sem_value}; no process has count > 0"
+                    + (" in two reads a moment apart, and no waiter was woken in between" if certain else ""),
                 ),
                 fix="Never kill a worker that may hold a shared lock; acquire with a timeout; restart the pool after a worker died.",
             )
@@ -573,6 +595,8 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
             waiters = [w for w in waiters if w[0] != lock.pid]  # a Manager's server thread waits for its client: count the client once
         if not holders or any(not h.alive or h.tid is None for h in holders) or len(waiters) < 2:
             continue
+        if lock.confirmed is False and lock.manager is None:
+            continue  # read again a moment later its waiters had moved: the lock changes hands, no convoy
         held = [threads.get((h.pid, h.tid)) for h in holders]
         if any(x is None or (x[1].wait and (x[1].wait.lock_id or x[1].wait.kind is WaitKind.IDLE)) for x in held):
             continue  # a blocked holder is a chain or a cycle; an idle one abandoned it: not contention
@@ -585,12 +609,16 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
         # instant all the time: read once, that is a guess (info), never a warning
         owned = lock.type_name in OWNED_LABEL
         sure = sure and not owned
+        # a holder on a CPU may be one preempted for a moment while the lock changes hands
+        # thousands of times a second (a healthy busy pool on a loaded machine): said, not warned
+        running = any(x is not None and x[1].wait is not None and x[1].wait.kind is WaitKind.RUNNING for x in held)
         out.append(
             Diagnosis(
                 kind=Kind.LOCK_CONTENTION,
-                certainty=Certainty.FACT if sure else Certainty.GUESS,
+                certainty=Certainty.FACT if sure and not running else Certainty.GUESS,
                 subject=lock_key(lock),
                 summary=f"{len(waiters)} threads wait on {what}, held by {'; and by '.join(doing)}."
+                + (" (Its holder is on a CPU: this may be a lock changing hands fast; dump again to see it stay.)" if running and sure else "")
                 + (
                     ""
                     if sure

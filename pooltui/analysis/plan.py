@@ -112,10 +112,13 @@ def _hung_knot(snapshot: Snapshot) -> frozenset[Node]:
 
 
 def _manager_locks(snapshot: Snapshot) -> dict[str, tuple[Node, ...]]:
-    """A Manager lock's contention or abandonment is concluded from its holder and its waiters
-    read from the Manager at another instant than its clients: its waiters are read again."""
+    """Contention on any lock, and a Manager lock's abandonment, is concluded from a holder and
+    waiters read at different instants (the counts of many processes one after the other; a
+    Manager's holder at another instant than its clients): its waiters are read again, and the
+    lock is ``confirmed`` only when none of them moved (contention whose waiters moved is a
+    lock changing hands: no verdict)."""
     keys = {d.subject for d in snapshot.diagnoses if d.kind in (Kind.LOCK_CONTENTION, Kind.ABANDONED_LOCK)}
-    return {lock.id: lock.waiters for lock in snapshot.locks if lock.manager is not None and lock_key(lock) in keys}
+    return {lock.id: lock.waiters for lock in snapshot.locks if lock_key(lock) in keys}
 
 
 def _positions(p: Process) -> list[list[tuple[str, int]]]:

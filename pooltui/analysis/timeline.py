@@ -127,6 +127,8 @@ def merge(current: Snapshot, history: History, over_time: Sequence[Diagnosis]) -
         said = [d for d in found if d.kind == kind and not hangs.is_guess(d)]
         if said:
             own = [d for d in own if d.kind != kind or (kind == "lost_task" and other_deaths(d, said))]
+    looping = {d.pids[0] for d in [*found, *own] if d.kind is Kind.CRASH_LOOP and d.pids}  # no task was ever taken: none lost
+    found, own = ([d for d in ds if not (d.kind in (Kind.LOST_TASK, Kind.POOL_HUNG) and d.pids[:1] and d.pids[0] in looping)] for ds in (found, own))
     merged = {(d.kind, d.subject or d.summary, d.pids): d for d in [*found, *own]}  # at one severity, what was seen happen first
     return tuple(sorted(merged.values(), key=lambda d: -d.severity.rank))
 

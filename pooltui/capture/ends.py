@@ -174,22 +174,30 @@ def confirm(raw: Snapshot, nodes: Iterable[tuple[int, int]]) -> Snapshot:
     saw them (a different system call or fd, or context switches rising between two reads
     ``CONFIRM_GAP`` apart) marked as not blocked: their pipe, socket and wait4 waits were a
     racy read."""
+    gone = moved(raw, nodes)
+    if not gone:
+        return raw
+    return raw.with_(processes=tuple(_unblock(p, gone) for p in raw.processes))
+
+
+def moved(raw: Snapshot, nodes: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The threads among ``nodes`` that ran between two reads ``CONFIRM_GAP`` apart (context
+    switches rising), or that are no longer in the system call (and on the fd or futex) the
+    capture saw them in; a thread that cannot be read counts as moved."""
     nodes = set(nodes)
     first = {n: (_syscall(*n), _switches(*n)) for n in nodes}
     time.sleep(CONFIRM_GAP)
-    moved = set()
+    out = set()
     threads = {(p.pid, t.tid): t for p in raw.processes for t in p.threads}
     for n, (call, before) in first.items():
         again, after = _syscall(*n), _switches(*n)
         t = threads.get(n)
         if t is None or call is None or again is None or before is None or after is None or before != after:
-            moved.add(n)
+            out.add(n)
             continue
         if kernel.describe(again.nr, again.args)[::2] != (t.syscall, t.fd) or (again.nr, again.args) != (call.nr, call.args):
-            moved.add(n)
-    if not moved:
-        return raw
-    return raw.with_(processes=tuple(_unblock(p, moved) for p in raw.processes))
+            out.add(n)
+    return out
 
 
 def _unblock(p: Process, moved: set[tuple[int, int]]) -> Process:

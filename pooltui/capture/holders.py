@@ -95,12 +95,16 @@ def took_at(pid: int, name: str, thread: Thread, files: Optional[dict] = None, a
         if frame.native or not frame.file or frame.file.startswith("<") or frame.file.endswith("threading.py"):
             continue
         local = frame.local(last) if addr else None
-        if local is not None and local.addr and local.addr != addr:
-            continue
-        # an alias is the same object under a local name: `lk = LOCK; lk.acquire()`
+        # a local NAME that is another object spells another lock by the same name here
+        # (`move(src, dst)` run by two threads with the locks swapped: this frame's `dst` is
+        # the other lock); an alias is the same object under another local name: `lk = LOCK;
+        # lk.acquire()`, or this frame's `src`
+        mine = () if local is not None and local.addr and local.addr != addr else (last,)
         aliases = [loc.name for loc in frame.locals or () if addr and loc.addr == addr and loc.name != last]
+        if not mine and not aliases:
+            continue
         lines = sourcelines.lines_of(pid, frame.file, files)
-        evidence = next((e for e in (_evidence(lines, frame, n) for n in (last, *aliases)) if e), None)
+        evidence = next((e for e in (_evidence(lines, frame, n) for n in (*mine, *aliases)) if e), None)
         if evidence:
             return evidence
     return ""

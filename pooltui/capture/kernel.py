@@ -79,6 +79,21 @@ def _timed(name: str, args: tuple[int, ...]) -> Optional[bool]:
     return False  # read/write/recv/send/accept: no timeout of their own (a socket timeout is a poll first)
 
 
+def caught_signals(pid: int) -> Optional[int]:
+    """SigCgt of /proc/PID/status: the mask of signals the process has a handler for (bit
+    N-1 = signal N), None when unreadable."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            text = f.read(8192)
+    except OSError:
+        return None
+    at = text.find(b"\nSigCgt:")
+    try:
+        return int(text[at + 8 :].split(None, 1)[0], 16) if at >= 0 else None
+    except (ValueError, IndexError):
+        return None
+
+
 def tracer_pid(pid: int) -> Optional[int]:
     """TracerPid of /proc/PID/status: the pid of a debugger/strace holding it, 0 when none."""
     try:

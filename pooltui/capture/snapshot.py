@@ -55,6 +55,7 @@ def _process(info: procs.ProcInfo) -> Process:
         error=info.error,
         exit_code=info.exit_code,
         tracer_pid=kernel.tracer_pid(info.pid) if info.error is None and info.status != "zombie" else None,
+        caught_signals=kernel.caught_signals(info.pid) if info.error is None and info.status != "zombie" else None,
     )
 
 

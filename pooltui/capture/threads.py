@@ -17,6 +17,7 @@ thread's stack, and the stack pointer finds it like any other).
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Optional
 
@@ -46,6 +47,28 @@ def _stack_owners(pid: int, tids: set[int]) -> tuple[list[tuple[memory.Mapping, 
                 owners.append((m, tid))
     guarded = [m for prev, m in zip(maps, maps[1:]) if prev.end == m.start and prev.perms.startswith("---") and m.perms.startswith("rw")]
     return owners, guarded
+
+
+SETTLE_READS = 5  # reads of the stack pointers of threads found running, at most
+SETTLE_GAP = 0.01  # seconds between them
+
+
+def _settle(pid: int, threads: list[Thread], tasks: set[int]) -> dict[int, int]:
+    """id(thread) -> tid for ``threads`` whose ident lies in the stack mapping of one of
+    ``tasks``, reading the tasks' stack pointers again while some were on a CPU."""
+    found: dict[int, int] = {}
+    for _ in range(SETTLE_READS):
+        owners, _guarded = _stack_owners(pid, tasks - set(found.values()))
+        for t in threads:
+            if id(t) in found:
+                continue
+            tid = next((tid for mapping, tid in owners if mapping.contains(t.ident) and tid not in found.values()), None)
+            if tid is not None:
+                found[id(t)] = tid
+        if len(found) == len(threads):
+            break
+        time.sleep(SETTLE_GAP)
+    return found
 
 
 def keeps_fork_threads(python: Optional[str]) -> bool:
@@ -98,9 +121,26 @@ def match_tasks(pid: int, threads: list[Thread], live: set[int], python: Optiona
             if len(candidates) == 1:
                 main = candidates[0]
                 break
+    left = [t for t in unresolved if t is not main]
+    free = sorted(live - taken - ({pid} if main is not None else set()))
+    if left and len(left) <= len(free):
+        # as many live tasks unaccounted for as threads left: these are live threads whose
+        # stack pointer was not read (on a CPU: /proc/PID/task/TID/syscall says "running"),
+        # not fork ghosts -- a live parent thread read as a ghost with tid 0 named "thread 0"
+        # as an orphaned lock's owner (2.7). Their stacks are read again; one left for one task is it.
+        tid_of.update(_settle(pid, left, set(free)))
+        rest = [t for t in left if id(t) not in tid_of]
+        still = sorted(set(free) - set(tid_of.values()))
+        if len(rest) == 1 and len(still) == 1:
+            tid_of[id(rest[0])] = still[0]
+        keep_live = {id(t) for t in left}
+    else:
+        keep_live = set()
     out = []
     for t in threads:
-        if t is main or id(t) in tid_of:
+        if id(t) in keep_live and id(t) not in tid_of:
+            out.append(t)  # live, its task not told: not a ghost
+        elif t is main or id(t) in tid_of:
             tid = pid if t is main else tid_of[id(t)]
             # py-spy could not see this thread's kernel state, so its "active" is a guess
             out.append(replace(t, tid=tid, active=procs.task_state(pid, tid) == "R"))

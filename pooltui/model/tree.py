@@ -167,6 +167,7 @@ class Process:
     reused: bool = False  # stacks carried over from the previous dump (no thread ran since)
     exit_code: Optional[int] = None  # a wait status: a zombie's (/proc/PID/stat field 52) or the kernel's at exit (Exit)
     tracer_pid: Optional[int] = None  # TracerPid (/proc/PID/status): a debugger (or strace) holds it, when not 0
+    caught_signals: Optional[int] = None  # SigCgt (/proc/PID/status): signals it has a handler for (bit N-1 = signal N)
     pipes: tuple[PipeEnd, ...] = ()  # its pipe file descriptors, read when a thread of the tree is blocked on a pipe
     sockets: tuple[SocketEnd, ...] = ()  # its socket file descriptors, read when a thread of the tree is blocked on a socket or pipe
     interpreters: Optional[int] = None  # how many interpreters it runs, when more than one: only one's threads are shown

@@ -41,6 +41,7 @@ class Kind(str, Enum):
     ABANDONED_LOCK = "abandoned_lock"  # a Manager lock no connected client can release (its holder's task ended / it left)
     BLOCKED_EVENT_LOOP = "blocked_event_loop"  # an asyncio loop's thread blocked in a synchronous lock
     OTHER_INTERPRETERS = "other_interpreters"  # sub-interpreters: only one interpreter's threads could be shown
+    NO_WAKER = "no_waker"  # a thread waits, without a timeout, for something no live thread can do
 
     def __str__(self) -> str:
         return self.value
@@ -77,6 +78,7 @@ SEVERITY = {
             Kind.MANAGER_GONE,
             Kind.STOPPED_HOLDS_POOL,
             Kind.ABANDONED_LOCK,
+            Kind.NO_WAKER,
         ),
         Severity.ERROR,
     ),

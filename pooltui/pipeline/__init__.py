@@ -61,6 +61,10 @@ class Collector(Protocol):
     async def read_joins(self, raw: Snapshot, wanted: plan.Threads, timeout: float) -> Snapshot:
         """``raw`` with the joined thread / Condition lock holder of ``wanted`` threads."""
 
+    async def woken(self, raw: Snapshot, nodes: Collection[Node]) -> set[Node]:
+        """The threads among ``nodes`` that ran, or left the call they were seen in, across a
+        short gap (read from the kernel)."""
+
     async def moved(self, raw: Snapshot, nodes: Collection[Node]) -> Snapshot:
         """``raw`` itself when none of ``nodes`` moved a moment later, else with those unblocked."""
 
@@ -86,9 +90,12 @@ class Refresh:
 async def fulfil(collector: Collector, raw: Snapshot, wanted: plan.Plan, options: CaptureOptions) -> Snapshot:
     """``raw`` with exactly the facts ``wanted`` asks for read by ``collector``."""
     if wanted.locks:
+        # a semaphore taken by no live process: were any of its waiters woken before it is read
+        # again (a release always wakes one)? then the second read wins (analysis.locks.confirm)
+        woken = await collector.woken(raw, {w for lock in wanted.recheck for w in lock.waiters}) if wanted.recheck else set()
         found, notes = await collector.read_locks(raw, wanted.locks, options.timeout)
-        if wanted.recheck:  # the second read wins for a semaphore taken by no live process
-            found, notes = confirm(raw.locks, found, list(wanted.recheck)), ()
+        if wanted.recheck:
+            found, notes = confirm(raw.locks, found, list(wanted.recheck), woken), ()
         raw = raw.with_(locks=found, notes=raw.notes + notes)
     if wanted.ends:
         raw = await collector.read_ends(raw)

@@ -163,5 +163,8 @@ class LiveCollector:
     async def read_joins(self, raw: Snapshot, wanted: Threads, timeout: float) -> Snapshot:
         return await joins.with_joined(raw, {pid: set(tids) for pid, tids in wanted.items()}, timeout)
 
+    async def woken(self, raw: Snapshot, nodes: Collection[Node]) -> set[Node]:
+        return await asyncio.to_thread(ends.moved, raw, nodes)
+
     async def moved(self, raw: Snapshot, nodes: Collection[Node]) -> Snapshot:
         return await asyncio.to_thread(ends.confirm, raw, nodes)

@@ -175,13 +175,13 @@ def test_a_pool_whose_result_handler_died_is_said_to_have_lost_it_not_a_worker(p
     The verdict names the handler; it does not blame a dead worker or send the user to dmesg."""
     demo = start_demo("pool_handler", python)
     rc, snap = snapshot(demo.pid)
-    found = of_kind(snap, "pool_hung")
+    found = of_kind(snap, "no_waker")  # nobody can deliver the results (analysis.wakers.no_result_handler)
     assert rc == 1 and len(found) == 1, snap["diagnoses"]
     d = found[0]
-    assert d["severity"] == "error" and "result handler thread is gone" in d["summary"], d["summary"]
+    assert d["severity"] == "error" and "result handler thread" in d["summary"] and "gone" in d["summary"], d["summary"]
     assert "worker died" not in d["summary"] and "dmesg" not in d["fix"], d
-    assert set(demo.truth["worker_pids"]) <= set(d["pids"]) and d["pids"][0] == demo.pid
-    assert of_kind(snap, "lost_task") == []
+    assert d["pids"][0] == demo.pid
+    assert of_kind(snap, "lost_task") == [] and of_kind(snap, "pool_hung") == []
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))

@@ -64,8 +64,11 @@ def test_join_of_a_thread_that_waits_for_the_joiners_lock_is_a_deadlock(python, 
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
-def test_joining_a_child_whose_queue_feeder_is_blocked_on_a_full_pipe_is_a_deadlock(python, start_demo):
-    demo = start_demo("queue_join", python)
+@pytest.mark.parametrize("extra", [(), ("--heartbeat",)], ids=["alone", "heartbeat"])
+def test_joining_a_child_whose_queue_feeder_is_blocked_on_a_full_pipe_is_a_deadlock(extra, python, start_demo):
+    # --heartbeat: a sleeping heartbeat thread and a Timer in the parent cannot read the pipe:
+    # they are no wakers and veto nothing (it was "Probably", exit 0)
+    demo = start_demo("queue_join", python, *extra)
     rc, found = snapshot(demo.pid)
     d = one(found, "deadlock_cycle")
     truth = demo.truth

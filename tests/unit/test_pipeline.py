@@ -49,6 +49,10 @@ class FakeCollector:
         self.log.append("read_joins")
         return raw.with_(processes=tuple(raw.processes))
 
+    async def woken(self, raw: Snapshot, nodes: Collection[Node]) -> set[Node]:
+        self.log.append("woken")
+        return set()  # no waiter ran: the recorded facts stand
+
     async def moved(self, raw: Snapshot, nodes: Collection[Node]) -> Snapshot:
         self.log.append("moved")
         return raw  # nothing moved: the recorded verdicts stand

@@ -20,6 +20,7 @@ ERRORS = {
     "manager_gone",
     "stopped_holds_pool",
     "abandoned_lock",
+    "no_waker",
 }
 
 

@@ -1,0 +1,29 @@
+"""A healthy, busy pool whose 64 workers take one multiprocessing.Lock for microseconds,
+thousands of times a second in all (demo/healthy_corpus.py --kind hot_lock): each capture
+reads the lock while it changes hands. No capture may say dead_holder (the error a cron job
+pages on) or lock_contention: the verdicts stand only when the waiters were not woken
+between two reads. POOLTUI_HOT_LOCK_CAPTURES=N sets the captures per interpreter (the
+issue's check is 200; a test run takes 30)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pooltui.model import Severity
+from tests.conftest import capture, interpreter_params
+
+pytestmark = pytest.mark.live
+
+CAPTURES = int(os.environ.get("POOLTUI_HOT_LOCK_CAPTURES", "30"))
+
+
+@pytest.mark.parametrize("python", interpreter_params(("2.7", "3.8", "3.11", "3.13")))
+def test_a_lock_changing_hands_draws_no_warning(python, start_demo):
+    demo = start_demo("healthy_corpus", python, "--kind", "hot_lock", "--workers", "64")
+    loud = []
+    for i in range(CAPTURES):
+        s = capture(demo.pid)
+        loud += [(i, d.kind.value, d.certainty.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO]
+    assert loud == []

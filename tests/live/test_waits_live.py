@@ -1,0 +1,101 @@
+"""Waits whose holders or wakers are not recorded anywhere, on real targets: two plain Locks
+taken with acquire() in opposite orders (named by module globals, and passed as arguments
+to one function two threads run)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import capture, interpreter_params
+from tests.expectations import check_acquire_abba
+
+pytestmark = pytest.mark.live
+VERSIONS = ("2.7", "3.8", "3.11", "3.13")
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("spelling", ["argument", "global"])
+def test_acquire_abba_is_a_deadlock(spelling, python, start_demo):
+    demo = start_demo("acquire_abba", python, "--spelling", spelling)
+    check_acquire_abba(capture(demo.pid), demo.truth, demo.info["python"].rsplit(".", 1)[0])
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_small_pools_crash_loop_is_said_from_one_snapshot_and_loses_no_task(python, start_demo):
+    """Pool(2) whose initializer raises: one snapshot (no --samples) sees two or three deaths,
+    each exit code 1; it is a crash loop, and no task is said lost (none was ever taken)."""
+    demo = start_demo("crash_loop", python, "--workers", "2")
+    for _ in range(3):
+        s = capture(demo.pid)
+        kinds = [d.kind.value for d in s.diagnoses]
+        assert "crash_loop" in kinds and "lost_task" not in kinds and "pool_hung" not in kinds, [(d.kind.value, d.summary) for d in s.diagnoses]
+
+
+@pytest.mark.parametrize("python", interpreter_params(("2.7",)))
+def test_live_threads_on_a_cpu_are_never_fork_ghosts(python):
+    """CPython 2.7: py-spy often reports every thread with OS tid 0; a thread on a CPU has no
+    stack pointer to tie its ident to its task. Such a live thread was read as a fork ghost
+    (tid 0), and an orphaned-lock verdict then named "thread 0" as the owner."""
+    import os
+    import subprocess
+    from dataclasses import replace
+
+    from pooltui.capture.threads import match_tasks
+
+    target = subprocess.Popen([python, os.path.join(os.path.dirname(__file__), "..", "targets", "spinning_threads.py")], stdout=subprocess.PIPE)
+    try:
+        assert target.stdout.readline().strip() == b"ready"
+        for _ in range(5):
+            s = capture(target.pid)
+            [p] = s.processes
+            live = {int(t) for t in os.listdir(f"/proc/{p.pid}/task")}
+            as_pyspy_27 = [replace(t, tid=0) for t in p.threads]  # what py-spy gives on 2.7 when it cannot see tids
+            got = match_tasks(p.pid, as_pyspy_27, live, "2.7")
+            assert not [t for t in got if t.ghost], [(t.ident, t.tid, t.ghost) for t in got]
+            tids = [t.tid for t in got if t.tid]
+            assert len(tids) == len(set(tids)) and set(tids) <= live, tids
+    finally:
+        target.kill()
+        target.wait()
+
+
+SHAPES = ["event", "queue", "condition", "future"]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_forked_child_waiting_on_its_parents_notifier_has_no_waker(shape, python, start_demo):
+    """The child's only thread waits, without a timeout, on a threading primitive whose
+    notifier thread exists only in the parent (future: an executor whose threads exist only
+    in the parent): nobody can end it (an error, naming what)."""
+    from pooltui.model import Severity
+
+    if shape == "future" and "/2.7" in python:
+        pytest.skip("concurrent.futures needs Python 3")
+    demo = start_demo("lonely_wait", python, "--shape", shape)
+    s = capture(demo.pid)
+    child = demo.truth["child_pid"]
+    [d] = [d for d in s.diagnoses if d.kind.value == "no_waker"]
+    assert d.severity is Severity.ERROR and d.pids == (child,) and d.summary.startswith("Nobody can end this wait"), d
+    what = {
+        "event": "of a threading.Event",
+        "queue": "of a queue.Queue",
+        "condition": "of a threading.Condition",
+        "future": "of a concurrent.futures Future",
+    }[shape]
+    assert what in d.summary and "no other live thread" in d.summary, d.summary
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_healthy_twin_of_a_lonely_wait_draws_nothing(shape, python, start_demo):
+    """The same child with a notifier thread of its own (asleep), polling get(timeout=...), or
+    an executor created after fork."""
+    from pooltui.model import Severity
+
+    if shape == "future" and "/2.7" in python:
+        pytest.skip("concurrent.futures needs Python 3")
+    demo = start_demo("lonely_wait", python, "--shape", shape, "--healthy")
+    for _ in range(3):
+        s = capture(demo.pid)
+        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
