@@ -21,7 +21,6 @@ was found.
 
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass
 from typing import Optional
@@ -86,20 +85,8 @@ def _interpreter(mem: TargetMemory) -> Optional[tuple[_Chain, int]]:
 
 def _symbol(mem: TargetMemory, name: str) -> Optional[int]:
     """A dynamic symbol of libpython when one is mapped, else of the executable."""
-    try:
-        exe = os.readlink(f"/proc/{mem.pid}/exe").replace(" (deleted)", "")
-    except OSError:
-        exe = ""
-    candidates = [m for m in mem.maps if m.offset == 0 and "libpython" in m.path.rpartition("/")[2]]
-    candidates += [m for m in mem.maps if m.offset == 0 and m.path == exe]
-    for mapping in candidates:
-        try:
-            addr = symbols.address_of(mem, mapping, name)
-        except MemoryFault:  # not an ELF object as expected: try the next
-            continue
-        if addr:
-            return addr
-    return None
+    found = symbols.interpreter_symbol(mem, name)
+    return found[0] if found is not None else None
 
 
 def _u64(mem: TargetMemory, addr: int) -> int:

@@ -140,17 +140,11 @@ class StackMemory(ObjectMemory):
 
     def runtime(self) -> int:
         """Address of ``_PyRuntime``: in libpython when one is mapped, else in the executable."""
-        exe = self.exe
-        candidates = [m for m in self.maps if m.offset == 0 and "libpython" in m.path.rpartition("/")[2]]
-        candidates += [m for m in self.maps if m.offset == 0 and m.path == exe]
-        for mapping in candidates:
-            try:
-                addr = symbols.address_of(self, mapping, "_PyRuntime")
-            except MemoryFault:  # not an ELF object as expected: try the next
-                continue
-            if addr:
-                self.binary = (mapping.dev, mapping.inode)
-                return addr
+        found = symbols.interpreter_symbol(self, "_PyRuntime")
+        if found is not None:
+            addr, mapping = found
+            self.binary = (mapping.dev, mapping.inode)
+            return addr
         raise Unreadable(f"no _PyRuntime symbol found in process {self.pid}", pid=self.pid)
 
     def interpreter(self) -> tuple[int, int]:

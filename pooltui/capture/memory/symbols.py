@@ -138,3 +138,20 @@ def address_of(mem: ProcessMemory, mapping: Mapping, name: str) -> Optional[int]
     bias, dynamic = _bias(mem, mapping.start)
     value = _lookup(mem, bias, dynamic, name.encode())
     return None if value is None else bias + value
+
+
+def interpreter_symbol(mem: ProcessMemory, name: str) -> Optional[tuple[int, Mapping]]:
+    """Where dynamic symbol ``name`` of the interpreter is -- in libpython when one is mapped,
+    else in the executable -- with the first mapping of the object that defines it; None when
+    neither does."""
+    exe = mem.exe
+    candidates = [m for m in mem.maps if m.offset == 0 and "libpython" in m.path.rpartition("/")[2]]
+    candidates += [m for m in mem.maps if m.offset == 0 and m.path == exe]
+    for mapping in candidates:
+        try:
+            addr = address_of(mem, mapping, name)
+        except MemoryFault:  # not an ELF object as expected: try the next
+            continue
+        if addr:
+            return addr, mapping
+    return None
