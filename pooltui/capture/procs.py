@@ -268,19 +268,13 @@ def any_running(sched: dict[int, Sched]) -> bool:
     return not sched or any(state == "R" for state, _ in sched.values())
 
 
-_UNKNOWN = object()
-
-
 def _python_version(pid: int, create_time: float, exe: str) -> Optional[str]:
     """``python_version``, read at most once per process (identity): /proc/PID/maps is long.
     Kept in the capture's state (``capture.state``), least recently asked first out: a pool
     whose workers are replaced all day leaves the gone ones to be dropped, not the live."""
     versions = state.current().versions
     key = (pid, create_time)
-    known = versions.get(key, _UNKNOWN)  # type: ignore[arg-type]
-    if known is not _UNKNOWN:
-        return known  # type: ignore[return-value]
-    return versions.put(key, python_version(pid, exe))
+    return versions.get_or_put(key, lambda: python_version(pid, exe))
 
 
 def _is_mp_bootstrap(cmdline: tuple[str, ...]) -> bool:

@@ -24,6 +24,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 F = TypeVar("F", bound=Callable[..., Any])
 
+_MISSING: Any = object()  # get()'s default where a kept None must be told from nothing kept
 ENTRY = 64  # bytes charged for an entry's own bookkeeping (dict slot, key tuple, links)
 _DEPTH = 4  # size_of looks this deep into nested tuples / objects: deeper costs are charged flat
 
@@ -97,6 +98,13 @@ class ByteLRU(Generic[K, V]):
                 self._bytes -= freed
         return value
 
+    def get_or_put(self, key: K, compute: Callable[[], V]) -> V:
+        """The value kept for ``key`` (a kept None included), else ``compute()``, kept."""
+        found = self.get(key, _MISSING)  # type: ignore[arg-type]
+        if found is _MISSING:
+            return self.put(key, compute())
+        return found  # type: ignore[return-value]
+
     def pop(self, key: K, default: Optional[V] = None) -> Optional[V]:
         with self._lock:
             found = self._data.pop(key, None)
@@ -117,14 +125,10 @@ def memoize(max_bytes: int) -> Callable[[F], F]:
 
     def wrap(fn: F) -> F:
         cache: ByteLRU[tuple, Any] = ByteLRU(max_bytes)
-        missing = object()
 
         @functools.wraps(fn)
         def cached(*args: Any) -> Any:
-            found = cache.get(args, missing)
-            if found is missing:
-                found = cache.put(args, fn(*args))
-            return found
+            return cache.get_or_put(args, lambda: fn(*args))
 
         cached.cache = cache  # type: ignore[attr-defined]
         cached.cache_clear = cache.clear  # type: ignore[attr-defined]

@@ -57,11 +57,7 @@ def check_build(version: tuple[int, int], paths: Iterable[str]) -> Optional[str]
     # the workers of a fork pool map the same files (~0.3 ms of basenames and patterns each)
     key = (tuple(version), tuple(paths))
     cache = state.current().builds
-    missing = object()
-    found = cache.get(key, missing)  # type: ignore[arg-type]
-    if found is missing:
-        found = cache.put(key, _check_build(*key))
-    return found  # type: ignore[return-value]
+    return cache.get_or_put(key, lambda: _check_build(*key))
 
 
 def versions_named(paths: Iterable[str]) -> set[tuple[int, int]]:
