@@ -37,6 +37,7 @@ _CALLS: dict[int, tuple[str, Optional[int]]] = {
     47: ("recvmsg", 0),
     61: ("wait4", None),  # wait4(pid, ...): the pid is read by describe
     202: ("futex", None),
+    219: ("restart_syscall", None),  # an interrupted wait resumed (describe: what it tells)
     230: ("clock_nanosleep", None),
     232: ("epoll_wait", None),
     247: ("waitid", None),
@@ -74,6 +75,12 @@ def _timed(name: str, args: tuple[int, ...]) -> Optional[bool]:
         return None if arg(4) is None else arg(4) != 0
     if name == "ppoll":
         return None if arg(2) is None else arg(2) != 0
+    if name == "restart_syscall":
+        # the kernel resumes through restart_syscall only a call interrupted (a ptrace stop:
+        # py-spy's pause) that keeps a deadline: a sleep, a futex wait with a timeout (an
+        # untimed one is re-run as futex) -- or a poll(), whose -1 timeout the registers
+        # still hold (the interrupted call's arguments): forever, or not known
+        return None if arg(2) is None or (arg(2) & 0xFFFFFFFF) == 0xFFFFFFFF else True
     if name in ("wait4", "waitid"):
         return False  # a blocking wait for a child (WNOHANG returns at once, never blocks)
     return False  # read/write/recv/send/accept: no timeout of their own (a socket timeout is a poll first)

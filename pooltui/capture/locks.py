@@ -170,11 +170,13 @@ async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> 
     return await worker.run(lambda: {t.tid: sourcelines.with_code(t.frames, proc.pid) for t in matched})
 
 
-# a thread py-spy saw idle that reads "running" (or -1, or restart_syscall) right after a
-# dump that paused its process has not yet been scheduled back into the call the pause
-# interrupted: on a loaded machine all of a process's threads read so for a while, and a
-# deadlock read then had no futex to follow ("No problems found"). Read again, bounded.
-_RESUMING = (None, -1, 219)  # "running", not in a system call, restart_syscall (x86-64)
+# a thread py-spy saw idle that reads "running" (or -1) right after a dump that paused its
+# process has not yet been scheduled back into the call the pause interrupted: on a loaded
+# machine all of a process's threads read so for a while, and a deadlock read then had no
+# futex to follow ("No problems found"). Read again, bounded. Not restart_syscall (219): a
+# timed wait the pause interrupted sits in it until its deadline (a Timer's hour), so
+# reading again only spent SETTLE_SECONDS (kernel.describe: a timed wait).
+_RESUMING = (None, -1)  # "running", not in a system call
 SETTLE_SECONDS = 0.5
 SETTLE_STEP = 0.02
 

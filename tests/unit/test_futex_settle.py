@@ -25,9 +25,18 @@ def _reads(monkeypatch, *results):
 
 
 def test_a_lock_waiter_read_running_is_read_again_until_it_sleeps(monkeypatch):
-    _reads(monkeypatch, memory.Syscall(7, None), memory.Syscall(7, 219), FUTEX)
+    _reads(monkeypatch, memory.Syscall(7, None), memory.Syscall(7, -1), FUTEX)
     proc = asyncio.run(locks.with_futex_settled(_proc("with ACCOUNTS_LOCK:")))
     assert proc.threads[0].futex == 0x7F0000001000
+
+
+def test_a_timed_wait_the_pause_interrupted_is_not_waited_for(monkeypatch):
+    # restart_syscall: a futex wait with a timeout resumed after the pause; it stays in it
+    # until its deadline (a Timer's hour), so reading again would only spend SETTLE_SECONDS
+    restarted = memory.Syscall(7, 219, (0x7F0000001000, 0x189, 0, 0x7F0000002000, 0, 0xFFFFFFFF))
+    _reads(monkeypatch, restarted)  # a second read would raise StopIteration
+    proc = asyncio.run(locks.with_futex_settled(_proc("with ACCOUNTS_LOCK:")))
+    assert proc.threads[0].syscall == "restart_syscall" and proc.threads[0].timed is True
 
 
 def test_a_thread_running_its_own_code_is_not_waited_for(monkeypatch):
