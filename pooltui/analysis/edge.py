@@ -16,7 +16,7 @@ class Edge:
 
     waiter: Node
     targets: tuple[Node, ...]
-    via: str  # lock | future | join | pool | pipe | socket | condition
+    via: str  # lock | future | join | pool | pipe | socket | condition | notify
     evidence: str
     certainty: Certainty
     subject: str = ""  # the lock key, when the edge is a lock

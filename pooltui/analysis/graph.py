@@ -12,6 +12,10 @@ threads acts", with the evidence and how it is known:
 - a pool result (``map``/``get``): to the pool's workers inside a task;
 - a ``Condition.wait()`` whose lock another thread holds (its RLock's owner, read from the
   Condition object): to that thread, the only one that can notify it now;
+- a ``Condition``/``Event``/``queue.Queue``/Future wait with no timeout (the kernel says so)
+  that no rule above follows: to every other live thread of its process, the only ones
+  that could notify, set or fill it (``analysis.wakers``); when each of them waits on
+  the waiter in turn, nobody can;
 - a blocked ``write()``/``read()``/``recv()``/``send()`` on a pipe or a socket: to the threads
   of every other process of the tree holding the other end (a pipe's inode in /proc/PID/fd;
   a socket's peer inode from sock_diag or /proc/net/tcp) that could act on it: those blocked
@@ -30,7 +34,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from pooltui.analysis import hangs, managers, roles
+from pooltui.analysis import hangs, managers, roles, wakers
 from pooltui.analysis.edge import Edge, Node
 from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
@@ -56,6 +60,11 @@ _FIX = {
     "socket": (
         "Two processes each wait for the other over a connection: never block on a reply from a process that is itself "
         "waiting for you (its pool results, its join); give every recv() a timeout, or answer from a thread that waits on nothing else."
+    ),
+    "notify": (
+        "Nothing left in this process can notify, set or fill what these threads wait on: every thread that could waits on "
+        "them in turn. Notify (or set, put) before waiting on anything else, never wait while holding what the notifier "
+        "needs, create the notifying thread in the process that waits (after fork), and wait with a timeout that is checked."
     ),
     "pipe": (
         "Drain a multiprocessing.Queue before joining the process that put into it (the 'joining processes that use "
@@ -87,8 +96,7 @@ def _lock_edges(snapshot: Snapshot) -> list[Edge]:
                     w,
                     targets,
                     "lock",
-                    f"{_label(snapshot, w)} waits to lock {lock.name} ({label}){_addr(lock)} {_frame_text(t)}, "
-                    f"which {held_by} {held}",
+                    f"{_label(snapshot, w)} waits to lock {lock.name} ({label}){_addr(lock)} {_frame_text(t)}, which {held_by} {held}",
                     certainty,
                     lock_key(lock),
                 )
@@ -311,9 +319,45 @@ def _condition_edges(snapshot: Snapshot) -> list[Edge]:
     return out
 
 
+_NOTIFIED = (WaitKind.CONDITION, WaitKind.EVENT, WaitKind.QUEUE_GET, WaitKind.QUEUE_PUT)
+_NO_USER_CODE = ("worker handler",)  # a Pool's thread that only replaces workers: it notifies nothing of the user's
+
+
+def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
+    """A thread waiting on a process-private primitive (a ``threading.Condition``/``Event``,
+    a ``queue.Queue``, a Future: ``wakers.primitive``) with no timeout -- a kernel fact, and
+    not seen to run -- that no other edge follows can be ended only by another live thread
+    of its own process (a thread of the parent does not exist after fork): it waits on all
+    of them. Who could end it is not known better than that, so any one of them that is
+    free (running, in a timed wait, waiting for work, or on something the graph does not
+    follow) ends it; when every one of them waits, in turn, on the waiter, nobody can. In
+    the main thread of CPython 3 a signal handler could end it too: then a guess."""
+    out = []
+    for p in snapshot.processes:
+        if p.status == "zombie":
+            continue
+        for t in p.threads:
+            me = (p.pid, t.tid)
+            if me in followed or not _live(t) or t.ran or t.timed is not False or t.wait is None or t.wait.kind not in _NOTIFIED:
+                continue
+            what = wakers.primitive(t)
+            others = tuple((p.pid, x.tid) for x in p.threads if x.tid != t.tid and not x.ghost and x.role not in _NO_USER_CODE)
+            if what is None or not others:
+                continue  # alone: wakers.lone_waits says nobody can
+            handler = t.tid == p.pid and wakers.signal_handlers(p) is not False
+            names = ", ".join(_label(snapshot, n) for n in others)
+            text = (
+                f"{_label(snapshot, me)} waits, without a timeout, on {what} at {_at(t)}: only a thread of pid {p.pid} can end it, "
+                f"and it has {names}" + (" (or a signal handler in its main thread)" if handler else "")
+            )
+            out.append(Edge(me, others, "notify", text, Certainty.GUESS if handler else Certainty.INFERRED))
+    return out
+
+
 def edges(snapshot: Snapshot) -> list[Edge]:
     found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_join_edges(snapshot), *_pool_edges(snapshot), *_condition_edges(snapshot)]
     found += managers.could_hold_edges(snapshot) + managers.in_flight_edges(snapshot)
+    found += _notify_edges(snapshot, {e.waiter for e in found})
     return found + end_edges(snapshot, {e.waiter for e in found})
 
 
@@ -378,7 +422,16 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
-_FIX_OF = {"lock": "lock", "future": "future", "join": "future", "pool": "pool", "pipe": "pipe", "socket": "socket", "condition": "condition"}
+_FIX_OF = {
+    "lock": "lock",
+    "future": "future",
+    "join": "future",
+    "pool": "pool",
+    "pipe": "pipe",
+    "socket": "socket",
+    "condition": "condition",
+    "notify": "notify",
+}
 _VIA_WORDS = {
     "lock": "a lock",
     "future": "a future",
@@ -387,4 +440,5 @@ _VIA_WORDS = {
     "pipe": "a pipe",
     "socket": "a socket",
     "condition": "a Condition's notify",
+    "notify": "a notify, set or put",
 }

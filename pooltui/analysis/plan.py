@@ -144,10 +144,10 @@ def parked(previous: Optional[Snapshot], snapshot: Snapshot) -> list[int]:
     return [p.pid for p in snapshot.processes if waiting(p) and p.key in before and _positions(before[p.key]) == _positions(p)]
 
 
-def confirmations(snapshot: Snapshot, previous: Optional[Snapshot], *, facts: bool, ends_read: bool, look: bool) -> Plan:
+def confirmations(snapshot: Snapshot, previous: Optional[Snapshot], *, facts: bool, look: bool) -> Plan:
     """What the verdicts of ``snapshot`` (analysed and concluded over time) ask to read again
     before they stand. ``facts``: lock facts were read this refresh (not kept from the last);
-    ``ends_read``: so were the ends; ``look``: closer looks are wanted (no --locals)."""
+    ``look``: closer looks are wanted (no --locals)."""
     maxtasks: tuple[int, ...] = ()
     closer: tuple[int, ...] = ()
     if look:
@@ -156,7 +156,10 @@ def confirmations(snapshot: Snapshot, previous: Optional[Snapshot], *, facts: bo
         stuck += [pid for pid in parked(previous, snapshot) if pid not in ask]
         maxtasks, closer = tuple(sorted(ask)), tuple(dict.fromkeys(stuck))
     return Plan(
-        knot=(_knot(snapshot) if facts and ends_read else frozenset()) | _hung_knot(snapshot),
+        # a deadlock read from system calls (ends, wait4, a futex wait with no timeout under a
+        # Condition/Event/queue) is read again before it stands: one of them may have been
+        # woken between two threads' reads
+        knot=(_knot(snapshot) if facts else frozenset()) | _hung_knot(snapshot),
         manager_locks=_manager_locks(snapshot) if facts else {},
         closer=closer,
         maxtasks=maxtasks,

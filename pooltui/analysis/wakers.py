@@ -35,7 +35,7 @@ FIX = (
 )
 
 
-def _primitive(t: Thread) -> Optional[str]:
+def primitive(t: Thread) -> Optional[str]:
     """What a thread waits on in words, when it is a process-private primitive of the
     standard library (never a multiprocessing one: another process may end that)."""
     user = innermost_user(t.frames)
@@ -70,7 +70,7 @@ def _alone(p: Process) -> Optional[Thread]:
     return live[0] if len(live) == 1 else None
 
 
-def _handlers(p: Process) -> Optional[bool]:
+def signal_handlers(p: Process) -> Optional[bool]:
     """Whether a Python signal handler could run in the blocked main thread: CPython 2.7
     runs none while a lock acquire blocks (it is not interruptible); on 3.x any handler for
     a signal other than SIGINT could. None: not known (the mask was not read)."""
@@ -95,7 +95,7 @@ def lone_waits(snapshot: Snapshot) -> list[Diagnosis]:
         t = _alone(p)
         if t is None or p.status == "zombie" or t.wait is None or t.wait.kind not in _PRIVATE_KINDS or t.timed is not False:
             continue
-        what = _primitive(t)
+        what = primitive(t)
         if what is None:
             continue
         where = t.wait.summary
@@ -103,7 +103,7 @@ def lone_waits(snapshot: Snapshot) -> list[Diagnosis]:
         why = f"pid {p.pid} has no other live thread" + (
             f" (the {len(ghosts)} thread state(s) it keeps are copies of its parent's threads from fork(): they do not run here)" if ghosts else ""
         )
-        handler = _handlers(p) if t.tid == p.pid else False
+        handler = signal_handlers(p) if t.tid == p.pid else False
         if handler is not False:
             out.append(
                 Diagnosis(

@@ -119,12 +119,11 @@ async def _manager_confirmed(collector: Collector, raw: Snapshot, waiters: Mappi
 @dataclass(frozen=True)
 class Facts:
     """What the rounds of facts before the rules read: the raw capture with them, it
-    prepared and resolved (holders, no verdict), and whether the ends were read."""
+    prepared and resolved (holders, no verdict)."""
 
     raw: Snapshot
     prepared: Snapshot
     resolved: Snapshot
-    ends_read: bool = False
 
 
 async def read_facts(collector: Collector, raw: Snapshot, prepared: Snapshot, options: CaptureOptions, previous: Optional[Snapshot]) -> Facts:
@@ -144,7 +143,7 @@ async def read_facts(collector: Collector, raw: Snapshot, prepared: Snapshot, op
         if read is not raw:
             prepared, raw = await asyncio.to_thread(_with_facts, prepared, raw, read, previous), read
             resolved = await asyncio.to_thread(resolve, prepared)
-    return Facts(raw, prepared, resolved, first.ends)
+    return Facts(raw, prepared, resolved)
 
 
 def _with_facts(prepared: Snapshot, basis: Snapshot, raw: Snapshot, previous: Optional[Snapshot]) -> Snapshot:
@@ -184,7 +183,7 @@ async def refresh(
     snapshot = await asyncio.to_thread(judge, resolved)  # the rules, once
     window = history.then(snapshot)
     snapshot = timeline.conclude(window)
-    asked = plan.confirmations(snapshot, previous, facts=facts, ends_read=read.ends_read, look=not options.locals)
+    asked = plan.confirmations(snapshot, previous, facts=facts, look=not options.locals)
     if asked:
         confirmed = await fulfil(collector, raw, asked, options)
         if confirmed is not raw:  # a verdict's confirmation changed what was read: the rules again

@@ -1,0 +1,51 @@
+"""Who can end a wait on a process-private primitive (a threading.Event, Condition, a
+queue.Queue): only a thread of the waiter's own process. When every such thread waits, in
+turn, on the waiter, nobody can -- a deadlock through notifications no rule names
+(demo/stuck_notify.py, in a forked worker: no thread is missing, no lock crossed a fork)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import capture, interpreter_params
+
+pytestmark = pytest.mark.live
+VERSIONS = ("2.7", "3.8", "3.11", "3.13")
+STUCK = {
+    "queue_event": ("wait() of a threading.Event", "get() of a queue.Queue"),
+    "cond_lock": ("STATE_LOCK", "wait() of a threading.Condition"),
+    "join": ("joins ", "wait() of a threading.Condition"),
+}
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("shape", sorted(STUCK))
+def test_threads_that_each_wait_for_the_other_to_notify_are_a_deadlock(shape, python, start_demo):
+    from pooltui.model import Kind, Severity
+
+    demo = start_demo("stuck_notify", python, "--shape", shape)
+    truth = demo.truth
+    s = capture(demo.pid)
+    found = [d for d in s.diagnoses if d.kind is Kind.DEADLOCK]
+    assert len(found) == 1, [(d.kind.value, d.summary) for d in s.diagnoses]
+    d = found[0]
+    assert d.severity is Severity.ERROR and d.pids == (truth["child_pid"],), d
+    assert set(d.tids) == set(truth["stuck"].values()), (d.tids, truth)
+    text = " ".join(d.evidence)
+    for words in STUCK[shape]:
+        assert words in text, text
+    assert f"only a thread of pid {truth['child_pid']} can end it" in text, text
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("shape", [*sorted(STUCK), "pingpong"])
+def test_the_healthy_twin_draws_nothing(shape, python, start_demo):
+    """The same waits with a producer asleep that would put, notify and set when it wakes; and
+    two threads handing a turn back and forth through one Condition as fast as they can."""
+    from pooltui.model import Severity
+
+    extra = () if shape == "pingpong" else ("--healthy",)
+    demo = start_demo("stuck_notify", python, "--shape", shape, *extra)
+    for _ in range(3):
+        s = capture(demo.pid)
+        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
