@@ -70,7 +70,10 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
     Threads blocked on it the same way (both wait to read, or both to write) are the answer,
     and mutual: each waits for the other. Otherwise not the threads that wait for work (idle
     loops, the pool's and queues' own threads) or are blocked on other fds (a read, or a
-    select/poll/epoll whose set is known and lacks these fds): they are not in this exchange.
+    select/poll/epoll whose set is known and lacks these fds): they are not in this exchange
+    -- unless that other end is one the graph follows too (``waiting``): a single-threaded
+    process blocked writing one pipe reads the next only once that write ends (a subprocess
+    fed through stdin while its stdout fills: each waits for the other).
     Of the rest, a thread in an untimed wait that the graph cannot follow (an Event nobody is
     known to set) could write only once that ends: the edge is then a guess. A thread on a
     CPU, in a timed wait (a sleep) or seen to run when read again (``Thread.ran``) could write
@@ -84,7 +87,9 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
         if t.ghost or t.wait is None or t.wait.kind is WaitKind.IDLE or t.role in _MACHINERY:
             continue
         if t.syscall in FD_CALLS and t.fd is not None and t.fd not in fds:
-            continue  # blocked reading or writing something else
+            if (q.pid, t.tid) in waiting:
+                can.append(t)  # blocked on another end the graph follows: it acts here once that ends -- if it ever does
+            continue  # else blocked reading or writing something else
         if t.polls and not fds & set(t.polls):
             continue  # waits in select/poll on other fds (a select on none is time.sleep() before 3.11)
         if _timed_elsewhere(t):
@@ -92,6 +97,12 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
         free = t.active or t.ran or t.wait.kind in (WaitKind.RUNNING, WaitKind.SLEEP) or t.timed is True
         (can if free or (q.pid, t.tid) in waiting or t.polls else later).append(t)
     return (tuple(can), tuple(later), False) if can else (tuple(later), (), False)
+
+
+def _blocked_on_end(t: Thread, by_fd: dict[int, tuple[str, int, Optional[int]]]) -> bool:
+    """Blocked in read()/write()/recv()/send() on one of its process's pipe or socket ends,
+    and not waiting for work (waiting for work is not a dependency)."""
+    return live(t) and t.fd in by_fd and t.syscall in FD_CALLS and t.wait is not None and t.wait.kind is not WaitKind.IDLE
 
 
 def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
@@ -106,22 +117,24 @@ def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
         for s in p.sockets:
             holders.setdefault(s.inode, []).append(p)
     out = []
-    for p in snapshot.processes:
-        by_fd = {e.fd: ("pipe", e.inode, e.inode) for e in p.pipes} | {s.fd: ("socket", s.inode, s.peer) for s in p.sockets}
-        for t in p.threads:
-            if not live(t) or t.fd not in by_fd or t.syscall not in FD_CALLS or t.wait is None or t.wait.kind is WaitKind.IDLE:
-                continue  # waiting for work is not a dependency
-            what, inode, far_inode = by_fd[t.fd]  # type: ignore[index]
-            writing = t.syscall in _WRITE_CALLS
-            if far_inode is None:
-                continue
-            far = [q for q, w in pipes.get(inode, []) if w != writing] if what == "pipe" else holders.get(far_inode, [])
-            far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != "zombie" and q.threads]
-            if any(_flowing(q, _fd_of(q, far_inode, what == "socket"), writing) for q in far):
-                continue  # the data is moving between the two ends now
-            edge = _end_edge(snapshot, (p, t), what, inode, far, far_inode, writing, waiting)
-            if edge is not None:
-                out.append(edge)
+    ends = {
+        p.pid: {e.fd: ("pipe", e.inode, e.inode) for e in p.pipes} | {s.fd: ("socket", s.inode, s.peer) for s in p.sockets}
+        for p in snapshot.processes
+    }
+    blocked = [(p, t) for p in snapshot.processes for t in p.threads if _blocked_on_end(t, ends[p.pid])]
+    waiting = waiting | {(p.pid, t.tid) for p, t in blocked}
+    for p, t in blocked:
+        what, inode, far_inode = ends[p.pid][t.fd]  # type: ignore[index]
+        writing = t.syscall in _WRITE_CALLS
+        if far_inode is None:
+            continue
+        far = [q for q, w in pipes.get(inode, []) if w != writing] if what == "pipe" else holders.get(far_inode, [])
+        far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != "zombie" and q.threads]
+        if any(_flowing(q, _fd_of(q, far_inode, what == "socket"), writing) for q in far):
+            continue  # the data is moving between the two ends now
+        edge = _end_edge(snapshot, (p, t), what, inode, far, far_inode, writing, waiting)
+        if edge is not None:
+            out.append(edge)
     return out
 
 

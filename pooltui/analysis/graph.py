@@ -66,6 +66,11 @@ _FIX = {
         "them in turn. Notify (or set, put) before waiting on anything else, never wait while holding what the notifier "
         "needs, create the notifying thread in the process that waits (after fork), and wait with a timeout that is checked."
     ),
+    "program": (
+        "A program started with pipes for both its input and its output fills its output pipe while it is still being "
+        "fed, and waits for it to be read: use Popen.communicate(input) (it writes and reads at once), read the output in "
+        "another thread, or send the output to a file."
+    ),
     "pipe": (
         "Drain a multiprocessing.Queue before joining the process that put into it (the 'joining processes that use "
         "queues' rule in the multiprocessing docs): get() everything, then join(); or use Manager().Queue()."
@@ -403,9 +408,9 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         what = "a lock another one holds" if set(vias) == {"lock"} else "another one (" + ", ".join(dict.fromkeys(_VIA_WORDS[v] for v in vias)) + ")"
         others = [n for n in stuck if n not in cycle and any(t in cycle for t in stuck[n].targets)]
         certainty = max((e.certainty for e in chain), key=lambda c: c.rank)
-        fix = next((_FIX[v] for v in ("pipe", "socket") if v in vias), "") or " ".join(
-            dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"})
-        )
+        programs = [p for p in (snapshot.process(pid) for pid in pids) if p is not None and p.error is not None and p.error.code == "not_python"]
+        fix = _FIX["program"] if programs else next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
+        fix = fix or " ".join(dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"}))
         lead = "Probably a deadlock" if certainty is Certainty.GUESS else "Deadlock"
         out.append(
             Diagnosis(

@@ -269,6 +269,7 @@ def _native_wait(frames: Sequence[Frame]) -> Optional[tuple[int, WaitKind, str]]
 
 
 _WRITES = ("write", "writev", "sendto", "sendmsg")
+_READS = ("read", "readv", "recvfrom", "recvmsg")
 
 
 def classify(thread: Thread, process_role: str = "") -> Wait:
@@ -300,6 +301,11 @@ def _classify(frames: tuple[Frame, ...], ghost: bool, active: bool, syscall: Opt
         if index is None and frames:
             index = 0
         return Wait(WaitKind.RUNNING, "running" + _anchor(frames, index), index)
+    if not py and syscall in _READS + _WRITES:
+        # a program with no Python stack (a subprocess a worker started: cat, gzip), or a
+        # thread inside C code only: the kernel still says what it waits for
+        kind = WaitKind.PIPE_WRITE if syscall in _WRITES else WaitKind.PIPE_READ
+        return Wait(kind, f"blocked in {syscall}() (no Python frame: {'a program, not Python' if not frames else 'in C code'})")
     if not py:
         return Wait(WaitKind.UNKNOWN, "no Python frames")
     if py and matches(py[0], "multiprocessing/managers.py", "serve_client"):

@@ -26,7 +26,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import kernel, procs, sockets
+from pooltui.capture import kernel, memory, procs, sockets
+from pooltui.capture.errors import CaptureError, NotPython
 from pooltui.capture.memory.kernel import _parse_syscall
 from pooltui.model import Process, Snapshot, SocketEnd, Thread
 
@@ -155,14 +156,37 @@ def _polls(p: Process) -> dict[int, Optional[tuple[int, ...]]]:
     return out
 
 
+def _program(p: Process) -> bool:
+    """A process of the tree that runs no Python py-spy can read: a program a worker started
+    (cat, gzip, a shell). Its pipe and socket ends join the tree's as any other's."""
+    return p.error is not None and p.error.code == NotPython.code and not p.threads
+
+
+def program_threads(pid: int) -> tuple[Thread, ...]:
+    """The threads of a program with no Python stack, as the kernel shows them: each one's
+    command name and the system call it is blocked in (its fd, its timeout)."""
+    try:
+        calls = memory.thread_syscalls(pid)
+    except CaptureError:
+        return ()
+    out = []
+    for tid, call in sorted(calls.items()):
+        name, timed, fd, child = kernel.describe(call.nr, call.args) if call.nr is not None and call.nr >= 0 else (None, None, None, None)
+        out.append(Thread(tid=tid, ident=0, name=procs.comm_of(tid), active=call.nr is None, syscall=name, timed=timed, fd=fd, child=child))
+    return tuple(out)
+
+
 def with_ends(raw: Snapshot) -> Snapshot:
-    """Every process of ``raw`` with its pipe and socket ends, and its pollers' fd sets."""
-    live = [p for p in raw.processes if p.status != "zombie" and p.error is None]
+    """Every process of ``raw`` with its pipe and socket ends, and its pollers' fd sets; a
+    program with no Python stack with its threads as the kernel shows them (``program_threads``)."""
+    live = [p for p in raw.processes if p.status != "zombie" and (p.error is None or _program(p))]
     peers = sockets.unix_peers()
     if live:
         peers.update(tcp_peers(live[0].pid))
     found = {}
     for p in live:
+        if _program(p):
+            p = replace(p, threads=program_threads(p.pid))
         polls = _polls(p)
         threads = tuple(replace(t, polls=polls[t.tid]) if polls.get(t.tid) is not None else t for t in p.threads)
         found[p.pid] = replace(p, pipes=kernel.pipe_ends(p.pid), sockets=socket_ends(p.pid, peers), threads=threads)

@@ -321,6 +321,11 @@ class Snapshot:
                 return p
         return None
 
+    @property
+    def python_threads(self) -> int:
+        """The Python threads read (a program's threads, shown by the kernel's facts, are not)."""
+        return sum(len(p.threads) for p in self.processes if p.error is None)
+
     def children(self, pid: int) -> list[Process]:
         return [p for p in self.processes if p.ppid == pid and p.pid != pid]
 

@@ -111,7 +111,7 @@ def _worst(diagnoses: Iterable[Diagnosis]) -> dict[int, Severity]:
 
 
 def _header(snapshot: Snapshot, timeline: Optional[Timeline]) -> list[str]:
-    threads = sum(len(p.threads) for p in snapshot.processes)
+    threads = snapshot.python_threads
     facts = [
         ("Taken", f'<time datetime="{_iso(snapshot.created)}">{e(_when(snapshot.created))}</time>'),
         ("Root process", f'<a href="#pid-{snapshot.root_pid}">pid {snapshot.root_pid}</a>'),

@@ -112,7 +112,7 @@ def diagnoses_markdown(snapshot: Snapshot) -> str:
 
 
 def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
-    threads = sum(len(p.threads) for p in snapshot.processes)
+    threads = snapshot.python_threads
     out = [
         f"# pooltui report — pid {snapshot.root_pid} on {_md(snapshot.host)}",
         "",

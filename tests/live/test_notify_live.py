@@ -1,4 +1,4 @@
-"""Who can end a wait on a process-private primitive (a threading.Event, Condition, a
+"""Who can end a wait: on a process-private primitive (a threading.Event, Condition, a
 queue.Queue): only a thread of the waiter's own process. When every such thread waits, in
 turn, on the waiter, nobody can -- a deadlock through notifications no rule names
 (demo/stuck_notify.py, in a forked worker: no thread is missing, no lock crossed a fork)."""
@@ -46,6 +46,36 @@ def test_the_healthy_twin_draws_nothing(shape, python, start_demo):
 
     extra = () if shape == "pingpong" else ("--healthy",)
     demo = start_demo("stuck_notify", python, "--shape", shape, *extra)
+    for _ in range(3):
+        s = capture(demo.pid)
+        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("program", ["cat", "tr"])
+def test_a_task_feeding_a_program_whose_output_pipe_is_full_is_a_deadlock(program, python, start_demo):
+    """Popen(stdin=PIPE, stdout=PIPE), write() everything, then read(): the program (not
+    Python: its threads as the kernel shows them) waits for its output to be read."""
+    from pooltui.model import Kind, Severity
+
+    demo = start_demo("subprocess_pipe", python, "--program", program)
+    truth = demo.truth
+    s = capture(demo.pid)
+    found = [d for d in s.diagnoses if d.kind is Kind.DEADLOCK]
+    assert len(found) == 1, [(d.kind.value, d.summary) for d in s.diagnoses]
+    d = found[0]
+    assert d.severity is Severity.ERROR and set(d.pids) == {truth["worker_pid"], truth["program_pid"]}, d
+    text = " ".join(d.evidence)
+    assert f"'{program}' (pid {truth['program_pid']}" in text and text.count("the pipe is full") == 2, text
+    assert "communicate(" in d.fix
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_task_waiting_for_a_program_that_sleeps_draws_nothing(python, start_demo):
+    """communicate() with a program that echoed everything and sleeps with its stdout open."""
+    from pooltui.model import Severity
+
+    demo = start_demo("subprocess_pipe", python, "--healthy")
     for _ in range(3):
         s = capture(demo.pid)
         assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
