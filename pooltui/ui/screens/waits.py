@@ -20,6 +20,7 @@ from textual.widgets import Static
 from pooltui.analysis.edge import Node
 from pooltui.model import Snapshot
 from pooltui.report.waitchain import Line, Link, chain, chain_lines
+from pooltui.ui.format import clock
 
 STYLE = {
     "thread": "bold",
@@ -50,12 +51,13 @@ class WaitChainScreen(ModalScreen[None]):
     def __init__(self, snapshot: Snapshot, node: Node) -> None:
         super().__init__()
         self.link: Link = chain(snapshot, node)
+        self.taken = snapshot.created  # a live refresh goes on behind: this is the chain at that snapshot
         self._width: Optional[int] = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="waits-box") as box:
             box.border_title = "chain of waits"
-            box.border_subtitle = "esc closes"
+            box.border_subtitle = f"snapshot {clock(self.taken)} · esc closes"
             yield Static(id="waits-graph")
 
     def on_mount(self) -> None:
