@@ -26,11 +26,11 @@ from pooltui.report.text import one_line, tree_rows
 
 Escape = Callable[[object, int], str]  # html.e: one line, neutralised, escaped, at most n characters
 MAX_NODES = 48
-BOX_W, BOX_H, ROW = 260, 24, 32  # a thread's box, and its row in a process box
+BOX_W, BOX_H, ROW = 300, 24, 32  # a thread's box, and its row in a process box
 PAD, HEAD, GAP_Y = 10, 26, 20  # inside a process box: padding, its title line; between two
 BEND, BEND_STEP, BEND_LEVELS = 34, 22, 10  # how far an arrow bends out of the column (a farther one: a step more)
 LABEL_ROOM = 90  # beside the widest bend, for its label
-NAME_CHARS = 32
+NAME_CHARS = 24  # with " · tid 1234567": 38 monospace characters of 12px in BOX_W
 
 CSS = """
 svg.wg { max-width:100%; height:auto; font-family:var(--mono); font-size:12px; }
