@@ -154,6 +154,9 @@ def test_html_draws_the_cycle(name):
     section = page[page.index('<section id="waits">') : page.index("</section>", page.index('<section id="waits">'))]
     for pid, tid in cycle:
         assert f"· tid {tid}</text>" in section and f'href="#pid-{pid}"' in section
+    stuck = graph.deadlocked(graph.edges(snap))
+    labels = re.findall(r'<g class="arrow cycle[^"]*">.*?<text [^>]*>([^<]*)</text></g>', section)
+    assert sorted(labels) == sorted(stuck[n].via for n in cycle)  # each cycle arrow labelled by how it waits
     assert set(deadlock.tids) == {tid for _, tid in cycle}
 
 
