@@ -1,11 +1,11 @@
 """Self-contained HTML report: one file to attach to a postmortem or open on a laptop.
 
 Header (root pid, host, time, tool versions), diagnoses with evidence and fixes, the
-process tree with roles and state badges, locks, events, then every process with its
+wait-for graph (an inline SVG drawn by ``report.waitgraph``), the process tree with roles and state badges, locks, events, then every process with its
 threads, wait lines and stacks (innermost frame first, the user's own frames
 emphasised, the source line shown).
 
-The page loads nothing: inline CSS, no script, no font, no image, and a
+The page loads nothing: inline CSS and SVG, no script, no font, no image, and a
 Content-Security-Policy that forbids all of them, so even a string that slipped past
 escaping could not run or call out. Stacks fold with ``<details>``, which needs no
 script. Every captured string goes through ``text.one_line``/``clean`` (terminal
@@ -24,6 +24,8 @@ from pooltui.analysis.locks import holder_text
 from pooltui.analysis.waits import process_state
 from pooltui.model import Diagnosis, Event, Frame, Lock, Process, Severity, Snapshot, Thread, Timeline, WaitKind
 from pooltui.report.text import clean, cmdline, group_processes, group_threads, human_bytes, one_line, percent, pid_list, tree_rows
+from pooltui.report.waitgraph import CSS as GRAPH_CSS
+from pooltui.report.waitgraph import render_svg
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
@@ -132,7 +134,7 @@ def _header(snapshot: Snapshot, timeline: Optional[Timeline]) -> list[str]:
         "<header>",
         f"<h1>pooltui report — pid {snapshot.root_pid} on {e(snapshot.host)}</h1>",
         f'<dl class="facts">{rows}</dl>',
-        '<nav><a href="#diagnoses">Diagnoses</a><a href="#tree">Process tree</a><a href="#locks">Locks</a>'
+        '<nav><a href="#diagnoses">Diagnoses</a><a href="#waits">Wait-for graph</a><a href="#tree">Process tree</a><a href="#locks">Locks</a>'
         '<a href="#events">Events</a><a href="#processes">Threads and stacks</a></nav>',
         "</header>",
     ]
@@ -155,6 +157,21 @@ def _diagnoses(snapshot: Snapshot, known: set[int]) -> list[str]:
         out.append("</article>")
     if snapshot.notes:
         out.append('<p class="muted">Notes:</p><ul>' + "".join(f"<li>{e(n)}</li>" for n in snapshot.notes) + "</ul>")
+    out.append("</section>")
+    return out
+
+
+def _graph(snapshot: Snapshot) -> list[str]:
+    out = ['<section id="waits"><h2>Wait-for graph</h2>']
+    svg = render_svg(snapshot, e)
+    if not svg:
+        out.append('<p class="muted">No thread waits on another thread that pooltui could follow.</p></section>')
+        return out
+    out.append(
+        '<p class="muted">An arrow goes from a waiting thread to the thread(s) that could end its wait (any one of them), '
+        "labelled by how; red: a deadlock's cycle; dashed: a guess. Hover an arrow for its evidence, click a thread for its stack.</p>"
+    )
+    out += svg
     out.append("</section>")
     return out
 
@@ -291,6 +308,7 @@ def render_html(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
         *_header(snapshot, timeline),
         "<main>",
         *_diagnoses(snapshot, known),
+        *_graph(snapshot),
         *_tree(snapshot),
         *_locks(snapshot, known),
         *_events(events, known),
@@ -305,7 +323,7 @@ def render_html(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f'<meta name="generator" content="pooltui {tools}">',
         f"<title>pooltui report — pid {snapshot.root_pid} on {e(snapshot.host)}</title>",
-        f"<style>{CSS}</style>",
+        f"<style>{CSS}{GRAPH_CSS}</style>",
         "</head><body>",
     ]
     return "\n".join([*head, *body, "</body></html>"]) + "\n"

@@ -141,11 +141,11 @@ def html_text(captured: str) -> str:
     return html.escape(one_line(captured), quote=True)
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does)")
-def test_report_in_headless_chromium(pool, snapshot, tmp_path):
-    path = save_report(tmp_path / "hang.html", snapshot)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    profile = tmp_path / "profile"
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does)")
+
+
+def chromium_dom(path: Path, profile: Path) -> str:
+    """The page's DOM as headless Chromium built it (no network: the page asks for nothing)."""
     out = subprocess.run(
         [
             CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -155,7 +155,14 @@ def test_report_in_headless_chromium(pool, snapshot, tmp_path):
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
-    dom = out.stdout
+    return out.stdout
+
+
+@needs_chromium
+def test_report_in_headless_chromium(pool, snapshot, tmp_path):
+    path = save_report(tmp_path / "hang.html", snapshot)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    dom = chromium_dom(path, tmp_path / "profile")
     assert dom.count("<") > 100, dom[:500]  # the page was parsed, not an error page
     # what a person looks for
     assert f"pooltui report — pid {pool} on" in dom
@@ -167,3 +174,23 @@ def test_report_in_headless_chromium(pool, snapshot, tmp_path):
     assert "evil\\x1b[31m&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert "<script" not in dom.lower()
     assert PASSWORD not in dom
+
+
+@needs_chromium
+def test_wait_for_graph_in_headless_chromium(tmp_path):
+    """A recorded ABBA deadlock, one of its threads renamed to markup and a script: the SVG is
+    in the DOM with the cycle's two arrows red, and the name is text in it."""
+    from dataclasses import replace
+
+    from tests.conftest import recorded_report
+
+    snap = analyze(recorded_report("abba-py3.12").snapshot)
+    proc = snap.process(snap.root_pid)
+    evil = "[bold]" + HOSTILE.format(n=7)
+    proc = replace(proc, threads=tuple(replace(t, name=evil) if t.name == "transfer-b2a" else t for t in proc.threads))
+    snap = snap.with_(processes=tuple(proc if p.pid == proc.pid else p for p in snap.processes))
+    dom = chromium_dom(save_report(tmp_path / "abba.html", snap), tmp_path / "profile")
+    graph = dom[dom.index('<section id="waits">') : dom.index("</section>", dom.index('<section id="waits">'))]
+    assert '<svg class="wg"' in graph and graph.count('class="arrow cycle"') == 2 and graph.count('class="node cycle"') == 2
+    assert "[bold]\\x1b[31m&lt;script&gt;alert(7)&lt;/script&gt;" in graph
+    assert "<script" not in dom.lower()

@@ -14,6 +14,7 @@ from textual.widgets import Input
 
 from pooltui.ui.app import PoolApp
 from pooltui.ui.widgets.process_tree import ProcessTree
+from pooltui.ui.widgets.threads import ThreadList
 from tests.ui.conftest import FIRST, LATER, recorded, recorded_source
 
 pytestmark = pytest.mark.tui
@@ -69,3 +70,20 @@ def test_save_dialog(snap_compare, size):
         no_blink(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=open_dialog)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_wait_chain_view(snap_compare, size):
+    """`w` on a thread of an ABBA deadlock: its chain of waits round the cycle."""
+    app = PoolApp(recorded_source("abba-py3.12.json"))
+
+    async def open_chain(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        threads = pilot.app.screen.query_one(ThreadList)
+        threads.focus()
+        threads.select_tid(next(t.tid for t in threads.threads if t.name == "transfer-a2b"))
+        await pilot.pause()
+        await pilot.press("w")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_chain)

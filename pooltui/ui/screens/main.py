@@ -63,6 +63,7 @@ class MainScreen(Screen[None]):
         Binding("m", "mark", "mark", show=False, tooltip="Mark the current snapshot as the diff base"),
         Binding("s", "save", "save", tooltip="Save a report (json, md or html)"),
         Binding("c", "copy", "copy", show=False, tooltip="Copy as Markdown (OSC 52): the selected thread, process (tree) or the verdicts"),
+        Binding("w", "wait_chain", "waits", show=False, tooltip="The selected thread's chain of waits: who waits on whom, to the end or the cycle"),
         Binding("slash", "filter", "search", key_display="/", tooltip="Search processes, stacks: pid, role, thread, function, file, lock, verdict"),
         Binding("right_square_bracket", "next_match", "next match", key_display="]", tooltip="The next thread or process the search matches"),
         Binding("left_square_bracket", "previous_match", "prev match", key_display="[", tooltip="The previous thread or process the search matches"),
@@ -190,6 +191,8 @@ class MainScreen(Screen[None]):
             return True if session.current is not None and _has_locals(session.current) else None  # a report: show/hide what it holds
         if action == "diff":
             return True if session.base is not None and session.current is not None else None
+        if action == "wait_chain":
+            return True if session.current is not None and self._selected_node() is not None else None
         if action in ("mark", "save", "copy"):
             return True if session.current is not None else None
         if action in ("next_match", "previous_match"):
@@ -370,6 +373,17 @@ class MainScreen(Screen[None]):
             text, what = diagnoses_markdown(snapshot), f"{len(snapshot.diagnoses)} verdict(s)"
         self.app.copy_to_clipboard(text)
         self.notify(f"copied {what} as Markdown (terminals with OSC 52 put it on the clipboard)", timeout=4, markup=False)
+
+    def _selected_node(self) -> Optional[tuple[int, int]]:
+        proc, thread = self.threads.process, self.threads.thread_list.selected
+        return (proc.pid, thread.tid) if proc is not None and thread is not None else None
+
+    def action_wait_chain(self) -> None:
+        from pooltui.ui.screens.waits import WaitChainScreen
+
+        snapshot, node = self.app.session.current, self._selected_node()
+        if snapshot is not None and node is not None:
+            self.app.push_screen(WaitChainScreen(snapshot, node))
 
     def action_help(self) -> None:
         from pooltui.ui.screens.help import HelpScreen

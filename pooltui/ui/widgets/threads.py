@@ -39,6 +39,7 @@ class ThreadList(OptionList):
         Binding("n", "screen.toggle_native", "native", tooltip="Capture native C frames too (py-spy --native)"),
         Binding("d", "screen.dump", "dump", tooltip="Dump the selected process's stacks again"),
         Binding("c", "screen.copy", "copy", tooltip="Copy the selected thread (wait line and stack) as Markdown"),
+        Binding("w", "screen.wait_chain", "waits", tooltip="The selected thread's chain of waits: who waits on whom, to the end or the cycle"),
         Binding("g", "toggle_group", "group", tooltip="Threads with the same stack and wait: one row with a count, or every thread (expand)"),
     ]
 
