@@ -197,6 +197,11 @@ def set_pdeathsig(expected_parent):
         os._exit(1)
 
 
+def no_pdeathsig():
+    """Do not die with the parent: a process the demo hands over to init (a service outside its tree)."""
+    _libc.prctl(_PR_SET_PDEATHSIG, 0, 0, 0, 0)
+
+
 def child_setup(expected_parent=None):
     """Call in processes not forked from the root (forkserver/spawn initializers)."""
     set_pdeathsig(expected_parent if expected_parent is not None else os.getppid())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pooltui.analysis import aioloops, diagnoses, locks, managers, roles, waits
+from pooltui.analysis import aioloops, diagnoses, ends, locks, managers, roles, waits
 from pooltui.model import Snapshot
 
 
@@ -39,5 +39,6 @@ def judge(resolved: Snapshot) -> Snapshot:
 
 def resolve(prepared: Snapshot) -> Snapshot:
     """The facts half of ``finish``: who holds each lock (a Manager's too), which threads run
-    an event loop; no verdict. What the graph of waits is drawn from (``analysis.plan``)."""
-    return aioloops.mark(managers.resolve(locks.resolve_holders(prepared)))
+    an event loop, what is known of a pipe's or socket's other end outside the tree; no
+    verdict. What the graph of waits is drawn from (``analysis.plan``)."""
+    return ends.outside(aioloops.mark(managers.resolve(locks.resolve_holders(prepared))))

@@ -4,6 +4,7 @@ of the tree (the ends and their peers are read by ``capture.ends``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.edge import Edge, Node, label, live
@@ -168,3 +169,43 @@ def _end_edge(
     if unless:
         text += "; unless " + ", ".join(unless[:4]) + " answers once its own wait ends"
     return Edge(me, tuple(dict.fromkeys(targets)), what, text, Certainty.GUESS if unless else Certainty.INFERRED)
+
+
+def _far_side(snapshot: Snapshot, p: Process, t: Thread) -> Optional[str]:
+    """What is known of the other end of the pipe or socket ``t`` is blocked on, when no other
+    process of the tree holds it (else the graph's edges say who does); None otherwise."""
+    pipe = next((e for e in p.pipes if e.fd == t.fd), None)
+    if pipe is not None:
+        others = [q for q in snapshot.processes if q.pid != p.pid and any(e.inode == pipe.inode and e.writes != pipe.writes for e in q.pipes)]
+        return None if others else f"pipe:[{pipe.inode}] (fd {t.fd}), whose other end no other process of this tree holds"
+    sock = next((s for s in p.sockets if s.fd == t.fd), None)
+    if sock is None or (sock.peer is not None and any(s.inode == sock.peer for q in snapshot.processes for s in q.sockets)):
+        return None
+    if sock.remote is None:
+        return (
+            f"a socket (fd {t.fd}) whose other end is held outside this tree"
+            if sock.peer is not None
+            else f"a socket (fd {t.fd}) whose other end is not known (not connected, or not a TCP or Unix one)"
+        )
+    if sock.peer is not None:
+        return f"{sock.remote} (fd {t.fd}), a process on this host outside this tree"
+    return f"{sock.remote} (fd {t.fd}), outside this box: no process here holds its other end"
+
+
+def outside(snapshot: Snapshot) -> Snapshot:
+    """Every thread blocked reading or writing a pipe or socket whose other end no other
+    process of the tree holds, with that said in its wait: the address and whether it is on
+    this host. Who could end such a wait is not knowable from here, so it is never a verdict
+    (a server's thread reading a client is the healthy case) -- but never silence either."""
+    processes = []
+    for p in snapshot.processes:
+        threads = []
+        for t in p.threads:
+            if t.ghost or t.wait is None or t.fd is None or t.syscall not in FD_CALLS:
+                threads.append(t)
+                continue
+            far = _far_side(snapshot, p, t) if "; waits to " not in t.wait.summary else None  # said once
+            verb = "write to" if t.syscall in _WRITE_CALLS else "read from"
+            threads.append(replace(t, wait=replace(t.wait, summary=f"{t.wait.summary}; waits to {verb} {far}")) if far else t)
+        processes.append(p if all(a is b for a, b in zip(threads, p.threads)) else replace(p, threads=tuple(threads)))
+    return snapshot.with_(processes=tuple(processes))

@@ -20,6 +20,7 @@ Read-only, bounded per process in fds and bytes; any failure gives "unknown", ne
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 from collections.abc import Iterable
@@ -41,9 +42,27 @@ POLLS = ("select", "pselect6", "poll", "ppoll", "epoll_wait", "epoll_pwait")
 CONFIRM_GAP = 0.05  # seconds between the two reads that confirm a thread is still blocked
 
 
-def tcp_peers(pid: int) -> dict[int, int]:
-    """inode -> peer inode of the TCP connections of ``pid``'s network namespace whose other
-    end is also on this host (both addresses seen, swapped)."""
+def _address(hexed: str) -> Optional[str]:
+    """``0100007F:1F90`` (/proc/net/tcp: the address as the kernel stores it, in host order
+    32-bit words, then the port) as ``127.0.0.1:8080``; IPv6 as ``[::1]:8080``."""
+    addr, _, port = hexed.partition(":")
+    try:
+        raw = bytes.fromhex(addr)
+        number = int(port, 16)
+    except ValueError:
+        return None
+    if len(raw) == 4:
+        return f"{ipaddress.IPv4Address(raw[::-1])}:{number}"
+    if len(raw) == 16:
+        ip = ipaddress.IPv6Address(b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4)))
+        return f"{ip.ipv4_mapped}:{number}" if ip.ipv4_mapped else f"[{ip}]:{number}"
+    return None
+
+
+def tcp_peers(pid: int) -> tuple[dict[int, int], dict[int, str]]:
+    """The TCP connections of ``pid``'s network namespace: (inode -> peer inode where the
+    other end is also on this host (both addresses seen, swapped), inode -> the other
+    end's address)."""
     by_pair: dict[tuple[str, str], int] = {}
     for name in ("tcp", "tcp6"):
         try:
@@ -56,11 +75,14 @@ def tcp_peers(pid: int) -> dict[int, int]:
             if len(fields) < 10 or not fields[9].isdigit() or fields[9] == b"0":
                 continue
             by_pair[(fields[1].decode("ascii", "replace"), fields[2].decode("ascii", "replace"))] = int(fields[9])
-    return {inode: by_pair[(remote, local)] for (local, remote), inode in by_pair.items() if (remote, local) in by_pair}
+    peers = {inode: by_pair[(remote, local)] for (local, remote), inode in by_pair.items() if (remote, local) in by_pair}
+    remotes = {inode: address for (_, remote), inode in by_pair.items() if (address := _address(remote)) is not None}
+    return peers, remotes
 
 
-def socket_ends(pid: int, peers: dict[int, int]) -> tuple[SocketEnd, ...]:
-    """The sockets ``pid`` holds, each with its peer's inode where ``peers`` knows it."""
+def socket_ends(pid: int, peers: dict[int, int], remotes: Optional[dict[int, str]] = None) -> tuple[SocketEnd, ...]:
+    """The sockets ``pid`` holds, each with its peer's inode where ``peers`` knows it and a
+    TCP connection's other address (``remotes``)."""
     try:
         names = os.listdir(f"/proc/{pid}/fd")[:MAX_FDS]
     except OSError:
@@ -69,7 +91,7 @@ def socket_ends(pid: int, peers: dict[int, int]) -> tuple[SocketEnd, ...]:
     for name in names:
         inode = sockets.socket_inode(pid, int(name)) if name.isdigit() else None
         if inode is not None:
-            out.append(SocketEnd(fd=int(name), inode=inode, peer=peers.get(inode)))
+            out.append(SocketEnd(fd=int(name), inode=inode, peer=peers.get(inode), remote=(remotes or {}).get(inode)))
     return tuple(sorted(out, key=lambda e: e.fd))
 
 
@@ -180,16 +202,17 @@ def with_ends(raw: Snapshot) -> Snapshot:
     """Every process of ``raw`` with its pipe and socket ends, and its pollers' fd sets; a
     program with no Python stack with its threads as the kernel shows them (``program_threads``)."""
     live = [p for p in raw.processes if p.status != "zombie" and (p.error is None or _program(p))]
-    peers = sockets.unix_peers()
+    peers, remotes = sockets.unix_peers(), {}
     if live:
-        peers.update(tcp_peers(live[0].pid))
+        tcp, remotes = tcp_peers(live[0].pid)
+        peers.update(tcp)
     found = {}
     for p in live:
         if _program(p):
             p = replace(p, threads=program_threads(p.pid))
         polls = _polls(p)
         threads = tuple(replace(t, polls=polls[t.tid]) if polls.get(t.tid) is not None else t for t in p.threads)
-        found[p.pid] = replace(p, pipes=kernel.pipe_ends(p.pid), sockets=socket_ends(p.pid, peers), threads=threads)
+        found[p.pid] = replace(p, pipes=kernel.pipe_ends(p.pid), sockets=socket_ends(p.pid, peers, remotes), threads=threads)
     return raw.with_(processes=tuple(found.get(p.pid, p) for p in raw.processes))
 
 

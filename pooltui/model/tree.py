@@ -145,6 +145,7 @@ class SocketEnd:
     fd: int
     inode: int
     peer: Optional[int] = None  # None: not connected, or the peer is not known
+    remote: Optional[str] = None  # a TCP connection's other address ("10.1.2.3:5432", "[::1]:80"); None: not TCP
 
 
 @dataclass(frozen=True)
