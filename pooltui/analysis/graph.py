@@ -362,8 +362,10 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
 def edges(snapshot: Snapshot) -> list[Edge]:
     found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_join_edges(snapshot), *_pool_edges(snapshot), *_condition_edges(snapshot)]
     found += managers.could_hold_edges(snapshot) + managers.in_flight_edges(snapshot)
-    found += _notify_edges(snapshot, {e.waiter for e in found})
-    return found + end_edges(snapshot, {e.waiter for e in found})
+    followed = {e.waiter for e in found}
+    # a notify edge is weaker than these ("any thread of its process could"): its waiter is
+    # not one the ends take as certain to answer once its wait ends (``ends._writers``: then a guess)
+    return found + _notify_edges(snapshot, followed) + end_edges(snapshot, followed)
 
 
 def deadlocked(graph: list[Edge]) -> dict[Node, Edge]:
