@@ -48,20 +48,24 @@ def stat_int(fields: Optional[list[bytes]], index: int) -> Optional[int]:
 
 
 class Status:
-    """The ``Key:\\tvalue`` lines of a status text (first occurrence of each key kept)."""
+    """The ``Key:\tvalue`` lines of a status text: the first line of each key counts. Looked
+    up by key when asked (a refresh reads the status of every thread, and asks two or three)."""
 
     def __init__(self, raw: bytes) -> None:
-        self.fields: dict[bytes, bytes] = {}
-        for line in raw.split(b"\n"):
-            key, sep, value = line.partition(b":")
-            if sep and key not in self.fields:
-                self.fields[key] = value.strip()
+        self.raw = raw
 
     def field(self, name: bytes) -> Optional[bytes]:
-        return self.fields.get(name)
+        """The value of the first ``name:`` line, stripped; None if there is none."""
+        key = name + b":"
+        at = 0 if self.raw.startswith(key) else self.raw.find(b"\n" + key) + 1
+        if at == 0 and not self.raw.startswith(key):
+            return None
+        at += len(key)
+        end = self.raw.find(b"\n", at)
+        return self.raw[at : end if end >= 0 else len(self.raw)].strip()
 
     def _number(self, name: bytes, base: int = 10) -> Optional[int]:
-        words = (self.fields.get(name) or b"").split(None, 1)
+        words = (self.field(name) or b"").split(None, 1)
         try:
             return int(words[0], base) if words else None
         except ValueError:
@@ -70,7 +74,7 @@ class Status:
     @property
     def state(self) -> Optional[str]:
         """The state letter (``State:\\tS (sleeping)``), None if absent."""
-        words = (self.fields.get(b"State") or b"").split(None, 1)
+        words = (self.field(b"State") or b"").split(None, 1)
         return words[0][:9].decode("ascii", "replace") if words else None
 
     @property
@@ -78,7 +82,7 @@ class Status:
         """Voluntary + nonvoluntary context switches (0 where unreadable)."""
         total = 0
         for key in (b"voluntary_ctxt_switches", b"nonvoluntary_ctxt_switches"):
-            words = (self.fields.get(key) or b"")[:32].split(None, 1)
+            words = (self.field(key) or b"")[:32].split(None, 1)
             if words and words[0].isdigit():
                 total += int(words[0])
         return total
@@ -106,9 +110,9 @@ class Status:
     def fs_ids(self) -> Optional[tuple[int, int, tuple[int, ...]]]:
         """(fsuid, fsgid, supplementary groups): the ids its file accesses are checked with."""
         try:
-            uid, gid = int(self.fields[b"Uid"].split()[3]), int(self.fields[b"Gid"].split()[3])
-            groups = tuple(int(g) for g in self.fields.get(b"Groups", b"").split())
-        except (KeyError, IndexError, ValueError):
+            uid, gid = int((self.field(b"Uid") or b"").split()[3]), int((self.field(b"Gid") or b"").split()[3])
+            groups = tuple(int(g) for g in (self.field(b"Groups") or b"").split())
+        except (IndexError, ValueError):
             return None
         return uid, gid, groups
 
