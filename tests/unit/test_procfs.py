@@ -14,11 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pooltui.capture import census, ends, kernel, procfs, procs, safeopen, state, tasks
 from pooltui.capture.errors import CaptureError, PermissionDenied, ProcessGone
 from pooltui.capture.memory import kernel as memkernel
 from pooltui.model.census import WAIT_FUTEX, WAIT_PIPE
+from tests.conftest import examples
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "proc"
 TRUTH = json.loads((FIXTURE / "truth.json").read_text())
@@ -119,7 +122,6 @@ def test_a_huge_status_is_read_up_to_its_bound(hostile):
 
 def test_stat_and_status_of_the_recorded_process(recorded):
     assert procfs.stat_fields(PID)[procfs.formats.STATE] == b"S"
-    assert tasks.thread_group_of(READER) is None  # a thread is not listed at the root: not read
     assert procfs.status(PID).tgid == PID and procfs.status(PID, READER).tgid == PID
     assert kernel.tracer_pid(PID) == 0
     assert kernel.caught_signals(PID) & 1 << 1  # SIGINT: Python's KeyboardInterrupt handler
@@ -168,7 +170,28 @@ def test_files_of_the_system(recorded):
     assert procfs.boot_time() > 0
     assert procfs.proc_mount_options(procfs.mounts()) is not None
     assert procfs.setting("sys/kernel/core_uses_pid") in ("0", "1")
-    assert procfs.pids() == sorted(procfs.pids(), key=lambda p: procfs.pids().index(p)) and {str(PID), str(ZOMBIE)} <= set(procfs.pids())
+    assert set(procfs.pids()) == {str(PID), str(ZOMBIE)}  # "self", "stat", "sys" are no process
+
+
+# --------------------------------------------------------------------------- hostile bytes
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.binary(max_size=600))
+def test_every_parser_is_total_on_hostile_bytes(raw):
+    status = procfs.Status(raw)
+    for value in (status.state, status.tgid, status.tracer_pid, status.caught_signals, status.effective_caps, status.fs_ids):
+        assert value is None or isinstance(value, (str, int, tuple))
+    assert status.switches >= 0
+    assert isinstance(procfs.parse_fdinfo(raw).targets, tuple)
+    assert all(isinstance(inode, int) for _, _, inode in procfs.parse_tcp(raw))
+    assert all(isinstance(options, dict) for _, _, options in procfs.parse_mounts(raw))
+    assert all(pid >= 0 for pid in procfs.parse_pids(raw))
+    assert "\n" not in procfs.parse_comm(raw) and isinstance(procfs.parse_cmdline(raw), tuple)
+    assert isinstance(procfs.formats.parse_boot_time(raw), float)
+    text = raw.decode("utf-8", "replace")
+    for kind in ("pipe", "socket"):
+        assert procfs.formats.fd_inode(text, kind) is None or isinstance(procfs.formats.fd_inode(text, kind), int)
 
 
 # --------------------------------------------------------------------------- the rule
