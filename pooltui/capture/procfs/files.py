@@ -51,7 +51,7 @@ def translate(exc: OSError, pid: Pid, what: str) -> CaptureError:
     subject = f"of process {pid}" if isinstance(pid, int) else f"({path(pid)})"
     error: CaptureError
     if exc.errno in _GONE and isinstance(pid, int):
-        error = ProcessGone(f"process {pid} exited", pid=pid, detail=str(exc))
+        error = ProcessGone(f"process {pid} exited", pid=pid)  # no detail: the path adds nothing a user acts on
     elif exc.errno in _DENIED:
         error = PermissionDenied(f"cannot read {what} {subject}", pid=pid if isinstance(pid, int) else None, detail=str(exc))
     else:
