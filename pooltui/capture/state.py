@@ -91,7 +91,9 @@ class _Keeps(dict):
 
 
 def _keeps_nothing() -> CaptureState:
-    empty = CaptureState(**{name: ByteLRU(0) for name in CaptureState().caches()})
+    empty = CaptureState()
+    for name in empty.caches():
+        setattr(empty, name, ByteLRU(0))
     empty.checking = _Keeps()
     return empty
 
