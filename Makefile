@@ -96,6 +96,7 @@ demo-venvs:
 fixtures: install
 	$(BIN)/python scripts/record_fixtures.py
 	$(BIN)/python scripts/record_census.py
+	$(BIN)/python scripts/record_proc.py
 
 screenshots: install
 	$(BIN)/python scripts/screenshots.py

@@ -23,7 +23,7 @@ from typing import Optional
 
 import psutil
 
-from pooltui.capture import exits, procs, pyspy
+from pooltui.capture import exits, procfs, procs, pyspy
 from pooltui.capture.errors import CaptureError, NotPython, ProcessGone, PySpyMissing
 from pooltui.report.text import clean
 
@@ -32,7 +32,8 @@ MARKS = {OK: "✔", FAIL: "✘", WARN: "!", INFO: "·"}
 ASCII_MARKS = {OK: "ok", FAIL: "FAIL", WARN: "warn", INFO: "-"}
 
 CAP_SYS_PTRACE = 19  # linux/capability.h
-SCOPE_FILE = "/proc/sys/kernel/yama/ptrace_scope"
+SCOPE_SETTING = "sys/kernel/yama/ptrace_scope"
+SCOPE_FILE = f"{procfs.SYSTEM_ROOT}/{SCOPE_SETTING}"  # where a user lowers it
 SCOPE_MEANING = {
     0: "classic ptrace permissions: any process of the same user can be read",
     1: "restricted ptrace: only a process's ancestors may read it, unless the reader has CAP_SYS_PTRACE",
@@ -60,22 +61,16 @@ class Host:
     container: Optional[str]  # the evidence ("/.dockerenv"), None when not in a container
 
 
-def has_cap(status_text: str, bit: int = CAP_SYS_PTRACE) -> bool:
-    """Whether ``CapEff`` in a /proc/PID/status text has capability ``bit``."""
-    for line in status_text.splitlines():
-        if line.startswith("CapEff:"):
-            try:
-                return bool(int(line.split(":", 1)[1].strip(), 16) >> bit & 1)
-            except ValueError:
-                return False
-    return False
+def has_cap(status: Optional[procfs.Status], bit: int = CAP_SYS_PTRACE) -> bool:
+    """Whether ``CapEff`` in a process's status has capability ``bit``."""
+    caps = status.effective_caps if status is not None else None
+    return caps is not None and bool(caps >> bit & 1)
 
 
-def _read(path: str) -> Optional[str]:
+def _setting(name: str) -> Optional[str]:
     try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
+        return procfs.setting(name)
+    except CaptureError:
         return None
 
 
@@ -90,19 +85,22 @@ def container_evidence() -> Optional[str]:
     for marker in ("/.dockerenv", "/run/.containerenv"):
         if os.path.exists(marker):
             return marker
-    for path in ("/proc/1/cgroup", "/proc/self/cgroup"):
-        text = (_read(path) or "").lower()
+    for pid in (1, "self"):
+        try:
+            text = procfs.cgroup(pid).lower()
+        except CaptureError:
+            continue
         for hint in _CONTAINER_CGROUP:
             if hint in text:
-                return f"{hint} in {path}"
+                return f"{hint} in {procfs.path(pid, 'cgroup')}"
     return None
 
 
 def read_host() -> Host:
     return Host(
         euid=os.geteuid(),
-        cap_sys_ptrace=has_cap(_read("/proc/self/status") or ""),
-        scope=ptrace_scope(_read(SCOPE_FILE)),
+        cap_sys_ptrace=has_cap(procfs.status_or_none("self")),
+        scope=ptrace_scope(_setting(SCOPE_SETTING)),
         container=container_evidence(),
     )
 
@@ -192,12 +190,7 @@ async def _trial(label: str, pid: int, exe: str, timeout: float, limit: asyncio.
 def _maps_readable(pid: int) -> bool:
     """Whether this user may read ``/proc/PID/maps``. Not ``os.access``: the file's mode is
     0444 for everyone, and the kernel's ptrace check refuses another user's at open()."""
-    try:
-        with open(f"/proc/{pid}/maps", "rb") as maps:
-            maps.read(1)
-        return True
-    except OSError:
-        return False
+    return procfs.read_optional(pid, "maps", 1) is not None
 
 
 def _identify(label: str, proc: psutil.Process) -> tuple[Check, bool]:

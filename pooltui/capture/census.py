@@ -22,7 +22,9 @@ import time
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import procs
+from pooltui.capture import procfs, procs
+from pooltui.capture.errors import CaptureError, PermissionDenied, ProcessGone
+from pooltui.capture.procfs import formats
 from pooltui.model.census import (
     CENSUS_SCHEMA,
     WAIT_ACCEPT,
@@ -42,63 +44,30 @@ from pooltui.model.census import (
 )
 
 WINDOW = 0.25  # seconds between the two reads: long enough to see a busy thread run, short enough for ps
-_MAPS_CAP = 8 << 20  # a process with more mappings than this is read that far (a JVM's maps, not a Python's)
-_CMDLINE_CAP = 32 << 10
 # libpython3.11.so, python3.11/lib-dynload, _socket.cpython-311-x86_64-linux-gnu.so, python27.zip
 _MAPPED_PYTHON = re.compile(rb"libpython(\d)\.(\d+)|/python(\d)\.(\d+)/|\.cpython-(\d)(\d+)[-.]")
-_PF_KTHREAD = 0x00200000
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # x86-64 system call numbers (the project's platform) -> what a thread asleep in it waits for
 _READS = {0, 17, 19, 45, 47, 295}  # read, pread64, readv, recvfrom, recvmsg, preadv
 _X86_64 = platform.machine() == "x86_64"
 
 
-def _read(path: str, cap: int = 64 << 10) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return os.read(fd, cap)
-    finally:
-        os.close(fd)
-
-
-def _boot_time() -> float:
-    for line in _read("/proc/stat", 1 << 20).splitlines():
-        if line.startswith(b"btime "):
-            return float(line.split()[1])
-    return 0.0
-
-
 def _maps_python(pid: int) -> Optional[str]:
     """ "3.11" when the mappings hold a libpython or CPython module, "?" for CPython without a
-    version in a name, None when none. Raises OSError when the maps cannot be read."""
-    fd = os.open(f"/proc/{pid}/maps", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        seen, tail = 0, b""
-        while seen < _MAPS_CAP:
-            chunk = os.read(fd, 256 << 10)
-            if not chunk:
-                return None
-            seen += len(chunk)
-            m = _MAPPED_PYTHON.search(tail + chunk)
-            if m:
-                major, minor = next((m.group(i), m.group(i + 1)) for i in (1, 3, 5) if m.group(i))
-                return f"{int(major)}.{int(minor)}"
-            tail = chunk[-200:]
+    version in a name, None when none. Raises CaptureError when the maps cannot be read."""
+    m = _MAPPED_PYTHON.search(procfs.maps_text(pid, procfs.MAPS_SCAN_BYTES))
+    if m is None:
         return None
-    finally:
-        os.close(fd)
+    major, minor = next((m.group(i), m.group(i + 1)) for i in (1, 3, 5) if m.group(i))
+    return f"{int(major)}.{int(minor)}"
 
 
 def parse_syscall(text: bytes) -> Optional[tuple[int, tuple[int, ...]]]:
-    """(number, arguments) of /proc/PID/task/TID/syscall; None when running or malformed."""
-    parts = text.split()
-    try:
-        nr = int(parts[0])
-        args = tuple(int(a, 16) for a in parts[1:7])
-    except (IndexError, ValueError):
+    """(number, arguments) of a thread's syscall text; None when running or malformed."""
+    call = procfs.parse_syscall(0, text.decode("ascii", "replace"))
+    if call is None or call.nr is None or call.nr < 0 or len(call.args) != 6:
         return None
-    return (nr, args) if nr >= 0 and len(args) == 6 else None
+    return call.nr, call.args
 
 
 def wait_of(nr: int, args: tuple[int, ...], fd_target: str = "") -> str:
@@ -139,18 +108,15 @@ def wait_of(nr: int, args: tuple[int, ...], fd_target: str = "") -> str:
 def _thread_wait(pid: int, tid: int) -> str:
     if not _X86_64:
         return WAIT_UNKNOWN
-    try:
-        call = parse_syscall(_read(f"/proc/{pid}/task/{tid}/syscall", 512))
-    except OSError:
+    call = procfs.syscall_or_none(pid, tid)
+    if call is None or call.nr is None or call.nr < 0 or len(call.args) != 6:
         return WAIT_UNKNOWN
-    if call is None:
-        return WAIT_UNKNOWN
-    nr, args = call
+    nr, args = call.nr, call.args
     target = ""
     if nr in _READS and args[0] < 1 << 20:
         try:
-            target = os.readlink(f"/proc/{pid}/fd/{args[0]}")
-        except OSError:
+            target = procfs.fd_target(pid, args[0])
+        except CaptureError:
             pass
     return wait_of(nr, args, target)
 
@@ -165,46 +131,46 @@ class _Scan:
     """One census: the first pass over /proc, then the second read of the Python processes."""
 
     def __init__(self) -> None:
-        self.boot = _boot_time()
+        self.boot = procfs.boot_time()
         self.vanished = 0
         self.unchecked = 0
 
     def first(self, pid: int) -> Optional[ProcFacts]:
         """The process if it is Python, may be, or is a zombie (its parent decides later)."""
         try:
-            raw = _read(f"/proc/{pid}/stat")
-        except OSError:
+            raw = procfs.stat(pid)
+        except CaptureError:
             self.vanished += 1
             return None
-        comm = raw[raw.find(b"(") + 1 : raw.rfind(b")")].decode("utf-8", "surrogateescape")
-        fields = procs.parse_stat(raw)
+        comm = procfs.stat_comm(raw)
+        fields = procfs.parse_stat(raw)
         try:
-            state, ppid, flags = fields[0].decode("ascii", "replace"), int(fields[1]), int(fields[6])
-            cpu = (int(fields[11]) + int(fields[12])) / _CLK_TCK
-            created = self.boot + int(fields[19]) / _CLK_TCK
+            state, ppid, flags = fields[formats.STATE].decode("ascii", "replace"), int(fields[formats.PPID]), int(fields[formats.FLAGS])
+            cpu = (int(fields[formats.UTIME]) + int(fields[formats.STIME])) / formats.CLK_TCK
+            created = self.boot + int(fields[formats.STARTTIME]) / formats.CLK_TCK
         except (IndexError, ValueError):
             self.unchecked += 1
             return None
-        if flags & _PF_KTHREAD or pid == 2 or ppid == 2:
+        if flags & formats.PF_KTHREAD or pid == 2 or ppid == 2:
             return None
         facts = ProcFacts(pid=pid, ppid=ppid, create_time=created, comm=comm, state=state, cpu_seconds=cpu)
         if state in ("Z", "X"):
             return replace(facts, exit_code=procs.read_exit_code(pid))
         try:
-            exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
-        except FileNotFoundError:
+            exe = procfs.exe(pid).removesuffix(" (deleted)")
+        except ProcessGone:
             self.vanished += 1
             return None
-        except OSError as exc:
+        except CaptureError as exc:
             return self._unreadable(facts, "the executable", exc)
         python, source = procs.version_from_path(exe.rpartition("/")[2]), "exe"
         if python is None or "." not in python:
             try:
                 mapped = _maps_python(pid)
-            except FileNotFoundError:
+            except ProcessGone:
                 self.vanished += 1
                 return None
-            except OSError as exc:
+            except CaptureError as exc:
                 if python is None:
                     return self._unreadable(facts, "the memory map", exc)
                 mapped = None  # named python3: Python, its minor version unknown
@@ -214,14 +180,14 @@ class _Scan:
             return None
         return replace(facts, exe=exe, python=python, python_from=source, cmdline=_cmdline(pid))
 
-    def _unreadable(self, facts: ProcFacts, what: str, exc: OSError) -> Optional[ProcFacts]:
+    def _unreadable(self, facts: ProcFacts, what: str, exc: CaptureError) -> Optional[ProcFacts]:
         """A process it may not read: listed when its name or command line says Python, counted otherwise."""
         cmdline = _cmdline(facts.pid)
         if "python" not in facts.comm.lower() and not any("python" in word.lower() for word in cmdline[:2]):
             self.unchecked += 1
             return None
-        why = exc.strerror or type(exc).__name__
-        code = "permission" if isinstance(exc, PermissionError) else "unreadable"
+        why = exc.strerror or exc.message
+        code = "permission" if isinstance(exc, PermissionDenied) else "unreadable"
         hint = " (run pooltui as root, or as its user)" if code == "permission" else ""
         return replace(facts, cmdline=cmdline, error=code, error_message=f"cannot read {what} of process {facts.pid}: {why}{hint}")
 
@@ -242,59 +208,37 @@ class _Scan:
         return replace(facts, state=times[0], cpu_gained=max(0.0, cpu - facts.cpu_seconds), cpu_seconds=cpu, tasks=tuple(tasks), listening=listening)
 
 
-def parse_unix_listeners(table: bytes) -> dict[int, str]:
-    """inode -> path of the listening Unix sockets in the text of /proc/PID/net/unix."""
-    out = {}
-    for line in table.splitlines()[1:]:
-        fields = line.split(None, 7)
-        try:
-            if len(fields) == 8 and int(fields[3], 16) & 0x10000:  # __SO_ACCEPTCON: listening
-                out[int(fields[6])] = fields[7].decode("utf-8", "surrogateescape")
-        except ValueError:
-            continue
-    return out
-
-
 def unix_listeners(pid: int) -> tuple[str, ...]:
     """The paths of the Unix sockets ``pid`` listens on (a multiprocessing Manager's
     /tmp/pymp-*/listener-*), read only for a process with a thread in accept()."""
     try:
-        table = parse_unix_listeners(_read(f"/proc/{pid}/net/unix", 4 << 20))
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
+        table = procfs.unix_listeners(pid)
+        fds = procfs.fds(pid)
+    except CaptureError:
         return ()
     found = []
-    for fd in fds[:4096]:
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:[") and target.endswith("]"):
-            path = table.get(int(target[8:-1]) if target[8:-1].isdigit() else -1)
-            if path:
-                found.append(path)
+    for fd in fds:
+        path = table.get(procfs.fd_inode(pid, fd, "socket") or -1)
+        if path:
+            found.append(path)
     return tuple(found)
 
 
 def _cmdline(pid: int) -> tuple[str, ...]:
     try:
-        raw = _read(f"/proc/{pid}/cmdline", _CMDLINE_CAP)
-    except OSError:
+        return procfs.cmdline(pid)
+    except CaptureError:
         return ()
-    return tuple(arg.decode("utf-8", "surrogateescape") for arg in raw.rstrip(b"\0").split(b"\0")) if raw else ()
 
 
 def hidden_note(mounts: bytes, euid: int) -> str:
     """What /proc hides from this user (hidepid=2 / invisible: other users' processes are not
-    even listed, so they cannot be counted), from the text of /proc/self/mounts; "" if nothing."""
+    even listed, so they cannot be counted), from the text of the mounts; "" if nothing."""
     if euid == 0:
         return ""
-    for line in mounts.splitlines():
-        fields = line.split()
-        if len(fields) >= 4 and fields[1] == b"/proc" and fields[2] == b"proc":
-            options = dict(o.partition(b"=")[::2] for o in fields[3].split(b","))
-            if options.get(b"hidepid") in (b"2", b"invisible"):
-                return "/proc is mounted with hidepid: other users' processes are invisible here, not even counted (run as root to see them)"
+    options = procfs.proc_mount_options(mounts) or {}
+    if options.get(b"hidepid") in (b"2", b"invisible"):
+        return "/proc is mounted with hidepid: other users' processes are invisible here, not even counted (run as root to see them)"
     return ""
 
 
@@ -315,8 +259,8 @@ def take_census(window: float = WINDOW) -> Census:
     taken = time.time()
     found: dict[int, ProcFacts] = {}
     me = str(os.getpid())  # pooltui itself is not a tree to look at
-    for name in os.listdir("/proc"):
-        if name.isdigit() and name != me:
+    for name in procfs.pids():
+        if name != me:
             facts = scan.first(int(name))
             if facts is not None:
                 found[facts.pid] = facts
@@ -333,8 +277,8 @@ def take_census(window: float = WINDOW) -> Census:
         if _joins(kept.get(f.ppid), f):
             kept[pid] = replace(f, joins_parent=True)
     try:
-        hidden = hidden_note(_read("/proc/self/mounts", 1 << 20), os.geteuid())
-    except OSError:
+        hidden = hidden_note(procfs.mounts(), os.geteuid())
+    except CaptureError:
         hidden = ""
     return Census(
         notes=(hidden,) if hidden else (),

@@ -20,6 +20,7 @@ import re
 import stat
 from typing import Optional
 
+from pooltui.capture import procfs
 from pooltui.capture.coredump import read_core
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.memory.core import BadCore, parse_core
@@ -35,8 +36,8 @@ def cwd_of(pid: int) -> Optional[str]:
     """The working directory of a live process (a dead worker's parent: a fork child's
     cwd is its parent's unless it changed it), or None."""
     try:
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
+        cwd = procfs.cwd(pid)
+    except CaptureError:
         return None
     return None if cwd.endswith(" (deleted)") else cwd
 
@@ -47,11 +48,9 @@ def core_dumped(status: Optional[int]) -> bool:
 
 def _pattern() -> tuple[str, bool]:
     try:
-        with open("/proc/sys/kernel/core_pattern") as f:
-            pattern = f.read().strip()
-        with open("/proc/sys/kernel/core_uses_pid") as f:
-            uses_pid = f.read().strip() == "1"
-    except OSError:
+        pattern = procfs.setting("sys/kernel/core_pattern")
+        uses_pid = procfs.setting("sys/kernel/core_uses_pid") == "1"
+    except CaptureError:
         return "core", False
     return pattern, uses_pid
 

@@ -20,43 +20,22 @@ Read-only, bounded per process in fds and bytes; any failure gives "unknown", ne
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import kernel, memory, procs, sockets
+from pooltui.capture import kernel, memory, procfs, procs, sockets
 from pooltui.capture.errors import CaptureError, NotPython
-from pooltui.capture.memory.kernel import _parse_syscall
 from pooltui.model import Process, Snapshot, SocketEnd, Thread
 
-MAX_FDS = kernel.MAX_FDS
-_NET_BYTES = 8 << 20  # of /proc/PID/net/tcp{,6}, at most
 _MAX_POLLED = 4096  # fds of one select/poll set, at most
 _SELECT = {23: (0, 1, 2), 270: (0, 1, 2)}  # nr -> (nfds, readfds*, writefds*) argument positions
 _POLL = {7: (0, 1), 271: (0, 1)}  # nr -> (struct pollfd*, nfds)
 _EPOLL = {232, 281, 441}  # epoll_wait, epoll_pwait, epoll_pwait2: arg 0 is the epoll fd
 POLLS = ("select", "pselect6", "poll", "ppoll", "epoll_wait", "epoll_pwait")
 CONFIRM_GAP = 0.05  # seconds between the two reads that confirm a thread is still blocked
-
-
-def _address(hexed: str) -> Optional[str]:
-    """``0100007F:1F90`` (/proc/net/tcp: the address as the kernel stores it, in host order
-    32-bit words, then the port) as ``127.0.0.1:8080``; IPv6 as ``[::1]:8080``."""
-    addr, _, port = hexed.partition(":")
-    try:
-        raw = bytes.fromhex(addr)
-        number = int(port, 16)
-    except ValueError:
-        return None
-    if len(raw) == 4:
-        return f"{ipaddress.IPv4Address(raw[::-1])}:{number}"
-    if len(raw) == 16:
-        ip = ipaddress.IPv6Address(b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4)))
-        return f"{ip.ipv4_mapped}:{number}" if ip.ipv4_mapped else f"[{ip}]:{number}"
-    return None
 
 
 def tcp_peers(pid: int) -> tuple[dict[int, int], dict[int, str]]:
@@ -66,17 +45,13 @@ def tcp_peers(pid: int) -> tuple[dict[int, int], dict[int, str]]:
     by_pair: dict[tuple[str, str], int] = {}
     for name in ("tcp", "tcp6"):
         try:
-            with open(f"/proc/{pid}/net/{name}", "rb") as f:
-                text = f.read(_NET_BYTES)
-        except OSError:
+            table = procfs.tcp(pid, name)
+        except CaptureError:
             continue
-        for line in text.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) < 10 or not fields[9].isdigit() or fields[9] == b"0":
-                continue
-            by_pair[(fields[1].decode("ascii", "replace"), fields[2].decode("ascii", "replace"))] = int(fields[9])
+        for local, remote, inode in table:
+            by_pair[(local, remote)] = inode
     peers = {inode: by_pair[(remote, local)] for (local, remote), inode in by_pair.items() if (remote, local) in by_pair}
-    remotes = {inode: address for (_, remote), inode in by_pair.items() if (address := _address(remote)) is not None}
+    remotes = {inode: address for (_, remote), inode in by_pair.items() if (address := procfs.tcp_address(remote)) is not None}
     return peers, remotes
 
 
@@ -84,8 +59,8 @@ def socket_ends(pid: int, peers: dict[int, int], remotes: Optional[dict[int, str
     """The sockets ``pid`` holds, each with its peer's inode where ``peers`` knows it and a
     TCP connection's other address (``remotes``)."""
     try:
-        names = os.listdir(f"/proc/{pid}/fd")[:MAX_FDS]
-    except OSError:
+        names = procfs.fds(pid)
+    except CaptureError:
         return ()
     out = []
     for name in names:
@@ -99,8 +74,8 @@ def _read_mem(pid: int, addr: int, size: int) -> Optional[bytes]:
     if not addr or size <= 0:
         return b""
     try:
-        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
-    except OSError:
+        fd = procfs.open_mem(pid)
+    except CaptureError:
         return None
     try:
         data = os.pread(fd, size, addr)
@@ -143,28 +118,15 @@ def polled(pid: int, nr: Optional[int], args: tuple[int, ...]) -> Optional[tuple
         return tuple(sorted({fd for fd in fds if fd >= 0}))
     if nr in _EPOLL and args:
         try:
-            with open(f"/proc/{pid}/fdinfo/{int(args[0])}", "rb") as f:
-                info = f.read(1 << 20)
-        except (OSError, ValueError):
+            return procfs.fdinfo(pid, int(args[0])).targets
+        except CaptureError:
             return None
-        return tuple(sorted({int(line.split()[1]) for line in info.splitlines() if line.startswith(b"tfd:") and line.split()[1].isdigit()}))
     return None
 
 
-def _syscall(pid: int, tid: int):  # type: ignore[no-untyped-def]
-    try:
-        with open(f"/proc/{pid}/task/{tid}/syscall", "rb") as f:
-            return _parse_syscall(tid, f.read(512).decode("ascii", "replace"))
-    except OSError:
-        return None
-
-
 def _switches(pid: int, tid: int) -> Optional[int]:
-    try:
-        with open(f"/proc/{pid}/task/{tid}/status", "rb") as f:
-            return procs.switches(f.read(8192))
-    except OSError:
-        return None
+    status = procfs.status_or_none(pid, tid)
+    return status.switches if status is not None else None
 
 
 def _polls(p: Process) -> dict[int, Optional[tuple[int, ...]]]:
@@ -173,7 +135,7 @@ def _polls(p: Process) -> dict[int, Optional[tuple[int, ...]]]:
     for t in p.threads:
         if t.ghost or t.syscall not in POLLS:
             continue
-        call = _syscall(p.pid, t.tid)
+        call = procfs.syscall_or_none(p.pid, t.tid)
         out[t.tid] = polled(p.pid, call.nr, call.args) if call is not None else None
     return out
 
@@ -232,12 +194,12 @@ def moved(raw: Snapshot, nodes: Iterable[tuple[int, int]]) -> set[tuple[int, int
     switches rising), or that are no longer in the system call (and on the fd or futex) the
     capture saw them in; a thread that cannot be read counts as moved."""
     nodes = set(nodes)
-    first = {n: (_syscall(*n), _switches(*n)) for n in nodes}
+    first = {n: (procfs.syscall_or_none(*n), _switches(*n)) for n in nodes}
     time.sleep(CONFIRM_GAP)
     out = set()
     threads = {(p.pid, t.tid): t for p in raw.processes for t in p.threads}
     for n, (call, before) in first.items():
-        again, after = _syscall(*n), _switches(*n)
+        again, after = procfs.syscall_or_none(*n), _switches(*n)
         t = threads.get(n)
         if t is None or call is None or again is None or before is None or after is None or before != after:
             out.add(n)

@@ -13,6 +13,7 @@ class CaptureError(Exception):
     code = "capture_error"
     help = "See `pooltui doctor PID` for what is needed to read this process."
     exit_code = 3
+    strerror = ""  # the system's words for the OSError behind it ("Permission denied"), when one is
 
     def __init__(self, message: str, *, pid: int | None = None, detail: str = "", help: str | None = None) -> None:
         super().__init__(message)

@@ -3,7 +3,8 @@ thread sits in, whether it has a timeout (a timed wait ends by itself, so it is 
 "stuck"), the file descriptor of a blocked read/write, who traces a process (TracerPid)
 and the pipe ends each process holds (to find who is at the other end of a pipe).
 
-Only /proc files of the target are read (never a path the target names), each bounded.
+Only /proc files of the target are read (``capture.procfs``: never a path the target
+names), each bounded.
 System call numbers and argument positions are x86_64's (as in capture.memory); on
 other machines ``syscall``/``timed`` stay unknown.
 """
@@ -14,10 +15,12 @@ import os
 import platform
 from typing import Optional
 
+from pooltui.capture import procfs
+from pooltui.capture.errors import CaptureError
 from pooltui.model import PipeEnd
 
 _X86_64 = platform.machine() == "x86_64"
-MAX_FDS = 4096  # file descriptors looked at per process, at most
+MAX_FDS = procfs.MAX_FDS  # file descriptors looked at per process, at most
 
 # nr -> (name, index of the fd argument or None, how to tell a timeout from the args)
 _NO_TIMEOUT = 0xFFFFFFFFFFFFFFFF  # -1 as /proc prints a negative int argument (poll/epoll: wait forever)
@@ -87,60 +90,32 @@ def _timed(name: str, args: tuple[int, ...]) -> Optional[bool]:
 
 
 def caught_signals(pid: int) -> Optional[int]:
-    """SigCgt of /proc/PID/status: the mask of signals the process has a handler for (bit
+    """SigCgt of the process's status: the mask of signals it has a handler for (bit
     N-1 = signal N), None when unreadable."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            text = f.read(8192)
-    except OSError:
-        return None
-    at = text.find(b"\nSigCgt:")
-    try:
-        return int(text[at + 8 :].split(None, 1)[0], 16) if at >= 0 else None
-    except (ValueError, IndexError):
-        return None
+    status = procfs.status_or_none(pid)
+    return status.caught_signals if status is not None else None
 
 
 def tracer_pid(pid: int) -> Optional[int]:
-    """TracerPid of /proc/PID/status: the pid of a debugger/strace holding it, 0 when none."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            text = f.read(8192)
-    except OSError:
-        return None
-    at = text.find(b"\nTracerPid:")
-    if at < 0:
-        return None
-    try:
-        return int(text[at + 11 :].split(None, 1)[0])
-    except (ValueError, IndexError):
-        return None
+    """TracerPid of the process's status: the pid of a debugger/strace holding it, 0 when none."""
+    status = procfs.status_or_none(pid)
+    return status.tracer_pid if status is not None else None
 
 
 def pipe_ends(pid: int) -> tuple[PipeEnd, ...]:
     """The pipe ends ``pid`` holds: fd, inode (shared by both ends) and which end."""
     out = []
     try:
-        names = os.listdir(f"/proc/{pid}/fd")[:MAX_FDS]
-    except OSError:
+        names = procfs.fds(pid)
+    except CaptureError:
         return ()
     for name in names:
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{name}")
-        except OSError:
-            continue
-        if not (target.startswith("pipe:[") and target.endswith("]")):
+        inode = procfs.fd_inode(pid, name, "pipe")
+        if inode is None:
             continue
         try:
-            inode = int(target[6:-1])
-            with open(f"/proc/{pid}/fdinfo/{name}", "rb") as f:
-                info = f.read(4096)
-        except (OSError, ValueError):
+            flags = procfs.fdinfo(pid, name).flags
+        except CaptureError:
             continue
-        at = info.find(b"flags:")
-        try:
-            flags = int(info[at + 6 :].split(None, 1)[0], 8) if at >= 0 else 0
-        except (ValueError, IndexError):
-            flags = 0
         out.append(PipeEnd(fd=int(name), inode=inode, writes=flags & 0o3 == os.O_WRONLY))
     return tuple(sorted(out, key=lambda e: e.fd))

@@ -10,154 +10,31 @@ children keep its address) so the process that holds the shared semaphore can be
 Everything here is a raw fact (``Lock`` with ``waiters``, owner ident, counts); who
 holds what, orphans and cycles are concluded in ``analysis.locks``. Only threads that
 are blocked are looked at, so a healthy, busy pool costs one /proc read per process.
+
+Which object a thread waits on, found from its frames, is ``capture.waited``'s; the copies
+of a waited multiprocessing lock in the other processes are ``capture.semcopies``'.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import dump, holders, kernel, managers, memory, ownedlocks, procs, pyspy, semaphores, semlocks, sourcelines, worker
+from pooltui.capture import dump, holders, kernel, managers, memory, procs, pyspy, semcopies, sourcelines, waited, worker
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
 
-_REPR_TYPE = re.compile(r"^<([\w.]+) at 0x[0-9a-f]+>$")
-_KIND = {"_thread.RLock": "rlock", "_RLock": "rlock", "_thread.lock": "lock", "thread.lock": "lock"}
-FRAMES_SEARCHED = 6
-_NOT_LOCK_WAITS = frozenset({"wait", "_wait_for_tstate_lock", "join"})  # innermost frames whose locals are searched for the waited lock
+# the names ``capture.coredump`` finds them by, here since before they moved to ``capture.waited``
+_NOT_LOCK_WAITS = waited.NOT_LOCK_WAITS
+_waiting_frame = waited.waiting_frame
 
 
 def version_of(proc: Process) -> Optional[tuple[int, int]]:
     return procs.version_tuple(proc.python)
-
-
-def _type_of(repr_text: str) -> Optional[str]:
-    m = _REPR_TYPE.match(repr_text)
-    return m.group(1).rpartition(".")[2] if m else None
-
-
-def _display_name(path: str, frame: Frame) -> str:
-    """'self.flush_lock' in a BufferingHandler method -> 'BufferingHandler.flush_lock'."""
-    root, _, rest = path.partition(".")
-    rest = rest.removesuffix("._semlock").removesuffix("_semlock").rstrip(".")
-    local = frame.local(root)
-    type_name = _type_of(local.repr) if local else None
-    if type_name and (root == "self" or (rest and "[" not in root + rest)):
-        # where the lock lives, as the class names it: `ledger.audit_lock` -> Ledger.audit_lock
-        return f"{type_name}.{rest}" if rest else type_name
-    return path.removesuffix("._semlock")
-
-
-def _lock_kind(obj: memory.LockObject) -> str:
-    return "semlock" if obj.kind == "semlock" else _KIND.get(obj.type_name, obj.kind)
-
-
-def _record(pid: int, obj: memory.LockObject, name: str, where: str, sem: Optional[str]) -> Lock:
-    return Lock(
-        id=f"{pid}:{obj.addr:x}",
-        kind=_lock_kind(obj),
-        name=name,
-        pid=pid,
-        addr=obj.addr,
-        type_name=obj.type_name,
-        sem=sem,
-        sem_value=obj.sem_value,
-        semlock_kind=obj.semlock_kind,
-        maxvalue=obj.maxvalue,
-        locked=obj.locked,
-        count=obj.count,
-        owner_ident=obj.owner_ident,
-        where=where,
-        fd=obj.fd,
-    )
-
-
-def _sem_identity(pid: int, obj: memory.LockObject, maps: Optional[Sequence[memory.Mapping]] = None) -> Optional[str]:
-    """The semaphore's identity across processes; ``maps``: the process's, when already read."""
-    if obj.sem_addr is None:
-        return None
-    place = semlocks.shm_place(maps or memory.read_maps(pid), obj.sem_addr) if obj.kind == "semlock" else None
-    if place is not None:
-        return place.identity
-    return f"mem:{pid}:{obj.sem_addr:x}"
-
-
-def _place(
-    mem: memory.TargetMemory, frames: Sequence[Frame], futex: int, name_hint: Optional[str] = None, ident: Optional[int] = None
-) -> Optional[memory.Place]:
-    """Where the lock of sem_t ``futex`` lives, from the thread's locals, closures, classes
-    and the globals its frames run in (``memory.places``; ``ident``: the thread's)."""
-    shape = [(f.file, [(loc.name, loc.addr) for loc in f.locals or () if loc.addr]) for f in frames]
-    return memory.find_lock_place(mem, shape, futex, name_hint, ident=ident)
-
-
-def _waiting_frame(frames: Sequence[Frame]) -> Optional[Frame]:
-    """The innermost frame outside threading / multiprocessing's own lock code."""
-    return next((f for f in frames if not f.file.endswith(("threading.py", "synchronize.py"))), frames[0] if frames else None)
-
-
-def _find_waited(
-    mem: memory.TargetMemory, frames: Sequence[Frame], futex: int, ident: Optional[int] = None
-) -> Optional[tuple[memory.LockObject, str, str]]:
-    """(lock object, display name, where) of the lock whose sem_t is ``futex`` (``ident``: the
-    waiting thread's, whose frames' globals hold a module-level lock however deep it waits)."""
-    if frames and frames[0].file.endswith("threading.py") and frames[0].function.rpartition(".")[2] in _NOT_LOCK_WAITS:
-        return None  # a Condition's private waiter lock or a join: nobody "holds" it
-    candidates: list[tuple[int, memory.LockObject, str]] = []
-    for index, frame in enumerate(frames[:FRAMES_SEARCHED]):
-        roots = [(loc.name, loc.addr) for loc in frame.locals or () if loc.addr]
-        if not roots:
-            continue
-        for path, obj in mem.find_locks(roots, depth=3):
-            if obj.sem_addr == futex:
-                candidates.append((index, obj, path))
-        if candidates:
-            break
-    if not candidates:
-        place = _place(mem, frames[:FRAMES_SEARCHED], futex, ident=ident)
-        waiting = _waiting_frame(frames)
-        if place is None or waiting is None:
-            return None
-        return place.lock, place.name, waiting.where
-    index, obj, path = candidates[0]
-    frame = frames[index]
-    if frame.file.endswith("threading.py") and frame.function.rpartition(".")[2] in _NOT_LOCK_WAITS:
-        return None
-    name = _display_name(path, frame)
-    named = False
-    # a stdlib frame (threading.acquire, SemLock.__enter__, Handler.acquire) names the lock
-    # badly ("self"): prefer how the outer frames reach the same object, or where it lives
-    for outer in frames[index + 1 : index + 1 + FRAMES_SEARCHED]:
-        if outer.file.endswith("threading.py") and outer.function.rpartition(".")[2] in ("run", "_bootstrap_inner", "_bootstrap"):
-            break  # Thread.run's self._args[1] is no name for a lock the target function was given
-        if outer.file.endswith(("threading.py", "synchronize.py")):
-            continue  # 2.7's Condition.__enter__ over _RLock.acquire: 'self._Condition__lock' is no name either
-        roots = [(loc.name, loc.addr) for loc in outer.locals or () if loc.addr]
-        better = next((p for p, o in mem.find_locks(roots, depth=3) if o.addr == obj.addr), None) if roots else None
-        if better:
-            name, frame, named = _display_name(better, outer), outer, True
-            break
-        from_code = holders.name_from_code(outer)
-        if from_code and not outer.file.endswith(("threading.py", "synchronize.py")):
-            place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, from_code.rpartition(".")[2], ident)
-            placed = place is not None and place.lock.addr == obj.addr and place.name.endswith(from_code.rpartition(".")[2])
-            name, frame, named = (place.name if placed else from_code), outer, True  # type: ignore[union-attr]
-            break
-    if not named and frame.file.endswith(("threading.py", "synchronize.py")):
-        # no outer frame reaches it and no source line spells it (2.7's Python _RLock taken in
-        # code with no source): where it lives, through the frames' own globals
-        place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, None, ident)
-        waiting = _waiting_frame(frames)
-        if place is not None and place.lock.addr == obj.addr and waiting is not None:
-            name, frame = place.name, waiting
-    if name in ("self", "waiter", "lock"):
-        name = holders.name_from_code(frame) or name
-    return obj, name, frame.where
 
 
 async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> dict[int, tuple[Frame, ...]]:
@@ -259,7 +136,7 @@ def _add(
     locks: dict[int, Lock], pid: int, tid: int, obj: memory.LockObject, name: str, where: str, maps: Optional[Sequence[memory.Mapping]] = None
 ) -> None:
     name = f"{name}'s buffer" if obj.text_buffer else name  # sys.stdout's buffer: the lock is the BufferedWriter's
-    lock = locks.get(obj.addr) or _record(pid, obj, name, where, _sem_identity(pid, obj, maps))
+    lock = locks.get(obj.addr) or waited.record(pid, obj, name, where, waited.sem_identity(pid, obj, maps))
     locks[obj.addr] = replace(lock, waiters=(*lock.waiters, (pid, tid)))
 
 
@@ -276,51 +153,20 @@ def _resolve(
     with memory.TargetMemory(proc.pid, version, budget(timeout)) as mem:
         for thread in pending:
             stack = frames.get(thread.tid, thread.frames)
-            owned = _owned_lock(mem, proc.pid, stack, thread.futex or 0)
+            owned = waited.owned_lock(mem, proc.pid, stack, thread.futex or 0)
             if owned is not None:  # never in ``known``: the lock object is found through this wait's own frame
                 lock = locks.get(owned.addr, owned)
                 locks[owned.addr] = replace(lock, waiters=(*lock.waiters, (proc.pid, thread.tid)))
                 continue
-            found = _find_waited(mem, stack, thread.futex or 0, thread.ident)
+            found = waited.find_waited(mem, stack, thread.futex or 0, thread.ident)
             if found is None:
-                found = _find_semaphore(mem, stack, thread.futex or 0)
+                found = waited.find_semaphore(mem, stack, thread.futex or 0)
                 if found is not None:  # its futex is this wait's own lock: nothing to share with siblings
                     _add(locks, proc.pid, thread.tid, *found)
                 continue
             obj, name, where = found
             known[(version, thread.futex or 0)] = (obj.addr, name, where)
             _add(locks, proc.pid, thread.tid, obj, name, where, mem.maps)
-
-
-def _owned_lock(mem: memory.TargetMemory, pid: int, frames: Sequence[Frame], futex: int) -> Optional[Lock]:
-    """The lock that is no lock object but records its owner a thread waits on: an import's
-    module lock (``capture.ownedlocks``), named where the user's frame waits."""
-    if ownedlocks.acquiring_frame(frames) is None:
-        return None
-    user = next((f for f in frames if f.file != ownedlocks.BOOTSTRAP and not f.file.startswith("<frozen")), None)
-    try:
-        return ownedlocks.module_lock(mem, pid, frames, futex, user.where if user is not None else "")
-    except CaptureError:
-        return None
-
-
-def _find_semaphore(mem: memory.TargetMemory, frames: Sequence[Frame], futex: int) -> Optional[tuple[memory.LockObject, str, str]]:
-    """(semaphore, display name, where) when the thread waits in a ``threading.Semaphore``'s
-    acquire (``capture.semaphores``), named where it lives, else as the waiting line spells it."""
-    try:
-        found = semaphores.waited_semaphore(mem, frames, futex)
-    except CaptureError:
-        return None
-    if found is None:
-        return None
-    obj, user = found
-    outer = frames[user:][:FRAMES_SEARCHED]
-    shape = [(f.file, [(loc.name, loc.addr) for loc in f.locals or () if loc.addr]) for f in outer]
-    place = memory.find_lock_place(mem, shape, futex, None, target=obj)
-    name = place.name if place is not None else None
-    if name is None or name.partition(".")[0] in ("self", "sem"):
-        name = (_display_name(name, outer[0]) if name else None) or holders.name_from_code(outer[0]) or obj.type_name
-    return obj, name, outer[0].where
 
 
 async def process_locks(
@@ -468,68 +314,7 @@ async def read_locks(snapshot: Snapshot, wanted: dict[int, set[int]], timeout: f
             records.extend(found)
             notes.extend(why)
     if records:
-        records.extend(await worker.run(sibling_semlocks, snapshot, records))
+        records.extend(await worker.run(semcopies.sibling_semlocks, snapshot, records))
         records = await worker.run(holders.owners_took_at, snapshot, records)
         records = [holders.manager_took_at(snapshot, lock) if lock.manager is not None else lock for lock in records]
     return tuple(records), tuple(dict.fromkeys(notes))
-
-
-_UNREAD = memory.LockObject(0, "_multiprocessing.SemLock", "semlock", None, None, None, None, None, None)
-
-
-def _place_of(lock: Lock, snapshot: Snapshot) -> Optional[semlocks.ShmPlace]:
-    proc = snapshot.process(lock.pid)
-    version = version_of(proc) if proc is not None else None
-    if version is None:
-        return None
-    with memory.TargetMemory(lock.pid, version) as mem:
-        obj = mem.read_lock(lock.addr)
-    if obj is None or obj.sem_addr is None:
-        return None
-    return semlocks.shm_place(memory.read_maps(lock.pid), obj.sem_addr)
-
-
-def sibling_semlocks(snapshot: Snapshot, waited: Sequence[Lock]) -> list[Lock]:
-    """The same multiprocessing lock or semaphore as seen by every other process of the
-    tree, matched by the ``/dev/shm`` file under it (``capture.semlocks``): fork, spawn
-    and forkserver children alike. Each copy's per-process ``count`` and ``last_tid``
-    say which processes hold it."""
-    out: list[Lock] = []
-    seen = {(lock.pid, lock.addr) for lock in waited}
-    done: set[str] = set()
-    for lock in waited:
-        if lock.kind != "semlock" or not (lock.sem or "").startswith("shm:") or lock.sem in done:
-            continue
-        done.add(lock.sem or "")
-        try:
-            place = _place_of(lock, snapshot)
-        except CaptureError:
-            continue
-        if place is None:
-            continue
-        group = [g for g in waited if g.sem == lock.sem]
-        for proc in snapshot.processes:
-            version = version_of(proc)
-            if version is None or proc.error is not None or any(g.pid == proc.pid for g in group):
-                continue
-            if semlocks.acquisitions_unaccounted(group) == 0:
-                break  # every acquisition the semaphore's value counts is explained
-            try:
-                found = semlocks.copies_in(proc.pid, proc.create_time, version, place, lock.addr)
-            except CaptureError:
-                found = None
-            if not found:
-                if found is None or semlocks.maps(proc.pid, place):
-                    # it has the semaphore but its copy was not read: it may be the holder
-                    unread = replace(_record(proc.pid, _UNREAD, lock.name, "", lock.sem), addr=0, count=None, locked=None)
-                    group.append(unread)
-                    out.append(unread)
-                continue
-            for obj in found:
-                if (proc.pid, obj.addr) in seen:
-                    continue
-                seen.add((proc.pid, obj.addr))
-                copy = _record(proc.pid, obj, lock.name, "", lock.sem)
-                group.append(copy)
-                out.append(copy)
-    return out

@@ -14,15 +14,50 @@ from typing import Optional
 
 import psutil
 
-from pooltui.capture import state
+from pooltui.capture import procfs, state
 from pooltui.capture.errors import CaptureError, NotPython, PermissionDenied, ProcessGone, ThreadNotProcess
+from pooltui.capture.procfs import parse_stat, status_field, status_state, switches, task_times
+from pooltui.capture.tasks import (
+    Sched,
+    any_running,
+    comm_of,
+    is_exiting,
+    is_kernel_thread,
+    ran_since,
+    read_exit_code,
+    read_sched,
+    read_tasks,
+    task_ids,
+    task_state,
+    thread_group_of,
+)
 from pooltui.model import ProcError
 
+# the kernel's view of threads moved to ``capture.tasks``, the parsers to ``capture.procfs``:
+# still importable from here, where the rest of the capture has always found them
+__all__ = [
+    "Sched",
+    "any_running",
+    "comm_of",
+    "is_exiting",
+    "is_kernel_thread",
+    "parse_stat",
+    "ran_since",
+    "read_exit_code",
+    "read_sched",
+    "read_tasks",
+    "stat_fields",
+    "status_field",
+    "status_state",
+    "switches",
+    "task_ids",
+    "task_state",
+    "task_times",
+    "thread_group_of",
+]
+
 _PY_EXE = re.compile(r"(?:^|/)(?:lib)?python(\d)\.?(\d+)?[a-z]*(?:\.so[.\d]*)?$")
-
-
-Sched = tuple[str, int]  # a thread's state letter (R, S, D, t, ...) and voluntary+nonvoluntary context switches
-_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+stat_fields = procfs.stat_fields
 
 
 @dataclass(frozen=True)
@@ -76,15 +111,14 @@ def python_version(pid: int, exe: str = "") -> Optional[str]:
     if version and "." in version:
         return version
     try:
-        with open(f"/proc/{pid}/maps") as maps:
-            for line in maps:
-                path = line.rstrip("\n").rpartition(" ")[2]
-                if "python" in path:
-                    found = version_from_path(path)
-                    if found and "." in found:
-                        return found
-    except OSError:
-        pass
+        mappings = procfs.maps(pid)
+    except CaptureError:
+        return version
+    for m in mappings:
+        if "python" in m.path:
+            found = version_from_path(m.path)
+            if found and "." in found:
+                return found
     return version
 
 
@@ -134,138 +168,6 @@ def read_proc(proc: psutil.Process) -> ProcInfo:
         sched=sched,
         python=_python_version(pid, create_time, exe),
     )
-
-
-def stat_fields(pid: int, tid: Optional[int] = None) -> Optional[list[bytes]]:
-    """/proc/PID[/task/TID]/stat split after the command name (which may hold spaces and
-    parentheses): index 0 is field 3 (state). None when it cannot be read."""
-    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
-    try:
-        with open(path, "rb") as f:
-            return parse_stat(f.read(64 * 1024))
-    except OSError:
-        return None
-
-
-def parse_stat(raw: bytes) -> list[bytes]:
-    """The fields of a stat line after the command name (which may hold spaces and ')')."""
-    return raw.rpartition(b")")[2].split()
-
-
-def task_times(fields: list[bytes]) -> Optional[tuple[str, float]]:
-    """(state letter, user+system seconds) from ``parse_stat`` fields; None when malformed."""
-    try:
-        return fields[0].decode("ascii"), (int(fields[11]) + int(fields[12])) / _CLK_TCK
-    except (IndexError, ValueError):
-        return None
-
-
-def task_state(pid: int, tid: Optional[int] = None) -> Optional[str]:
-    """The kernel's one-letter state (R running, S/D asleep, Z zombie, X dead); None when gone."""
-    fields = stat_fields(pid, tid)
-    return fields[0].decode("ascii", "replace") if fields else None
-
-
-def task_ids(pid: int) -> set[int]:
-    """The OS thread ids of ``pid`` now (empty when it is gone or unreadable)."""
-    try:
-        return {int(name) for name in os.listdir(f"/proc/{pid}/task") if name.isdigit()}
-    except OSError:
-        return set()
-
-
-def read_exit_code(pid: int) -> Optional[int]:
-    """A zombie's wait status, read without reaping it: /proc/PID/stat field 52
-    (``exit_code``, Linux >= 3.5; signal = status & 0x7f, code = status >> 8). None when
-    the field is absent or the process is gone. Only meaningful for a zombie: a live
-    process shows 0 there."""
-    fields = stat_fields(pid)
-    try:
-        return int(fields[49]) if fields else None  # field 52 counted from 1; fields[0] is field 3 (state)
-    except (ValueError, IndexError):
-        return None
-
-
-def read_tasks(pid: int) -> tuple[dict[int, float], dict[int, Sched]]:
-    """Per thread: user+system seconds (task stat) and its Sched (task status), in one
-    pass over /proc/PID/task. A thread that exits meanwhile is left out."""
-    cpu: dict[int, float] = {}
-    sched: dict[int, Sched] = {}
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return cpu, sched
-    for name in tids:
-        fields = stat_fields(pid, int(name))
-        try:
-            with open(f"/proc/{pid}/task/{name}/status", "rb") as f:
-                status = f.read()
-        except OSError:
-            continue
-        times = task_times(fields) if fields else None
-        if times is None:
-            continue
-        tid = int(name)
-        cpu[tid] = times[1]
-        sched[tid] = (times[0], switches(status))
-    return cpu, sched
-
-
-def switches(status: bytes) -> int:
-    """Voluntary + nonvoluntary context switches from the text of a task's status (0 where unreadable)."""
-    total = 0
-    for key in (b"\nvoluntary_ctxt_switches:", b"\nnonvoluntary_ctxt_switches:"):
-        at = status.find(key)
-        if at >= 0:
-            value = status[at + len(key) : at + len(key) + 32].split(None, 1)
-            if value and value[0].isdigit():
-                total += int(value[0])
-    return total
-
-
-def status_state(status: bytes) -> Optional[str]:
-    """The state letter of the text of a task's status (``State:\tS (sleeping)``), None if absent."""
-    at = status.find(b"\nState:")
-    value = status[at + 7 : at + 16].split(None, 1) if at >= 0 else []
-    return value[0].decode("ascii", "replace") if value else None
-
-
-def read_sched(pid: int) -> dict[int, Sched]:
-    """The Sched of every thread of ``pid`` now (empty when it cannot be read): one read
-    of each thread's status file (its State line is the letter task stat shows)."""
-    sched: dict[int, Sched] = {}
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return sched
-    for name in tids:
-        try:
-            with open(f"/proc/{pid}/task/{name}/status", "rb") as f:
-                status = f.read()
-        except OSError:
-            continue
-        state = status_state(status)
-        if state is None:
-            continue
-        sched[int(name)] = (state, switches(status))
-    return sched
-
-
-def ran_since(before: dict[int, Sched], after: dict[int, Sched]) -> bool:
-    """Whether any thread may have run between two reads of ``read_sched``.
-
-    A thread asleep at both reads with the same context-switch count was not scheduled
-    in between (to run and sleep again it must be switched out, which counts), so its
-    Python stack cannot have changed. A thread running or runnable (R) at either read, a
-    different set of threads, or nothing read at all counts as "ran".
-    """
-    if not before or before.keys() != after.keys():
-        return True
-    return any(b[0] == "R" or a[0] == "R" or a[1] != b[1] for b, a in ((before[t], after[t]) for t in before))
-
-
-def any_running(sched: dict[int, Sched]) -> bool:
-    return not sched or any(state == "R" for state, _ in sched.values())
 
 
 def _python_version(pid: int, create_time: float, exe: str) -> Optional[str]:
@@ -350,19 +252,18 @@ def child_pids(pid: int) -> Optional[list[int]]:
     (``/proc/PID/task/TID/children`` of each of its threads, Linux >= 3.5 with
     CONFIG_PROC_CHILDREN); None where the kernel has no such files."""
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
+        tids = procfs.tids(pid)
+    except CaptureError:
         return []  # gone: no children
     found: set[int] = set()
     for tid in tids:
         try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                found.update(int(x) for x in f.read(1 << 20).split())
-        except FileNotFoundError:
-            if not os.path.exists(f"/proc/{pid}/task/{tid}"):
-                continue  # the thread exited meanwhile
+            found.update(procfs.children(pid, tid))
+        except ProcessGone:  # no such file: the thread exited meanwhile, or the kernel has none
+            if not procfs.exists(pid, f"task/{tid}"):
+                continue
             return None
-        except (OSError, ValueError):
+        except CaptureError:
             continue
     return sorted(found)
 
@@ -413,54 +314,6 @@ def walk_tree(root_pid: int) -> list[ProcInfo]:
     if infos[0].error and infos[0].error.code == ProcessGone.code:
         raise ProcessGone(f"process {root_pid} exited", pid=root_pid, help="")
     return infos
-
-
-def is_exiting(pid: int) -> bool:
-    """PF_EXITING: the process is inside exit() (its memory may already be gone, its
-    state not yet Z)."""
-    fields = stat_fields(pid)
-    try:
-        return bool(fields) and bool(int(fields[6]) & 0x4)  # type: ignore[index]
-    except (ValueError, IndexError):
-        return False
-
-
-def status_field(status: bytes, name: bytes) -> Optional[bytes]:
-    """The value of ``Name:`` in the text of /proc/PID/status (first occurrence), stripped."""
-    for line in status.split(b"\n"):
-        key, sep, value = line.partition(b":")
-        if sep and key == name:
-            return value.strip()
-    return None
-
-
-def thread_group_of(pid: int) -> Optional[int]:
-    """The process (Tgid) that thread ``pid`` belongs to: itself for a process; None if unreadable."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            value = status_field(f.read(64 * 1024), b"Tgid")
-        return int(value) if value is not None and value.isdigit() else None
-    except (OSError, ValueError):
-        return None
-
-
-def comm_of(pid: int) -> str:
-    """The command name of ``pid`` (its comm, as the kernel keeps it), or "?"."""
-    try:
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            name = f.read(64).rstrip(b"\n").decode("utf-8", "backslashreplace")
-    except OSError:
-        return "?"
-    # any bytes may be a comm (prctl PR_SET_NAME): shown escaped, never as a line break
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in name) or "?"
-
-
-def is_kernel_thread(pid: int) -> bool:
-    fields = stat_fields(pid)
-    try:
-        return bool(fields) and bool(int(fields[6]) & 0x00200000)  # PF_KTHREAD
-    except (ValueError, IndexError):
-        return False
 
 
 def cpu_count() -> int:

@@ -36,6 +36,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from pooltui.capture import procfs
+from pooltui.capture.errors import CaptureError
+
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
 # per-thread credential syscalls (asm/unistd_64.h; asm-generic for arm64)
@@ -72,28 +75,22 @@ Result = Union[Read, str]  # a str is why nothing was read, in words
 
 
 def parse_creds(status: bytes) -> Optional[Creds]:
-    """fsuid/fsgid/groups from the text of ``/proc/PID/status``; None when absent or malformed."""
-    found: dict[bytes, list[bytes]] = {}
-    for line in status.split(b"\n"):
-        key, sep, value = line.partition(b":")
-        if sep and key in (b"Uid", b"Gid", b"Groups") and key not in found:
-            found[key] = value.split()
-    try:
-        uid, gid = int(found[b"Uid"][3]), int(found[b"Gid"][3])
-        groups = tuple(int(g) for g in found.get(b"Groups", ()))
-    except (KeyError, IndexError, ValueError):
+    """fsuid/fsgid/groups from the text of a process's status; None when absent or malformed."""
+    return _checked(procfs.Status(status).fs_ids)
+
+
+def _checked(ids: Optional[tuple[int, int, tuple[int, ...]]]) -> Optional[Creds]:
+    if ids is None:
         return None
+    uid, gid, groups = ids
     if not all(0 <= n < 2**32 for n in (uid, gid, *groups)) or len(groups) > 65536:
         return None
     return Creds(uid, gid, groups)
 
 
 def creds_of(pid: int) -> Optional[Creds]:
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            return parse_creds(f.read(64 * 1024))
-    except OSError:
-        return None
+    status = procfs.status_or_none(pid)
+    return _checked(status.fs_ids) if status is not None else None
 
 
 _LIBC = None
@@ -303,8 +300,8 @@ def _reader(
     one = one or _read_one
     try:
         # as root: the target's root directory, whatever mount namespace it lives in
-        root = os.open(root_dir or f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
+        root = os.open(root_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if root_dir else procfs.open_root(pid)
+    except (OSError, CaptureError):
         for p in paths:
             out[p] = "the target's root directory cannot be opened (it exited?)"
         return

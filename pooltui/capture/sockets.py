@@ -8,11 +8,13 @@ Read-only, bounded in bytes and time; any failure gives "unknown", never an exce
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 from collections.abc import Iterable
 from typing import Optional
+
+from pooltui.capture import procfs
+from pooltui.capture.errors import CaptureError
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -22,7 +24,6 @@ UDIAG_SHOW_PEER = 0x4
 UNIX_DIAG_PEER = 2
 _MAX_BYTES = 32 << 20
 _TIMEOUT = 2.0
-_MAX_FDS = 4096
 
 
 def unix_peers() -> dict[int, int]:
@@ -76,16 +77,7 @@ def _parse(data: bytes, peers: dict[int, int]) -> bool:
 
 
 def socket_inode(pid: int, fd: int) -> Optional[int]:
-    try:
-        target = os.readlink(f"/proc/{pid}/fd/{fd}")
-    except OSError:
-        return None
-    if target.startswith("socket:[") and target.endswith("]"):
-        try:
-            return int(target[8:-1])
-        except ValueError:
-            return None
-    return None
+    return procfs.fd_inode(pid, fd, "socket")
 
 
 def socket_owners(pids: Iterable[int], inodes: set[int]) -> dict[int, int]:
@@ -93,8 +85,8 @@ def socket_owners(pids: Iterable[int], inodes: set[int]) -> dict[int, int]:
     out: dict[int, int] = {}
     for pid in pids:
         try:
-            fds = os.listdir(f"/proc/{pid}/fd")[:_MAX_FDS]
-        except OSError:
+            fds = procfs.fds(pid)
+        except CaptureError:
             continue
         for fd in fds:
             inode = socket_inode(pid, int(fd)) if fd.isdigit() else None

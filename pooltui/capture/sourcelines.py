@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional, Union
 
-from pooltui.capture import redact, safeopen, state
+from pooltui.capture import procfs, redact, safeopen, state
+from pooltui.capture.errors import CaptureError
 from pooltui.model import Frame
 from pooltui.model.bounded import ByteLRU
 
@@ -40,11 +41,10 @@ def view_of(pid: int) -> Union[View, str]:
     if creds is None:
         return "the target's user could not be read (/proc/PID/status)"
     try:
-        ns = os.stat(f"/proc/{pid}/ns/mnt").st_ino
-        root = os.stat(f"/proc/{pid}/root")
-    except OSError:
+        ns, root_dev, root_ino = procfs.view(pid)
+    except CaptureError:
         return "the target's root directory cannot be opened (it exited?)"
-    return (ns, root.st_dev, root.st_ino, creds)
+    return (ns, root_dev, root_ino, creds)
 
 
 def _files() -> ByteLRU[safeopen.Identity, tuple[str, ...]]:
@@ -70,8 +70,8 @@ def _absolute(pid: int, paths: Sequence[str]) -> dict[str, Optional[str]]:
             continue
         if cwd is None:
             try:
-                cwd = os.readlink(f"/proc/{pid}/cwd")
-            except OSError:
+                cwd = procfs.cwd(pid)
+            except CaptureError:
                 cwd = ""
         ok = cwd.startswith("/") and not cwd.endswith(" (deleted)") and p and not p.startswith("<")
         out[p] = os.path.normpath(os.path.join(cwd, p)) if ok else None

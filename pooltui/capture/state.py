@@ -66,6 +66,9 @@ class CaptureState:
     # binary -> (event loop, the comparison with py-spy in progress): the other processes of
     # the binary wait for the first one's comparison instead of each running py-spy
     checking: dict[tuple, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=dict)
+    # the proc file system every read goes through (``capture.procfs``): None for the
+    # system's; a test points it at a recorded tree
+    proc_root: Optional[str] = None
 
     def caches(self) -> dict[str, ByteLRU]:
         return {name: value for name, value in vars(self).items() if isinstance(value, ByteLRU)}
@@ -88,7 +91,9 @@ class _Keeps(dict):
 
 
 def _keeps_nothing() -> CaptureState:
-    empty = CaptureState(**{name: ByteLRU(0) for name in CaptureState().caches()})
+    empty = CaptureState()
+    for name in empty.caches():
+        setattr(empty, name, ByteLRU(0))
     empty.checking = _Keeps()
     return empty
 

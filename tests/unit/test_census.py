@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pooltui.analysis.census import WORKER, trees
-from pooltui.capture.census import parse_syscall, parse_unix_listeners, wait_of
+from pooltui.capture.census import parse_syscall, wait_of
+from pooltui.capture.procfs import parse_unix_listeners
 from pooltui.model import census as census_model
 from pooltui.model.census import (
     WAIT_FUTEX,

@@ -1,10 +1,10 @@
 """What is said of a pipe's or socket's other end outside the tree (analysis.ends.outside),
-and how /proc/net/tcp addresses read (capture.ends._address)."""
+and how /proc/net/tcp addresses read (capture.procfs.tcp_address)."""
 
 from __future__ import annotations
 
 from pooltui.analysis import ends
-from pooltui.capture.ends import _address
+from pooltui.capture.procfs import tcp_address as _address
 from pooltui.model import Frame, PipeEnd, Process, Snapshot, SocketEnd, Thread, Wait, WaitKind
 
 

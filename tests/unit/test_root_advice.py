@@ -40,11 +40,10 @@ def test_a_failure_quoting_a_target_name_stays_on_one_line(monkeypatch, capsys):
     assert err.count("\n") == 2 and "\\n" in err and "\u202e" not in err
 
 
-def test_a_comm_with_control_bytes_is_escaped(tmp_path, monkeypatch):
-    from pooltui.capture import procs
+def test_a_comm_with_control_bytes_is_escaped(tmp_path):
+    from pooltui.capture import procs, state
 
-    real_open = open
-    fake = tmp_path / "comm"
-    fake.write_bytes(b"gdb\nforged\xe2\x80\xae\n")
-    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(fake if str(path).endswith("/comm") else path, *a, **k))
-    assert procs.comm_of(1) == "gdb\\x0aforged\\x202e"
+    (tmp_path / "1").mkdir()  # a /proc whose process 1 has that comm
+    (tmp_path / "1" / "comm").write_bytes(b"gdb\nforged\xe2\x80\xae\n")
+    with state.active(state.CaptureState(proc_root=str(tmp_path))):
+        assert procs.comm_of(1) == "gdb\\x0aforged\\x202e"

@@ -31,8 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
-from pooltui.capture import state
-from pooltui.capture.errors import CaptureError, PermissionDenied, ProcessGone, Unsupported
+from pooltui.capture import procfs, state
+from pooltui.capture.errors import CaptureError, ProcessGone, Unsupported
 from pooltui.capture.memory.kernel import Mapping, alive, read_maps
 from pooltui.capture.memory.layouts import Layout, layout_for
 
@@ -159,12 +159,7 @@ class ProcessMemory:
                 raise Unsupported(f"core of process {pid}: {problem}", pid=pid)
             return
         self._check_target()
-        try:
-            self._fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except (FileNotFoundError, ProcessLookupError):
-            raise ProcessGone(f"process {pid} exited", pid=pid) from None
-        except PermissionError as exc:
-            raise PermissionDenied(f"cannot read the memory of process {pid}", pid=pid, detail=str(exc)) from None
+        self._fd = procfs.open_mem(pid)
 
     # ---- lifecycle
 
@@ -191,8 +186,8 @@ class ProcessMemory:
         if self.image is not None:
             return self.image.exe
         try:
-            return os.readlink(f"/proc/{self.pid}/exe").replace(" (deleted)", "")
-        except OSError:
+            return procfs.exe(self.pid).replace(" (deleted)", "")
+        except CaptureError:
             return ""
 
     # ---- target checks (see the module docstring)
@@ -200,15 +195,12 @@ class ProcessMemory:
     def _check_target(self) -> None:
         pid = self.pid
         try:
-            with open(f"/proc/{pid}/exe", "rb") as handle:
-                head = handle.read(64)
-            exe = os.readlink(f"/proc/{pid}/exe")
-        except (FileNotFoundError, ProcessLookupError):
+            head = procfs.exe_head(pid)
+            exe = procfs.exe(pid)
+        except ProcessGone:  # no such file: gone, or a process without one
             if not alive(pid):
-                raise ProcessGone(f"process {pid} exited", pid=pid) from None
+                raise
             raise Unsupported(f"process {pid} has no executable to read (a kernel thread?)", pid=pid) from None
-        except PermissionError as exc:
-            raise PermissionDenied(f"cannot read the executable of process {pid}", pid=pid, detail=str(exc)) from None
         problem = check_elf(head)
         if problem is None:
             self.maps = read_maps(pid)  # kept: callers find a semaphore's mapping in it without reading it again
@@ -249,10 +241,8 @@ class ProcessMemory:
         try:
             data = os.pread(self._fd, size, addr)
         except OSError as exc:
-            if exc.errno == errno.ESRCH:
-                raise ProcessGone(f"process {self.pid} exited", pid=self.pid) from None
-            if exc.errno in (errno.EACCES, errno.EPERM):
-                raise PermissionDenied(f"cannot read the memory of process {self.pid}", pid=self.pid, detail=str(exc)) from None
+            if exc.errno in (errno.ESRCH, errno.EACCES, errno.EPERM):
+                raise procfs.translate(exc, self.pid, "the memory") from None
             raise MemoryFault(f"cannot read {addr:#x} (+{size}) in process {self.pid}: {exc.strerror}", pid=self.pid) from None
         if len(data) != size:
             if not data and not alive(self.pid):
