@@ -18,9 +18,11 @@ import glob
 import os
 import re
 import stat
+from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.coredump import read_core
+from pooltui.capture.crashtask import task_from_core
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.memory.core import BadCore, parse_core
 from pooltui.model import Process
@@ -123,22 +125,35 @@ def find_core(process: Process, status: int, cwd: Optional[str], cores_dir: Opti
     return None, "no core file of it was found" + (f" in {cores_dir}" if cores_dir else " where core_pattern puts it")
 
 
-def last_stack(process: Process, status: int, cwd: Optional[str], cores_dir: Optional[str] = None) -> tuple[str, ...]:
-    """Evidence lines for a verdict about the death of ``process``: where its core is and the
-    stack of the thread that took the signal (innermost first), or why there is none."""
+@dataclass(frozen=True)
+class Crash:
+    """What a dead process's core says: where the core is (None: not found), the evidence
+    lines for the verdict, and the task it was running in one line (None: not known)."""
+
+    path: Optional[str]
+    lines: tuple[str, ...]
+    task: Optional[str] = None
+
+
+def last_stack(process: Process, status: int, cwd: Optional[str], cores_dir: Optional[str] = None, *, redact_secrets: bool = True) -> Crash:
+    """Evidence lines for a verdict about the death of ``process``: where its core is, the
+    task it was running (``capture.crashtask``) and the stack of the thread that took the
+    signal (innermost first), or why there is none."""
     path, why = find_core(process, status, cwd, cores_dir)
     if path is None:
-        return (f"no core file: {why}",)
+        return Crash(None, (f"no core file: {why}",))
     try:
         snap = read_core(path, locks=False)
     except CaptureError as exc:
-        return (f"core file {path} not read: {exc.message}",)
+        return Crash(None, (f"core file {path} not read: {exc.message}",))
     (dead,) = snap.processes
     crashed = next((t for t in dead.threads if t.active), None) or next((t for t in dead.threads if t.name == "MainThread"), None)
     if crashed is None:
-        return (f"core file {path}: no Python thread in it",)
+        return Crash(path, (f"core file {path}: no Python thread in it",))
+    task, no_task = task_from_core(path, dead.pid, crashed.ident, redact_secrets=redact_secrets)
     fault = next((n.partition(" was killed by ")[2].partition(":")[0] for n in snap.notes if " was killed by " in n), "")
     head = f"its last Python stack, from the core file {path} (`pooltui open {path}`)" + (f": {crashed.label} took {fault}" if fault else "")
     frames = [f"  {f.function} at {f.where}" + (f"    {f.code}" if f.code else "") for f in crashed.frames[:MAX_FRAMES]]
     more = [f"  ... {len(crashed.frames) - MAX_FRAMES} more frames"] if len(crashed.frames) > MAX_FRAMES else []
-    return (head, *frames, *more)
+    said = f"the task it was running (from its core): {task}" if task else no_task
+    return Crash(path, (said, head, *frames, *more), task)

@@ -53,5 +53,5 @@ def test_a_piped_core_pattern_says_how_to_get_the_core(monkeypatch):
     monkeypatch.setattr(crashcores, "_pattern", lambda: ("|/usr/lib/systemd/systemd-coredump %P %u %g %s %t %c %h", False))
     path, why = crashcores.find_core(DEAD, SEGV_CORE, "/tmp", None)
     assert path is None and "coredumpctl dump 4242 -o FILE" in why
-    lines = crashcores.last_stack(DEAD, SEGV_CORE, "/tmp", None)
-    assert lines == (f"no core file: {why}",)
+    crash = crashcores.last_stack(DEAD, SEGV_CORE, "/tmp", None)
+    assert crash.lines == (f"no core file: {why}",) and crash.path is None

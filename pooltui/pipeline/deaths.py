@@ -1,0 +1,118 @@
+"""How the pool workers of a live tree died, from what the system kept: a core file
+(``capture.crashcores``: the last Python stack and the task it was running) for a worker
+killed by a core-dumping signal, the kernel's OOM facts (``capture.oomkill``) for one
+killed by SIGKILL. Added to the ``lost_task`` verdict's evidence and to the death's event,
+once per dead process (a core is read once, the kernel log once).
+
+``DeathWatch`` is what a ``LiveSource`` keeps for that between refreshes: the OOM counters
+read before each capture walked the tree (a process seen alive by that capture died after
+them), the memory cgroup of each pool worker read while it lived, what each death was
+found to be, and the core files found (``enter`` on the event opens one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import replace
+from typing import Optional
+
+from pooltui.analysis import roles
+from pooltui.analysis.diff import Key
+from pooltui.analysis.history import HISTORY, History
+from pooltui.capture import crashcores, oomkill
+from pooltui.model import Event, Process, Snapshot
+
+KEPT_COUNTERS = HISTORY + 2
+MAX_WORKERS = 4096  # cgroups remembered (a worker each)
+OOM_WORDS = {
+    True: "by the kernel's OOM killer (out of memory)",
+    False: "not by the OOM killer",
+    None: "whether by the OOM killer is not readable here",
+}
+
+
+class DeathWatch:
+    def __init__(self, cores: Optional[str] = None, *, redact: bool = True) -> None:
+        self.cores = cores  # --cores DIR: where dead workers' core files are (else core_pattern says)
+        self.redact = redact
+        self._said: dict[int, tuple[str, ...]] = {}  # dead pid -> evidence lines about its death
+        self._event: dict[int, str] = {}  # dead pid -> what its event adds, in a few words
+        self._core: dict[int, str] = {}  # dead pid -> its core file (found and read by crashcores)
+        self._counters: dict[float, oomkill.Counters] = {}  # sample time -> OOM counters read before its walk
+        self._cgroups: dict[Key, str] = {}  # a pool worker (pid, start) -> its memory cgroup
+        self._next: Optional[oomkill.Counters] = None
+
+    def before_capture(self) -> None:
+        """Read the OOM counters before the capture walks the tree."""
+        self._next = oomkill.read_counters(set(self._cgroups.values()))
+
+    def core_of(self, pid: int) -> Optional[str]:
+        return self._core.get(pid)
+
+    async def explain(self, window: History, snapshot: Snapshot) -> Snapshot:
+        """``snapshot`` (the latest of ``window``) with its deaths explained."""
+        if self._next is not None:
+            self._counters[snapshot.created] = self._next
+            self._next = None
+            for old in list(self._counters)[:-KEPT_COUNTERS]:
+                del self._counters[old]
+        deaths = {
+            alive.pid: (alive, zombie.exit_code or 0, diff.before.created)
+            for diff in window.diffs
+            for alive, zombie in diff.departed
+            if alive.role == roles.POOL_WORKER and zombie is not None and zombie.exit_code and zombie.exit_code & 0x7F
+        }
+        for pid, (alive, status, since) in deaths.items():
+            if pid not in self._said:
+                await self._find(alive, status, since)
+        await asyncio.to_thread(self._learn_cgroups, snapshot, window)
+        return self._amended(snapshot, set(deaths))
+
+    async def _find(self, alive: Process, status: int, since: float) -> None:
+        if crashcores.core_dumped(status):
+            crash = await asyncio.to_thread(
+                crashcores.last_stack, alive, status, crashcores.cwd_of(alive.ppid), self.cores, redact_secrets=self.redact
+            )
+            self._said[alive.pid] = crash.lines
+            if crash.path is not None:
+                self._core[alive.pid] = crash.path
+                self._event[alive.pid] = (f"running {crash.task}; " if crash.task else "") + f"core {crash.path} (enter opens it)"
+        elif status & 0x7F == signal.SIGKILL:
+            oom, line = await asyncio.to_thread(self._oom, alive, since)
+            self._said[alive.pid] = (line,)
+            self._event[alive.pid] = OOM_WORDS[oom]
+        else:
+            self._said[alive.pid] = ()
+
+    def _oom(self, alive: Process, since: float) -> tuple[Optional[bool], str]:
+        after = oomkill.read_counters(set(self._cgroups.values()))
+        return oomkill.verdict(
+            alive.pid, alive.name, since, self._counters.get(since), after, self._cgroups.get(alive.key), oomkill.read_kernel_log()
+        )
+
+    def _learn_cgroups(self, snapshot: Snapshot, window: History) -> None:
+        for p in snapshot.processes:
+            if p.role == roles.POOL_WORKER and p.key not in self._cgroups and len(self._cgroups) < MAX_WORKERS:
+                cgroup = oomkill.cgroup_of(p.pid)
+                if cgroup is not None:
+                    self._cgroups[p.key] = cgroup
+        keep = {p.key for p in snapshot.processes} | {alive.key for diff in window.diffs for alive, _z in diff.departed}
+        for key in [k for k in self._cgroups if k not in keep]:
+            del self._cgroups[key]
+
+    def _amended(self, snapshot: Snapshot, dead: set[int]) -> Snapshot:
+        diagnoses, changed = [], False
+        for d in snapshot.diagnoses:
+            pid = d.pids[1] if d.kind == "lost_task" and d.over_time and len(d.pids) > 1 else None
+            found = self._said.get(pid) if pid is not None else None
+            if found and found[0] not in d.evidence:  # also once the death left the samples kept (carried)
+                d, changed = replace(d, evidence=(*d.evidence, *found)), True
+            diagnoses.append(d)
+        events = []
+        for e in snapshot.events:
+            extra = self._event.get(e.pid) if e.kind == "process_exited" and e.pid in dead else None
+            if extra and extra not in e.detail:
+                e, changed = Event(e.time, e.kind, e.pid, f"{e.detail}; {extra}"), True
+            events.append(e)
+        return snapshot.with_(diagnoses=tuple(diagnoses), events=tuple(events)) if changed else snapshot
