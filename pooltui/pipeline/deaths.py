@@ -19,11 +19,10 @@ from typing import Optional
 
 from pooltui.analysis import roles
 from pooltui.analysis.diff import Key
-from pooltui.analysis.history import HISTORY, History
-from pooltui.capture import crashcores, oomkill
+from pooltui.analysis.history import History
+from pooltui.capture import crashcores, oomkill, procs
 from pooltui.model import Event, Process, Snapshot
 
-KEPT_COUNTERS = HISTORY + 2
 MAX_WORKERS = 4096  # cgroups remembered (a worker each)
 OOM_WORDS = {
     True: "by the kernel's OOM killer (out of memory)",
@@ -39,7 +38,7 @@ class DeathWatch:
         self._said: dict[int, tuple[str, ...]] = {}  # dead pid -> evidence lines about its death
         self._event: dict[int, str] = {}  # dead pid -> what its event adds, in a few words
         self._core: dict[int, str] = {}  # dead pid -> its core file (found and read by crashcores)
-        self._counters: dict[float, oomkill.Counters] = {}  # sample time -> OOM counters read before its walk
+        self._baseline: dict[Key, oomkill.Counters] = {}  # a pool worker -> OOM counters read while it was alive (the last)
         self._cgroups: dict[Key, str] = {}  # a pool worker (pid, start) -> its memory cgroup
         self._next: Optional[oomkill.Counters] = None
 
@@ -52,11 +51,6 @@ class DeathWatch:
 
     async def explain(self, window: History, snapshot: Snapshot) -> Snapshot:
         """``snapshot`` (the latest of ``window``) with its deaths explained."""
-        if self._next is not None:
-            self._counters[snapshot.created] = self._next
-            self._next = None
-            for old in list(self._counters)[:-KEPT_COUNTERS]:
-                del self._counters[old]
         deaths = {
             alive.pid: (alive, zombie.exit_code or 0, diff.before.created)
             for diff in window.diffs
@@ -66,7 +60,8 @@ class DeathWatch:
         for pid, (alive, status, since) in deaths.items():
             if pid not in self._said:
                 await self._find(alive, status, since)
-        await asyncio.to_thread(self._learn_cgroups, snapshot, window)
+        await asyncio.to_thread(self._learn, snapshot, window, self._next)
+        self._next = None
         return self._amended(snapshot, set(deaths))
 
     async def _find(self, alive: Process, status: int, since: float) -> None:
@@ -88,18 +83,32 @@ class DeathWatch:
     def _oom(self, alive: Process, since: float) -> tuple[Optional[bool], str]:
         after = oomkill.read_counters(set(self._cgroups.values()))
         return oomkill.verdict(
-            alive.pid, alive.name, since, self._counters.get(since), after, self._cgroups.get(alive.key), oomkill.read_kernel_log()
+            alive.pid, alive.name, since, self._baseline.get(alive.key), after, self._cgroups.get(alive.key), oomkill.read_kernel_log()
         )
 
-    def _learn_cgroups(self, snapshot: Snapshot, window: History) -> None:
+    def _learn(self, snapshot: Snapshot, window: History, before: Optional[oomkill.Counters]) -> None:
+        """Each pool worker's baseline: the counters read before this capture saw it alive; a
+        worker seen for the first time: its cgroup, whose counter is its baseline once the
+        worker is seen alive after reading it (an OOM kill after the read moves it)."""
         for p in snapshot.processes:
-            if p.role == roles.POOL_WORKER and p.key not in self._cgroups and len(self._cgroups) < MAX_WORKERS:
-                cgroup = oomkill.cgroup_of(p.pid)
-                if cgroup is not None:
-                    self._cgroups[p.key] = cgroup
+            if p.role != roles.POOL_WORKER or p.status == "zombie":
+                continue
+            if before is not None:
+                self._baseline[p.key] = before
+            if p.key in self._cgroups or len(self._cgroups) >= MAX_WORKERS:
+                continue
+            cgroup = oomkill.cgroup_of(p.pid)
+            if cgroup is None:
+                continue
+            self._cgroups[p.key] = cgroup
+            count = oomkill.cgroup_count(cgroup)
+            if count is not None and procs.is_alive(p.pid, p.create_time):
+                base = self._baseline.get(p.key)
+                self._baseline[p.key] = oomkill.Counters(base.system if base else None, {**(base.cgroups if base else {}), cgroup: count})
         keep = {p.key for p in snapshot.processes} | {alive.key for diff in window.diffs for alive, _z in diff.departed}
-        for key in [k for k in self._cgroups if k not in keep]:
-            del self._cgroups[key]
+        for known in (self._cgroups, self._baseline):
+            for key in [k for k in known if k not in keep]:
+                del known[key]
 
     def _amended(self, snapshot: Snapshot, dead: set[int]) -> Snapshot:
         diagnoses, changed = [], False
