@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui.analysis import roles
@@ -24,6 +24,7 @@ from pooltui.capture import crashcores, oomkill, procs
 from pooltui.model import Event, Process, Snapshot
 
 MAX_WORKERS = 4096  # cgroups remembered (a worker each)
+MAX_DEATHS = 1024  # deaths remembered (a verdict about one is carried on past the samples kept)
 OOM_WORDS = {
     True: "by the kernel's OOM killer (out of memory)",
     False: "not by the OOM killer",
@@ -31,13 +32,22 @@ OOM_WORDS = {
 }
 
 
+@dataclass(frozen=True)
+class Death:
+    """What was found about one death: evidence lines for its verdict, what its event adds
+    in a few words, and the core file it left (found and read by crashcores)."""
+
+    lines: tuple[str, ...] = ()
+    event: str = ""
+    core: Optional[str] = None
+
+
 class DeathWatch:
     def __init__(self, cores: Optional[str] = None, *, redact: bool = True) -> None:
         self.cores = cores  # --cores DIR: where dead workers' core files are (else core_pattern says)
         self.redact = redact
-        self._said: dict[int, tuple[str, ...]] = {}  # dead pid -> evidence lines about its death
-        self._event: dict[int, str] = {}  # dead pid -> what its event adds, in a few words
-        self._core: dict[int, str] = {}  # dead pid -> its core file (found and read by crashcores)
+        self._deaths: dict[Key, Death] = {}  # a dead worker (pid, start) -> what its death was found to be
+        self._by_pid: dict[int, Key] = {}  # a pid -> its latest death (a verdict names pids)
         self._baseline: dict[Key, oomkill.Counters] = {}  # a pool worker -> OOM counters read while it was alive (the last)
         self._cgroups: dict[Key, str] = {}  # a pool worker (pid, start) -> its memory cgroup
         self._next: Optional[oomkill.Counters] = None
@@ -46,8 +56,13 @@ class DeathWatch:
         """Read the OOM counters before the capture walks the tree."""
         self._next = oomkill.read_counters(set(self._cgroups.values()))
 
+    def death_of(self, pid: int) -> Optional[Death]:
+        key = self._by_pid.get(pid)
+        return self._deaths.get(key) if key is not None else None
+
     def core_of(self, pid: int) -> Optional[str]:
-        return self._core.get(pid)
+        death = self.death_of(pid)
+        return death.core if death is not None else None
 
     async def explain(self, window: History, snapshot: Snapshot) -> Snapshot:
         """``snapshot`` (the latest of ``window``) with its deaths explained."""
@@ -57,28 +72,28 @@ class DeathWatch:
             for alive, zombie in diff.departed
             if alive.role == roles.POOL_WORKER and zombie is not None and zombie.exit_code and zombie.exit_code & 0x7F
         }
-        for pid, (alive, status, since) in deaths.items():
-            if pid not in self._said:
-                await self._find(alive, status, since)
+        for alive, status, since in deaths.values():
+            if alive.key not in self._deaths:
+                self._deaths[alive.key] = await self._find(alive, status, since)
+                self._by_pid[alive.pid] = alive.key
+                for old in list(self._deaths)[:-MAX_DEATHS]:
+                    del self._deaths[old]
         await asyncio.to_thread(self._learn, snapshot, window, self._next)
         self._next = None
         return self._amended(snapshot, set(deaths))
 
-    async def _find(self, alive: Process, status: int, since: float) -> None:
+    async def _find(self, alive: Process, status: int, since: float) -> Death:
         if crashcores.core_dumped(status):
             crash = await asyncio.to_thread(
                 crashcores.last_stack, alive, status, crashcores.cwd_of(alive.ppid), self.cores, redact_secrets=self.redact
             )
-            self._said[alive.pid] = crash.lines
-            if crash.path is not None:
-                self._core[alive.pid] = crash.path
-                self._event[alive.pid] = (f"running {crash.task}; " if crash.task else "") + f"core {crash.path} (enter opens it)"
-        elif status & 0x7F == signal.SIGKILL:
+            if crash.path is None:
+                return Death(crash.lines)
+            return Death(crash.lines, (f"running {crash.task}; " if crash.task else "") + f"core {crash.path} (enter opens it)", crash.path)
+        if status & 0x7F == signal.SIGKILL:
             oom, line = await asyncio.to_thread(self._oom, alive, since)
-            self._said[alive.pid] = (line,)
-            self._event[alive.pid] = OOM_WORDS[oom]
-        else:
-            self._said[alive.pid] = ()
+            return Death((line,), OOM_WORDS[oom])
+        return Death()
 
     def _oom(self, alive: Process, since: float) -> tuple[Optional[bool], str]:
         after = oomkill.read_counters(set(self._cgroups.values()))
@@ -114,13 +129,15 @@ class DeathWatch:
         diagnoses, changed = [], False
         for d in snapshot.diagnoses:
             pid = d.pids[1] if d.kind == "lost_task" and d.over_time and len(d.pids) > 1 else None
-            found = self._said.get(pid) if pid is not None else None
+            death = self.death_of(pid) if pid is not None else None
+            found = death.lines if death is not None else ()
             if found and found[0] not in d.evidence:  # also once the death left the samples kept (carried)
                 d, changed = replace(d, evidence=(*d.evidence, *found)), True
             diagnoses.append(d)
         events = []
         for e in snapshot.events:
-            extra = self._event.get(e.pid) if e.kind == "process_exited" and e.pid in dead else None
+            death = self.death_of(e.pid) if e.kind == "process_exited" and e.pid in dead else None
+            extra = death.event if death is not None else ""
             if extra and extra not in e.detail:
                 e, changed = Event(e.time, e.kind, e.pid, f"{e.detail}; {extra}"), True
             events.append(e)
