@@ -325,3 +325,50 @@ def test_a_version_neither_reader_takes_from_a_core_is_said_not_silenced(target,
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert "Python 2.7 is not readable from a core" in out.stderr and "py-spy" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+CRASH_AS_NOBODY = """
+import ctypes, multiprocessing, os, resource, time
+
+def init():
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+def parse_record(task, path="/srv/x"):
+    ctypes.string_at(0)
+
+if __name__ == "__main__":
+    pool = multiprocessing.Pool(1, initializer=init)
+    pool.apply_async(parse_record, (7,))  # the worker dies in it: no answer ever
+    for _ in range(2400):
+        if os.path.exists("core"):
+            break
+        time.sleep(0.05)  # polling for the core, not waiting a fixed time
+    pool.terminate()  # joins the dead worker: reaped once the kernel has written its core
+"""
+
+
+@pytest.mark.skipif(not _kernel_writes_core_here(), reason="core_pattern is not 'core' here: the kernel writes cores elsewhere")
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"), reason="needs root and /usr/bin/python3 to run as nobody")
+def test_py_spy_reads_a_users_core_with_that_users_rights_only():
+    """The task's arguments come from py-spy, which opens the binaries a core names unchecked:
+    run by root over nobody's core it runs as nobody (a core nobody cannot read is not read)."""
+    import tempfile
+
+    from pooltui.capture.crashtask import task_from_core
+
+    where = tempfile.mkdtemp(prefix="pooltui-nobody-")
+    try:
+        os.chmod(where, 0o755)
+        shutil.chown(where, "nobody")
+        Path(where, "crash.py").write_text(CRASH_AS_NOBODY)
+        done = subprocess.run(["runuser", "-u", "nobody", "--", "/usr/bin/python3", "crash.py"], cwd=where, capture_output=True, timeout=60)
+        assert done.returncode == 0, done
+        core = Path(where, "core")
+        assert core.stat().st_uid != 0, "the kernel writes a core as the crashed process's user"
+        task, why = task_from_core(str(core), 0, None)
+        assert task is not None and task.startswith("parse_record(task=7, path="), (task, why)
+        core.chmod(0)  # root could read it still; its owner cannot
+        task, why = task_from_core(str(core), 0, None)
+        assert task is None and "Permission" in why, (task, why)
+    finally:
+        shutil.rmtree(where)
