@@ -422,7 +422,7 @@ class MainScreen(Screen[None]):
     def action_wait_chain(self) -> None:
         from pooltui.ui.screens.waits import WaitChainScreen
 
-        snapshot, node = self.app.session.current, self._selected_node()
+        snapshot, node = self.session.current, self._selected_node()
         if snapshot is not None and node is not None:
             self.app.push_screen(WaitChainScreen(snapshot, node))
 
