@@ -303,9 +303,9 @@ def test_a_worker_that_segfaults_mid_task_is_a_lost_task_with_its_last_stack(pyt
         assert "parse_record at" in text and "ctypes.string_at(0)" in text and "string_at at" in text, text
         assert "took SIGSEGV at address 0x0 (SEGV_MAPERR, no mapping at that address)" in text, text
         task = next(line for line in lost[0].evidence if line.startswith("the task it was running (from its core): "))
-        # py-spy formats no int of 3.13's from a core ("?": the int type's name is in a page a core leaves out)
-        number = "?" if "3.13" in python else "0"
-        assert f"parse_record(task={number}, api_key=<redacted>, label=" in task, task
+        # py-spy formats 3.13's small int from a core only at times ("?": it could not tell the value's type)
+        numbers = ("0", "?") if "3.13" in python else ("0",)
+        assert any(f"parse_record(task={n}, api_key=<redacted>, label=" in task for n in numbers), task
         assert "sk-live" not in text and "\x1b" not in text and "\\x1b[2J" in task, task
         (event,) = [e for e in second.events if e.kind == "process_exited" and e.pid == victim.pid]
         assert f"core {tmp_path / 'core'} (enter opens it)" in event.detail and "running parse_record(task=" in event.detail, event
