@@ -25,7 +25,7 @@ from typing import Optional
 
 from pooltui.capture import coredumpstore
 from pooltui.capture.coredump import read_core
-from pooltui.capture.crashtask import task_from_core
+from pooltui.capture.crashtask import Running, task_from_core
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.memory.core import BadCore, parse_core
 from pooltui.model import Process
@@ -162,7 +162,7 @@ class Crash:
 
     path: Optional[str]
     lines: tuple[str, ...]
-    task: Optional[str] = None
+    task: Optional[Running] = None
 
 
 def last_stack(process: Process, status: int, cwd: Optional[str], cores_dir: Optional[str] = None, *, redact_secrets: bool = True) -> Crash:
@@ -186,5 +186,5 @@ def last_stack(process: Process, status: int, cwd: Optional[str], cores_dir: Opt
     head = f"its last Python stack, from the core file {path} (`pooltui open {path}`)" + (f": {crashed.label} took {fault}" if fault else "")
     frames = [f"  {f.function} at {f.where}" + (f"    {f.code}" if f.code else "") for f in crashed.frames[:MAX_FRAMES]]
     more = [f"  ... {len(crashed.frames) - MAX_FRAMES} more frames"] if len(crashed.frames) > MAX_FRAMES else []
-    said = f"the task it was running (from its core): {task}" if task else no_task
+    said = task.evidence if task else no_task
     return Crash(path, (said, head, *noted, *frames, *more), task)

@@ -13,6 +13,7 @@ shows them as numbers. Every value is redacted like any captured local
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture import redact
@@ -41,31 +42,60 @@ def _number(frame: Frame, name: str) -> Optional[str]:
     return local.repr if local is not None and local.repr.isdigit() else None
 
 
-def describe_task(frames: Sequence[Frame]) -> Optional[str]:
-    """The task the stack (innermost first) was inside, in one line:
+@dataclass(frozen=True)
+class Running:
+    """What a pool worker's stack shows it running: a task, in one line, or (``initializer``)
+    the pool's initializer, before any task."""
+
+    text: str
+    initializer: bool = False
+
+    @property
+    def evidence(self) -> str:
+        if self.initializer:
+            return f"it died in the pool's initializer, before any task (from its core): {self.text}"
+        return f"the task it was running (from its core): {self.text}"
+
+    @property
+    def words(self) -> str:
+        return f"in the pool's initializer {self.text}" if self.initializer else f"running {self.text}"
+
+
+def _call(called: Frame) -> str:
+    args = [loc for loc in called.locals or () if loc.arg]
+    shown = [f"{loc.name}={redact.truncate(loc.repr, MAX_ARG)}" for loc in args[:MAX_ARGS]]
+    if len(args) > MAX_ARGS:
+        shown.append(f"… {len(args) - MAX_ARGS} more")
+    return f"{called.function}({', '.join(shown)}) at {called.where}"
+
+
+def describe_task(frames: Sequence[Frame]) -> Optional[Running]:
+    """What the stack (innermost first) was running inside multiprocessing.pool's worker():
     ``parse_record(task=0, password=<redacted>) at pool.py:8 (job 3, item 0)``; None when it
     was in no task (no ``worker`` frame, or ``worker`` waiting for one)."""
     at = next((i for i, f in enumerate(frames) if f.function == "worker" and _in_pool(f)), None)
     if at is None:
         return None
+    worker = frames[at]
     inner = [f for f in reversed(frames[:at]) if not f.native]  # outermost first, from worker inwards
     while inner and _in_pool(inner[0]) and inner[0].function in POOL_HELPERS:
         inner = inner[1:]
-    if not inner or "multiprocessing/" in inner[0].file.replace("\\", "/"):
+    if inner and "multiprocessing/" in inner[0].file.replace("\\", "/"):
         return None  # worker() in get(): between tasks
-    called = inner[0]
-    args = [loc for loc in called.locals or () if loc.arg]
-    shown = [f"{loc.name}={redact.truncate(loc.repr, MAX_ARG)}" for loc in args[:MAX_ARGS]]
-    if len(args) > MAX_ARGS:
-        shown.append(f"… {len(args) - MAX_ARGS} more")
-    worker = frames[at]
+    # worker() binds ``task`` once it took one: before that it runs the pool's initializer
+    initializer = worker.locals is not None and worker.local("task") is None
     job, item = _number(worker, "job"), _number(worker, "i")
     which = ", ".join(part for part in (f"job {job}" if job else "", f"item {item}" if item else "") if part)
-    text = f"{called.function}({', '.join(shown)}) at {called.where}" + (f" ({which})" if which else "")
-    return escaped(redact.truncate(text, MAX_TASK))
+    if inner:
+        text = _call(inner[0])
+    else:  # worker() is the innermost Python frame: it called something with none
+        text = f"a function with no Python frame (a builtin or a C extension's), called by worker() at {worker.where}"
+    if which and not initializer:
+        text += f" ({which})"
+    return Running(escaped(redact.truncate(text, MAX_TASK)), initializer)
 
 
-def task_from_core(path: str, pid: int, ident: Optional[int], *, redact_secrets: bool = True) -> tuple[Optional[str], str]:
+def task_from_core(path: str, pid: int, ident: Optional[int], *, redact_secrets: bool = True) -> tuple[Optional[Running], str]:
     """(the task the thread ``ident`` of the core's process was running, or None with why).
     Locals come from py-spy (the core is read again, with ``--locals``), redacted."""
     try:

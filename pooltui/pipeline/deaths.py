@@ -89,7 +89,7 @@ class DeathWatch:
             )
             if crash.path is None:
                 return Death(crash.lines)
-            return Death(crash.lines, (f"running {crash.task}; " if crash.task else "") + f"core {crash.path} (enter opens it)", crash.path)
+            return Death(crash.lines, (f"{crash.task.words}; " if crash.task else "") + f"core {crash.path} (enter opens it)", crash.path)
         if status & 0x7F == signal.SIGKILL:
             oom, line = await asyncio.to_thread(self._oom, alive, since)
             return Death((line,), OOM_WORDS[oom])

@@ -366,7 +366,7 @@ def test_py_spy_reads_a_users_core_with_that_users_rights_only():
         core = Path(where, "core")
         assert core.stat().st_uid != 0, "the kernel writes a core as the crashed process's user"
         task, why = task_from_core(str(core), 0, None)
-        assert task is not None and task.startswith("parse_record(task=7, path="), (task, why)
+        assert task is not None and task.text.startswith("parse_record(task=7, path="), (task, why)
         core.chmod(0)  # root could read it still; its owner cannot
         task, why = task_from_core(str(core), 0, None)
         assert task is None and "Permission" in why, (task, why)
