@@ -100,17 +100,6 @@ def _direct(image: CoreImage, pid: int, version: tuple[int, int]) -> list[Thread
     ]
 
 
-def _as_owner(uid: int, gid: int):  # type: ignore[no-untyped-def]
-    """A preexec function that makes the child the core's owner (no groups, no capabilities)."""
-
-    def drop() -> None:  # pragma: no cover - runs in the child
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-
-    return drop
-
-
 def pyspy_core(path: str, pid: int, *, with_locals: bool = False) -> list[Thread]:
     """py-spy's threads of a core (``dump --core``, ``--locals`` too when asked), bounded in
     time and output; a CaptureError whose message is py-spy's reason in a few words.
@@ -121,8 +110,9 @@ def pyspy_core(path: str, pid: int, *, with_locals: bool = False) -> list[Thread
         exe = pyspy.find_pyspy()
         command = [exe, "dump", "--core", path, "--json", *(["--locals"] if with_locals else [])]
         st = os.stat(path)
-        owner = _as_owner(st.st_uid, st.st_gid) if os.geteuid() == 0 and st.st_uid != 0 else None
-        done = subprocess.run(command, capture_output=True, timeout=PYSPY_TIMEOUT, check=False, preexec_fn=owner)
+        # as the owner, with no other group (set by subprocess in C, between fork and exec)
+        owner = {"user": st.st_uid, "group": st.st_gid, "extra_groups": []} if os.geteuid() == 0 and st.st_uid != 0 else {}
+        done = subprocess.run(command, capture_output=True, timeout=PYSPY_TIMEOUT, check=False, **owner)
     except subprocess.TimeoutExpired:
         raise CaptureError(f"py-spy did not read it within {PYSPY_TIMEOUT:g} s", pid=pid) from None
     except (CaptureError, OSError) as exc:

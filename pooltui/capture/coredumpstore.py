@@ -55,13 +55,6 @@ def stored_cores(pid: int, store: str = STORE) -> tuple[list[str], str]:
     return [os.path.join(store, n) for _usec, n in mine], ""
 
 
-def _drop_rights() -> None:  # pragma: no cover - runs in the child
-    if os.geteuid() == 0:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-
-
 def extract(path: str, limit: int = MAX_CORE_BYTES, timeout: float = TIMEOUT) -> tuple[Optional[str], str]:
     """(a plain copy of the stored core at ``path`` in a new private directory, or None with
     why). The stored file is opened without following a symlink and only when regular."""
@@ -107,7 +100,8 @@ def _decompress(fd: int, out, tool: tuple[str, str], limit: int, timeout: float)
     if exe is None:
         return f"{tool[0]} is not installed here (or run `coredumpctl dump PID -o FILE`)"
     try:
-        child = subprocess.Popen([exe, tool[1]], stdin=fd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=_drop_rights)
+        nobody = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
+        child = subprocess.Popen([exe, tool[1]], stdin=fd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, **nobody)
     except OSError as exc:
         return f"{tool[0]} could not be run ({exc.strerror})"
     assert child.stdout is not None
