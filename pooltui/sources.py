@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 from pooltui import pipeline
 from pooltui.analysis import analyze
 from pooltui.analysis.history import History
-from pooltui.capture import crashcores, procs, state
+from pooltui.capture import procs, state
+from pooltui.capture.errors import CaptureError
 from pooltui.model import CaptureOptions, Event, Progress, Snapshot, Timeline
+from pooltui.pipeline.deaths import DeathWatch
 from pooltui.pipeline.live import LiveCollector
 from pooltui.report import load_report
+
+
+class CoreNotFound(CaptureError):
+    code = "core_not_found"
+    help = "pooltui opens the core of a worker whose death it saw and whose core file it found (see docs/cores.md)."
 
 
 class LiveSource:
@@ -41,8 +47,7 @@ class LiveSource:
         self.history = History()  # the last samples, each with its diff: events and verdicts over time (analysis.timeline)
         self.collector = LiveCollector(self.root_pid)
         self.raw: Optional[Snapshot] = None  # what the last refresh read, before analysis (with every fact it read)
-        self.cores = cores  # --cores DIR: where dead workers' core files are (else core_pattern says)
-        self._crashes: dict[int, tuple[str, ...]] = {}  # dead pid -> its last stack from its core (crashcores)
+        self.deaths = DeathWatch(cores, redact=options.redact)  # how its workers died: cores, OOM kills
 
     @property
     def description(self) -> str:
@@ -63,33 +68,26 @@ class LiveSource:
         """The tree now. ``pids`` (the `d` key): dump just these processes again; every
         other process keeps its previous stacks (shown as reused), new ones are dumped."""
         with state.active(self.collector.state):  # what this source's captures keep, for it alone
+            self.deaths.before_capture()
             done = await pipeline.refresh(self.collector, self.history, options or self.options, pids=pids, progress=progress)
-            snapshot = await self._with_crash_stacks(done.history, done.snapshot)
+            snapshot = await self.deaths.explain(done.history, done.snapshot)
         self.raw = done.raw
         self.history = done.history if snapshot is done.snapshot else done.history.settled(snapshot)
         return snapshot
 
-    async def _with_crash_stacks(self, window: History, snapshot: Snapshot) -> Snapshot:
-        """A lost_task about a worker that died dumping core carries its last Python stack,
-        read from the core file (capture.crashcores), once per dead process."""
-        dumped = {
-            alive.pid: (alive, zombie.exit_code)
-            for diff in window.diffs
-            for alive, zombie in diff.departed
-            if zombie is not None and crashcores.core_dumped(zombie.exit_code)
-        }
-        out, changed = [], False
-        for d in snapshot.diagnoses:
-            pid = d.pids[1] if d.kind == "lost_task" and d.over_time and len(d.pids) > 1 else None
-            if pid in dumped and pid not in self._crashes:
-                alive, status = dumped[pid]
-                found = await asyncio.to_thread(crashcores.last_stack, alive, status or 0, crashcores.cwd_of(alive.ppid), self.cores)
-                self._crashes[pid] = found
-            found = self._crashes.get(pid) if pid is not None else None
-            if found and found[0] not in d.evidence:  # also once the death left the samples kept (carried)
-                d, changed = replace(d, evidence=(*d.evidence, *found)), True
-            out.append(d)
-        return snapshot.with_(diagnoses=tuple(out)) if changed else snapshot
+    def core_of(self, pid: int) -> Optional[str]:
+        """The core file a dead worker of this tree left, when one was found and read."""
+        return self.deaths.core_of(pid)
+
+    async def open_core(self, pid: int) -> RecordedSource:
+        """The core a dead worker left, read as ``pooltui open CORE`` reads it (a CaptureError,
+        a ``model.Failure``, when it cannot be)."""
+        from pooltui.capture.coredump import read_core
+
+        path = self.deaths.core_of(pid)
+        if path is None:
+            raise CoreNotFound(f"no core file of pid {pid} was found")
+        return RecordedSource(await asyncio.to_thread(read_core, path), path=path)
 
     def as_timeline(self) -> Timeline:
         """The samples kept so far (at most ``analysis.history.HISTORY``) and their events."""

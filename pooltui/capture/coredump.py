@@ -100,22 +100,38 @@ def _direct(image: CoreImage, pid: int, version: tuple[int, int]) -> list[Thread
     ]
 
 
+def pyspy_core(path: str, pid: int, *, with_locals: bool = False) -> list[Thread]:
+    """py-spy's threads of a core (``dump --core``, ``--locals`` too when asked), bounded in
+    time and output; a CaptureError whose message is py-spy's reason in a few words.
+    py-spy opens the binaries the core names, unchecked: run as root, it runs as the core
+    file's owner (the kernel writes a core as the crashed process's user), so a path the
+    target named is opened with that user's rights only."""
+    try:
+        exe = pyspy.find_pyspy()
+        command = [exe, "dump", "--core", path, "--json", *(["--locals"] if with_locals else [])]
+        st = os.stat(path)
+        # as the owner, with no other group (set by subprocess in C, between fork and exec)
+        owner = {"user": st.st_uid, "group": st.st_gid, "extra_groups": []} if os.geteuid() == 0 and st.st_uid != 0 else {}
+        done = subprocess.run(command, capture_output=True, timeout=PYSPY_TIMEOUT, check=False, **owner)
+    except subprocess.TimeoutExpired:
+        raise CaptureError(f"py-spy did not read it within {PYSPY_TIMEOUT:g} s", pid=pid) from None
+    except (CaptureError, OSError) as exc:
+        raise CaptureError(f"py-spy could not be run ({exc})", pid=pid) from None
+    if done.returncode != 0 or len(done.stdout) > MAX_PYSPY_OUTPUT:
+        said = pyspy._first_error_line(done.stderr.decode("utf-8", "replace")) or f"exit status {done.returncode}"
+        raise CaptureError(f"py-spy dump --core: {said}", pid=pid)
+    return pyspy.parse_dump(done.stdout.decode("utf-8", "surrogateescape"), pid)
+
+
 def _by_pyspy(image: CoreImage, pid: int, version: tuple[int, int]) -> list[Thread]:
     """py-spy's stacks of a core (2.7, 3.6, 3.7): its threads and frames, or an Unsupported
     that says py-spy's reason."""
-    path = image.path
     why = f"Python {version[0]}.{version[1]} is not readable from a core by pooltui's reader (3.8-3.13)"
     try:
-        exe = pyspy.find_pyspy()
-        done = subprocess.run([exe, "dump", "--core", path, "--json"], capture_output=True, timeout=PYSPY_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise Unsupported(f"{why}, and py-spy did not read it within {PYSPY_TIMEOUT:g} s", pid=pid) from None
-    except (CaptureError, OSError) as exc:
-        raise Unsupported(f"{why}, and py-spy could not be run ({exc})", pid=pid) from None
-    if done.returncode != 0 or len(done.stdout) > MAX_PYSPY_OUTPUT:
-        said = pyspy._first_error_line(done.stderr.decode("utf-8", "replace")) or f"exit status {done.returncode}"
-        raise Unsupported(f"{why}, nor by py-spy dump --core: {said}", pid=pid)
-    threads = pyspy.parse_dump(done.stdout.decode("utf-8", "surrogateescape"), pid)
+        threads = pyspy_core(image.path, pid)
+    except CaptureError as exc:
+        said = exc.message.removeprefix("py-spy dump --core: ")
+        raise Unsupported(f"{why}, nor by py-spy dump --core: {said}" if said != exc.message else f"{why}, and {said}", pid=pid) from None
     # py-spy marks every thread of a core active (nothing runs in a core) and knows no OS
     # thread id before 3.11: the NT_PRSTATUS whose fs_base is the thread's ident has it
     tids = {t.ident: t.tid for t in image.core.threads}

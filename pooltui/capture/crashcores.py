@@ -7,9 +7,10 @@ a pool worker's is its parent's), or the user names a directory (``--cores DIR``
 candidates are few (a pattern's expansion, or the 64 newest files of the directory) and
 each is taken only when it is a regular file (not a symlink) written since the process
 started, whose own notes name the dead pid: a core is then read like any other
-(``capture.coredump``, bounded, its files checked). A pattern that pipes to a program
-(``|/usr/lib/systemd/systemd-coredump ...``) keeps cores out of reach here: the note says
-``coredumpctl dump PID -o FILE`` and ``pooltui open FILE``.
+(``capture.coredump``, bounded, its files checked). A pattern that pipes to
+systemd-coredump (``|/usr/lib/systemd/systemd-coredump %P ...``): its store (``capture.coredumpstore``) holds the core, decompressed
+into a private directory when it can be read; when not, the note says
+``coredumpctl dump PID -o FILE`` and ``pooltui open FILE``. Another program: the same note.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shutil
 import stat
+from dataclasses import dataclass
 from typing import Optional
 
-from pooltui.capture import procfs
+from pooltui.capture import coredumpstore, procfs
 from pooltui.capture.coredump import read_core
+from pooltui.capture.crashtask import Running, task_from_core
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.memory.core import BadCore, parse_core
 from pooltui.model import Process
@@ -29,6 +33,8 @@ from pooltui.model import Process
 CORE_BIT = 0x80
 MAX_CANDIDATES = 64
 MAX_FRAMES = 12
+MAX_STORED = 2  # systemd-coredump's newest cores of the pid decompressed at most
+STORE_PLEASE = "look in systemd-coredump's store"
 _SPEC = re.compile(r"%(.)")
 
 
@@ -74,6 +80,8 @@ def _candidates(process: Process, status: int, cwd: Optional[str], cores_dir: Op
             return [], f"the cores directory {cores_dir} cannot be listed ({exc.strerror})"
         return names, ""
     pattern, uses_pid = _pattern()
+    if coredumpstore.pipes_to_coredump(pattern):
+        return [], STORE_PLEASE
     if pattern.startswith("|"):
         program = pattern[1:].split()[0] if pattern[1:].split() else "a program"
         return [], f"core_pattern pipes cores to {program}: get it with `coredumpctl dump {process.pid} -o FILE` (systemd), then `pooltui open FILE`"
@@ -111,9 +119,32 @@ def _names_pid(path: str, pid: int) -> bool:
     return core.process is not None and core.process.pid == pid
 
 
+def _from_store(process: Process) -> tuple[Optional[str], str]:
+    """systemd-coredump's core of ``process``, decompressed (``capture.coredumpstore``)."""
+    store = coredumpstore.STORE
+    how = f"get it with `coredumpctl dump {process.pid} -o FILE`, then `pooltui open FILE`"
+    paths, why = coredumpstore.stored_cores(process.pid, store)
+    if why:
+        return None, f"core_pattern pipes cores to systemd-coredump and {why}: {how}"
+    fresh = _newest_first(paths, process.create_time)[:MAX_STORED]
+    if not fresh:
+        kept = f"whose store {store} has no core of pid {process.pid} (Storage=journal, or too big to keep?)"
+        return None, f"core_pattern pipes cores to systemd-coredump, {kept}: {how}"
+    for stored in fresh:
+        plain, why = coredumpstore.extract(stored)
+        if plain is not None and _names_pid(plain, process.pid):
+            return plain, f"decompressed from systemd-coredump's {stored} (delete {os.path.dirname(plain)} when done)"
+        if plain is not None:
+            shutil.rmtree(os.path.dirname(plain), ignore_errors=True)
+            why = f"{stored} is not a core of pid {process.pid}"
+    return None, f"systemd-coredump's core was not read: {why}; {how}"
+
+
 def find_core(process: Process, status: int, cwd: Optional[str], cores_dir: Optional[str] = None) -> tuple[Optional[str], str]:
-    """(the core file of dead ``process``, or None with the reason in words)."""
+    """(the core file of dead ``process`` and a note about it, or None with the reason in words)."""
     paths, why = _candidates(process, status, cwd, cores_dir)
+    if why == STORE_PLEASE:
+        return _from_store(process)
     if why:
         return None, why
     for path in _newest_first(paths, process.create_time):
@@ -122,22 +153,36 @@ def find_core(process: Process, status: int, cwd: Optional[str], cores_dir: Opti
     return None, "no core file of it was found" + (f" in {cores_dir}" if cores_dir else " where core_pattern puts it")
 
 
-def last_stack(process: Process, status: int, cwd: Optional[str], cores_dir: Optional[str] = None) -> tuple[str, ...]:
-    """Evidence lines for a verdict about the death of ``process``: where its core is and the
-    stack of the thread that took the signal (innermost first), or why there is none."""
+@dataclass(frozen=True)
+class Crash:
+    """What a dead process's core says: where the core is (None: not found), the evidence
+    lines for the verdict, and the task it was running in one line (None: not known)."""
+
+    path: Optional[str]
+    lines: tuple[str, ...]
+    task: Optional[Running] = None
+
+
+def last_stack(process: Process, status: int, cwd: Optional[str], cores_dir: Optional[str] = None, *, redact_secrets: bool = True) -> Crash:
+    """Evidence lines for a verdict about the death of ``process``: where its core is, the
+    task it was running (``capture.crashtask``) and the stack of the thread that took the
+    signal (innermost first), or why there is none."""
     path, why = find_core(process, status, cwd, cores_dir)
     if path is None:
-        return (f"no core file: {why}",)
+        return Crash(None, (f"no core file: {why}",))
+    noted = (why,) if why else ()
     try:
         snap = read_core(path, locks=False)
     except CaptureError as exc:
-        return (f"core file {path} not read: {exc.message}",)
+        return Crash(None, (f"core file {path} not read: {exc.message}",))
     (dead,) = snap.processes
     crashed = next((t for t in dead.threads if t.active), None) or next((t for t in dead.threads if t.name == "MainThread"), None)
     if crashed is None:
-        return (f"core file {path}: no Python thread in it",)
+        return Crash(path, (f"core file {path}: no Python thread in it",))
+    task, no_task = task_from_core(path, dead.pid, crashed.ident, redact_secrets=redact_secrets)
     fault = next((n.partition(" was killed by ")[2].partition(":")[0] for n in snap.notes if " was killed by " in n), "")
     head = f"its last Python stack, from the core file {path} (`pooltui open {path}`)" + (f": {crashed.label} took {fault}" if fault else "")
     frames = [f"  {f.function} at {f.where}" + (f"    {f.code}" if f.code else "") for f in crashed.frames[:MAX_FRAMES]]
     more = [f"  ... {len(crashed.frames) - MAX_FRAMES} more frames"] if len(crashed.frames) > MAX_FRAMES else []
-    return (head, *frames, *more)
+    said = task.evidence if task else no_task
+    return Crash(path, (said, head, *noted, *frames, *more), task)

@@ -318,3 +318,12 @@ def walk_tree(root_pid: int) -> list[ProcInfo]:
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def is_alive(pid: int, create_time: float) -> bool:
+    """The process ``(pid, create_time)`` exists and is no zombie (its pid not reused)."""
+    try:
+        proc = psutil.Process(pid)
+        return proc.create_time() == create_time and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

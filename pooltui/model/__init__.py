@@ -26,7 +26,7 @@ from pooltui.model.codec import (
     loads,
     to_dict,
 )
-from pooltui.model.source import DEFAULT_TIMEOUT, CaptureOptions, Failure, Progress, Source
+from pooltui.model.source import DEFAULT_TIMEOUT, CaptureOptions, CoreOpener, Failure, Progress, Source
 from pooltui.model.tree import (
     HOW_INFERRED,
     HOW_OWNER,
@@ -72,6 +72,7 @@ __all__ = [
     "SEVERITY",
     "CaptureOptions",
     "Certainty",
+    "CoreOpener",
     "Diagnosis",
     "Event",
     "Exit",

@@ -73,6 +73,18 @@ class Source(Protocol):
 
 
 @runtime_checkable
+class CoreOpener(Protocol):
+    """A source that knows the core files its dead workers left (``sources.LiveSource``):
+    the TUI opens one on enter over the death's event."""
+
+    def core_of(self, pid: int) -> Optional[str]: ...
+
+    async def open_core(self, pid: int) -> Source:
+        """The core of dead ``pid`` as a source of its own (a ``Failure`` when not readable)."""
+        ...
+
+
+@runtime_checkable
 class Failure(Protocol):
     """A capture error as the UI sees it (``capture.errors.CaptureError``, which it never
     imports): recognised by its ``code``, told with its ``message`` and ``help``."""

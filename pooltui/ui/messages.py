@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from pooltui.model import Snapshot
+from pooltui.model import Event, Snapshot
 
 
 @dataclass
@@ -54,3 +54,10 @@ class FollowHolder(Message):
     pid: int
     tid: int | None
     fork: bool = False  # to the parent's thread that held an orphaned lock when the process was forked
+
+
+@dataclass
+class EventChosen(Message):
+    """Enter on an event of the log (a worker's death: open the core it left)."""
+
+    event: Event

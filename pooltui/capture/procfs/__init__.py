@@ -70,6 +70,7 @@ from pooltui.capture.procfs.reads import (
     tids,
     unix_listeners,
     view,
+    vmstat,
 )
 
 __all__ = [
@@ -133,4 +134,5 @@ __all__ = [
     "translate",
     "unix_listeners",
     "view",
+    "vmstat",
 ]

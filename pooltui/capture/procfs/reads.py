@@ -22,6 +22,7 @@ COMM_BYTES = 64
 FDINFO_BYTES = 1 << 20  # an epoll set's fdinfo has a line per watched fd
 NET_TCP_BYTES = 8 << 20
 NET_UNIX_BYTES = 4 << 20
+VMSTAT_BYTES = 64 << 10  # ~180 lines of counters
 CHILDREN_BYTES = 1 << 20
 SYSTEM_BYTES = 1 << 20  # the system's stat and mounts
 SETTING_BYTES = 4096  # sys/kernel/* settings (core_pattern: 128 bytes at most)
@@ -173,6 +174,11 @@ def mounts() -> bytes:
 def setting(name: str) -> str:
     """A kernel setting (``sys/kernel/core_pattern``), stripped."""
     return files.read(None, name, SETTING_BYTES, "a kernel setting").decode("utf-8", "replace").strip()
+
+
+def vmstat() -> bytes:
+    """The machine's memory counters (``oom_kill``: every OOM kill since boot)."""
+    return files.read(None, "vmstat", VMSTAT_BYTES, "the memory counters")
 
 
 def cgroup(pid: Pid) -> str:

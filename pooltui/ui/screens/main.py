@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Optional
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -16,10 +16,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from pooltui.model import Process, Snapshot
+from pooltui.model import CoreOpener, Failure, Process, Snapshot, Source
+from pooltui.report.text import one_line
 from pooltui.ui.format import clock, stamp
-from pooltui.ui.messages import FollowHolder, ProcessSelected, SessionChanged
+from pooltui.ui.messages import EventChosen, FollowHolder, ProcessSelected, SessionChanged
 from pooltui.ui.search import hits
+from pooltui.ui.session import Session
 from pooltui.ui.widgets.ordered_input import OrderedInput
 from pooltui.ui.widgets.panels import DiagnosesPanel, EventLog, StatusLine
 from pooltui.ui.widgets.process_tree import ProcessTree
@@ -94,6 +96,23 @@ class MainScreen(Screen[None]):
             yield EventLog(id="events")
         yield Footer(compact=True)
 
+    # what this screen shows: the app's session and source (a core opened from an event:
+    # its own, screens/core.py)
+    @property
+    def session(self) -> Session:
+        return self.app.session
+
+    @property
+    def source(self) -> Source:
+        return self.app.source
+
+    @property
+    def description(self) -> str:
+        return self.app.source_description
+
+    def refresh_state(self) -> tuple[str, str]:
+        return self.app.refresh_state()
+
     @property
     def tree(self) -> ProcessTree:
         return self.query_one(ProcessTree)
@@ -108,7 +127,7 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW, "narrow")
         self.query_one("#filter", Input).display = False
-        self._opening = self.app.source.target_pid
+        self._opening = self.source.target_pid
         self.tree.focus()
         self.redraw()
 
@@ -120,10 +139,10 @@ class MainScreen(Screen[None]):
             self.redraw()
 
     def show_status(self) -> None:
-        self.query_one(StatusLine).show(self.app.source_description, self.app.session.current, *self.app.refresh_state())
+        self.query_one(StatusLine).show(self.description, self.session.current, *self.refresh_state())
 
     def redraw(self, keep_pid: Optional[int] = None, keep_tid: Optional[int] = None) -> None:
-        session = self.app.session
+        session = self.session
         self.show_status()
         snapshot = session.current
         if snapshot is None:
@@ -145,29 +164,51 @@ class MainScreen(Screen[None]):
             self.refresh_bindings()
 
     def _gone(self) -> list[tuple[Process, str]]:
-        return [(d.process, d.how) for d in self.app.session.lingering()]
+        return [(d.process, d.how) for d in self.session.lingering()]
 
     def show_process(self, pid: Optional[int], keep_tid: Optional[int] = None) -> None:
-        snapshot = self.app.session.current
+        snapshot = self.session.current
         if snapshot is not None:
             proc = snapshot.process(pid) if pid is not None else None
-            gone = next((d for d in self.app.session.lingering() if d.process.pid == pid), None) if proc is None else None
+            gone = next((d for d in self.session.lingering() if d.process.pid == pid), None) if proc is None else None
             if gone is not None:  # a process that left: its last stacks, said to be the last
-                self.threads.show(snapshot, gone.process, keep_tid, self.app.session.show_locals, gone=f"{gone.how} at {clock(gone.left)}")
+                self.threads.show(snapshot, gone.process, keep_tid, self.session.show_locals, gone=f"{gone.how} at {clock(gone.left)}")
                 return
-            self.threads.show(snapshot, proc, keep_tid, self.app.session.show_locals, members=self.tree.members(pid) if pid is not None else ())
+            self.threads.show(snapshot, proc, keep_tid, self.session.show_locals, members=self.tree.members(pid) if pid is not None else ())
 
     def on_process_selected(self, message: ProcessSelected) -> None:
         self.show_process(message.pid)
 
+    def on_event_chosen(self, message: EventChosen) -> None:
+        """Enter on a worker's death: the core file it left, opened like `pooltui open CORE`."""
+        event, source = message.event, self.source
+        path = source.core_of(event.pid) if event.kind == "process_exited" and isinstance(source, CoreOpener) else None
+        if path is None:
+            self.notify("no core file is known for this event (only a worker's death whose core pooltui found)", timeout=4, markup=False)
+            return
+        self.notify(f"reading the core file {path}…", timeout=3, markup=False)
+        self._open_core(source, event.pid)  # type: ignore[arg-type]
+
+    @work(exclusive=True, group="open-core")
+    async def _open_core(self, source: CoreOpener, pid: int) -> None:
+        from pooltui.ui.screens.core import CoreScreen
+
+        try:
+            core = await source.open_core(pid)
+        except Exception as exc:  # a Failure (a core that cannot be read) or worse: said, never a crash
+            text = one_line((exc.message if isinstance(exc, Failure) else "") or str(exc) or type(exc).__name__, 300)
+            self.notify(text, title="core file not read", severity="error", timeout=10, markup=False)
+            return
+        self.app.push_screen(CoreScreen(core))
+
     def on_follow_holder(self, message: FollowHolder) -> None:
-        snapshot = self.app.session.current
+        snapshot = self.session.current
         if snapshot is None or snapshot.process(message.pid) is None:
             self.notify(f"the lock holder, pid {message.pid}, is not in this snapshot", severity="warning", markup=False)
             return
         if message.pid not in self.tree.pids:
             self._set_filter("")
-        self.tree.show(snapshot, self.needle, self.app.session.last_diff(), keep=message.pid, gone=self._gone())
+        self.tree.show(snapshot, self.needle, self.session.last_diff(), keep=message.pid, gone=self._gone())
         self.show_process(message.pid, message.tid)
         self.threads.thread_list.focus()
         if message.fork:
@@ -181,7 +222,7 @@ class MainScreen(Screen[None]):
 
     # -- keys ------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
-        session = self.app.session
+        session = self.session
         if action in LIVE_ONLY:
             if not session.live or session.target_gone:
                 return None  # shown dimmed: there is no running process to read
@@ -207,17 +248,17 @@ class MainScreen(Screen[None]):
         self.app.request_capture(what, pids=pids or None)
 
     def action_dump_all(self) -> None:
-        current = self.app.session.current  # every process dumped afresh, none reused
+        current = self.session.current  # every process dumped afresh, none reused
         self.app.request_capture("dump all", pids=tuple(p.pid for p in current.processes) if current is not None else None)
 
     def action_pause(self) -> None:
-        session = self.app.session
+        session = self.session
         session.paused = not session.paused
         self.notify("auto-refresh paused" if session.paused else "auto-refresh resumed", timeout=2)
         self.redraw()
 
     def action_toggle_locals(self) -> None:
-        session = self.app.session
+        session = self.session
         session.show_locals = not session.show_locals
         if session.live and not session.target_gone:
             self.app.options = replace(self.app.options, locals=session.show_locals)
@@ -231,7 +272,7 @@ class MainScreen(Screen[None]):
         self.redraw()
 
     def action_mark(self) -> None:
-        session = self.app.session
+        session = self.session
         session.marked = session.current
         if session.current is not None:
             self.notify(f"marked the {clock(session.current.created)} snapshot as the diff base", timeout=3)
@@ -240,15 +281,15 @@ class MainScreen(Screen[None]):
     def action_diff(self) -> None:
         from pooltui.ui.screens.diff import DiffScreen
 
-        diff = self.app.session.diff()
+        diff = self.session.diff()
         pid = self.tree.selected_pid
         if diff is not None and pid is not None:
-            self.app.push_screen(DiffScreen(diff, pid, marked=self.app.session.marked is not None))
+            self.app.push_screen(DiffScreen(diff, pid, marked=self.session.marked is not None))
 
     def action_save(self) -> None:
         from pooltui.ui.screens.save import SaveDialog
 
-        session = self.app.session
+        session = self.session
         if session.current is None:
             return
         snapshot = session.current
@@ -292,7 +333,7 @@ class MainScreen(Screen[None]):
         self._to_match(0, from_start=True)
 
     def _hits(self) -> list[tuple[int, Optional[int]]]:
-        snapshot = self.app.session.current
+        snapshot = self.session.current
         if snapshot is None or not self.needle:
             return []
         procs = [p for p in (snapshot.process(pid) for pid in self.tree.pids) if p is not None]
@@ -320,7 +361,7 @@ class MainScreen(Screen[None]):
         else:
             target = next((h for h in reversed(found) if place(*h) < here), found[-1])
         pid, index = target
-        snapshot = self.app.session.current
+        snapshot = self.session.current
         proc = snapshot.process(pid) if snapshot is not None else None
         tid = proc.threads[index].tid if proc is not None and index is not None else None
         self.tree.select_pid(pid)
@@ -361,7 +402,7 @@ class MainScreen(Screen[None]):
         the selected process (tree), or every verdict (diagnoses, events)."""
         from pooltui.report.markdown import diagnoses_markdown, process_markdown, thread_markdown
 
-        snapshot = self.app.session.current
+        snapshot = self.session.current
         if snapshot is None:
             return
         proc, thread = self.threads.process, self.threads.thread_list.selected
@@ -381,14 +422,15 @@ class MainScreen(Screen[None]):
     def action_wait_chain(self) -> None:
         from pooltui.ui.screens.waits import WaitChainScreen
 
-        snapshot, node = self.app.session.current, self._selected_node()
+        snapshot, node = self.session.current, self._selected_node()
         if snapshot is not None and node is not None:
             self.app.push_screen(WaitChainScreen(snapshot, node))
 
     def action_help(self) -> None:
         from pooltui.ui.screens.help import HelpScreen
 
-        self.app.push_screen(HelpScreen([*self.BINDINGS, *ProcessTree.BINDINGS, *ThreadList.BINDINGS, *DiagnosesPanel.BINDINGS]))
+        opens = [b for b in EventLog.BINDINGS if b.action == "choose"]  # its up/down are every pane's
+        self.app.push_screen(HelpScreen([*self.BINDINGS, *ProcessTree.BINDINGS, *ThreadList.BINDINGS, *DiagnosesPanel.BINDINGS, *opens]))
 
     async def action_quit(self) -> None:
         self.app.exit()

@@ -13,6 +13,7 @@ from textual.widgets import Static
 from pooltui.model import Event, Snapshot
 from pooltui.report.text import one_line
 from pooltui.ui import format as fmt
+from pooltui.ui.messages import EventChosen
 
 
 def same_content(a: object, b: object) -> bool:
@@ -63,24 +64,70 @@ class DiagnosesPanel(VerticalScroll):
 
 
 class EventLog(VerticalScroll):
-    """Processes that appeared, exited or were replaced, newest last."""
+    """Processes that appeared, exited or were replaced, newest last. Focused, it has a
+    selected event (up/down); enter on a worker's death whose core file pooltui found opens
+    that core (``EventChosen``, answered by the screen)."""
 
     BORDER_TITLE = "events"
-    BINDINGS = SCROLL_KEYS
+    BINDINGS = [
+        Binding("down", "select(1)", "event", key_display="↑↓", tooltip="Select the next event"),
+        Binding("up", "select(-1)", "previous event", show=False),
+        Binding("enter", "choose", "open core", tooltip="Open the core file a dead worker left (its death's event says 'enter opens it')"),
+        *(b for b in SCROLL_KEYS if b.key not in ("down", "up")),
+    ]
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.events: tuple[Event, ...] = ()
+        self.selected: Optional[int] = None  # index into events; None: follows the newest
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="events-text")
 
     def show(self, events: Sequence[Event]) -> None:
-        if events:
-            text = Content("\n").join(fmt.event_line(e) for e in events)
+        follow = self.selected is None or self.selected >= len(self.events) - 1
+        self.events = tuple(events)
+        if follow or self.selected is None or self.selected >= len(self.events):
+            self.selected = len(self.events) - 1 if self.events else None
+        self._draw()
+        self.border_title = f"events ({len(self.events)})"
+
+    def _draw(self) -> None:
+        if self.events:
+            lines = [fmt.event_line(e) for e in self.events]
+            if self.has_focus and self.selected is not None:
+                lines[self.selected] = lines[self.selected].stylize("reverse")
+            text = Content("\n").join(lines)
         else:
             text = Content.styled("no process events yet", "$text-muted")
         static = self.query_one("#events-text", Static)
         if not same_content(static.content, text):
             static.update(text)
-            self.scroll_end(animate=False)
-        self.border_title = f"events ({len(events)})"
+            if self.selected is None or self.selected == len(self.events) - 1:
+                self.scroll_end(animate=False)
+
+    def on_focus(self) -> None:
+        self._draw()
+
+    def on_blur(self) -> None:
+        self._draw()
+
+    @property
+    def selected_event(self) -> Optional[Event]:
+        return self.events[self.selected] if self.selected is not None and 0 <= self.selected < len(self.events) else None
+
+    def action_select(self, step: int) -> None:
+        if not self.events:
+            return
+        at = len(self.events) - 1 if self.selected is None else self.selected
+        self.selected = max(0, min(len(self.events) - 1, at + step))
+        self._draw()
+        self.scroll_to(y=max(0, self.selected - self.scrollable_content_region.height // 2), animate=False)
+
+    def action_choose(self) -> None:
+        event = self.selected_event
+        if event is not None:
+            self.post_message(EventChosen(event))
 
 
 class StatusLine(Static):
