@@ -1,0 +1,62 @@
+"""Healthy twins under load: each one started on each interpreter given, captured N times in
+a row (one fresh LiveSource each: what `pooltui snapshot` runs); any warning or error is a
+false alarm. Prints one line per twin and a total; exit 1 on any false alarm.
+
+    .venv/bin/python scripts/twins.py --captures 20 --versions 3.8 3.11 3.13
+
+Issue 26 asks: every healthy twin draws no warning or error in 20 captures under load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from pooltui import scenarios
+from pooltui.capture.snapshot import CaptureOptions
+from pooltui.model import Severity
+from pooltui.sources import LiveSource
+
+TWINS = [
+    ("stuck_notify", ("--shape", "queue_event", "--healthy")),
+    ("stuck_notify", ("--shape", "cond_lock", "--healthy")),
+    ("stuck_notify", ("--shape", "join", "--healthy")),
+    ("stuck_notify", ("--shape", "pingpong")),
+    ("subprocess_pipe", ("--healthy",)),
+    ("outside_peer", ("--peer", "tcp")),
+    ("outside_peer", ("--peer", "unix")),
+    ("lonely_wait", ("--shape", "event", "--healthy")),
+    ("lonely_wait", ("--shape", "queue", "--healthy")),
+    ("lonely_wait", ("--shape", "condition", "--healthy")),
+    ("condition_cycle", ("--shape", "sleeping")),
+    ("healthy", ()),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--captures", type=int, default=20)
+    parser.add_argument("--versions", nargs="+", default=["3.8", "3.11", "3.13"])
+    args = parser.parse_args()
+    alarms = 0
+    for version in args.versions:
+        python = scenarios.find_python(version)
+        if python is None:
+            print(f"{version}: not installed, skipped")
+            continue
+        for name, extra in TWINS:
+            with scenarios.start(name, python, args=extra, timeout=120) as demo:
+                found = []
+                for _ in range(args.captures):
+                    s = asyncio.run(LiveSource(demo.pid, options=CaptureOptions()).capture())
+                    found += [f"{d.kind.value}: {d.summary[:120]}" for d in s.diagnoses if d.severity is not Severity.INFO]
+            alarms += len(found)
+            print(f"{version} {name} {' '.join(extra)}: {args.captures} captures, {len(found)} warnings/errors", *found[:3], sep="\n    ")
+            sys.stdout.flush()
+    print(f"total false alarms: {alarms}")
+    return 1 if alarms else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
