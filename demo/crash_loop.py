@@ -45,7 +45,9 @@ def main(demo, workers):
         demo.ready({"parent_pid": demo.pid})
 
     demo.setup_thread(verify)
-    pool.map(work, range(workers))
+    # chunksize given: without it 3.8's map() divides by len(pool._pool), which is 0 at the
+    # instant every worker has just died (ZeroDivisionError in the demo, not a hang)
+    pool.map(work, range(workers), chunksize=1)
 
 
 if __name__ == "__main__":

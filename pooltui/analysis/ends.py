@@ -64,7 +64,9 @@ def _timed_elsewhere(t: Thread) -> bool:
     return not any(f.file.endswith(_IO_FILES) or any(d in f.file for d in _IO_PACKAGES) for f in t.frames if not f.native)
 
 
-def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool]:
+def _writers(
+    q: Process, fds: set[int], writing: bool, waiting: set[Node], *, sole: bool = False
+) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool]:
     """The threads of ``q`` that could act on the other end (its ``fds``) and end the wait:
     (those that can, those that could only once their own unknown wait ends, mutual).
 
@@ -72,9 +74,12 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
     and mutual: each waits for the other. Otherwise not the threads that wait for work (idle
     loops, the pool's and queues' own threads) or are blocked on other fds (a read, or a
     select/poll/epoll whose set is known and lacks these fds): they are not in this exchange
-    -- unless that other end is one the graph follows too (``waiting``): a single-threaded
-    process blocked writing one pipe reads the next only once that write ends (a subprocess
-    fed through stdin while its stdout fills: each waits for the other).
+    -- unless ``q`` is the only process holding the other end (``sole``) and that other end
+    is one the graph follows too (``waiting``): a single-threaded process blocked writing one
+    pipe reads the next only once that write ends (a subprocess fed through stdin while its
+    stdout fills: each waits for the other). Not when several hold it: fork siblings keep
+    copies of ends they never use (a healthy rpc pool's workers each hold every worker's
+    connection), and one blocked on its own connection is no party to another's.
     Of the rest, a thread in an untimed wait that the graph cannot follow (an Event nobody is
     known to set) could write only once that ends: the edge is then a guess. A thread on a
     CPU, in a timed wait (a sleep) or seen to run when read again (``Thread.ran``) could write
@@ -88,7 +93,7 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
         if t.ghost or t.wait is None or t.wait.kind is WaitKind.IDLE or t.role in _MACHINERY:
             continue
         if t.syscall in FD_CALLS and t.fd is not None and t.fd not in fds:
-            if (q.pid, t.tid) in waiting:
+            if sole and (q.pid, t.tid) in waiting:
                 can.append(t)  # blocked on another end the graph follows: it acts here once that ends -- if it ever does
             continue  # else blocked reading or writing something else
         if t.polls and not fds & set(t.polls):
@@ -146,7 +151,7 @@ def _end_edge(
     targets: list[Node] = []
     said, unless, each = [], [], False
     for q in far:
-        threads, later, mutual = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting)
+        threads, later, mutual = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting, sole=len(far) == 1)
         targets += [(q.pid, x.tid) for x in threads]
         names = ", ".join(f"'{x.label}'" for x in threads)
         each = each or mutual

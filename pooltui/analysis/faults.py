@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pooltui.analysis import graph, hangs, roles
-from pooltui.model import Certainty, Diagnosis, Exit, Kind, Process, Snapshot, exit_text, pids_key
+from pooltui.model import Certainty, Diagnosis, Exit, Kind, Process, Snapshot, WaitKind, exit_text, pids_key
 
 STOP_FIX = (
     "Resume it (kill -CONT PID) or detach the debugger holding it (TracerPid); a stopped process keeps its locks and "
@@ -100,6 +100,15 @@ def _enough(deaths: Sequence[Exit]) -> int:
     return CRASH_EXITS_BY_CODE if by_code else CRASH_EXITS
 
 
+def _starting(worker: Process) -> bool:
+    """Not yet seen past its start, whatever its age: neither waiting for a task in the
+    worker loop nor running one (in its initializer, or not readable yet). On a loaded
+    machine a respawned worker may take longer than ``YOUNG`` to reach its initializer."""
+    if hangs.in_task(worker):
+        return False
+    return not any(t.wait is not None and t.wait.kind is WaitKind.IDLE for t in worker.threads if not t.ghost)
+
+
 def crash_looping(snapshot: Snapshot) -> set[int]:
     """Pids of the pool parents ``snapshot`` finds in a crash loop."""
     return {d.pids[0] for d in snapshot.diagnoses if d.kind is Kind.CRASH_LOOP and d.pids}
@@ -114,7 +123,7 @@ def crash_loops(history: Sequence[Snapshot]) -> list[Diagnosis]:
             continue
         deaths = _deaths(history, parent)
         workers = [c for c in current.children(parent.pid) if c.status != "zombie" and c.role in (roles.POOL_WORKER, "unreadable", "other")]
-        young = [w for w in workers if current.created - w.create_time < YOUNG]
+        young = [w for w in workers if current.created - w.create_time < YOUNG or _starting(w)]
         if wait is None or len(deaths) < _enough(deaths) or (workers and len(young) < len(workers)):
             continue  # some worker lived long enough: deaths of workers in use are lost_task's story
         codes = sorted({exit_text(e.status) for e in deaths})
