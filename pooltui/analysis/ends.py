@@ -83,7 +83,8 @@ def _writers(q: Process, fds: set[int], writing: bool, waiting: set[Node]) -> tu
     same = _in_call(q, fds, writing)
     if same:
         return same, (), True
-    can, later = [], []
+    can: list[Thread] = []
+    later: list[Thread] = []
     for t in q.threads:
         if t.ghost or t.wait is None or t.wait.kind is WaitKind.IDLE or t.role in _MACHINERY:
             continue

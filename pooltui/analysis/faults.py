@@ -34,12 +34,12 @@ def _waiting_on(p: Process, snapshot: Snapshot) -> list[str]:
     """Why others wait on the stopped ``p``: its task, its locks, its pool, its manager."""
     why = [e.evidence for e in graph.edges(snapshot) if any(t[0] == p.pid for t in e.targets) and e.waiter[0] != p.pid]
     parent = snapshot.process(p.ppid)
-    if p.role == roles.POOL_WORKER and parent is not None and hangs.waiter(parent) is not None and (hangs.in_task(p) or not p.threads):
-        w = hangs.waiter(parent)
+    w = hangs.waiter(parent) if p.role == roles.POOL_WORKER and parent is not None else None
+    if parent is not None and w is not None and (hangs.in_task(p) or not p.threads):
         why.append(
             f"{parent.role_label} (pid {parent.pid}) waits for pool results ({hangs.where(w)}) and this worker "
             + ("is in a task" if p.threads else "may hold a task")
-        )  # type: ignore[arg-type]
+        )
     if p.role in (roles.POOL_PARENT, roles.MANAGER) or p.pid == snapshot.root_pid:
         users = [c for c in snapshot.children(p.pid) if c.status != "zombie"]
         if users:
@@ -83,8 +83,8 @@ def _deaths(history: Sequence[Snapshot], parent: Process) -> list[Exit]:
             if e.ppid == parent.pid and e.status != 0:
                 seen.setdefault(e.pid, e)
         for z in s.processes:
-            if z.ppid == parent.pid and z.status == "zombie" and z.exit_code not in (None, 0):
-                seen.setdefault(z.pid, Exit(z.pid, z.exit_code, s.created, z.ppid))  # type: ignore[arg-type]
+            if z.ppid == parent.pid and z.status == "zombie" and z.exit_code is not None and z.exit_code != 0:
+                seen.setdefault(z.pid, Exit(z.pid, z.exit_code, s.created, z.ppid))
     return sorted(seen.values(), key=lambda e: e.at)
 
 

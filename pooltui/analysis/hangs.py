@@ -217,7 +217,7 @@ def lost_task(snapshot: Snapshot) -> list[Diagnosis]:
                         + ("; maxtasks=None, so the worker it replaced died" if maxtasks(w) == "None" else "")
                         for w in fresh
                     ),
-                    *(f"{_label(w)}: still in its task at {where(main_of(w))}" for w in busy if main_of(w) is not None),
+                    *(f"{_label(w)}: still in its task at {where(main)}" for w in busy if (main := main_of(w)) is not None),
                 ),
                 fix=LOST_TASK_FIX,
             )

@@ -367,9 +367,11 @@ def _edges(snapshot: Snapshot) -> dict[tuple[int, int], tuple[Lock, tuple[int, i
 
 def find_cycles(edges: dict[tuple[int, int], tuple[Lock, tuple[int, int]]]) -> list[list[tuple[int, int]]]:
     """Each cycle of the wait-for graph once (every node has at most one out-edge)."""
-    cycles, done = [], set()
+    cycles: list[list[tuple[int, int]]] = []
+    done: set[tuple[int, int]] = set()
     for start in edges:
-        path, index = [], {}
+        path: list[tuple[int, int]] = []
+        index: dict[tuple[int, int], int] = {}
         node = start
         while node in edges and node not in done and node not in index:
             index[node] = len(path)
@@ -597,7 +599,7 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
             continue
         if lock.confirmed is False and lock.manager is None:
             continue  # read again a moment later its waiters had moved: the lock changes hands, no convoy
-        held = [threads.get((h.pid, h.tid)) for h in holders]
+        held = [threads.get((h.pid, h.tid)) if h.tid is not None else None for h in holders]  # None: not read above
         if any(x is None or (x[1].wait and (x[1].wait.lock_id or x[1].wait.kind is WaitKind.IDLE)) for x in held):
             continue  # a blocked holder is a chain or a cycle; an idle one abandoned it: not contention
         doing = [f"{_who(h)} which {x[1].wait.summary if x and x[1].wait else '?'}" for h, x in zip(holders, held)]

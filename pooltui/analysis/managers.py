@@ -244,7 +244,9 @@ def could_hold_edges(snapshot: Snapshot) -> list[Edge]:
             continue
         targets = []
         for c in manager.clients:
-            t = _client_thread(snapshot.process(c.pid), c.name) if c.pid and not c.waiting else None
+            if not c.pid or c.waiting:
+                continue
+            t = _client_thread(snapshot.process(c.pid), c.name)
             if t is not None and not t.ghost:
                 targets.append((c.pid, t.tid))
         if not targets:
@@ -282,7 +284,9 @@ def in_flight_edges(snapshot: Snapshot) -> list[Edge]:
         if manager is None:
             continue
         for c in manager.clients:
-            t = _client_thread(snapshot.process(c.pid), c.name) if c.pid and not c.waiting else None
+            if not c.pid or c.waiting:
+                continue
+            t = _client_thread(snapshot.process(c.pid), c.name)
             if t is None or not live(t) or t.wait is None or t.wait.kind is not WaitKind.MANAGER_CALL:
                 continue
             me, server = (c.pid, t.tid), (lock.pid, c.server_tid)

@@ -20,7 +20,6 @@ plain list of earlier samples.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Optional, Union
 
 from pooltui.analysis import faults, hangs, roles
@@ -122,7 +121,7 @@ def merge(current: Snapshot, history: History, over_time: Sequence[Diagnosis]) -
     retired = retired_parents(history)
     own = [d for d in own if not (d.kind == "lost_task" and d.severity is Severity.WARNING and d.pids[:1] and d.pids[0] in retired)]
     if any(d.kind is Kind.MANAGER_GONE for d in own):  # this sample sees clients failing: the exit seen is not harmless
-        found = [replace(d, kind=Kind.MANAGER_GONE, severity=None) if d.kind is Kind.MANAGER_EXITED else d for d in found]
+        found = [d.as_kind(Kind.MANAGER_GONE) if d.kind is Kind.MANAGER_EXITED else d for d in found]
     for kind in CARRIED:  # the series' word on a death replaces the single sample's guess about it
         said = [d for d in found if d.kind == kind and not hangs.is_guess(d)]
         if said:

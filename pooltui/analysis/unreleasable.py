@@ -222,7 +222,7 @@ def unwritable_pipes(snapshot: Snapshot) -> list[Diagnosis]:
         for t in live:
             end = fds.get(t.fd) if t.fd is not None else None
             reading = t.syscall == "read" and t.timed is not True and t.wait is not None and t.wait.kind in _PIPE_WAITS
-            if end is None or not reading or len(live) != 1 or not _no_hidden_threads(p):
+            if end is None or t.wait is None or not reading or len(live) != 1 or not _no_hidden_threads(p):
                 continue
             if ends.get(end.inode, set()) - {p.pid}:
                 continue  # another process can write

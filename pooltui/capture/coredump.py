@@ -111,8 +111,16 @@ def pyspy_core(path: str, pid: int, *, with_locals: bool = False) -> list[Thread
         command = [exe, "dump", "--core", path, "--json", *(["--locals"] if with_locals else [])]
         st = os.stat(path)
         # as the owner, with no other group (set by subprocess in C, between fork and exec)
-        owner = {"user": st.st_uid, "group": st.st_gid, "extra_groups": []} if os.geteuid() == 0 and st.st_uid != 0 else {}
-        done = subprocess.run(command, capture_output=True, timeout=PYSPY_TIMEOUT, check=False, **owner)
+        as_owner = os.geteuid() == 0 and st.st_uid != 0  # (None: subprocess leaves the user as it is)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            timeout=PYSPY_TIMEOUT,
+            check=False,
+            user=st.st_uid if as_owner else None,
+            group=st.st_gid if as_owner else None,
+            extra_groups=[] if as_owner else None,
+        )
     except subprocess.TimeoutExpired:
         raise CaptureError(f"py-spy did not read it within {PYSPY_TIMEOUT:g} s", pid=pid) from None
     except (CaptureError, OSError) as exc:

@@ -229,13 +229,16 @@ def _spawn(cmd: list[str], env: dict[bytes, bytes]) -> tuple[_Child, int, int]:
     try:
         pid = os.posix_spawn(exe, cmd, env, file_actions=actions, setsid=True)
     except FileNotFoundError:
-        os.close(out_r), os.close(err_r)
+        os.close(out_r)
+        os.close(err_r)
         raise PySpyMissing(f"py-spy not found at {exe}") from None
     except PermissionError:
-        os.close(out_r), os.close(err_r)
+        os.close(out_r)
+        os.close(err_r)
         raise PySpyMissing(f"py-spy at {exe} is not executable") from None
     except BaseException:
-        os.close(out_r), os.close(err_r)
+        os.close(out_r)
+        os.close(err_r)
         raise
     finally:
         os.close(out_w)
