@@ -3,7 +3,7 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
-from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, locks, managers, roles, unreleasable, wakers
+from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, lockverdicts, managers, roles, unreleasable, wakers
 from pooltui.model import Certainty, Diagnosis, Kind, Process, Severity, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
@@ -69,7 +69,7 @@ def unreadable(snapshot: Snapshot) -> list[Diagnosis]:
 
 RULES = (
     graph.deadlocks,
-    locks.diagnose,
+    lockverdicts.diagnose,
     unreleasable.unreleasable,
     unreleasable.self_deadlocks,
     unreleasable.unwritable_pipes,

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pooltui.analysis.locks import FORK_FIX, entering_at, entering_waiters, lock_key
+from pooltui.analysis.locks import entering_at, entering_waiters, lock_key
+from pooltui.analysis.lockverdicts import FORK_FIX
 from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, Snapshot, Thread, WaitKind
 
 _PIPE_WAITS = (WaitKind.PIPE_READ, WaitKind.QUEUE_GET)  # a multiprocessing Connection.recv / Queue.get (2.7: no connection.py frame)
