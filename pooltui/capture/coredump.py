@@ -26,7 +26,7 @@ import time
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import holders, kernel, locks, pyspy, redact, safeopen
+from pooltui.capture import holders, kernel, locks, pyspy, pyspyjson, redact, safeopen
 from pooltui.capture.errors import CaptureError, Unsupported
 from pooltui.capture.memory import SCAN_BUDGET, TargetMemory, stacks
 from pooltui.capture.memory.core import SigInfo
@@ -94,7 +94,7 @@ def _direct(image: CoreImage, pid: int, version: tuple[int, int]) -> list[Thread
             ident=t.ident,
             name=t.name,
             owns_gil=t.owns_gil,
-            frames=tuple(pyspy.make_frame(f.function, f.file, max(f.line, 0), "") for f in t.frames),
+            frames=tuple(pyspyjson.make_frame(f.function, f.file, max(f.line, 0), "") for f in t.frames),
         )
         for t in raw
     ]
@@ -128,7 +128,7 @@ def pyspy_core(path: str, pid: int, *, with_locals: bool = False) -> list[Thread
     if done.returncode != 0 or len(done.stdout) > MAX_PYSPY_OUTPUT:
         said = pyspy._first_error_line(done.stderr.decode("utf-8", "replace")) or f"exit status {done.returncode}"
         raise CaptureError(f"py-spy dump --core: {said}", pid=pid)
-    return pyspy.parse_dump(done.stdout.decode("utf-8", "surrogateescape"), pid)
+    return pyspyjson.parse_dump(done.stdout.decode("utf-8", "surrogateescape"), pid)
 
 
 def _by_pyspy(image: CoreImage, pid: int, version: tuple[int, int]) -> list[Thread]:
