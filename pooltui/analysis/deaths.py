@@ -127,7 +127,7 @@ def carried(prev: Snapshot, current: Snapshot, have: Sequence[Diagnosis]) -> lis
     for d in prev.diagnoses:
         if d.kind not in CARRIED or d.severity is not Severity.ERROR or any((h.kind, h.pids) == (d.kind, d.pids) for h in have):
             continue
-        if d.kind == "lost_task":
+        if d.kind is Kind.LOST_TASK:
             parent = current.process(d.pids[0]) if d.pids else None
             if parent is None or hangs.waiter(parent) is None:
                 continue

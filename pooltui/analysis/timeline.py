@@ -108,7 +108,7 @@ def merge(current: Snapshot, history: History, over_time: Sequence[Diagnosis]) -
     own = list(current.diagnoses)
     if prev is not None:
         before = history.steps[-2].by_key
-        own = [d for d in own if not (d.kind == "pool_hung" and _workers_gained_cpu(before, current, d.pids[1:]))]
+        own = [d for d in own if not (d.kind is Kind.POOL_HUNG and _workers_gained_cpu(before, current, d.pids[1:]))]
         moving = _oversubscribed(prev, current, before)
         if moving is not None:  # measured over the interval: it replaces the one-instant guess
             own = [d for d in own if d.kind is not Kind.OVERSUBSCRIBED] + [moving]
@@ -119,13 +119,13 @@ def merge(current: Snapshot, history: History, over_time: Sequence[Diagnosis]) -
     if any(d.kind is Kind.CRASH_LOOP for d in found):  # the series counts more deaths than one sample
         own = [d for d in own if d.kind is not Kind.CRASH_LOOP]
     retired = retired_parents(history)
-    own = [d for d in own if not (d.kind == "lost_task" and d.severity is Severity.WARNING and d.pids[:1] and d.pids[0] in retired)]
+    own = [d for d in own if not (d.kind is Kind.LOST_TASK and d.severity is Severity.WARNING and d.pids[:1] and d.pids[0] in retired)]
     if any(d.kind is Kind.MANAGER_GONE for d in own):  # this sample sees clients failing: the exit seen is not harmless
         found = [d.as_kind(Kind.MANAGER_GONE) if d.kind is Kind.MANAGER_EXITED else d for d in found]
     for kind in CARRIED:  # the series' word on a death replaces the single sample's guess about it
-        said = [d for d in found if d.kind == kind and not hangs.is_guess(d)]
+        said = [d for d in found if d.kind is kind and not hangs.is_guess(d)]
         if said:
-            own = [d for d in own if d.kind != kind or (kind == "lost_task" and other_deaths(d, said))]
+            own = [d for d in own if d.kind is not kind or (kind is Kind.LOST_TASK and other_deaths(d, said))]
     looping = {d.pids[0] for d in [*found, *own] if d.kind is Kind.CRASH_LOOP and d.pids}  # no task was ever taken: none lost
     found, own = ([d for d in ds if not (d.kind in (Kind.LOST_TASK, Kind.POOL_HUNG) and d.pids[:1] and d.pids[0] in looping)] for ds in (found, own))
     merged = {(d.kind, d.subject or d.summary, d.pids): d for d in [*found, *own]}  # at one severity, what was seen happen first

@@ -35,7 +35,7 @@ from pooltui.capture.memory.kernel import Syscall
 from pooltui.capture.memory.reader import versions_named
 from pooltui.capture.memory.scan import locks_in
 from pooltui.capture.snapshot import tool_versions
-from pooltui.model import Event, Frame, Lock, Process, Snapshot, Thread
+from pooltui.model import Event, EventKind, Frame, Lock, Process, Snapshot, Thread
 
 PYSPY_TIMEOUT = 60.0
 MAX_PYSPY_OUTPUT = 16 << 20
@@ -211,7 +211,7 @@ def read_core(path: str, *, exe: Optional[str] = None, sysroot: Optional[str] = 
         who = f"thread {faulting}" + (f" ({crashed.name})" if crashed is not None and crashed.name else "")
         where = f" in {crashed.frames[0].function} at {crashed.frames[0].where}" if crashed is not None and crashed.frames else ""
         notes.append(f"process {pid} was killed by {fault_text(core.siginfo, signo)}: {who}{where} took the signal")
-        events.append(Event(time=st.st_mtime, kind="process_exited", pid=pid, detail=f"killed by {_signal_name(signo)} (core dumped)"))
+        events.append(Event(time=st.st_mtime, kind=EventKind.PROCESS_EXITED, pid=pid, detail=f"killed by {_signal_name(signo)} (core dumped)"))
     else:
         notes.append(f"process {pid} was not killed by a signal when this core was written (gcore of a live process?)")
     notes += [f"not read from disk: {why}" for why in problems.values()] + lock_notes

@@ -282,10 +282,28 @@ class Lock:
     confirmed: Optional[bool] = None  # read again a moment later: a holder-less semaphore still taken, a Manager lock's waiters unmoved (True)
 
 
+class EventKind(str, Enum):
+    """What happened to a process or thread between two samples (``Event.kind``); the
+    values are what every report has saved."""
+
+    PROCESS_NEW = "process_new"
+    PROCESS_EXITED = "process_exited"
+    PROCESS_REAPED = "process_reaped"
+    WORKER_REPLACED = "worker_replaced"
+    THREAD_NEW = "thread_new"
+    THREAD_GONE = "thread_gone"
+    ROLE_CHANGED = "role_changed"
+
+    def __str__(self) -> str:
+        # its value in f-strings and str(), as before it was an enum: 3.11+ print a (str, Enum)
+        # member as "EventKind.PROCESS_NEW" (3.9 and 3.10 printed the value)
+        return str(self.value)
+
+
 @dataclass(frozen=True)
 class Event:
     time: float
-    kind: str  # process_new | process_exited | worker_replaced | thread_new | thread_gone | role_changed
+    kind: EventKind
     pid: int
     detail: str = ""
 

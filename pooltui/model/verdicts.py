@@ -130,6 +130,8 @@ class Diagnosis:
     over_time: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.kind, Kind):  # a caller's plain "lost_task": compared by identity (`is Kind.X`)
+            object.__setattr__(self, "kind", Kind(self.kind))
         if self.severity is None:
             object.__setattr__(self, "severity", severity_of(self.kind, self.certainty))
 
