@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pooltui.analysis import hangs, roles
 from pooltui.analysis.history import History
-from pooltui.model import Certainty, Diagnosis, Kind, Severity, Snapshot, pids_key
+from pooltui.model import Certainty, Diagnosis, Kind, ProcessStatus, Severity, Snapshot, pids_key
 
 CARRIED = (Kind.LOST_TASK, Kind.MANAGER_GONE, Kind.MANAGER_EXITED)
 
@@ -75,7 +75,9 @@ def managers_gone(history: History) -> list[Diagnosis]:
             how = zombie.exit_text if zombie is not None else "exit status unknown: its parent reaped it"
             killed = zombie is not None and zombie.exit_code not in (None, 0)
             users = [p for p in current.processes if p.pid in clients] or [
-                p for p in current.processes if p.pid == alive.ppid or (p.ppid == alive.ppid and p.pid != alive.pid and p.status != "zombie")
+                p
+                for p in current.processes
+                if p.pid == alive.ppid or (p.ppid == alive.ppid and p.pid != alive.pid and p.status != ProcessStatus.ZOMBIE)
             ]
             out.append(
                 Diagnosis(

@@ -20,7 +20,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Optional
 
-from pooltui.model import Diagnosis, Event, EventKind, Frame, Process, Snapshot, Thread, exit_text
+from pooltui.model import Diagnosis, Event, EventKind, Frame, Process, ProcessStatus, Snapshot, Thread, exit_text
 
 Key = tuple[int, float]  # a process's identity: (pid, create_time)
 
@@ -213,10 +213,10 @@ def _departed(diff: SnapshotDiff) -> tuple[tuple[Process, Optional[Process]], ..
 
     def ended(p: Process) -> Optional[Process]:
         e = reported.get(p.pid)
-        return replace(p, status="dead", exit_code=e.status) if e is not None else None
+        return replace(p, status=ProcessStatus.DEAD, exit_code=e.status) if e is not None else None
 
-    out: list[tuple[Process, Optional[Process]]] = [(p, ended(p)) for p in diff.removed if p.status != "zombie"]
-    out.extend((pd.before, pd.after) for pd in diff.kept if pd.after.status == "zombie" and pd.before.status != "zombie")
+    out: list[tuple[Process, Optional[Process]]] = [(p, ended(p)) for p in diff.removed if p.status != ProcessStatus.ZOMBIE]
+    out.extend((pd.before, pd.after) for pd in diff.kept if pd.after.status == ProcessStatus.ZOMBIE and pd.before.status != ProcessStatus.ZOMBIE)
     return tuple(out)
 
 
@@ -227,7 +227,7 @@ def replacements(diff: SnapshotDiff) -> tuple[tuple[Process, Process], ...]:
 
 
 def _replacements(diff: SnapshotDiff) -> tuple[tuple[Process, Process], ...]:
-    fresh = sorted((p for p in diff.added if p.role.endswith("worker") and p.status != "zombie"), key=lambda p: (p.create_time, p.pid))
+    fresh = sorted((p for p in diff.added if p.role.endswith("worker") and p.status != ProcessStatus.ZOMBIE), key=lambda p: (p.create_time, p.pid))
     pairs = []
     for old, _ in diff.departed:
         heir = next((p for p in fresh if p.ppid == old.ppid), None) if old.role.endswith("worker") else None
@@ -251,13 +251,13 @@ def process_events(diff: SnapshotDiff) -> tuple[Event, ...]:
         if heir is not None:
             events.append(Event(when, EventKind.WORKER_REPLACED, heir.pid, f"{_name(alive)} replaced by {_name(heir)}"))
     for p in diff.removed:
-        if p.status == "zombie":
+        if p.status == ProcessStatus.ZOMBIE:
             events.append(Event(when, EventKind.PROCESS_REAPED, p.pid, f"pid {p.pid} ({p.exit_text}) was reaped by its parent"))
     replaced = {new.key for new in heirs.values()}
     for p in diff.added:
         if p.key in replaced:
             continue
-        if p.status == "zombie":
+        if p.status == ProcessStatus.ZOMBIE:
             events.append(Event(when, EventKind.PROCESS_EXITED, p.pid, f"pid {p.pid} appeared and exited between samples: {p.exit_text}"))
         else:
             events.append(Event(when, EventKind.PROCESS_NEW, p.pid, f"{_name(p)} appeared"))
@@ -271,7 +271,7 @@ def process_events(diff: SnapshotDiff) -> tuple[Event, ...]:
 
 
 def _readable(p: Process) -> bool:
-    return p.error is None and bool(p.threads) and p.status != "zombie"
+    return p.error is None and bool(p.threads) and p.status != ProcessStatus.ZOMBIE
 
 
 def _thread(t: Thread) -> str:

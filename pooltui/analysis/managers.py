@@ -34,6 +34,7 @@ from pooltui.model import (
     ManagerClient,
     ManagerObject,
     Process,
+    ProcessStatus,
     Snapshot,
     Thread,
     Wait,
@@ -224,7 +225,7 @@ def _task_ended(snapshot: Snapshot, c: ManagerClient, h: LockHolder) -> bool:
     proc = snapshot.process(c.pid) if c.pid else None
     if proc is None:
         return False  # not known which process it is
-    if proc.status in ("zombie", "gone"):
+    if proc.status in (ProcessStatus.ZOMBIE, ProcessStatus.GONE):
         return True
     thread = proc.thread(h.tid) if h.tid else None
     return thread is not None and thread.wait is not None and thread.wait.kind is WaitKind.IDLE

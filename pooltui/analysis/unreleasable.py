@@ -30,7 +30,7 @@ from typing import Optional
 
 from pooltui.analysis.locks import entering_at, entering_waiters, lock_key
 from pooltui.analysis.lockverdicts import FORK_FIX
-from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, Snapshot, Thread, WaitKind
+from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, ProcessStatus, Snapshot, Thread, WaitKind
 
 _PIPE_WAITS = (WaitKind.PIPE_READ, WaitKind.QUEUE_GET)  # a multiprocessing Connection.recv / Queue.get (2.7: no connection.py frame)
 
@@ -52,7 +52,7 @@ def _no_hidden_threads(proc: Process) -> bool:
 
 def _nobody_left(lock: Lock, proc: Optional[Process]) -> bool:
     """Every live thread of the lock's process waits on this lock, none with a timeout."""
-    if proc is None or proc.error is not None or proc.status in ("stopped", "tracing-stop", "zombie"):
+    if proc is None or proc.error is not None or proc.status in (ProcessStatus.STOPPED, ProcessStatus.TRACING_STOP, ProcessStatus.ZOMBIE):
         return False
     if lock.kind != "lock" or lock.holder is not None or lock.locked is False:
         return False
@@ -214,7 +214,7 @@ def unwritable_pipes(snapshot: Snapshot) -> list[Diagnosis]:
     ends: dict[int, set[int]] = {}
     for p in snapshot.processes:
         for e in p.pipes:
-            if e.writes and p.status != "zombie":
+            if e.writes and p.status != ProcessStatus.ZOMBIE:
                 ends.setdefault(e.inode, set()).add(p.pid)
     out = []
     for p in snapshot.processes:
@@ -227,7 +227,7 @@ def unwritable_pipes(snapshot: Snapshot) -> list[Diagnosis]:
                 continue
             if ends.get(end.inode, set()) - {p.pid}:
                 continue  # another process can write
-            gone = [c for c in snapshot.children(p.pid) if c.status == "zombie"]
+            gone = [c for c in snapshot.children(p.pid) if c.status == ProcessStatus.ZOMBIE]
             out.append(
                 Diagnosis(
                     kind=Kind.DEADLOCK,

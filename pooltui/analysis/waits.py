@@ -25,7 +25,7 @@ from typing import Optional
 
 from pooltui.analysis.frames import code_text, find, innermost_user, matches, origin
 from pooltui.analysis.knownwaits import C_SERVER_LOOPS, CODE_WAITS, IDLE_LOOPS, NATIVE_WAITS, STDLIB_WAITS, Via
-from pooltui.model import Frame, Process, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import Frame, Process, ProcessStatus, Snapshot, Thread, Wait, WaitKind
 from pooltui.model.bounded import memoize
 
 
@@ -268,13 +268,13 @@ def process_state(proc: Process) -> str:
     """One badge per process: running / idle / sleeping / waiting / blocked / stopped /
     traced / zombie / gone / crashed / not python / error. Judged by the main thread first (it is what the pool waits on),
     then by any thread stuck on a lock."""
-    if proc.status == "zombie":
+    if proc.status == ProcessStatus.ZOMBIE:
         return "zombie"
     if proc.error is not None:
         return {"process_gone": "gone", "not_python": "not python"}.get(proc.error.code, "error")
-    if proc.status == "gone":
+    if proc.status == ProcessStatus.GONE:
         return "gone"
-    if proc.status == "dead" and proc.exit_code:  # read from a core file the kernel wrote as it died (capture.coredump)
+    if proc.status == ProcessStatus.DEAD and proc.exit_code:  # read from a core file the kernel wrote as it died (capture.coredump)
         return "crashed"
     if proc.tracer_pid:  # a debugger or strace holds it (stopped at a breakpoint, or running under it)
         return "traced"
