@@ -28,14 +28,15 @@ def lost_tasks(history: History) -> list[Diagnosis]:
         for alive, zombie in diff.departed:
             parent = current.process(alive.ppid)
             wait = hangs.waiter(parent) if parent is not None and parent.role == roles.POOL_PARENT else None
-            if alive.role != roles.POOL_WORKER or not hangs.in_task(alive) or wait is None or parent is None:
+            main = hangs.main_of(alive)  # in_task: there is one
+            if alive.role != roles.POOL_WORKER or not hangs.in_task(alive) or wait is None or parent is None or main is None:
                 continue
             status = zombie.exit_code if zombie is not None else None
             if status == 0:  # a clean exit: maxtasksperchild retired it after its task
                 continue
             certain = status is not None or "None" in (hangs.maxtasks(alive), hangs.pool_maxtasks(current, parent))
             heir = heirs.get(alive.key)
-            task = hangs.where(hangs.main_of(alive))  # type: ignore[arg-type]
+            task = hangs.where(main)
             how = zombie.exit_text if zombie is not None else "exit status unknown: its parent reaped it first"
             caveat = "" if certain else " (unless it had just finished the task and retired under maxtasksperchild)"
             out.append(

@@ -268,8 +268,8 @@ def manager_gone(snapshot: Snapshot) -> list[Diagnosis]:
     clients = manager_clients(snapshot)
     if not clients or live_managers(snapshot):
         return []
-    failing = {pid: connection_errors(snapshot.process(pid)) for pid in clients}  # type: ignore[arg-type]
-    failing = {pid: errs for pid, errs in failing.items() if errs}
+    procs = [p for p in (snapshot.process(pid) for pid in clients) if p is not None]  # clients are processes of the snapshot
+    failing = {p.pid: errs for p in procs if (errs := connection_errors(p))}
     zombies = [p for p in snapshot.processes if p.status == ProcessStatus.ZOMBIE]
     # no caught error left among the locals (Python 3 deletes `except ... as e` names): a
     # child of the tree killed by a signal and never reaped is likely the server they used

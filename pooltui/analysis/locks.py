@@ -143,7 +143,8 @@ def entering_waiters(lock: Lock, proc: Process) -> Optional[int]:
     target's cwd): then nobody can tell the waiters' exits from a holder's."""
     waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
     found = [entering_at(t) for t in proc.threads if t.tid in waiting and not t.ghost]
-    return None if None in found else sum(i >= 0 for i in found)  # type: ignore[operator]
+    known = [i for i in found if i is not None]
+    return None if len(known) < len(found) else sum(i >= 0 for i in known)
 
 
 def _with_holders(lock: Lock, snapshot: Snapshot) -> tuple[LockHolder, ...]:
@@ -360,7 +361,7 @@ def dead_semaphores(snapshot: Snapshot) -> list[Lock]:
     for lock in snapshot.locks:
         if lock.kind != "semlock" or lock.holder is None or lock.holder.alive or not is_mutex(lock):
             continue
-        kinds = [waits[w].kind for w in lock.waiters if waits.get(w) is not None]  # type: ignore[union-attr]
+        kinds = [wait.kind for w in lock.waiters if (wait := waits.get(w)) is not None]
         if kinds and all(k.is_lock for k in kinds):
             out.append(lock)
     return out

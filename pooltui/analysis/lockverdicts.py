@@ -17,7 +17,7 @@ from pooltui.analysis.locks import (
     lock_key,
     thread_by_ident,
 )
-from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import Certainty, Diagnosis, Kind, Lock, LockHolder, Process, Snapshot, Thread, Wait, WaitKind
 
 _NO_WAIT = Wait(WaitKind.UNKNOWN, "")
 # what to do about a lock inherited locked across fork(), by the lock's type_name (else FORK_FIX)
@@ -144,16 +144,18 @@ def orphans(snapshot: Snapshot) -> list[Diagnosis]:
     "Inherited across fork()" is said only with a fact behind it (``fork_evidence``);
     an owner that is no thread of a process not seen to fork is a guess (a warning)."""
     groups: dict[str, list[Lock]] = {}
+    first_holder: dict[str, LockHolder] = {}
     for lock in snapshot.locks:
         if lock.orphaned and lock.holder is not None:
             groups.setdefault(lock.name, []).append(lock)
+            first_holder.setdefault(lock.name, lock.holder)
     out = []
     for name, group in groups.items():
-        first = group[0]
+        first, holder = group[0], first_holder[name]
         waiters = [w for lock in group for w in lock.waiters]
         pids = tuple(dict.fromkeys(lock.pid for lock in group))
         where = f"pid {pids[0]}" if len(pids) == 1 else f"{len(pids)} processes (pids {', '.join(map(str, pids))})"
-        held = f"thread ident 0x{first.holder.ident or 0:x}"  # type: ignore[union-attr]
+        held = f"thread ident 0x{holder.ident or 0:x}"
         facts = sorted((fork_evidence(lock, snapshot) for lock in group), key=lambda e: e[0].rank if e[0] else 9)
         certainty, fact = facts[0]
         evidence = tuple(
@@ -162,7 +164,7 @@ def orphans(snapshot: Snapshot) -> list[Diagnosis]:
             for lock in group
         )
         if certainty is not None:
-            origin = f" — {first.holder.thread_name} held it when the process was forked" if first.holder.thread_name else ""  # type: ignore[union-attr]
+            origin = f" — {holder.thread_name} held it when the process was forked" if holder.thread_name else ""
             summary = (
                 f"{_owned_name(first)} in {where} is held by {held}, a thread that does not exist in this process: "
                 f"the lock was inherited locked across fork(){origin}. {len(waiters)} thread(s) wait on it forever."

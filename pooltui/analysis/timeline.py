@@ -58,8 +58,9 @@ def busy_workers(prev: Snapshot, current: Snapshot, before: Optional[Mapping[Key
     out = []
     for p in current.processes:
         old = before.get(p.key)
-        known = old is not None and p.cpu_time is not None and old.cpu_time is not None and seconds > 0
-        if known and p.role in roles.WORKER_ROLES and p.cpu_time - old.cpu_time >= 0.25 * seconds:  # type: ignore[operator,union-attr]
+        if old is None or p.cpu_time is None or old.cpu_time is None or seconds <= 0:
+            continue  # not known
+        if p.role in roles.WORKER_ROLES and p.cpu_time - old.cpu_time >= 0.25 * seconds:
             out.append(p)
     return out
 
@@ -82,7 +83,7 @@ def _oversubscribed(prev: Snapshot, current: Snapshot, before: Mapping[Key, Proc
         ),
         pids=tuple(p.pid for p in busy),
         evidence=tuple(
-            f"pid {p.pid} {p.role_label}: {100 * (p.cpu_time - before[p.key].cpu_time) / seconds:.0f}% of a CPU"  # type: ignore[operator]
+            f"pid {p.pid} {p.role_label}: {100 * ((p.cpu_time or 0.0) - (before[p.key].cpu_time or 0.0)) / seconds:.0f}% of a CPU"
             for p in busy
         ),
         fix=f"Size the pool to the CPUs it may use (Pool({cpus}) or os.sched_getaffinity); move I/O-bound work to threads.",

@@ -164,9 +164,9 @@ def unreleasable(snapshot: Snapshot) -> list[Diagnosis]:
     groups: dict[tuple[str, bool], list[tuple[Lock, list[str]]]] = {}
     for lock in snapshot.locks:
         proc = snapshot.process(lock.pid)
-        if not _nobody_left(lock, proc) or _self_holder(lock, proc) is not None:
-            continue
-        facts = _fork_facts(lock, proc, snapshot)  # type: ignore[arg-type]
+        if proc is None or not _nobody_left(lock, proc) or _self_holder(lock, proc) is not None:
+            continue  # (_nobody_left is False without a process)
+        facts = _fork_facts(lock, proc, snapshot)
         groups.setdefault((lock.name, bool(facts)), []).append((lock, facts))
     out = []
     for (name, forked), group in groups.items():
