@@ -326,6 +326,10 @@ class Event:
     pid: int
     detail: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, EventKind):  # a caller's plain "process_exited": compared by identity
+            object.__setattr__(self, "kind", EventKind(self.kind))
+
 
 @dataclass(frozen=True)
 class Exit:

@@ -21,7 +21,7 @@ from pooltui.analysis import roles
 from pooltui.analysis.diff import Key
 from pooltui.analysis.history import History
 from pooltui.capture import crashcores, oomkill, procs
-from pooltui.model import Event, Kind, Process, Snapshot
+from pooltui.model import Event, EventKind, Kind, Process, Snapshot
 
 MAX_WORKERS = 4096  # cgroups remembered (a worker each)
 MAX_DEATHS = 1024  # deaths remembered (a verdict about one is carried on past the samples kept)
@@ -136,7 +136,7 @@ class DeathWatch:
             diagnoses.append(d)
         events = []
         for e in snapshot.events:
-            death = self.death_of(e.pid) if e.kind == "process_exited" and e.pid in dead else None
+            death = self.death_of(e.pid) if e.kind is EventKind.PROCESS_EXITED and e.pid in dead else None
             extra = death.event if death is not None else ""
             if extra and extra not in e.detail:
                 e, changed = Event(e.time, e.kind, e.pid, f"{e.detail}; {extra}"), True

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from pooltui.model import CoreOpener, Failure, Process, Snapshot, Source
+from pooltui.model import CoreOpener, EventKind, Failure, Process, Snapshot, Source
 from pooltui.report.text import one_line
 from pooltui.ui.format import clock, stamp
 from pooltui.ui.messages import EventChosen, FollowHolder, ProcessSelected, SessionChanged
@@ -183,7 +183,7 @@ class MainScreen(Screen[None]):
     def on_event_chosen(self, message: EventChosen) -> None:
         """Enter on a worker's death: the core file it left, opened like `pooltui open CORE`."""
         event, source = message.event, self.source
-        path = source.core_of(event.pid) if event.kind == "process_exited" and isinstance(source, CoreOpener) else None
+        path = source.core_of(event.pid) if event.kind is EventKind.PROCESS_EXITED and isinstance(source, CoreOpener) else None
         if path is None:
             self.notify("no core file is known for this event (only a worker's death whose core pooltui found)", timeout=4, markup=False)
             return
