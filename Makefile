@@ -28,9 +28,11 @@ install: $(STAMP)
 demo: install
 	$(BIN)/pooltui demo $(SCENARIO)
 
+## ruff, the import-linter contracts and mypy (pyproject [tool.mypy]: strict on model/ and analysis/)
 lint: install
 	$(BIN)/ruff check pooltui tests scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 ## the fast tier, < 1 min: lint + unit tests (recorded fixtures, no target process). The tui,
 ## live and e2e folders hold no unit test (tests/conftest.py marks by folder): not even imported.

@@ -100,9 +100,9 @@ def held_across_await(snapshot: Snapshot) -> list[Diagnosis]:
         proc = snapshot.process(lock.pid)
         frames = suspended_holder(lock, proc)
         loops = [t for t in proc.threads if _idle_loop(t)] if proc is not None and frames else []
-        if not loops:
+        if proc is None or not loops:
             continue
-        waiting = [t for pid, tid in lock.waiters for t in (proc.thread(tid),) if t is not None and t.timed is not True]  # type: ignore[union-attr]
+        waiting = [t for pid, tid in lock.waiters for t in (proc.thread(tid),) if t is not None and t.timed is not True]
         if not waiting:
             continue
         where = ", ".join(f"{function}() ({file.rpartition('/')[2]})" for file, function in frames[:3])

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pooltui.analysis import hangs, roles
 from pooltui.analysis.history import History
-from pooltui.model import Certainty, Diagnosis, Kind, Severity, Snapshot, pids_key
+from pooltui.model import Certainty, Diagnosis, Kind, ProcessStatus, Severity, Snapshot, pids_key
 
 CARRIED = (Kind.LOST_TASK, Kind.MANAGER_GONE, Kind.MANAGER_EXITED)
 
@@ -28,14 +28,15 @@ def lost_tasks(history: History) -> list[Diagnosis]:
         for alive, zombie in diff.departed:
             parent = current.process(alive.ppid)
             wait = hangs.waiter(parent) if parent is not None and parent.role == roles.POOL_PARENT else None
-            if alive.role != roles.POOL_WORKER or not hangs.in_task(alive) or wait is None or parent is None:
+            main = hangs.main_of(alive)  # in_task: there is one
+            if alive.role != roles.POOL_WORKER or not hangs.in_task(alive) or wait is None or parent is None or main is None:
                 continue
             status = zombie.exit_code if zombie is not None else None
             if status == 0:  # a clean exit: maxtasksperchild retired it after its task
                 continue
             certain = status is not None or "None" in (hangs.maxtasks(alive), hangs.pool_maxtasks(current, parent))
             heir = heirs.get(alive.key)
-            task = hangs.where(hangs.main_of(alive))  # type: ignore[arg-type]
+            task = hangs.where(main)
             how = zombie.exit_text if zombie is not None else "exit status unknown: its parent reaped it first"
             caveat = "" if certain else " (unless it had just finished the task and retired under maxtasksperchild)"
             out.append(
@@ -75,7 +76,9 @@ def managers_gone(history: History) -> list[Diagnosis]:
             how = zombie.exit_text if zombie is not None else "exit status unknown: its parent reaped it"
             killed = zombie is not None and zombie.exit_code not in (None, 0)
             users = [p for p in current.processes if p.pid in clients] or [
-                p for p in current.processes if p.pid == alive.ppid or (p.ppid == alive.ppid and p.pid != alive.pid and p.status != "zombie")
+                p
+                for p in current.processes
+                if p.pid == alive.ppid or (p.ppid == alive.ppid and p.pid != alive.pid and p.status != ProcessStatus.ZOMBIE)
             ]
             out.append(
                 Diagnosis(
@@ -127,7 +130,7 @@ def carried(prev: Snapshot, current: Snapshot, have: Sequence[Diagnosis]) -> lis
     for d in prev.diagnoses:
         if d.kind not in CARRIED or d.severity is not Severity.ERROR or any((h.kind, h.pids) == (d.kind, d.pids) for h in have):
             continue
-        if d.kind == "lost_task":
+        if d.kind is Kind.LOST_TASK:
             parent = current.process(d.pids[0]) if d.pids else None
             if parent is None or hangs.waiter(parent) is None:
                 continue

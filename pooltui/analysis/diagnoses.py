@@ -3,8 +3,8 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
-from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, locks, managers, roles, unreleasable, wakers
-from pooltui.model import Certainty, Diagnosis, Kind, Process, Severity, Snapshot, WaitKind, pids_key
+from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, lockverdicts, managers, roles, unreleasable, wakers
+from pooltui.model import Certainty, Diagnosis, Kind, Process, ProcessStatus, Severity, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
 SETTLED = 5.0  # seconds of life after which a worker's average CPU use says what it usually does
@@ -26,7 +26,7 @@ def oversubscribed(snapshot: Snapshot) -> list[Diagnosis]:
     busy = [
         p
         for p in snapshot.processes
-        if p.role in roles.WORKER_ROLES and p.status == "running" and any(t.wait and t.wait.kind is WaitKind.RUNNING for t in p.threads)
+        if p.role in roles.WORKER_ROLES and p.status == ProcessStatus.RUNNING and any(t.wait and t.wait.kind is WaitKind.RUNNING for t in p.threads)
     ]
     if not cpus or len(busy) <= cpus or _mostly_asleep(snapshot, busy, cpus):
         return []
@@ -69,7 +69,7 @@ def unreadable(snapshot: Snapshot) -> list[Diagnosis]:
 
 RULES = (
     graph.deadlocks,
-    locks.diagnose,
+    lockverdicts.diagnose,
     unreleasable.unreleasable,
     unreleasable.self_deadlocks,
     unreleasable.unwritable_pipes,

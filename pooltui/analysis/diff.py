@@ -20,7 +20,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Optional
 
-from pooltui.model import Diagnosis, Event, Frame, Process, Snapshot, Thread, exit_text
+from pooltui.model import Diagnosis, Event, EventKind, Frame, Process, ProcessStatus, Snapshot, Thread, exit_text
 
 Key = tuple[int, float]  # a process's identity: (pid, create_time)
 
@@ -213,10 +213,10 @@ def _departed(diff: SnapshotDiff) -> tuple[tuple[Process, Optional[Process]], ..
 
     def ended(p: Process) -> Optional[Process]:
         e = reported.get(p.pid)
-        return replace(p, status="dead", exit_code=e.status) if e is not None else None
+        return replace(p, status=ProcessStatus.DEAD, exit_code=e.status) if e is not None else None
 
-    out: list[tuple[Process, Optional[Process]]] = [(p, ended(p)) for p in diff.removed if p.status != "zombie"]
-    out.extend((pd.before, pd.after) for pd in diff.kept if pd.after.status == "zombie" and pd.before.status != "zombie")
+    out: list[tuple[Process, Optional[Process]]] = [(p, ended(p)) for p in diff.removed if p.status != ProcessStatus.ZOMBIE]
+    out.extend((pd.before, pd.after) for pd in diff.kept if pd.after.status == ProcessStatus.ZOMBIE and pd.before.status != ProcessStatus.ZOMBIE)
     return tuple(out)
 
 
@@ -227,7 +227,7 @@ def replacements(diff: SnapshotDiff) -> tuple[tuple[Process, Process], ...]:
 
 
 def _replacements(diff: SnapshotDiff) -> tuple[tuple[Process, Process], ...]:
-    fresh = sorted((p for p in diff.added if p.role.endswith("worker") and p.status != "zombie"), key=lambda p: (p.create_time, p.pid))
+    fresh = sorted((p for p in diff.added if p.role.endswith("worker") and p.status != ProcessStatus.ZOMBIE), key=lambda p: (p.create_time, p.pid))
     pairs = []
     for old, _ in diff.departed:
         heir = next((p for p in fresh if p.ppid == old.ppid), None) if old.role.endswith("worker") else None
@@ -246,32 +246,32 @@ def process_events(diff: SnapshotDiff) -> tuple[Event, ...]:
     heirs = diff.heirs
     for alive, zombie in diff.departed:
         how = zombie.exit_text if zombie is not None else "exit status unknown (reaped before it could be seen)"
-        events.append(Event(when, "process_exited", alive.pid, f"{_name(alive)} exited: {how}"))
+        events.append(Event(when, EventKind.PROCESS_EXITED, alive.pid, f"{_name(alive)} exited: {how}"))
         heir = heirs.get(alive.key)
         if heir is not None:
-            events.append(Event(when, "worker_replaced", heir.pid, f"{_name(alive)} replaced by {_name(heir)}"))
+            events.append(Event(when, EventKind.WORKER_REPLACED, heir.pid, f"{_name(alive)} replaced by {_name(heir)}"))
     for p in diff.removed:
-        if p.status == "zombie":
-            events.append(Event(when, "process_reaped", p.pid, f"pid {p.pid} ({p.exit_text}) was reaped by its parent"))
+        if p.status == ProcessStatus.ZOMBIE:
+            events.append(Event(when, EventKind.PROCESS_REAPED, p.pid, f"pid {p.pid} ({p.exit_text}) was reaped by its parent"))
     replaced = {new.key for new in heirs.values()}
     for p in diff.added:
         if p.key in replaced:
             continue
-        if p.status == "zombie":
-            events.append(Event(when, "process_exited", p.pid, f"pid {p.pid} appeared and exited between samples: {p.exit_text}"))
+        if p.status == ProcessStatus.ZOMBIE:
+            events.append(Event(when, EventKind.PROCESS_EXITED, p.pid, f"pid {p.pid} appeared and exited between samples: {p.exit_text}"))
         else:
-            events.append(Event(when, "process_new", p.pid, f"{_name(p)} appeared"))
+            events.append(Event(when, EventKind.PROCESS_NEW, p.pid, f"{_name(p)} appeared"))
     seen = {p.pid for p in (*diff.before.processes, *diff.after.processes)}
     parents = {p.pid: p for p in diff.after.processes}
     for e in diff.after.exits:  # a child forked and ended between two samples: only the kernel saw it
         if e.at >= diff.before.created and e.pid not in seen and e.ppid in parents:
             detail = f"pid {e.pid}, a child of {_name(parents[e.ppid])}, appeared and exited between samples: {exit_text(e.status)}"
-            events.append(Event(e.at, "process_exited", e.pid, detail))
+            events.append(Event(e.at, EventKind.PROCESS_EXITED, e.pid, detail))
     return tuple(events)
 
 
 def _readable(p: Process) -> bool:
-    return p.error is None and bool(p.threads) and p.status != "zombie"
+    return p.error is None and bool(p.threads) and p.status != ProcessStatus.ZOMBIE
 
 
 def _thread(t: Thread) -> str:
@@ -287,15 +287,15 @@ def thread_events(diff: SnapshotDiff) -> list[Event]:
             if t.thread.ghost:
                 continue
             if t.change.value == "new":
-                out.append(Event(when, "thread_new", pd.pid, f"{pd.after.role_label} (pid {pd.pid}): thread {_thread(t.thread)} started"))
+                out.append(Event(when, EventKind.THREAD_NEW, pd.pid, f"{pd.after.role_label} (pid {pd.pid}): thread {_thread(t.thread)} started"))
             elif t.change.value == "gone":
-                out.append(Event(when, "thread_gone", pd.pid, f"{pd.after.role_label} (pid {pd.pid}): thread {_thread(t.thread)} ended"))
+                out.append(Event(when, EventKind.THREAD_GONE, pd.pid, f"{pd.after.role_label} (pid {pd.pid}): thread {_thread(t.thread)} ended"))
     return out
 
 
 def role_events(diff: SnapshotDiff) -> list[Event]:
     return [
-        Event(diff.after.created, "role_changed", pd.pid, f"pid {pd.pid}: {pd.before.role_label} → {pd.after.role_label}")
+        Event(diff.after.created, EventKind.ROLE_CHANGED, pd.pid, f"pid {pd.pid}: {pd.before.role_label} → {pd.after.role_label}")
         for pd in diff.kept
         if pd.before.role != pd.after.role and _readable(pd.before) and _readable(pd.after)
     ]

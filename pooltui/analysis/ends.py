@@ -88,7 +88,8 @@ def _writers(
     same = _in_call(q, fds, writing)
     if same:
         return same, (), True
-    can, later = [], []
+    can: list[Thread] = []
+    later: list[Thread] = []
     for t in q.threads:
         if t.ghost or t.wait is None or t.wait.kind is WaitKind.IDLE or t.role in _MACHINERY:
             continue

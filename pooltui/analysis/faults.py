@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pooltui.analysis import graph, hangs, roles
-from pooltui.model import Certainty, Diagnosis, Exit, Kind, Process, Snapshot, WaitKind, exit_text, pids_key
+from pooltui.model import Certainty, Diagnosis, Exit, Kind, Process, ProcessStatus, Snapshot, WaitKind, exit_text, pids_key
 
 STOP_FIX = (
     "Resume it (kill -CONT PID) or detach the debugger holding it (TracerPid); a stopped process keeps its locks and "
@@ -26,7 +26,8 @@ def _who_stops(p: Process, snapshot: Snapshot) -> str:
     if p.tracer_pid:
         tracer = snapshot.process(p.tracer_pid)
         name = f" ({tracer.name})" if tracer is not None and tracer.name else ""
-        return f"held by a tracer (TracerPid {p.tracer_pid}{name}: a debugger or strace)" + (" and stopped" if p.status == "tracing-stop" else "")
+        stopped = " and stopped" if p.status == ProcessStatus.TRACING_STOP else ""
+        return f"held by a tracer (TracerPid {p.tracer_pid}{name}: a debugger or strace){stopped}"
     return "stopped by a signal (SIGSTOP or ctrl-z: state T)"
 
 
@@ -34,14 +35,14 @@ def _waiting_on(p: Process, snapshot: Snapshot) -> list[str]:
     """Why others wait on the stopped ``p``: its task, its locks, its pool, its manager."""
     why = [e.evidence for e in graph.edges(snapshot) if any(t[0] == p.pid for t in e.targets) and e.waiter[0] != p.pid]
     parent = snapshot.process(p.ppid)
-    if p.role == roles.POOL_WORKER and parent is not None and hangs.waiter(parent) is not None and (hangs.in_task(p) or not p.threads):
-        w = hangs.waiter(parent)
+    w = hangs.waiter(parent) if p.role == roles.POOL_WORKER and parent is not None else None
+    if parent is not None and w is not None and (hangs.in_task(p) or not p.threads):
         why.append(
             f"{parent.role_label} (pid {parent.pid}) waits for pool results ({hangs.where(w)}) and this worker "
             + ("is in a task" if p.threads else "may hold a task")
-        )  # type: ignore[arg-type]
+        )
     if p.role in (roles.POOL_PARENT, roles.MANAGER) or p.pid == snapshot.root_pid:
-        users = [c for c in snapshot.children(p.pid) if c.status != "zombie"]
+        users = [c for c in snapshot.children(p.pid) if c.status != ProcessStatus.ZOMBIE]
         if users:
             why.append(
                 f"it is the {p.role_label} of {len(users)} process(es) (pids {', '.join(str(c.pid) for c in users[:8])}), "
@@ -83,8 +84,8 @@ def _deaths(history: Sequence[Snapshot], parent: Process) -> list[Exit]:
             if e.ppid == parent.pid and e.status != 0:
                 seen.setdefault(e.pid, e)
         for z in s.processes:
-            if z.ppid == parent.pid and z.status == "zombie" and z.exit_code not in (None, 0):
-                seen.setdefault(z.pid, Exit(z.pid, z.exit_code, s.created, z.ppid))  # type: ignore[arg-type]
+            if z.ppid == parent.pid and z.status == ProcessStatus.ZOMBIE and z.exit_code is not None and z.exit_code != 0:
+                seen.setdefault(z.pid, Exit(z.pid, z.exit_code, s.created, z.ppid))
     return sorted(seen.values(), key=lambda e: e.at)
 
 
@@ -122,7 +123,8 @@ def crash_loops(history: Sequence[Snapshot]) -> list[Diagnosis]:
         if wait is None or hangs.handler(parent, "worker handler") is None:
             continue
         deaths = _deaths(history, parent)
-        workers = [c for c in current.children(parent.pid) if c.status != "zombie" and c.role in (roles.POOL_WORKER, "unreadable", "other")]
+        poolish = (roles.POOL_WORKER, roles.UNREADABLE, "other")
+        workers = [c for c in current.children(parent.pid) if c.status != ProcessStatus.ZOMBIE and c.role in poolish]
         young = [w for w in workers if current.created - w.create_time < YOUNG or _starting(w)]
         if wait is None or len(deaths) < _enough(deaths) or (workers and len(young) < len(workers)):
             continue  # some worker lived long enough: deaths of workers in use are lost_task's story

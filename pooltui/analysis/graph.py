@@ -88,7 +88,7 @@ def _lock_edges(snapshot: Snapshot) -> list[Edge]:
             holders, certainty, held_by = _could_hold(lock, threads), Certainty.INFERRED, "could only be held by"
         if not holders:
             continue
-        targets = tuple((h.pid, h.tid) for h in holders)  # type: ignore[misc]
+        targets = tuple((h.pid, h.tid) for h in holders if h.tid is not None)  # all have a tid (both lists keep only those)
         for w in lock.waiters:
             t = threads.get(w)
             if t is None or not _live(t) or t.wait is None or t.wait.lock_id not in (lock.id, None) or w in targets:
@@ -385,9 +385,12 @@ def deadlocked(graph: list[Edge]) -> dict[Node, Edge]:
 
 def cycles(stuck: dict[Node, Edge]) -> list[list[Node]]:
     """Each cycle of the deadlocked set once (following the first target inside it)."""
-    found, seen = [], set()
+    found: list[list[Node]] = []
+    seen: set[Node] = set()
     for start in stuck:
-        path, index, node = [], {}, start
+        path: list[Node] = []
+        index: dict[Node, int] = {}
+        node = start
         while node in stuck and node not in index and node not in seen:
             index[node] = len(path)
             path.append(node)

@@ -14,7 +14,7 @@ from typing import Optional
 
 from pooltui.analysis import roles
 from pooltui.analysis.frames import find, innermost_user, matches
-from pooltui.model import Certainty, Diagnosis, Frame, Kind, Process, Snapshot, Thread, WaitKind, pids_key
+from pooltui.model import Certainty, Diagnosis, Frame, Kind, Process, ProcessStatus, Snapshot, Thread, WaitKind, pids_key
 
 REPLACEMENT_GAP = 2.0  # seconds: a worker started this long after its first sibling was not in the Pool's first batch
 
@@ -82,7 +82,7 @@ def in_task(proc: Process) -> bool:
 
 
 def pool_workers(snapshot: Snapshot, parent: Process) -> list[Process]:
-    return [p for p in snapshot.processes if p.ppid == parent.pid and p.role == roles.POOL_WORKER and p.status != "zombie"]
+    return [p for p in snapshot.processes if p.ppid == parent.pid and p.role == roles.POOL_WORKER and p.status != ProcessStatus.ZOMBIE]
 
 
 def handler(parent: Process, role: str) -> Optional[Thread]:
@@ -217,7 +217,7 @@ def lost_task(snapshot: Snapshot) -> list[Diagnosis]:
                         + ("; maxtasks=None, so the worker it replaced died" if maxtasks(w) == "None" else "")
                         for w in fresh
                     ),
-                    *(f"{_label(w)}: still in its task at {where(main_of(w))}" for w in busy if main_of(w) is not None),
+                    *(f"{_label(w)}: still in its task at {where(main)}" for w in busy if (main := main_of(w)) is not None),
                 ),
                 fix=LOST_TASK_FIX,
             )
@@ -229,7 +229,7 @@ def manager_clients(snapshot: Snapshot) -> dict[int, list[str]]:
     """pid -> why it uses a Manager: a thread inside a proxy call, or proxies among its locals."""
     out: dict[int, list[str]] = {}
     for p in snapshot.processes:
-        if p.role == roles.MANAGER or p.status == "zombie":
+        if p.role == roles.MANAGER or p.status == ProcessStatus.ZOMBIE:
             continue
         for t in p.threads:
             if t.ghost:
@@ -260,7 +260,7 @@ def connection_errors(proc: Process) -> list[str]:
 
 
 def live_managers(snapshot: Snapshot) -> list[Process]:
-    return [p for p in snapshot.processes if p.role == roles.MANAGER and p.status != "zombie"]
+    return [p for p in snapshot.processes if p.role == roles.MANAGER and p.status != ProcessStatus.ZOMBIE]
 
 
 def manager_gone(snapshot: Snapshot) -> list[Diagnosis]:
@@ -268,9 +268,9 @@ def manager_gone(snapshot: Snapshot) -> list[Diagnosis]:
     clients = manager_clients(snapshot)
     if not clients or live_managers(snapshot):
         return []
-    failing = {pid: connection_errors(snapshot.process(pid)) for pid in clients}  # type: ignore[arg-type]
-    failing = {pid: errs for pid, errs in failing.items() if errs}
-    zombies = [p for p in snapshot.processes if p.status == "zombie"]
+    procs = [p for p in (snapshot.process(pid) for pid in clients) if p is not None]  # clients are processes of the snapshot
+    failing = {p.pid: errs for p in procs if (errs := connection_errors(p))}
+    zombies = [p for p in snapshot.processes if p.status == ProcessStatus.ZOMBIE]
     # no caught error left among the locals (Python 3 deletes `except ... as e` names): a
     # child of the tree killed by a signal and never reaped is likely the server they used
     killed = [z for z in zombies if z.exit_code is not None and z.exit_code & 0x7F]

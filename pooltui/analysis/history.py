@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Optional, Union, overload
 
 from pooltui.analysis.diff import Key, SnapshotDiff, by_key, diff_events, diff_snapshots
-from pooltui.model import Event, Process, Snapshot, Timeline
+from pooltui.model import Event, Process, ProcessStatus, Snapshot, Timeline
 
 HISTORY = 20  # samples kept for the verdicts over time; errors already found are carried on beyond it
 LINGER = 30.0  # seconds a process that left the tree is remembered (the TUI shows it, dimmed)
@@ -170,7 +170,7 @@ def _remember(known: Mapping[Key, Departed], diff: SnapshotDiff, linger: float) 
     out = dict(known)
     heirs = diff.heirs
     for alive, ended in diff.departed:
-        if ended is None or ended.status != "zombie":  # a zombie stays in the snapshot itself, with its badge
+        if ended is None or ended.status != ProcessStatus.ZOMBIE:  # a zombie stays in the snapshot itself, with its badge
             heir = heirs.get(alive.key)
             parts = ([] if ended is None else [ended.exit_text]) + ([f"replaced by {heir.pid}"] if heir is not None else [])
             out[alive.key] = Departed(alive, diff.after.created, ", ".join(parts) or "exited")

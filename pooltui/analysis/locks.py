@@ -1,5 +1,6 @@
-"""Who holds each lock, and what follows: wait lines naming the holder, orphaned locks
-(inherited locked across ``fork()``), dead holders, deadlock cycles, contention.
+"""Who holds each lock, and what follows for the threads waiting: wait lines naming the
+holder, the threads whose locks to read, a second read of a lock no live process holds.
+The verdicts over these holders (orphaned, dead holder, contention) are ``analysis.lockverdicts``.
 
 Input: a snapshot whose ``locks`` hold raw facts read from memory (``capture.locks``):
 per lock object its kind, owner ident / per-process count, the semaphore under it and
@@ -23,9 +24,8 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.frames import innermost_user
-from pooltui.model import HOW_WITH, Certainty, Diagnosis, Kind, Lock, LockHolder, Process, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import HOW_WITH, Lock, LockHolder, Process, Snapshot, Thread, WaitKind
 
-_NO_WAIT = Wait(WaitKind.UNKNOWN, "")
 # locks that are no Python lock object but record their owner (capture.ownedlocks), by type_name
 OWNED_LABEL = {
     "_ModuleLock": "the import system's lock for that module",
@@ -33,30 +33,12 @@ OWNED_LABEL = {
     "_io.BufferedReader": "a BufferedReader's lock",
     "_io.BufferedRandom": "a BufferedRandom's lock",
 }
-_BUFFER_FORK_FIX = (
-    "Do not fork while other threads write to a shared file or stream: a child inherits its buffer lock as the writer "
-    "held it. Fork from a process without writer threads (the 'forkserver' or 'spawn' start method), or send the "
-    "writes that can block (a pipe to a stalled reader) through one thread over a queue."
-)
-OWNED_FORK_FIX = {
-    **dict.fromkeys(("_io.BufferedWriter", "_io.BufferedReader", "_io.BufferedRandom"), _BUFFER_FORK_FIX),
-    "_ModuleLock": "Import what the workers need before forking (at module level, in the main thread), never lazily in a "
-    "background thread while the pool starts; or use the 'spawn' or 'forkserver' start method.",
-}
 KIND_LABEL = {"rlock": "RLock", "lock": "Lock", "semlock": "multiprocessing lock", "semaphore": "threading.Semaphore"}
 NO_OWNER = "a plain threading.Lock records no owner (CPython keeps none)"
 NO_OWNER_SEMAPHORE = "a threading.Semaphore records no holder (CPython keeps none)"
-FORK_FIX = (
-    "Use the 'spawn' or 'forkserver' start method; or re-create the lock in the child "
-    "(os.register_at_fork(after_in_child=...)); and do not log or hold locks in other threads while forking."
-)
 
 
-def _threads(snapshot: Snapshot) -> dict[tuple[int, int], tuple[Process, Thread]]:
-    return {(p.pid, t.tid): (p, t) for p in snapshot.processes for t in p.threads}
-
-
-def _who(holder: LockHolder) -> str:
+def holder_label(holder: LockHolder) -> str:
     name = f"'{holder.thread_name}'" if holder.thread_name else (f"thread {holder.tid}" if holder.tid else f"ident 0x{holder.ident or 0:x}")
     return f"{name} (pid {holder.pid})"
 
@@ -69,7 +51,7 @@ def _semlock_holders(lock: Lock, group: list[Lock], snapshot: Snapshot) -> tuple
     holders = []
     for g in group:
         if (g.count or 0) > 0:
-            thread = _by_ident(snapshot.process(g.pid), g.owner_ident)
+            thread = thread_by_ident(snapshot.process(g.pid), g.owner_ident)
             tid = thread.tid if thread else None
             holders.append(LockHolder(g.pid, tid, g.owner_ident, thread.name if thread else None, evidence=_took(g, tid)))
     if holders:
@@ -91,13 +73,13 @@ def _rlock_holder(lock: Lock, snapshot: Snapshot) -> tuple[Optional[LockHolder],
     if not lock.owner_ident:
         return None, "not owned at the moment of reading" if lock.locked is False else "no owner recorded at the moment of reading"
     proc = snapshot.process(lock.pid)
-    thread = _by_ident(proc, lock.owner_ident)
+    thread = thread_by_ident(proc, lock.owner_ident)
     if thread is not None and not thread.ghost:
         return LockHolder(lock.pid, thread.tid, thread.ident, thread.name, evidence=_took(lock, thread.tid)), ""
     # the owner is not a live thread here: copied locked by fork(), or its owner ended
     # holding it, or the owner field was misread (fork_evidence says which facts exist)
     parent = snapshot.process(proc.ppid) if proc is not None else None
-    in_parent = _by_ident(parent, lock.owner_ident)
+    in_parent = thread_by_ident(parent, lock.owner_ident)
     name = None
     if in_parent is not None and parent is not None:
         name = f"'{in_parent.name}' in the parent pid {parent.pid}" if in_parent.name else f"thread {in_parent.tid} in the parent pid {parent.pid}"
@@ -109,7 +91,7 @@ def _rlock_holder(lock: Lock, snapshot: Snapshot) -> tuple[Optional[LockHolder],
     return LockHolder(lock.pid, None, lock.owner_ident, name, alive=False), note
 
 
-def _by_ident(proc: Optional[Process], ident: Optional[int]) -> Optional[Thread]:
+def thread_by_ident(proc: Optional[Process], ident: Optional[int]) -> Optional[Thread]:
     """The thread with this pthread ident; a live one before a fork ghost with the same ident."""
     if proc is None or not ident:
         return None
@@ -161,7 +143,8 @@ def entering_waiters(lock: Lock, proc: Process) -> Optional[int]:
     target's cwd): then nobody can tell the waiters' exits from a holder's."""
     waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
     found = [entering_at(t) for t in proc.threads if t.tid in waiting and not t.ghost]
-    return None if None in found else sum(i >= 0 for i in found)  # type: ignore[operator]
+    known = [i for i in found if i is not None]
+    return None if len(known) < len(found) else sum(i >= 0 for i in known)
 
 
 def _with_holders(lock: Lock, snapshot: Snapshot) -> tuple[LockHolder, ...]:
@@ -297,7 +280,7 @@ def holder_text(lock: Lock) -> str:
     if lock.kind == "semlock" and not lock.holder.alive:
         return "no live process (its holder died)"
     if len(lock.holders) > 1:
-        return ", ".join(_who(h) + (f" ({h.evidence})" if h.evidence else "") for h in lock.holders) + (
+        return ", ".join(holder_label(h) + (f" ({h.evidence})" if h.evidence else "") for h in lock.holders) + (
             f", {lock.holder.how}" if lock.holder.how == HOW_WITH else ""
         )
     if not lock.holder.alive:
@@ -305,8 +288,8 @@ def holder_text(lock: Lock) -> str:
             f" (it was {lock.holder.thread_name})" if lock.holder.thread_name else ""
         )
     if lock.holder.how == HOW_WITH:
-        return f"{_who(lock.holder)}, {lock.holder.how}" + (f" ({lock.holder.evidence})" if lock.holder.evidence else "")
-    return _who(lock.holder) + (f", {lock.holder.evidence}" if lock.holder.evidence else "")
+        return f"{holder_label(lock.holder)}, {lock.holder.how}" + (f" ({lock.holder.evidence})" if lock.holder.evidence else "")
+    return holder_label(lock.holder) + (f", {lock.holder.evidence}" if lock.holder.evidence else "")
 
 
 def _with_wait_lines(snapshot: Snapshot) -> Snapshot:
@@ -350,37 +333,6 @@ def threads_to_read(snapshot: Snapshot) -> dict[int, set[int]]:
     return wanted
 
 
-# --- diagnoses --------------------------------------------------------------------
-
-
-def _edges(snapshot: Snapshot) -> dict[tuple[int, int], tuple[Lock, tuple[int, int]]]:
-    """wait-for graph: (pid, tid) -> (lock, holder (pid, tid))."""
-    edges = {}
-    for lock in snapshot.locks:
-        h = lock.holder
-        if h is None or not h.alive or h.tid is None or len(lock.holders) > 1:
-            continue  # several holders: any one's release wakes the waiter (no single edge)
-        for w in lock.waiters:
-            edges[w] = (lock, (h.pid, h.tid))
-    return edges
-
-
-def find_cycles(edges: dict[tuple[int, int], tuple[Lock, tuple[int, int]]]) -> list[list[tuple[int, int]]]:
-    """Each cycle of the wait-for graph once (every node has at most one out-edge)."""
-    cycles, done = [], set()
-    for start in edges:
-        path, index = [], {}
-        node = start
-        while node in edges and node not in done and node not in index:
-            index[node] = len(path)
-            path.append(node)
-            node = edges[node][1]
-        if node in index:
-            cycles.append(path[index[node] :])
-        done.update(path)
-    return cycles
-
-
 def _frame_text(thread: Thread) -> str:
     i = thread.wait.frame_index if thread.wait and thread.wait.frame_index is not None else innermost_user(thread.frames)
     if i is None:
@@ -389,134 +341,10 @@ def _frame_text(thread: Thread) -> str:
     return f"at {f.function} ({f.where})" + (f" `{f.code}`" if f.code else "")
 
 
-def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
-    edges = _edges(snapshot)
-    threads = _threads(snapshot)
-    out = []
-    for cycle in find_cycles(edges):
-        evidence = []
-        for node in cycle:
-            lock, holder = edges[node]
-            _, t = threads[node]
-            _, h = threads.get(holder, (None, None))
-            evidence.append(
-                f"'{t.label}' (pid {node[0]}) waits to lock {lock.name} <0x{lock.addr:x}> {_frame_text(t)}, "
-                f"which is held by '{h.label if h else holder[1]}' (pid {holder[0]})"
-            )
-        pids = tuple(dict.fromkeys(n[0] for n in cycle))
-        names = " -> ".join(f"'{threads[n][1].label}'" + (f" (pid {n[0]})" if len(pids) > 1 else "") for n in cycle)
-        where = "processes" if len(pids) > 1 else "threads"
-        out.append(
-            Diagnosis(
-                kind=Kind.DEADLOCK,
-                certainty=Certainty.FACT,
-                subject="threads " + ",".join(f"{p}/{t}" for p, t in sorted(cycle)),
-                summary=f"Deadlock: {len(cycle)} {where} each wait for a lock another one holds ({names} -> back).",
-                pids=pids,
-                tids=tuple(n[1] for n in cycle),
-                evidence=tuple(evidence),
-                fix="Take the locks in one global order everywhere (or use a single lock), or acquire with a timeout and back off.",
-            )
-        )
-    return out
-
-
 def lock_key(lock: Lock) -> str:
     """A lock as a subject key: its shared semaphore (one per multiprocessing lock, in every
     process), else the object (pid and address)."""
     return f"lock {lock.sem}" if lock.kind == "semlock" and lock.sem else f"lock {lock.pid}:0x{lock.addr:x}"
-
-
-def fork_evidence(lock: Lock, snapshot: Snapshot) -> tuple[Optional[Certainty], str]:
-    """What supports "``lock`` was inherited locked across fork()" when its owner ident is
-    no live thread of its process: (certainty, the fact in words), or (None, "") when
-    nothing does (then the owner ended holding it, or the owner field is not what it seems).
-
-    * fact: a thread of the parent process has the owner's ident (it held the lock when
-      it forked this child), or CPython 2.7 kept the owner's thread state in the child
-      (a fork ghost: only fork() copies one);
-    * inferred: the process's main thread has the ident of a thread of its parent: it was
-      forked without exec (glibc keeps the forking thread's descriptor), so a lock locked
-      at that moment came over locked, though its owner has since ended in the parent.
-    """
-    proc = snapshot.process(lock.pid)
-    if proc is None or not lock.owner_ident:
-        return None, ""
-    parent = snapshot.process(proc.ppid) if proc.ppid != proc.pid else None
-    in_parent = _by_ident(parent, lock.owner_ident)
-    if parent is not None and in_parent is not None:
-        return Certainty.FACT, f"thread {in_parent.label!r} of the parent pid {parent.pid} has the owner's ident"
-    ghost = _by_ident(proc, lock.owner_ident)
-    if ghost is not None and ghost.ghost:
-        return Certainty.FACT, "CPython kept the owner's thread state from the parent (a fork ghost)"
-    main = proc.thread(proc.pid)
-    forker = _by_ident(parent, main.ident) if main is not None and main.ident else None
-    if parent is not None and forker is not None:
-        return Certainty.INFERRED, (
-            f"pid {proc.pid} was forked from pid {parent.pid} without exec (its main thread has the ident of {forker.label!r} there)"
-        )
-    return None, ""
-
-
-def _owned_name(lock: Lock) -> str:
-    """A lock inside an io object named with what it is: "AUDIT (a BufferedWriter's lock on fd 7)"."""
-    if lock.type_name in OWNED_LABEL and lock.type_name != "_ModuleLock":  # "the import of module x" says it
-        return f"{lock.name} ({kind_label(lock)})"
-    return lock.name
-
-
-def orphans(snapshot: Snapshot) -> list[Diagnosis]:
-    """One verdict per lock name: every forked worker has its own orphaned copy of it.
-    "Inherited across fork()" is said only with a fact behind it (``fork_evidence``);
-    an owner that is no thread of a process not seen to fork is a guess (a warning)."""
-    groups: dict[str, list[Lock]] = {}
-    for lock in snapshot.locks:
-        if lock.orphaned and lock.holder is not None:
-            groups.setdefault(lock.name, []).append(lock)
-    out = []
-    for name, group in groups.items():
-        first = group[0]
-        waiters = [w for lock in group for w in lock.waiters]
-        pids = tuple(dict.fromkeys(lock.pid for lock in group))
-        where = f"pid {pids[0]}" if len(pids) == 1 else f"{len(pids)} processes (pids {', '.join(map(str, pids))})"
-        held = f"thread ident 0x{first.holder.ident or 0:x}"  # type: ignore[union-attr]
-        facts = sorted((fork_evidence(lock, snapshot) for lock in group), key=lambda e: e[0].rank if e[0] else 9)
-        certainty, fact = facts[0]
-        evidence = tuple(
-            (f"pid {lock.pid}: " if len(group) > 1 else "")
-            + f"{lock.type_name} at 0x{lock.addr:x}: owner 0x{lock.owner_ident or 0:x}, count {lock.count}"
-            for lock in group
-        )
-        if certainty is not None:
-            origin = f" — {first.holder.thread_name} held it when the process was forked" if first.holder.thread_name else ""  # type: ignore[union-attr]
-            summary = (
-                f"{_owned_name(first)} in {where} is held by {held}, a thread that does not exist in this process: "
-                f"the lock was inherited locked across fork(){origin}. {len(waiters)} thread(s) wait on it forever."
-            )
-            fix = OWNED_FORK_FIX.get(first.type_name, FORK_FIX)
-        else:
-            summary = (
-                f"{name} in {where} is held by {held}, which is no thread of this process, and nothing shows the process "
-                f"was forked: its owner may have ended without releasing it, or the owner was misread. "
-                f"{len(waiters)} thread(s) wait on it."
-            )
-            fix = (
-                "Dump again: a misread owner changes, a real one does not. A thread that can end while holding a lock "
-                "should take it in a `with` block (or release it in `finally`)."
-            )
-        out.append(
-            Diagnosis(
-                kind=Kind.ORPHANED_LOCK,
-                certainty=certainty or Certainty.GUESS,
-                subject=f"lock {name}",
-                summary=summary,
-                pids=tuple(dict.fromkeys(w[0] for w in waiters)),
-                tids=tuple(w[1] for w in waiters),
-                evidence=(*evidence, fact) if fact else evidence,
-                fix=fix,
-            )
-        )
-    return out
 
 
 def is_mutex(lock: Lock) -> bool:
@@ -533,7 +361,7 @@ def dead_semaphores(snapshot: Snapshot) -> list[Lock]:
     for lock in snapshot.locks:
         if lock.kind != "semlock" or lock.holder is None or lock.holder.alive or not is_mutex(lock):
             continue
-        kinds = [waits[w].kind for w in lock.waiters if waits.get(w) is not None]  # type: ignore[union-attr]
+        kinds = [wait.kind for w in lock.waiters if (wait := waits.get(w)) is not None]
         if kinds and all(k.is_lock for k in kinds):
             out.append(lock)
     return out
@@ -555,94 +383,3 @@ def confirm(first: tuple[Lock, ...], again: tuple[Lock, ...], dead: list[Lock], 
     out = [lock for lock in first if lock.sem not in dead_sems]
     out += [replace(lock, confirmed=lock.sem in still) for lock in again if lock.sem in dead_sems]
     return tuple(out)
-
-
-def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
-    out = []
-    for lock in dead_semaphores(snapshot):
-        if lock.confirmed is False:
-            continue  # read again, it had a holder or its waiters were woken: it changed hands
-        certain = lock.confirmed is True
-        out.append(
-            Diagnosis(
-                kind=Kind.DEAD_HOLDER,
-                certainty=Certainty.FACT if certain else Certainty.GUESS,
-                subject=lock_key(lock),
-                summary=(
-                    f"{lock.name} is taken but no live process holds it: the process that acquired it died "
-                    f"(killed?) without releasing it. {len(lock.waiters)} waiter(s) will wait forever."
-                    + ("" if certain else " (Read once: it may have been changing hands; a second read decides.)")
-                ),
-                pids=tuple(dict.fromkeys(w[0] for w in lock.waiters)),
-                tids=tuple(w[1] for w in lock.waiters),
-                evidence=(
-                    f"semaphore {lock.sem}: value {lock.sem_value}; no process has count > 0"
-                    + (" in two reads a moment apart, and no waiter was woken in between" if certain else ""),
-                ),
-                fix="Never kill a worker that may hold a shared lock; acquire with a timeout; restart the pool after a worker died.",
-            )
-        )
-    return out
-
-
-def contention(snapshot: Snapshot) -> list[Diagnosis]:
-    threads = _threads(snapshot)
-    out = []
-    for lock in snapshot.locks:
-        holders = lock.holders or ((lock.holder,) if lock.holder is not None else ())
-        waiters = [w for w in lock.waiters if w in threads and (threads[w][1].wait or _NO_WAIT).lock_id == lock.id]
-        if lock.manager is not None and any(w[0] != lock.pid for w in waiters):
-            waiters = [w for w in waiters if w[0] != lock.pid]  # a Manager's server thread waits for its client: count the client once
-        if not holders or any(not h.alive or h.tid is None for h in holders) or len(waiters) < 2:
-            continue
-        if lock.confirmed is False and lock.manager is None:
-            continue  # read again a moment later its waiters had moved: the lock changes hands, no convoy
-        held = [threads.get((h.pid, h.tid)) for h in holders]
-        if any(x is None or (x[1].wait and (x[1].wait.lock_id or x[1].wait.kind is WaitKind.IDLE)) for x in held):
-            continue  # a blocked holder is a chain or a cycle; an idle one abandoned it: not contention
-        doing = [f"{_who(h)} which {x[1].wait.summary if x and x[1].wait else '?'}" for h, x in zip(holders, held)]
-        what = lock.name if len(holders) == 1 else f"{lock.name} ({kind_label(lock)})"
-        # a Manager lock's holder is its connection's last request, read from the Manager at another
-        # instant than its clients: a fact only once its waiters, read again a moment later, had not moved
-        sure = lock.manager is None or lock.confirmed is True
-        # threads taking turns on one file's buffer (or on one module's import) queue up for an
-        # instant all the time: read once, that is a guess (info), never a warning
-        owned = lock.type_name in OWNED_LABEL
-        sure = sure and not owned
-        # a holder on a CPU may be one preempted for a moment while the lock changes hands
-        # thousands of times a second (a healthy busy pool on a loaded machine): said, not warned
-        running = any(x is not None and x[1].wait is not None and x[1].wait.kind is WaitKind.RUNNING for x in held)
-        out.append(
-            Diagnosis(
-                kind=Kind.LOCK_CONTENTION,
-                certainty=Certainty.FACT if sure and not running else Certainty.GUESS,
-                subject=lock_key(lock),
-                summary=f"{len(waiters)} threads wait on {what}, held by {'; and by '.join(doing)}."
-                + (" (Its holder is on a CPU: this may be a lock changing hands fast; dump again to see it stay.)" if running and sure else "")
-                + (
-                    ""
-                    if sure
-                    else " (Read once: threads taking turns on it look like this for an instant.)"
-                    if owned
-                    else " (Read once while the lock changed hands: its waiters had moved on a moment later.)"
-                ),
-                pids=tuple(dict.fromkeys([*(h.pid for h in holders), *(w[0] for w in waiters)])),
-                tids=tuple(w[1] for w in waiters),
-                evidence=tuple(f"waiter pid {p} tid {t}" for p, t in waiters),
-                fix="Hold the lock for less time (no sleeping or I/O inside it), or shard the work so workers do not share one lock.",
-            )
-        )
-    return out
-
-
-def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
-    """Lock verdicts; deadlocks are the wait-for graph's (``analysis.graph``), over every kind of wait."""
-    return [*orphans(snapshot), *dead_holders(snapshot), *contention(snapshot)]
-
-
-def holder_of(snapshot: Snapshot, lock_id: str) -> Optional[tuple[int, Optional[int]]]:
-    """(pid, tid) to jump to from a waiting thread, when the holder is known and alive."""
-    for lock in snapshot.locks:
-        if lock.id == lock_id and lock.holder is not None and lock.holder.alive:
-            return lock.holder.pid, lock.holder.tid
-    return None

@@ -34,6 +34,7 @@ from pooltui.model import (
     ManagerClient,
     ManagerObject,
     Process,
+    ProcessStatus,
     Snapshot,
     Thread,
     Wait,
@@ -224,7 +225,7 @@ def _task_ended(snapshot: Snapshot, c: ManagerClient, h: LockHolder) -> bool:
     proc = snapshot.process(c.pid) if c.pid else None
     if proc is None:
         return False  # not known which process it is
-    if proc.status in ("zombie", "gone"):
+    if proc.status in (ProcessStatus.ZOMBIE, ProcessStatus.GONE):
         return True
     thread = proc.thread(h.tid) if h.tid else None
     return thread is not None and thread.wait is not None and thread.wait.kind is WaitKind.IDLE
@@ -244,7 +245,9 @@ def could_hold_edges(snapshot: Snapshot) -> list[Edge]:
             continue
         targets = []
         for c in manager.clients:
-            t = _client_thread(snapshot.process(c.pid), c.name) if c.pid and not c.waiting else None
+            if not c.pid or c.waiting:
+                continue
+            t = _client_thread(snapshot.process(c.pid), c.name)
             if t is not None and not t.ghost:
                 targets.append((c.pid, t.tid))
         if not targets:
@@ -282,7 +285,9 @@ def in_flight_edges(snapshot: Snapshot) -> list[Edge]:
         if manager is None:
             continue
         for c in manager.clients:
-            t = _client_thread(snapshot.process(c.pid), c.name) if c.pid and not c.waiting else None
+            if not c.pid or c.waiting:
+                continue
+            t = _client_thread(snapshot.process(c.pid), c.name)
             if t is None or not live(t) or t.wait is None or t.wait.kind is not WaitKind.MANAGER_CALL:
                 continue
             me, server = (c.pid, t.tid), (lock.pid, c.server_tid)

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.frames import find, matches
-from pooltui.model import Frame, Process, Snapshot, Thread
+from pooltui.model import Frame, Process, ProcessStatus, Snapshot, Thread
 from pooltui.model.bounded import memoize
 
 # Process roles
@@ -207,7 +207,7 @@ def process_role(proc: Process, child_roles: Sequence[str], own: Optional[str] =
     own = own or _own_role(proc)
     if own:
         return own
-    if proc.status in ("zombie", "gone") or (proc.error is not None and proc.error.code == "process_gone"):
+    if proc.status in (ProcessStatus.ZOMBIE, ProcessStatus.GONE) or (proc.error is not None and proc.error.code == "process_gone"):
         return GONE  # a worker that retired normally is neither "not python" nor "unreadable"
     if proc.error is not None and proc.error.code == "not_python":
         return NOT_PYTHON

@@ -20,7 +20,6 @@ plain list of earlier samples.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Optional, Union
 
 from pooltui.analysis import faults, hangs, roles
@@ -59,8 +58,9 @@ def busy_workers(prev: Snapshot, current: Snapshot, before: Optional[Mapping[Key
     out = []
     for p in current.processes:
         old = before.get(p.key)
-        known = old is not None and p.cpu_time is not None and old.cpu_time is not None and seconds > 0
-        if known and p.role in roles.WORKER_ROLES and p.cpu_time - old.cpu_time >= 0.25 * seconds:  # type: ignore[operator,union-attr]
+        if old is None or p.cpu_time is None or old.cpu_time is None or seconds <= 0:
+            continue  # not known
+        if p.role in roles.WORKER_ROLES and p.cpu_time - old.cpu_time >= 0.25 * seconds:
             out.append(p)
     return out
 
@@ -83,7 +83,7 @@ def _oversubscribed(prev: Snapshot, current: Snapshot, before: Mapping[Key, Proc
         ),
         pids=tuple(p.pid for p in busy),
         evidence=tuple(
-            f"pid {p.pid} {p.role_label}: {100 * (p.cpu_time - before[p.key].cpu_time) / seconds:.0f}% of a CPU"  # type: ignore[operator]
+            f"pid {p.pid} {p.role_label}: {100 * ((p.cpu_time or 0.0) - (before[p.key].cpu_time or 0.0)) / seconds:.0f}% of a CPU"
             for p in busy
         ),
         fix=f"Size the pool to the CPUs it may use (Pool({cpus}) or os.sched_getaffinity); move I/O-bound work to threads.",
@@ -109,7 +109,7 @@ def merge(current: Snapshot, history: History, over_time: Sequence[Diagnosis]) -
     own = list(current.diagnoses)
     if prev is not None:
         before = history.steps[-2].by_key
-        own = [d for d in own if not (d.kind == "pool_hung" and _workers_gained_cpu(before, current, d.pids[1:]))]
+        own = [d for d in own if not (d.kind is Kind.POOL_HUNG and _workers_gained_cpu(before, current, d.pids[1:]))]
         moving = _oversubscribed(prev, current, before)
         if moving is not None:  # measured over the interval: it replaces the one-instant guess
             own = [d for d in own if d.kind is not Kind.OVERSUBSCRIBED] + [moving]
@@ -120,13 +120,13 @@ def merge(current: Snapshot, history: History, over_time: Sequence[Diagnosis]) -
     if any(d.kind is Kind.CRASH_LOOP for d in found):  # the series counts more deaths than one sample
         own = [d for d in own if d.kind is not Kind.CRASH_LOOP]
     retired = retired_parents(history)
-    own = [d for d in own if not (d.kind == "lost_task" and d.severity is Severity.WARNING and d.pids[:1] and d.pids[0] in retired)]
+    own = [d for d in own if not (d.kind is Kind.LOST_TASK and d.severity is Severity.WARNING and d.pids[:1] and d.pids[0] in retired)]
     if any(d.kind is Kind.MANAGER_GONE for d in own):  # this sample sees clients failing: the exit seen is not harmless
-        found = [replace(d, kind=Kind.MANAGER_GONE, severity=None) if d.kind is Kind.MANAGER_EXITED else d for d in found]
+        found = [d.as_kind(Kind.MANAGER_GONE) if d.kind is Kind.MANAGER_EXITED else d for d in found]
     for kind in CARRIED:  # the series' word on a death replaces the single sample's guess about it
-        said = [d for d in found if d.kind == kind and not hangs.is_guess(d)]
+        said = [d for d in found if d.kind is kind and not hangs.is_guess(d)]
         if said:
-            own = [d for d in own if d.kind != kind or (kind == "lost_task" and other_deaths(d, said))]
+            own = [d for d in own if d.kind is not kind or (kind is Kind.LOST_TASK and other_deaths(d, said))]
     looping = {d.pids[0] for d in [*found, *own] if d.kind is Kind.CRASH_LOOP and d.pids}  # no task was ever taken: none lost
     found, own = ([d for d in ds if not (d.kind in (Kind.LOST_TASK, Kind.POOL_HUNG) and d.pids[:1] and d.pids[0] in looping)] for ds in (found, own))
     merged = {(d.kind, d.subject or d.summary, d.pids): d for d in [*found, *own]}  # at one severity, what was seen happen first

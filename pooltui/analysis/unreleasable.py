@@ -28,8 +28,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pooltui.analysis.locks import FORK_FIX, entering_at, entering_waiters, lock_key
-from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, Snapshot, Thread, WaitKind
+from pooltui.analysis.locks import entering_at, entering_waiters, lock_key
+from pooltui.analysis.lockverdicts import FORK_FIX
+from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, ProcessStatus, Snapshot, Thread, WaitKind
 
 _PIPE_WAITS = (WaitKind.PIPE_READ, WaitKind.QUEUE_GET)  # a multiprocessing Connection.recv / Queue.get (2.7: no connection.py frame)
 
@@ -51,7 +52,7 @@ def _no_hidden_threads(proc: Process) -> bool:
 
 def _nobody_left(lock: Lock, proc: Optional[Process]) -> bool:
     """Every live thread of the lock's process waits on this lock, none with a timeout."""
-    if proc is None or proc.error is not None or proc.status in ("stopped", "tracing-stop", "zombie"):
+    if proc is None or proc.error is not None or proc.status in (ProcessStatus.STOPPED, ProcessStatus.TRACING_STOP, ProcessStatus.ZOMBIE):
         return False
     if lock.kind != "lock" or lock.holder is not None or lock.locked is False:
         return False
@@ -163,9 +164,9 @@ def unreleasable(snapshot: Snapshot) -> list[Diagnosis]:
     groups: dict[tuple[str, bool], list[tuple[Lock, list[str]]]] = {}
     for lock in snapshot.locks:
         proc = snapshot.process(lock.pid)
-        if not _nobody_left(lock, proc) or _self_holder(lock, proc) is not None:
-            continue
-        facts = _fork_facts(lock, proc, snapshot)  # type: ignore[arg-type]
+        if proc is None or not _nobody_left(lock, proc) or _self_holder(lock, proc) is not None:
+            continue  # (_nobody_left is False without a process)
+        facts = _fork_facts(lock, proc, snapshot)
         groups.setdefault((lock.name, bool(facts)), []).append((lock, facts))
     out = []
     for (name, forked), group in groups.items():
@@ -213,7 +214,7 @@ def unwritable_pipes(snapshot: Snapshot) -> list[Diagnosis]:
     ends: dict[int, set[int]] = {}
     for p in snapshot.processes:
         for e in p.pipes:
-            if e.writes and p.status != "zombie":
+            if e.writes and p.status != ProcessStatus.ZOMBIE:
                 ends.setdefault(e.inode, set()).add(p.pid)
     out = []
     for p in snapshot.processes:
@@ -222,11 +223,11 @@ def unwritable_pipes(snapshot: Snapshot) -> list[Diagnosis]:
         for t in live:
             end = fds.get(t.fd) if t.fd is not None else None
             reading = t.syscall == "read" and t.timed is not True and t.wait is not None and t.wait.kind in _PIPE_WAITS
-            if end is None or not reading or len(live) != 1 or not _no_hidden_threads(p):
+            if end is None or t.wait is None or not reading or len(live) != 1 or not _no_hidden_threads(p):
                 continue
             if ends.get(end.inode, set()) - {p.pid}:
                 continue  # another process can write
-            gone = [c for c in snapshot.children(p.pid) if c.status == "zombie"]
+            gone = [c for c in snapshot.children(p.pid) if c.status == ProcessStatus.ZOMBIE]
             out.append(
                 Diagnosis(
                     kind=Kind.DEADLOCK,

@@ -26,7 +26,7 @@ import time
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import holders, kernel, locks, pyspy, redact, safeopen
+from pooltui.capture import holders, kernel, locks, pyspy, pyspyjson, redact, safeopen
 from pooltui.capture.errors import CaptureError, Unsupported
 from pooltui.capture.memory import SCAN_BUDGET, TargetMemory, stacks
 from pooltui.capture.memory.core import SigInfo
@@ -35,7 +35,7 @@ from pooltui.capture.memory.kernel import Syscall
 from pooltui.capture.memory.reader import versions_named
 from pooltui.capture.memory.scan import locks_in
 from pooltui.capture.snapshot import tool_versions
-from pooltui.model import Event, Frame, Lock, Process, Snapshot, Thread
+from pooltui.model import Event, EventKind, Frame, Lock, Process, Snapshot, Thread
 
 PYSPY_TIMEOUT = 60.0
 MAX_PYSPY_OUTPUT = 16 << 20
@@ -94,7 +94,7 @@ def _direct(image: CoreImage, pid: int, version: tuple[int, int]) -> list[Thread
             ident=t.ident,
             name=t.name,
             owns_gil=t.owns_gil,
-            frames=tuple(pyspy.make_frame(f.function, f.file, max(f.line, 0), "") for f in t.frames),
+            frames=tuple(pyspyjson.make_frame(f.function, f.file, max(f.line, 0), "") for f in t.frames),
         )
         for t in raw
     ]
@@ -111,8 +111,16 @@ def pyspy_core(path: str, pid: int, *, with_locals: bool = False) -> list[Thread
         command = [exe, "dump", "--core", path, "--json", *(["--locals"] if with_locals else [])]
         st = os.stat(path)
         # as the owner, with no other group (set by subprocess in C, between fork and exec)
-        owner = {"user": st.st_uid, "group": st.st_gid, "extra_groups": []} if os.geteuid() == 0 and st.st_uid != 0 else {}
-        done = subprocess.run(command, capture_output=True, timeout=PYSPY_TIMEOUT, check=False, **owner)
+        as_owner = os.geteuid() == 0 and st.st_uid != 0  # (None: subprocess leaves the user as it is)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            timeout=PYSPY_TIMEOUT,
+            check=False,
+            user=st.st_uid if as_owner else None,
+            group=st.st_gid if as_owner else None,
+            extra_groups=[] if as_owner else None,
+        )
     except subprocess.TimeoutExpired:
         raise CaptureError(f"py-spy did not read it within {PYSPY_TIMEOUT:g} s", pid=pid) from None
     except (CaptureError, OSError) as exc:
@@ -120,7 +128,7 @@ def pyspy_core(path: str, pid: int, *, with_locals: bool = False) -> list[Thread
     if done.returncode != 0 or len(done.stdout) > MAX_PYSPY_OUTPUT:
         said = pyspy._first_error_line(done.stderr.decode("utf-8", "replace")) or f"exit status {done.returncode}"
         raise CaptureError(f"py-spy dump --core: {said}", pid=pid)
-    return pyspy.parse_dump(done.stdout.decode("utf-8", "surrogateescape"), pid)
+    return pyspyjson.parse_dump(done.stdout.decode("utf-8", "surrogateescape"), pid)
 
 
 def _by_pyspy(image: CoreImage, pid: int, version: tuple[int, int]) -> list[Thread]:
@@ -203,7 +211,7 @@ def read_core(path: str, *, exe: Optional[str] = None, sysroot: Optional[str] = 
         who = f"thread {faulting}" + (f" ({crashed.name})" if crashed is not None and crashed.name else "")
         where = f" in {crashed.frames[0].function} at {crashed.frames[0].where}" if crashed is not None and crashed.frames else ""
         notes.append(f"process {pid} was killed by {fault_text(core.siginfo, signo)}: {who}{where} took the signal")
-        events.append(Event(time=st.st_mtime, kind="process_exited", pid=pid, detail=f"killed by {_signal_name(signo)} (core dumped)"))
+        events.append(Event(time=st.st_mtime, kind=EventKind.PROCESS_EXITED, pid=pid, detail=f"killed by {_signal_name(signo)} (core dumped)"))
     else:
         notes.append(f"process {pid} was not killed by a signal when this core was written (gcore of a live process?)")
     notes += [f"not read from disk: {why}" for why in problems.values()] + lock_notes

@@ -100,8 +100,16 @@ def _decompress(fd: int, out, tool: tuple[str, str], limit: int, timeout: float)
     if exe is None:
         return f"{tool[0]} is not installed here (or run `coredumpctl dump PID -o FILE`)"
     try:
-        nobody = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
-        child = subprocess.Popen([exe, tool[1]], stdin=fd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, **nobody)
+        root = os.geteuid() == 0  # then as nobody (None: subprocess leaves the user as it is)
+        child = subprocess.Popen(
+            [exe, tool[1]],
+            stdin=fd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            user=NOBODY if root else None,
+            group=NOBODY if root else None,
+            extra_groups=[] if root else None,
+        )
     except OSError as exc:
         return f"{tool[0]} could not be run ({exc.strerror})"
     assert child.stdout is not None

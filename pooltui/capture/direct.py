@@ -23,7 +23,7 @@ import os
 import sys
 from typing import Optional
 
-from pooltui.capture import procs, pyspy, safeopen, state, worker
+from pooltui.capture import procs, pyspy, pyspyjson, safeopen, state, worker
 from pooltui.capture.errors import CaptureError, ProcessGone
 from pooltui.capture.memory import stacks
 from pooltui.model import Thread
@@ -97,7 +97,7 @@ def _read(pid: int, version: tuple[int, int]) -> tuple[list[Thread], tuple[int, 
             name=t.name,
             active=False,  # every thread is asleep: read only then
             owns_gil=t.owns_gil,
-            frames=tuple(pyspy.make_frame(f.function, f.file, max(f.line, 0), shorts.get(f.file, f.file)) for f in t.frames),
+            frames=tuple(pyspyjson.make_frame(f.function, f.file, max(f.line, 0), shorts.get(f.file, f.file)) for f in t.frames),
         )
         for t in raw
     ]

@@ -164,7 +164,8 @@ def with_ends(raw: Snapshot) -> Snapshot:
     """Every process of ``raw`` with its pipe and socket ends, and its pollers' fd sets; a
     program with no Python stack with its threads as the kernel shows them (``program_threads``)."""
     live = [p for p in raw.processes if p.status != "zombie" and (p.error is None or _program(p))]
-    peers, remotes = sockets.unix_peers(), {}
+    peers = sockets.unix_peers()
+    remotes: dict[int, str] = {}
     if live:
         tcp, remotes = tcp_peers(live[0].pid)
         peers.update(tcp)

@@ -16,7 +16,7 @@ from typing import Optional
 
 from pooltui.capture import locks, memory
 from pooltui.capture.errors import CaptureError
-from pooltui.model import Frame, Process, Snapshot
+from pooltui.model import Frame, Process, Snapshot, Thread
 
 _IDENT = ("_ident", "_Thread__ident")
 _COND_LOCK = ("_lock", "_Condition__lock")
@@ -51,6 +51,10 @@ def _read(proc: Process, addr: int, timeout: float, join: bool) -> Optional[int]
     return value if value and value > 0 else None
 
 
+def _with_ident(t: Thread, join: bool, ident: int) -> Thread:
+    return replace(t, joins=ident) if join else replace(t, notifier=ident)
+
+
 async def with_joined(raw: Snapshot, wanted: dict[int, set[int]], timeout: float) -> Snapshot:
     """``raw`` with ``Thread.joins`` (the joined thread's ident) and ``Thread.notifier`` (the
     holder of the waited Condition's lock) of the ``wanted`` {pid: {tid}} waits that could be read."""
@@ -63,14 +67,14 @@ async def with_joined(raw: Snapshot, wanted: dict[int, set[int]], timeout: float
             frames = await locks._frames_with_locals(proc, timeout, {t.tid for t in proc.threads if not t.ghost})
         except CaptureError:
             continue
-        found: dict[int, dict[str, int]] = {}
+        found: dict[int, tuple[bool, int]] = {}  # tid -> (a join: else a Condition's wait, the ident read)
         for tid in tids:
-            for join, field in ((True, "joins"), (False, "notifier")):
+            for join in (True, False):
                 addr = _self_of(frames.get(tid, ()), "join" if join else "wait")
                 ident = _read(proc, addr, timeout, join) if addr else None
                 if ident is not None:
-                    found.setdefault(tid, {})[field] = ident
+                    found[tid] = (join, ident)
                     break
         if found:
-            out[pid] = replace(proc, threads=tuple(replace(t, **found[t.tid]) if t.tid in found else t for t in proc.threads))
+            out[pid] = replace(proc, threads=tuple(_with_ident(t, *found[t.tid]) if t.tid in found else t for t in proc.threads))
     return raw.with_(processes=tuple(out.get(p.pid, p) for p in raw.processes)) if out else raw

@@ -71,9 +71,9 @@ def _timed(name: str, args: tuple[int, ...]) -> Optional[bool]:
     if name == "futex":  # futex(uaddr, op, val, timeout*, ...): sem_clockwait/sem_timedwait pass a timeout
         return None if arg(3) is None else arg(3) != 0
     if name == "poll":  # poll(fds, n, timeout_ms): -1 = forever
-        return None if arg(2) is None else (arg(2) & 0xFFFFFFFF) != 0xFFFFFFFF
+        return None if (ms := arg(2)) is None else (ms & 0xFFFFFFFF) != 0xFFFFFFFF
     if name in ("epoll_wait", "epoll_pwait"):
-        return None if arg(3) is None else (arg(3) & 0xFFFFFFFF) != 0xFFFFFFFF
+        return None if (ms := arg(3)) is None else (ms & 0xFFFFFFFF) != 0xFFFFFFFF
     if name in ("select", "pselect6"):  # the timeout pointer, NULL = forever
         return None if arg(4) is None else arg(4) != 0
     if name == "ppoll":
@@ -83,7 +83,7 @@ def _timed(name: str, args: tuple[int, ...]) -> Optional[bool]:
         # py-spy's pause) that keeps a deadline: a sleep, a futex wait with a timeout (an
         # untimed one is re-run as futex) -- or a poll(), whose -1 timeout the registers
         # still hold (the interrupted call's arguments): forever, or not known
-        return None if arg(2) is None or (arg(2) & 0xFFFFFFFF) == 0xFFFFFFFF else True
+        return None if (ms := arg(2)) is None or (ms & 0xFFFFFFFF) == 0xFFFFFFFF else True
     if name in ("wait4", "waitid"):
         return False  # a blocking wait for a child (WNOHANG returns at once, never blocks)
     return False  # read/write/recv/send/accept: no timeout of their own (a socket timeout is a poll first)

@@ -114,11 +114,15 @@ def copies_in(pid: int, start_time: float, version: tuple[int, int], place: ShmP
     return found
 
 
-class _Counted(Protocol):
-    sem_value: Optional[int]
-    maxvalue: Optional[int]
-    semlock_kind: Optional[str]
-    count: Optional[int]
+class _Counted(Protocol):  # read-only, as the frozen model.Lock and memory.LockObject give them
+    @property
+    def sem_value(self) -> Optional[int]: ...
+    @property
+    def maxvalue(self) -> Optional[int]: ...
+    @property
+    def semlock_kind(self) -> Optional[str]: ...
+    @property
+    def count(self) -> Optional[int]: ...
 
 
 def acquisitions_unaccounted(copies: Sequence[_Counted]) -> Optional[int]:

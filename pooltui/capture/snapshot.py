@@ -131,18 +131,19 @@ def _python_after_all(
     out = []
     for p in processes:
         parent = by_pid.get(p.ppid)
-        if p.error is None or p.error.code != NotPython.code or parent is None or not parent.threads or parent.name != p.name:
+        error = p.error
+        if error is None or error.code != NotPython.code or parent is None or not parent.threads or parent.name != p.name:
             out.append(p)
             continue
         age = created - p.create_time if created is not None and p.create_time else None
         if age is not None and age < STARTING and not forked(p, parent):
             message = f"process {p.pid} had just started ({max(age, 0):.1f} s before this capture): no Python interpreter to read yet"
-            p = replace(p, error=replace(p.error, message=message, help="The next refresh reads it, once its interpreter is up."))
+            p = replace(p, error=replace(error, message=message, help="The next refresh reads it, once its interpreter is up."))
         else:
             p = replace(
                 p,
                 error=replace(
-                    p.error,
+                    error,
                     code=PySpyFailed.code,
                     message=(
                         f"py-spy found no readable Python interpreter state in process {p.pid}, forked from Python process "

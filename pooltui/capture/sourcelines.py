@@ -30,7 +30,7 @@ SOURCE_TIMEOUT = 2.0  # per process and capture: a FIFO never blocks, a hung mou
 
 _QUIET = ("no such file in the target's root",)  # not worth a note: <frozen ...>, a deleted file
 
-View = tuple[object, ...]
+View = tuple[int, int, int, safeopen.Creds]  # (mount namespace, root's device, root's inode, fs credentials)
 _SAME_FRAMES = object()  # key prefix, in a capture's ``files``, of frames already given their lines
 
 

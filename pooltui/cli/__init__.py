@@ -195,7 +195,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         if snapshot.processes and all(p.role == "other" for p in snapshot.processes):
             snapshot = analyze(snapshot)  # a raw capture (test fixture): give it roles, waits, verdicts
         snapshots.append(snapshot)
-    write_stdout(render_diff(diff_snapshots(*snapshots), args.format))
+    before, after = snapshots
+    write_stdout(render_diff(diff_snapshots(before, after), args.format))
     return EXIT_OK
 
 

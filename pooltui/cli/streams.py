@@ -67,9 +67,11 @@ def write_stdout(text: str) -> None:
     out = sys.stdout
     if out is None:
         raise Fail("cannot write the report: stdout is closed (use -o FILE)", EXIT_USAGE)
+    reconfigure = getattr(out, "reconfigure", None)  # io.TextIOWrapper's: not every TextIO has one
     try:
-        out.reconfigure(errors="backslashreplace")  # a terminal that is not UTF-8 still gets every line
-    except (AttributeError, ValueError):
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")  # a terminal that is not UTF-8 still gets every line
+    except ValueError:
         pass
     try:
         out.write(text)

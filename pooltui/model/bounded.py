@@ -18,13 +18,19 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Any, Callable, Generic, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar, Union, overload
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-F = TypeVar("F", bound=Callable[..., Any])
+D = TypeVar("D")  # a default given for what is not kept
+R = TypeVar("R")
+if TYPE_CHECKING:
+    from typing import ParamSpec
 
-_MISSING: Any = object()  # get()'s default where a kept None must be told from nothing kept
+    P = ParamSpec("P")
+else:  # typing.ParamSpec is 3.10+; at run time (3.9 included) Generic[P, R] needs only a TypeVar
+    P = TypeVar("P")
+
 ENTRY = 64  # bytes charged for an entry's own bookkeeping (dict slot, key tuple, links)
 _DEPTH = 4  # size_of looks this deep into nested tuples / objects: deeper costs are charged flat
 
@@ -75,7 +81,11 @@ class ByteLRU(Generic[K, V]):
         with self._lock:
             return list(self._data)
 
-    def get(self, key: K, default: Optional[V] = None) -> Optional[V]:
+    @overload
+    def get(self, key: K) -> Optional[V]: ...
+    @overload
+    def get(self, key: K, default: D) -> Union[V, D]: ...
+    def get(self, key: K, default: Optional[D] = None) -> Union[V, D, None]:
         with self._lock:
             found = self._data.get(key)
             if found is None:
@@ -99,11 +109,14 @@ class ByteLRU(Generic[K, V]):
         return value
 
     def get_or_put(self, key: K, compute: Callable[[], V]) -> V:
-        """The value kept for ``key`` (a kept None included), else ``compute()``, kept."""
-        found = self.get(key, _MISSING)  # type: ignore[arg-type]
-        if found is _MISSING:
-            return self.put(key, compute())
-        return found  # type: ignore[return-value]
+        """The value kept for ``key`` (a kept None included: an entry is a (value, cost) pair),
+        else ``compute()``, kept."""
+        with self._lock:
+            found = self._data.get(key)
+            if found is not None:
+                self._data.move_to_end(key)
+                return found[0]
+        return self.put(key, compute())
 
     def pop(self, key: K, default: Optional[V] = None) -> Optional[V]:
         with self._lock:
@@ -119,19 +132,29 @@ class ByteLRU(Generic[K, V]):
             self._bytes = 0
 
 
-def memoize(max_bytes: int) -> Callable[[F], F]:
+class Memoized(Generic[P, R]):
+    """A pure function whose results ``memoize`` keeps: called as the function is (positional
+    arguments, hashable), ``cache`` is the ``ByteLRU``, ``cache_clear()`` empties it."""
+
+    def __init__(self, fn: Callable[P, R], max_bytes: int) -> None:
+        functools.update_wrapper(self, fn)
+        self._fn = fn
+        self.cache: ByteLRU[tuple[Any, ...], R] = ByteLRU(max_bytes)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        if kwargs:  # the key is the positional arguments: a keyword one would be a different key
+            raise TypeError(f"{self._fn.__name__} is memoized: pass its arguments by position")
+        return self.cache.get_or_put(args, lambda: self._fn(*args, **kwargs))
+
+    def cache_clear(self) -> None:
+        self.cache.clear()
+
+
+def memoize(max_bytes: int) -> Callable[[Callable[P, R]], Memoized[P, R]]:
     """``functools.lru_cache`` for a pure function, bounded by the bytes of its arguments
     and results (``size_of``) instead of a count. ``fn.cache`` is the ``ByteLRU``."""
 
-    def wrap(fn: F) -> F:
-        cache: ByteLRU[tuple, Any] = ByteLRU(max_bytes)
-
-        @functools.wraps(fn)
-        def cached(*args: Any) -> Any:
-            return cache.get_or_put(args, lambda: fn(*args))
-
-        cached.cache = cache  # type: ignore[attr-defined]
-        cached.cache_clear = cache.clear  # type: ignore[attr-defined]
-        return cached  # type: ignore[return-value]
+    def wrap(fn: Callable[P, R]) -> Memoized[P, R]:
+        return Memoized(fn, max_bytes)
 
     return wrap

@@ -11,9 +11,12 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from pooltui.model.tree import Snapshot, Timeline
+
+if TYPE_CHECKING:
+    import msgspec  # imported at run time only where a report is written or read
 
 SCHEMA = "pooltui.report/1"
 MAX_REPORT_BYTES = 100 * 1024 * 1024
@@ -50,7 +53,7 @@ class Report:
 
 
 @cache
-def _encoder() -> Any:
+def _encoder() -> msgspec.json.Encoder:
     import msgspec  # imported when a report is written or read, never for a capture alone
 
     return msgspec.json.Encoder()
@@ -61,7 +64,8 @@ def to_dict(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> dict[str
     tuples as lists (msgspec, which reads the dataclasses' fields directly)."""
     import msgspec
 
-    return msgspec.to_builtins(Report(SCHEMA, snapshot, timeline))
+    built: dict[str, Any] = msgspec.to_builtins(Report(SCHEMA, snapshot, timeline))  # a dataclass: an object
+    return built
 
 
 def _where(path: str) -> str:

@@ -37,6 +37,30 @@ class WaitKind(str, Enum):
         return self in (WaitKind.LOCK, WaitKind.RLOCK, WaitKind.SEMLOCK)
 
 
+class Word(str, Enum):
+    """A (str, Enum) that prints as its value in f-strings and str(), as it compares and as
+    JSON holds it (3.11+ print a (str, Enum) member as "Class.NAME"; 3.9 and 3.10 printed the value)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class ProcessStatus(Word):
+    """The ``Process.status`` words pooltui acts on: psutil's ``STATUS_*`` (the kernel's state
+    letter), "gone" (exited between the tree walk and its read) and "dead" (its exit seen in
+    a later sample). The field stays a str: a word pooltui does not act on (psutil's "waking",
+    "parked", ...) is kept as read, and every saved report loads as before."""
+
+    RUNNING = "running"
+    SLEEPING = "sleeping"
+    DISK_SLEEP = "disk-sleep"
+    STOPPED = "stopped"
+    TRACING_STOP = "tracing-stop"
+    ZOMBIE = "zombie"
+    DEAD = "dead"
+    GONE = "gone"
+
+
 @dataclass(frozen=True)
 class Local:
     """One local variable of a frame as py-spy --locals shows it."""
@@ -176,7 +200,7 @@ class Process:
     @property
     def stopped(self) -> bool:
         """Stopped by a signal (SIGSTOP, ctrl-z) or held by a tracer: none of its threads runs."""
-        return self.status in ("stopped", "tracing-stop")
+        return self.status in (ProcessStatus.STOPPED, ProcessStatus.TRACING_STOP)
 
     @property
     def exit_text(self) -> str:
@@ -282,12 +306,29 @@ class Lock:
     confirmed: Optional[bool] = None  # read again a moment later: a holder-less semaphore still taken, a Manager lock's waiters unmoved (True)
 
 
+class EventKind(Word):
+    """What happened to a process or thread between two samples (``Event.kind``); the
+    values are what every report has saved."""
+
+    PROCESS_NEW = "process_new"
+    PROCESS_EXITED = "process_exited"
+    PROCESS_REAPED = "process_reaped"
+    WORKER_REPLACED = "worker_replaced"
+    THREAD_NEW = "thread_new"
+    THREAD_GONE = "thread_gone"
+    ROLE_CHANGED = "role_changed"
+
+
 @dataclass(frozen=True)
 class Event:
     time: float
-    kind: str  # process_new | process_exited | worker_replaced | thread_new | thread_gone | role_changed
+    kind: EventKind
     pid: int
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, EventKind):  # a caller's plain "process_exited": compared by identity
+            object.__setattr__(self, "kind", EventKind(self.kind))
 
 
 @dataclass(frozen=True)

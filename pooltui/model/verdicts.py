@@ -5,7 +5,7 @@ kind and certainty, never from the code that found it."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 
@@ -130,5 +130,11 @@ class Diagnosis:
     over_time: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.kind, Kind):  # a caller's plain "lost_task": compared by identity (`is Kind.X`)
+            object.__setattr__(self, "kind", Kind(self.kind))
         if self.severity is None:
             object.__setattr__(self, "severity", severity_of(self.kind, self.certainty))
+
+    def as_kind(self, kind: Kind) -> Diagnosis:
+        """The same verdict told as another kind, with that kind's severity."""
+        return replace(self, kind=kind, severity=severity_of(kind, self.certainty))

@@ -21,7 +21,7 @@ from pooltui.analysis import roles
 from pooltui.analysis.diff import Key
 from pooltui.analysis.history import History
 from pooltui.capture import crashcores, oomkill, procs
-from pooltui.model import Event, Process, Snapshot
+from pooltui.model import Event, EventKind, Kind, Process, Snapshot
 
 MAX_WORKERS = 4096  # cgroups remembered (a worker each)
 MAX_DEATHS = 1024  # deaths remembered (a verdict about one is carried on past the samples kept)
@@ -128,7 +128,7 @@ class DeathWatch:
     def _amended(self, snapshot: Snapshot, dead: set[int]) -> Snapshot:
         diagnoses, changed = [], False
         for d in snapshot.diagnoses:
-            pid = d.pids[1] if d.kind == "lost_task" and d.over_time and len(d.pids) > 1 else None
+            pid = d.pids[1] if d.kind is Kind.LOST_TASK and d.over_time and len(d.pids) > 1 else None
             death = self.death_of(pid) if pid is not None else None
             found = death.lines if death is not None else ()
             if found and found[0] not in d.evidence:  # also once the death left the samples kept (carried)
@@ -136,7 +136,7 @@ class DeathWatch:
             diagnoses.append(d)
         events = []
         for e in snapshot.events:
-            death = self.death_of(e.pid) if e.kind == "process_exited" and e.pid in dead else None
+            death = self.death_of(e.pid) if e.kind is EventKind.PROCESS_EXITED and e.pid in dead else None
             extra = death.event if death is not None else ""
             if extra and extra not in e.detail:
                 e, changed = Event(e.time, e.kind, e.pid, f"{e.detail}; {extra}"), True

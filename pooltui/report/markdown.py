@@ -112,11 +112,11 @@ def diagnoses_markdown(snapshot: Snapshot) -> str:
 
 
 def render_markdown(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
-    threads = snapshot.python_threads
+    thread_count = snapshot.python_threads
     out = [
         f"# pooltui report — pid {snapshot.root_pid} on {_md(snapshot.host)}",
         "",
-        f"Taken {_when(snapshot.created)} · {len(snapshot.processes)} processes, {threads} Python threads"
+        f"Taken {_when(snapshot.created)} · {len(snapshot.processes)} processes, {thread_count} Python threads"
         f" · pooltui {_md(snapshot.tools.get('pooltui', '?'))}",
         "",
         "## Diagnoses",

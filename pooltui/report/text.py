@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from typing import Optional
+from typing import Callable, Optional
 
 from pooltui.analysis.waits import process_state
 from pooltui.model import Diagnosis, Process, Thread, escape_surrogates
@@ -74,17 +74,19 @@ def cmdline(parts: tuple[str, ...], limit: int = 80) -> str:
     return one_line(" ".join(parts), limit)
 
 
-def tree_rows(processes, root_pid: int) -> list[tuple[str, object]]:
+def tree_rows(processes: Sequence[Process], root_pid: int) -> list[tuple[str, Process]]:
     """(prefix, process) in tree order with box-drawing prefixes; orphans of the walk at the end."""
     return [(prefix, group[0]) for prefix, group in _walk(processes, root_pid, lambda kids: [(k,) for k in kids])]
 
 
-def tree_groups(processes, root_pid: int, diagnoses: Sequence[Diagnosis] = (), alone: Collection[tuple[int, float]] = ()) -> list[tuple[str, tuple]]:
+def tree_groups(
+    processes: Sequence[Process], root_pid: int, diagnoses: Sequence[Diagnosis] = (), alone: Collection[tuple[int, float]] = ()
+) -> list[tuple[str, tuple[Process, ...]]]:
     """``tree_rows`` with sibling leaves joined by ``group_processes`` (63 workers blocked on
     one line: one row of 63): (prefix, processes) in tree order, a group where its first
     member was. A process with children of its own stays one row (its subtree hangs under it)."""
 
-    def siblings(kids: list) -> list[tuple]:
+    def siblings(kids: list[Process]) -> list[tuple[Process, ...]]:
         leaves = [k for k in kids if not parents.get(k.pid)]
         groups = {g[0].pid: g for g in group_processes(leaves, diagnoses, alone)}
         grouped = {p.pid for g in groups.values() for p in g[1:]}
@@ -94,19 +96,21 @@ def tree_groups(processes, root_pid: int, diagnoses: Sequence[Diagnosis] = (), a
     return _walk(processes, root_pid, siblings)
 
 
-def _walk(processes, root_pid: int, siblings) -> list[tuple[str, tuple]]:  # type: ignore[no-untyped-def]
+def _walk(
+    processes: Sequence[Process], root_pid: int, siblings: Callable[[list[Process]], list[tuple[Process, ...]]]
+) -> list[tuple[str, tuple[Process, ...]]]:
     """(prefix, group) in tree order; ``siblings`` turns a parent's children (oldest first)
     into the groups shown, each one row (the first member's children hang under it)."""
-    by_parent: dict[int, list] = {}
+    by_parent: dict[int, list[Process]] = {}
     pids = {p.pid for p in processes}
     for p in processes:
         by_parent.setdefault(p.ppid, []).append(p)
     for kids in by_parent.values():
         kids.sort(key=lambda q: (q.create_time, q.pid))
-    rows: list[tuple[str, tuple]] = []
+    rows: list[tuple[str, tuple[Process, ...]]] = []
     seen: set[int] = set()
 
-    def walk(group: tuple, prefix: str, last: bool, top: bool) -> None:
+    def walk(group: tuple[Process, ...], prefix: str, last: bool, top: bool) -> None:
         seen.update(p.pid for p in group)
         proc = group[0]
         rows.append(("" if top else prefix + ("└─ " if last else "├─ "), group))

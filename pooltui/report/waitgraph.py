@@ -157,7 +157,7 @@ def _bends(arrows: Sequence[Arrow], processes: Sequence[tuple[Process, tuple[Nod
     nest instead of crossing; at most BEND_LEVELS steps."""
     row = {n: i for i, n in enumerate(n for _, nodes in processes for n in nodes)}
     taken: dict[tuple[bool, int], list[tuple[int, int]]] = {}
-    out = {}
+    out: dict[tuple[Node, Node], float] = {}
     for a in sorted(arrows, key=lambda a: (abs(row[a.target] - row[a.waiter]), not a.cycle)):
         lo, hi = sorted((row[a.waiter], row[a.target]))
         down = row[a.target] > row[a.waiter]

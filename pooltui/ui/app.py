@@ -25,6 +25,7 @@ from pooltui.report.text import one_line
 from pooltui.ui.messages import Captured, CaptureFailed, CaptureProgress, SessionChanged
 from pooltui.ui.screens.main import MainScreen
 from pooltui.ui.session import Session
+from pooltui.ui.widgets.panels import bindings_of
 from pooltui.ui.widgets.threads import ThreadList
 
 PROGRESS_EVERY = 0.2  # seconds between redraws of "capturing n/N processes"
@@ -174,12 +175,12 @@ class PoolApp(App[None]):
         yield from super().get_system_commands(screen)
         if not isinstance(screen, MainScreen):
             return
-        for binding in screen.BINDINGS:
+        for binding in bindings_of(type(screen)):
             if binding.action in ("quit", "clear_filter") or screen.check_action(binding.action, ()) is not True:
                 continue
             key = binding.key_display or binding.key
             yield SystemCommand(binding.description.capitalize(), f"key {key}: {binding.tooltip}", partial(screen.run_action, binding.action))
         threads = screen.query_one(ThreadList)
-        for binding in ThreadList.BINDINGS:  # enter's meanings (its other keys are the screen's, listed above)
+        for binding in bindings_of(ThreadList):  # enter's meanings (its other keys are the screen's, listed above)
             if not binding.action.startswith("screen.") and threads.check_action(binding.action, ()) is True:
                 yield SystemCommand(binding.description.capitalize(), "key enter: " + binding.tooltip, partial(threads.run_action, binding.action))

@@ -15,7 +15,7 @@ from typing import Optional
 from textual.content import Content
 
 from pooltui.analysis.frames import origin
-from pooltui.model import Diagnosis, Event, Frame, Process, Severity, Snapshot, Thread
+from pooltui.model import Diagnosis, Event, EventKind, Frame, Kind, Process, Severity, Snapshot, Thread
 from pooltui.report.text import clean, one_line
 from pooltui.ui.follow import Follow
 
@@ -110,7 +110,7 @@ def thread_marks(snapshot: Snapshot) -> dict[int, str]:
     """tid -> a badge for threads a verdict over time names ("stuck 6 s", "spinning")."""
     marks: dict[int, str] = {}
     for d in snapshot.diagnoses:
-        label = {"stuck_thread": "stuck", "busy_spin": "spinning"}.get(d.kind)
+        label = {Kind.STUCK_THREAD: "stuck", Kind.BUSY_SPIN: "spinning"}.get(d.kind)
         if label:
             seconds = _seconds(d.summary)
             for tid in d.tids:
@@ -206,13 +206,13 @@ def diagnosis_block(d: Diagnosis) -> Content:
 
 
 EVENT_STYLE = {
-    "process_exited": "$error",
-    "worker_replaced": "$warning",
-    "process_new": "$success",
-    "process_reaped": "$text-muted",
-    "thread_new": "$text-success",
-    "thread_gone": "$text-warning",
-    "role_changed": "$text-primary",
+    EventKind.PROCESS_EXITED: "$error",
+    EventKind.WORKER_REPLACED: "$warning",
+    EventKind.PROCESS_NEW: "$success",
+    EventKind.PROCESS_REAPED: "$text-muted",
+    EventKind.THREAD_NEW: "$text-success",
+    EventKind.THREAD_GONE: "$text-warning",
+    EventKind.ROLE_CHANGED: "$text-primary",
 }
 
 

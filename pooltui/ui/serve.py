@@ -66,7 +66,8 @@ def is_loopback(host: str) -> bool:
     except ValueError:
         pass
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(name, None)}
+        # AF_INET / AF_INET6 answers: the address is a str (typeshed also allows AF_PACKET's int)
+        found = {a for *_, (a, *_) in socket.getaddrinfo(name, None) if isinstance(a, str)}
     except (OSError, UnicodeError):
         return False
     return bool(found) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in found)
@@ -226,7 +227,9 @@ class GuardedServer(Server):
         response.headers["Content-Security-Policy"] = CSP.format(nonce=nonce)
         return response
 
-    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+    # textual-serve 1.1 annotates its handler as returning a WebSocketResponse; aiohttp takes any
+    # StreamResponse from a handler, and a refused session answers plain HTTP
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
         if self.sessions >= self.max_sessions:
             return _refuse(503, f"pooltui: {self.max_sessions} browser session(s) are open already (--max-sessions); close one")
         self.sessions += 1
@@ -247,7 +250,9 @@ class GuardedServer(Server):
                 self.command,
                 write_bytes=websocket.send_bytes,
                 write_str=websocket.send_str,
-                close=websocket.close,
+                # textual-serve 1.1 passes websocket.close itself (server.py) though its annotation asks
+                # for a coroutine of None: it awaits the call and drops the bool
+                close=websocket.close,  # type: ignore[arg-type]
                 download_manager=self.download_manager,
                 debug=False,
             )

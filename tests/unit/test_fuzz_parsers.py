@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pooltui.capture import procs, pyspy, safeopen
+from pooltui.capture import procs, pyspyjson, safeopen
 from pooltui.capture.errors import PySpyFailed
 from pooltui.capture.memory.kernel import _parse_syscall, parse_maps
 from pooltui.model import Thread
@@ -100,7 +100,7 @@ DUMP = st.one_of(st.lists(THREAD, max_size=4).map(json.dumps), JSON.map(json.dum
 @given(DUMP)
 def test_pyspy_json_parser_gives_threads_or_its_one_error(text):
     try:
-        threads = pyspy.parse_dump(text, 42)
+        threads = pyspyjson.parse_dump(text, 42)
     except PySpyFailed as exc:
         assert "process 42" in exc.message
         return
@@ -114,27 +114,27 @@ def test_pyspy_json_parser_gives_threads_or_its_one_error(text):
 def test_hostile_json_edge_cases_are_clean_errors():
     for text in ("[" * 100000, "[" + "9" * 5000 + "]", '[{"frames": [], "thread_id": ' + "9" * 5000 + "}]", "\udcff", "NaN"):
         try:
-            pyspy.parse_dump(text, 1)
+            pyspyjson.parse_dump(text, 1)
         except PySpyFailed:
             pass
 
 
 WORST = """
 import json, resource, sys
-from pooltui.capture import pyspy
+from pooltui.capture import pyspy, pyspyjson
 from pooltui.capture.errors import PySpyFailed
 kind = sys.argv[1]
 if kind == "objects":  # the most JSON objects that fit under the output cap
     text = "[" + ",".join(["{}"] * (pyspy.MAX_OUTPUT // 3)) + "]"
 elif kind == "frames":  # just under the container bound, all frames (refused after json.loads)
-    text = '[{"frames": [' + ",".join(["{}"] * (pyspy.MAX_CONTAINERS - 10)) + "]}]"
+    text = '[{"frames": [' + ",".join(["{}"] * (pyspyjson.MAX_CONTAINERS - 10)) + "]}]"
 else:  # as many real frames as allowed, parsed into the model
     frame = json.dumps({"name": "f", "filename": "/a.py", "line": 1})
-    text = '[{"thread_id": 1, "frames": [' + ",".join([frame] * pyspy.MAX_FRAMES) + "]}]"
+    text = '[{"thread_id": 1, "frames": [' + ",".join([frame] * pyspyjson.MAX_FRAMES) + "]}]"
 assert len(text) <= pyspy.MAX_OUTPUT + 2, len(text)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
-    pyspy.parse_dump(text, 1)
+    pyspyjson.parse_dump(text, 1)
     outcome = "parsed"
 except PySpyFailed as exc:
     outcome = exc.message

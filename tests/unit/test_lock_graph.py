@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from pooltui.analysis import analyze
-from pooltui.analysis.locks import _edges, find_cycles, holder_of
+from pooltui.analysis.lockverdicts import _edges, find_cycles, holder_of
 from pooltui.model import Frame, Thread
 from tests.conftest import fixture_names, load_fixture
 

@@ -11,7 +11,7 @@ import pytest
 from pooltui.analysis import analyze
 from pooltui.analysis.diff import same_stack
 from pooltui.analysis.frames import origin
-from pooltui.capture.pyspy import parse_dump
+from pooltui.capture.pyspyjson import parse_dump
 from pooltui.report import load_report
 from pooltui.report.markdown import stack_lines
 from tests.conftest import FIXTURES

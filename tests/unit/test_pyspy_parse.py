@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pooltui.capture.errors import DumpTimeout, NotPython, PermissionDenied, ProcessGone, PySpyFailed
-from pooltui.capture.pyspy import classify_failure, parse_dump, transient
+from pooltui.capture.pyspy import classify_failure, transient
+from pooltui.capture.pyspyjson import parse_dump
 from tests.conftest import FIXTURES, examples
 
 RAW = sorted((FIXTURES / "pyspy").glob("*.json"))

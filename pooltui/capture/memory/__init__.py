@@ -17,7 +17,8 @@ The package, bottom up:
 * ``kernel``    /proc/PID/task/*/syscall (futex waits) and /proc/PID/maps;
 * ``layouts``   per-version offsets, one table entry per version: where a new version goes;
 * ``reader``    the one /proc/PID/mem reader: build checks, error translation, read budget;
-* ``objects``   walkers over types, str, int, dicts, instance attributes, containers;
+* ``values``    an object's type, and the values of str and int objects;
+* ``objects``   walkers over dicts, instance attributes, functions, modules, classes, containers;
 * ``lockstate`` lock objects and their sem_t; ``find_locks`` from named roots;
 * ``places``    where a waited lock lives: locals, closures, classes, module globals;
 * ``withblocks`` the frames inside a ``with`` of a lock (its ``__exit__`` on their value stack);
@@ -31,11 +32,11 @@ from pooltui.capture.memory.kernel import Mapping, Syscall, alive, read_maps, se
 from pooltui.capture.memory.kernel import _parse_syscall as _parse_syscall
 from pooltui.capture.memory.layouts import LAYOUTS, SEM_VALUE_MAX, Layout, layout_for
 from pooltui.capture.memory.lockstate import LockObject, TargetMemory
-from pooltui.capture.memory.objects import _TypeInfo as _TypeInfo
 from pooltui.capture.memory.places import Place, find_lock_place
 from pooltui.capture.memory.reader import Budget, BudgetExceeded, MemoryFault, check_build, check_elf
 from pooltui.capture.memory.search import SCAN_BUDGET
 from pooltui.capture.memory.search import _search_words as _search_words
+from pooltui.capture.memory.values import _TypeInfo as _TypeInfo
 from pooltui.capture.memory.withblocks import exit_frames
 
 __all__ = [

@@ -71,7 +71,7 @@ def _interpreter(mem: TargetMemory) -> Optional[tuple[_Chain, int]]:
     if version == (2, 7):
         accessor = _symbol(mem, "PyInterpreterState_Head")
         code = mem._try(accessor, 8) if accessor else None
-        if code is None or code[:3] != _MOV_RAX_RIP or code[7] != _RET:
+        if not accessor or code is None or code[:3] != _MOV_RAX_RIP or code[7] != _RET:
             return None
         head = accessor + 7 + struct.unpack_from("<i", code, 3)[0]
         return _PY27, _u64(mem, head)

@@ -105,11 +105,11 @@ class TargetMemory(ObjectMemory):
         base = LockObject(obj, type_name, kind, sem_addr or None, None, None, None, value, nwaiters)
         if kind == "rlock":
             owner, count = struct.unpack_from("<QQ", raw, 24)
-            ok = sem_ok and value <= 1 and (owner == 0) == (count == 0) and owner < MAX_USER_ADDR and count < 1 << 32
+            ok = value is not None and value <= 1 and (owner == 0) == (count == 0) and owner < MAX_USER_ADDR and count < 1 << 32
             ok = ok and (count == 0 or value == 0)
             return replace(base, locked=count > 0, owner_ident=owner or None, count=count), ok
         if kind == "lock":
-            ok = sem_ok and value <= 1
+            ok = value is not None and value <= 1
             locked = value == 0 if ok else None
             if self.layout.lock_locked is not None:
                 byte = raw[self.layout.lock_locked]
@@ -147,14 +147,27 @@ class TargetMemory(ObjectMemory):
             text_size, buffer_at = self.layout.textio
             buffer = self._u64(obj + buffer_at) if info.basicsize == text_size else None
             inner = self._type_of(buffer) if buffer else None
-            if inner is None or inner.name not in BUFFERED_TYPES:
+            if not buffer or inner is None or inner.name not in BUFFERED_TYPES:
                 return None
-            found = self._read_buffered(buffer, inner)  # type: ignore[arg-type]
+            found = self._read_buffered(buffer, inner)
             return replace(found, text_buffer=True) if found is not None else None
         if info.basicsize != size:
             return None  # a subclass with fields of its own: not the layout measured
-        result: Optional[LockObject] = None
-        for _attempt in range(2):
+        read = self._buffered_lock(obj, info.name, size, lock_at, owner_at)
+        if read is None:
+            return None
+        result, raw = read
+        raw_obj = struct.unpack_from("<Q", raw, raw_at)[0]
+        raw_info = self._type_of(raw_obj) if raw_obj else None
+        if raw_info is not None and raw_info.name == "_io.FileIO":
+            fd = self._try(raw_obj + self.layout.fileio_fd, 4)
+            result = replace(result, fd=struct.unpack("<i", fd)[0] if fd else None)
+        return result
+
+    def _buffered_lock(self, obj: int, type_name: str, size: int, lock_at: int, owner_at: int) -> Optional[tuple[LockObject, bytes]]:
+        """A buffered object's lock and owner, and the bytes of the object they were read from;
+        read twice when the two disagree (a hand-over): then unknown."""
+        for attempt in (1, 2):
             raw = self._try(obj, size)
             if raw is None:
                 return None
@@ -162,18 +175,12 @@ class TargetMemory(ObjectMemory):
             value, nwaiters = self._sem(sem_addr)
             if value is None:
                 return None
-            ok = value <= 1 and owner < MAX_USER_ADDR and (owner != 0) == (value == 0)
-            result = LockObject(obj, info.name, "rlock", sem_addr, value == 0, owner or None, 1 if owner else 0, value, nwaiters)
-            if ok:
-                break
-        else:
-            result = replace(result, locked=None, owner_ident=None, count=None)  # type: ignore[arg-type]
-        raw_obj = struct.unpack_from("<Q", raw, raw_at)[0]
-        raw_info = self._type_of(raw_obj) if raw_obj else None
-        if raw_info is not None and raw_info.name == "_io.FileIO":
-            fd = self._try(raw_obj + self.layout.fileio_fd, 4)
-            result = replace(result, fd=struct.unpack("<i", fd)[0] if fd else None)  # type: ignore[arg-type]
-        return result
+            result = LockObject(obj, type_name, "rlock", sem_addr, value == 0, owner or None, 1 if owner else 0, value, nwaiters)
+            if value <= 1 and owner < MAX_USER_ADDR and (owner != 0) == (value == 0):
+                return result, raw
+            if attempt == 2:
+                return replace(result, locked=None, owner_ident=None, count=None), raw
+        return None  # not reached: the second attempt returns
 
     def _read_py_rlock(self, obj: int) -> Optional[LockObject]:
         """2.7 ``threading._RLock`` (and 3.x ``threading._PyRLock``): a Python object whose

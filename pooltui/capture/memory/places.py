@@ -146,9 +146,9 @@ def _module_dicts(mem: TargetMemory, walk: _Walk, files: Sequence[str]) -> list[
     if len(found) < len(set(files)):
         modules = _sys_modules(mem, candidates)
         for module in list(mem.dict_items(modules, MAX_MODULES).values()) if modules else []:
-            d = mem.module_dict(module)
-            if d and d not in candidates:
-                consider(d)
+            globals_dict = mem.module_dict(module)
+            if globals_dict and globals_dict not in candidates:
+                consider(globals_dict)
             if len(found) == len(set(files)):
                 break
     return [found[f] for f in dict.fromkeys(files) if f in found]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, TypedDict
 
 from pooltui.capture import state
 from pooltui.capture.errors import CaptureError, Unsupported
@@ -79,8 +79,21 @@ class StackLayout:
 
 FRAME_OWNED_BY_CSTACK = 3  # 3.12+: an entry shim on the C stack, no Python code of its own
 
+class _FrameFields(TypedDict):
+    """The ``StackLayout`` fields every PyFrameObject version (<= 3.10) shares."""
+
+    frame: str
+    f_back: int
+    f_code: int
+    f_owner: Optional[int]
+    code_adaptive: Optional[int]
+    native_id: Optional[int]
+    frame_at: tuple[int, ...]
+    thread_id: int
+
+
 # fmt: off
-_OBJECT_FRAMES = dict(frame="object", f_back=24, f_code=32, f_owner=None, code_adaptive=None, native_id=None,
+_OBJECT_FRAMES: _FrameFields = dict(frame="object", f_back=24, f_code=32, f_owner=None, code_adaptive=None, native_id=None,
                       frame_at=(24,), thread_id=176)
 STACK_LAYOUTS: dict[tuple[int, int], StackLayout] = {
     (3, 8): StackLayout(interp_head=32, interp_id=16, threads_head=8, modules=56, f_lasti=104, code_firstlineno=40,

@@ -13,11 +13,12 @@ from pooltui.model import Source
 from pooltui.ui.messages import SessionChanged
 from pooltui.ui.screens.main import MainScreen
 from pooltui.ui.session import Session
+from pooltui.ui.widgets.panels import bindings_of
 
 
 class CoreScreen(MainScreen):
     BINDINGS = [
-        *(b for b in MainScreen.BINDINGS if b.action != "clear_filter"),
+        *(b for b in bindings_of(MainScreen) if b.action != "clear_filter"),
         Binding("escape", "back", "back to the tree", tooltip="Clear the search, else close the core and go back to the live tree"),
     ]
 

@@ -16,14 +16,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from pooltui.model import CoreOpener, Failure, Process, Snapshot, Source
+from pooltui.model import CoreOpener, EventKind, Failure, Process, Snapshot, Source
 from pooltui.report.text import one_line
 from pooltui.ui.format import clock, stamp
 from pooltui.ui.messages import EventChosen, FollowHolder, ProcessSelected, SessionChanged
 from pooltui.ui.search import hits
 from pooltui.ui.session import Session
 from pooltui.ui.widgets.ordered_input import OrderedInput
-from pooltui.ui.widgets.panels import DiagnosesPanel, EventLog, StatusLine
+from pooltui.ui.widgets.panels import DiagnosesPanel, EventLog, StatusLine, bindings_of
 from pooltui.ui.widgets.process_tree import ProcessTree
 from pooltui.ui.widgets.threads import ThreadList, ThreadPane
 
@@ -114,7 +114,7 @@ class MainScreen(Screen[None]):
         return self.app.refresh_state()
 
     @property
-    def tree(self) -> ProcessTree:
+    def process_tree(self) -> ProcessTree:
         return self.query_one(ProcessTree)
 
     @property
@@ -128,7 +128,7 @@ class MainScreen(Screen[None]):
         self.set_class(self.size.width < NARROW, "narrow")
         self.query_one("#filter", Input).display = False
         self._opening = self.source.target_pid
-        self.tree.focus()
+        self.process_tree.focus()
         self.redraw()
 
     # -- drawing -------------------------------------------------------------------
@@ -150,15 +150,15 @@ class MainScreen(Screen[None]):
         if self._opening is not None:  # the first screen: the process asked for (`attach WORKER_PID`), in its tree
             keep_pid = keep_pid if keep_pid is not None else (self._opening if snapshot.process(self._opening) else None)
             self._opening = None
-        self.tree.show(snapshot, self.needle, session.last_diff(), keep=keep_pid, gone=self._gone())
-        self.show_process(self.tree.selected_pid, keep_tid)
+        self.process_tree.show(snapshot, self.needle, session.last_diff(), keep=keep_pid, gone=self._gone())
+        self.show_process(self.process_tree.selected_pid, keep_tid)
         self.query_one(DiagnosesPanel).show(snapshot)
         self.query_one(EventLog).show(session.events)
         self.update_bindings()
 
     def update_bindings(self) -> None:
         """Redraw the footer when some key became enabled or disabled (not on every refresh)."""
-        state = tuple(self.check_action(b.action, ()) for b in self.BINDINGS)
+        state = tuple(self.check_action(b.action, ()) for b in bindings_of(type(self)))
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
@@ -174,7 +174,8 @@ class MainScreen(Screen[None]):
             if gone is not None:  # a process that left: its last stacks, said to be the last
                 self.threads.show(snapshot, gone.process, keep_tid, self.session.show_locals, gone=f"{gone.how} at {clock(gone.left)}")
                 return
-            self.threads.show(snapshot, proc, keep_tid, self.session.show_locals, members=self.tree.members(pid) if pid is not None else ())
+            members = self.process_tree.members(pid) if pid is not None else ()
+            self.threads.show(snapshot, proc, keep_tid, self.session.show_locals, members=members)
 
     def on_process_selected(self, message: ProcessSelected) -> None:
         self.show_process(message.pid)
@@ -182,7 +183,7 @@ class MainScreen(Screen[None]):
     def on_event_chosen(self, message: EventChosen) -> None:
         """Enter on a worker's death: the core file it left, opened like `pooltui open CORE`."""
         event, source = message.event, self.source
-        path = source.core_of(event.pid) if event.kind == "process_exited" and isinstance(source, CoreOpener) else None
+        path = source.core_of(event.pid) if event.kind is EventKind.PROCESS_EXITED and isinstance(source, CoreOpener) else None
         if path is None:
             self.notify("no core file is known for this event (only a worker's death whose core pooltui found)", timeout=4, markup=False)
             return
@@ -206,9 +207,9 @@ class MainScreen(Screen[None]):
         if snapshot is None or snapshot.process(message.pid) is None:
             self.notify(f"the lock holder, pid {message.pid}, is not in this snapshot", severity="warning", markup=False)
             return
-        if message.pid not in self.tree.pids:
+        if message.pid not in self.process_tree.pids:
             self._set_filter("")
-        self.tree.show(snapshot, self.needle, self.session.last_diff(), keep=message.pid, gone=self._gone())
+        self.process_tree.show(snapshot, self.needle, self.session.last_diff(), keep=message.pid, gone=self._gone())
         self.show_process(message.pid, message.tid)
         self.threads.thread_list.focus()
         if message.fork:
@@ -226,7 +227,7 @@ class MainScreen(Screen[None]):
         if action in LIVE_ONLY:
             if not session.live or session.target_gone:
                 return None  # shown dimmed: there is no running process to read
-            if action == "dump" and self.tree.selected_pid is None:
+            if action == "dump" and self.process_tree.selected_pid is None:
                 return None
         if action == "toggle_locals" and not (session.live and not session.target_gone):
             return True if session.current is not None and _has_locals(session.current) else None  # a report: show/hide what it holds
@@ -243,7 +244,7 @@ class MainScreen(Screen[None]):
         return True
 
     def action_dump(self) -> None:
-        pids = self.tree.selected_row  # a group: each of its processes
+        pids = self.process_tree.selected_row  # a group: each of its processes
         what = f"dump pid {pids[0]}" if len(pids) == 1 else f"dump {len(pids)} processes"
         self.app.request_capture(what, pids=pids or None)
 
@@ -282,7 +283,7 @@ class MainScreen(Screen[None]):
         from pooltui.ui.screens.diff import DiffScreen
 
         diff = self.session.diff()
-        pid = self.tree.selected_pid
+        pid = self.process_tree.selected_pid
         if diff is not None and pid is not None:
             self.app.push_screen(DiffScreen(diff, pid, marked=self.session.marked is not None))
 
@@ -315,7 +316,7 @@ class MainScreen(Screen[None]):
 
     def action_clear_filter(self) -> None:
         self._set_filter("")
-        self.tree.focus()
+        self.process_tree.focus()
 
     def _set_filter(self, text: str) -> None:
         box = self.query_one("#filter", Input)
@@ -336,7 +337,7 @@ class MainScreen(Screen[None]):
         snapshot = self.session.current
         if snapshot is None or not self.needle:
             return []
-        procs = [p for p in (snapshot.process(pid) for pid in self.tree.pids) if p is not None]
+        procs = [p for p in (snapshot.process(pid) for pid in self.process_tree.pids) if p is not None]
         return hits(procs, self.needle, snapshot)
 
     def _to_match(self, step: int, from_start: bool = False) -> None:
@@ -347,8 +348,8 @@ class MainScreen(Screen[None]):
             if self.needle and step:
                 self.notify(f"no match for {self.needle!r}", severity="warning", timeout=3, markup=False)
             return
-        here_pid, here_index = self.tree.selected_pid, self.threads.thread_list.selected_index
-        row = {pid: i for i, pid in enumerate(self.tree.pids)}
+        here_pid, here_index = self.process_tree.selected_pid, self.threads.thread_list.selected_index
+        row = {pid: i for i, pid in enumerate(self.process_tree.pids)}
 
         def place(pid: Optional[int], index: Optional[int]) -> tuple[int, int]:
             return row.get(pid, -1) if pid is not None else -1, -1 if index is None else index
@@ -364,7 +365,7 @@ class MainScreen(Screen[None]):
         snapshot = self.session.current
         proc = snapshot.process(pid) if snapshot is not None else None
         tid = proc.threads[index].tid if proc is not None and index is not None else None
-        self.tree.select_pid(pid)
+        self.process_tree.select_pid(pid)
         self.show_process(pid)
         if index is not None:
             self.threads.thread_list.select_index(index)
@@ -381,10 +382,10 @@ class MainScreen(Screen[None]):
     def _filter_done(self, event: Input.Submitted) -> None:
         if not event.value.strip():
             self._set_filter("")
-        self.tree.focus()
+        self.process_tree.focus()
 
     def _panes(self) -> list[Widget]:
-        return [self.tree, self.threads.thread_list, self.query_one(DiagnosesPanel), self.query_one(EventLog)]
+        return [self.process_tree, self.threads.thread_list, self.query_one(DiagnosesPanel), self.query_one(EventLog)]
 
     def _cycle_pane(self, step: int) -> None:
         panes = self._panes()
@@ -408,7 +409,7 @@ class MainScreen(Screen[None]):
         proc, thread = self.threads.process, self.threads.thread_list.selected
         if self.threads.thread_list.has_focus and proc is not None and thread is not None:
             text, what = thread_markdown(proc, thread), f"thread {thread.label!r} of pid {proc.pid}"
-        elif self.tree.has_focus and proc is not None:
+        elif self.process_tree.has_focus and proc is not None:
             text, what = process_markdown(proc), f"pid {proc.pid} ({len(proc.threads)} threads)"
         else:
             text, what = diagnoses_markdown(snapshot), f"{len(snapshot.diagnoses)} verdict(s)"
@@ -429,8 +430,8 @@ class MainScreen(Screen[None]):
     def action_help(self) -> None:
         from pooltui.ui.screens.help import HelpScreen
 
-        opens = [b for b in EventLog.BINDINGS if b.action == "choose"]  # its up/down are every pane's
-        self.app.push_screen(HelpScreen([*self.BINDINGS, *ProcessTree.BINDINGS, *ThreadList.BINDINGS, *DiagnosesPanel.BINDINGS, *opens]))
+        opens = [b for b in bindings_of(EventLog) if b.action == "choose"]  # its up/down are every pane's
+        self.app.push_screen(HelpScreen([b for node in (type(self), ProcessTree, ThreadList, DiagnosesPanel) for b in bindings_of(node)] + opens))
 
     async def action_quit(self) -> None:
         self.app.exit()

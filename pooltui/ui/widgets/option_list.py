@@ -35,12 +35,14 @@ class OptionList(widgets.OptionList):
         options = self.options
         key = (width, tuple(id(o.prompt) for o in options))
         if key != self._spans[0]:
-            spans, top = [], 0
+            spans: list[tuple[int, int]] = []
+            top = 0
             for option in options:
                 if not isinstance(option.prompt, Content) or width <= 0:
                     spans = []
                     break
-                height = option.prompt.get_height(self.styles, width)
+                # textual 8.2 annotates `rules` as a RulesMap yet passes Widget.styles itself (widget.py)
+                height = option.prompt.get_height(self.styles, width)  # type: ignore[arg-type]
                 spans.append((top, height))
                 top += height
             self._spans = (key, spans)

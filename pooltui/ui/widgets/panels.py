@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional
+from typing import ClassVar, Optional
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.dom import DOMNode
 from textual.widgets import Static
 
 from pooltui.model import Event, Snapshot
@@ -34,7 +35,7 @@ def update_static(static: Static, content: Content) -> None:
 
 
 # the bottom panes scroll by keyboard once tab has focused them (VerticalScroll's own keys, shown)
-SCROLL_KEYS = [
+SCROLL_KEYS: list[Binding] = [
     Binding("down", "scroll_down", "scroll", key_display="↑↓", tooltip="Scroll the focused pane (diagnoses, events) a line"),
     Binding("pagedown", "page_down", "page", key_display="pgup/pgdn", tooltip="Scroll the focused pane a page"),
     Binding("up", "scroll_up", "scroll up", show=False),
@@ -45,11 +46,17 @@ SCROLL_KEYS = [
 ]
 
 
+def bindings_of(node: type[DOMNode]) -> list[Binding]:
+    """``node.BINDINGS``, the Binding objects pooltui writes there (textual also takes
+    (key, action[, description]) tuples, which pooltui never uses)."""
+    return [b for b in node.BINDINGS if isinstance(b, Binding)]
+
+
 class DiagnosesPanel(VerticalScroll):
     """Every diagnosis of the current snapshot, most severe first."""
 
     BORDER_TITLE = "diagnoses"
-    BINDINGS = SCROLL_KEYS
+    BINDINGS: ClassVar[list[BindingType]] = [*SCROLL_KEYS]
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="diagnoses-text")

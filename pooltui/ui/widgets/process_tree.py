@@ -73,7 +73,7 @@ class ProcessTree(OptionList):
     def select_pid(self, pid: Optional[int]) -> bool:
         """Highlight the row holding ``pid`` (in a group: that member is the one shown)."""
         row = next((i for i, r in enumerate(self.rows) if pid in r), None)
-        if row is None:
+        if row is None or pid is None:
             return False
         before = self.selected_pid
         self.member = pid
