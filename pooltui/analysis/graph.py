@@ -31,10 +31,7 @@ timed wait is never part of one (it ends by itself).
 
 from __future__ import annotations
 
-import re
-from typing import Optional
-
-from pooltui.analysis import hangs, managers, roles, wakers
+from pooltui.analysis import managers, wakers
 from pooltui.analysis.edge import Edge, Node
 from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
@@ -43,9 +40,9 @@ from pooltui.analysis.ends import FD_CALLS as FD_CALLS
 from pooltui.analysis.ends import end_edges
 from pooltui.analysis.frames import find, origin
 from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, kind_label, lock_key
-from pooltui.model import Certainty, Diagnosis, Kind, Lock, LockHolder, Process, Snapshot, Thread, WaitKind
+from pooltui.analysis.workedges import future_edges, join_edges, pool_edges
+from pooltui.model import Certainty, Diagnosis, Kind, Lock, LockHolder, Snapshot, Thread, WaitKind
 
-_THREAD_IDENT = re.compile(r"<\w*Thread\([^,]*, (?:started|stopped)(?: daemon)? (\d+)\)")
 _FIX = {
     "lock": "Take the locks in one global order everywhere (or use a single lock), or acquire with a timeout and back off.",
     "future": (
@@ -130,152 +127,13 @@ def _could_hold(lock: Lock, threads: dict[Node, Thread]) -> list[LockHolder]:
     return out
 
 
-def _running_work(p: Process) -> list[Thread]:
-    """Executor threads of ``p`` inside a work item (not idle in their queue get)."""
-    return [
-        t
-        for t in p.threads
-        if not t.ghost
-        and t.wait is not None
-        and t.wait.kind is not WaitKind.IDLE
-        and find(t.frames, "concurrent/futures/thread.py", "run") is not None
-    ]
-
-
-def _future_edges(snapshot: Snapshot) -> list[Edge]:
-    out = []
-    for p in snapshot.processes:
-        for t in p.threads:
-            if not _live(t) or find(t.frames[:4], "concurrent/futures/_base.py", "result", "wait", "as_completed", "__exit__") is None:
-                continue
-            if t.role == "executor manager":
-                continue
-            targets = [(p.pid, r.tid) for r in _running_work(p) if r.tid != t.tid]
-            kind = "threads"
-            if not targets:  # a ProcessPoolExecutor's future: its workers in a task
-                workers = [c for c in snapshot.children(p.pid) if c.role == roles.EXECUTOR_WORKER and hangs.in_task(c)]
-                targets = [(c.pid, c.pid) for c in workers]
-                kind = "worker processes"
-            if targets:
-                names = ", ".join(_label(snapshot, n) for n in targets)
-                out.append(
-                    Edge(
-                        (p.pid, t.tid),
-                        tuple(targets),
-                        "future",
-                        f"{_label(snapshot, (p.pid, t.tid))} waits for a future's result at {_at(t)}; the executor {kind} running work now: {names}",
-                        Certainty.INFERRED,
-                    )
-                )
-    return out
-
-
-def _join_edges(snapshot: Snapshot) -> list[Edge]:
-    out = []
-    for p in snapshot.processes:
-        for t in p.threads:
-            if not _live(t) or t.wait is None or t.wait.kind is not WaitKind.JOIN:
-                continue
-            me = (p.pid, t.tid)
-            if t.syscall in ("wait4", "waitid") and t.child:
-                child = snapshot.process(t.child)
-                if child is not None and child.status != "zombie" and child.thread(child.pid) is not None:
-                    out.append(
-                        Edge(
-                            me,
-                            ((child.pid, child.pid),),
-                            "join",
-                            f"{_label(snapshot, me)} waits for pid {child.pid} to exit (wait4, at {_at(t)})",
-                            Certainty.FACT,
-                        )
-                    )
-                continue
-            ident = _joined_ident(t)
-            target = next((x for x in p.threads if ident and x.ident == ident and not x.ghost), None)
-            if target is not None and target.tid != t.tid:
-                out.append(
-                    Edge(
-                        me,
-                        ((p.pid, target.tid),),
-                        "join",
-                        f"{_label(snapshot, me)} joins {_label(snapshot, (p.pid, target.tid))} at {_at(t)}"
-                        + (" (its Thread object's ident, read from memory)" if t.joins else ""),
-                        Certainty.FACT,
-                    )
-                )
-            elif find(t.frames, "threading.py", "join") is not None and find(t.frames, "multiprocessing/queues.py", "_finalize_join") is None:
-                # which thread is joined is not in the stacks (py-spy shows a Thread local as <Thread at 0x...>):
-                # the threads of this process that are themselves waiting could be it -- a guess
-                maybe = tuple(
-                    (p.pid, x.tid) for x in p.threads if x.tid != t.tid and not x.ghost and x.wait is not None and x.wait.kind not in _RESTING
-                )
-                if maybe:
-                    names = ", ".join(_label(snapshot, n) for n in maybe)
-                    text = f"{_label(snapshot, me)} joins a thread at {_at(t)}; which one is not in the stacks"
-                    text += f", and of this process's threads {names} wait too"
-                    out.append(Edge(me, maybe, "join", text, Certainty.GUESS))
-            elif find(t.frames, "multiprocessing/queues.py", "_finalize_join") is not None:
-                feeders = tuple((p.pid, x.tid) for x in p.threads if x.role == "queue feeder" and not x.ghost)
-                if feeders:
-                    out.append(
-                        Edge(
-                            me,
-                            feeders,
-                            "join",
-                            f"{_label(snapshot, me)} joins its multiprocessing.Queue feeder thread at exit (Queue._finalize_join): "
-                            "it exits only once the feeder has flushed the queue into its pipe",
-                            Certainty.INFERRED,
-                        )
-                    )
-    return out
-
-
-_RESTING = (WaitKind.IDLE, WaitKind.SELECT)
-
-
-def _joined_ident(t: Thread) -> Optional[int]:
-    """The ident of the thread ``t`` joins: read from the Thread object (``capture.joins``),
-    or from the ``self`` of its join frame when py-spy shows it with its ident."""
-    if t.joins:
-        return t.joins
-    index = find(t.frames, "threading.py", "join")
-    local = t.frames[index].local("self") if index is not None else None
-    m = _THREAD_IDENT.search(local.repr) if local is not None else None
-    return int(m.group(1)) if m else None
-
-
-def _pool_edges(snapshot: Snapshot) -> list[Edge]:
-    out = []
-    for parent in snapshot.processes:
-        if parent.role != roles.POOL_PARENT:
-            continue
-        busy = [w for w in hangs.pool_workers(snapshot, parent) if hangs.in_task(w)]
-        if not busy:
-            continue
-        for t in parent.threads:
-            if _live(t) and hangs.awaits_pool(t):
-                me = (parent.pid, t.tid)
-                targets = tuple((w.pid, w.pid) for w in busy)
-                names = ", ".join(_label(snapshot, n) for n in targets)
-                out.append(
-                    Edge(
-                        me,
-                        targets,
-                        "pool",
-                        f"{_label(snapshot, me)} waits for pool results at {_at(t)}; the workers running tasks: {names}",
-                        Certainty.INFERRED,
-                    )
-                )
-    return out
-
-
 def objects_to_read(snapshot: Snapshot) -> dict[int, set[int]]:
     """{pid: {tid}} of threads in ``Thread.join()`` whose joined thread is not known, or in
     ``Condition.wait()`` without a timeout, in a process where another thread waits on
     something the graph follows (a cycle could go through them): the capture reads which
     thread is joined, and who holds the Condition's lock (``capture.joins``)."""
-    joins = _join_edges(snapshot)
-    found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_pool_edges(snapshot), *joins]
+    joins = join_edges(snapshot)
+    found = [*_lock_edges(snapshot), *future_edges(snapshot), *pool_edges(snapshot), *joins]
     busy = {e.waiter[0] for e in found} | {t[0] for e in found for t in e.targets}
     out: dict[int, set[int]] = {}
     for e in joins:
@@ -360,7 +218,7 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
 
 
 def edges(snapshot: Snapshot) -> list[Edge]:
-    found = [*_lock_edges(snapshot), *_future_edges(snapshot), *_join_edges(snapshot), *_pool_edges(snapshot), *_condition_edges(snapshot)]
+    found = [*_lock_edges(snapshot), *future_edges(snapshot), *join_edges(snapshot), *pool_edges(snapshot), *_condition_edges(snapshot)]
     found += managers.could_hold_edges(snapshot) + managers.in_flight_edges(snapshot)
     followed = {e.waiter for e in found}
     # a notify edge is weaker than these ("any thread of its process could"): its waiter is
