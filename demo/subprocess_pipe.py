@@ -8,7 +8,9 @@ payload larger than the two pipe buffers, the tool blocks writing its output (no
 it yet) and stops reading its input: the task blocks in write() forever, and `map()` in the
 parent with it. `ps` shows the tool sleeping, `py-spy dump` shows the task in write().
 
---program cat (default) | tr: the tool (`tr a-z A-Z` translates, `cat` copies).
+--program cat (default) | tr | python: the tool (`tr a-z A-Z` translates, `cat` copies; a
+Python program that writes its answer before reading its input: a cycle between two
+Python processes through two pipes, no multiprocessing.Queue in it).
 --healthy: the twin that must draw no verdict: the task uses `communicate()` (it writes and
 reads at once) with a tool that echoes, then sleeps, keeping its stdout open; the task waits
 for the end of the output while the tool sleeps.
@@ -23,6 +25,7 @@ from __future__ import print_function
 
 import os
 import subprocess
+import sys
 
 import _common
 
@@ -30,7 +33,12 @@ SIZE = 4 << 20  # far more than two pipe buffers (64 KiB each by default)
 
 
 def task(program, healthy, report_fd):
-    argv = {"cat": ["cat"], "tr": ["tr", "a-z", "A-Z"]}[program]
+    argv = {
+        "cat": ["cat"],
+        "tr": ["tr", "a-z", "A-Z"],
+        # a Python program (py-spy reads it) that answers before it has read its input
+        "python": [sys.executable, "-c", "import os; os.write(1, b'y' * %d); os.read(0, 1)" % SIZE],
+    }[program]
     if healthy:
         argv = ["sh", "-c", "%s; exec sleep 3600" % " ".join(argv)]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -68,7 +76,7 @@ def main(demo, program, healthy):
 
 if __name__ == "__main__":
     def extra(parser):
-        parser.add_argument("--program", choices=("cat", "tr"), default="cat")
+        parser.add_argument("--program", choices=("cat", "tr", "python"), default="cat")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
 
     args = _common.parse_args("subprocess_pipe", __doc__, extra=extra)

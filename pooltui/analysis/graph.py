@@ -68,6 +68,11 @@ _FIX = {
         "fed, and waits for it to be read: use Popen.communicate(input) (it writes and reads at once), read the output in "
         "another thread, or send the output to a file."
     ),
+    "pipes": (
+        "Each process writes into a full pipe that the other reads only once its own write ends: never write more than "
+        "a pipe holds (64 KiB) to a process that is itself writing to you; read and write at once (a thread, or "
+        "select/poll), or send the data through a file."
+    ),
     "pipe": (
         "Drain a multiprocessing.Queue before joining the process that put into it (the 'joining processes that use "
         "queues' rule in the multiprocessing docs): get() everything, then join(); or use Manager().Queue()."
@@ -272,7 +277,11 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         others = [n for n in stuck if n not in cycle and any(t in cycle for t in stuck[n].targets)]
         certainty = max((e.certainty for e in chain), key=lambda c: c.rank)
         programs = [p for p in (snapshot.process(pid) for pid in pids) if p is not None and p.error is not None and p.error.code == "not_python"]
+        procs = {p.pid: p for p in snapshot.processes}
+        queue = any((t := procs[pid].thread(tid) if pid in procs else None) is not None and t.role == "queue feeder" for pid, tid in cycle)
         fix = _FIX["program"] if programs else next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
+        if fix == _FIX["pipe"] and not queue:
+            fix = _FIX["pipes"]  # no multiprocessing.Queue in it: plain pipes written both ways
         fix = fix or " ".join(dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"}))
         lead = "Probably a deadlock" if certainty is Certainty.GUESS else "Deadlock"
         out.append(
