@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from pooltui.model import Severity
+from pooltui.model import Kind, Severity
 from tests.conftest import capture, interpreter_params
 
 pytestmark = pytest.mark.live
@@ -25,9 +25,13 @@ CAPTURES = int(os.environ.get("POOLTUI_HOT_LOCK_CAPTURES", "30"))
 @pytest.mark.timeout(CAPTURES * 40)
 @pytest.mark.parametrize("python", interpreter_params(("2.7", "3.8", "3.11", "3.13")))
 def test_a_lock_changing_hands_draws_no_warning(python, start_demo):
+    """No verdict on the lock, and nothing else but what is true: a process py-spy did not
+    answer for within its timeout on a loaded machine is said to be unreadable (a warning that
+    the picture is incomplete), never a lock verdict."""
     demo = start_demo("healthy_corpus", python, "--kind", "hot_lock", "--workers", "64")
     loud = []
     for i in range(CAPTURES):
         s = capture(demo.pid)
-        loud += [(i, d.kind.value, d.certainty.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO]
+        slow = [d for d in s.diagnoses if d.kind is Kind.UNREADABLE and "did not answer within" in d.summary]
+        loud += [(i, d.kind.value, d.certainty.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO and d not in slow]
     assert loud == []
