@@ -188,6 +188,7 @@ def _condition_edges(snapshot: Snapshot) -> list[Edge]:
 
 
 _NOTIFIED = (WaitKind.CONDITION, WaitKind.EVENT, WaitKind.QUEUE_GET, WaitKind.QUEUE_PUT)
+_NAMED = 8  # threads named in a notify edge's words (a process may have thousands)
 _NO_USER_CODE = ("worker handler",)  # a Pool's thread that only replaces workers: it notifies nothing of the user's
 
 
@@ -213,7 +214,7 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
             if what is None or not others:
                 continue  # alone: wakers.lone_waits says nobody can
             handler = t.tid == p.pid and wakers.signal_handlers(p) is not False
-            names = ", ".join(_label(snapshot, n) for n in others)
+            names = ", ".join(_label(snapshot, n) for n in others[:_NAMED]) + (f" and {len(others) - _NAMED} more" if len(others) > _NAMED else "")
             text = (
                 f"{_label(snapshot, me)} waits, without a timeout, on {what} at {_at(t)}: only a thread of pid {p.pid} can end it, "
                 f"and it has {names}" + (" (or a signal handler in its main thread)" if handler else "")
