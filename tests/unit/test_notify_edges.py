@@ -39,5 +39,6 @@ def test_one_thread_in_a_timed_wait_could_set_it_so_nothing_is_said():
 
 
 def test_a_running_thread_could_set_it_so_nothing_is_said():
-    running = Thread(tid=103, ident=103, name="worker", active=True, frames=(Frame("work", "/srv/app/jobs.py", 9),), wait=Wait(WaitKind.RUNNING, "running"))
+    frames = (Frame("work", "/srv/app/jobs.py", 9),)
+    running = Thread(tid=103, ident=103, name="worker", active=True, frames=frames, wait=Wait(WaitKind.RUNNING, "running"))
     assert graph.deadlocks(_snapshot(_waiting(100), _waiting(101), running)) == []
