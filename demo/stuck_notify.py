@@ -16,6 +16,9 @@ process, and every such thread here waits, without a timeout, on the first one.
   notify READY once it has updated the state, waits for STATE_LOCK.
 * join: the main thread joins its 'flusher' thread, which waits on a Condition that the
   main thread notifies only after the join (a shutdown in the wrong order).
+* nested_future (3.x): a ThreadPoolExecutor(1)'s task submits another task to the same
+  executor and waits for its result, queued behind itself; the main thread waits for the
+  outer task (--healthy: two workers, the inner task runs).
 
 --healthy: the twin that must draw no verdict. queue_event/cond_lock/join: the same waits,
 plus a thread that sleeps and would put/notify/set when it wakes (a periodic producer);
@@ -133,6 +136,24 @@ def child(shape, healthy, fd):
         t.join()
         with FLUSH:
             FLUSH.notify_all()
+    elif shape == "nested_future":  # 3.x: concurrent.futures
+        from concurrent.futures import ThreadPoolExecutor
+        executor = ThreadPoolExecutor(1)
+
+        def inner():
+            return 1
+
+        def outer():
+            register("ThreadPoolExecutor-0_0")
+            return executor.submit(inner).result()  # queued behind this very task: never runs
+
+        if healthy:
+            executor = ThreadPoolExecutor(2)  # a second worker runs the inner task
+        future = executor.submit(outer)
+        _common.wait_until(lambda: "ThreadPoolExecutor-0_0" in tids, "the outer task to start")
+        _report(fd, tids)
+        future.result()
+        time.sleep(3600)  # healthy: done; it lives on for the captures
     else:  # pingpong: healthy by construction
         turn = ["ping"]
         a = _start(lambda: (register("ping"), pingpong("ping", "pong", turn)), "ping")
@@ -170,7 +191,7 @@ def main(demo, shape, healthy):
 
 if __name__ == "__main__":
     def extra(parser):
-        parser.add_argument("--shape", choices=("queue_event", "cond_lock", "join", "pingpong"), default="queue_event")
+        parser.add_argument("--shape", choices=("queue_event", "cond_lock", "join", "nested_future", "pingpong"), default="queue_event")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
 
     args = _common.parse_args("stuck_notify", __doc__, extra=extra)

@@ -68,6 +68,11 @@ _FIX = {
         "fed, and waits for it to be read: use Popen.communicate(input) (it writes and reads at once), read the output in "
         "another thread, or send the output to a file."
     ),
+    "nested": (
+        "A task waits for the result of another task of its own executor: once every worker waits so, the work they wait "
+        "for never runs. Do not wait on futures inside an executor's tasks: chain them (add_done_callback), or submit the "
+        "inner work to another executor."
+    ),
     "pipes": (
         "Each process writes into a full pipe that the other reads only once its own write ends: never write more than "
         "a pipe holds (64 KiB) to a process that is itself writing to you; read and write at once (a thread, or "
@@ -219,7 +224,10 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
                 f"{_label(snapshot, me)} waits, without a timeout, on {what} at {_at(t)}: only a thread of pid {p.pid} can end it, "
                 f"and it has {names}" + (" (or a signal handler in its main thread)" if handler else "")
             )
-            out.append(Edge(me, others, "notify", text, Certainty.GUESS if handler else Certainty.INFERRED))
+            nested = "Future" in what and find(t.frames, "concurrent/futures/thread.py", "run", "_worker") is not None
+            if nested:
+                text += "; it runs inside one of its executor's own workers, so the work it waits for may be queued behind it"
+            out.append(Edge(me, others, "nested" if nested else "notify", text, Certainty.GUESS if handler else Certainty.INFERRED))
     return out
 
 
@@ -283,6 +291,7 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         fix = _FIX["program"] if programs else next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
         if fix == _FIX["pipe"] and not queue:
             fix = _FIX["pipes"]  # no multiprocessing.Queue in it: plain pipes written both ways
+        fix = fix or (_FIX["nested"] if "nested" in vias else "")
         fix = fix or " ".join(dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"}))
         lead = "Probably a deadlock" if certainty is Certainty.GUESS else "Deadlock"
         out.append(
@@ -319,4 +328,5 @@ _VIA_WORDS = {
     "socket": "a socket",
     "condition": "a Condition's notify",
     "notify": "a notify, set or put",
+    "nested": "work queued behind it",
 }
