@@ -22,6 +22,7 @@ TWINS = [
     ("stuck_notify", ("--shape", "queue_event", "--healthy")),
     ("stuck_notify", ("--shape", "cond_lock", "--healthy")),
     ("stuck_notify", ("--shape", "join", "--healthy")),
+    ("stuck_notify", ("--shape", "nested_future", "--healthy")),  # 3.x
     ("stuck_notify", ("--shape", "pingpong")),
     ("subprocess_pipe", ("--healthy",)),
     ("outside_peer", ("--peer", "tcp")),
@@ -46,6 +47,8 @@ def main() -> int:
             print(f"{version}: not installed, skipped")
             continue
         for name, extra in TWINS:
+            if "nested_future" in extra and version.startswith("2."):
+                continue  # concurrent.futures
             with scenarios.start(name, python, args=extra, timeout=120) as demo:
                 found = []
                 for _ in range(args.captures):
