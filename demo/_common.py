@@ -197,6 +197,18 @@ def set_pdeathsig(expected_parent):
         os._exit(1)
 
 
+def read_line(fd, what):
+    """One line another process of the demo reports through a pipe (a pid, its tids as JSON);
+    StateNotReached(`what`) when the writer closes it first."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise StateNotReached(what)
+        line += chunk
+    return line
+
+
 def no_pdeathsig():
     """Do not die with the parent: a process the demo hands over to init (a service outside its tree)."""
     _libc.prctl(_PR_SET_PDEATHSIG, 0, 0, 0, 0)

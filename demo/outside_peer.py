@@ -66,12 +66,7 @@ def start_server(peer):
     os.close(ack_w)
     os.close(w)
     os.waitpid(first, 0)
-    line = b""
-    while not line.endswith(b"\n"):
-        chunk = os.read(r, 64)
-        if not chunk:
-            raise RuntimeError("the server exited before it started")
-        line += chunk
+    line = _common.read_line(r, "the server exited before it started")
     os.close(r)
     listener.close()
     return address, int(line)
@@ -93,12 +88,7 @@ def main(demo, peer):
     pool = ctx.Pool(1)
 
     def verify():
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = os.read(r, 64)
-            if not chunk:
-                raise RuntimeError("the worker closed its report pipe")
-            line += chunk
+        line = _common.read_line(r, "the worker closed its report pipe")
         worker = int(line)
         _common.wait_blocked(worker, worker, syscalls=("recvfrom", "read", "recvmsg"), what="the task waiting for the answer")
         shown = "%s:%d" % address if peer == "tcp" else address

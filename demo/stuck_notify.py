@@ -171,12 +171,7 @@ def main(demo, shape, healthy):
     os.close(w)
 
     def verify():
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = os.read(r, 4096)
-            if not chunk:
-                raise RuntimeError("the worker exited before it reported its threads")
-            line += chunk
+        line = _common.read_line(r, "the worker exited before it reported its threads")
         tids = json.loads(line.decode())
         stuck = {} if (healthy or shape == "pingpong") else tids
         for name, tid in stuck.items():

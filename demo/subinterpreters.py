@@ -73,12 +73,7 @@ def main(demo, healthy, finish):
     runner.start()
 
     def verify():
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = os.read(told_r, 4096)
-            if not chunk:
-                raise _common.StateNotReached("the plugin never said it runs")
-            line += chunk
+        line = _common.read_line(told_r, "the plugin never said it runs")
         told = json.loads(line.decode())
         _common.wait_until(lambda: "plugin-runner" in threads, "the plugin runner to register")
         if finish:

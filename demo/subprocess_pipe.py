@@ -56,12 +56,7 @@ def main(demo, program, healthy):
     pool = ctx.Pool(1)
 
     def verify():
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = os.read(r, 256)
-            if not chunk:
-                raise RuntimeError("the worker closed its report pipe")
-            line += chunk
+        line = _common.read_line(r, "the worker closed its report pipe")
         worker, child = [int(x) for x in line.split()]
         if healthy:  # the tool echoed everything and sleeps (exec'd: same pid); the task waits for EOF
             _common.wait_blocked(child, child, syscalls=("clock_nanosleep", "nanosleep"), what="the tool's sleep")
