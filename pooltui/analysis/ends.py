@@ -64,6 +64,19 @@ def _timed_elsewhere(t: Thread) -> bool:
     return not any(f.file.endswith(_IO_FILES) or any(d in f.file for d in _IO_PACKAGES) for f in t.frames if not f.native)
 
 
+def sleepers(q: Process) -> tuple[Thread, ...]:
+    """The threads of ``q`` passed over as wakers of its ends for a sleep (``_timed_elsewhere``).
+    Nothing on their stacks says they will act on an end, nor that they will not (an rpc
+    server sleeps before each answer, as a heartbeat does between two lines of log): a
+    deadlock through ``q``'s ends stands only once they were watched waking while its knot
+    did not move (``plan.confirmations``: ``Plan.watch``)."""
+    return tuple(
+        t
+        for t in q.threads
+        if not t.ghost and t.wait is not None and t.wait.kind is not WaitKind.IDLE and t.role not in _MACHINERY and _timed_elsewhere(t)
+    )
+
+
 def _writers(
     q: Process, fds: set[int], writing: bool, waiting: set[Node], *, sole: bool = False
 ) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool]:
@@ -100,7 +113,7 @@ def _writers(
         if t.polls and not fds & set(t.polls):
             continue  # waits in select/poll on other fds (a select on none is time.sleep() before 3.11)
         if _timed_elsewhere(t):
-            continue  # a heartbeat's sleep, a Timer's wait: it wakes, but not to touch this end
+            continue  # a heartbeat's sleep, a Timer's wait: it wakes, but is not seen to touch this end (``sleepers``)
         free = t.active or t.ran or t.wait.kind in (WaitKind.RUNNING, WaitKind.SLEEP) or t.timed is True
         (can if free or (q.pid, t.tid) in waiting or t.polls else later).append(t)
     return (tuple(can), tuple(later), False) if can else (tuple(later), (), False)
@@ -162,6 +175,9 @@ def _end_edge(
             )
         elif threads:
             said.append(f"pid {q.pid} ({q.role_label}): {names}")
+        asleep = [x for x in sleepers(q) if x not in threads]
+        if asleep and threads and not mutual:
+            said[-1] += f" (not {', '.join(repr(x.label) for x in asleep[:4])}: asleep, with no frame that reads or writes a pipe or socket)"
         unless += [f"'{x.label}' (pid {q.pid}, which {x.wait.summary if x.wait else 'waits'})" for x in later]
     if not targets:
         return None

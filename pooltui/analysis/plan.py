@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Optional
 
-from pooltui.analysis import graph, hangs
+from pooltui.analysis import ends, graph, hangs
 from pooltui.analysis.edge import Node
 from pooltui.analysis.locks import dead_semaphores, lock_key, threads_to_read
 from pooltui.model import Kind, Lock, Process, Severity, Snapshot, WaitKind
@@ -46,6 +46,7 @@ class Plan:
     ends: bool = False  # every process's pipe and socket ends, and what each poller watches
     joins: Threads = field(default_factory=dict)  # the thread a join() waits for / a Condition's lock holder
     knot: frozenset[Node] = frozenset()  # threads a deadlock through the ends stands on: still blocked?
+    watch: float = 0.0  # seconds the knot is watched (until one of it moves): a sleeper passed over may wake and act
     manager_locks: Mapping[str, tuple[Node, ...]] = field(default_factory=dict)  # Manager lock id -> its waiters: still waiting?
     closer: tuple[int, ...] = ()  # processes dumped again with locals, keeping the telling ones
     maxtasks: tuple[int, ...] = ()  # replacement pool workers whose maxtasks argument to read
@@ -104,6 +105,22 @@ def _knot(snapshot: Snapshot) -> frozenset[Node]:
     return frozenset(stuck) | blocked
 
 
+WATCH = 1.0  # seconds a knot is watched when a sleeper at one of its ends was passed over
+
+
+def _watch(snapshot: Snapshot, knot: frozenset[Node]) -> float:
+    """``WATCH`` when a thread of the knot waits on a pipe or socket end held by a process
+    with a sleeper passed over as its waker (``ends.sleepers``): a heartbeat wakes and the knot
+    stays put; an rpc server wakes and answers, and its client moves (a healthy rpc pool read
+    as a deadlock for 0.05 s of watching was a false alarm). A sleeper that wakes later than
+    that is still passed over."""
+    if not knot:
+        return 0.0
+    stuck = graph.deadlocked(graph.edges(snapshot))
+    far = {pid for node, e in stuck.items() if node in knot and e.via in ("pipe", "socket") for pid, _ in e.targets}
+    return WATCH if any(ends.sleepers(p) for p in snapshot.processes if p.pid in far) else 0.0
+
+
 def _hung_knot(snapshot: Snapshot) -> frozenset[Node]:
     """A pool judged hung from one instant (not over time): every live thread of its
     processes, read again before it stands -- between two maps of a busy pool one instant
@@ -155,11 +172,13 @@ def confirmations(snapshot: Snapshot, previous: Optional[Snapshot], *, facts: bo
         stuck = [pid for d in snapshot.diagnoses if d.kind == Kind.STUCK_THREAD for pid in d.pids if pid not in ask]
         stuck += [pid for pid in parked(previous, snapshot) if pid not in ask]
         maxtasks, closer = tuple(sorted(ask)), tuple(dict.fromkeys(stuck))
+    knot = _knot(snapshot) if facts else frozenset()
     return Plan(
         # a deadlock read from system calls (ends, wait4, a futex wait with no timeout under a
         # Condition/Event/queue) is read again before it stands: one of them may have been
         # woken between two threads' reads
-        knot=(_knot(snapshot) if facts else frozenset()) | _hung_knot(snapshot),
+        knot=knot | _hung_knot(snapshot),
+        watch=_watch(snapshot, knot),
         manager_locks=_manager_locks(snapshot) if facts else {},
         closer=closer,
         maxtasks=maxtasks,

@@ -28,6 +28,7 @@ from typing import Optional
 
 from pooltui.capture import kernel, memory, procfs, procs, sockets
 from pooltui.capture.errors import CaptureError, NotPython
+from pooltui.capture.procfs.formats import Syscall
 from pooltui.model import Process, Snapshot, SocketEnd, Thread
 
 _MAX_POLLED = 4096  # fds of one select/poll set, at most
@@ -179,26 +180,40 @@ def with_ends(raw: Snapshot) -> Snapshot:
     return raw.with_(processes=tuple(found.get(p.pid, p) for p in raw.processes))
 
 
-def confirm(raw: Snapshot, nodes: Iterable[tuple[int, int]]) -> Snapshot:
+def confirm(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0) -> Snapshot:
     """``raw`` with the threads among ``nodes`` that are no longer blocked where the capture
     saw them (a different system call or fd, or context switches rising between two reads
-    ``CONFIRM_GAP`` apart) marked as not blocked: their pipe, socket and wait4 waits were a
-    racy read."""
-    gone = moved(raw, nodes)
+    ``CONFIRM_GAP`` apart, or within ``watch`` seconds) marked as not blocked: their pipe,
+    socket and wait4 waits were a racy read."""
+    gone = moved(raw, nodes, watch)
     if not gone:
         return raw
     return raw.with_(processes=tuple(_unblock(p, gone) for p in raw.processes))
 
 
-def moved(raw: Snapshot, nodes: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+def moved(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0) -> set[tuple[int, int]]:
     """The threads among ``nodes`` that ran between two reads ``CONFIRM_GAP`` apart (context
     switches rising), or that are no longer in the system call (and on the fd or futex) the
-    capture saw them in; a thread that cannot be read counts as moved."""
+    capture saw them in; a thread that cannot be read counts as moved. With ``watch``, read
+    again every ``CONFIRM_GAP`` for ``watch`` seconds, and every thread that moved in any of
+    those reads counts (not only up to the first: a thread outside the cycle moving says
+    nothing of the cycle)."""
     nodes = set(nodes)
     first = {n: (procfs.syscall_or_none(*n), _switches(*n)) for n in nodes}
-    time.sleep(CONFIRM_GAP)
-    out = set()
     threads = {(p.pid, t.tid): t for p in raw.processes for t in p.threads}
+    deadline = time.monotonic() + watch
+    out: set[tuple[int, int]] = set()
+    while True:
+        time.sleep(CONFIRM_GAP)
+        out |= _moved_since({n: f for n, f in first.items() if n not in out}, threads)
+        if out >= nodes or time.monotonic() >= deadline:
+            return out
+
+
+def _moved_since(
+    first: dict[tuple[int, int], tuple[Optional[Syscall], Optional[int]]], threads: dict[tuple[int, int], Thread]
+) -> set[tuple[int, int]]:
+    out = set()
     for n, (call, before) in first.items():
         again, after = procfs.syscall_or_none(*n), _switches(*n)
         t = threads.get(n)

@@ -65,8 +65,9 @@ class Collector(Protocol):
         """The threads among ``nodes`` that ran, or left the call they were seen in, across a
         short gap (read from the kernel)."""
 
-    async def moved(self, raw: Snapshot, nodes: Collection[Node]) -> Snapshot:
-        """``raw`` itself when none of ``nodes`` moved a moment later, else with those unblocked."""
+    async def moved(self, raw: Snapshot, nodes: Collection[Node], watch: float = 0.0) -> Snapshot:
+        """``raw`` itself when none of ``nodes`` moved a moment later (or within ``watch``
+        seconds), else with those unblocked."""
 
     async def look_closer(
         self, raw: Snapshot, closer: tuple[int, ...], maxtasks: tuple[int, ...], options: CaptureOptions, *, last: bool
@@ -104,7 +105,7 @@ async def fulfil(collector: Collector, raw: Snapshot, wanted: plan.Plan, options
     if wanted.manager_locks:
         raw = await _manager_confirmed(collector, raw, wanted.manager_locks)
     if wanted.knot:
-        raw = await collector.moved(raw, wanted.knot)
+        raw = await collector.moved(raw, wanted.knot, wanted.watch)
     if wanted.closer or wanted.maxtasks or wanted.look:
         raw = await collector.look_closer(raw, wanted.closer, wanted.maxtasks, options, last=wanted.look)
     return raw

@@ -166,5 +166,5 @@ class LiveCollector:
     async def woken(self, raw: Snapshot, nodes: Collection[Node]) -> set[Node]:
         return await asyncio.to_thread(ends.moved, raw, nodes)
 
-    async def moved(self, raw: Snapshot, nodes: Collection[Node]) -> Snapshot:
-        return await asyncio.to_thread(ends.confirm, raw, nodes)
+    async def moved(self, raw: Snapshot, nodes: Collection[Node], watch: float = 0.0) -> Snapshot:
+        return await asyncio.to_thread(ends.confirm, raw, nodes, watch)

@@ -44,3 +44,38 @@ def test_an_end_held_in_the_tree_is_left_to_the_graph_and_said_once():
     lone = _snapshot(pipes=[PipeEnd(fd=5, inode=77, writes=False)])
     once = ends.outside(ends.outside(lone))
     assert once.processes[0].threads[0].wait.summary.count("; waits to read from pipe:[77] (fd 5)") == 1
+
+
+def _socket_cycle(with_sleeper):
+    """Two processes, each blocked reading the socket whose other end the other one holds --
+    and, in the first, a thread asleep in its own code (an rpc server between two answers,
+    or a heartbeat): nothing says whether it will write."""
+    reader = Wait(WaitKind.SELECT, "waits on I/O in `conn.recv(4096)` in ask, app.py:9")
+    a = Thread(tid=11, ident=1, name="MainThread", frames=(Frame("ask", "app.py", 9),), wait=reader, syscall="recvfrom", fd=5, timed=False)
+    nap = Wait(WaitKind.SLEEP, "sleeps in `time.sleep(0.05)` in serve, app.py:20")
+    sleeper = Thread(tid=13, ident=3, name="rpc-server", frames=(Frame("serve", "app.py", 20),), wait=nap, timed=True)
+    b = Thread(tid=12, ident=2, name="MainThread", frames=(Frame("ask", "app.py", 9),), wait=reader, syscall="recvfrom", fd=6, timed=False)
+    first = Process(
+        pid=11,
+        ppid=1,
+        create_time=0.0,
+        threads=(a, sleeper) if with_sleeper else (a,),
+        sockets=(SocketEnd(fd=5, inode=900, peer=901), SocketEnd(fd=7, inode=903, peer=902)),
+    )
+    second = Process(
+        pid=12, ppid=11, create_time=0.0, threads=(b,), sockets=(SocketEnd(fd=6, inode=902, peer=903), SocketEnd(fd=8, inode=901, peer=900))
+    )
+    return Snapshot(created=0.0, host="h", root_pid=11, processes=(first, second))
+
+
+def test_a_knot_whose_end_is_held_beside_a_sleeper_is_watched_before_it_stands():
+    from pooltui.analysis import graph, plan
+
+    for with_sleeper in (True, False):
+        snapshot = _socket_cycle(with_sleeper)
+        stuck = graph.deadlocked(graph.edges(snapshot))
+        assert set(stuck) == {(11, 11), (12, 12)}, stuck
+        said = stuck[(12, 12)].evidence
+        assert ("not 'rpc-server': asleep" in said) is with_sleeper, said
+        assert plan._watch(snapshot, frozenset(stuck)) == (plan.WATCH if with_sleeper else 0.0)
+    assert [t.name for t in ends.sleepers(_socket_cycle(True).processes[0])] == ["rpc-server"]

@@ -53,7 +53,7 @@ class FakeCollector:
         self.log.append("woken")
         return set()  # no waiter ran: the recorded facts stand
 
-    async def moved(self, raw: Snapshot, nodes: Collection[Node]) -> Snapshot:
+    async def moved(self, raw: Snapshot, nodes: Collection[Node], watch: float = 0.0) -> Snapshot:
         self.log.append("moved")
         return raw  # nothing moved: the recorded verdicts stand
 
