@@ -20,7 +20,7 @@ from pooltui.model import CoreOpener, EventKind, Failure, Process, Snapshot, Sou
 from pooltui.report.text import one_line
 from pooltui.ui.format import clock, stamp
 from pooltui.ui.messages import EventChosen, FollowHolder, ProcessSelected, SessionChanged
-from pooltui.ui.search import hits
+from pooltui.ui.screens.search_keys import SearchKeys
 from pooltui.ui.session import Session
 from pooltui.ui.widgets.ordered_input import OrderedInput
 from pooltui.ui.widgets.panels import DiagnosesPanel, EventLog, StatusLine, bindings_of
@@ -52,7 +52,7 @@ def _has_locals(snapshot: Snapshot) -> bool:
     return any(f.locals for p in snapshot.processes for t in p.threads for f in t.frames)
 
 
-class MainScreen(Screen[None]):
+class MainScreen(SearchKeys, Screen[None]):
     BINDINGS = [
         # keys that matter in one pane are also that pane's bindings (widgets/*.py, shown in the
         # footer while it has focus); here they work from every pane and the footer shows the rest
@@ -308,81 +308,15 @@ class MainScreen(Screen[None]):
         if path:
             self.notify(f"report saved to {path}", title="saved", timeout=5, markup=False)
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
-        self.update_bindings()
-
-    def action_clear_filter(self) -> None:
-        self._set_filter("")
-        self.process_tree.focus()
-
-    def _set_filter(self, text: str) -> None:
-        box = self.query_one("#filter", Input)
-        self.needle = text
-        if box.value != text:
-            with box.prevent(Input.Changed):
-                box.value = text
-        box.display = bool(text)
-        self.redraw()
-
+    # the search box (the rest of the search: SearchKeys): textual calls an @on handler only
+    # from a class its metaclass built, a Screen, never from a plain mixin (textual#3930)
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.needle = event.value.strip()
-        self.redraw()
-        self._to_match(0, from_start=True)
-
-    def _hits(self) -> list[tuple[int, Optional[int]]]:
-        snapshot = self.session.current
-        if snapshot is None or not self.needle:
-            return []
-        procs = [p for p in (snapshot.process(pid) for pid in self.process_tree.pids) if p is not None]
-        return hits(procs, self.needle, snapshot)
-
-    def _to_match(self, step: int, from_start: bool = False) -> None:
-        """Select the match ``step`` away from the selected thread (``from_start``: the first
-        match in the selected process, else the first one in the tree)."""
-        found = self._hits()
-        if not found:
-            if self.needle and step:
-                self.notify(f"no match for {self.needle!r}", severity="warning", timeout=3, markup=False)
-            return
-        here_pid, here_index = self.process_tree.selected_pid, self.threads.thread_list.selected_index
-        row = {pid: i for i, pid in enumerate(self.process_tree.pids)}
-
-        def place(pid: Optional[int], index: Optional[int]) -> tuple[int, int]:
-            return row.get(pid, -1) if pid is not None else -1, -1 if index is None else index
-
-        here = place(here_pid, here_index)
-        if from_start:
-            target = next((h for h in found if h[0] == here_pid), found[0])
-        elif step > 0:  # hits are in tree order: the first after the selection, round to the top
-            target = next((h for h in found if place(*h) > here), found[0])
-        else:
-            target = next((h for h in reversed(found) if place(*h) < here), found[-1])
-        pid, index = target
-        snapshot = self.session.current
-        proc = snapshot.process(pid) if snapshot is not None else None
-        tid = proc.threads[index].tid if proc is not None and index is not None else None
-        self.process_tree.select_pid(pid)
-        self.show_process(pid)
-        if index is not None:
-            self.threads.thread_list.select_index(index)
-        elif tid is None and proc is not None and proc.threads:
-            self.threads.thread_list.highlighted = 0
-
-    def action_next_match(self) -> None:
-        self._to_match(1)
-
-    def action_previous_match(self) -> None:
-        self._to_match(-1)
+        self.search_typed(event.value)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            self._set_filter("")
-        self.process_tree.focus()
+        self.search_submitted(event.value)
 
     def _panes(self) -> list[Widget]:
         return [self.process_tree, self.threads.thread_list, self.query_one(DiagnosesPanel), self.query_one(EventLog)]
