@@ -1,15 +1,20 @@
-"""The one place a process's stacks are read: ``dump`` reads them (``pyspy.dump_consistent``:
+"""The one place a process's stacks are read: ``dump`` reads them (``dump_consistent``:
 py-spy, or the direct reader where it can) and redacts them (``capture.redact``) before
 anything else sees them, so every path that dumps -- the capture of a tree, the lock
 reader's look at a waiter's locals, a closer look a verdict asks for -- keeps no secret
 in clear. Nothing else in the package calls ``dump_consistent`` (tests/unit/test_dump_seam.py).
+
+``dump_consistent`` chooses between the two readers, so it lives here, above both:
+``capture.direct`` runs ``pyspy.dump`` to check itself, and ``capture.pyspy`` knows nothing
+of the direct reader (no import cycle: the acyclic_siblings contract in pyproject.toml).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import procs, pyspy, redact
+from pooltui.capture import direct, procs, pyspy, redact
 from pooltui.model import Thread
 
 
@@ -24,5 +29,58 @@ async def dump(
 ) -> list[Thread]:
     """The threads of ``pid`` now, secret-looking locals masked unless ``redact_secrets`` is
     false (``--no-redact``; long reprs are cut either way)."""
-    threads = await pyspy.dump_consistent(pid, options, exe, sched, python)
+    threads = await dump_consistent(pid, options, exe, sched, python)
     return redact.redact_threads(threads, redact=redact_secrets)
+
+
+DIRECT_TRIES = 3  # direct reads of a process before it is read by py-spy, paused
+
+
+async def dump_consistent(
+    pid: int,
+    options: pyspy.DumpOptions = pyspy.DumpOptions(),
+    exe: Optional[str] = None,
+    sched: Optional[dict[int, procs.Sched]] = None,
+    python: Optional[str] = None,
+) -> list[Thread]:
+    """``pyspy.dump``, pausing the process only when that is needed for a consistent read.
+
+    Unless ``options.nonblocking`` (never pause) or ``native`` (py-spy cannot read native
+    stacks without pausing), a process whose threads are all asleep is read without
+    pausing it (py-spy --nonblocking), and the read is kept only if no thread was
+    scheduled meanwhile (``procs.ran_since``): nothing could change under py-spy, so it is
+    as consistent as a paused read, costs the target no pause, and adds none of the
+    context switches a ptrace stop causes in every thread (which would make the next
+    refresh see the process as "ran"). Else it is dumped paused.
+
+    ``sched`` is what the tree walk saw (read again now when not given). A process with a
+    thread running then or now, or one that was scheduled between the walk and now (a
+    bursty worker that woke meanwhile), is read paused at once: an unpaused read of it
+    would most likely be thrown away, and py-spy run twice.
+
+    First, where ``capture.direct`` knows the interpreter (``python``: its X.Y), a process
+    with no thread running is read without py-spy at all, kept if no thread was scheduled
+    during the read; tried up to DIRECT_TRIES times, whatever the walk saw (a direct read
+    costs ~1 ms, a wasted one little). The rules above apply once it did not work.
+    """
+    if not options.nonblocking and not options.native:
+        now = procs.read_sched(pid)
+        ran = sched is not None and procs.ran_since(sched, now)
+        if direct.usable(python, options):
+            # cheap enough to try even on a process that ran since the walk (a bursty worker
+            # asleep ~95% of the time), and again if a thread woke during the read
+            for _ in range(DIRECT_TRIES):
+                if procs.any_running(now):
+                    break
+                read = await direct.read(pid, python, now, options, exe or pyspy.find_pyspy())
+                if read is None:
+                    break
+                if read is not direct.MOVED:
+                    return read
+                ran = True
+                now = procs.read_sched(pid)
+        if not ran and not procs.any_running(now):
+            threads = await pyspy.dump(pid, replace(options, nonblocking=True), exe)
+            if not procs.ran_since(now, procs.read_sched(pid)):
+                return threads
+    return await pyspy.dump(pid, options, exe)

@@ -15,7 +15,7 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture import kernel, procs
@@ -285,58 +285,3 @@ async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[s
         if not transient(failure) or attempt == TRANSIENT_RETRIES:  # read again before calling a healthy process unreadable
             raise failure
     raise AssertionError("unreachable")
-
-
-DIRECT_TRIES = 3  # direct reads of a process before it is read by py-spy, paused
-
-
-async def dump_consistent(
-    pid: int,
-    options: DumpOptions = DumpOptions(),
-    pyspy: Optional[str] = None,
-    sched: Optional[dict[int, procs.Sched]] = None,
-    python: Optional[str] = None,
-) -> list[Thread]:
-    """``dump``, pausing the process only when that is needed for a consistent read.
-
-    Unless ``options.nonblocking`` (never pause) or ``native`` (py-spy cannot read native
-    stacks without pausing), a process whose threads are all asleep is read without
-    pausing it (py-spy --nonblocking), and the read is kept only if no thread was
-    scheduled meanwhile (``procs.ran_since``): nothing could change under py-spy, so it is
-    as consistent as a paused read, costs the target no pause, and adds none of the
-    context switches a ptrace stop causes in every thread (which would make the next
-    refresh see the process as "ran"). Else it is dumped paused.
-
-    ``sched`` is what the tree walk saw (read again now when not given). A process with a
-    thread running then or now, or one that was scheduled between the walk and now (a
-    bursty worker that woke meanwhile), is read paused at once: an unpaused read of it
-    would most likely be thrown away, and py-spy run twice.
-
-    First, where ``capture.direct`` knows the interpreter (``python``: its X.Y), a process
-    with no thread running is read without py-spy at all, kept if no thread was scheduled
-    during the read; tried up to DIRECT_TRIES times, whatever the walk saw (a direct read
-    costs ~1 ms, a wasted one little). The rules above apply once it did not work.
-    """
-    if not options.nonblocking and not options.native:
-        now = procs.read_sched(pid)
-        ran = sched is not None and procs.ran_since(sched, now)
-        from pooltui.capture import direct  # it reads with py-spy to check itself: imported here, not in a cycle
-
-        if direct.usable(python, options):
-            # cheap enough to try even on a process that ran since the walk (a bursty worker
-            # asleep ~95% of the time), and again if a thread woke during the read
-            for _ in range(DIRECT_TRIES):
-                if procs.any_running(now):
-                    break
-                read = await direct.read(pid, python, now, options, pyspy or find_pyspy())
-                if read is None:
-                    break
-                if read is not direct.MOVED:
-                    return read
-                ran = True
-                now = procs.read_sched(pid)
-        if not ran and not procs.any_running(now):
-            threads = await dump(pid, replace(options, nonblocking=True), pyspy)
-            if not procs.ran_since(now, procs.read_sched(pid)):
-                return threads
-    return await dump(pid, options, pyspy)

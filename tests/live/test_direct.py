@@ -20,6 +20,7 @@ import time
 import pytest
 
 from pooltui.capture import direct, procs, pyspy
+from pooltui.capture.dump import dump_consistent
 from pooltui.capture.errors import ProcessGone
 from pooltui.capture.memory import stacks
 from tests.conftest import capture, interpreter_params
@@ -237,4 +238,4 @@ def test_a_process_that_exits_during_a_direct_read_is_gone_not_misread(python, m
 
     monkeypatch.setattr(stacks.StackMemory, "frames", killed)
     with pytest.raises(ProcessGone):
-        asyncio.run(pyspy.dump_consistent(proc.pid, python="3.11"))
+        asyncio.run(dump_consistent(proc.pid, python="3.11"))

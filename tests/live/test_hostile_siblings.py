@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from pooltui.capture import procs, pyspy
+from pooltui.capture import procs
+from pooltui.capture.dump import dump_consistent
 from pooltui.capture.memory import stacks
 from pooltui.capture.pyspy import find_pyspy
 from tests.conftest import capture, interpreter_params
@@ -186,7 +187,7 @@ def test_a_hostile_worker_read_first_decides_nothing_about_the_master(family, mo
         return real(self)
 
     monkeypatch.setattr(stacks.StackMemory, "threads", counted)
-    first = asyncio.run(pyspy.dump_consistent(fam.hostile, python=fam.version))
+    first = asyncio.run(dump_consistent(fam.hostile, python=fam.version))
     assert _shown_from_threads(first) == _spy(fam.hostile)
     snap = capture(fam.master)
     assert {fam.master, fam.clean} & set(direct_reads), "the siblings were not read directly: the test proves nothing"

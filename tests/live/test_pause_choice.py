@@ -13,6 +13,7 @@ import time
 import pytest
 
 from pooltui.capture import procs, pyspy
+from pooltui.capture.dump import dump_consistent
 
 pytestmark = pytest.mark.live
 
@@ -53,7 +54,7 @@ def _dump_counted(pid: int, walk: dict, monkeypatch) -> tuple[list[bool], list]:
         return await real(pid, options, exe)
 
     monkeypatch.setattr(pyspy, "dump", counted)
-    threads = asyncio.run(pyspy.dump_consistent(pid, pyspy.DumpOptions(), sched=walk))
+    threads = asyncio.run(dump_consistent(pid, pyspy.DumpOptions(), sched=walk))
     return runs, threads
 
 

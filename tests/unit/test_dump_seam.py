@@ -1,5 +1,5 @@
 """Every dump of a process goes through ``capture.dump.dump``, which redacts: no other
-module calls py-spy's dump (``pyspy.dump_consistent``) and so none can keep a secret-looking
+module calls py-spy's dump (``capture.dump.dump_consistent``) and so none can keep a secret-looking
 local in clear (the closer look a verdict asked for once did: issue 25)."""
 
 from pathlib import Path
