@@ -1,7 +1,7 @@
 """The lock verdicts, over the holders ``analysis.locks`` resolved: a lock inherited locked
 across ``fork()`` (orphaned), a multiprocessing lock whose holder died, contention on a
 lock whose holder is busy. Deadlocks are the wait-for graph's (``analysis.graph``), over
-every kind of wait; ``find_cycles`` here is the lock-only cycle finder its tests still read.
+every kind of wait: its cycle finder is the only one.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from typing import Optional
 
 from pooltui.analysis.locks import (
     OWNED_LABEL,
-    _frame_text,
     dead_semaphores,
     holder_label,
     kind_label,
@@ -40,66 +39,6 @@ FORK_FIX = (
 def _by_node(snapshot: Snapshot) -> dict[tuple[int, int], tuple[Process, Thread]]:
     return {(p.pid, t.tid): (p, t) for p in snapshot.processes for t in p.threads}
 
-
-def _edges(snapshot: Snapshot) -> dict[tuple[int, int], tuple[Lock, tuple[int, int]]]:
-    """wait-for graph: (pid, tid) -> (lock, holder (pid, tid))."""
-    edges = {}
-    for lock in snapshot.locks:
-        h = lock.holder
-        if h is None or not h.alive or h.tid is None or len(lock.holders) > 1:
-            continue  # several holders: any one's release wakes the waiter (no single edge)
-        for w in lock.waiters:
-            edges[w] = (lock, (h.pid, h.tid))
-    return edges
-
-
-def find_cycles(edges: dict[tuple[int, int], tuple[Lock, tuple[int, int]]]) -> list[list[tuple[int, int]]]:
-    """Each cycle of the wait-for graph once (every node has at most one out-edge)."""
-    cycles: list[list[tuple[int, int]]] = []
-    done: set[tuple[int, int]] = set()
-    for start in edges:
-        path: list[tuple[int, int]] = []
-        index: dict[tuple[int, int], int] = {}
-        node = start
-        while node in edges and node not in done and node not in index:
-            index[node] = len(path)
-            path.append(node)
-            node = edges[node][1]
-        if node in index:
-            cycles.append(path[index[node] :])
-        done.update(path)
-    return cycles
-
-def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
-    edges = _edges(snapshot)
-    threads = _by_node(snapshot)
-    out = []
-    for cycle in find_cycles(edges):
-        evidence = []
-        for node in cycle:
-            lock, holder = edges[node]
-            _, t = threads[node]
-            _, h = threads.get(holder, (None, None))
-            evidence.append(
-                f"'{t.label}' (pid {node[0]}) waits to lock {lock.name} <0x{lock.addr:x}> {_frame_text(t)}, "
-                f"which is held by '{h.label if h else holder[1]}' (pid {holder[0]})"
-            )
-        pids = tuple(dict.fromkeys(n[0] for n in cycle))
-        names = " -> ".join(f"'{threads[n][1].label}'" + (f" (pid {n[0]})" if len(pids) > 1 else "") for n in cycle)
-        where = "processes" if len(pids) > 1 else "threads"
-        out.append(
-            Diagnosis(
-                kind=Kind.DEADLOCK,
-                certainty=Certainty.FACT,
-                subject="threads " + ",".join(f"{p}/{t}" for p, t in sorted(cycle)),
-                summary=f"Deadlock: {len(cycle)} {where} each wait for a lock another one holds ({names} -> back).",
-                pids=pids,
-                tids=tuple(n[1] for n in cycle),
-                evidence=tuple(evidence),
-                fix="Take the locks in one global order everywhere (or use a single lock), or acquire with a timeout and back off.",
-            )
-        )
-    return out
 
 def fork_evidence(lock: Lock, snapshot: Snapshot) -> tuple[Optional[Certainty], str]:
     """What supports "``lock`` was inherited locked across fork()" when its owner ident is
@@ -275,11 +214,3 @@ def contention(snapshot: Snapshot) -> list[Diagnosis]:
 def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
     """Lock verdicts; deadlocks are the wait-for graph's (``analysis.graph``), over every kind of wait."""
     return [*orphans(snapshot), *dead_holders(snapshot), *contention(snapshot)]
-
-
-def holder_of(snapshot: Snapshot, lock_id: str) -> Optional[tuple[int, Optional[int]]]:
-    """(pid, tid) to jump to from a waiting thread, when the holder is known and alive."""
-    for lock in snapshot.locks:
-        if lock.id == lock_id and lock.holder is not None and lock.holder.alive:
-            return lock.holder.pid, lock.holder.tid
-    return None

@@ -1,4 +1,5 @@
-"""The wait-for graph and cycle finder, on recorded captures of the deadlock demos."""
+"""The wait-for graph (``analysis.graph``: edges, the deadlocked set, its cycles), on recorded
+captures of the deadlock demos; and where `enter` on a lock waiter goes (``ui.follow``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from pooltui.analysis import analyze
-from pooltui.analysis.lockverdicts import _edges, find_cycles, holder_of
-from pooltui.model import Frame, Thread
+from pooltui.analysis import analyze, graph
+from pooltui.analysis.edge import Edge
+from pooltui.model import Certainty, Frame, Thread
+from pooltui.ui.follow import follow
 from tests.conftest import fixture_names, load_fixture
 
 
@@ -17,11 +19,15 @@ def names(prefix):
     return found or [pytest.param("none", marks=pytest.mark.skip(reason=f"no {prefix} fixtures recorded"))]
 
 
+def _cycles(snap):  # type: ignore[no-untyped-def]
+    return graph.cycles(graph.deadlocked(graph.edges(snap)))
+
+
 @pytest.mark.parametrize("name", names("abba-"))
 def test_abba_graph_has_one_two_thread_cycle(name):
     raw, truth = load_fixture(name)
     snap = analyze(raw)
-    cycles = find_cycles(_edges(snap))
+    cycles = _cycles(snap)
     assert len(cycles) == 1
     assert {tid for _, tid in cycles[0]} == {t["tid"] for t in truth["truth"]["threads"].values()}
 
@@ -29,7 +35,7 @@ def test_abba_graph_has_one_two_thread_cycle(name):
 @pytest.mark.parametrize("name", names("mp_abba-"))
 def test_cross_process_cycle(name):
     raw, truth = load_fixture(name)
-    cycles = find_cycles(_edges(analyze(raw)))
+    cycles = _cycles(analyze(raw))
     assert len(cycles) == 1
     assert {pid for pid, _ in cycles[0]} == {p["pid"] for p in truth["truth"]["processes"].values()}
 
@@ -37,14 +43,18 @@ def test_cross_process_cycle(name):
 @pytest.mark.parametrize("name", names("contention-") + names("logging_fork-") + names("healthy-"))
 def test_no_cycle_without_a_deadlock(name):
     raw, _ = load_fixture(name)
-    assert find_cycles(_edges(analyze(raw))) == []
+    assert _cycles(analyze(raw)) == []
+
+
+def _waits(*pairs):  # type: ignore[no-untyped-def]
+    return [Edge(waiter, (on,), "lock", "", Certainty.FACT) for waiter, on in pairs]
 
 
 def test_cycle_finder_on_chains_and_rings():
-    edges = {(1, 1): (None, (1, 2)), (1, 2): (None, (1, 3)), (1, 3): (None, (1, 1)), (2, 9): (None, (1, 1))}
-    [cycle] = find_cycles(edges)  # the tail (2, 9) leads into the ring but is not part of it
+    edges = _waits(((1, 1), (1, 2)), ((1, 2), (1, 3)), ((1, 3), (1, 1)), ((2, 9), (1, 1)))
+    [cycle] = graph.cycles(graph.deadlocked(edges))  # the tail (2, 9) leads into the ring but is not part of it
     assert set(cycle) == {(1, 1), (1, 2), (1, 3)}
-    assert find_cycles({(1, 1): (None, (1, 2))}) == []
+    assert graph.cycles(graph.deadlocked(_waits(((1, 1), (1, 2))))) == []
 
 
 @pytest.mark.parametrize("name", names("contention-"))
@@ -52,7 +62,7 @@ def test_enter_follows_to_the_holder(name):
     raw, truth = load_fixture(name)
     snap = analyze(raw)
     waiter = snap.process(truth["truth"]["waiter_pids"][0]).thread(truth["truth"]["waiter_pids"][0])
-    assert holder_of(snap, waiter.wait.lock_id)[0] == truth["truth"]["holder"]["pid"]
+    assert follow(snap, waiter).pid == truth["truth"]["holder"]["pid"]
 
 
 @pytest.mark.parametrize("name", names("socket_cycle-"))
