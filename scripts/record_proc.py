@@ -5,11 +5,12 @@ Starts tests/targets/proc_target.py (a futex wait, a pipe read, sockets, a zombi
 waits until the kernel shows each of its threads in the system call it blocks in, then
 copies what pooltui reads of it from /proc, as the kernel wrote it, into
 
-  tests/fixtures/proc/root/PID/...    its stat, status, comm, cmdline, maps, fd links, fdinfo,
-                                      tasks (stat, status, syscall, children), net tables
+  tests/fixtures/proc/root/PID/...    its stat, status, statm, comm, cmdline, maps, fd links,
+                                      fdinfo, tasks (stat, status, syscall, children), net tables
                                       (its own sockets' lines), exe and cwd links; the zombie's
   tests/fixtures/proc/root/stat, self/mounts (the proc lines), sys/kernel/core_*
-  tests/fixtures/proc/truth.json      what the target says of itself
+  tests/fixtures/proc/truth.json      what the target says of itself, and what psutil said of
+                                      both processes, live, once the files were copied ("psutil")
 
 Nothing is typed by hand: rerun it after changing what pooltui reads.
 """
@@ -24,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "tests" / "targets" / "proc_target.py"
@@ -74,7 +77,7 @@ def own_lines(table: bytes, inodes: set[int], column: int) -> bytes:
 
 def record_process(pid: int, out: Path, inodes: set[int]) -> None:
     src = PROC / str(pid)
-    for name in ("stat", "status", "comm", "cmdline", "maps", "exe", "cwd"):
+    for name in ("stat", "status", "statm", "comm", "cmdline", "maps", "exe", "cwd"):
         if (src / name).exists() or (src / name).is_symlink():
             try:
                 copy(src / name, out / name)
@@ -96,6 +99,18 @@ def record_process(pid: int, out: Path, inodes: set[int]) -> None:
     for name, column in (("tcp", 9), ("tcp6", 9), ("unix", 6)) if inodes else ():
         (out / "net").mkdir(exist_ok=True)
         (out / "net" / name).write_bytes(own_lines((src / "net" / name).read_bytes(), inodes, column))
+
+
+def psutil_view(pid: int) -> dict:
+    """What psutil reads of ``pid`` from the live /proc (``capture.procs.read_proc``'s calls):
+    the unit tests read the recorded copy through psutil and must get the same."""
+    proc = psutil.Process(pid)
+    with proc.oneshot():
+        view = {"ppid": proc.ppid(), "name": proc.name(), "status": proc.status(), "create_time": proc.create_time()}
+        if view["status"] != psutil.STATUS_ZOMBIE:
+            times = proc.cpu_times()
+            view.update(exe=proc.exe(), cmdline=proc.cmdline(), cpu_time=times.user + times.system, rss=proc.memory_info().rss)
+    return view
 
 
 def main() -> int:
@@ -123,6 +138,7 @@ def main() -> int:
             (root / "self" / "mounts").write_bytes(b"".join(line for line in mounts if line.split()[2:3] == [b"proc"]))
             for name in ("core_pattern", "core_uses_pid"):
                 copy(PROC / "sys" / "kernel" / name, root / "sys" / "kernel" / name)
+            facts["psutil"] = {str(pid): psutil_view(pid) for pid in (facts["pid"], facts["zombie_pid"])}
             (FIXTURE / "truth.json").write_text(json.dumps(facts, indent=1) + "\n")
         finally:
             target.kill()

@@ -3,6 +3,8 @@
 Identity is ``(pid, create_time)`` (psutil's own rule), so a pid reused between two
 refreshes is a new process. A process that vanishes or refuses access while the tree
 is walked becomes a ``ProcInfo`` with an error; the walk never fails because of one.
+The capture's only psutil calls are here, each under the capture's /proc root
+(``procfs.under_psutil_root``).
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def python_version(pid: int, exe: str = "") -> Optional[str]:
     return version
 
 
+@procfs.under_psutil_root
 def read_proc(proc: psutil.Process) -> ProcInfo:
     """One process, in one oneshot(); errors become a ProcInfo with ``error`` set."""
     pid = proc.pid
@@ -209,6 +212,7 @@ def same_program(parent_exe: str, parent_cmdline: tuple[str, ...], exe: str, cmd
     return parent_exe == exe and (parent_cmdline == cmdline or _is_mp_bootstrap(cmdline) or _same_server(parent_cmdline, cmdline))
 
 
+@procfs.under_psutil_root
 def find_root(pid: int) -> int:
     """The pool's root: walk up while the parent runs the same Python program.
 
@@ -268,6 +272,7 @@ def child_pids(pid: int) -> Optional[list[int]]:
     return sorted(found)
 
 
+@procfs.under_psutil_root
 def descendants(root: psutil.Process) -> list[psutil.Process]:
     """``root.children(recursive=True)``, in the same order (depth first from the last
     child, as psutil walks), without reading the stat file of every process on the machine
@@ -297,6 +302,7 @@ def descendants(root: psutil.Process) -> list[psutil.Process]:
     return out
 
 
+@procfs.under_psutil_root
 def walk_tree(root_pid: int) -> list[ProcInfo]:
     """The root and all its descendants, parents before children."""
     try:
@@ -320,6 +326,7 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+@procfs.under_psutil_root
 def is_alive(pid: int, create_time: float) -> bool:
     """The process ``(pid, create_time)`` exists and is no zombie (its pid not reused)."""
     try:
@@ -327,3 +334,12 @@ def is_alive(pid: int, create_time: float) -> bool:
         return proc.create_time() == create_time and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+@procfs.under_psutil_root
+def create_time_of(pid: int) -> Optional[float]:
+    """psutil's ``create_time`` of ``pid`` now; None when it is gone or may not be read."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None

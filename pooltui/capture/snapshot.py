@@ -86,18 +86,17 @@ STARTING = 2.0  # seconds: a process this young may not have an interpreter to r
 def _runtime_of(proc: Process, version: tuple[int, int]) -> Optional[tuple[int, int]]:
     """(address of ``_PyRuntime``, the interpreter it names) in ``proc``, read from its
     memory; None when that cannot be told (or the pid is another process's by now)."""
-    import psutil
-
     from pooltui.capture.memory import stacks
 
     try:
         with stacks.StackMemory(proc.pid, version) as mem:
             runtime = mem.runtime()
             head = mem._ptr(runtime + mem.stack.interp_head)
-            if abs(psutil.Process(proc.pid).create_time() - proc.create_time) > 0.01:
-                return None  # another process took the pid: what was read is not this one's
+            born = procs.create_time_of(proc.pid)
+            if born is None or abs(born - proc.create_time) > 0.01:
+                return None  # gone, or another process took the pid: what was read is not this one's
             return runtime, head
-    except (CaptureError, psutil.Error):
+    except CaptureError:
         return None
 
 

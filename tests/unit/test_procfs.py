@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -173,6 +174,24 @@ def test_files_of_the_system(recorded):
     assert procfs.proc_mount_options(procfs.mounts()) is not None
     assert procfs.setting("sys/kernel/core_uses_pid") in ("0", "1")
     assert set(procfs.pids()) == {str(PID), str(ZOMBIE)}  # "self", "stat", "sys" are no process
+
+
+def test_psutil_reads_the_recorded_root(recorded):
+    """psutil opens /proc itself (``psutil.PROCFS_PATH``); under a recorded root the walk's
+    psutil facts come from the recording, as psutil read them live when it was made (here the
+    recorded pids are gone, or another process's). The system's path is given back after."""
+    infos = {info.pid: info for info in procs.walk_tree(PID)}
+    assert sorted(infos) == sorted([PID, ZOMBIE])
+    for pid, seen in TRUTH["psutil"].items():
+        info = infos[int(pid)]
+        read = {"ppid": info.ppid, "name": info.name, "status": info.status, "create_time": info.create_time}
+        if info.status != "zombie":
+            read.update(exe=info.exe, cmdline=list(info.cmdline), cpu_time=info.cpu_time, rss=info.rss)
+        assert read == seen, pid
+    assert infos[PID].python == TRUTH["python"] and infos[ZOMBIE].exit_code == TRUTH["zombie_status"]
+    assert procs.create_time_of(PID) == TRUTH["psutil"][str(PID)]["create_time"]
+    assert procs.is_alive(PID, infos[PID].create_time) and not procs.is_alive(ZOMBIE, infos[ZOMBIE].create_time)
+    assert psutil.PROCFS_PATH == procfs.SYSTEM_ROOT
 
 
 # --------------------------------------------------------------------------- hostile bytes

@@ -9,7 +9,7 @@
 
 The root is the active ``CaptureState``'s ``proc_root`` (the system's /proc when None): a
 test reads a recorded tree (tests/fixtures/proc) with ``state.active(CaptureState(proc_root=...))``.
-psutil reads /proc on its own (``procs.read_proc``), from the system's root.
+psutil reads /proc on its own (``capture.procs``): ``psutilroot`` points it at the same root.
 """
 
 from pooltui.capture.procfs.files import exists, path, read, read_optional, root, translate
@@ -38,6 +38,7 @@ from pooltui.capture.procfs.formats import (
     task_times,
     tcp_address,
 )
+from pooltui.capture.procfs.psutilroot import psutil_root, under_psutil_root
 from pooltui.capture.procfs.reads import (
     MAPS_SCAN_BYTES,
     MAX_FDS,
@@ -112,6 +113,7 @@ __all__ = [
     "path",
     "pids",
     "proc_mount_options",
+    "psutil_root",
     "read",
     "read_optional",
     "root",
@@ -132,6 +134,7 @@ __all__ = [
     "tcp_address",
     "tids",
     "translate",
+    "under_psutil_root",
     "unix_listeners",
     "view",
     "vmstat",
