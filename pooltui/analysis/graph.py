@@ -36,11 +36,11 @@ from pooltui.analysis.edge import Edge, Node
 from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
 from pooltui.analysis.edge import live as _live
-from pooltui.analysis.ends import FD_CALLS as FD_CALLS
 from pooltui.analysis.ends import end_edges
 from pooltui.analysis.frames import find, origin
 from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, kind_label, lock_key
 from pooltui.analysis.workedges import future_edges, join_edges, pool_edges
+from pooltui.model import FD_CALLS as FD_CALLS
 from pooltui.model import Certainty, Diagnosis, Kind, Lock, LockHolder, Snapshot, Thread, WaitKind
 
 _FIX = {

@@ -70,6 +70,7 @@ def find_cycles(edges: dict[tuple[int, int], tuple[Lock, tuple[int, int]]]) -> l
         done.update(path)
     return cycles
 
+
 def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
     edges = _edges(snapshot)
     threads = _by_node(snapshot)
@@ -100,6 +101,7 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
             )
         )
     return out
+
 
 def fork_evidence(lock: Lock, snapshot: Snapshot) -> tuple[Optional[Certainty], str]:
     """What supports "``lock`` was inherited locked across fork()" when its owner ident is
@@ -193,6 +195,7 @@ def orphans(snapshot: Snapshot) -> list[Diagnosis]:
             )
         )
     return out
+
 
 def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
     out = []

@@ -17,7 +17,21 @@ from typing import Optional
 
 from pooltui.analysis import hangs
 from pooltui.analysis.frames import innermost_user, matches
-from pooltui.model import Certainty, Diagnosis, Kind, Process, Severity, Snapshot, Thread, WaitKind, pids_key
+from pooltui.model import (
+    FD_CALLS,
+    WRITE_CALLS,
+    Certainty,
+    Diagnosis,
+    Kind,
+    PipeEnd,
+    Process,
+    Severity,
+    Snapshot,
+    SocketEnd,
+    Thread,
+    WaitKind,
+    pids_key,
+)
 
 _PRIVATE_KINDS = (WaitKind.CONDITION, WaitKind.EVENT, WaitKind.QUEUE_GET, WaitKind.QUEUE_PUT, WaitKind.JOIN)
 _PRIVATE_FRAMES = (
@@ -183,3 +197,105 @@ def no_result_handler(snapshot: Snapshot) -> list[Diagnosis]:
             )
         )
     return out
+
+
+_MP_READS = (WaitKind.PIPE_READ, WaitKind.QUEUE_GET)  # Connection.recv(), Queue.get() (2.7: no connection.py frame)
+_END_WAITS = (WaitKind.PIPE_READ, WaitKind.PIPE_WRITE, WaitKind.QUEUE_GET, WaitKind.QUEUE_PUT, WaitKind.SELECT, WaitKind.UNKNOWN)
+END_FIX = (
+    "Close the ends a process does not use (the writer's copy in the reader after fork(), Connection.close() of the "
+    "unused half of a Pipe()): a reader never sees EOF while it holds the write end itself. Read with a timeout "
+    "(Queue.get(timeout=…), Connection.poll(t)) and check the producer is alive (Process.is_alive(), exitcode)."
+)
+
+
+def no_hidden_threads(p: Process) -> bool:
+    """The kernel counts no more threads than the stacks show live: no C thread is left that
+    could read or write."""
+    return not p.num_threads or p.num_threads <= len([t for t in p.threads if not t.ghost])
+
+
+def unanswered_ends(snapshot: Snapshot) -> list[Diagnosis]:
+    """A process's only live thread blocked reading (or writing) a pipe or socket, without a
+    timeout, whose other end no other process of the tree holds: whoever was to write (or
+    read) is gone -- a producer killed, a child that exited -- and the process keeps the other
+    end itself (so no EOF comes), or nobody does. When the whole box was read
+    (``PipeEnd.elsewhere``: nobody outside the tree holds it either) nobody can end the wait:
+    an error; when it could not be, a guess. A holder outside the tree: said in the thread's
+    wait (``ends.outside``), never a verdict."""
+    out = []
+    for p in snapshot.processes:
+        t = _alone(p)
+        if t is None or p.status == "zombie" or t.fd is None or t.syscall not in FD_CALLS or t.timed is True or not no_hidden_threads(p):
+            continue
+        if t.wait is None or t.wait.kind not in _END_WAITS:
+            continue
+        end: Optional[PipeEnd | SocketEnd] = next((e for e in p.pipes if e.fd == t.fd), None) or next((e for e in p.sockets if e.fd == t.fd), None)
+        if end is None or end.elsewhere or (isinstance(end, SocketEnd) and end.peer is None):
+            continue  # held outside the tree (said in words), or its other end is not known
+        if _held_in_tree(snapshot, p, end):
+            continue  # another process of the tree can act: the wait-for graph follows it
+        if end.elsewhere is None and not (isinstance(end, PipeEnd) and t.wait.kind in _MP_READS):
+            continue  # the box was not read: only a multiprocessing read is worth a guess (as before the scan)
+        writing = t.syscall in WRITE_CALLS
+        what = f"pipe:[{end.inode}]" if isinstance(end, PipeEnd) else f"socket:[{end.inode}]"
+        side = ("read end" if writing else "write end") if isinstance(end, PipeEnd) else "other end"
+        mine = sorted(e.fd for e in p.pipes if isinstance(end, PipeEnd) and e.inode == end.inode and e.writes != end.writes) or sorted(
+            e.fd for e in p.sockets if isinstance(end, SocketEnd) and e.inode == end.peer
+        )
+        if not mine:
+            continue  # nobody holds the other end: the call returns (EOF, EPIPE), it does not block
+        fds = ", ".join(map(str, mine))
+        gone = [c for c in snapshot.children(p.pid) if c.status == "zombie"]
+        handler = signal_handlers(p) if t.tid == p.pid else False
+        known = end.elsewhere == () and handler is False
+        action = "write to" if writing else "read from"
+        evidence = (
+            f"{t.label!r}: {t.wait.summary}",
+            f"pid {p.pid}: blocked in {t.syscall}() on fd {t.fd} ({what}), no timeout; its only live thread",
+            f"{side} held by: pid {p.pid} itself (fd {fds})"
+            + (
+                "; no process outside this tree holds it either (every process on this box read)"
+                if end.elsewhere == ()
+                else "; processes outside this tree not read"
+            ),
+            *(f"child pid {c.pid} {c.exit_text} (not reaped)" for c in gone),
+            _no_handler(p, t) if handler is False else "a signal handler could still act on it (handlers installed, or not read)",
+        )
+        other = "read" if writing else "write"
+        if known:
+            summary = (
+                f"Nobody can end this wait: {t.label!r} (pid {p.pid}) waits to {action} {what} (fd {t.fd}), whose {side} only pid "
+                f"{p.pid} itself holds (fd {fds}; no other process on this box does{'' if writing else ', so not even EOF comes'}), "
+                f"and pid {p.pid} has no other thread to {other}."
+            )
+        else:
+            summary = (
+                f"Probably hung for good: {t.label!r} (pid {p.pid}) waits to {action} {what} (fd {t.fd}), whose {side} no other "
+                f"process of the tree holds (pid {p.pid} itself does: fd {fds}), and pid {p.pid} has no other thread to {other}: "
+                f"whoever was to {'read' if writing else 'send'} is gone."
+            )
+        out.append(
+            Diagnosis(
+                kind=Kind.NO_WAKER if known else Kind.DEADLOCK,
+                certainty=Certainty.FACT if known else Certainty.GUESS,
+                subject=f"{'pipe' if isinstance(end, PipeEnd) else 'socket'} {end.inode}",
+                summary=summary,
+                pids=(p.pid, *(c.pid for c in gone)),
+                tids=(t.tid,),
+                evidence=evidence,
+                fix=END_FIX,
+            )
+        )
+    return out
+
+
+def _held_in_tree(snapshot: Snapshot, p: Process, end: PipeEnd | SocketEnd) -> bool:
+    """Another live process of the tree holds the other end of ``end``."""
+    for q in snapshot.processes:
+        if q.pid == p.pid or q.status == "zombie":
+            continue
+        if isinstance(end, PipeEnd) and any(e.inode == end.inode and e.writes != end.writes for e in q.pipes):
+            return True
+        if isinstance(end, SocketEnd) and any(e.inode == end.peer for e in q.sockets):
+            return True
+    return False

@@ -152,6 +152,11 @@ class ProcError:
     detail: str = ""
 
 
+# the system calls that block reading or writing one pipe or socket (``Thread.fd``)
+FD_CALLS = ("read", "write", "readv", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg")
+WRITE_CALLS = ("write", "writev", "sendto", "sendmsg")
+
+
 @dataclass(frozen=True)
 class PipeEnd:
     """One pipe file descriptor of a process: ``pipe:[inode]`` and which end (fdinfo flags)."""
@@ -159,6 +164,10 @@ class PipeEnd:
     fd: int
     inode: int
     writes: bool  # the write end (O_WRONLY), else the read end
+    # the processes outside the tree that hold the other end (a scan of the whole box, done only
+    # when a thread is blocked on this end whose other end its own process holds and no other
+    # process of the tree does); None: not scanned, or the scan could not read every process
+    elsewhere: Optional[tuple[int, ...]] = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,7 @@ class SocketEnd:
     inode: int
     peer: Optional[int] = None  # None: not connected, or the peer is not known
     remote: Optional[str] = None  # a TCP connection's other address ("10.1.2.3:5432", "[::1]:80"); None: not TCP
+    elsewhere: Optional[tuple[int, ...]] = None  # as PipeEnd.elsewhere: who outside the tree holds the peer
 
 
 @dataclass(frozen=True)
