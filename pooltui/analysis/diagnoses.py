@@ -81,6 +81,7 @@ RULES = (
     lambda s: faults.crash_loops([s]),
     wakers.lone_waits,
     wakers.unanswered_ends,
+    wakers.lone_futex,
     wakers.no_result_handler,
     oversubscribed,
     unreadable,

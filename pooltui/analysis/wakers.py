@@ -62,6 +62,12 @@ def primitive(t: Thread) -> Optional[str]:
     i, suffix = max(found)  # the outermost: Event.wait, not the Condition.wait it is built on
     f = inner[i]
     function = f.function
+    if suffix == "threading.py" and function.rpartition(".")[2] == "acquire":
+        # a Python-level acquire in threading.py waiting on its Condition: a Semaphore (and
+        # BoundedSemaphore); 2.7's Python RLock blocks in its C lock instead (the lock rules' case)
+        if not any(not g.native and matches(g, "threading.py", "wait") for g in inner[:i]):
+            return None
+        return "acquire() of a threading.Semaphore"
     if "." not in function and suffix == "threading.py":  # before 3.11 no qualified names: told by the shape
         waits = sum(1 for g in inner if not g.native and matches(g, "threading.py", "wait"))
         cls = {"join": "Thread", "_wait_for_tstate_lock": "Thread"}.get(function) or ("Event" if waits >= 2 else "Condition")
@@ -103,13 +109,23 @@ def _no_handler(p: Process, t: Thread) -> str:
     return "no signal handler is installed but SIGINT's (KeyboardInterrupt)"
 
 
+def private_wait(t: Thread) -> Optional[str]:
+    """``primitive(t)`` when ``t`` waits on one: a Condition/Event/queue/Future/join wait, or
+    a Semaphore's acquire (a lock wait to the other rules: it records no holder, and any
+    thread of its process may release it)."""
+    if t.wait is None or t.wait.kind not in (*_PRIVATE_KINDS, WaitKind.LOCK):
+        return None
+    what = primitive(t)
+    return what if what is not None and (t.wait.kind is not WaitKind.LOCK or what.endswith("Semaphore")) else None
+
+
 def lone_waits(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for p in snapshot.processes:
         t = _alone(p)
-        if t is None or p.status == "zombie" or t.wait is None or t.wait.kind not in _PRIVATE_KINDS or t.timed is not False:
+        if t is None or p.status == "zombie" or t.wait is None or t.timed is not False:
             continue
-        what = primitive(t)
+        what = private_wait(t)
         if what is None:
             continue
         where = t.wait.summary
@@ -299,3 +315,54 @@ def _held_in_tree(snapshot: Snapshot, p: Process, end: PipeEnd | SocketEnd) -> b
         if isinstance(end, SocketEnd) and any(e.inode == end.peer for e in q.sockets):
             return True
     return False
+
+
+FUTEX_FIX = (
+    "A C-level lock (inside a hashlib object, a buffered file, the import system, an extension) taken by a thread of the "
+    "parent when it forked stays taken in the child, where that thread does not exist: fork only from a process with no "
+    "other threads, or use the 'spawn'/'forkserver' start method; os.register_at_fork can quiesce what the code owns."
+)
+
+
+def lone_futex(snapshot: Snapshot) -> list[Diagnosis]:
+    """A process's only thread asleep on a process-private futex (``FUTEX_PRIVATE_FLAG``: only
+    a thread sharing its memory can wake it) without a timeout, with no thread the kernel
+    counts beyond it: whatever lock or condition that futex is -- a C lock inside a stdlib
+    object, an extension's mutex, one no rule names -- nobody can wake it. Typically a lock
+    some thread of the parent held when it forked. A wait a rule above already names
+    (``lone_waits``) is said there. In a CPython 3 main thread with signal handlers a handler
+    could act during a Python-level lock's wait: then said as info."""
+    out = []
+    for p in snapshot.processes:
+        t = _alone(p)
+        if t is None or p.status == "zombie" or t.futex is None or t.futex_shared is not False or t.timed is not False:
+            continue
+        if t.ran or not no_hidden_threads(p) or private_wait(t) is not None:
+            continue
+        where = t.wait.summary if t.wait is not None else "in a C call"
+        handler = signal_handlers(p) if t.tid == p.pid else False
+        why = f"pid {p.pid} has no other thread (the kernel counts {p.num_threads or 1})"
+        evidence = (
+            f"{t.label!r}: {where}",
+            f"the kernel shows it asleep in futex() on 0x{t.futex:x}, process-private (FUTEX_PRIVATE_FLAG: only a thread of "
+            f"pid {p.pid} can wake it), no timeout",
+            why,
+            _no_handler(p, t) if handler is False else "a signal handler could still run (handlers installed, or not read)",
+        )
+        out.append(
+            Diagnosis(
+                kind=Kind.NO_WAKER,
+                certainty=Certainty.FACT if handler is False else Certainty.GUESS,
+                severity=Severity.ERROR if handler is False else Severity.INFO,
+                subject=pids_key((p.pid,)),
+                summary=(
+                    f"Nobody can end this wait: {t.label!r} (pid {p.pid}) sleeps, without a timeout, on a lock or condition "
+                    f"private to its process ({where}), and {why} to release it" + ("." if handler is False else "; only a signal handler could.")
+                ),
+                pids=(p.pid,),
+                tids=(t.tid,),
+                evidence=evidence,
+                fix=FUTEX_FIX,
+            )
+        )
+    return out

@@ -125,6 +125,9 @@ class Thread:
     frames: tuple[Frame, ...] = ()
     wait: Optional[Wait] = None
     futex: Optional[int] = None  # address the thread sleeps on (/proc/PID/task/TID/syscall), when blocked in futex
+    # that futex is process-shared (no FUTEX_PRIVATE_FLAG: a multiprocessing semaphore in shared
+    # memory, which another process may post); False: private, only a thread of its own process can wake it
+    futex_shared: Optional[bool] = None
     cpu_time: Optional[float] = None  # user+system seconds of this thread (/proc), for stuck/busy judgements
     ghost: bool = False  # a thread state with no OS thread: copied from the parent at fork() (2.7 keeps them)
     switches: Optional[int] = None  # voluntary + involuntary context switches (/proc): unchanged = not scheduled
