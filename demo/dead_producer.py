@@ -14,8 +14,9 @@ producer (killed by the collector, a zombie).
 What pooltui should show:
 * collector MainThread: waits to read from a pipe (multiprocessing queue get()) in collect.
 * producer: a zombie, killed by SIGKILL.
-* Diagnosis: deadlock (a guess: warning): no other process of the tree holds the write end of
-  the queue's pipe and the collector has no other thread to write to it.
+* Diagnosis no_waker (error, fact): nobody can end this wait -- no other process (of the tree,
+  or of the box) holds the write end of the queue's pipe, and the collector has no other
+  thread to write to it.
 
 Truth: collector_pid, producer_pid, wait_site.
 """

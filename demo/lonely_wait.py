@@ -6,7 +6,8 @@ jobs, a `threading.Condition`) that a background thread of the main process sets
 notifies). A worker process forked from it waits on its copy at start -- and waits forever:
 the thread that would set it exists only in the parent.
 
---shape event (default) | queue | condition: what the child's main thread waits on, with no timeout;
+--shape event (default) | queue | condition | semaphore: what the child's main thread waits on, with
+  no timeout (semaphore: the acquire() of a threading.Semaphore(0) only the parent's thread releases);
 --shape future (3.x): the parent's ThreadPoolExecutor(2) has started its threads; the child
   submits to its copy (which has no threads: the executor thinks it has two, starts none) and
   waits on the Future's result().
@@ -17,7 +18,7 @@ the thread that would set it exists only in the parent.
 
 What pooltui should show:
 * the child (pid truth.child_pid): one live thread, waiting on Event.wait / Queue.get /
-  Condition.wait, without a timeout;
+  Condition.wait / Semaphore.acquire, without a timeout;
 * Diagnosis no_waker (error): nobody can end this wait, naming the primitive and why (no other
   live thread in the child); 3.x with no handler but SIGINT's; 2.7 (no handler runs during an
   untimed lock wait).
@@ -42,6 +43,7 @@ except ImportError:  # 2.7
 EVENT = threading.Event()
 JOBS = queue.Queue()
 COND = threading.Condition()
+SLOTS = threading.Semaphore(0)
 NEVER = threading.Event()
 
 
@@ -75,6 +77,8 @@ def child(shape, healthy):
         t.start()
     if shape == "event":
         EVENT.wait()
+    elif shape == "semaphore":
+        SLOTS.acquire()
     elif shape == "queue":
         if healthy:
             while True:
@@ -114,7 +118,7 @@ def main(demo, shape, healthy):
 
 if __name__ == "__main__":
     def extra(parser):
-        parser.add_argument("--shape", choices=("event", "queue", "condition", "future"), default="event")
+        parser.add_argument("--shape", choices=("event", "queue", "condition", "semaphore", "future"), default="event")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
 
     args = _common.parse_args("lonely_wait", __doc__, extra=extra)

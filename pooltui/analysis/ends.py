@@ -8,10 +8,8 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.edge import Edge, Node, label, live
-from pooltui.model import Certainty, Process, Snapshot, Thread, WaitKind
+from pooltui.model import FD_CALLS, WRITE_CALLS, Certainty, Process, Snapshot, Thread, WaitKind
 
-FD_CALLS = ("read", "write", "readv", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg")
-_WRITE_CALLS = ("write", "writev", "sendto", "sendmsg")
 _MACHINERY = ("worker handler", "task handler", "result handler", "queue feeder", "executor manager thread")
 
 
@@ -22,7 +20,7 @@ def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
 
 def _in_call(q: Process, fds: set[int], writing: bool) -> tuple[Thread, ...]:
     """The threads of ``q`` in a write (``writing``) or a read call on one of ``fds`` now."""
-    return tuple(t for t in q.threads if not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in _WRITE_CALLS) == writing)
+    return tuple(t for t in q.threads if not t.ghost and t.fd in fds and t.syscall in FD_CALLS and (t.syscall in WRITE_CALLS) == writing)
 
 
 def _flowing(q: Process, fds: set[int], writing: bool) -> bool:
@@ -145,17 +143,32 @@ def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
     waiting = waiting | {(p.pid, t.tid) for p, t in blocked}
     for p, t in blocked:
         what, inode, far_inode = ends[p.pid][t.fd]  # type: ignore[index]
-        writing = t.syscall in _WRITE_CALLS
+        writing = t.syscall in WRITE_CALLS
         if far_inode is None:
             continue
         far = [q for q, w in pipes.get(inode, []) if w != writing] if what == "pipe" else holders.get(far_inode, [])
         far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != "zombie" and q.threads]
         if any(_flowing(q, _fd_of(q, far_inode, what == "socket"), writing) for q in far):
             continue  # the data is moving between the two ends now
+        mine = own_far_fds(p, t)
+        if mine and _in_call(p, mine, not writing):
+            continue  # another thread of its own process is moving the data now
         edge = _end_edge(snapshot, (p, t), what, inode, far, far_inode, writing, waiting)
         if edge is not None:
             out.append(edge)
     return out
+
+
+def own_far_fds(p: Process, t: Thread) -> set[int]:
+    """The fds through which ``t``'s own process holds the other end of the end ``t`` is
+    blocked on: a pipe's opposite end, a socketpair's peer. Its other threads could act on
+    them (a thread waiting on a pipe its own process writes); a process that holds both
+    ends of a pipe also never sees EOF on it."""
+    pipe = next((e for e in p.pipes if e.fd == t.fd), None)
+    if pipe is not None:
+        return {e.fd for e in p.pipes if e.inode == pipe.inode and e.writes != pipe.writes}
+    sock = next((e for e in p.sockets if e.fd == t.fd), None)
+    return {e.fd for e in p.sockets if sock is not None and sock.peer is not None and e.inode == sock.peer}
 
 
 def _end_edge(
@@ -164,6 +177,7 @@ def _end_edge(
     p, t = at
     targets: list[Node] = []
     said, unless, each = [], [], False
+    mine = own_far_fds(p, t)
     for q in far:
         threads, later, mutual = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting, sole=len(far) == 1)
         targets += [(q.pid, x.tid) for x in threads]
@@ -179,6 +193,19 @@ def _end_edge(
         if asleep and threads and not mutual:
             said[-1] += f" (not {', '.join(repr(x.label) for x in asleep[:4])}: asleep, with no frame that reads or writes a pipe or socket)"
         unless += [f"'{x.label}' (pid {q.pid}, which {x.wait.summary if x.wait else 'waits'})" for x in later]
+    if mine:
+        # its own process's other threads (never itself): one of them could write what it reads --
+        # after the other processes', so that a cycle through the tree is the one followed first
+        others = replace(p, threads=tuple(x for x in p.threads if x.tid != t.tid))
+        threads, later, mutual = _writers(others, mine, writing, waiting)
+        targets += [(p.pid, x.tid) for x in threads]
+        names = ", ".join(f"'{x.label}'" for x in threads)
+        each = each or mutual
+        if mutual:
+            said.append(f"its own process, whose {names} waits to {'write' if writing else 'read'} that end too: each waits for the other")
+        elif threads:
+            said.append(f"its own process (fd {', '.join(map(str, sorted(mine)))}): {names}")
+        unless += [f"'{x.label}' (pid {p.pid}, which {x.wait.summary if x.wait else 'waits'})" for x in later]
     if not targets:
         return None
     me = (p.pid, t.tid)
@@ -196,22 +223,39 @@ def _end_edge(
 def _far_side(snapshot: Snapshot, p: Process, t: Thread) -> Optional[str]:
     """What is known of the other end of the pipe or socket ``t`` is blocked on, when no other
     process of the tree holds it (else the graph's edges say who does); None otherwise."""
+    mine = sorted(own_far_fds(p, t))
     pipe = next((e for e in p.pipes if e.fd == t.fd), None)
     if pipe is not None:
         others = [q for q in snapshot.processes if q.pid != p.pid and any(e.inode == pipe.inode and e.writes != pipe.writes for e in q.pipes)]
-        return None if others else f"pipe:[{pipe.inode}] (fd {t.fd}), whose other end no other process of this tree holds"
+        end = "read end" if pipe.writes else "write end"
+        if others:
+            return None
+        if pipe.elsewhere:
+            return f"pipe:[{pipe.inode}] (fd {t.fd}), whose {end} is held outside this tree by {_pids(pipe.elsewhere)}"
+        if mine:
+            where = "no other process on this box does" if pipe.elsewhere == () else "no other process of this tree does"
+            return f"pipe:[{pipe.inode}] (fd {t.fd}), whose {end} only this process holds (fd {', '.join(map(str, mine))}): {where}"
+        return f"pipe:[{pipe.inode}] (fd {t.fd}), whose other end no other process of this tree holds"
     sock = next((s for s in p.sockets if s.fd == t.fd), None)
-    if sock is None or (sock.peer is not None and any(s.inode == sock.peer for q in snapshot.processes for s in q.sockets)):
+    if sock is None or (sock.peer is not None and any(s.inode == sock.peer for q in snapshot.processes if q.pid != p.pid for s in q.sockets)):
         return None
+    held = f" by {_pids(sock.elsewhere)}" if sock.elsewhere else ""
+    if mine:
+        where = "no other process on this box does" if sock.elsewhere == () else "no other process of this tree does"
+        return f"a socket (fd {t.fd}) whose other end only this process holds (fd {', '.join(map(str, mine))}): {where}"
     if sock.remote is None:
         return (
-            f"a socket (fd {t.fd}) whose other end is held outside this tree"
+            f"a socket (fd {t.fd}) whose other end is held outside this tree{held}"
             if sock.peer is not None
             else f"a socket (fd {t.fd}) whose other end is not known (not connected, or not a TCP or Unix one)"
         )
     if sock.peer is not None:
-        return f"{sock.remote} (fd {t.fd}), a process on this host outside this tree"
+        return f"{sock.remote} (fd {t.fd}), a process on this host outside this tree{held}"
     return f"{sock.remote} (fd {t.fd}), outside this box: no process here holds its other end"
+
+
+def _pids(pids: tuple[int, ...]) -> str:
+    return ", ".join(f"pid {pid}" for pid in pids)
 
 
 def outside(snapshot: Snapshot) -> Snapshot:
@@ -227,7 +271,7 @@ def outside(snapshot: Snapshot) -> Snapshot:
                 threads.append(t)
                 continue
             far = _far_side(snapshot, p, t) if "; waits to " not in t.wait.summary else None  # said once
-            verb = "write to" if t.syscall in _WRITE_CALLS else "read from"
+            verb = "write to" if t.syscall in WRITE_CALLS else "read from"
             threads.append(replace(t, wait=replace(t.wait, summary=f"{t.wait.summary}; waits to {verb} {far}")) if far else t)
         processes.append(p if all(a is b for a, b in zip(threads, p.threads)) else replace(p, threads=tuple(threads)))
     return snapshot.with_(processes=tuple(processes))

@@ -115,6 +115,29 @@ def crash_looping(snapshot: Snapshot) -> set[int]:
     return {d.pids[0] for d in snapshot.diagnoses if d.kind is Kind.CRASH_LOOP and d.pids}
 
 
+def crash_suspects(snapshot: Snapshot) -> tuple[int, ...]:
+    """Pool parents waiting for results whose workers are all young or starting, and that
+    one capture saw a child exit with a failure code too few times for a crash loop (``_enough``)
+    -- or none, while no worker is past its start (or none is alive): the next exits are
+    worth a moment's wait before the verdict. A capture of a quiet machine takes ~0.1 s, in
+    which a crash-looping Pool(2) may lose one worker or none; a healthy pool just started
+    pays that moment once."""
+    out = []
+    for parent in snapshot.processes:
+        if hangs.waiter(parent) is None or hangs.handler(parent, "worker handler") is None:
+            continue
+        deaths = _deaths([snapshot], parent)
+        workers = [
+            c for c in snapshot.children(parent.pid) if c.status != ProcessStatus.ZOMBIE and c.role in (roles.POOL_WORKER, roles.UNREADABLE, "other")
+        ]
+        young = all(snapshot.created - w.create_time < YOUNG or _starting(w) for w in workers)
+        starting = all(_starting(w) for w in workers)  # none seen past its start (or none alive at all)
+        coded = _enough(deaths) == CRASH_EXITS_BY_CODE  # each exited with a failure code (not killed: lost_task's story)
+        if young and (coded and len(deaths) < CRASH_EXITS_BY_CODE if deaths else starting):
+            out.append(parent.pid)
+    return tuple(out)
+
+
 def crash_loops(history: Sequence[Snapshot]) -> list[Diagnosis]:
     """A pool whose workers keep dying young while its parent waits for results."""
     current, out = history[-1], []

@@ -36,11 +36,11 @@ from pooltui.analysis.edge import Edge, Node
 from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
 from pooltui.analysis.edge import live as _live
-from pooltui.analysis.ends import FD_CALLS as FD_CALLS
 from pooltui.analysis.ends import end_edges
 from pooltui.analysis.frames import find, origin
 from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, kind_label, lock_key
 from pooltui.analysis.workedges import future_edges, join_edges, pool_edges
+from pooltui.model import FD_CALLS as FD_CALLS
 from pooltui.model import Certainty, Diagnosis, Kind, Lock, LockHolder, Snapshot, Thread, WaitKind
 
 _FIX = {
@@ -192,7 +192,6 @@ def _condition_edges(snapshot: Snapshot) -> list[Edge]:
     return out
 
 
-_NOTIFIED = (WaitKind.CONDITION, WaitKind.EVENT, WaitKind.QUEUE_GET, WaitKind.QUEUE_PUT)
 _NAMED = 8  # threads named in a notify edge's words (a process may have thousands)
 _NO_USER_CODE = ("worker handler",)  # a Pool's thread that only replaces workers: it notifies nothing of the user's
 
@@ -212,9 +211,9 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
             continue
         for t in p.threads:
             me = (p.pid, t.tid)
-            if me in followed or not _live(t) or t.ran or t.timed is not False or t.wait is None or t.wait.kind not in _NOTIFIED:
+            if me in followed or not _live(t) or t.ran or t.timed is not False or t.wait is None:
                 continue
-            what = wakers.primitive(t)
+            what = wakers.private_wait(t) if t.wait.kind is not WaitKind.JOIN else None
             others = tuple((p.pid, x.tid) for x in p.threads if x.tid != t.tid and not x.ghost and x.role not in _NO_USER_CODE)
             if what is None or not others:
                 continue  # alone: wakers.lone_waits says nobody can
@@ -327,6 +326,6 @@ _VIA_WORDS = {
     "pipe": "a pipe",
     "socket": "a socket",
     "condition": "a Condition's notify",
-    "notify": "a notify, set or put",
+    "notify": "a notify, set, put or release",
     "nested": "work queued behind it",
 }

@@ -244,9 +244,7 @@ def _told_apart(locks: tuple[Lock, ...]) -> tuple[Lock, ...]:
     for lock in locks:
         if lock.kind != "semlock" and lock.manager is None:
             addrs[(lock.pid, lock.name)].add(lock.addr)
-    return tuple(
-        replace(lock, name=f"{lock.name} <0x{lock.addr:x}>") if len(addrs.get((lock.pid, lock.name), ())) > 1 else lock for lock in locks
-    )
+    return tuple(replace(lock, name=f"{lock.name} <0x{lock.addr:x}>") if len(addrs.get((lock.pid, lock.name), ())) > 1 else lock for lock in locks)
 
 
 SEM_VALUE_MAX = 0x7FFFFFFF

@@ -133,6 +133,7 @@ def orphans(snapshot: Snapshot) -> list[Diagnosis]:
         )
     return out
 
+
 def dead_holders(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for lock in dead_semaphores(snapshot):

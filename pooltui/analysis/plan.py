@@ -16,7 +16,8 @@ that a verdict asks for:
   BrokenPipeError next to a manager proxy), read before the rules as any other fact;
 * ``confirmations(snapshot, previous, ...)``: a Manager lock's contention or abandonment
   (its waiters read twice more), a deadlock through the ends (every thread of its knot read
-  again), and the processes the verdicts over time ask a closer look at (a replaced pool
+  again), a pool that lost a worker too few times yet for a crash loop (its children's exits
+  waited for a moment more), and the processes the verdicts over time ask a closer look at (a replaced pool
   worker's ``maxtasks``, a stuck thread's locals); with the parked ones again, so that what
   is no longer asked about is shown as captured.
 
@@ -29,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Optional
 
-from pooltui.analysis import ends, graph, hangs
+from pooltui.analysis import ends, faults, graph, hangs
 from pooltui.analysis.edge import Node
 from pooltui.analysis.locks import dead_semaphores, lock_key, threads_to_read
 from pooltui.model import Kind, Lock, Process, Severity, Snapshot, WaitKind
@@ -48,6 +49,7 @@ class Plan:
     knot: frozenset[Node] = frozenset()  # threads a deadlock through the ends stands on: still blocked?
     watch: float = 0.0  # seconds the knot is watched (until one of it moves): a sleeper passed over may wake and act
     manager_locks: Mapping[str, tuple[Node, ...]] = field(default_factory=dict)  # Manager lock id -> its waiters: still waiting?
+    deaths: tuple[int, ...] = ()  # pool parents whose children's exits to wait a moment more for (a suspected crash loop)
     closer: tuple[int, ...] = ()  # processes dumped again with locals, keeping the telling ones
     maxtasks: tuple[int, ...] = ()  # replacement pool workers whose maxtasks argument to read
     look: bool = False  # the last closer look of the refresh: a past look no longer asked about stops applying
@@ -179,6 +181,7 @@ def confirmations(snapshot: Snapshot, previous: Optional[Snapshot], *, facts: bo
         # woken between two threads' reads
         knot=knot | _hung_knot(snapshot),
         watch=_watch(snapshot, knot),
+        deaths=faults.crash_suspects(snapshot) if not any(d.kind is Kind.CRASH_LOOP for d in snapshot.diagnoses) else (),
         manager_locks=_manager_locks(snapshot) if facts else {},
         closer=closer,
         maxtasks=maxtasks,

@@ -83,8 +83,7 @@ def _oversubscribed(prev: Snapshot, current: Snapshot, before: Mapping[Key, Proc
         ),
         pids=tuple(p.pid for p in busy),
         evidence=tuple(
-            f"pid {p.pid} {p.role_label}: {100 * ((p.cpu_time or 0.0) - (before[p.key].cpu_time or 0.0)) / seconds:.0f}% of a CPU"
-            for p in busy
+            f"pid {p.pid} {p.role_label}: {100 * ((p.cpu_time or 0.0) - (before[p.key].cpu_time or 0.0)) / seconds:.0f}% of a CPU" for p in busy
         ),
         fix=f"Size the pool to the CPUs it may use (Pool({cpus}) or os.sched_getaffinity); move I/O-bound work to threads.",
     )

@@ -30,9 +30,8 @@ from typing import Optional
 
 from pooltui.analysis.locks import entering_at, entering_waiters, lock_key
 from pooltui.analysis.lockverdicts import FORK_FIX
-from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, ProcessStatus, Snapshot, Thread, WaitKind
-
-_PIPE_WAITS = (WaitKind.PIPE_READ, WaitKind.QUEUE_GET)  # a multiprocessing Connection.recv / Queue.get (2.7: no connection.py frame)
+from pooltui.analysis.wakers import no_hidden_threads
+from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, ProcessStatus, Snapshot, Thread
 
 SELF_FIX = (
     "A plain threading.Lock is not re-entrant: use threading.RLock where a thread may take it again, take it only "
@@ -44,12 +43,6 @@ def _live(proc: Process) -> list[Thread]:
     return [t for t in proc.threads if not t.ghost]
 
 
-def _no_hidden_threads(proc: Process) -> bool:
-    """The kernel counts no more threads than py-spy shows live: no C thread (one that never
-    ran Python, or is between callbacks) is left that could release or write."""
-    return not proc.num_threads or proc.num_threads <= len(_live(proc))
-
-
 def _nobody_left(lock: Lock, proc: Optional[Process]) -> bool:
     """Every live thread of the lock's process waits on this lock, none with a timeout."""
     if proc is None or proc.error is not None or proc.status in (ProcessStatus.STOPPED, ProcessStatus.TRACING_STOP, ProcessStatus.ZOMBIE):
@@ -58,7 +51,7 @@ def _nobody_left(lock: Lock, proc: Optional[Process]) -> bool:
         return False
     waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
     live = _live(proc)
-    if not live or not _no_hidden_threads(proc):
+    if not live or not no_hidden_threads(proc):
         return False
     return all(t.tid in waiting and t.timed is not True and t.wait is not None and t.wait.lock_id == lock.id for t in live)
 
@@ -202,53 +195,4 @@ def unreleasable(snapshot: Snapshot) -> list[Diagnosis]:
                 fix=FORK_FIX if forked else SELF_FIX,
             )
         )
-    return out
-
-
-def unwritable_pipes(snapshot: Snapshot) -> list[Diagnosis]:
-    """A thread reading a multiprocessing pipe (``Queue.get()``, ``Connection.recv()``) whose
-    write end no other live process of the tree holds, in a process with no other live
-    thread to write to it: whoever was to send is gone (a producer killed, a child that
-    exited), and the read never returns. A guess: a process outside the tree (re-parented)
-    may still hold the write end."""
-    ends: dict[int, set[int]] = {}
-    for p in snapshot.processes:
-        for e in p.pipes:
-            if e.writes and p.status != ProcessStatus.ZOMBIE:
-                ends.setdefault(e.inode, set()).add(p.pid)
-    out = []
-    for p in snapshot.processes:
-        fds = {e.fd: e for e in p.pipes if not e.writes}
-        live = _live(p)
-        for t in live:
-            end = fds.get(t.fd) if t.fd is not None else None
-            reading = t.syscall == "read" and t.timed is not True and t.wait is not None and t.wait.kind in _PIPE_WAITS
-            if end is None or t.wait is None or not reading or len(live) != 1 or not _no_hidden_threads(p):
-                continue
-            if ends.get(end.inode, set()) - {p.pid}:
-                continue  # another process can write
-            gone = [c for c in snapshot.children(p.pid) if c.status == ProcessStatus.ZOMBIE]
-            out.append(
-                Diagnosis(
-                    kind=Kind.DEADLOCK,
-                    certainty=Certainty.GUESS,
-                    subject=f"pipe {end.inode}",
-                    summary=(
-                        f"Probably hung for good: {t.label!r} (pid {p.pid}) {t.wait.summary}, but no other process of the tree holds "
-                        f"the write end of pipe:[{end.inode}] and pid {p.pid} has no other thread to write to it: whoever was to send "
-                        "is gone."
-                    ),
-                    pids=(p.pid, *(c.pid for c in gone)),
-                    tids=(t.tid,),
-                    evidence=(
-                        f"pid {p.pid}: blocked in read() on fd {t.fd} (pipe:[{end.inode}]), no timeout; its only live thread",
-                        "write end held by: " + (f"pid {p.pid} itself" if p.pid in ends.get(end.inode, set()) else "no process of the tree"),
-                        *(f"child pid {c.pid} {c.exit_text} (not reaped)" for c in gone),
-                    ),
-                    fix=(
-                        "Read with a timeout (Queue.get(timeout=…), Connection.poll(t)) and check the producer is alive "
-                        "(Process.is_alive(), exitcode); a pool or ProcessPoolExecutor reports a dead worker instead."
-                    ),
-                )
-            )
     return out

@@ -17,7 +17,21 @@ from typing import Optional
 
 from pooltui.analysis import hangs
 from pooltui.analysis.frames import innermost_user, matches
-from pooltui.model import Certainty, Diagnosis, Kind, Process, Severity, Snapshot, Thread, WaitKind, pids_key
+from pooltui.model import (
+    FD_CALLS,
+    WRITE_CALLS,
+    Certainty,
+    Diagnosis,
+    Kind,
+    PipeEnd,
+    Process,
+    Severity,
+    Snapshot,
+    SocketEnd,
+    Thread,
+    WaitKind,
+    pids_key,
+)
 
 _PRIVATE_KINDS = (WaitKind.CONDITION, WaitKind.EVENT, WaitKind.QUEUE_GET, WaitKind.QUEUE_PUT, WaitKind.JOIN)
 _PRIVATE_FRAMES = (
@@ -48,6 +62,12 @@ def primitive(t: Thread) -> Optional[str]:
     i, suffix = max(found)  # the outermost: Event.wait, not the Condition.wait it is built on
     f = inner[i]
     function = f.function
+    if suffix == "threading.py" and function.rpartition(".")[2] == "acquire":
+        # a Python-level acquire in threading.py waiting on its Condition: a Semaphore (and
+        # BoundedSemaphore); 2.7's Python RLock blocks in its C lock instead (the lock rules' case)
+        if not any(not g.native and matches(g, "threading.py", "wait") for g in inner[:i]):
+            return None
+        return "acquire() of a threading.Semaphore"
     if "." not in function and suffix == "threading.py":  # before 3.11 no qualified names: told by the shape
         waits = sum(1 for g in inner if not g.native and matches(g, "threading.py", "wait"))
         cls = {"join": "Thread", "_wait_for_tstate_lock": "Thread"}.get(function) or ("Event" if waits >= 2 else "Condition")
@@ -89,13 +109,23 @@ def _no_handler(p: Process, t: Thread) -> str:
     return "no signal handler is installed but SIGINT's (KeyboardInterrupt)"
 
 
+def private_wait(t: Thread) -> Optional[str]:
+    """``primitive(t)`` when ``t`` waits on one: a Condition/Event/queue/Future/join wait, or
+    a Semaphore's acquire (a lock wait to the other rules: it records no holder, and any
+    thread of its process may release it)."""
+    if t.wait is None or t.wait.kind not in (*_PRIVATE_KINDS, WaitKind.LOCK):
+        return None
+    what = primitive(t)
+    return what if what is not None and (t.wait.kind is not WaitKind.LOCK or what.endswith("Semaphore")) else None
+
+
 def lone_waits(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for p in snapshot.processes:
         t = _alone(p)
-        if t is None or p.status == "zombie" or t.wait is None or t.wait.kind not in _PRIVATE_KINDS or t.timed is not False:
+        if t is None or p.status == "zombie" or t.wait is None or t.timed is not False:
             continue
-        what = primitive(t)
+        what = private_wait(t)
         if what is None:
             continue
         where = t.wait.summary
@@ -180,6 +210,159 @@ def no_result_handler(snapshot: Snapshot) -> list[Diagnosis]:
                     f"pid {p.pid} threads: " + ", ".join(repr(x.role or x.label) for x in p.threads if not x.ghost) + " -- no result handler",
                 ),
                 fix=RESULTS_FIX,
+            )
+        )
+    return out
+
+
+_MP_READS = (WaitKind.PIPE_READ, WaitKind.QUEUE_GET)  # Connection.recv(), Queue.get() (2.7: no connection.py frame)
+_END_WAITS = (WaitKind.PIPE_READ, WaitKind.PIPE_WRITE, WaitKind.QUEUE_GET, WaitKind.QUEUE_PUT, WaitKind.SELECT, WaitKind.UNKNOWN)
+END_FIX = (
+    "Close the ends a process does not use (the writer's copy in the reader after fork(), Connection.close() of the "
+    "unused half of a Pipe()): a reader never sees EOF while it holds the write end itself. Read with a timeout "
+    "(Queue.get(timeout=…), Connection.poll(t)) and check the producer is alive (Process.is_alive(), exitcode)."
+)
+
+
+def no_hidden_threads(p: Process) -> bool:
+    """The kernel counts no more threads than the stacks show live: no C thread is left that
+    could read or write."""
+    return not p.num_threads or p.num_threads <= len([t for t in p.threads if not t.ghost])
+
+
+def unanswered_ends(snapshot: Snapshot) -> list[Diagnosis]:
+    """A process's only live thread blocked reading (or writing) a pipe or socket, without a
+    timeout, whose other end no other process of the tree holds: whoever was to write (or
+    read) is gone -- a producer killed, a child that exited -- and the process keeps the other
+    end itself (so no EOF comes), or nobody does. When the whole box was read
+    (``PipeEnd.elsewhere``: nobody outside the tree holds it either) nobody can end the wait:
+    an error; when it could not be, a guess. A holder outside the tree: said in the thread's
+    wait (``ends.outside``), never a verdict."""
+    out = []
+    for p in snapshot.processes:
+        t = _alone(p)
+        if t is None or p.status == "zombie" or t.fd is None or t.syscall not in FD_CALLS or t.timed is True or not no_hidden_threads(p):
+            continue
+        if t.wait is None or t.wait.kind not in _END_WAITS:
+            continue
+        end: Optional[PipeEnd | SocketEnd] = next((e for e in p.pipes if e.fd == t.fd), None) or next((e for e in p.sockets if e.fd == t.fd), None)
+        if end is None or end.elsewhere or (isinstance(end, SocketEnd) and end.peer is None):
+            continue  # held outside the tree (said in words), or its other end is not known
+        if _held_in_tree(snapshot, p, end):
+            continue  # another process of the tree can act: the wait-for graph follows it
+        if end.elsewhere is None and not (isinstance(end, PipeEnd) and t.wait.kind in _MP_READS):
+            continue  # the box was not read: only a multiprocessing read is worth a guess (as before the scan)
+        writing = t.syscall in WRITE_CALLS
+        what = f"pipe:[{end.inode}]" if isinstance(end, PipeEnd) else f"socket:[{end.inode}]"
+        side = ("read end" if writing else "write end") if isinstance(end, PipeEnd) else "other end"
+        mine = sorted(e.fd for e in p.pipes if isinstance(end, PipeEnd) and e.inode == end.inode and e.writes != end.writes) or sorted(
+            e.fd for e in p.sockets if isinstance(end, SocketEnd) and e.inode == end.peer
+        )
+        if not mine:
+            continue  # nobody holds the other end: the call returns (EOF, EPIPE), it does not block
+        fds = ", ".join(map(str, mine))
+        gone = [c for c in snapshot.children(p.pid) if c.status == "zombie"]
+        handler = signal_handlers(p) if t.tid == p.pid else False
+        known = end.elsewhere == () and handler is False
+        action = "write to" if writing else "read from"
+        evidence = (
+            f"{t.label!r}: {t.wait.summary}",
+            f"pid {p.pid}: blocked in {t.syscall}() on fd {t.fd} ({what}), no timeout; its only live thread",
+            f"{side} held by: pid {p.pid} itself (fd {fds})"
+            + (
+                "; no process outside this tree holds it either (every process on this box read)"
+                if end.elsewhere == ()
+                else "; processes outside this tree not read"
+            ),
+            *(f"child pid {c.pid} {c.exit_text} (not reaped)" for c in gone),
+            _no_handler(p, t) if handler is False else "a signal handler could still act on it (handlers installed, or not read)",
+        )
+        other = "read" if writing else "write"
+        if known:
+            summary = (
+                f"Nobody can end this wait: {t.label!r} (pid {p.pid}) waits to {action} {what} (fd {t.fd}), whose {side} only pid "
+                f"{p.pid} itself holds (fd {fds}; no other process on this box does{'' if writing else ', so not even EOF comes'}), "
+                f"and pid {p.pid} has no other thread to {other}."
+            )
+        else:
+            summary = (
+                f"Probably hung for good: {t.label!r} (pid {p.pid}) waits to {action} {what} (fd {t.fd}), whose {side} no other "
+                f"process of the tree holds (pid {p.pid} itself does: fd {fds}), and pid {p.pid} has no other thread to {other}: "
+                f"whoever was to {'read' if writing else 'send'} is gone."
+            )
+        out.append(
+            Diagnosis(
+                kind=Kind.NO_WAKER if known else Kind.DEADLOCK,
+                certainty=Certainty.FACT if known else Certainty.GUESS,
+                subject=f"{'pipe' if isinstance(end, PipeEnd) else 'socket'} {end.inode}",
+                summary=summary,
+                pids=(p.pid, *(c.pid for c in gone)),
+                tids=(t.tid,),
+                evidence=evidence,
+                fix=END_FIX,
+            )
+        )
+    return out
+
+
+def _held_in_tree(snapshot: Snapshot, p: Process, end: PipeEnd | SocketEnd) -> bool:
+    """Another live process of the tree holds the other end of ``end``."""
+    for q in snapshot.processes:
+        if q.pid == p.pid or q.status == "zombie":
+            continue
+        if isinstance(end, PipeEnd) and any(e.inode == end.inode and e.writes != end.writes for e in q.pipes):
+            return True
+        if isinstance(end, SocketEnd) and any(e.inode == end.peer for e in q.sockets):
+            return True
+    return False
+
+
+FUTEX_FIX = (
+    "A C-level lock (inside a hashlib object, a buffered file, the import system, an extension) taken by a thread of the "
+    "parent when it forked stays taken in the child, where that thread does not exist: fork only from a process with no "
+    "other threads, or use the 'spawn'/'forkserver' start method; os.register_at_fork can quiesce what the code owns."
+)
+
+
+def lone_futex(snapshot: Snapshot) -> list[Diagnosis]:
+    """A process's only thread asleep on a process-private futex (``FUTEX_PRIVATE_FLAG``: only
+    a thread sharing its memory can wake it) without a timeout, with no thread the kernel
+    counts beyond it: whatever lock or condition that futex is -- a C lock inside a stdlib
+    object, an extension's mutex, one no rule names -- nobody can wake it. Typically a lock
+    some thread of the parent held when it forked. A wait a rule above already names
+    (``lone_waits``) is said there. In a CPython 3 main thread with signal handlers a handler
+    could act during a Python-level lock's wait: then said as info."""
+    out = []
+    for p in snapshot.processes:
+        t = _alone(p)
+        if t is None or p.status == "zombie" or t.futex is None or t.futex_shared is not False or t.timed is not False:
+            continue
+        if t.ran or not no_hidden_threads(p) or private_wait(t) is not None:
+            continue
+        where = t.wait.summary if t.wait is not None else "in a C call"
+        handler = signal_handlers(p) if t.tid == p.pid else False
+        why = f"pid {p.pid} has no other thread (the kernel counts {p.num_threads or 1})"
+        evidence = (
+            f"{t.label!r}: {where}",
+            f"the kernel shows it asleep in futex() on 0x{t.futex:x}, process-private (FUTEX_PRIVATE_FLAG: only a thread of "
+            f"pid {p.pid} can wake it), no timeout",
+            why,
+            _no_handler(p, t) if handler is False else "a signal handler could still run (handlers installed, or not read)",
+        )
+        out.append(
+            Diagnosis(
+                kind=Kind.NO_WAKER,
+                certainty=Certainty.FACT if handler is False else Certainty.GUESS,
+                severity=Severity.ERROR if handler is False else Severity.INFO,
+                subject=pids_key((p.pid,)),
+                summary=(
+                    f"Nobody can end this wait: {t.label!r} (pid {p.pid}) sleeps, without a timeout, on a lock or condition "
+                    f"private to its process ({where}), and {why} to release it" + ("." if handler is False else "; only a signal handler could.")
+                ),
+                pids=(p.pid,),
+                tids=(t.tid,),
+                evidence=evidence,
+                fix=FUTEX_FIX,
             )
         )
     return out

@@ -234,7 +234,7 @@ def _blocked(t: Thread, call: Optional[Syscall]) -> Thread:
     if call is None or t.active:
         return t
     name, timed, fd, child = kernel.describe(call.nr, call.args)
-    return replace(t, futex=call.futex_addr, syscall=name, timed=timed, fd=fd, child=child)
+    return replace(t, futex=call.futex_addr, futex_shared=call.shared, syscall=name, timed=timed, fd=fd, child=child)
 
 
 def _locks(image: CoreImage, pid: int, version: tuple[int, int], threads: list[Thread]) -> tuple[tuple[Lock, ...], list[str]]:

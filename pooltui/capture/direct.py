@@ -31,7 +31,6 @@ from pooltui.model import Thread
 SHORT_TIMEOUT = 2.0  # seconds for the __init__.py look-ups of one process's files
 
 
-
 def enabled() -> bool:
     return os.environ.get("POOLTUI_DIRECT", "1") != "0"
 

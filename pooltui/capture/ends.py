@@ -27,9 +27,9 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import kernel, memory, procfs, procs, sockets
-from pooltui.capture.errors import CaptureError, NotPython
+from pooltui.capture.errors import CaptureError, NotPython, ProcessGone
 from pooltui.capture.procfs.formats import Syscall
-from pooltui.model import Process, Snapshot, SocketEnd, Thread
+from pooltui.model import FD_CALLS, Process, Snapshot, SocketEnd, Thread
 
 _MAX_POLLED = 4096  # fds of one select/poll set, at most
 _SELECT = {23: (0, 1, 2), 270: (0, 1, 2)}  # nr -> (nfds, readfds*, writefds*) argument positions
@@ -161,6 +161,105 @@ def program_threads(pid: int) -> tuple[Thread, ...]:
     return tuple(out)
 
 
+_SCAN_LINKS = 100_000  # fd links one scan of the box reads, at most: past that, who holds an end is not known
+_SCAN_HOLDERS = 8  # processes named per end, at most
+
+
+def _lonely(found: dict[int, Process]) -> dict[tuple[int, int], tuple[str, int]]:
+    """(pid, fd) -> (pipe/socket, the inode of its other end) of every end a live thread of
+    the tree is blocked on whose other end its own process holds, and no other process of
+    the tree: if no process outside the tree does either, only its own threads can act on
+    it (and a reader never sees EOF). Only those are worth reading the whole box for (a
+    tenth of a second or more on a busy one); an end whose other end the tree does not hold
+    at all is said in words without it (``analysis.ends.outside``)."""
+    pipes: dict[int, set[tuple[int, bool]]] = {}
+    socks: dict[int, set[int]] = {}
+    for p in found.values():
+        for e in p.pipes:
+            pipes.setdefault(e.inode, set()).add((p.pid, e.writes))
+        for s in p.sockets:
+            socks.setdefault(s.inode, set()).add(p.pid)
+    out: dict[tuple[int, int], tuple[str, int]] = {}
+    for p in found.values():
+        for t in p.threads:
+            if t.ghost or t.fd is None or t.syscall not in FD_CALLS:
+                continue
+            pipe = next((e for e in p.pipes if e.fd == t.fd), None)
+            sock = next((e for e in p.sockets if e.fd == t.fd), None)
+            if pipe is not None and {pid for pid, writes in pipes[pipe.inode] if writes != pipe.writes} == {p.pid}:
+                out[(p.pid, t.fd)] = ("pipe", pipe.inode)
+            elif sock is not None and sock.peer is not None and socks.get(sock.peer, set()) == {p.pid}:
+                out[(p.pid, t.fd)] = ("socket", sock.peer)
+    return out
+
+
+def holders_elsewhere(wanted: dict[int, Optional[bool]], tree: set[int]) -> Optional[dict[int, tuple[int, ...]]]:
+    """inode -> the processes outside ``tree`` holding it (a pipe's: the write end when
+    ``wanted[inode]`` is True, the read end when False), read from every process's fd links
+    on the box; None when some process's fds could not be read or the scan passed
+    ``_SCAN_LINKS`` links: then who holds them is not known. Only links are read (never a
+    path a target names), and only a matching pipe's flags."""
+    out: dict[int, list[int]] = {inode: [] for inode in wanted}
+    links = 0
+    try:
+        pids = procfs.pids()
+    except CaptureError:
+        return None
+    for name in pids:
+        pid = int(name)
+        if pid in tree:
+            continue
+        try:
+            fds = procfs.fds(pid)
+        except ProcessGone:
+            continue
+        except CaptureError:
+            return None  # not readable (another pid namespace, no right): it could hold one
+        for fd in fds:
+            links += 1
+            if links > _SCAN_LINKS:
+                return None
+            try:
+                target = procfs.fd_target(pid, fd)
+            except CaptureError:
+                continue  # closed since listed
+            inode = procfs.formats.fd_inode(target, "pipe") or procfs.formats.fd_inode(target, "socket")
+            if inode is None or inode not in out or pid in out[inode]:
+                continue
+            writes = wanted[inode]
+            if writes is not None and target.startswith("pipe:"):
+                try:
+                    if (procfs.fdinfo(pid, fd).flags & 0o3 == os.O_WRONLY) != writes:
+                        continue
+                except CaptureError:
+                    continue
+            out[inode].append(pid)
+    return {inode: tuple(pids[:_SCAN_HOLDERS]) for inode, pids in out.items()}
+
+
+def _elsewhere(found: dict[int, Process]) -> dict[int, Process]:
+    """``found`` with ``elsewhere`` set on every end a thread is blocked on whose other end no
+    other process of the tree holds: who on the box does (a pipe's writer that left the tree,
+    a server outside it), or nobody."""
+    lonely = _lonely(found)
+    if not lonely:
+        return found
+    pipes = {(pid, e.fd): e for pid, p in found.items() for e in p.pipes}
+    wanted: dict[int, Optional[bool]] = {}
+    for key, (_, inode) in lonely.items():
+        wanted[inode] = not pipes[key].writes if key in pipes else None  # a pipe's other end; a socket's peer
+    held = holders_elsewhere(wanted, set(found))
+    if held is None:
+        return found
+    out = dict(found)
+    for (pid, fd), (_, inode) in lonely.items():
+        p = out[pid]
+        pipes_now = tuple(replace(e, elsewhere=held[inode]) if e.fd == fd else e for e in p.pipes)
+        socks_now = tuple(replace(e, elsewhere=held[inode]) if e.fd == fd else e for e in p.sockets)
+        out[pid] = replace(p, pipes=pipes_now, sockets=socks_now)
+    return out
+
+
 def with_ends(raw: Snapshot) -> Snapshot:
     """Every process of ``raw`` with its pipe and socket ends, and its pollers' fd sets; a
     program with no Python stack with its threads as the kernel shows them (``program_threads``)."""
@@ -177,6 +276,7 @@ def with_ends(raw: Snapshot) -> Snapshot:
         polls = _polls(p)
         threads = tuple(replace(t, polls=polls[t.tid]) if polls.get(t.tid) is not None else t for t in p.threads)
         found[p.pid] = replace(p, pipes=kernel.pipe_ends(p.pid), sockets=socket_ends(p.pid, peers, remotes), threads=threads)
+    found = _elsewhere(found)
     return raw.with_(processes=tuple(found.get(p.pid, p) for p in raw.processes))
 
 

@@ -51,6 +51,26 @@ def _pattern(name: str) -> Optional[str]:
     return out
 
 
+def _in_nested_def(lines: Sequence[str], j: int, current: int) -> bool:
+    """Line ``j`` is in the body of a ``def``/``class`` nested in the frame's code (above its
+    current line, indented deeper than it): defined there, not run there (a module's
+    ``sem.acquire()`` inside an earlier ``def leaker():`` is not the module frame's)."""
+    indent = _indent(lines[j])
+    if indent <= current:
+        return False
+    for k in range(j - 1, -1, -1):
+        text = lines[k]
+        stripped = text.strip()
+        if not stripped or stripped.startswith("#") or _indent(text) >= indent:
+            continue
+        indent = _indent(text)
+        if indent < current:
+            return False  # the frame's own enclosing block: the line is its code
+        if stripped.startswith(("def ", "async def ", "class ")):
+            return True
+    return False
+
+
 def _evidence(lines: Sequence[str], frame: Frame, name: str) -> Optional[str]:
     """Why ``frame`` (at its current line) may hold the lock called ``name`` (its last
     component as code spells it: ``lock``, ``LOCKS['db']``), or None."""
@@ -71,7 +91,7 @@ def _evidence(lines: Sequence[str], frame: Frame, name: str) -> Optional[str]:
             continue
         if release.search(text):
             return None  # released again before the current line
-        if acquire.match(text):
+        if acquire.match(text) and not _in_nested_def(lines, j, current):
             return f"past {name}.acquire() at {where}:{j + 1}"
         if _indent(text) < current:
             if with_.match(text):

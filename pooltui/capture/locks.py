@@ -97,8 +97,9 @@ def with_futex(proc: Process, syscalls: Optional[dict[int, memory.Syscall]] = No
         call = syscalls.get(t.tid)
         blocked = call is not None and not t.active and not t.ghost
         futex = call.futex_addr if blocked else None  # type: ignore[union-attr]
+        shared = call.shared if blocked else None  # type: ignore[union-attr]
         name, timed, fd, child = kernel.describe(call.nr, call.args) if blocked else (None, None, None, None)  # type: ignore[union-attr]
-        new = replace(t, futex=futex, syscall=name, timed=timed, fd=fd, child=child)
+        new = replace(t, futex=futex, futex_shared=shared, syscall=name, timed=timed, fd=fd, child=child)
         threads.append(new if new != t else t)
     return replace(proc, threads=tuple(threads))
 

@@ -24,7 +24,6 @@ from pooltui.model import CaptureOptions, Process, Progress, Snapshot, Thread
 __all__ = ["CaptureOptions", "Progress", "capture_tree", "default_concurrency", "dump_options", "tool_versions"]
 
 
-
 def default_concurrency() -> int:
     """Dumps in flight at once: twice the CPUs, at least 2, at most 8.
 

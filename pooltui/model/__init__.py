@@ -28,9 +28,11 @@ from pooltui.model.codec import (
 )
 from pooltui.model.source import DEFAULT_TIMEOUT, CaptureOptions, CoreOpener, Failure, Progress, Source
 from pooltui.model.tree import (
+    FD_CALLS,
     HOW_INFERRED,
     HOW_OWNER,
     HOW_WITH,
+    WRITE_CALLS,
     Event,
     EventKind,
     Exit,
@@ -64,6 +66,7 @@ from pooltui.model.verdicts import (
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "FD_CALLS",
     "HOW_INFERRED",
     "HOW_OWNER",
     "HOW_WITH",
@@ -72,6 +75,7 @@ __all__ = [
     "MAX_REPORT_BYTES",
     "SCHEMA",
     "SEVERITY",
+    "WRITE_CALLS",
     "CaptureOptions",
     "Certainty",
     "CoreOpener",

@@ -125,6 +125,9 @@ class Thread:
     frames: tuple[Frame, ...] = ()
     wait: Optional[Wait] = None
     futex: Optional[int] = None  # address the thread sleeps on (/proc/PID/task/TID/syscall), when blocked in futex
+    # that futex is process-shared (no FUTEX_PRIVATE_FLAG: a multiprocessing semaphore in shared
+    # memory, which another process may post); False: private, only a thread of its own process can wake it
+    futex_shared: Optional[bool] = None
     cpu_time: Optional[float] = None  # user+system seconds of this thread (/proc), for stuck/busy judgements
     ghost: bool = False  # a thread state with no OS thread: copied from the parent at fork() (2.7 keeps them)
     switches: Optional[int] = None  # voluntary + involuntary context switches (/proc): unchanged = not scheduled
@@ -152,6 +155,11 @@ class ProcError:
     detail: str = ""
 
 
+# the system calls that block reading or writing one pipe or socket (``Thread.fd``)
+FD_CALLS = ("read", "write", "readv", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg")
+WRITE_CALLS = ("write", "writev", "sendto", "sendmsg")
+
+
 @dataclass(frozen=True)
 class PipeEnd:
     """One pipe file descriptor of a process: ``pipe:[inode]`` and which end (fdinfo flags)."""
@@ -159,6 +167,10 @@ class PipeEnd:
     fd: int
     inode: int
     writes: bool  # the write end (O_WRONLY), else the read end
+    # the processes outside the tree that hold the other end (a scan of the whole box, done only
+    # when a thread is blocked on this end whose other end its own process holds and no other
+    # process of the tree does); None: not scanned, or the scan could not read every process
+    elsewhere: Optional[tuple[int, ...]] = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +182,7 @@ class SocketEnd:
     inode: int
     peer: Optional[int] = None  # None: not connected, or the peer is not known
     remote: Optional[str] = None  # a TCP connection's other address ("10.1.2.3:5432", "[::1]:80"); None: not TCP
+    elsewhere: Optional[tuple[int, ...]] = None  # as PipeEnd.elsewhere: who outside the tree holds the peer
 
 
 @dataclass(frozen=True)

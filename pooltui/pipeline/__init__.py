@@ -69,6 +69,10 @@ class Collector(Protocol):
         """``raw`` itself when none of ``nodes`` moved a moment later (or within ``watch``
         seconds), else with those unblocked."""
 
+    async def more_exits(self, raw: Snapshot, parents: tuple[int, ...]) -> Snapshot:
+        """``raw`` with the exits of ``parents``' children the kernel reports a moment longer
+        (until a second one, or ``DEATHS_WATCH`` seconds)."""
+
     async def look_closer(
         self, raw: Snapshot, closer: tuple[int, ...], maxtasks: tuple[int, ...], options: CaptureOptions, *, last: bool
     ) -> Snapshot:
@@ -106,6 +110,8 @@ async def fulfil(collector: Collector, raw: Snapshot, wanted: plan.Plan, options
         raw = await _manager_confirmed(collector, raw, wanted.manager_locks)
     if wanted.knot:
         raw = await collector.moved(raw, wanted.knot, wanted.watch)
+    if wanted.deaths:
+        raw = await collector.more_exits(raw, wanted.deaths)
     if wanted.closer or wanted.maxtasks or wanted.look:
         raw = await collector.look_closer(raw, wanted.closer, wanted.maxtasks, options, last=wanted.look)
     return raw
@@ -148,12 +154,12 @@ async def read_facts(collector: Collector, raw: Snapshot, prepared: Snapshot, op
 
 
 def _with_facts(prepared: Snapshot, basis: Snapshot, raw: Snapshot, previous: Optional[Snapshot]) -> Snapshot:
-    """``prepared`` (``basis`` prepared) with the facts since read into ``raw``: lock facts are
-    added as they are (roles and waits look at none); ends, joins and closer looks change
-    processes, which are then prepared again."""
+    """``prepared`` (``basis`` prepared) with the facts since read into ``raw``: lock facts and
+    exits are added as they are (roles and waits look at none); ends, joins and closer looks
+    change processes, which are then prepared again."""
     if raw.processes is not basis.processes:
         return prepare(raw, previous)
-    return prepared.with_(locks=raw.locks, notes=raw.notes)
+    return prepared.with_(locks=raw.locks, notes=raw.notes, exits=raw.exits)
 
 
 async def refresh(

@@ -16,6 +16,7 @@ analysis), so a hung tree's stuck processes are analysed once per refresh.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Collection
 from dataclasses import replace
 from typing import Optional
@@ -25,9 +26,10 @@ from pooltui.analysis.plan import Threads
 from pooltui.capture import ends, exits, joins, procs, state, workers
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
-from pooltui.model import Lock, Process, Snapshot
+from pooltui.model import Exit, Lock, Process, Snapshot
 from pooltui.pipeline import Collected
 
+DEATHS_WATCH = 1.0  # seconds a suspected crash loop's next death is waited for (more_exits)
 LOOK_CLOSER = 4  # processes dumped again with locals per refresh, at most (look_closer)
 
 Key = tuple[int, float]  # (pid, create_time)
@@ -165,6 +167,22 @@ class LiveCollector:
 
     async def woken(self, raw: Snapshot, nodes: Collection[Node]) -> set[Node]:
         return await asyncio.to_thread(ends.moved, raw, nodes)
+
+    async def more_exits(self, raw: Snapshot, parents: tuple[int, ...]) -> Snapshot:
+        if not self._exits.working:
+            return raw
+        pids = {p.pid for p in raw.processes}
+
+        def failed(found: tuple[Exit, ...]) -> int:
+            return sum(1 for e in found if e.ppid in parents and e.status != 0)
+
+        seen, deadline = failed(raw.exits), time.monotonic() + DEATHS_WATCH
+        found = raw.exits
+        while time.monotonic() < deadline and failed(found) <= seen:
+            await asyncio.sleep(0.05)
+            known = {e.pid for e in raw.exits}  # those of before this capture too (_with_exits)
+            found = raw.exits + tuple(e for e in self._exits.since(raw.created, pids) if e.pid not in known)
+        return raw.with_(exits=found) if found != raw.exits else raw
 
     async def moved(self, raw: Snapshot, nodes: Collection[Node], watch: float = 0.0) -> Snapshot:
         return await asyncio.to_thread(ends.confirm, raw, nodes, watch)

@@ -29,3 +29,28 @@ def test_a_wait_on_a_server_outside_the_tree_is_said_with_its_address(peer, pyth
         assert f"waits to read from {truth['address']} (fd {t.fd}), a process on this host outside this tree" in said, said
     else:
         assert f"waits to read from a socket (fd {t.fd}) whose other end is held outside this tree" in said, said
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("shape", ["pipe", "socketpair", "mp_pipe"])
+@pytest.mark.parametrize("healthy", [False, True], ids=["hung", "healthy"])
+def test_a_reader_that_holds_the_write_end_itself_waits_for_nobody(healthy, shape, python, start_demo):
+    """A process whose only thread reads a pipe (socketpair, multiprocessing Pipe) whose other
+    end only it holds -- it never closed its copy after fork(), the writer exited -- waits
+    forever: not even EOF comes. The twin with a writer thread of its own draws nothing."""
+    from pooltui.model import Certainty, Kind, Severity
+
+    demo = start_demo("own_end", python, "--shape", shape, *(["--healthy"] if healthy else []))
+    reader = demo.truth["reader_pid"]
+    s = capture(demo.pid)
+    loud = [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO]
+    if healthy:
+        assert loud == []
+        return
+    assert len(loud) == 1, loud
+    d = next(d for d in s.diagnoses if d.kind is Kind.NO_WAKER)
+    assert d.severity is Severity.ERROR and d.certainty is Certainty.FACT and d.pids[0] == reader and d.tids == (reader,), d
+    t = s.process(reader).thread(reader)
+    assert f"waits to read from {'socket' if shape == 'socketpair' else 'pipe'}:[" in d.summary and f"(fd {t.fd})" in d.summary, d.summary
+    assert f"only pid {reader} itself holds" in d.summary and "no other process on this box does" in d.summary, d.summary
+    assert "only this process holds" in t.wait.summary, t.wait.summary

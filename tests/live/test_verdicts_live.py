@@ -209,14 +209,16 @@ def test_a_threading_lock_held_across_await_of_executor_work_that_needs_it_is_a_
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
-def test_a_queue_get_whose_producer_was_killed_is_probably_hung(python, start_demo):
+def test_a_queue_get_whose_producer_was_killed_waits_for_nobody(python, start_demo):
     """A single-threaded collector blocked in Queue.get() after its producer was SIGKILLed:
-    no other process holds the pipe's write end. Before, this read "No problems found"."""
+    no other process holds the pipe's write end -- of the tree, nor of the box (every
+    process's fds read): nobody can end the wait, a fact. Before, this read "No problems
+    found", then "Probably" (the box was not read)."""
     demo = start_demo("dead_producer", python)
     rc, found = snapshot(demo.pid)
-    d = one(found, "deadlock_cycle")
+    d = one(found, "no_waker")
     collector, producer = demo.truth["collector_pid"], demo.truth["producer_pid"]
-    assert rc == 0 and d["severity"] == "warning" and d["certainty"] == "guess", d
+    assert rc == 1 and d["severity"] == "error" and d["certainty"] == "fact", d
     assert d["pids"] == [collector, producer] and d["tids"] == [collector], d
     text = " ".join(d["evidence"])
     assert f"pid {collector} itself" in text and f"child pid {producer} killed by SIGKILL" in text, text

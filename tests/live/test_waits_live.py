@@ -59,7 +59,7 @@ def test_live_threads_on_a_cpu_are_never_fork_ghosts(python):
         target.wait()
 
 
-SHAPES = ["event", "queue", "condition", "future"]
+SHAPES = ["event", "queue", "condition", "semaphore", "future"]
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
@@ -81,6 +81,7 @@ def test_a_forked_child_waiting_on_its_parents_notifier_has_no_waker(shape, pyth
         "event": "of a threading.Event",
         "queue": "of a queue.Queue",
         "condition": "of a threading.Condition",
+        "semaphore": "acquire() of a threading.Semaphore",
         "future": "of a concurrent.futures Future",
     }[shape]
     assert what in d.summary and "no other live thread" in d.summary, d.summary
@@ -99,3 +100,26 @@ def test_the_healthy_twin_of_a_lonely_wait_draws_nothing(shape, python, start_de
     for _ in range(3):
         s = capture(demo.pid)
         assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.13")))
+@pytest.mark.parametrize("healthy", [False, True], ids=["hung", "healthy"])
+def test_a_lone_thread_asleep_on_a_private_futex_waits_for_nobody(healthy, python, start_demo):
+    """A forked child's only thread asleep on a C lock inside a hashlib object, taken by a
+    parent thread when the child was forked: no rule names that lock, but a process-private
+    futex with no timeout and no other thread is a wait nobody can end (a fact). The twin
+    with its own hash object draws nothing."""
+    from pooltui.model import Certainty, Severity
+
+    demo = start_demo("c_lock_fork", python, *(["--healthy"] if healthy else []))
+    child = demo.truth["child_pid"]
+    s = capture(demo.pid)
+    loud = [d for d in s.diagnoses if d.severity is not Severity.INFO]
+    if healthy:
+        assert [(d.kind.value, d.summary) for d in loud] == []
+        return
+    [d] = loud
+    assert d.kind.value == "no_waker" and d.severity is Severity.ERROR and d.certainty is Certainty.FACT and d.pids == (child,), d
+    assert "CHECKSUM.update(" in d.summary and "private to its process" in d.summary, d.summary
+    t = s.process(child).thread(child)
+    assert t.syscall == "futex" and t.futex_shared is False and t.timed is False, t

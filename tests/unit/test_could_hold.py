@@ -69,3 +69,20 @@ def test_a_subscripted_name_must_match_its_key():
     assert _evidence(SOURCE, at(30), "LOCKS['cache']") == "past LOCKS['cache'].acquire() at mod.py:29"
     assert _evidence(SOURCE, at(30), "LOCKS['db']") == 'inside `with LOCKS["db"]:` at mod.py:28'
     assert _evidence(SOURCE, at(30), "LOCKS['other']") is None
+
+
+MODULE = """\
+import threading
+sem = threading.Semaphore(1)
+def leaker():
+    sem.acquire()        # run by a thread that exited, not by the module's frame
+t = threading.Thread(target=leaker)
+if ready:
+    sem.acquire()        # line 7: run by the module's frame
+wait()                   # line 8
+""".splitlines()
+
+
+def test_an_acquire_in_a_nested_def_is_not_the_frame_s_own():
+    assert _evidence([*MODULE[:6], "wait()"], at(7), "sem") is None  # only the def's acquire above
+    assert _evidence(MODULE, at(8), "sem") == "past sem.acquire() at mod.py:7"  # a block's acquire was run

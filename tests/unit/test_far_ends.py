@@ -79,3 +79,64 @@ def test_a_knot_whose_end_is_held_beside_a_sleeper_is_watched_before_it_stands()
         assert ("not 'rpc-server': asleep" in said) is with_sleeper, said
         assert plan._watch(snapshot, frozenset(stuck)) == (plan.WATCH if with_sleeper else 0.0)
     assert [t.name for t in ends.sleepers(_socket_cycle(True).processes[0])] == ["rpc-server"]
+
+
+def _own_end(elsewhere, *, others=(), more_threads=(), writer_fd=True, kind=WaitKind.SELECT):
+    """A process whose only thread reads fd 3 of a pipe whose write end (fd 4) it holds itself."""
+    wait = Wait(kind, "waits on I/O in `os.read(r, 4096)` in collect, app.py:9")
+    t = Thread(tid=11, ident=1, name="MainThread", frames=(Frame("collect", "app.py", 9),), wait=wait, syscall="read", fd=3, timed=False)
+    pipes = (PipeEnd(fd=3, inode=77, writes=False, elsewhere=elsewhere), *((PipeEnd(fd=4, inode=77, writes=True),) if writer_fd else ()))
+    p = Process(pid=11, ppid=1, create_time=0.0, threads=(t, *more_threads), pipes=pipes, caught_signals=0)
+    return Snapshot(created=0.0, host="h", root_pid=11, processes=(p, *others))
+
+
+def test_a_reader_holding_its_own_write_end_with_nobody_else_on_the_box_waits_for_nobody():
+    from pooltui.analysis import wakers
+    from pooltui.model import Certainty, Kind, Severity
+
+    [d] = wakers.unanswered_ends(_own_end(()))
+    assert (d.kind, d.certainty, d.severity) == (Kind.NO_WAKER, Certainty.FACT, Severity.ERROR), d
+    assert "whose write end only pid 11 itself holds (fd 4; no other process on this box does, so not even EOF comes)" in d.summary, d.summary
+    said = ends.outside(_own_end(())).processes[0].threads[0].wait.summary
+    assert said.endswith("whose write end only this process holds (fd 4): no other process on this box does"), said
+
+
+def test_who_else_holds_the_write_end_decides_whether_anyone_can():
+    from pooltui.analysis import wakers
+    from pooltui.model import Certainty, Kind
+
+    # the box could not be read: a guess for a multiprocessing read (Queue.get(), recv()), else nothing
+    [guess] = wakers.unanswered_ends(_own_end(None, kind=WaitKind.QUEUE_GET))
+    assert (guess.kind, guess.certainty) == (Kind.DEADLOCK, Certainty.GUESS), guess
+    assert wakers.unanswered_ends(_own_end(None)) == []
+    assert wakers.unanswered_ends(_own_end((90,))) == []  # a process outside the tree holds it
+    said = ends.outside(_own_end((90,))).processes[0].threads[0].wait.summary
+    assert "whose write end is held outside this tree by pid 90" in said, said
+    child = Process(pid=12, ppid=11, create_time=0.0, pipes=(PipeEnd(fd=4, inode=77, writes=True),))
+    assert wakers.unanswered_ends(_own_end((), others=(child,))) == []  # the tree's graph follows it
+    assert wakers.unanswered_ends(_own_end((), writer_fd=False)) == []  # nobody holds it: the read returns EOF
+    nap = Wait(WaitKind.SLEEP, "sleeps in `time.sleep(1)` in tick, app.py:20")
+    writer = Thread(tid=13, ident=3, name="writer", frames=(Frame("tick", "app.py", 20),), wait=nap, timed=True)
+    assert wakers.unanswered_ends(_own_end((), more_threads=(writer,))) == []  # a thread of its own could write
+
+
+def test_the_box_scan_finds_who_holds_an_end_outside_the_tree():
+    import os
+
+    from pooltui.capture import ends as capture_ends
+
+    r, w = os.pipe()
+    try:
+        inode = os.fstat(r).st_ino
+        assert capture_ends.holders_elsewhere({inode: True}, set()) == {inode: (os.getpid(),)}
+        assert capture_ends.holders_elsewhere({inode: True}, {os.getpid()}) == {inode: ()}  # the tree is not "elsewhere"
+        os.close(w)
+        assert capture_ends.holders_elsewhere({inode: True}, set()) == {inode: ()}  # a read end is not a write end
+        assert capture_ends.holders_elsewhere({inode: False}, set()) == {inode: (os.getpid(),)}
+    finally:
+        os.close(r)
+        if w is not None:
+            try:
+                os.close(w)
+            except OSError:
+                pass

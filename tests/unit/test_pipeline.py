@@ -57,6 +57,10 @@ class FakeCollector:
         self.log.append("moved")
         return raw  # nothing moved: the recorded verdicts stand
 
+    async def more_exits(self, raw: Snapshot, parents: tuple[int, ...]) -> Snapshot:
+        self.log.append("more_exits")
+        return raw
+
     async def look_closer(
         self, raw: Snapshot, closer: tuple[int, ...], maxtasks: tuple[int, ...], options: CaptureOptions, *, last: bool
     ) -> Snapshot:

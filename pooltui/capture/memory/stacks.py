@@ -79,6 +79,7 @@ class StackLayout:
 
 FRAME_OWNED_BY_CSTACK = 3  # 3.12+: an entry shim on the C stack, no Python code of its own
 
+
 class _FrameFields(TypedDict):
     """The ``StackLayout`` fields every PyFrameObject version (<= 3.10) shares."""
 
@@ -357,4 +358,3 @@ class StackMemory(ObjectMemory):
                 hints.put(name, key)
                 return value
         return None
-

@@ -25,6 +25,7 @@ MAX_PHDRS = 64
 MAX_DYNAMIC = 512  # .dynamic entries read before giving up
 MAX_CHAIN = 4096  # symbols of one hash chain compared before giving up
 
+
 def _gnu_hash(name: bytes) -> int:
     h = 5381
     for c in name:

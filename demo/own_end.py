@@ -1,0 +1,102 @@
+"""own_end -- a process waits to read a pipe (or a socket) whose other end only it holds: it
+never closed its own copy of the write end after fork(), so EOF never comes, and the writer is
+gone.
+
+Real-world incident: a job forks a helper that writes its result into a pipe and exits; the
+job reads until EOF -- but never closed its copy of the write end after fork(), so its read
+never sees EOF and never returns. The same with a socketpair() whose other half the reader
+keeps, or a multiprocessing.Pipe() whose sending Connection it never closed.
+
+--shape pipe (default) | socketpair | mp_pipe: the end the reader waits on.
+--healthy: the twin that must draw no verdict: the reader has a writer thread of its own,
+  asleep between two writes.
+
+The reader is a child of the demo (forked: one thread); its helper, a grandchild, writes one
+result and exits (reaped).
+
+What pooltui should show:
+* the reader's only thread blocked in read()/recv() on the end, its wait saying that only
+  this process holds the other end;
+* Diagnosis no_waker (error, fact): nobody can end this wait -- only the reader itself holds
+  the write end (no other process on this box does), and it has no other thread;
+* --healthy: no warning, no error.
+
+Truth: shape, healthy, reader_pid.
+"""
+from __future__ import print_function
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import _common
+
+
+def _ends(shape):
+    """(read once, write) of a fresh pipe, socketpair or multiprocessing Pipe."""
+    if shape == "socketpair":
+        a, b = socket.socketpair()
+        return (lambda: a.recv(4096)), b.sendall
+    if shape == "mp_pipe":
+        import multiprocessing
+        receiver, sender = multiprocessing.Pipe(duplex=False)
+        return receiver.recv_bytes, sender.send_bytes
+    r, w = os.pipe()
+    return (lambda: os.read(r, 4096)), (lambda data: os.write(w, data))
+
+
+def _writer(write):
+    while True:
+        time.sleep(0.2)
+        write(b"tick\n")
+
+
+def reader(shape, healthy, report_w):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    read, write = _ends(shape)
+    helper = os.fork()
+    if helper == 0:
+        write(b"result\n")  # the helper's one result; its exit closes only its own copies
+        os._exit(0)
+    os.waitpid(helper, 0)
+    got = [read()]
+    if healthy:
+        t = threading.Thread(target=_writer, args=(write,), name="writer")
+        t.daemon = True
+        t.start()
+    os.write(report_w, ("%d\n" % os.getpid()).encode())
+    while True:  # until EOF: never, while this process holds the write end itself
+        chunk = read()
+        if not chunk:
+            return got
+        got.append(chunk)
+
+
+def main(demo, shape, healthy):
+    ctx = _common.get_context("fork")
+    r, w = os.pipe()
+    proc = ctx.Process(target=reader, args=(shape, healthy, w), name="reader")
+    proc.start()
+
+    def verify():
+        pid = int(_common.read_line(r, "the reader exited before it read its result"))
+        if healthy:
+            _common.wait_until(lambda: _common.read_syscall(pid, pid) is not None, "the reader to read")
+        else:
+            _common.wait_blocked(pid, pid, syscalls=("read", "recvfrom", "recvmsg"), what="the reader, waiting for EOF")
+        demo.ready({"shape": shape, "healthy": healthy, "reader_pid": pid})
+
+    demo.setup_thread(verify)
+    proc.join()
+
+
+if __name__ == "__main__":
+    def extra(parser):
+        parser.add_argument("--shape", choices=("pipe", "socketpair", "mp_pipe"), default="pipe")
+        parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
+
+    args = _common.parse_args("own_end", __doc__, extra=extra)
+    demo = _common.Demo("own_end", args)
+    demo.run(main, demo, args.shape, args.healthy)

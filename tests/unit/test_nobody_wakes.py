@@ -1,0 +1,78 @@
+"""Waits nobody can end, from kernel facts rather than a rule per primitive
+(analysis.wakers): a lone thread asleep on a process-private futex with no timeout
+(``lone_futex``), and a Semaphore's acquire as a process-private wait (``private_wait``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pooltui.analysis import wakers
+from pooltui.model import Certainty, Frame, Kind, Process, Severity, Snapshot, Thread, Wait, WaitKind
+
+C_CALL = Wait(WaitKind.UNKNOWN, 'blocked in a C call in `CHECKSUM.update(b"y")` in child, app.py:9')
+
+
+def _lone(thread: Thread, **process) -> Snapshot:
+    p = Process(pid=40, ppid=1, create_time=0.0, threads=(thread,), **{"num_threads": 1, "caught_signals": 0, **process})
+    return Snapshot(created=0.0, host="h", root_pid=40, processes=(p,))
+
+
+def _asleep(**fields) -> Thread:
+    base = dict(
+        tid=40,
+        ident=1,
+        name="MainThread",
+        frames=(Frame("child", "app.py", 9),),
+        wait=C_CALL,
+        syscall="futex",
+        futex=0x7F00,
+        futex_shared=False,
+        timed=False,
+    )
+    return Thread(**{**base, **fields})
+
+
+def test_a_lone_thread_on_a_private_futex_with_no_timeout_waits_for_nobody():
+    [d] = wakers.lone_futex(_lone(_asleep()))
+    assert (d.kind, d.severity, d.certainty, d.pids, d.tids) == (Kind.NO_WAKER, Severity.ERROR, Certainty.FACT, (40,), (40,)), d
+    assert "CHECKSUM.update(" in d.summary and "pid 40 has no other thread" in d.summary, d.summary
+    assert any("process-private (FUTEX_PRIVATE_FLAG" in e for e in d.evidence), d.evidence
+
+
+def test_a_futex_another_process_or_thread_could_wake_draws_nothing():
+    assert wakers.lone_futex(_lone(_asleep(futex_shared=True))) == []  # a multiprocessing semaphore: another process posts it
+    assert wakers.lone_futex(_lone(_asleep(futex_shared=None))) == []  # not known
+    assert wakers.lone_futex(_lone(_asleep(timed=True))) == []  # it wakes by itself
+    assert wakers.lone_futex(_lone(_asleep(ran=True))) == []  # seen to run between two reads
+    assert wakers.lone_futex(_lone(_asleep(), num_threads=2)) == []  # a C thread the stacks do not show could
+    other = Thread(tid=41, ident=2, name="helper", wait=Wait(WaitKind.SLEEP, "sleeps"), timed=True)
+    snap = _lone(_asleep())
+    two = snap.with_(processes=(replace(snap.processes[0], threads=(*snap.processes[0].threads, other), num_threads=2),))
+    assert wakers.lone_futex(two) == []  # another live thread could release it
+
+
+def test_a_signal_handler_in_the_main_thread_makes_it_info():
+    [d] = wakers.lone_futex(_lone(_asleep(), caught_signals=1 << 14, python="3.11.7"))  # SIGTERM handled
+    assert (d.severity, d.certainty) == (Severity.INFO, Certainty.GUESS), d
+
+
+def _semaphore_wait(*frames: Frame) -> Thread:
+    return Thread(tid=50, ident=5, frames=frames, wait=Wait(WaitKind.LOCK, "waits on sem"), timed=False, futex=0x10, futex_shared=False)
+
+
+def test_a_semaphore_acquire_is_a_process_private_wait():
+    qualified = _semaphore_wait(
+        Frame("Condition.wait", "/usr/lib/python3.11/threading.py", 320),
+        Frame("Semaphore.acquire", "/usr/lib/python3.11/threading.py", 475),
+        Frame("run", "/app/x.py", 3),
+    )
+    plain = _semaphore_wait(
+        Frame("wait", "/usr/lib/python2.7/threading.py", 340), Frame("acquire", "/usr/lib/python2.7/threading.py", 407), Frame("run", "/app/x.py", 3)
+    )
+    for t in (qualified, plain):
+        assert wakers.private_wait(t) == "acquire() of a threading.Semaphore", t.frames
+    rlock27 = _semaphore_wait(Frame("acquire", "/usr/lib/python2.7/threading.py", 174), Frame("run", "/app/x.py", 3))
+    assert wakers.private_wait(rlock27) is None  # 2.7's Python RLock blocks in its C lock: the lock rules' case
+    [d] = wakers.lone_waits(_lone(replace(plain, tid=40)))
+    assert d.kind is Kind.NO_WAKER and "acquire() of a threading.Semaphore" in d.summary, d.summary
+    assert wakers.lone_futex(_lone(replace(plain, tid=40))) == []  # said once, by lone_waits
