@@ -49,7 +49,7 @@ class LiveCollector:
     """Reads the tree under ``root_pid``; owns what it read last (the raw capture, the walk's
     view right before each dump, the looks closer) and the exit watcher."""
 
-    def __init__(self, root_pid: int) -> None:
+    def __init__(self, root_pid: int, *, long_lived: bool = True) -> None:
         self.root_pid = root_pid
         self._raw: Optional[Snapshot] = None  # the last raw capture (with its facts), whose stacks may be reused
         self._raw_stacks: tuple[bool, ...] = ()  # CaptureOptions.stacks it was taken with
@@ -59,7 +59,9 @@ class LiveCollector:
         self._looked_now: dict[Key, Process] = {}  # the same, looked at during this refresh
         self._dumps_left = LOOK_CLOSER  # closer looks this refresh may still dump
         self._as_captured: dict[int, Process] = {}  # this refresh's processes given a past look, as captured
-        self._exits = exits.watcher()  # how processes that vanished between two captures ended
+        # how processes that vanished between two captures ended; a command that ends after a
+        # few captures reads the kernel's queue of exits at each one, with no thread (exits.watcher)
+        self._exits = exits.watcher(background=long_lived)
         self.state = state.CaptureState()  # what the capture keeps between refreshes (active while a refresh runs)
 
     async def collect(self, options: CaptureOptions, pids: Optional[Collection[int]], progress: Optional[Progress]) -> Collected:
