@@ -16,9 +16,9 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from pooltui.capture import kernel, procs
+from pooltui.capture import kernel, procs, worker
 from pooltui.capture.errors import (
     CaptureError,
     DumpTimeout,
@@ -31,6 +31,9 @@ from pooltui.capture.errors import (
 from pooltui.capture.pyspyjson import parse_dump
 from pooltui.model import DEFAULT_TIMEOUT as MODEL_TIMEOUT
 from pooltui.model import Thread
+
+if TYPE_CHECKING:
+    from pooltui.capture.direct import Attempt
 
 DEFAULT_TIMEOUT = MODEL_TIMEOUT  # the one default, where CaptureOptions is (pooltui.model.source)
 
@@ -296,6 +299,7 @@ async def dump_consistent(
     pyspy: Optional[str] = None,
     sched: Optional[dict[int, procs.Sched]] = None,
     python: Optional[str] = None,
+    found: Optional[Attempt] = None,
 ) -> list[Thread]:
     """``dump``, pausing the process only when that is needed for a consistent read.
 
@@ -315,28 +319,31 @@ async def dump_consistent(
     First, where ``capture.direct`` knows the interpreter (``python``: its X.Y), a process
     with no thread running is read without py-spy at all, kept if no thread was scheduled
     during the read; tried up to DIRECT_TRIES times, whatever the walk saw (a direct read
-    costs ~1 ms, a wasted one little). The rules above apply once it did not work.
+    costs ~1 ms, a wasted one little), on the capture's worker thread with the /proc reads
+    around it (``direct.attempt``; ``found``: that attempt, made already by the caller).
+    The rules above apply once it did not work.
     """
     if not options.nonblocking and not options.native:
-        now = procs.read_sched(pid)
-        ran = sched is not None and procs.ran_since(sched, now)
         from pooltui.capture import direct  # it reads with py-spy to check itself: imported here, not in a cycle
 
         if direct.usable(python, options):
             # cheap enough to try even on a process that ran since the walk (a bursty worker
             # asleep ~95% of the time), and again if a thread woke during the read
-            for _ in range(DIRECT_TRIES):
-                if procs.any_running(now):
-                    break
-                read = await direct.read(pid, python, now, options, pyspy or find_pyspy())
-                if read is None:
-                    break
-                if read is not direct.MOVED:
+            if found is None:
+                found = await worker.run(direct.attempt, pid, python, DIRECT_TRIES)
+            now, ran = found.before, found.moved or (sched is not None and procs.ran_since(sched, found.before))
+            if found.threads is not None:
+                read = await direct.check(pid, found, options, pyspy or find_pyspy())
+                if read is not direct.MOVED and read is not None:
                     return read
-                ran = True
-                now = procs.read_sched(pid)
+                if read is direct.MOVED:
+                    ran, now = True, procs.read_sched(pid)
+        else:
+            now = procs.read_sched(pid)
+            ran = sched is not None and procs.ran_since(sched, now)
         if not ran and not procs.any_running(now):
             threads = await dump(pid, replace(options, nonblocking=True), pyspy)
             if not procs.ran_since(now, procs.read_sched(pid)):
                 return threads
     return await dump(pid, options, pyspy)
+

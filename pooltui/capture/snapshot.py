@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui import __version__
-from pooltui.capture import dump, interpreters, kernel, locks, procs, pyspy, redact, sourcelines, state, worker
+from pooltui.capture import direct, dump, interpreters, kernel, locks, procs, pyspy, redact, sourcelines, state, worker
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
 from pooltui.model import CaptureOptions, Process, Progress, Snapshot, Thread
@@ -41,6 +41,8 @@ def dump_options(options: CaptureOptions) -> pyspy.DumpOptions:
 
 
 def _process(info: procs.ProcInfo) -> Process:
+    readable = info.error is None and info.status != "zombie"
+    tracer, caught = kernel.tracer_and_signals(info.pid) if readable else (None, None)
     return Process(
         pid=info.pid,
         ppid=info.ppid,
@@ -54,8 +56,8 @@ def _process(info: procs.ProcInfo) -> Process:
         num_threads=info.num_threads,
         error=info.error,
         exit_code=info.exit_code,
-        tracer_pid=kernel.tracer_pid(info.pid) if info.error is None and info.status != "zombie" else None,
-        caught_signals=kernel.caught_signals(info.pid) if info.error is None and info.status != "zombie" else None,
+        tracer_pid=tracer,
+        caught_signals=caught,
     )
 
 
@@ -71,6 +73,26 @@ def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread]
     matched = match_tasks(proc.pid, list(threads), live, proc.python)
     ordered = sorted(matched, key=lambda t: (t.ghost, t.tid != proc.pid, t.tid))  # main thread first, ghosts last
     return replace(proc, threads=tuple(replace(t, cpu_time=info.thread_cpu.get(t.tid), switches=_switches(info, t.tid)) for t in ordered))
+
+
+def _finished(proc: Process, info: procs.ProcInfo, threads: list[Thread], files: dict, redact_secrets: bool) -> tuple[Process, bool]:
+    """``proc`` with its dumped ``threads`` tied to its tasks, their source lines, its count
+    of interpreters and its futex facts; False when an idle thread was not back in its
+    system call yet (``locks.with_futex_settled`` reads again, on the event loop). Blocking:
+    on the capture's worker thread, one hand-off for all of it."""
+    proc = interpreters.counted(_with_code(_with_threads(proc, info, threads), files, redact_secrets))
+    settled = locks.with_futex_now(proc)
+    return (settled, True) if settled is not None else (proc, False)
+
+
+def _read_directly(proc: Process, info: procs.ProcInfo, files: dict, redact_secrets: bool) -> direct.Attempt | tuple[Process, bool]:
+    """A process read directly and finished (``_finished``) in one hand-off to the worker
+    thread, when its binary's direct reads are trusted already; else the attempt, which
+    ``dump.dump`` goes on from (a check against py-spy, or py-spy)."""
+    found = dump.read_directly(info.pid, info.python, redact_secrets=redact_secrets)
+    if found.threads is None or found.key is None or direct.trusted(found.key) is not True:
+        return found
+    return _finished(proc, info, found.threads, files, redact_secrets)
 
 
 def _with_code(proc: Process, files: dict, redact_secrets: bool) -> Process:
@@ -107,8 +129,6 @@ def forked_interpreter(child: Process, parent: Process) -> bool:
     elsewhere: ASLR) and naming an interpreter. Such a child was never "starting": its
     interpreter was up before it existed. False when it cannot be told (a version the
     stack reader has no layout for, 2.7, a process gone)."""
-    from pooltui.capture import direct
-
     version = direct.version_of(child.python or parent.python)
     if version is None:
         return False
@@ -212,10 +232,16 @@ async def _capture_tree(
             async with limit:
                 # redacted before anything else sees the stacks: a secret never enters the Snapshot
                 dumped = dump_options(options)
-                threads = await dump.dump(info.pid, dumped, redact_secrets=options.redact, exe=exe, sched=info.sched, python=info.python)
-            proc = await worker.run(_with_code, _with_threads(proc, info, threads), files, options.redact)
-            proc = await worker.run(interpreters.counted, proc)
-            return await locks.with_futex_settled(proc)
+                read: direct.Attempt | tuple[Process, bool] | None = None
+                if dump.direct_first(dumped, info.python):
+                    read = await worker.run(_read_directly, proc, info, files, options.redact)
+                if read is None or isinstance(read, direct.Attempt):
+                    threads = await dump.dump(
+                        info.pid, dumped, redact_secrets=options.redact, exe=exe, sched=info.sched, python=info.python, found=read
+                    )
+                    read = None
+            proc, settled = read if read is not None else await worker.run(_finished, proc, info, threads, files, options.redact)
+            return proc if settled else await locks.with_futex_settled(proc)
         except CaptureError as exc:
             return replace(proc, error=procs.error_of(exc))
         finally:
