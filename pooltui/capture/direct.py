@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from typing import Optional
 
-from pooltui.capture import procs, pyspy, pyspyjson, safeopen, state
+from pooltui.capture import checkrecords, procs, pyspy, pyspyjson, safeopen, state
 from pooltui.capture.errors import CaptureError, ProcessGone
 from pooltui.capture.memory import stacks
 from pooltui.model import Thread
@@ -87,10 +87,11 @@ def _short_names(pid: int, files: set[str]) -> dict[str, str]:
     return out
 
 
-def _read(pid: int, version: tuple[int, int]) -> tuple[list[Thread], tuple[int, int, tuple[int, int]]]:
+def _read(pid: int, version: tuple[int, int]) -> tuple[list[Thread], tuple[int, int, tuple[int, int]], Optional[tuple[int, int]]]:
     with stacks.StackMemory(pid, version) as mem:
         raw = mem.threads()
         key = (*mem.binary, version)
+        mapped = mem.binary_mapping
     shorts = _short_names(pid, {f.file for t in raw for f in t.frames})
     threads = [
         Thread(
@@ -103,7 +104,7 @@ def _read(pid: int, version: tuple[int, int]) -> tuple[list[Thread], tuple[int, 
         )
         for t in raw
     ]
-    return threads, key
+    return threads, key, mapped
 
 
 def _comparable(threads: list[Thread]) -> list[tuple]:
@@ -135,6 +136,7 @@ class Attempt:
     key: Optional[tuple[int, int, tuple[int, int]]]
     before: dict[int, procs.Sched]
     moved: bool = False
+    record: Optional[list] = None  # the binary's key in capture.checkrecords: none kept yet, check() keeps one
 
 
 def attempt(pid: int, python: Optional[str], tries: int) -> Attempt:
@@ -149,7 +151,7 @@ def attempt(pid: int, python: Optional[str], tries: int) -> Attempt:
         if procs.any_running(now):
             break
         try:
-            threads, key = _read(pid, version)  # type: ignore[arg-type]
+            threads, key, mapped = _read(pid, version)  # type: ignore[arg-type]
         except ProcessGone:
             raise
         except CaptureError as exc:
@@ -157,9 +159,28 @@ def attempt(pid: int, python: Optional[str], tries: int) -> Attempt:
             break
         after = procs.read_sched(pid)
         if not procs.ran_since(now, after):
-            return Attempt(threads, key, now, moved)
+            return Attempt(threads, key, now, moved, _recorded(pid, key, mapped))
         moved, now = True, after
     return Attempt(None, None, now, moved)
+
+
+def _recorded(pid: int, key: tuple[int, int, tuple[int, int]], mapped: Optional[tuple[int, int]]) -> Optional[list]:
+    """A binary not known in this run yet: what an earlier run kept about it
+    (capture.checkrecords) becomes known; None, or the record's key when none was kept
+    (``check`` keeps one)."""
+    known = state.current()
+    if mapped is None or known.verified.get(key) is not None or not known.records.directory:
+        return None
+    binary = checkrecords.binary_identity(pid, *mapped)
+    reader = checkrecords.reader_identity(pyspy.find_pyspy()) if binary is not None else None
+    if binary is None or reader is None:
+        return None
+    record = [binary, list(key[2]), reader]
+    agreed = known.records.lookup(record)
+    if agreed is None:
+        return record
+    known.verified.put(key, agreed)
+    return None
 
 
 def trusted(key: tuple[int, int, tuple[int, int]]) -> Optional[bool]:
@@ -192,6 +213,8 @@ async def check(pid: int, found: Attempt, options: pyspy.DumpOptions, exe: str):
             if procs.ran_since(before, procs.read_sched(pid)):
                 return MOVED
             agreed = known.verified.put(key, _comparable(threads) == _comparable(spy))
+            if found.record is not None:
+                known.records.record(found.record, agreed)  # once per binary: the next run takes it
         finally:
             done.set()
             known.checking.pop(key, None)
