@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from typing import Optional
 
-from pooltui.capture import checkrecords, procs, pyspy, pyspyjson, safeopen, state
+from pooltui.capture import checkrecords, interpreters, procs, pyspy, pyspyjson, safeopen, state
 from pooltui.capture.errors import CaptureError, ProcessGone
 from pooltui.capture.memory import stacks
 from pooltui.model import Thread
@@ -87,11 +87,14 @@ def _short_names(pid: int, files: set[str]) -> dict[str, str]:
     return out
 
 
-def _read(pid: int, version: tuple[int, int]) -> tuple[list[Thread], tuple[int, int, tuple[int, int]], Optional[tuple[int, int]]]:
+def _read(
+    pid: int, version: tuple[int, int]
+) -> tuple[list[Thread], tuple[int, int, tuple[int, int]], Optional[tuple[int, int]], Optional[bool]]:
     with stacks.StackMemory(pid, version) as mem:
         raw = mem.threads()
         key = (*mem.binary, version)
         mapped = mem.binary_mapping
+        subinterpreters = interpreters.maps_subinterpreters([m.path for m in mem.maps]) if mem.maps else None
     shorts = _short_names(pid, {f.file for t in raw for f in t.frames})
     threads = [
         Thread(
@@ -104,7 +107,7 @@ def _read(pid: int, version: tuple[int, int]) -> tuple[list[Thread], tuple[int, 
         )
         for t in raw
     ]
-    return threads, key, mapped
+    return threads, key, mapped, subinterpreters
 
 
 def _comparable(threads: list[Thread]) -> list[tuple]:
@@ -137,6 +140,7 @@ class Attempt:
     before: dict[int, procs.Sched]
     moved: bool = False
     record: Optional[list] = None  # the binary's key in capture.checkrecords: none kept yet, check() keeps one
+    subinterpreters: Optional[bool] = None  # a sub-interpreter module is mapped (interpreters.count), from the read's maps
 
 
 def attempt(pid: int, python: Optional[str], tries: int) -> Attempt:
@@ -151,7 +155,7 @@ def attempt(pid: int, python: Optional[str], tries: int) -> Attempt:
         if procs.any_running(now):
             break
         try:
-            threads, key, mapped = _read(pid, version)  # type: ignore[arg-type]
+            threads, key, mapped, subinterpreters = _read(pid, version)  # type: ignore[arg-type]
         except ProcessGone:
             raise
         except CaptureError as exc:
@@ -159,7 +163,7 @@ def attempt(pid: int, python: Optional[str], tries: int) -> Attempt:
             break
         after = procs.read_sched(pid)
         if not procs.ran_since(now, after):
-            return Attempt(threads, key, now, moved, _recorded(pid, key, mapped))
+            return Attempt(threads, key, now, moved, _recorded(pid, key, mapped), subinterpreters)
         moved, now = True, after
     return Attempt(None, None, now, moved)
 
