@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn, Optional
 
-from pooltui.cli import serve
 from pooltui.cli.arguments import (  # Fail and build_parser are used through pooltui.cli too
     EXIT_ATTACH,
     EXIT_DIAGNOSIS,
@@ -274,11 +273,17 @@ def cmd_ps(args: argparse.Namespace) -> int:
     return ps(args)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pooltui.cli import serve  # the web server's wiring: only for `pooltui serve`
+
+    return serve.cmd_serve(args)
+
+
 COMMANDS = {
     "ps": cmd_ps,
     "snapshot": cmd_snapshot,
     "attach": cmd_attach,
-    "serve": serve.cmd_serve,
+    "serve": cmd_serve,
     "open": cmd_open,
     "diff": cmd_diff,
     "demo": cmd_demo,

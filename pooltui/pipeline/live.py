@@ -22,7 +22,7 @@ from typing import Optional
 
 from pooltui.analysis.edge import Node
 from pooltui.analysis.plan import Threads
-from pooltui.capture import ends, exits, joins, procs, state, workers
+from pooltui.capture import exits, procs, state
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
 from pooltui.model import Lock, Process, Snapshot
@@ -133,6 +133,8 @@ class LiveCollector:
         did not move since it was looked at keeps what was found then, without another dump
         (given back at ``collect``). After the ``last`` look of a refresh, only the processes
         it asked about keep theirs: one no longer asked about is as captured again."""
+        from pooltui.capture import workers  # what a look closer reads (locals): only when a verdict asks
+
         by_pid, changed = {p.pid: p for p in raw.processes}, {}
         for pid in closer:
             now = by_pid.get(pid)
@@ -160,13 +162,21 @@ class LiveCollector:
         return await read_locks(raw, {pid: set(tids) for pid, tids in wanted.items()}, timeout)
 
     async def read_ends(self, raw: Snapshot) -> Snapshot:
+        from pooltui.capture import ends  # sockets and pipes: only when a thread waits on one (as the plans below)
+
         return await asyncio.to_thread(ends.with_ends, raw)
 
     async def read_joins(self, raw: Snapshot, wanted: Threads, timeout: float) -> Snapshot:
+        from pooltui.capture import joins
+
         return await joins.with_joined(raw, {pid: set(tids) for pid, tids in wanted.items()}, timeout)
 
     async def woken(self, raw: Snapshot, nodes: Collection[Node]) -> set[Node]:
+        from pooltui.capture import ends
+
         return await asyncio.to_thread(ends.moved, raw, nodes)
 
     async def moved(self, raw: Snapshot, nodes: Collection[Node], watch: float = 0.0) -> Snapshot:
+        from pooltui.capture import ends
+
         return await asyncio.to_thread(ends.confirm, raw, nodes, watch)
