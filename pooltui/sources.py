@@ -40,13 +40,25 @@ class LiveSource:
     live = True
     events: tuple[Event, ...] = ()  # a live tree's events come with each sample
 
-    def __init__(self, pid: int, *, root: Optional[int] = None, options: CaptureOptions = CaptureOptions(), cores: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        pid: int,
+        *,
+        root: Optional[int] = None,
+        options: CaptureOptions = CaptureOptions(),
+        cores: Optional[str] = None,
+        captures: Optional[int] = None,
+    ) -> None:
+        """``captures``: how many times a command that ends will capture (``pooltui snapshot``:
+        its samples), None while a user watches (the TUI): after the last, nothing is kept
+        for a next one (no exit listener thread, no OOM baselines)."""
         self.target_pid = pid
         self.root_pid = root if root is not None else procs.find_root(pid)
         self.options = options
         self.history = History()  # the last samples, each with its diff: events and verdicts over time (analysis.timeline)
-        self.collector = LiveCollector(self.root_pid)
+        self.collector = LiveCollector(self.root_pid, long_lived=captures is None)
         self.raw: Optional[Snapshot] = None  # what the last refresh read, before analysis (with every fact it read)
+        self._captures_left = captures
         self.deaths = DeathWatch(cores, redact=options.redact)  # how its workers died: cores, OOM kills
 
     @property
@@ -67,10 +79,14 @@ class LiveSource:
     ) -> Snapshot:
         """The tree now. ``pids`` (the `d` key): dump just these processes again; every
         other process keeps its previous stacks (shown as reused), new ones are dumped."""
+        if self._captures_left is not None:
+            self._captures_left -= 1
+        last = self._captures_left is not None and self._captures_left <= 0  # no next capture to learn for
         with state.active(self.collector.state):  # what this source's captures keep, for it alone
-            self.deaths.before_capture()
+            if not last:
+                self.deaths.before_capture()
             done = await pipeline.refresh(self.collector, self.history, options or self.options, pids=pids, progress=progress)
-            snapshot = await self.deaths.explain(done.history, done.snapshot)
+            snapshot = await self.deaths.explain(done.history, done.snapshot, learn=not last)
         self.raw = done.raw
         self.history = done.history if snapshot is done.snapshot else done.history.settled(snapshot)
         return snapshot

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import io
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,13 @@ from pooltui.model import Snapshot
 # A demo gives up on reaching its state after 15 s (demo/_common.py); a framework starting on a loaded
 # 2-CPU machine took longer (celery at load 34). The tests wait for readiness 60 s: let the demo try 45 s.
 os.environ.setdefault("POOLTUI_DEMO_STATE_TIMEOUT", "45")
+
+# The records of binaries the direct reader was checked on (capture.checkrecords) in a folder
+# of this test run, not root's /var/cache/pooltui: a run starts as a first run does, and
+# leaves nothing behind (xdist's workers inherit the controller's folder)
+if "POOLTUI_CACHE_DIR" not in os.environ:
+    os.environ["POOLTUI_CACHE_DIR"] = tempfile.mkdtemp(prefix="pooltui-test-records-")
+    atexit.register(shutil.rmtree, os.environ["POOLTUI_CACHE_DIR"], True)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -13,7 +13,8 @@ Only a read that cannot differ from py-spy's is taken: every thread asleep at th
 now, and none scheduled between the read's start and end (``procs.ran_since``), as for
 py-spy's own unpaused reads; no ``--locals`` or ``--native`` (py-spy reads those). Anything
 else, and any read that does not validate, goes to py-spy as before. The reads run on the
-capture's one worker thread (``capture.worker``).
+capture's one worker thread (``capture.worker``), with the /proc reads around them
+(``attempt``); only the comparison with py-spy (``check``) is the event loop's.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from dataclasses import dataclass
 from typing import Optional
 
-from pooltui.capture import procs, pyspy, pyspyjson, safeopen, state, worker
+from pooltui.capture import checkrecords, interpreters, procfs, procs, pyspy, pyspyjson, safeopen, state
 from pooltui.capture.errors import CaptureError, ProcessGone
 from pooltui.capture.memory import stacks
 from pooltui.model import Thread
@@ -84,10 +86,14 @@ def _short_names(pid: int, files: set[str]) -> dict[str, str]:
     return out
 
 
-def _read(pid: int, version: tuple[int, int]) -> tuple[list[Thread], tuple[int, int, tuple[int, int]]]:
+def _read(
+    pid: int, version: tuple[int, int]
+) -> tuple[list[Thread], tuple[int, int, tuple[int, int]], Optional[tuple[int, int]], Optional[bool]]:
     with stacks.StackMemory(pid, version) as mem:
         raw = mem.threads()
         key = (*mem.binary, version)
+        mapped = mem.binary_mapping
+        subinterpreters = interpreters.maps_subinterpreters([m.path for m in mem.maps]) if mem.maps else None
     shorts = _short_names(pid, {f.file for t in raw for f in t.frames})
     threads = [
         Thread(
@@ -100,7 +106,7 @@ def _read(pid: int, version: tuple[int, int]) -> tuple[list[Thread], tuple[int, 
         )
         for t in raw
     ]
-    return threads, key
+    return threads, key, mapped, subinterpreters
 
 
 def _comparable(threads: list[Thread]) -> list[tuple]:
@@ -117,26 +123,85 @@ def usable(python: Optional[str], options: pyspy.DumpOptions) -> bool:
     return enabled() and not options.locals and not options.native and version_of(python) is not None
 
 
-MOVED = "moved"  # read() found a thread scheduled during the read: worth trying again
+MOVED = "moved"  # a thread was scheduled during every direct read tried: worth reading otherwise
 
 
-async def read(pid: int, python: Optional[str], before: dict[int, procs.Sched], options: pyspy.DumpOptions, exe: str):
-    """The threads of ``pid`` read directly; None when py-spy should read it; MOVED when a
-    thread was scheduled while it was read. ``before``: its threads' Sched read just now
-    (all asleep)."""
+@dataclass(frozen=True)
+class Attempt:
+    """What ``attempt`` found: ``threads`` read directly with nothing scheduled through the
+    read (None: not read so -- a thread running, every try moved, or not readable); ``key``
+    their binary's (dev, inode, version); ``before`` the threads' Sched right before the
+    kept read (or the last one read); ``moved``: a try was thrown away because a thread
+    was scheduled during it."""
+
+    threads: Optional[list[Thread]]
+    key: Optional[tuple[int, int, tuple[int, int]]]
+    before: dict[int, procs.Sched]
+    moved: bool = False
+    record: Optional[list] = None  # the binary's key in capture.checkrecords: none kept yet, check() keeps one
+    subinterpreters: Optional[bool] = None  # a sub-interpreter module is mapped (interpreters.count), from the read's maps
+
+
+def attempt(pid: int, python: Optional[str], tries: int) -> Attempt:
+    """Up to ``tries`` direct reads of ``pid``, each kept only if no thread was scheduled
+    between the Sched reads around it (procs.ran_since), none tried while a thread runs.
+    Blocking: on the capture's worker thread, its /proc reads with the memory reads (one
+    hand-off per process, not one per file). ProcessGone goes up: the process is gone."""
+    now = procs.read_sched(pid)
     version = version_of(python)
-    if version is None or not usable(python, options):
+    moved = False
+    for _ in range(tries if version is not None else 0):
+        if procs.any_running(now):
+            break
+        try:
+            threads, key, mapped, subinterpreters = _read(pid, version)  # type: ignore[arg-type]
+        except ProcessGone:
+            raise
+        except CaptureError as exc:
+            _debug(f"process {pid} not read directly: {exc}")
+            break
+        after = procs.read_sched(pid)
+        if not procs.ran_since(now, after):
+            return Attempt(threads, key, now, moved, _recorded(pid, key, mapped), subinterpreters)
+        moved, now = True, after
+    return Attempt(None, None, now, moved)
+
+
+def _recorded(pid: int, key: tuple[int, int, tuple[int, int]], mapped: Optional[tuple[int, int]]) -> Optional[list]:
+    """A binary not known in this run yet: what an earlier run kept about it
+    (capture.checkrecords) becomes known; None, or the record's key when none was kept
+    (``check`` keeps one)."""
+    known = state.current()
+    if mapped is None or known.verified.get(key) is not None or not known.records.directory:
         return None
-    loop = asyncio.get_running_loop()
     try:
-        threads, key = await worker.run(_read, pid, version)
-    except ProcessGone:
-        raise
-    except CaptureError as exc:
-        _debug(f"process {pid} not read directly: {exc}")
+        binary: Optional[list[int]] = checkrecords.binary_identity(procfs.mapped_file(pid, *mapped))
+    except CaptureError:
+        binary = None
+    reader = checkrecords.reader_identity((stacks.__file__, __file__, pyspy.find_pyspy())) if binary is not None else None
+    if binary is None or reader is None:
         return None
-    if procs.ran_since(before, procs.read_sched(pid)):
-        return MOVED
+    record = [binary, list(key[2]), reader]
+    agreed = known.records.lookup(record)
+    if agreed is None:
+        return record
+    known.verified.put(key, agreed)
+    return None
+
+
+def trusted(key: tuple[int, int, tuple[int, int]]) -> Optional[bool]:
+    """Whether reads of this binary are taken (True), left to py-spy (False), or not known
+    yet (None: ``check`` compares one with py-spy's)."""
+    return state.current().verified.get(key)
+
+
+async def check(pid: int, found: Attempt, options: pyspy.DumpOptions, exe: str):
+    """``found.threads`` if its binary's direct reads are trusted -- compared with py-spy's
+    read of the same process when that is not known yet (py-spy's read is then the answer)
+    -- None when py-spy should read it, MOVED when a thread was scheduled meanwhile."""
+    assert found.threads is not None and found.key is not None
+    threads, key, before = found.threads, found.key, found.before
+    loop = asyncio.get_running_loop()
     # (dev, inode, version) of an interpreter binary -> py-spy agreed (True) or not (False);
     # while the first process of a binary is compared, the others wait for that comparison
     known = state.current()
@@ -154,6 +219,8 @@ async def read(pid: int, python: Optional[str], before: dict[int, procs.Sched], 
             if procs.ran_since(before, procs.read_sched(pid)):
                 return MOVED
             agreed = known.verified.put(key, _comparable(threads) == _comparable(spy))
+            if found.record is not None:
+                known.records.record(found.record, agreed)  # once per binary: the next run takes it
         finally:
             done.set()
             known.checking.pop(key, None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import direct, procs, pyspy, redact
+from pooltui.capture import direct, procs, pyspy, redact, worker
 from pooltui.model import Thread
 
 
@@ -26,11 +26,28 @@ async def dump(
     exe: Optional[str] = None,
     sched: Optional[dict[int, procs.Sched]] = None,
     python: Optional[str] = None,
+    found: Optional[direct.Attempt] = None,
 ) -> list[Thread]:
     """The threads of ``pid`` now, secret-looking locals masked unless ``redact_secrets`` is
-    false (``--no-redact``; long reprs are cut either way)."""
-    threads = await dump_consistent(pid, options, exe, sched, python)
+    false (``--no-redact``; long reprs are cut either way). ``found``: a direct read of it
+    made already (``read_directly``), which this goes on from."""
+    threads = await dump_consistent(pid, options, exe, sched, python, found)
     return redact.redact_threads(threads, redact=redact_secrets)
+
+
+def direct_first(options: pyspy.DumpOptions, python: Optional[str]) -> bool:
+    """Whether ``dump`` tries a direct read before py-spy (``dump_consistent``)."""
+    return not options.nonblocking and not options.native and direct.usable(python, options)
+
+
+def read_directly(pid: int, python: Optional[str], *, redact_secrets: bool) -> direct.Attempt:
+    """``direct.attempt`` (blocking: on the capture's worker thread), its threads redacted as
+    ``dump``'s: a capture takes them at once when their binary is trusted
+    (``direct.trusted``), else gives the attempt to ``dump`` (``found``)."""
+    found = direct.attempt(pid, python, DIRECT_TRIES)
+    if found.threads is None:
+        return found
+    return replace(found, threads=redact.redact_threads(found.threads, redact=redact_secrets))
 
 
 DIRECT_TRIES = 3  # direct reads of a process before it is read by py-spy, paused
@@ -42,6 +59,7 @@ async def dump_consistent(
     exe: Optional[str] = None,
     sched: Optional[dict[int, procs.Sched]] = None,
     python: Optional[str] = None,
+    found: Optional[direct.Attempt] = None,
 ) -> list[Thread]:
     """``pyspy.dump``, pausing the process only when that is needed for a consistent read.
 
@@ -61,24 +79,26 @@ async def dump_consistent(
     First, where ``capture.direct`` knows the interpreter (``python``: its X.Y), a process
     with no thread running is read without py-spy at all, kept if no thread was scheduled
     during the read; tried up to DIRECT_TRIES times, whatever the walk saw (a direct read
-    costs ~1 ms, a wasted one little). The rules above apply once it did not work.
+    costs ~1 ms, a wasted one little), on the capture's worker thread with the /proc reads
+    around it (``direct.attempt``; ``found``: that attempt, made already by the caller).
+    The rules above apply once it did not work.
     """
     if not options.nonblocking and not options.native:
-        now = procs.read_sched(pid)
-        ran = sched is not None and procs.ran_since(sched, now)
         if direct.usable(python, options):
             # cheap enough to try even on a process that ran since the walk (a bursty worker
             # asleep ~95% of the time), and again if a thread woke during the read
-            for _ in range(DIRECT_TRIES):
-                if procs.any_running(now):
-                    break
-                read = await direct.read(pid, python, now, options, exe or pyspy.find_pyspy())
-                if read is None:
-                    break
-                if read is not direct.MOVED:
+            if found is None:
+                found = await worker.run(direct.attempt, pid, python, DIRECT_TRIES)
+            now, ran = found.before, found.moved or (sched is not None and procs.ran_since(sched, found.before))
+            if found.threads is not None:
+                read = await direct.check(pid, found, options, exe or pyspy.find_pyspy())
+                if read is not direct.MOVED and read is not None:
                     return read
-                ran = True
-                now = procs.read_sched(pid)
+                if read is direct.MOVED:
+                    ran, now = True, procs.read_sched(pid)
+        else:
+            now = procs.read_sched(pid)
+            ran = sched is not None and procs.ran_since(sched, now)
         if not ran and not procs.any_running(now):
             threads = await pyspy.dump(pid, replace(options, nonblocking=True), exe)
             if not procs.ran_since(now, procs.read_sched(pid)):

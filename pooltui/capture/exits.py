@@ -8,9 +8,15 @@ kernel's process-event connector (netlink ``NETLINK_CONNECTOR``/``CN_IDX_PROC``,
 initial pid namespace, as ``forkstat`` needs) multicasts every process's exit, with its wait status, as it happens.
 Listening is read-only: nothing is sent to, or asked of, the target.
 
-``watcher()`` is one listener per pooltui process, started on first use: a daemon thread
-keeps the exits of the whole machine (at most ``KEEP``; none older than a minute before
-the last time asked about), each with its wall-clock time.
+``watcher()`` is one listener per pooltui process, started on first use: it keeps the exits
+of the whole machine (at most ``KEEP``; none older than a minute before the last time asked
+about), each with its wall-clock time (the kernel's stamp of the event, not the time it
+was read). The kernel queues the events on the socket (4 MiB with root's
+``SO_RCVBUFFORCE``); ``since`` drains that queue first, so a command that asks at known
+moments (``pooltui snapshot``, one sample or a few seconds apart) needs no thread:
+``watcher(background=False)``. A long-lived one (the TUI, which may not ask for minutes)
+has a daemon thread drain it as the exits come (``background=True``), lest the queue
+overflow.
 ``ExitWatcher.since(t, pids)`` answers the exits since ``t`` of those pids or their
 children. Where the connector cannot be used, ``reason`` says why and ``since`` answers
 nothing: callers keep what /proc shows (a zombie's status, else "unknown").
@@ -78,13 +84,14 @@ def parse(datagram: bytes, now_wall: float, now_mono_ns: int) -> list[Exit]:
 class ExitWatcher:
     """Listens to the kernel's process exits (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, background: bool = True) -> None:
         self.reason = ""  # why no exits can be known, in words ("" while it works or may)
         self.heard = False  # an exit (of any process) arrived: the connector does deliver here
         self.lost = False  # the socket overflowed once: some exits were dropped
         self._exits: deque[Exit] = deque(maxlen=KEEP)
         self._lock = threading.Lock()
         self._sock: Optional[socket.socket] = None
+        self._thread: Optional[threading.Thread] = None
         try:
             sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_CONNECTOR)
         except (OSError, AttributeError) as exc:  # not Linux, or netlink connector absent
@@ -105,7 +112,14 @@ class ExitWatcher:
             return
         sock.setblocking(False)
         self._sock = sock
-        threading.Thread(target=self._listen, name="pooltui-exits", daemon=True).start()
+        if background:
+            self.drain_in_background()
+
+    def drain_in_background(self) -> None:
+        """Start the thread that takes the exits off the socket as they come (once)."""
+        if self._sock is not None and self._thread is None:
+            self._thread = threading.Thread(target=self._listen, name="pooltui-exits", daemon=True)
+            self._thread.start()
 
     @property
     def working(self) -> bool:
@@ -161,10 +175,13 @@ _WATCHER: Optional[ExitWatcher] = None
 _WATCHER_LOCK = threading.Lock()
 
 
-def watcher() -> ExitWatcher:
-    """The process-wide listener, started on first use."""
+def watcher(background: bool = True) -> ExitWatcher:
+    """The process-wide listener, started on first use; ``background``: with its draining
+    thread (started now if an earlier caller did without)."""
     global _WATCHER
     with _WATCHER_LOCK:
         if _WATCHER is None:
-            _WATCHER = ExitWatcher()
+            _WATCHER = ExitWatcher(background)
+        elif background:
+            _WATCHER.drain_in_background()
         return _WATCHER

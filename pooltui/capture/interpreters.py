@@ -32,13 +32,15 @@ def maps_subinterpreters(paths: list[str]) -> bool:
     return any(path.rpartition("/")[2].startswith(MODULES) for path in paths)
 
 
-def count(pid: int, python: Optional[str]) -> Optional[int]:
-    """The number of interpreters ``pid`` runs; None when not known (not read, unreadable)."""
+def count(pid: int, python: Optional[str], mapped: Optional[bool] = None) -> Optional[int]:
+    """The number of interpreters ``pid`` runs; None when not known (not read, unreadable).
+    ``mapped``: whether it maps a sub-interpreter module, when the caller read its maps
+    already (a direct stack read did: /proc/PID/maps is not read again)."""
     version = procs.version_tuple(python)
-    if version not in stacks.STACK_LAYOUTS:
+    if version not in stacks.STACK_LAYOUTS or mapped is False:
         return None
     try:
-        if not maps_subinterpreters([m.path for m in read_maps(pid)]):
+        if mapped is None and not maps_subinterpreters([m.path for m in read_maps(pid)]):
             return None
         with stacks.StackMemory(pid, version) as mem:
             return len(mem.interpreter_ids())
@@ -46,7 +48,8 @@ def count(pid: int, python: Optional[str]) -> Optional[int]:
         return None
 
 
-def counted(proc: Process) -> Process:
-    """``proc`` with ``interpreters`` set when it runs more than one (run on the capture's worker)."""
-    found = count(proc.pid, proc.python) if proc.error is None and proc.threads else None
+def counted(proc: Process, mapped: Optional[bool] = None) -> Process:
+    """``proc`` with ``interpreters`` set when it runs more than one (run on the capture's
+    worker; ``mapped``: as for ``count``)."""
+    found = count(proc.pid, proc.python, mapped) if proc.error is None and proc.threads else None
     return replace(proc, interpreters=found) if found is not None and found > 1 else proc

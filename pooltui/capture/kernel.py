@@ -96,6 +96,12 @@ def caught_signals(pid: int) -> Optional[int]:
     return status.caught_signals if status is not None else None
 
 
+def tracer_and_signals(pid: int) -> tuple[Optional[int], Optional[int]]:
+    """``tracer_pid`` and ``caught_signals`` from one read of the process's status."""
+    status = procfs.status_or_none(pid)
+    return (status.tracer_pid, status.caught_signals) if status is not None else (None, None)
+
+
 def tracer_pid(pid: int) -> Optional[int]:
     """TracerPid of the process's status: the pid of a debugger/strace holding it, 0 when none."""
     status = procfs.status_or_none(pid)

@@ -69,6 +69,17 @@ def _resuming(proc: Process, syscalls: dict[int, memory.Syscall]) -> bool:
     return any(t.tid in syscalls and syscalls[t.tid].nr in _RESUMING and not t.active and not t.ghost and _lockish(t) for t in proc.threads)
 
 
+def with_futex_now(proc: Process) -> Optional[Process]:
+    """``with_futex`` from one read of the threads' system calls, None when an idle thread
+    was not back in its call yet (``with_futex_settled`` then reads again). Blocking: the
+    capture runs it on its worker thread, with the process's other reads."""
+    try:
+        syscalls = memory.thread_syscalls(proc.pid)
+    except CaptureError:
+        return proc
+    return None if _resuming(proc, syscalls) else with_futex(proc, syscalls)
+
+
 async def with_futex_settled(proc: Process) -> Process:
     """``with_futex`` once the process's idle threads are back in their system calls
     (at most ``SETTLE_SECONDS`` of re-reads, without blocking the event loop)."""

@@ -13,10 +13,10 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Optional
+from typing import Optional, Union
 
 from pooltui import __version__
-from pooltui.capture import dump, interpreters, kernel, locks, procs, pyspy, redact, sourcelines, state, worker
+from pooltui.capture import direct, dump, interpreters, kernel, locks, procs, pyspy, redact, sourcelines, state, worker
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
 from pooltui.model import CaptureOptions, Process, Progress, Snapshot, Thread
@@ -40,6 +40,8 @@ def dump_options(options: CaptureOptions) -> pyspy.DumpOptions:
 
 
 def _process(info: procs.ProcInfo) -> Process:
+    readable = info.error is None and info.status != "zombie"
+    tracer, caught = kernel.tracer_and_signals(info.pid) if readable else (None, None)
     return Process(
         pid=info.pid,
         ppid=info.ppid,
@@ -53,9 +55,15 @@ def _process(info: procs.ProcInfo) -> Process:
         num_threads=info.num_threads,
         error=info.error,
         exit_code=info.exit_code,
-        tracer_pid=kernel.tracer_pid(info.pid) if info.error is None and info.status != "zombie" else None,
-        caught_signals=kernel.caught_signals(info.pid) if info.error is None and info.status != "zombie" else None,
+        tracer_pid=tracer,
+        caught_signals=caught,
     )
+
+
+def _walk(root_pid: int) -> list[tuple[procs.ProcInfo, Process]]:
+    """The tree (procs.walk_tree) and each process's kernel facts (_process): blocking, on
+    the capture's worker thread."""
+    return [(info, _process(info)) for info in procs.walk_tree(root_pid)]
 
 
 def _switches(info: procs.ProcInfo, tid: int) -> Optional[int]:
@@ -70,6 +78,45 @@ def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread]
     matched = match_tasks(proc.pid, list(threads), live, proc.python)
     ordered = sorted(matched, key=lambda t: (t.ghost, t.tid != proc.pid, t.tid))  # main thread first, ghosts last
     return replace(proc, threads=tuple(replace(t, cpu_time=info.thread_cpu.get(t.tid), switches=_switches(info, t.tid)) for t in ordered))
+
+
+def _finished(
+    proc: Process, info: procs.ProcInfo, threads: list[Thread], files: dict, redact_secrets: bool, subinterpreters: Optional[bool] = None
+) -> tuple[Process, bool]:
+    """``proc`` with its dumped ``threads`` tied to its tasks, their source lines, its count
+    of interpreters and its futex facts; False when an idle thread was not back in its
+    system call yet (``locks.with_futex_settled`` reads again, on the event loop). Blocking:
+    on the capture's worker thread, one hand-off for all of it."""
+    proc = interpreters.counted(_with_code(_with_threads(proc, info, threads), files, redact_secrets), subinterpreters)
+    settled = locks.with_futex_now(proc)
+    return (settled, True) if settled is not None else (proc, False)
+
+
+def _read_directly(proc: Process, info: procs.ProcInfo, files: dict, redact_secrets: bool) -> direct.Attempt | tuple[Process, bool]:
+    """A process read directly and finished (``_finished``) in one hand-off to the worker
+    thread, when its binary's direct reads are trusted already; else the attempt, which
+    ``dump.dump`` goes on from (a check against py-spy, or py-spy)."""
+    found = dump.read_directly(info.pid, info.python, redact_secrets=redact_secrets)
+    if found.threads is None or found.key is None or direct.trusted(found.key) is not True:
+        return found
+    return _finished(proc, info, found.threads, files, redact_secrets, found.subinterpreters)
+
+
+BATCH = 16  # processes read directly per hand-off to the worker thread (_read_batch)
+
+Read = Union[direct.Attempt, tuple[Process, bool], CaptureError]
+
+
+def _read_batch(batch: list[tuple[Process, procs.ProcInfo]], files: dict, redact_secrets: bool) -> list[Read]:
+    """``_read_directly`` of each process, in one hand-off: the event loop is woken once per
+    batch, not once per process. A process's CaptureError (gone meanwhile) is its result."""
+    out: list[Read] = []
+    for proc, info in batch:
+        try:
+            out.append(_read_directly(proc, info, files, redact_secrets))
+        except CaptureError as exc:
+            out.append(exc)
+    return out
 
 
 def _with_code(proc: Process, files: dict, redact_secrets: bool) -> Process:
@@ -105,8 +152,6 @@ def forked_interpreter(child: Process, parent: Process) -> bool:
     elsewhere: ASLR) and naming an interpreter. Such a child was never "starting": its
     interpreter was up before it existed. False when it cannot be told (a version the
     stack reader has no layout for, 2.7, a process gone)."""
-    from pooltui.capture import direct
-
     version = direct.version_of(child.python or parent.python)
     if version is None:
         return False
@@ -186,34 +231,60 @@ async def _capture_tree(
     reuse: Optional[Callable[[procs.ProcInfo], Optional[Process]]],
 ) -> Snapshot:
     created = time.time()
-    infos = await asyncio.to_thread(procs.walk_tree, root_pid)
+    walked = await worker.run(_walk, root_pid)
+    infos = [info for info, _proc in walked]
     exe = pyspy.find_pyspy()  # PySpyMissing fails the capture: no process could be read
     limit = asyncio.Semaphore(options.concurrency or default_concurrency())
     done = 0
     total = len(infos)
     files: dict = {}  # sourcelines' stat cache for this capture: fork siblings share their files
     cmdlines: dict[tuple[str, ...], tuple[str, ...]] = {}  # redacted once per distinct command line (fork siblings share one)
+    dumped = dump_options(options)
 
-    async def one(info: procs.ProcInfo) -> Process:
-        nonlocal done
-        proc = _process(info)
+    def first_look(info: procs.ProcInfo, proc: Process) -> tuple[Process, Optional[Process]]:
+        """The process as the walk saw it (command line redacted), and its previous self when
+        its stacks are reused."""
         if options.redact:
             if proc.cmdline not in cmdlines:
                 cmdlines[proc.cmdline] = redact.redact_cmdline(proc.cmdline)
             proc = replace(proc, cmdline=cmdlines[proc.cmdline])
+        readable = info.error is None and info.status != "zombie"
+        return proc, (reuse(info) if reuse and readable else None)
+
+    looks = [first_look(info, proc) for info, proc in walked]
+    # the processes read directly first, in batches on the worker thread queued now, in the
+    # walk's order (the one worker runs them one after another, as it ran them one by one)
+    wanted = [
+        (proc, info)
+        for (proc, previous), info in zip(looks, infos)
+        if info.error is None and info.status != "zombie" and previous is None and dump.direct_first(dumped, info.python)
+    ]
+    batches = [worker.run(_read_batch, wanted[n : n + BATCH], files, options.redact) for n in range(0, len(wanted), BATCH)]
+    batch_of = {proc.pid: (batches[n // BATCH], n % BATCH) for n, (proc, _info) in enumerate(wanted)}
+
+    async def one(info: procs.ProcInfo, proc: Process, previous: Optional[Process]) -> Process:
+        nonlocal done
         try:
             if info.error is not None or info.status == "zombie":
                 return proc
-            previous = reuse(info) if reuse else None
             if previous is not None:
                 return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, tracer_pid=proc.tracer_pid, reused=True)
-            async with limit:
-                # redacted before anything else sees the stacks: a secret never enters the Snapshot
-                dumped = dump_options(options)
-                threads = await dump.dump(info.pid, dumped, redact_secrets=options.redact, exe=exe, sched=info.sched, python=info.python)
-            proc = await worker.run(_with_code, _with_threads(proc, info, threads), files, options.redact)
-            proc = await worker.run(interpreters.counted, proc)
-            return await locks.with_futex_settled(proc)
+            read: Read | None = None
+            if info.pid in batch_of:
+                batch, index = batch_of[info.pid]
+                read = (await batch)[index]
+            if isinstance(read, CaptureError):
+                raise read
+            if read is None or isinstance(read, direct.Attempt):
+                async with limit:
+                    # redacted before anything else sees the stacks: a secret never enters the Snapshot
+                    threads = await dump.dump(
+                        info.pid, dumped, redact_secrets=options.redact, exe=exe, sched=info.sched, python=info.python, found=read
+                    )
+                proc, settled = await worker.run(_finished, proc, info, threads, files, options.redact)
+            else:
+                proc, settled = read
+            return proc if settled else await locks.with_futex_settled(proc)
         except CaptureError as exc:
             return replace(proc, error=procs.error_of(exc))
         finally:
@@ -223,7 +294,7 @@ async def _capture_tree(
                 if result is not None:
                     await result
 
-    processes = _python_after_all(await asyncio.gather(*(one(i) for i in infos)), created, forked_interpreter)
+    processes = _python_after_all(await asyncio.gather(*(one(i, *look) for i, look in zip(infos, looks))), created, forked_interpreter)
     return Snapshot(
         created=created,
         host=socket.gethostname(),

@@ -22,7 +22,8 @@ process comes from that process. A cache may hold
 * hints that are checked against the process before they are used (``dict_keys``: the
   address of a str key is used only once the str there reads as the name);
 * whether py-spy agreed with the direct reader on a binary (``verified``, ``checking``):
-  a fact about pooltui's reader, not about a process's memory.
+  a fact about pooltui's reader, not about a process's memory; ``records`` keeps it on
+  disk for the next run, keyed by the identity of the mapped file (``capture.checkrecords``).
 
 Never a value read from one process's memory served for another: fork siblings may share
 a binary and their address space layout, but a sibling (one that dropped to ``nobody``
@@ -38,9 +39,18 @@ import functools
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, cast
 
 from pooltui.model.bounded import ByteLRU
+
+if TYPE_CHECKING:
+    from pooltui.capture.checkrecords import CheckRecords
+
+
+def _records(directory: Optional[str] = None) -> CheckRecords:
+    from pooltui.capture.checkrecords import CheckRecords  # it reads /proc (procfs), which reads this module
+
+    return CheckRecords(directory)
 
 F = TypeVar("F", bound=Callable[..., Any])
 KB = 1024
@@ -63,6 +73,8 @@ class CaptureState:
     hung: ByteLRU[tuple, bool] = field(default_factory=lambda: ByteLRU(256 * KB))
     dict_keys: ByteLRU[str, int] = field(default_factory=lambda: ByteLRU(64 * KB))
     verified: ByteLRU[tuple, bool] = field(default_factory=lambda: ByteLRU(64 * KB))
+    # the comparisons earlier runs kept on disk (capture.checkrecords), looked up once per binary
+    records: CheckRecords = field(default_factory=lambda: _records())
     # binary -> (event loop, the comparison with py-spy in progress): the other processes of
     # the binary wait for the first one's comparison instead of each running py-spy
     checking: dict[tuple, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=dict)
@@ -95,6 +107,7 @@ def _keeps_nothing() -> CaptureState:
     for name in empty.caches():
         setattr(empty, name, ByteLRU(0))
     empty.checking = _Keeps()
+    empty.records = _records("")  # none read or written
     return empty
 
 

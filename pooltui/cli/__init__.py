@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn, Optional
 
-from pooltui.cli import serve
 from pooltui.cli.arguments import (  # Fail and build_parser are used through pooltui.cli too
     EXIT_ATTACH,
     EXIT_DIAGNOSIS,
@@ -37,7 +36,7 @@ def _fail_from_capture(exc: Exception) -> Fail:
     return Fail(exc.message, exc.exit_code, exc.help)
 
 
-def _live_source(args: argparse.Namespace) -> LiveSource:
+def _live_source(args: argparse.Namespace, captures: Optional[int] = None) -> LiveSource:
     from pooltui.capture.errors import CaptureError
     from pooltui.capture.snapshot import CaptureOptions
     from pooltui.sources import LiveSource
@@ -50,7 +49,7 @@ def _live_source(args: argparse.Namespace) -> LiveSource:
         redact=not getattr(args, "no_redact", False),
     )
     try:
-        return LiveSource(args.pid, root=args.root, options=options, cores=getattr(args, "cores", None))
+        return LiveSource(args.pid, root=args.root, options=options, cores=getattr(args, "cores", None), captures=captures)
     except CaptureError as exc:
         raise _fail_from_capture(exc) from None
 
@@ -127,7 +126,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         if getattr(args, "samples", 1) > 1:
             raise Fail("--samples needs a live process: a core file is one instant", EXIT_USAGE)
     else:
-        source = _live_source(args)
+        source = _live_source(args, captures=max(1, getattr(args, "samples", 1)))
         snapshot = _first_capture(source, ": nothing was captured, so no report was written")
     samples = getattr(args, "samples", 1)
     timeline = None
@@ -274,11 +273,17 @@ def cmd_ps(args: argparse.Namespace) -> int:
     return ps(args)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pooltui.cli import serve  # the web server's wiring: only for `pooltui serve`
+
+    return serve.cmd_serve(args)
+
+
 COMMANDS = {
     "ps": cmd_ps,
     "snapshot": cmd_snapshot,
     "attach": cmd_attach,
-    "serve": serve.cmd_serve,
+    "serve": cmd_serve,
     "open": cmd_open,
     "diff": cmd_diff,
     "demo": cmd_demo,

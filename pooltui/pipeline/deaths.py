@@ -20,7 +20,7 @@ from typing import Optional
 from pooltui.analysis import roles
 from pooltui.analysis.diff import Key
 from pooltui.analysis.history import History
-from pooltui.capture import crashcores, oomkill, procs
+from pooltui.capture import oomkill, procs
 from pooltui.model import Event, EventKind, Kind, Process, Snapshot
 
 MAX_WORKERS = 4096  # cgroups remembered (a worker each)
@@ -64,8 +64,9 @@ class DeathWatch:
         death = self.death_of(pid)
         return death.core if death is not None else None
 
-    async def explain(self, window: History, snapshot: Snapshot) -> Snapshot:
-        """``snapshot`` (the latest of ``window``) with its deaths explained."""
+    async def explain(self, window: History, snapshot: Snapshot, *, learn: bool = True) -> Snapshot:
+        """``snapshot`` (the latest of ``window``) with its deaths explained; ``learn``: and
+        the baselines of its live workers kept, for the next capture (false for the last one)."""
         deaths = {
             alive.pid: (alive, zombie.exit_code or 0, diff.before.created)
             for diff in window.diffs
@@ -78,11 +79,16 @@ class DeathWatch:
                 self._by_pid[alive.pid] = alive.key
                 for old in list(self._deaths)[:-MAX_DEATHS]:
                     del self._deaths[old]
-        await asyncio.to_thread(self._learn, snapshot, window, self._next)
+        if learn:
+            await asyncio.to_thread(self._learn, snapshot, window, self._next)
         self._next = None
         return self._amended(snapshot, set(deaths))
 
     async def _find(self, alive: Process, status: int, since: float) -> Death:
+        # the core reader (capture.coredump, capture.memory.core: ~10 ms of imports) only
+        # once a death is to be explained: a capture that saw none never loads it
+        from pooltui.capture import crashcores
+
         if crashcores.core_dumped(status):
             crash = await asyncio.to_thread(
                 crashcores.last_stack, alive, status, crashcores.cwd_of(alive.ppid), self.cores, redact_secrets=self.redact

@@ -23,7 +23,7 @@ from typing import Optional
 
 from pooltui.analysis.edge import Node
 from pooltui.analysis.plan import Threads
-from pooltui.capture import ends, exits, joins, procs, state, workers
+from pooltui.capture import exits, procs, state
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
 from pooltui.model import Exit, Lock, Process, Snapshot
@@ -51,7 +51,7 @@ class LiveCollector:
     """Reads the tree under ``root_pid``; owns what it read last (the raw capture, the walk's
     view right before each dump, the looks closer) and the exit watcher."""
 
-    def __init__(self, root_pid: int) -> None:
+    def __init__(self, root_pid: int, *, long_lived: bool = True) -> None:
         self.root_pid = root_pid
         self._raw: Optional[Snapshot] = None  # the last raw capture (with its facts), whose stacks may be reused
         self._raw_stacks: tuple[bool, ...] = ()  # CaptureOptions.stacks it was taken with
@@ -61,7 +61,9 @@ class LiveCollector:
         self._looked_now: dict[Key, Process] = {}  # the same, looked at during this refresh
         self._dumps_left = LOOK_CLOSER  # closer looks this refresh may still dump
         self._as_captured: dict[int, Process] = {}  # this refresh's processes given a past look, as captured
-        self._exits = exits.watcher()  # how processes that vanished between two captures ended
+        # how processes that vanished between two captures ended; a command that ends after a
+        # few captures reads the kernel's queue of exits at each one, with no thread (exits.watcher)
+        self._exits = exits.watcher(background=long_lived)
         self.state = state.CaptureState()  # what the capture keeps between refreshes (active while a refresh runs)
 
     async def collect(self, options: CaptureOptions, pids: Optional[Collection[int]], progress: Optional[Progress]) -> Collected:
@@ -133,6 +135,8 @@ class LiveCollector:
         did not move since it was looked at keeps what was found then, without another dump
         (given back at ``collect``). After the ``last`` look of a refresh, only the processes
         it asked about keep theirs: one no longer asked about is as captured again."""
+        from pooltui.capture import workers  # what a look closer reads (locals): only when a verdict asks
+
         by_pid, changed = {p.pid: p for p in raw.processes}, {}
         for pid in closer:
             now = by_pid.get(pid)
@@ -160,12 +164,18 @@ class LiveCollector:
         return await read_locks(raw, {pid: set(tids) for pid, tids in wanted.items()}, timeout)
 
     async def read_ends(self, raw: Snapshot) -> Snapshot:
+        from pooltui.capture import ends  # sockets and pipes: only when a thread waits on one (as the plans below)
+
         return await asyncio.to_thread(ends.with_ends, raw)
 
     async def read_joins(self, raw: Snapshot, wanted: Threads, timeout: float) -> Snapshot:
+        from pooltui.capture import joins
+
         return await joins.with_joined(raw, {pid: set(tids) for pid, tids in wanted.items()}, timeout)
 
     async def woken(self, raw: Snapshot, nodes: Collection[Node]) -> set[Node]:
+        from pooltui.capture import ends
+
         return await asyncio.to_thread(ends.moved, raw, nodes)
 
     async def more_exits(self, raw: Snapshot, parents: tuple[int, ...]) -> Snapshot:
@@ -185,4 +195,6 @@ class LiveCollector:
         return raw.with_(exits=found) if found != raw.exits else raw
 
     async def moved(self, raw: Snapshot, nodes: Collection[Node], watch: float = 0.0) -> Snapshot:
+        from pooltui.capture import ends
+
         return await asyncio.to_thread(ends.confirm, raw, nodes, watch)

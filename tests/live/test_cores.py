@@ -108,7 +108,7 @@ def _live(pid: int, version: tuple[int, int]):  # type: ignore[no-untyped-def]
 
     spy = asyncio.run(pyspy.dump(pid, pyspy.DumpOptions(nonblocking=True)))
     if version in direct.stacks.STACK_LAYOUTS:
-        mine, _key = direct._read(pid, version)
+        mine = direct._read(pid, version)[0]
         assert _stacks(mine) == _stacks(spy), "the live direct read and py-spy's differ"
     return spy
 

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from pooltui.capture import direct, procs, pyspy
+from pooltui.capture import direct, procs, pyspy, state
 from pooltui.capture.dump import dump_consistent
 from pooltui.capture.errors import ProcessGone
 from pooltui.capture.memory import stacks
@@ -103,7 +103,7 @@ def _both(pid: int, version: tuple[int, int]):
     before = procs.read_sched(pid)
     if procs.any_running(before):
         return None
-    threads, _key = direct._read(pid, version)
+    threads = direct._read(pid, version)[0]
     spy = asyncio.run(pyspy.dump(pid, pyspy.DumpOptions(nonblocking=True)))
     if procs.ran_since(before, procs.read_sched(pid)):
         return None
@@ -239,3 +239,40 @@ def test_a_process_that_exits_during_a_direct_read_is_gone_not_misread(python, m
     monkeypatch.setattr(stacks.StackMemory, "frames", killed)
     with pytest.raises(ProcessGone):
         asyncio.run(dump_consistent(proc.pid, python="3.11"))
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.11",)))
+def test_a_binary_compared_with_py_spy_once_is_not_compared_again_by_the_next_run(python, tmp_path, monkeypatch):
+    """The comparison with py-spy is kept on disk (capture.checkrecords): a new capture state
+    -- the next `pooltui snapshot` -- reads the same binary's process directly at once."""
+    monkeypatch.setenv("POOLTUI_CACHE_DIR", str(tmp_path / "records"))
+    proc = subprocess.Popen([python, "-c", "import time; print(flush=True); time.sleep(600)"], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"\n"
+        deadline = time.monotonic() + 30
+        while procs.any_running(procs.read_sched(proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.01)  # asleep in time.sleep(): read directly
+        compared = []
+        real = pyspy.dump
+
+        async def counted(pid, *args, **kwargs):  # type: ignore[no-untyped-def]
+            compared.append(pid)
+            return await real(pid, *args, **kwargs)
+
+        monkeypatch.setattr(pyspy, "dump", counted)
+
+        def new_run():  # type: ignore[no-untyped-def]
+            with state.active(state.CaptureState()):  # what a new command starts with
+                return asyncio.run(dump_consistent(proc.pid, python="3.11"))
+
+        first = new_run()
+        assert compared == [proc.pid], "the first run compares the binary's read with py-spy's"
+        assert len(os.listdir(tmp_path / "records")) == 1, "and keeps what it found"
+        second = new_run()
+        assert compared == [proc.pid], "the next run takes the record: no py-spy"
+        assert [(t.tid, [(f.function, f.line) for f in t.frames]) for t in second] == [
+            (t.tid, [(f.function, f.line) for f in t.frames]) for t in first
+        ]
+    finally:
+        proc.kill()
+        proc.wait()

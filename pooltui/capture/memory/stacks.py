@@ -147,6 +147,7 @@ class StackMemory(ObjectMemory):
         self.stack = stack
         self._code: dict[int, tuple[str, str, int, Optional[bytes], int]] = {}
         self.binary: tuple[int, int] = (0, 0)  # (device, inode) of the file that holds _PyRuntime
+        self.binary_mapping: Optional[tuple[int, int]] = None  # (start, end) of its first mapping
         self._type_addrs: dict[str, int] = {}  # type name -> the type object's address, once checked here
 
     def _ptr(self, addr: int) -> int:
@@ -158,6 +159,7 @@ class StackMemory(ObjectMemory):
         if found is not None:
             addr, mapping = found
             self.binary = (mapping.dev, mapping.inode)
+            self.binary_mapping = (mapping.start, mapping.end)
             return addr
         raise Unreadable(f"no _PyRuntime symbol found in process {self.pid}", pid=self.pid)
 

@@ -42,6 +42,12 @@ def stat(pid: Pid, tid: Optional[int] = None) -> bytes:
     return files.read(pid, _task(tid, "stat"), STAT_BYTES, "the state")
 
 
+def mapped_file(pid: Pid, start: int, end: int) -> os.stat_result:
+    """stat of the file mapped at ``start``-``end`` (``map_files``: the kernel's link to the
+    file itself, followed without a path lookup; nothing is opened)."""
+    return files.stat(pid, f"map_files/{start:x}-{end:x}", "a mapped file")
+
+
 def stat_fields(pid: int, tid: Optional[int] = None) -> Optional[list[bytes]]:
     """``formats.parse_stat`` of ``stat``; None when it cannot be read."""
     try:
