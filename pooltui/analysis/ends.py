@@ -8,11 +8,11 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.edge import Edge, Node, label, live
-from pooltui.model import Certainty, Process, Snapshot, Thread, WaitKind
+from pooltui.model import Certainty, Process, ProcessStatus, Snapshot, Thread, ThreadRole, WaitKind
 
 FD_CALLS = ("read", "write", "readv", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg")
 _WRITE_CALLS = ("write", "writev", "sendto", "sendmsg")
-_MACHINERY = ("worker handler", "task handler", "result handler", "queue feeder", "executor manager thread")
+_MACHINERY = (ThreadRole.WORKER_HANDLER, ThreadRole.TASK_HANDLER, ThreadRole.RESULT_HANDLER, ThreadRole.QUEUE_FEEDER)
 
 
 def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
@@ -149,7 +149,7 @@ def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
         if far_inode is None:
             continue
         far = [q for q, w in pipes.get(inode, []) if w != writing] if what == "pipe" else holders.get(far_inode, [])
-        far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != "zombie" and q.threads]
+        far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != ProcessStatus.ZOMBIE and q.threads]
         if any(_flowing(q, _fd_of(q, far_inode, what == "socket"), writing) for q in far):
             continue  # the data is moving between the two ends now
         edge = _end_edge(snapshot, (p, t), what, inode, far, far_inode, writing, waiting)

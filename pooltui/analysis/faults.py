@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pooltui.analysis import graph, hangs, roles
-from pooltui.model import Certainty, Diagnosis, Exit, Kind, Process, ProcessStatus, Snapshot, WaitKind, exit_text, pids_key
+from pooltui.model import Certainty, Diagnosis, Exit, Kind, Process, ProcessRole, ProcessStatus, Snapshot, ThreadRole, WaitKind, exit_text, pids_key
 
 STOP_FIX = (
     "Resume it (kill -CONT PID) or detach the debugger holding it (TracerPid); a stopped process keeps its locks and "
@@ -120,10 +120,10 @@ def crash_loops(history: Sequence[Snapshot]) -> list[Diagnosis]:
     current, out = history[-1], []
     for parent in current.processes:
         wait = hangs.waiter(parent)  # a Pool's map()/get(): its role may not show while no worker lives long enough to be read
-        if wait is None or hangs.handler(parent, "worker handler") is None:
+        if wait is None or hangs.handler(parent, ThreadRole.WORKER_HANDLER) is None:
             continue
         deaths = _deaths(history, parent)
-        poolish = (roles.POOL_WORKER, roles.UNREADABLE, "other")
+        poolish = (roles.POOL_WORKER, roles.UNREADABLE, ProcessRole.OTHER)
         workers = [c for c in current.children(parent.pid) if c.status != ProcessStatus.ZOMBIE and c.role in poolish]
         young = [w for w in workers if current.created - w.create_time < YOUNG or _starting(w)]
         if wait is None or len(deaths) < _enough(deaths) or (workers and len(young) < len(workers)):

@@ -17,7 +17,7 @@ from typing import Optional
 
 from pooltui.analysis import hangs
 from pooltui.analysis.frames import innermost_user, matches
-from pooltui.model import Certainty, Diagnosis, Kind, Process, Severity, Snapshot, Thread, WaitKind, pids_key
+from pooltui.model import Certainty, Diagnosis, Kind, Process, ProcessStatus, Severity, Snapshot, Thread, ThreadRole, WaitKind, pids_key
 
 _PRIVATE_KINDS = (WaitKind.CONDITION, WaitKind.EVENT, WaitKind.QUEUE_GET, WaitKind.QUEUE_PUT, WaitKind.JOIN)
 _PRIVATE_FRAMES = (
@@ -93,7 +93,7 @@ def lone_waits(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for p in snapshot.processes:
         t = _alone(p)
-        if t is None or p.status == "zombie" or t.wait is None or t.wait.kind not in _PRIVATE_KINDS or t.timed is not False:
+        if t is None or p.status == ProcessStatus.ZOMBIE or t.wait is None or t.wait.kind not in _PRIVATE_KINDS or t.timed is not False:
             continue
         what = primitive(t)
         if what is None:
@@ -159,9 +159,10 @@ def no_result_handler(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for p in snapshot.processes:
         t = hangs.waiter(p)
-        if t is None or t.wait is None or t.wait.kind is WaitKind.JOIN or t.timed is True or p.status == "zombie":
+        if t is None or t.wait is None or t.wait.kind is WaitKind.JOIN or t.timed is True or p.status == ProcessStatus.ZOMBIE:
             continue
-        if hangs.handler(p, "result handler") is not None or None in (hangs.handler(p, "worker handler"), hangs.handler(p, "task handler")):
+        handlers = (hangs.handler(p, ThreadRole.WORKER_HANDLER), hangs.handler(p, ThreadRole.TASK_HANDLER))
+        if hangs.handler(p, ThreadRole.RESULT_HANDLER) is not None or None in handlers:
             continue
         out.append(
             Diagnosis(
@@ -177,7 +178,7 @@ def no_result_handler(snapshot: Snapshot) -> list[Diagnosis]:
                 tids=(t.tid,),
                 evidence=(
                     f"{t.label!r}: {t.wait.summary}",
-                    f"pid {p.pid} threads: " + ", ".join(repr(x.role or x.label) for x in p.threads if not x.ghost) + " -- no result handler",
+                    f"pid {p.pid} threads: " + ", ".join(repr(str(x.role or x.label)) for x in p.threads if not x.ghost) + " -- no result handler",
                 ),
                 fix=RESULTS_FIX,
             )

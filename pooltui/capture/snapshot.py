@@ -19,7 +19,7 @@ from pooltui import __version__
 from pooltui.capture import dump, interpreters, kernel, locks, procs, pyspy, redact, sourcelines, state, worker
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
-from pooltui.model import CaptureOptions, Process, Progress, Snapshot, Thread
+from pooltui.model import CaptureOptions, Process, ProcessStatus, Progress, Snapshot, Thread
 
 __all__ = ["CaptureOptions", "Progress", "capture_tree", "default_concurrency", "dump_options", "tool_versions"]
 
@@ -54,8 +54,8 @@ def _process(info: procs.ProcInfo) -> Process:
         num_threads=info.num_threads,
         error=info.error,
         exit_code=info.exit_code,
-        tracer_pid=kernel.tracer_pid(info.pid) if info.error is None and info.status != "zombie" else None,
-        caught_signals=kernel.caught_signals(info.pid) if info.error is None and info.status != "zombie" else None,
+        tracer_pid=kernel.tracer_pid(info.pid) if info.error is None and info.status != ProcessStatus.ZOMBIE else None,
+        caught_signals=kernel.caught_signals(info.pid) if info.error is None and info.status != ProcessStatus.ZOMBIE else None,
     )
 
 
@@ -204,7 +204,7 @@ async def _capture_tree(
                 cmdlines[proc.cmdline] = redact.redact_cmdline(proc.cmdline)
             proc = replace(proc, cmdline=cmdlines[proc.cmdline])
         try:
-            if info.error is not None or info.status == "zombie":
+            if info.error is not None or info.status == ProcessStatus.ZOMBIE:
                 return proc
             previous = reuse(info) if reuse else None
             if previous is not None:
