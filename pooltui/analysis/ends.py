@@ -226,8 +226,8 @@ def outside(snapshot: Snapshot) -> Snapshot:
             if t.ghost or t.wait is None or t.fd is None or t.syscall not in FD_CALLS:
                 threads.append(t)
                 continue
-            far = _far_side(snapshot, p, t) if "; waits to " not in t.wait.summary else None  # said once
+            far = _far_side(snapshot, p, t) if t.wait.far is None else None  # said once
             verb = "write to" if t.syscall in _WRITE_CALLS else "read from"
-            threads.append(replace(t, wait=replace(t.wait, summary=f"{t.wait.summary}; waits to {verb} {far}")) if far else t)
+            threads.append(replace(t, wait=replace(t.wait, summary=f"{t.wait.summary}; waits to {verb} {far}", far=far)) if far else t)
         processes.append(p if all(a is b for a, b in zip(threads, p.threads)) else replace(p, threads=tuple(threads)))
     return snapshot.with_(processes=tuple(processes))

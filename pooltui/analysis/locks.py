@@ -324,7 +324,7 @@ def _with_wait_lines(snapshot: Snapshot) -> Snapshot:
             summary = f"waits on {lock.name} ({kind_label(lock)}) held by {holder}{at}"
             if lock.holder is None:
                 summary = f"waits on {lock.name} ({kind_label(lock)}): {holder}{at}"
-            wait = replace(t.wait, kind=kind, summary=summary, lock_id=lock.id, holder=holder)
+            wait = t.wait.reworded(kind=kind, summary=summary, lock_id=lock.id, holder=holder)
             threads.append(replace(t, wait=wait))
         processes.append(replace(p, threads=tuple(threads)))
     return snapshot.with_(processes=tuple(processes))

@@ -247,9 +247,14 @@ def coroutine_of(frames: Sequence[Frame]) -> str:
 
 def _blocked_loop(inner: Wait, frames: Sequence[Frame]) -> Wait:
     """A thread of an asyncio loop, not on a CPU, inside a callback: the loop is stuck there."""
-    if inner.summary.startswith(LOOP_BLOCKED):
+    if inner.coroutine is not None:
         return inner
-    return replace(inner, summary=f"{LOOP_BLOCKED} (in coroutine {coroutine_of(frames)}): {inner.summary}")
+    return said_in_coroutine(inner, coroutine_of(frames))
+
+
+def said_in_coroutine(wait: Wait, coroutine: str) -> Wait:
+    """``wait`` of a thread whose asyncio loop is blocked in ``coroutine``: said first."""
+    return replace(wait, summary=f"{LOOP_BLOCKED} (in coroutine {coroutine}): {wait.summary}", coroutine=coroutine)
 
 
 def classify_snapshot(snapshot: Snapshot) -> Snapshot:

@@ -82,6 +82,14 @@ class Wait:
     frame_index: Optional[int] = None  # index into Thread.frames of the user's frame named in the summary
     lock_id: Optional[str] = None  # Lock.id when the lock object is known
     holder: Optional[str] = None  # one-line description of the holder, when known
+    # facts the summary also says, kept as fields so that code asks them, not the wording:
+    coroutine: Optional[str] = None  # the coroutine an asyncio loop is blocked in (the summary starts "the event loop is blocked")
+    far: Optional[str] = None  # the other end of the pipe or socket, outside the tree (the summary ends "; waits to read from ...")
+
+    def reworded(self, **changes: Any) -> Wait:
+        """This wait with its summary written anew (``changes``): the facts only the old
+        summary said (``coroutine``, ``far``) go with it, for whoever adds them to add again."""
+        return replace(self, coroutine=None, far=None, **changes)
 
     @property
     def unsaid_holder(self) -> str:
