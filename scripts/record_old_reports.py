@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # blocked asyncio loop (Wait.coroutine since report/2), a socket read whose other end is
 # outside the tree (Wait.far since report/2)
 SCENARIOS = {
-    "logging_fork": ["--samples", "2", "--interval", "0.5"],
+    "abba": ["--samples", "2", "--interval", "0.5"],
     "asyncio_blocked": [],
     "outside_peer": [],
 }

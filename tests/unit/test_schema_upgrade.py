@@ -27,7 +27,7 @@ def _waits(report_json: dict) -> list[dict]:
 
 
 def test_the_fixtures_are_of_the_old_schema() -> None:
-    assert NAMES == ["asyncio_blocked", "logging_fork", "outside_peer"]
+    assert NAMES == ["abba", "asyncio_blocked", "outside_peer"]
     assert SCHEMA != SCHEMA_1
     for name in NAMES:
         assert json.loads((OLD / f"{name}.json").read_text())["schema"] == SCHEMA_1
