@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Optional
+from typing import Optional, TypeVar
 
 from pooltui.analysis.frames import find, matches
 from pooltui.model import ErrorCode, Frame, Process, ProcessRole, ProcessStatus, Snapshot, Thread, ThreadRole
@@ -48,7 +48,7 @@ GONE = ProcessRole.GONE
 WORKER_ROLES = (POOL_WORKER, EXECUTOR_WORKER, LOKY_WORKER, GUNICORN_WORKER, CELERY_WORKER, UWSGI_WORKER)
 
 # (file suffix, function names) -> process role, matched against the main thread's frames
-_PROCESS_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+_PROCESS_FRAMES: tuple[tuple[str, tuple[str, ...], ProcessRole], ...] = (
     ("multiprocessing/pool.py", ("worker",), POOL_WORKER),
     ("concurrent/futures/process.py", ("_process_worker",), EXECUTOR_WORKER),
     ("multiprocessing/managers.py", ("serve_forever", "_run_server"), MANAGER),
@@ -65,7 +65,7 @@ _PROCESS_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 # cmdline fragments for processes whose stacks could not be read
-_PROCESS_CMDLINE: tuple[tuple[str, str], ...] = (
+_PROCESS_CMDLINE: tuple[tuple[str, ProcessRole], ...] = (
     ("resource_tracker", RESOURCE_TRACKER),
     ("semaphore_tracker", RESOURCE_TRACKER),
     ("forkserver import main", FORKSERVER),
@@ -80,7 +80,7 @@ _PROCESS_CMDLINE: tuple[tuple[str, str], ...] = (
 
 # servers whose master and workers share one command line (no setproctitle): the program
 # (argv[0], or the script / -m module after "python") -> (master role, worker role)
-_SERVERS: dict[str, tuple[str, str]] = {
+_SERVERS: dict[str, tuple[ProcessRole, ProcessRole]] = {
     "gunicorn": (GUNICORN_ARBITER, GUNICORN_WORKER),
     "uwsgi": (UWSGI_MASTER, UWSGI_WORKER),
     "celery": (CELERY_MAIN, CELERY_WORKER),  # only `celery ... worker`, not beat or flower
@@ -88,7 +88,7 @@ _SERVERS: dict[str, tuple[str, str]] = {
 
 # Thread roles
 MAIN_THREAD = ThreadRole.MAIN
-_THREAD_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+_THREAD_FRAMES: tuple[tuple[str, tuple[str, ...], ThreadRole], ...] = (
     ("multiprocessing/pool.py", ("_handle_workers",), ThreadRole.WORKER_HANDLER),
     ("multiprocessing/pool.py", ("_handle_tasks",), ThreadRole.TASK_HANDLER),
     ("multiprocessing/pool.py", ("_handle_results",), ThreadRole.RESULT_HANDLER),
@@ -110,15 +110,18 @@ _THREAD_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 # threads known by name only (no Python frame of their own)
-_THREAD_NAMES: tuple[tuple[re.Pattern[str], str], ...] = ((re.compile(r"^uWSGIWorker\d+Core\d+$"), ThreadRole.UWSGI_CORE),)
+_THREAD_NAMES: tuple[tuple[re.Pattern[str], ThreadRole], ...] = ((re.compile(r"^uWSGIWorker\d+Core\d+$"), ThreadRole.UWSGI_CORE),)
 
 # a thread role that means something more specific in a process of this role
-_THREAD_IN_PROCESS: dict[tuple[str, str], str] = {
+_THREAD_IN_PROCESS: dict[tuple[str, str], ThreadRole] = {
     (GUNICORN_WORKER, ThreadRole.THREAD_POOL_WORKER): ThreadRole.GTHREAD_REQUEST,
 }
 
 
-def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str], ...]) -> Optional[str]:
+_Role = TypeVar("_Role", ProcessRole, ThreadRole)
+
+
+def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], _Role], ...]) -> Optional[_Role]:
     """The role of the innermost matching frame: a fork child's outer frames are its
     parent's (a forkserver's child shows forkserver.main below _process_worker)."""
     for frame in frames:  # innermost first; at the same frame, the table's order decides
@@ -130,12 +133,12 @@ def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str
 
 
 @memoize(max_bytes=8 << 20)  # bounded in bytes: the frames come from the target
-def _frames_role(frames: tuple[Frame, ...]) -> Optional[str]:
+def _frames_role(frames: tuple[Frame, ...]) -> Optional[ThreadRole]:
     """``_match`` of a thread's frames (cached: fork siblings have the same stacks)."""
     return _match(frames, _THREAD_FRAMES)
 
 
-def thread_role(thread: Thread, pid: int, process_role: str = "") -> str:
+def thread_role(thread: Thread, pid: int, process_role: str = "") -> ThreadRole:
     if thread.ghost:
         return ThreadRole.FORK_GHOST
     role = _frames_role(thread.frames)
@@ -158,7 +161,7 @@ def _main_frames(proc: Process) -> Sequence[Frame]:
     return live[0].frames if live else ()
 
 
-def _own_role(proc: Process) -> Optional[str]:
+def _own_role(proc: Process) -> Optional[ProcessRole]:
     """The role a process shows by itself (stack or cmdline), before tree shape."""
     role = _match(_main_frames(proc), _PROCESS_FRAMES)
     if role:
@@ -192,7 +195,7 @@ def program_name(cmdline: Sequence[str]) -> str:
     return ""
 
 
-def _server_role(proc: Process, parent: Optional[Process]) -> Optional[str]:
+def _server_role(proc: Process, parent: Optional[Process]) -> Optional[ProcessRole]:
     """Master or worker of a pre-fork server, from the command line and the tree shape."""
     program = program_name(proc.cmdline)
     roles = _SERVERS.get(program)
@@ -203,7 +206,7 @@ def _server_role(proc: Process, parent: Optional[Process]) -> Optional[str]:
     return roles[0]
 
 
-def process_role(proc: Process, child_roles: Sequence[str], own: Optional[str] = None) -> str:
+def process_role(proc: Process, child_roles: Sequence[str], own: Optional[ProcessRole] = None) -> ProcessRole:
     own = own or _own_role(proc)
     if own:
         return own
