@@ -1,9 +1,8 @@
 """The report file: the versioned JSON form of a ``Snapshot`` and its ``Timeline``
 (``pooltui.report/2``; ``/1`` is read too, through model.upgrade), used to save, replay,
-diff and as test fixtures. Writing and
-loading use msgspec (imported only then), which encodes the model's stdlib dataclasses
-directly and validates every field against their annotations on load; any problem is a
-one-line ``ReportError``."""
+diff and as test fixtures. Writing and loading use msgspec (imported only then), which
+encodes the model's stdlib dataclasses directly and validates every field against their
+annotations on load; any problem is a one-line ``ReportError``."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Any
 SCHEMA_1 = "pooltui.report/1"
 # pooltui.report/1's wording (analysis.waits.LOOP_BLOCKED, analysis.ends.outside)
 _LOOP_BLOCKED = re.compile(r"the event loop is blocked \(in coroutine (.*?)\): ", re.DOTALL)
-_FAR = re.compile(r"; waits to (?:read from|write to) (.*)\Z", re.DOTALL)
+_FAR = re.compile(r".*; waits to (?:read from|write to) (.*)\Z", re.DOTALL)  # the last: 1 appended it at the end
 
 
 def _wait_from_1(wait: dict[str, Any]) -> None:
@@ -24,7 +24,7 @@ def _wait_from_1(wait: dict[str, Any]) -> None:
         return  # left for the validation to name
     loop = _LOOP_BLOCKED.match(summary)
     wait.setdefault("coroutine", loop.group(1) if loop else None)
-    far = _FAR.search(summary)
+    far = _FAR.match(summary)
     wait.setdefault("far", far.group(1) if far else None)
 
 

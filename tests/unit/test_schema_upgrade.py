@@ -69,3 +69,12 @@ def test_the_facts_an_old_summary_said_become_fields() -> None:
 def test_a_report_of_another_version_is_refused_with_both_named() -> None:
     with pytest.raises(ValueError, match=r"'pooltui.report/9' is not supported by this pooltui \(reads pooltui.report/2 and pooltui.report/1\)"):
         loads('{"schema": "pooltui.report/9"}')
+
+
+def test_the_far_end_is_the_one_report_1_appended_last() -> None:
+    """The phrase can stand earlier too, in the target's own source line the summary quotes."""
+    data = json.loads((OLD / "outside_peer.json").read_text())
+    wait = next(w for w in _waits(data) if "; waits to " in w["summary"])
+    wait["summary"] = 'waits on I/O in `s = "; waits to read from me"` in f; waits to read from 10.0.0.1:80 (fd 4), outside this box'
+    loaded = json.loads(dumps(loads(json.dumps(data)).snapshot))
+    assert [w["far"] for w in _waits(loaded) if w["far"]] == ["10.0.0.1:80 (fd 4), outside this box"]
