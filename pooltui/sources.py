@@ -23,14 +23,14 @@ from pooltui.analysis import analyze
 from pooltui.analysis.history import History
 from pooltui.capture import procs, state
 from pooltui.capture.errors import CaptureError
-from pooltui.model import CaptureOptions, Event, Progress, Snapshot, Timeline
+from pooltui.model import CaptureOptions, ErrorCode, Event, ProcessRole, Progress, Snapshot, Timeline
 from pooltui.pipeline.deaths import DeathWatch
 from pooltui.pipeline.live import LiveCollector
 from pooltui.report import load_report
 
 
 class CoreNotFound(CaptureError):
-    code = "core_not_found"
+    code = ErrorCode.CORE_NOT_FOUND
     help = "pooltui opens the core of a worker whose death it saw and whose core file it found (see docs/cores.md)."
 
 
@@ -117,7 +117,7 @@ class RecordedSource:
     target_pid: Optional[int] = None
 
     def __init__(self, snapshot: Snapshot, timeline: Optional[Timeline] = None, path: str = "") -> None:
-        if all(p.role == "other" for p in snapshot.processes):
+        if all(p.role == ProcessRole.OTHER for p in snapshot.processes):
             snapshot = analyze(snapshot)  # a raw capture (test fixture): give it roles, waits, verdicts
         self.snapshot = snapshot
         self.timeline = timeline

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pooltui.analysis.frames import code_text, find
 from pooltui.analysis.locks import lock_key
 from pooltui.analysis.unreleasable import suspended_holder
-from pooltui.analysis.waits import LOOP_BLOCKED, coroutine_of, loop_callback
+from pooltui.analysis.waits import coroutine_of, loop_callback, said_in_coroutine
 from pooltui.model import Certainty, Diagnosis, Kind, Snapshot, Thread, WaitKind
 
 HELD_ACROSS_AWAIT_FIX = (
@@ -43,8 +43,8 @@ def mark(snapshot: Snapshot) -> Snapshot:
     for p in snapshot.processes:
         threads = []
         for t in p.threads:
-            if _blocked(t) and t.wait is not None and not t.wait.summary.startswith(LOOP_BLOCKED):
-                t = replace(t, wait=replace(t.wait, summary=f"{LOOP_BLOCKED} (in coroutine {coroutine_of(t.frames)}): {t.wait.summary}"))
+            if _blocked(t) and t.wait is not None and t.wait.coroutine is None:
+                t = replace(t, wait=said_in_coroutine(t.wait, coroutine_of(t.frames)))
                 changed = True
             threads.append(t)
         processes.append(replace(p, threads=tuple(threads)))

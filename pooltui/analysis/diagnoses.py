@@ -4,7 +4,7 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 from __future__ import annotations
 
 from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, lockverdicts, managers, roles, unreleasable, wakers
-from pooltui.model import Certainty, Diagnosis, Kind, Process, ProcessStatus, Severity, Snapshot, WaitKind, pids_key
+from pooltui.model import Certainty, Diagnosis, ErrorCode, Kind, Process, ProcessStatus, Severity, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
 SETTLED = 5.0  # seconds of life after which a worker's average CPU use says what it usually does
@@ -52,7 +52,7 @@ def unreadable(snapshot: Snapshot) -> list[Diagnosis]:
     """Processes that could not be read, so the picture is incomplete."""
     out = []
     for p in snapshot.processes:
-        if p.error is not None and p.error.code not in ("not_python", "process_gone"):
+        if p.error is not None and p.error.code not in (ErrorCode.NOT_PYTHON, ErrorCode.PROCESS_GONE):
             out.append(
                 Diagnosis(
                     kind=Kind.UNREADABLE,

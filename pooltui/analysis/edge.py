@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pooltui.analysis import hangs
-from pooltui.model import Certainty, Snapshot, Thread
+from pooltui.model import Certainty, ProcessRole, Snapshot, Thread
 
 Node = tuple[int, int]  # (pid, tid)
 
@@ -26,7 +26,7 @@ def label(snapshot: Snapshot, node: Node) -> str:
     p = snapshot.process(node[0])
     t = p.thread(node[1]) if p is not None else None
     name = f"'{t.label}'" if t is not None else f"thread {node[1]}"
-    return f"{name} (pid {node[0]}{', ' + p.role_label if p is not None and p.role != 'other' else ''})"
+    return f"{name} (pid {node[0]}{', ' + p.role_label if p is not None and p.role != ProcessRole.OTHER else ''})"
 
 
 def at(t: Thread) -> str:

@@ -8,9 +8,9 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.edge import Edge, Node, label, live
-from pooltui.model import FD_CALLS, WRITE_CALLS, Certainty, Process, Snapshot, Thread, WaitKind
+from pooltui.model import FD_CALLS, WRITE_CALLS, Certainty, Process, ProcessStatus, Snapshot, Thread, ThreadRole, WaitKind
 
-_MACHINERY = ("worker handler", "task handler", "result handler", "queue feeder", "executor manager thread")
+_MACHINERY = (ThreadRole.WORKER_HANDLER, ThreadRole.TASK_HANDLER, ThreadRole.RESULT_HANDLER, ThreadRole.QUEUE_FEEDER)
 
 
 def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
@@ -147,7 +147,7 @@ def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
         if far_inode is None:
             continue
         far = [q for q, w in pipes.get(inode, []) if w != writing] if what == "pipe" else holders.get(far_inode, [])
-        far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != "zombie" and q.threads]
+        far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != ProcessStatus.ZOMBIE and q.threads]
         if any(_flowing(q, _fd_of(q, far_inode, what == "socket"), writing) for q in far):
             continue  # the data is moving between the two ends now
         mine = own_far_fds(p, t)
@@ -270,8 +270,8 @@ def outside(snapshot: Snapshot) -> Snapshot:
             if t.ghost or t.wait is None or t.fd is None or t.syscall not in FD_CALLS:
                 threads.append(t)
                 continue
-            far = _far_side(snapshot, p, t) if "; waits to " not in t.wait.summary else None  # said once
+            far = _far_side(snapshot, p, t) if t.wait.far is None else None  # said once
             verb = "write to" if t.syscall in WRITE_CALLS else "read from"
-            threads.append(replace(t, wait=replace(t.wait, summary=f"{t.wait.summary}; waits to {verb} {far}")) if far else t)
+            threads.append(replace(t, wait=replace(t.wait, summary=f"{t.wait.summary}; waits to {verb} {far}", far=far)) if far else t)
         processes.append(p if all(a is b for a, b in zip(threads, p.threads)) else replace(p, threads=tuple(threads)))
     return snapshot.with_(processes=tuple(processes))

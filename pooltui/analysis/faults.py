@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pooltui.analysis import graph, hangs, roles
-from pooltui.model import Certainty, Diagnosis, Exit, Kind, Process, ProcessStatus, Snapshot, WaitKind, exit_text, pids_key
+from pooltui.model import Certainty, Diagnosis, Exit, Kind, Process, ProcessRole, ProcessStatus, Snapshot, ThreadRole, WaitKind, exit_text, pids_key
 
 STOP_FIX = (
     "Resume it (kill -CONT PID) or detach the debugger holding it (TracerPid); a stopped process keeps its locks and "
@@ -115,6 +115,9 @@ def crash_looping(snapshot: Snapshot) -> set[int]:
     return {d.pids[0] for d in snapshot.diagnoses if d.kind is Kind.CRASH_LOOP and d.pids}
 
 
+_POOLISH = (roles.POOL_WORKER, roles.UNREADABLE, ProcessRole.OTHER)  # a worker's roles while it dies young
+
+
 def crash_suspects(snapshot: Snapshot) -> tuple[int, ...]:
     """Pool parents waiting for results whose workers are all young or starting, and that
     one capture saw a child exit with a failure code too few times for a crash loop (``_enough``)
@@ -124,12 +127,10 @@ def crash_suspects(snapshot: Snapshot) -> tuple[int, ...]:
     pays that moment once."""
     out = []
     for parent in snapshot.processes:
-        if hangs.waiter(parent) is None or hangs.handler(parent, "worker handler") is None:
+        if hangs.waiter(parent) is None or hangs.handler(parent, ThreadRole.WORKER_HANDLER) is None:
             continue
         deaths = _deaths([snapshot], parent)
-        workers = [
-            c for c in snapshot.children(parent.pid) if c.status != ProcessStatus.ZOMBIE and c.role in (roles.POOL_WORKER, roles.UNREADABLE, "other")
-        ]
+        workers = [c for c in snapshot.children(parent.pid) if c.status != ProcessStatus.ZOMBIE and c.role in _POOLISH]
         young = all(snapshot.created - w.create_time < YOUNG or _starting(w) for w in workers)
         starting = all(_starting(w) for w in workers)  # none seen past its start (or none alive at all)
         coded = _enough(deaths) == CRASH_EXITS_BY_CODE  # each exited with a failure code (not killed: lost_task's story)
@@ -143,11 +144,10 @@ def crash_loops(history: Sequence[Snapshot]) -> list[Diagnosis]:
     current, out = history[-1], []
     for parent in current.processes:
         wait = hangs.waiter(parent)  # a Pool's map()/get(): its role may not show while no worker lives long enough to be read
-        if wait is None or hangs.handler(parent, "worker handler") is None:
+        if wait is None or hangs.handler(parent, ThreadRole.WORKER_HANDLER) is None:
             continue
         deaths = _deaths(history, parent)
-        poolish = (roles.POOL_WORKER, roles.UNREADABLE, "other")
-        workers = [c for c in current.children(parent.pid) if c.status != ProcessStatus.ZOMBIE and c.role in poolish]
+        workers = [c for c in current.children(parent.pid) if c.status != ProcessStatus.ZOMBIE and c.role in _POOLISH]
         young = [w for w in workers if current.created - w.create_time < YOUNG or _starting(w)]
         if wait is None or len(deaths) < _enough(deaths) or (workers and len(young) < len(workers)):
             continue  # some worker lived long enough: deaths of workers in use are lost_task's story

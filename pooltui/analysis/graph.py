@@ -41,7 +41,7 @@ from pooltui.analysis.frames import find, origin
 from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, kind_label, lock_key
 from pooltui.analysis.workedges import future_edges, join_edges, pool_edges
 from pooltui.model import FD_CALLS as FD_CALLS
-from pooltui.model import Certainty, Diagnosis, Kind, Lock, LockHolder, Snapshot, Thread, WaitKind
+from pooltui.model import Certainty, Diagnosis, ErrorCode, Kind, Lock, LockHolder, LockKind, ProcessStatus, Snapshot, Thread, ThreadRole, WaitKind
 
 _FIX = {
     "lock": "Take the locks in one global order everywhere (or use a single lock), or acquire with a timeout and back off.",
@@ -126,7 +126,7 @@ def _could_hold(lock: Lock, threads: dict[Node, Thread]) -> list[LockHolder]:
     """The live threads a lock that records no owner (a plain Lock taken with ``acquire()``)
     could be held by, from their own source and locals (``capture.holders``: past
     ``NAME.acquire()`` with NAME this object, no release since): one of them holds it."""
-    if lock.kind not in ("lock", "semaphore"):
+    if lock.kind not in (LockKind.LOCK, LockKind.SEMAPHORE):
         return []
     waiting = set(lock.waiters)
     out = []
@@ -193,7 +193,7 @@ def _condition_edges(snapshot: Snapshot) -> list[Edge]:
 
 
 _NAMED = 8  # threads named in a notify edge's words (a process may have thousands)
-_NO_USER_CODE = ("worker handler",)  # a Pool's thread that only replaces workers: it notifies nothing of the user's
+_NO_USER_CODE = (ThreadRole.WORKER_HANDLER,)  # a Pool's thread that only replaces workers: it notifies nothing of the user's
 
 
 def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
@@ -207,7 +207,7 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
     the main thread of CPython 3 a signal handler could end it too: then a guess."""
     out = []
     for p in snapshot.processes:
-        if p.status == "zombie":
+        if p.status == ProcessStatus.ZOMBIE:
             continue
         for t in p.threads:
             me = (p.pid, t.tid)
@@ -284,9 +284,10 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         what = "a lock another one holds" if set(vias) == {"lock"} else "another one (" + ", ".join(dict.fromkeys(_VIA_WORDS[v] for v in vias)) + ")"
         others = [n for n in stuck if n not in cycle and any(t in cycle for t in stuck[n].targets)]
         certainty = max((e.certainty for e in chain), key=lambda c: c.rank)
-        programs = [p for p in (snapshot.process(pid) for pid in pids) if p is not None and p.error is not None and p.error.code == "not_python"]
+        found = (snapshot.process(pid) for pid in pids)
+        programs = [p for p in found if p is not None and p.error is not None and p.error.code == ErrorCode.NOT_PYTHON]
         procs = {p.pid: p for p in snapshot.processes}
-        queue = any((t := procs[pid].thread(tid) if pid in procs else None) is not None and t.role == "queue feeder" for pid, tid in cycle)
+        queue = any((t := procs[pid].thread(tid) if pid in procs else None) is not None and t.role == ThreadRole.QUEUE_FEEDER for pid, tid in cycle)
         fix = _FIX["program"] if programs else next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
         if fix == _FIX["pipe"] and not queue:
             fix = _FIX["pipes"]  # no multiprocessing.Queue in it: plain pipes written both ways

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pooltui.analysis import roles
 from pooltui.analysis.hangs import handler, where
-from pooltui.model import Certainty, Diagnosis, Kind, Snapshot, pids_key
+from pooltui.model import Certainty, Diagnosis, Kind, Snapshot, ThreadRole, pids_key
 
 # A worker handler wakes every 0.1 s (3.8+: or when a worker's sentinel says it exited) and
 # does microseconds of work: far below 1 % of a CPU even for a Pool(64). One that has spent
@@ -35,7 +35,7 @@ def spinning_handlers(snapshot: Snapshot) -> list[Diagnosis]:
     once) and the process sleeping (its main thread does); its CPU time says it never stops."""
     out = []
     for parent in snapshot.processes:
-        keeper = handler(parent, "worker handler") if parent.role == roles.POOL_PARENT else None
+        keeper = handler(parent, ThreadRole.WORKER_HANDLER) if parent.role == roles.POOL_PARENT else None
         age = snapshot.created - parent.create_time
         if keeper is None or keeper.cpu_time is None or age <= 0:
             continue

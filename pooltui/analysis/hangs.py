@@ -14,7 +14,7 @@ from typing import Optional
 
 from pooltui.analysis import roles
 from pooltui.analysis.frames import find, innermost_user, matches
-from pooltui.model import Certainty, Diagnosis, Frame, Kind, Process, ProcessStatus, Snapshot, Thread, WaitKind, pids_key
+from pooltui.model import Certainty, Diagnosis, Frame, Kind, Process, ProcessStatus, Snapshot, Thread, ThreadRole, WaitKind, pids_key
 
 REPLACEMENT_GAP = 2.0  # seconds: a worker started this long after its first sibling was not in the Pool's first batch
 
@@ -63,7 +63,7 @@ def awaits_pool(thread: Thread) -> bool:
     return thread.wait.kind is WaitKind.JOIN and find(thread.frames, "multiprocessing/pool.py", "join") is not None
 
 
-_HANDLER_ROLES = ("worker handler", "task handler", "result handler")
+_HANDLER_ROLES = (ThreadRole.WORKER_HANDLER, ThreadRole.TASK_HANDLER, ThreadRole.RESULT_HANDLER)
 
 
 def waiter(parent: Process) -> Optional[Thread]:
@@ -96,12 +96,12 @@ def result_handler_lost(parent: Process, wait: Thread) -> bool:
     says so: nobody can deliver the results)."""
     if wait.wait is None or wait.wait.kind is WaitKind.JOIN:
         return False
-    return handler(parent, "worker handler") is not None and handler(parent, "result handler") is None
+    return handler(parent, ThreadRole.WORKER_HANDLER) is not None and handler(parent, ThreadRole.RESULT_HANDLER) is None
 
 
 def task_handler_drained(parent: Process) -> bool:
     """The task handler waits for new tasks (not blocked handing one to a full pipe)."""
-    t = handler(parent, "task handler")
+    t = handler(parent, ThreadRole.TASK_HANDLER)
     if t is None or t.wait is None or t.wait.kind is not WaitKind.IDLE:
         return False
     at = find(t.frames, "multiprocessing/pool.py", "_handle_tasks")

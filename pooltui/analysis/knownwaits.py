@@ -73,7 +73,7 @@ IDLE_LOOPS: tuple[tuple[str, tuple[str, ...], str, Via], ...] = (
 
 # servers that embed Python in their own C loop: a thread there without a Python frame waits
 # in that loop for work (py-spy may even report it active: it does not hold the GIL to tell)
-C_SERVER_LOOPS = {
+C_SERVER_LOOPS: dict[str, str] = {
     UWSGI_MASTER: "idle: uWSGI's master loop (C code: watches the workers)",
     UWSGI_WORKER: "idle: waits for a request in uWSGI's C loop",
 }

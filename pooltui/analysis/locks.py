@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.frames import innermost_user
-from pooltui.model import HOW_WITH, Lock, LockHolder, Process, Snapshot, Thread, WaitKind
+from pooltui.model import HOW_WITH, Lock, LockHolder, LockKind, Process, SemLockKind, Snapshot, Thread, WaitKind
 
 # locks that are no Python lock object but record their owner (capture.ownedlocks), by type_name
 OWNED_LABEL = {
@@ -33,7 +33,19 @@ OWNED_LABEL = {
     "_io.BufferedReader": "a BufferedReader's lock",
     "_io.BufferedRandom": "a BufferedRandom's lock",
 }
-KIND_LABEL = {"rlock": "RLock", "lock": "Lock", "semlock": "multiprocessing lock", "semaphore": "threading.Semaphore"}
+# the wait on a lock of each kind (a threading.Semaphore: its Condition's plain lock)
+_WAIT_KIND: dict[str, WaitKind] = {
+    LockKind.RLOCK: WaitKind.RLOCK,
+    LockKind.LOCK: WaitKind.LOCK,
+    LockKind.SEMLOCK: WaitKind.SEMLOCK,
+    LockKind.SEMAPHORE: WaitKind.LOCK,
+}
+KIND_LABEL: dict[str, str] = {
+    LockKind.RLOCK: "RLock",
+    LockKind.LOCK: "Lock",
+    LockKind.SEMLOCK: "multiprocessing lock",
+    LockKind.SEMAPHORE: "threading.Semaphore",
+}
 NO_OWNER = "a plain threading.Lock records no owner (CPython keeps none)"
 NO_OWNER_SEMAPHORE = "a threading.Semaphore records no holder (CPython keeps none)"
 
@@ -172,7 +184,7 @@ def _with_holders(lock: Lock, snapshot: Snapshot) -> tuple[LockHolder, ...]:
         # threads running the same function with another lock in `with` (a lock passed as an
         # argument): keep those whose own source and locals point at this one (capture.holders)
         inside = [t for t in inside if any(h.tid == t.tid and h.evidence.startswith("inside") for h in lock.could_hold)]
-    if not inside or expected != len(inside) or (lock.kind == "lock" and len(inside) != 1):
+    if not inside or expected != len(inside) or (lock.kind == LockKind.LOCK and len(inside) != 1):
         return ()
     out = []
     for thread in inside:
@@ -184,7 +196,7 @@ def _with_holders(lock: Lock, snapshot: Snapshot) -> tuple[LockHolder, ...]:
 
 
 def _no_owner(lock: Lock) -> str:
-    return NO_OWNER_SEMAPHORE if lock.kind == "semaphore" else NO_OWNER
+    return NO_OWNER_SEMAPHORE if lock.kind == LockKind.SEMAPHORE else NO_OWNER
 
 
 def _could_hold_text(lock: Lock, snapshot: Snapshot) -> str:
@@ -215,24 +227,24 @@ def resolve_holders(snapshot: Snapshot) -> Snapshot:
         if not lock.waiters:
             continue  # a sibling's copy of a multiprocessing lock: evidence only
         holders: tuple[LockHolder, ...] = ()
-        if lock.kind == "semlock":
+        if lock.kind == LockKind.SEMLOCK:
             holders, note = _semlock_holders(lock, groups[lock.sem or ""], snapshot)
             holder = holders[0] if holders else None
             waiters = tuple(w for g in groups[lock.sem or ""] for w in g.waiters)
-        elif lock.kind == "rlock":
+        elif lock.kind == LockKind.RLOCK:
             holder, note = _rlock_holder(lock, snapshot)
             waiters = lock.waiters
         else:
             holders, waiters = _with_holders(lock, snapshot), lock.waiters
             holder = holders[0] if holders else None
             note = "" if holder is not None else _no_owner(lock) + _could_hold_text(lock, snapshot)
-        orphaned = holder is not None and not holder.alive and lock.kind == "rlock"
+        orphaned = holder is not None and not holder.alive and lock.kind == LockKind.RLOCK
         holders = holders or ((holder,) if holder is not None else ())
         resolved.append(replace(lock, holder=holder, holders=holders, note=note, orphaned=orphaned, waiters=tuple(dict.fromkeys(waiters))))
     # one record per shared semaphore: the first waiter's copy speaks for all
     unique: dict[str, Lock] = {}
     for lock in resolved:
-        unique.setdefault(lock.sem if lock.kind == "semlock" and lock.sem else lock.id, lock)
+        unique.setdefault(lock.sem if lock.kind == LockKind.SEMLOCK and lock.sem else lock.id, lock)
     locks = _told_apart(tuple(unique.values()))
     return _with_wait_lines(snapshot.with_(locks=locks))
 
@@ -242,7 +254,7 @@ def _told_apart(locks: tuple[Lock, ...]) -> tuple[Lock, ...]:
     function two threads run with the locks swapped) carry their address in their name."""
     addrs: dict[tuple[int, str], set[int]] = defaultdict(set)
     for lock in locks:
-        if lock.kind != "semlock" and lock.manager is None:
+        if lock.kind != LockKind.SEMLOCK and lock.manager is None:
             addrs[(lock.pid, lock.name)].add(lock.addr)
     return tuple(replace(lock, name=f"{lock.name} <0x{lock.addr:x}>") if len(addrs.get((lock.pid, lock.name), ())) > 1 else lock for lock in locks)
 
@@ -252,19 +264,19 @@ SEM_VALUE_MAX = 0x7FFFFFFF
 
 def kind_label(lock: Lock) -> str:
     """ "RLock", "multiprocessing lock", "multiprocessing BoundedSemaphore, 0 of 2 free"..."""
-    if lock.kind == "semaphore":
+    if lock.kind == LockKind.SEMAPHORE:
         value = "?" if lock.sem_value is None else str(lock.sem_value)
         if lock.maxvalue:
             return f"threading.BoundedSemaphore, {value} of {lock.maxvalue} free"
-        return f"{lock.type_name or KIND_LABEL['semaphore']}, value {value}"
+        return f"{lock.type_name or KIND_LABEL[LockKind.SEMAPHORE]}, value {value}"
     if lock.type_name in OWNED_LABEL:
         return OWNED_LABEL[lock.type_name] + (f" on fd {lock.fd}" if lock.fd is not None else "")
-    if lock.kind != "semlock":
+    if lock.kind != LockKind.SEMLOCK:
         return KIND_LABEL[lock.kind]
-    if lock.semlock_kind == "RECURSIVE_MUTEX":
+    if lock.semlock_kind == SemLockKind.RECURSIVE_MUTEX:
         return "multiprocessing RLock"
     if lock.maxvalue in (None, 1):
-        return KIND_LABEL["semlock"]  # Lock and BoundedSemaphore(1) are the same object
+        return KIND_LABEL[LockKind.SEMLOCK]  # Lock and BoundedSemaphore(1) are the same object
     value = "?" if lock.sem_value is None else str(lock.sem_value)
     if lock.maxvalue >= SEM_VALUE_MAX:
         return f"multiprocessing Semaphore, value {value}"
@@ -275,7 +287,7 @@ def holder_text(lock: Lock) -> str:
     """The holder(s) in words, or why not known."""
     if lock.holder is None:
         return lock.note or "owner unknown"
-    if lock.kind == "semlock" and not lock.holder.alive:
+    if lock.kind == LockKind.SEMLOCK and not lock.holder.alive:
         return "no live process (its holder died)"
     if len(lock.holders) > 1:
         return ", ".join(holder_label(h) + (f" ({h.evidence})" if h.evidence else "") for h in lock.holders) + (
@@ -300,7 +312,7 @@ def _with_wait_lines(snapshot: Snapshot) -> Snapshot:
             if lock is None or t.wait is None or t.wait.kind not in _LOCKISH:
                 threads.append(t)
                 continue
-            kind = {"rlock": WaitKind.RLOCK, "lock": WaitKind.LOCK, "semlock": WaitKind.SEMLOCK, "semaphore": WaitKind.LOCK}[lock.kind]
+            kind = _WAIT_KIND[lock.kind]
             index = t.wait.frame_index if t.wait.frame_index is not None else innermost_user(t.frames)
             at = ""
             if index is not None:
@@ -310,7 +322,7 @@ def _with_wait_lines(snapshot: Snapshot) -> Snapshot:
             summary = f"waits on {lock.name} ({kind_label(lock)}) held by {holder}{at}"
             if lock.holder is None:
                 summary = f"waits on {lock.name} ({kind_label(lock)}): {holder}{at}"
-            wait = replace(t.wait, kind=kind, summary=summary, lock_id=lock.id, holder=holder)
+            wait = t.wait.reworded(kind=kind, summary=summary, lock_id=lock.id, holder=holder)
             threads.append(replace(t, wait=wait))
         processes.append(replace(p, threads=tuple(threads)))
     return snapshot.with_(processes=tuple(processes))
@@ -342,14 +354,14 @@ def _frame_text(thread: Thread) -> str:
 def lock_key(lock: Lock) -> str:
     """A lock as a subject key: its shared semaphore (one per multiprocessing lock, in every
     process), else the object (pid and address)."""
-    return f"lock {lock.sem}" if lock.kind == "semlock" and lock.sem else f"lock {lock.pid}:0x{lock.addr:x}"
+    return f"lock {lock.sem}" if lock.kind == LockKind.SEMLOCK and lock.sem else f"lock {lock.pid}:0x{lock.addr:x}"
 
 
 def is_mutex(lock: Lock) -> bool:
     """A multiprocessing Lock/RLock (or BoundedSemaphore(1)): taken means someone holds it.
     A Semaphore(N) or a queue's slot semaphore is a count, and a Condition's or Event's
     semaphores rest at 0 by design: "taken, no holder" says nothing about a death there."""
-    return lock.semlock_kind == "RECURSIVE_MUTEX" or lock.maxvalue in (None, 1)
+    return lock.semlock_kind == SemLockKind.RECURSIVE_MUTEX or lock.maxvalue in (None, 1)
 
 
 def dead_semaphores(snapshot: Snapshot) -> list[Lock]:
@@ -357,7 +369,7 @@ def dead_semaphores(snapshot: Snapshot) -> list[Lock]:
     waits = {(p.pid, t.tid): t.wait for p in snapshot.processes for t in p.threads}
     out = []
     for lock in snapshot.locks:
-        if lock.kind != "semlock" or lock.holder is None or lock.holder.alive or not is_mutex(lock):
+        if lock.kind != LockKind.SEMLOCK or lock.holder is None or lock.holder.alive or not is_mutex(lock):
             continue
         kinds = [wait.kind for w in lock.waiters if (wait := waits.get(w)) is not None]
         if kinds and all(k.is_lock for k in kinds):

@@ -158,8 +158,8 @@ def _resolve_one(lock: Lock, manager: ManagerObject, snapshot: Snapshot, lines: 
             index, at = _at(client)
             held_by = f"held by {holder_text}" if held else holder_text
             summary = f"waits on {name} (pid {lock.pid}) {held_by}" if held else f"waits on {name} (pid {lock.pid}): holder {held_by}"
-            lines[(c.pid or 0, client.tid)] = replace(
-                client.wait, kind=WaitKind.LOCK, summary=summary + at, frame_index=index, lock_id=lock.id, holder=holder_text
+            lines[(c.pid or 0, client.tid)] = client.wait.reworded(
+                kind=WaitKind.LOCK, summary=summary + at, frame_index=index, lock_id=lock.id, holder=holder_text
             )
             waiters.append((c.pid or 0, client.tid))
     return replace(lock, name=name, holder=holder, holders=tuple(h for _, h in held if h.pid), note=note, waiters=tuple(dict.fromkeys(waiters)))
@@ -172,7 +172,7 @@ def _server_wait(snapshot: Snapshot, server: tuple[int, int], c: ManagerClient, 
         return None
     held = f"held by {holder_text}" if holder_text != "not known" else "its holder not known"
     summary = f"runs the acquire() of {_who(c)} on {name} and waits on it, {held}"
-    return replace(thread.wait, kind=WaitKind.LOCK, summary=summary, lock_id=lock_id, holder=holder_text)
+    return thread.wait.reworded(kind=WaitKind.LOCK, summary=summary, lock_id=lock_id, holder=holder_text)
 
 
 def diagnose(snapshot: Snapshot) -> list[Diagnosis]:

@@ -33,7 +33,7 @@ from typing import Optional
 from pooltui.analysis import ends, faults, graph, hangs
 from pooltui.analysis.edge import Node
 from pooltui.analysis.locks import dead_semaphores, lock_key, threads_to_read
-from pooltui.model import Kind, Lock, Process, Severity, Snapshot, WaitKind
+from pooltui.model import Kind, Lock, Process, ProcessStatus, Severity, Snapshot, WaitKind
 
 Threads = Mapping[int, frozenset[int]]  # pid -> tids
 
@@ -154,10 +154,11 @@ def parked(previous: Optional[Snapshot], snapshot: Snapshot) -> list[int]:
     process when a process of the tree died (a zombie with a failure status)."""
 
     def waiting(p: Process) -> bool:
-        return p.error is None and p.status != "zombie" and any(t.wait is not None and t.wait.kind not in _RESTING and not t.ghost for t in p.threads)
+        alive = p.error is None and p.status != ProcessStatus.ZOMBIE
+        return alive and any(t.wait is not None and t.wait.kind not in _RESTING and not t.ghost for t in p.threads)
 
     if previous is None:
-        died = any(p.status == "zombie" and p.exit_code not in (None, 0) for p in snapshot.processes)
+        died = any(p.status == ProcessStatus.ZOMBIE and p.exit_code not in (None, 0) for p in snapshot.processes)
         return [p.pid for p in snapshot.processes if died and waiting(p) and p.pid != snapshot.root_pid]
     before = {p.key: p for p in previous.processes}
     return [p.pid for p in snapshot.processes if waiting(p) and p.key in before and _positions(before[p.key]) == _positions(p)]

@@ -16,39 +16,39 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Optional
+from typing import Optional, TypeVar
 
 from pooltui.analysis.frames import find, matches
-from pooltui.model import Frame, Process, ProcessStatus, Snapshot, Thread
+from pooltui.model import ErrorCode, Frame, Process, ProcessRole, ProcessStatus, Snapshot, Thread, ThreadRole
 from pooltui.model.bounded import memoize
 
-# Process roles
-POOL_PARENT = "pool parent"
-EXECUTOR_PARENT = "executor parent"
-PARENT = "parent"
-MAIN = "main"
-POOL_WORKER = "pool worker"
-EXECUTOR_WORKER = "executor worker"
-MANAGER = "manager server"
-RESOURCE_TRACKER = "resource tracker"
-FORKSERVER = "forkserver"
-MP_CHILD = "mp process"
-LOKY_WORKER = "loky worker"
-GUNICORN_ARBITER = "gunicorn arbiter"
-GUNICORN_WORKER = "gunicorn worker"
-CELERY_MAIN = "celery main"
-CELERY_WORKER = "celery pool worker"
-UWSGI_MASTER = "uwsgi master"
-UWSGI_WORKER = "uwsgi worker"
-OTHER_PYTHON = "python"
-NOT_PYTHON = "not python"
-UNREADABLE = "unreadable"
-GONE = "process gone"  # exited (a zombie not yet reaped, or gone between the tree walk and its dump)
+# Process roles (model.ProcessRole; the names here are what the analysis has always called them)
+POOL_PARENT = ProcessRole.POOL_PARENT
+EXECUTOR_PARENT = ProcessRole.EXECUTOR_PARENT
+PARENT = ProcessRole.PARENT
+MAIN = ProcessRole.MAIN
+POOL_WORKER = ProcessRole.POOL_WORKER
+EXECUTOR_WORKER = ProcessRole.EXECUTOR_WORKER
+MANAGER = ProcessRole.MANAGER
+RESOURCE_TRACKER = ProcessRole.RESOURCE_TRACKER
+FORKSERVER = ProcessRole.FORKSERVER
+MP_CHILD = ProcessRole.MP_CHILD
+LOKY_WORKER = ProcessRole.LOKY_WORKER
+GUNICORN_ARBITER = ProcessRole.GUNICORN_ARBITER
+GUNICORN_WORKER = ProcessRole.GUNICORN_WORKER
+CELERY_MAIN = ProcessRole.CELERY_MAIN
+CELERY_WORKER = ProcessRole.CELERY_WORKER
+UWSGI_MASTER = ProcessRole.UWSGI_MASTER
+UWSGI_WORKER = ProcessRole.UWSGI_WORKER
+OTHER_PYTHON = ProcessRole.OTHER_PYTHON
+NOT_PYTHON = ProcessRole.NOT_PYTHON
+UNREADABLE = ProcessRole.UNREADABLE
+GONE = ProcessRole.GONE
 
 WORKER_ROLES = (POOL_WORKER, EXECUTOR_WORKER, LOKY_WORKER, GUNICORN_WORKER, CELERY_WORKER, UWSGI_WORKER)
 
 # (file suffix, function names) -> process role, matched against the main thread's frames
-_PROCESS_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+_PROCESS_FRAMES: tuple[tuple[str, tuple[str, ...], ProcessRole], ...] = (
     ("multiprocessing/pool.py", ("worker",), POOL_WORKER),
     ("concurrent/futures/process.py", ("_process_worker",), EXECUTOR_WORKER),
     ("multiprocessing/managers.py", ("serve_forever", "_run_server"), MANAGER),
@@ -65,7 +65,7 @@ _PROCESS_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 # cmdline fragments for processes whose stacks could not be read
-_PROCESS_CMDLINE: tuple[tuple[str, str], ...] = (
+_PROCESS_CMDLINE: tuple[tuple[str, ProcessRole], ...] = (
     ("resource_tracker", RESOURCE_TRACKER),
     ("semaphore_tracker", RESOURCE_TRACKER),
     ("forkserver import main", FORKSERVER),
@@ -80,45 +80,48 @@ _PROCESS_CMDLINE: tuple[tuple[str, str], ...] = (
 
 # servers whose master and workers share one command line (no setproctitle): the program
 # (argv[0], or the script / -m module after "python") -> (master role, worker role)
-_SERVERS: dict[str, tuple[str, str]] = {
+_SERVERS: dict[str, tuple[ProcessRole, ProcessRole]] = {
     "gunicorn": (GUNICORN_ARBITER, GUNICORN_WORKER),
     "uwsgi": (UWSGI_MASTER, UWSGI_WORKER),
     "celery": (CELERY_MAIN, CELERY_WORKER),  # only `celery ... worker`, not beat or flower
 }
 
 # Thread roles
-MAIN_THREAD = "main thread"
-_THREAD_FRAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("multiprocessing/pool.py", ("_handle_workers",), "worker handler"),
-    ("multiprocessing/pool.py", ("_handle_tasks",), "task handler"),
-    ("multiprocessing/pool.py", ("_handle_results",), "result handler"),
-    ("multiprocessing/queues.py", ("_feed",), "queue feeder"),
-    ("concurrent/futures/process.py", ("_queue_management_worker", "run", "wait_result_broken_or_wakeup"), "executor manager"),
-    ("concurrent/futures/thread.py", ("_worker",), "thread pool worker"),
-    ("multiprocessing/managers.py", ("accepter",), "manager accepter"),
-    ("multiprocessing/managers.py", ("serve_client", "handle_request"), "manager handler"),
-    ("loky/process_executor.py", ("_queue_management_worker", "run", "wait_result_broken_or_wakeup"), "executor manager"),
-    ("loky/backend/queues.py", ("_feed",), "queue feeder"),
-    ("gunicorn/ctl/server.py", ("_run_loop",), "gunicorn control server"),
+MAIN_THREAD = ThreadRole.MAIN
+_THREAD_FRAMES: tuple[tuple[str, tuple[str, ...], ThreadRole], ...] = (
+    ("multiprocessing/pool.py", ("_handle_workers",), ThreadRole.WORKER_HANDLER),
+    ("multiprocessing/pool.py", ("_handle_tasks",), ThreadRole.TASK_HANDLER),
+    ("multiprocessing/pool.py", ("_handle_results",), ThreadRole.RESULT_HANDLER),
+    ("multiprocessing/queues.py", ("_feed",), ThreadRole.QUEUE_FEEDER),
+    ("concurrent/futures/process.py", ("_queue_management_worker", "run", "wait_result_broken_or_wakeup"), ThreadRole.EXECUTOR_MANAGER),
+    ("concurrent/futures/thread.py", ("_worker",), ThreadRole.THREAD_POOL_WORKER),
+    ("multiprocessing/managers.py", ("accepter",), ThreadRole.MANAGER_ACCEPTER),
+    ("multiprocessing/managers.py", ("serve_client", "handle_request"), ThreadRole.MANAGER_HANDLER),
+    ("loky/process_executor.py", ("_queue_management_worker", "run", "wait_result_broken_or_wakeup"), ThreadRole.EXECUTOR_MANAGER),
+    ("loky/backend/queues.py", ("_feed",), ThreadRole.QUEUE_FEEDER),
+    ("gunicorn/ctl/server.py", ("_run_loop",), ThreadRole.GUNICORN_CONTROL),
     # billiard's pool threads are unnamed ("Thread-3"): the class tells them apart on 3.11+
-    ("billiard/pool.py", ("Supervisor.body",), "worker handler"),
-    ("billiard/pool.py", ("TaskHandler.body",), "task handler"),
-    ("billiard/pool.py", ("TimeoutHandler.body",), "timeout handler"),
-    ("billiard/pool.py", ("ResultHandler.body", "_process_result"), "result handler"),
-    ("billiard/pool.py", ("body",), "pool thread"),
-    ("celery/utils/timer2.py", ("run",), "celery timer"),
+    ("billiard/pool.py", ("Supervisor.body",), ThreadRole.WORKER_HANDLER),
+    ("billiard/pool.py", ("TaskHandler.body",), ThreadRole.TASK_HANDLER),
+    ("billiard/pool.py", ("TimeoutHandler.body",), ThreadRole.TIMEOUT_HANDLER),
+    ("billiard/pool.py", ("ResultHandler.body", "_process_result"), ThreadRole.RESULT_HANDLER),
+    ("billiard/pool.py", ("body",), ThreadRole.POOL_THREAD),
+    ("celery/utils/timer2.py", ("run",), ThreadRole.CELERY_TIMER),
 )
 
 # threads known by name only (no Python frame of their own)
-_THREAD_NAMES: tuple[tuple[re.Pattern[str], str], ...] = ((re.compile(r"^uWSGIWorker\d+Core\d+$"), "uwsgi core"),)
+_THREAD_NAMES: tuple[tuple[re.Pattern[str], ThreadRole], ...] = ((re.compile(r"^uWSGIWorker\d+Core\d+$"), ThreadRole.UWSGI_CORE),)
 
 # a thread role that means something more specific in a process of this role
-_THREAD_IN_PROCESS: dict[tuple[str, str], str] = {
-    (GUNICORN_WORKER, "thread pool worker"): "gthread request thread",
+_THREAD_IN_PROCESS: dict[tuple[str, str], ThreadRole] = {
+    (GUNICORN_WORKER, ThreadRole.THREAD_POOL_WORKER): ThreadRole.GTHREAD_REQUEST,
 }
 
 
-def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str], ...]) -> Optional[str]:
+_Role = TypeVar("_Role", ProcessRole, ThreadRole)
+
+
+def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], _Role], ...]) -> Optional[_Role]:
     """The role of the innermost matching frame: a fork child's outer frames are its
     parent's (a forkserver's child shows forkserver.main below _process_worker)."""
     for frame in frames:  # innermost first; at the same frame, the table's order decides
@@ -130,14 +133,14 @@ def _match(frames: Sequence[Frame], table: tuple[tuple[str, tuple[str, ...], str
 
 
 @memoize(max_bytes=8 << 20)  # bounded in bytes: the frames come from the target
-def _frames_role(frames: tuple[Frame, ...]) -> Optional[str]:
+def _frames_role(frames: tuple[Frame, ...]) -> Optional[ThreadRole]:
     """``_match`` of a thread's frames (cached: fork siblings have the same stacks)."""
     return _match(frames, _THREAD_FRAMES)
 
 
-def thread_role(thread: Thread, pid: int, process_role: str = "") -> str:
+def thread_role(thread: Thread, pid: int, process_role: str = "") -> ThreadRole:
     if thread.ghost:
-        return "fork ghost"
+        return ThreadRole.FORK_GHOST
     role = _frames_role(thread.frames)
     if role:
         return _THREAD_IN_PROCESS.get((process_role, role), role)
@@ -147,7 +150,7 @@ def thread_role(thread: Thread, pid: int, process_role: str = "") -> str:
     for pattern, named in _THREAD_NAMES:
         if thread.name and pattern.match(thread.name):
             return named
-    return "thread"
+    return ThreadRole.THREAD
 
 
 def _main_frames(proc: Process) -> Sequence[Frame]:
@@ -158,7 +161,7 @@ def _main_frames(proc: Process) -> Sequence[Frame]:
     return live[0].frames if live else ()
 
 
-def _own_role(proc: Process) -> Optional[str]:
+def _own_role(proc: Process) -> Optional[ProcessRole]:
     """The role a process shows by itself (stack or cmdline), before tree shape."""
     role = _match(_main_frames(proc), _PROCESS_FRAMES)
     if role:
@@ -192,7 +195,7 @@ def program_name(cmdline: Sequence[str]) -> str:
     return ""
 
 
-def _server_role(proc: Process, parent: Optional[Process]) -> Optional[str]:
+def _server_role(proc: Process, parent: Optional[Process]) -> Optional[ProcessRole]:
     """Master or worker of a pre-fork server, from the command line and the tree shape."""
     program = program_name(proc.cmdline)
     roles = _SERVERS.get(program)
@@ -203,13 +206,13 @@ def _server_role(proc: Process, parent: Optional[Process]) -> Optional[str]:
     return roles[0]
 
 
-def process_role(proc: Process, child_roles: Sequence[str], own: Optional[str] = None) -> str:
+def process_role(proc: Process, child_roles: Sequence[str], own: Optional[ProcessRole] = None) -> ProcessRole:
     own = own or _own_role(proc)
     if own:
         return own
-    if proc.status in (ProcessStatus.ZOMBIE, ProcessStatus.GONE) or (proc.error is not None and proc.error.code == "process_gone"):
+    if proc.status in (ProcessStatus.ZOMBIE, ProcessStatus.GONE) or (proc.error is not None and proc.error.code == ErrorCode.PROCESS_GONE):
         return GONE  # a worker that retired normally is neither "not python" nor "unreadable"
-    if proc.error is not None and proc.error.code == "not_python":
+    if proc.error is not None and proc.error.code == ErrorCode.NOT_PYTHON:
         return NOT_PYTHON
     if proc.python is None and proc.error is None and not proc.threads:
         return NOT_PYTHON

@@ -31,7 +31,7 @@ from typing import Optional
 from pooltui.analysis.locks import entering_at, entering_waiters, lock_key
 from pooltui.analysis.lockverdicts import FORK_FIX
 from pooltui.analysis.wakers import no_hidden_threads
-from pooltui.model import Certainty, Diagnosis, Kind, Lock, Process, ProcessStatus, Snapshot, Thread
+from pooltui.model import Certainty, Diagnosis, Kind, Lock, LockKind, Process, ProcessStatus, Snapshot, Thread
 
 SELF_FIX = (
     "A plain threading.Lock is not re-entrant: use threading.RLock where a thread may take it again, take it only "
@@ -47,7 +47,7 @@ def _nobody_left(lock: Lock, proc: Optional[Process]) -> bool:
     """Every live thread of the lock's process waits on this lock, none with a timeout."""
     if proc is None or proc.error is not None or proc.status in (ProcessStatus.STOPPED, ProcessStatus.TRACING_STOP, ProcessStatus.ZOMBIE):
         return False
-    if lock.kind != "lock" or lock.holder is not None or lock.locked is False:
+    if lock.kind != LockKind.LOCK or lock.holder is not None or lock.locked is False:
         return False
     waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
     live = _live(proc)
@@ -85,7 +85,7 @@ def _one_beyond_the_waiters(lock: Lock, proc: Process) -> bool:
 def _self_holder(lock: Lock, proc: Optional[Process]) -> Optional[tuple[Thread, int]]:
     """(waiter, index of its frame inside `with` of the lock) when memory leaves exactly one
     live `with` beyond the waiters entering one, and only that waiter runs its function."""
-    if proc is None or lock.kind != "lock" or lock.holder is not None or not lock.with_frames or lock.with_exits is None:
+    if proc is None or lock.kind != LockKind.LOCK or lock.holder is not None or not lock.with_frames or lock.with_exits is None:
         return None
     waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
     waiters = [t for t in proc.threads if t.tid in waiting and not t.ghost]
@@ -108,7 +108,7 @@ def suspended_holder(lock: Lock, proc: Optional[Process]) -> list[tuple[str, str
     """(file, function) of the frames inside `with` of a plain Lock that no live thread runs,
     when memory leaves exactly one live `with` beyond the waiters entering one: the lock is
     held by a frame off every thread's stack -- a suspended coroutine or generator."""
-    if proc is None or lock.kind != "lock" or lock.holder is not None or not lock.with_frames or lock.with_exits is None:
+    if proc is None or lock.kind != LockKind.LOCK or lock.holder is not None or not lock.with_frames or lock.with_exits is None:
         return []
     waiting = {tid for pid, tid in lock.waiters if pid == proc.pid}
     waiters = [t for t in proc.threads if t.tid in waiting and not t.ghost]

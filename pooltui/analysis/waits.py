@@ -25,7 +25,7 @@ from typing import Optional
 
 from pooltui.analysis.frames import code_text, find, innermost_user, matches, origin
 from pooltui.analysis.knownwaits import C_SERVER_LOOPS, CODE_WAITS, IDLE_LOOPS, NATIVE_WAITS, STDLIB_WAITS, Via
-from pooltui.model import Frame, Process, ProcessStatus, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import ErrorCode, Frame, Process, ProcessStatus, Snapshot, Thread, Wait, WaitKind
 from pooltui.model.bounded import memoize
 
 
@@ -247,9 +247,14 @@ def coroutine_of(frames: Sequence[Frame]) -> str:
 
 def _blocked_loop(inner: Wait, frames: Sequence[Frame]) -> Wait:
     """A thread of an asyncio loop, not on a CPU, inside a callback: the loop is stuck there."""
-    if inner.summary.startswith(LOOP_BLOCKED):
+    if inner.coroutine is not None:
         return inner
-    return replace(inner, summary=f"{LOOP_BLOCKED} (in coroutine {coroutine_of(frames)}): {inner.summary}")
+    return said_in_coroutine(inner, coroutine_of(frames))
+
+
+def said_in_coroutine(wait: Wait, coroutine: str) -> Wait:
+    """``wait`` of a thread whose asyncio loop is blocked in ``coroutine``: said first."""
+    return replace(wait, summary=f"{LOOP_BLOCKED} (in coroutine {coroutine}): {wait.summary}", coroutine=coroutine)
 
 
 def classify_snapshot(snapshot: Snapshot) -> Snapshot:
@@ -271,7 +276,7 @@ def process_state(proc: Process) -> str:
     if proc.status == ProcessStatus.ZOMBIE:
         return "zombie"
     if proc.error is not None:
-        return {"process_gone": "gone", "not_python": "not python"}.get(proc.error.code, "error")
+        return _ERROR_STATE.get(proc.error.code, "error")
     if proc.status == ProcessStatus.GONE:
         return "gone"
     if proc.status == ProcessStatus.DEAD and proc.exit_code:  # read from a core file the kernel wrote as it died (capture.coredump)
@@ -292,6 +297,9 @@ def process_state(proc: Process) -> str:
         return _STATE.get(main.wait.kind, "blocked")
     return "idle"
 
+
+# a process that could not be read -> the process badge (every other code: error)
+_ERROR_STATE: dict[str, str] = {ErrorCode.PROCESS_GONE: "gone", ErrorCode.NOT_PYTHON: "not python"}
 
 # the main thread's wait -> the process badge (everything else: blocked)
 _STATE = {WaitKind.IDLE: "idle", WaitKind.SLEEP: "sleeping", WaitKind.SELECT: "waiting", WaitKind.RUNNING: "running"}

@@ -25,10 +25,12 @@ from pooltui.model import (
     Kind,
     PipeEnd,
     Process,
+    ProcessStatus,
     Severity,
     Snapshot,
     SocketEnd,
     Thread,
+    ThreadRole,
     WaitKind,
     pids_key,
 )
@@ -123,7 +125,7 @@ def lone_waits(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for p in snapshot.processes:
         t = _alone(p)
-        if t is None or p.status == "zombie" or t.wait is None or t.timed is not False:
+        if t is None or p.status == ProcessStatus.ZOMBIE or t.wait is None or t.timed is not False:
             continue
         what = private_wait(t)
         if what is None:
@@ -189,9 +191,10 @@ def no_result_handler(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for p in snapshot.processes:
         t = hangs.waiter(p)
-        if t is None or t.wait is None or t.wait.kind is WaitKind.JOIN or t.timed is True or p.status == "zombie":
+        if t is None or t.wait is None or t.wait.kind is WaitKind.JOIN or t.timed is True or p.status == ProcessStatus.ZOMBIE:
             continue
-        if hangs.handler(p, "result handler") is not None or None in (hangs.handler(p, "worker handler"), hangs.handler(p, "task handler")):
+        handlers = (hangs.handler(p, ThreadRole.WORKER_HANDLER), hangs.handler(p, ThreadRole.TASK_HANDLER))
+        if hangs.handler(p, ThreadRole.RESULT_HANDLER) is not None or None in handlers:
             continue
         out.append(
             Diagnosis(
@@ -207,7 +210,7 @@ def no_result_handler(snapshot: Snapshot) -> list[Diagnosis]:
                 tids=(t.tid,),
                 evidence=(
                     f"{t.label!r}: {t.wait.summary}",
-                    f"pid {p.pid} threads: " + ", ".join(repr(x.role or x.label) for x in p.threads if not x.ghost) + " -- no result handler",
+                    f"pid {p.pid} threads: " + ", ".join(repr(str(x.role or x.label)) for x in p.threads if not x.ghost) + " -- no result handler",
                 ),
                 fix=RESULTS_FIX,
             )
@@ -241,7 +244,7 @@ def unanswered_ends(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for p in snapshot.processes:
         t = _alone(p)
-        if t is None or p.status == "zombie" or t.fd is None or t.syscall not in FD_CALLS or t.timed is True or not no_hidden_threads(p):
+        if t is None or p.status == ProcessStatus.ZOMBIE or t.fd is None or t.syscall not in FD_CALLS or t.timed is True or not no_hidden_threads(p):
             continue
         if t.wait is None or t.wait.kind not in _END_WAITS:
             continue
@@ -261,7 +264,7 @@ def unanswered_ends(snapshot: Snapshot) -> list[Diagnosis]:
         if not mine:
             continue  # nobody holds the other end: the call returns (EOF, EPIPE), it does not block
         fds = ", ".join(map(str, mine))
-        gone = [c for c in snapshot.children(p.pid) if c.status == "zombie"]
+        gone = [c for c in snapshot.children(p.pid) if c.status == ProcessStatus.ZOMBIE]
         handler = signal_handlers(p) if t.tid == p.pid else False
         known = end.elsewhere == () and handler is False
         action = "write to" if writing else "read from"
@@ -308,7 +311,7 @@ def unanswered_ends(snapshot: Snapshot) -> list[Diagnosis]:
 def _held_in_tree(snapshot: Snapshot, p: Process, end: PipeEnd | SocketEnd) -> bool:
     """Another live process of the tree holds the other end of ``end``."""
     for q in snapshot.processes:
-        if q.pid == p.pid or q.status == "zombie":
+        if q.pid == p.pid or q.status == ProcessStatus.ZOMBIE:
             continue
         if isinstance(end, PipeEnd) and any(e.inode == end.inode and e.writes != end.writes for e in q.pipes):
             return True
@@ -335,7 +338,7 @@ def lone_futex(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for p in snapshot.processes:
         t = _alone(p)
-        if t is None or p.status == "zombie" or t.futex is None or t.futex_shared is not False or t.timed is not False:
+        if t is None or p.status == ProcessStatus.ZOMBIE or t.futex is None or t.futex_shared is not False or t.timed is not False:
             continue
         if t.ran or not no_hidden_threads(p) or private_wait(t) is not None:
             continue

@@ -15,7 +15,7 @@ from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
 from pooltui.analysis.edge import live as _live
 from pooltui.analysis.frames import find
-from pooltui.model import Certainty, Process, Snapshot, Thread, WaitKind
+from pooltui.model import Certainty, Process, ProcessStatus, Snapshot, Thread, ThreadRole, WaitKind
 
 _THREAD_IDENT = re.compile(r"<\w*Thread\([^,]*, (?:started|stopped)(?: daemon)? (\d+)\)")
 
@@ -38,7 +38,7 @@ def future_edges(snapshot: Snapshot) -> list[Edge]:
         for t in p.threads:
             if not _live(t) or find(t.frames[:4], "concurrent/futures/_base.py", "result", "wait", "as_completed", "__exit__") is None:
                 continue
-            if t.role == "executor manager":
+            if t.role == ThreadRole.EXECUTOR_MANAGER:
                 continue
             targets = [(p.pid, r.tid) for r in _running_work(p) if r.tid != t.tid]
             kind = "threads"
@@ -69,7 +69,7 @@ def join_edges(snapshot: Snapshot) -> list[Edge]:
             me = (p.pid, t.tid)
             if t.syscall in ("wait4", "waitid") and t.child:
                 child = snapshot.process(t.child)
-                if child is not None and child.status != "zombie" and child.thread(child.pid) is not None:
+                if child is not None and child.status != ProcessStatus.ZOMBIE and child.thread(child.pid) is not None:
                     out.append(
                         Edge(
                             me,
@@ -105,7 +105,7 @@ def join_edges(snapshot: Snapshot) -> list[Edge]:
                     text += f", and of this process's threads {names} wait too"
                     out.append(Edge(me, maybe, "join", text, Certainty.GUESS))
             elif find(t.frames, "multiprocessing/queues.py", "_finalize_join") is not None:
-                feeders = tuple((p.pid, x.tid) for x in p.threads if x.role == "queue feeder" and not x.ghost)
+                feeders = tuple((p.pid, x.tid) for x in p.threads if x.role == ThreadRole.QUEUE_FEEDER and not x.ghost)
                 if feeders:
                     out.append(
                         Edge(

@@ -35,7 +35,7 @@ from pooltui.capture.memory.kernel import Syscall
 from pooltui.capture.memory.reader import versions_named
 from pooltui.capture.memory.scan import locks_in
 from pooltui.capture.snapshot import tool_versions
-from pooltui.model import Event, EventKind, Frame, Lock, Process, Snapshot, Thread
+from pooltui.model import Event, EventKind, Frame, Lock, Process, ProcessStatus, Snapshot, Thread
 
 PYSPY_TIMEOUT = 60.0
 MAX_PYSPY_OUTPUT = 16 << 20
@@ -198,7 +198,7 @@ def read_core(path: str, *, exe: Optional[str] = None, sysroot: Optional[str] = 
         create_time=0.0,
         name=name,
         cmdline=tuple(proc.args.split()) if proc is not None else (),
-        status="dead" if signo else "",  # a gcore of a live process: its state is its threads' (analysis)
+        status=ProcessStatus.DEAD if signo else "",  # a gcore of a live process: its state is its threads' (analysis)
         python=f"{version[0]}.{version[1]}",
         num_threads=len(core.threads),
         threads=tuple(threads),

@@ -86,9 +86,7 @@ def _short_names(pid: int, files: set[str]) -> dict[str, str]:
     return out
 
 
-def _read(
-    pid: int, version: tuple[int, int]
-) -> tuple[list[Thread], tuple[int, int, tuple[int, int]], Optional[tuple[int, int]], Optional[bool]]:
+def _read(pid: int, version: tuple[int, int]) -> tuple[list[Thread], tuple[int, int, tuple[int, int]], Optional[tuple[int, int]], Optional[bool]]:
     with stacks.StackMemory(pid, version) as mem:
         raw = mem.threads()
         key = (*mem.binary, version)

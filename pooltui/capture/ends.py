@@ -29,7 +29,7 @@ from typing import Optional
 from pooltui.capture import kernel, memory, procfs, procs, sockets
 from pooltui.capture.errors import CaptureError, NotPython, ProcessGone
 from pooltui.capture.procfs.formats import Syscall
-from pooltui.model import FD_CALLS, Process, Snapshot, SocketEnd, Thread
+from pooltui.model import FD_CALLS, Process, ProcessStatus, Snapshot, SocketEnd, Thread
 
 _MAX_POLLED = 4096  # fds of one select/poll set, at most
 _SELECT = {23: (0, 1, 2), 270: (0, 1, 2)}  # nr -> (nfds, readfds*, writefds*) argument positions
@@ -263,7 +263,7 @@ def _elsewhere(found: dict[int, Process]) -> dict[int, Process]:
 def with_ends(raw: Snapshot) -> Snapshot:
     """Every process of ``raw`` with its pipe and socket ends, and its pollers' fd sets; a
     program with no Python stack with its threads as the kernel shows them (``program_threads``)."""
-    live = [p for p in raw.processes if p.status != "zombie" and (p.error is None or _program(p))]
+    live = [p for p in raw.processes if p.status != ProcessStatus.ZOMBIE and (p.error is None or _program(p))]
     peers = sockets.unix_peers()
     remotes: dict[int, str] = {}
     if live:

@@ -6,11 +6,13 @@ A capture error never escapes as a crash: the capture layer turns it into a
 
 from __future__ import annotations
 
+from pooltui.model.words import ErrorCode
+
 
 class CaptureError(Exception):
     """Base class: something about a process could not be read."""
 
-    code = "capture_error"
+    code: str = ErrorCode.CAPTURE_ERROR
     help = "See `pooltui doctor PID` for what is needed to read this process."
     exit_code = 3
     strerror = ""  # the system's words for the OSError behind it ("Permission denied"), when one is
@@ -25,7 +27,7 @@ class CaptureError(Exception):
 
 
 class PermissionDenied(CaptureError):
-    code = "permission_denied"
+    code = ErrorCode.PERMISSION_DENIED
     help = (
         "Reading another process's memory needs ptrace permission: run as root "
         "(sudo pooltui ...), or give the process CAP_SYS_PTRACE, or lower "
@@ -50,34 +52,34 @@ class PermissionDenied(CaptureError):
 
 
 class NotPython(CaptureError):
-    code = "not_python"
+    code = ErrorCode.NOT_PYTHON
     help = "This process is not running a CPython interpreter py-spy can read; it is shown for the tree only."
 
 
 class ProcessGone(CaptureError):
-    code = "process_gone"
+    code = ErrorCode.PROCESS_GONE
     help = "The process exited while it was being read; the rest of the tree is still shown."
 
 
 class DumpTimeout(CaptureError):
-    code = "dump_timeout"
+    code = ErrorCode.DUMP_TIMEOUT
     help = "py-spy did not answer in time. The process may be swapping or stopped; try again with a longer --timeout, or use --nonblocking."
 
 
 class PySpyMissing(CaptureError):
-    code = "pyspy_missing"
+    code = ErrorCode.PYSPY_MISSING
     help = "Install py-spy (pip install py-spy) or put it on PATH; pooltui needs it to read Python stacks."
 
 
 class PySpyFailed(CaptureError):
-    code = "pyspy_failed"
+    code = ErrorCode.PYSPY_FAILED
     help = "py-spy could not read this process; its own message is shown above."
 
 
 class ThreadNotProcess(CaptureError):
     """A thread id given where a process id is wanted: /proc/TID exists for every thread."""
 
-    code = "thread_not_process"
+    code = ErrorCode.THREAD_NOT_PROCESS
     help = "Give the process id (the thread group leader): `pooltui attach` shows every thread of it."
     exit_code = 2
 
@@ -85,7 +87,7 @@ class ThreadNotProcess(CaptureError):
 class Unsupported(CaptureError):
     """The target's interpreter/build/arch has no known memory layout: we say so, never guess."""
 
-    code = "unsupported"
+    code = ErrorCode.UNSUPPORTED
     help = "pooltui reads lock state for CPython 2.7 and 3.8-3.13 on Linux x86-64 (glibc). Stacks are still shown; lock owners are not."
 
 

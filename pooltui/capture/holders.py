@@ -16,9 +16,9 @@ from typing import Optional
 
 from pooltui.capture import sourcelines
 from pooltui.capture.redact import scrub_code
-from pooltui.model import HOW_INFERRED, Frame, Lock, LockHolder, Snapshot, Thread
+from pooltui.model import HOW_INFERRED, Frame, Lock, LockHolder, LockKind, Snapshot, Thread
 
-WITH_KINDS = ("lock", "semaphore")  # kinds that record no owner: their holders are read from `with` blocks
+WITH_KINDS = (LockKind.LOCK, LockKind.SEMAPHORE)  # kinds that record no owner: their holders are read from `with` blocks
 LOOK_BACK = 80  # lines above the current one searched, within the same function
 FRAMES = 8  # frames per thread looked at, innermost first
 
@@ -153,7 +153,7 @@ def owners_took_at(snapshot: Snapshot, locks: Sequence[Lock]) -> list[Lock]:
     out = []
     for lock in locks:
         proc = snapshot.process(lock.pid)
-        counted = lock.kind == "rlock" or (lock.kind == "semlock" and (lock.count or 0) > 0)
+        counted = lock.kind == LockKind.RLOCK or (lock.kind == LockKind.SEMLOCK and (lock.count or 0) > 0)
         owner = None
         if proc is not None and counted and lock.owner_ident:
             owner = next((t for t in proc.threads if t.ident == lock.owner_ident and not t.ghost), None)

@@ -16,7 +16,7 @@ from typing import Optional
 
 from pooltui.capture import locks, memory
 from pooltui.capture.errors import CaptureError
-from pooltui.model import Frame, Process, Snapshot, Thread
+from pooltui.model import Frame, LockKind, Process, Snapshot, Thread
 
 _IDENT = ("_ident", "_Thread__ident")
 _COND_LOCK = ("_lock", "_Condition__lock")
@@ -45,7 +45,7 @@ def _read(proc: Process, addr: int, timeout: float, join: bool) -> Optional[int]
                 value = mem._int(found) if found else None
             else:
                 lock = mem.read_lock(found) if found else None
-                value = lock.owner_ident if lock is not None and lock.kind == "rlock" and lock.count else None
+                value = lock.owner_ident if lock is not None and lock.kind == LockKind.RLOCK and lock.count else None
     except CaptureError:
         return None
     return value if value and value > 0 else None

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from pooltui.capture import memory
-from pooltui.model import Frame, Lock
+from pooltui.model import Frame, Lock, LockKind
 
 BOOTSTRAP = "<frozen importlib._bootstrap>"
 MODULE_LOCK = "_ModuleLock"
@@ -78,7 +78,7 @@ def module_lock(mem: memory.TargetMemory, pid: int, frames: Sequence[Frame], fut
         ok, owner, count = _owner(mem, mem.attrs(addr))
     return Lock(
         id=f"{pid}:{addr:x}",
-        kind="rlock",  # an owner ident and a count, as an RLock records them
+        kind=LockKind.RLOCK,  # an owner ident and a count, as an RLock records them
         name=f"the import of module {name}",
         pid=pid,
         addr=addr,

@@ -33,7 +33,7 @@ from pooltui.capture.tasks import (
     task_state,
     thread_group_of,
 )
-from pooltui.model import ProcError
+from pooltui.model import ProcError, ProcessStatus
 
 # the kernel's view of threads moved to ``capture.tasks``, the parsers to ``capture.procfs``:
 # still importable from here, where the rest of the capture has always found them
@@ -148,7 +148,7 @@ def read_proc(proc: psutil.Process) -> ProcInfo:
             rss = proc.memory_info().rss
         thread_cpu, sched = read_tasks(pid)
     except psutil.NoSuchProcess:
-        return ProcInfo(pid, 0, 0.0, status="gone", error=error_of(ProcessGone(f"process {pid} exited", pid=pid)))
+        return ProcInfo(pid, 0, 0.0, status=ProcessStatus.GONE, error=error_of(ProcessGone(f"process {pid} exited", pid=pid)))
     except psutil.AccessDenied:
         err = PermissionDenied(f"no permission to read process {pid}", pid=pid)
         try:

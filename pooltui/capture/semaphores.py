@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from pooltui.capture import memory
-from pooltui.model import Frame
+from pooltui.model import Frame, LockKind
 
 # 2.7: threading._Semaphore / _BoundedSemaphore (name-mangled attributes); 3.x: Semaphore / BoundedSemaphore
 _TYPES = {"Semaphore": "Semaphore", "BoundedSemaphore": "BoundedSemaphore", "_Semaphore": "Semaphore", "_BoundedSemaphore": "BoundedSemaphore"}
@@ -57,7 +57,7 @@ def waited_semaphore(mem: memory.TargetMemory, frames: Sequence[Frame], futex: i
     obj = memory.LockObject(
         addr=addr,
         type_name=f"threading.{kind}",
-        kind="semaphore",
+        kind=LockKind.SEMAPHORE,
         sem_addr=None,
         locked=value == 0 if value is not None else None,
         owner_ident=None,

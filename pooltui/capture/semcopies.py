@@ -11,7 +11,7 @@ from typing import Optional
 from pooltui.capture import memory, procs, semlocks
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.waited import record
-from pooltui.model import Lock, Snapshot
+from pooltui.model import Lock, LockKind, Snapshot
 
 _UNREAD = memory.LockObject(0, "_multiprocessing.SemLock", "semlock", None, None, None, None, None, None)
 
@@ -37,7 +37,7 @@ def sibling_semlocks(snapshot: Snapshot, waited: Sequence[Lock]) -> list[Lock]:
     seen = {(lock.pid, lock.addr) for lock in waited}
     done: set[str] = set()
     for lock in waited:
-        if lock.kind != "semlock" or not (lock.sem or "").startswith("shm:") or lock.sem in done:
+        if lock.kind != LockKind.SEMLOCK or not (lock.sem or "").startswith("shm:") or lock.sem in done:
             continue
         done.add(lock.sem or "")
         try:

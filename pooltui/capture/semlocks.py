@@ -31,6 +31,7 @@ from typing import Optional, Protocol
 
 from pooltui.capture import memory, state
 from pooltui.capture.errors import CaptureError
+from pooltui.model import LockKind, SemLockKind
 
 SEMLOCK_HANDLE = 16  # SemLockObject.handle (sem_t *), 2.7 and 3.6-3.13
 
@@ -84,7 +85,7 @@ def _search(mem: memory.TargetMemory, maps: Sequence[memory.Mapping], sem_addr: 
         if refcnt is None or not 0 < refcnt < 1 << 32:
             continue  # a freed block keeps its old fields
         lock = mem.read_lock(obj)
-        if lock is not None and lock.kind == "semlock" and lock.sem_addr == sem_addr:
+        if lock is not None and lock.kind == LockKind.SEMLOCK and lock.sem_addr == sem_addr:
             out.append(lock)
     return out
 
@@ -106,7 +107,7 @@ def copies_in(pid: int, start_time: float, version: tuple[int, int], place: ShmP
                 lock = mem.read_lock(addr)
             except CaptureError:
                 lock = None
-            if lock is not None and lock.kind == "semlock" and lock.sem_addr == sem_addr:
+            if lock is not None and lock.kind == LockKind.SEMLOCK and lock.sem_addr == sem_addr:
                 return [lock]
         found = _search(mem, maps, sem_addr)
     if found:
@@ -137,7 +138,7 @@ def acquisitions_unaccounted(copies: Sequence[_Counted]) -> Optional[int]:
     if first.maxvalue is None or first.sem_value is None or first.maxvalue >= memory.SEM_VALUE_MAX:
         return None
     taken = first.maxvalue - first.sem_value
-    if first.semlock_kind == "RECURSIVE_MUTEX":
+    if first.semlock_kind == SemLockKind.RECURSIVE_MUTEX:
         taken = 1 if first.sem_value == 0 else 0
         return taken - sum(1 for c in copies if (c.count or 0) > 0)
     return taken - sum(c.count or 0 for c in copies)

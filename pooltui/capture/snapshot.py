@@ -19,7 +19,7 @@ from pooltui import __version__
 from pooltui.capture import direct, dump, interpreters, kernel, locks, procs, pyspy, redact, sourcelines, state, worker
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
-from pooltui.model import CaptureOptions, Process, Progress, Snapshot, Thread
+from pooltui.model import CaptureOptions, Process, ProcessStatus, Progress, Snapshot, Thread
 
 __all__ = ["CaptureOptions", "Progress", "capture_tree", "default_concurrency", "dump_options", "tool_versions"]
 
@@ -40,7 +40,7 @@ def dump_options(options: CaptureOptions) -> pyspy.DumpOptions:
 
 
 def _process(info: procs.ProcInfo) -> Process:
-    readable = info.error is None and info.status != "zombie"
+    readable = info.error is None and info.status != ProcessStatus.ZOMBIE
     tracer, caught = kernel.tracer_and_signals(info.pid) if readable else (None, None)
     return Process(
         pid=info.pid,
@@ -248,7 +248,7 @@ async def _capture_tree(
             if proc.cmdline not in cmdlines:
                 cmdlines[proc.cmdline] = redact.redact_cmdline(proc.cmdline)
             proc = replace(proc, cmdline=cmdlines[proc.cmdline])
-        readable = info.error is None and info.status != "zombie"
+        readable = info.error is None and info.status != ProcessStatus.ZOMBIE
         return proc, (reuse(info) if reuse and readable else None)
 
     looks = [first_look(info, proc) for info, proc in walked]
@@ -257,7 +257,7 @@ async def _capture_tree(
     wanted = [
         (proc, info)
         for (proc, previous), info in zip(looks, infos)
-        if info.error is None and info.status != "zombie" and previous is None and dump.direct_first(dumped, info.python)
+        if info.error is None and info.status != ProcessStatus.ZOMBIE and previous is None and dump.direct_first(dumped, info.python)
     ]
     batches = [worker.run(_read_batch, wanted[n : n + BATCH], files, options.redact) for n in range(0, len(wanted), BATCH)]
     batch_of = {proc.pid: (batches[n // BATCH], n % BATCH) for n, (proc, _info) in enumerate(wanted)}
@@ -265,7 +265,7 @@ async def _capture_tree(
     async def one(info: procs.ProcInfo, proc: Process, previous: Optional[Process]) -> Process:
         nonlocal done
         try:
-            if info.error is not None or info.status == "zombie":
+            if info.error is not None or info.status == ProcessStatus.ZOMBIE:
                 return proc
             if previous is not None:
                 return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, tracer_pid=proc.tracer_pid, reused=True)

@@ -52,6 +52,7 @@ def _records(directory: Optional[str] = None) -> CheckRecords:
 
     return CheckRecords(directory)
 
+
 F = TypeVar("F", bound=Callable[..., Any])
 KB = 1024
 MB = 1024 * KB

@@ -13,10 +13,10 @@ from typing import Optional
 
 from pooltui.capture import holders, memory, ownedlocks, semaphores, semlocks
 from pooltui.capture.errors import CaptureError
-from pooltui.model import Frame, Lock
+from pooltui.model import Frame, Lock, LockKind
 
 _REPR_TYPE = re.compile(r"^<([\w.]+) at 0x[0-9a-f]+>$")
-_KIND = {"_thread.RLock": "rlock", "_RLock": "rlock", "_thread.lock": "lock", "thread.lock": "lock"}
+_KIND = {"_thread.RLock": LockKind.RLOCK, "_RLock": LockKind.RLOCK, "_thread.lock": LockKind.LOCK, "thread.lock": LockKind.LOCK}
 FRAMES_SEARCHED = 6
 NOT_LOCK_WAITS = frozenset({"wait", "_wait_for_tstate_lock", "join"})  # innermost frames whose locals are searched for the waited lock
 
@@ -39,7 +39,7 @@ def display_name(path: str, frame: Frame) -> str:
 
 
 def _lock_kind(obj: memory.LockObject) -> str:
-    return "semlock" if obj.kind == "semlock" else _KIND.get(obj.type_name, obj.kind)
+    return LockKind.SEMLOCK if obj.kind == LockKind.SEMLOCK else _KIND.get(obj.type_name, obj.kind)
 
 
 def record(pid: int, obj: memory.LockObject, name: str, where: str, sem: Optional[str]) -> Lock:
@@ -66,7 +66,7 @@ def sem_identity(pid: int, obj: memory.LockObject, maps: Optional[Sequence[memor
     """The semaphore's identity across processes; ``maps``: the process's, when already read."""
     if obj.sem_addr is None:
         return None
-    place = semlocks.shm_place(maps or memory.read_maps(pid), obj.sem_addr) if obj.kind == "semlock" else None
+    place = semlocks.shm_place(maps or memory.read_maps(pid), obj.sem_addr) if obj.kind == LockKind.SEMLOCK else None
     if place is not None:
         return place.identity
     return f"mem:{pid}:{obj.sem_addr:x}"

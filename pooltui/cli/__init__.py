@@ -23,6 +23,7 @@ from pooltui.cli.arguments import (  # Fail and build_parser are used through po
     build_parser,
 )
 from pooltui.cli.streams import flush_standard_streams, guard_standard_streams, say, silence_stdout, write_stdout
+from pooltui.model import ErrorCode, ProcessRole
 
 if TYPE_CHECKING:  # imported where used: `pooltui --version` and `--help` load neither
     from pooltui.model import Snapshot, Source
@@ -83,7 +84,7 @@ def _first_capture(source: Source, lost: str = "") -> Snapshot:
     if not readable:
         root = snapshot.process(snapshot.root_pid)
         err = root.error if root is not None else None
-        if err is not None and err.code == "process_gone":
+        if err is not None and err.code == ErrorCode.PROCESS_GONE:
             # its help ("the rest of the tree is still shown") is for one process of a tree shown
             raise Fail(f"{err.message}; no other process of its tree could be read{lost}", EXIT_ATTACH)
         if err is not None:
@@ -191,7 +192,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             snapshot = load_report(path).snapshot
         except ReportError as exc:
             raise Fail(str(exc), EXIT_USAGE) from None
-        if snapshot.processes and all(p.role == "other" for p in snapshot.processes):
+        if snapshot.processes and all(p.role == ProcessRole.OTHER for p in snapshot.processes):
             snapshot = analyze(snapshot)  # a raw capture (test fixture): give it roles, waits, verdicts
         snapshots.append(snapshot)
     before, after = snapshots

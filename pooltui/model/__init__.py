@@ -3,8 +3,9 @@
 A ``Snapshot`` is the whole tree at one instant; a ``Timeline`` is snapshots plus
 events. The package: ``tree`` (the captured tree: processes, threads, frames, waits,
 locks, and the snapshot), ``verdicts`` (``Diagnosis``, its kinds, certainties and the
-severity rules), ``codec`` (the versioned JSON form, ``pooltui.report/1``, used to save,
-replay, diff and as test fixtures). Everything is importable from ``pooltui.model``.
+severity rules), ``codec`` (the versioned JSON form, ``pooltui.report/2``, used to save,
+replay, diff and as test fixtures; ``upgrade`` reads an older version's), ``words`` (the
+enums of the string fields). Everything is importable from ``pooltui.model``.
 
 Fields mirror py-spy's JSON (thread_id/os_thread_id/frames) and psutil's process
 fields. A process is identified by ``(pid, create_time)``, as psutil does, so a
@@ -45,7 +46,6 @@ from pooltui.model.tree import (
     PipeEnd,
     ProcError,
     Process,
-    ProcessStatus,
     Snapshot,
     SocketEnd,
     Thread,
@@ -63,6 +63,7 @@ from pooltui.model.verdicts import (
     pids_key,
     severity_of,
 )
+from pooltui.model.words import ErrorCode, LockKind, ProcessRole, ProcessStatus, SemLockKind, ThreadRole, Word
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -80,6 +81,7 @@ __all__ = [
     "Certainty",
     "CoreOpener",
     "Diagnosis",
+    "ErrorCode",
     "Event",
     "EventKind",
     "Exit",
@@ -89,23 +91,28 @@ __all__ = [
     "Local",
     "Lock",
     "LockHolder",
+    "LockKind",
     "ManagerClient",
     "ManagerObject",
     "PipeEnd",
     "ProcError",
     "Process",
+    "ProcessRole",
     "ProcessStatus",
     "Progress",
     "Report",
     "ReportError",
+    "SemLockKind",
     "Severity",
     "Snapshot",
     "SocketEnd",
     "Source",
     "Thread",
+    "ThreadRole",
     "Timeline",
     "Wait",
     "WaitKind",
+    "Word",
     "dumps",
     "escape_surrogates",
     "exit_text",

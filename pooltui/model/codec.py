@@ -1,8 +1,8 @@
 """The report file: the versioned JSON form of a ``Snapshot`` and its ``Timeline``
-(``pooltui.report/1``), used to save, replay, diff and as test fixtures. Writing and
-loading use msgspec (imported only then), which encodes the model's stdlib dataclasses
-directly and validates every field against their annotations on load; any problem is a
-one-line ``ReportError``."""
+(``pooltui.report/2``; ``/1`` is read too, through model.upgrade), used to save, replay,
+diff and as test fixtures. Writing and loading use msgspec (imported only then), which
+encodes the model's stdlib dataclasses directly and validates every field against their
+annotations on load; any problem is a one-line ``ReportError``."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Optional
 
 from pooltui.model.tree import Snapshot, Timeline
+from pooltui.model.upgrade import SCHEMA_1, from_1
 
 if TYPE_CHECKING:
     import msgspec  # imported at run time only where a report is written or read
 
-SCHEMA = "pooltui.report/1"
+SCHEMA = "pooltui.report/2"  # 2: Wait.coroutine and Wait.far (model.upgrade reads 1)
 MAX_REPORT_BYTES = 100 * 1024 * 1024
 LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: the last instant datetime can show
 MAX_ID = 2**31 - 1  # pids and tids (Linux's PID_MAX_LIMIT is 2**22)
@@ -81,9 +82,12 @@ def from_dict(data: Any) -> Report:
     if not isinstance(data, dict):
         raise ReportError(f"not a pooltui report: top level is {type(data).__name__}, expected an object")
     schema = data.get("schema")
+    if schema == SCHEMA_1:
+        data = from_1(data, SCHEMA)
+        schema = SCHEMA
     if schema != SCHEMA:
         if isinstance(schema, str) and schema.startswith("pooltui.report/"):
-            raise ReportError(f"report schema {schema!r} is not supported by this pooltui (reads {SCHEMA})")
+            raise ReportError(f"report schema {schema!r} is not supported by this pooltui (reads {SCHEMA} and {SCHEMA_1})")
         raise ReportError(f"not a pooltui report: schema is {schema!r}, expected {SCHEMA!r}")
     try:
         return msgspec.convert(data, Report)

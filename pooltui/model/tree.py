@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any, Optional
 
 from pooltui.model.verdicts import Diagnosis
+from pooltui.model.words import ProcessRole, ProcessStatus, ThreadRole, Word
 
 
 class WaitKind(str, Enum):
@@ -35,30 +36,6 @@ class WaitKind(str, Enum):
     @property
     def is_lock(self) -> bool:
         return self in (WaitKind.LOCK, WaitKind.RLOCK, WaitKind.SEMLOCK)
-
-
-class Word(str, Enum):
-    """A (str, Enum) that prints as its value in f-strings and str(), as it compares and as
-    JSON holds it (3.11+ print a (str, Enum) member as "Class.NAME"; 3.9 and 3.10 printed the value)."""
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-class ProcessStatus(Word):
-    """The ``Process.status`` words pooltui acts on: psutil's ``STATUS_*`` (the kernel's state
-    letter), "gone" (exited between the tree walk and its read) and "dead" (its exit seen in
-    a later sample). The field stays a str: a word pooltui does not act on (psutil's "waking",
-    "parked", ...) is kept as read, and every saved report loads as before."""
-
-    RUNNING = "running"
-    SLEEPING = "sleeping"
-    DISK_SLEEP = "disk-sleep"
-    STOPPED = "stopped"
-    TRACING_STOP = "tracing-stop"
-    ZOMBIE = "zombie"
-    DEAD = "dead"
-    GONE = "gone"
 
 
 @dataclass(frozen=True)
@@ -105,6 +82,14 @@ class Wait:
     frame_index: Optional[int] = None  # index into Thread.frames of the user's frame named in the summary
     lock_id: Optional[str] = None  # Lock.id when the lock object is known
     holder: Optional[str] = None  # one-line description of the holder, when known
+    # facts the summary also says, kept as fields so that code asks them, not the wording:
+    coroutine: Optional[str] = None  # the coroutine an asyncio loop is blocked in (the summary starts "the event loop is blocked")
+    far: Optional[str] = None  # the other end of the pipe or socket, outside the tree (the summary ends "; waits to read from ...")
+
+    def reworded(self, **changes: Any) -> Wait:
+        """This wait with its summary written anew (``changes``): the facts only the old
+        summary said (``coroutine``, ``far``) go with it, for whoever adds them to add again."""
+        return replace(self, coroutine=None, far=None, **changes)
 
     @property
     def unsaid_holder(self) -> str:
@@ -119,7 +104,7 @@ class Thread:
     tid: int
     ident: int
     name: Optional[str] = None
-    role: str = "thread"
+    role: str = ThreadRole.THREAD  # a ThreadRole; a str, so that any saved word loads (model.words)
     active: bool = False
     owns_gil: bool = False
     frames: tuple[Frame, ...] = ()
@@ -149,7 +134,7 @@ class Thread:
 class ProcError:
     """Why a process could not be read (see capture.errors for the codes)."""
 
-    code: str
+    code: str  # an ErrorCode
     message: str
     help: str = ""
     detail: str = ""
@@ -192,8 +177,8 @@ class Process:
     create_time: float
     name: str = ""
     cmdline: tuple[str, ...] = ()
-    status: str = ""
-    role: str = "other"
+    status: str = ""  # a ProcessStatus, or psutil's word as read
+    role: str = ProcessRole.OTHER  # a ProcessRole; a str, so that any saved word loads (model.words)
     role_index: Optional[int] = None
     python: Optional[str] = None  # "3.11" as read from the interpreter binary, None when not Python
     cpu_percent: Optional[float] = None
@@ -293,7 +278,7 @@ class Lock:
     """A lock object read from a target's memory, with what is known of its holder and waiters."""
 
     id: str
-    kind: str  # lock | rlock | semlock
+    kind: str  # a LockKind: lock | rlock | semlock | semaphore
     name: str  # as the user would name it: "Reporter.lock", "multiprocessing.Lock LOCK"
     pid: int  # process whose memory the object was read from
     addr: int

@@ -21,7 +21,7 @@ from pooltui.analysis import roles
 from pooltui.analysis.diff import Key
 from pooltui.analysis.history import History
 from pooltui.capture import oomkill, procs
-from pooltui.model import Event, EventKind, Kind, Process, Snapshot
+from pooltui.model import Event, EventKind, Kind, Process, ProcessStatus, Snapshot
 
 MAX_WORKERS = 4096  # cgroups remembered (a worker each)
 MAX_DEATHS = 1024  # deaths remembered (a verdict about one is carried on past the samples kept)
@@ -112,7 +112,7 @@ class DeathWatch:
         worker seen for the first time: its cgroup, whose counter is its baseline once the
         worker is seen alive after reading it (an OOM kill after the read moves it)."""
         for p in snapshot.processes:
-            if p.role != roles.POOL_WORKER or p.status == "zombie":
+            if p.role != roles.POOL_WORKER or p.status == ProcessStatus.ZOMBIE:
                 continue
             if before is not None:
                 self._baseline[p.key] = before

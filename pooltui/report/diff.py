@@ -9,7 +9,7 @@ from typing import Any
 
 from pooltui.analysis.diff import Change, ProcessDiff, SnapshotDiff, ThreadDiff, replacements
 from pooltui.analysis.timeline import events_between
-from pooltui.model import Diagnosis, Process, Thread
+from pooltui.model import Diagnosis, Process, ProcessStatus, Thread, ThreadRole
 from pooltui.report.text import one_line
 
 DIFF_SCHEMA = "pooltui.diff/1"
@@ -29,7 +29,7 @@ def _top(t: Thread) -> str:
 
 
 def _thread_name(t: Thread) -> str:
-    return one_line(t.label, 60) + (f" ({one_line(t.role, 30)})" if t.role and t.role != "thread" else "")
+    return one_line(t.label, 60) + (f" ({one_line(t.role, 30)})" if t.role and t.role != ThreadRole.THREAD else "")
 
 
 def _moved(pd: ProcessDiff) -> list[ThreadDiff]:
@@ -97,7 +97,8 @@ def _lines(diff: SnapshotDiff, md: bool) -> list[str]:
         return [*out, "no change: the same processes, the same stacks, the same verdicts"]
     heirs = {old.key: new for old, new in replacements(diff)}
     tree = [f"{bullet}exited   {_proc(p)}" + (f" → replaced by {_proc(heirs[p.key])}" if p.key in heirs else "") for p in diff.removed]
-    tree += [f"{bullet}zombie   {_proc(pd.before)}: {pd.after.exit_text}" for pd in diff.kept if pd.after.status == "zombie" != pd.before.status]
+    died = [pd for pd in diff.kept if pd.after.status == ProcessStatus.ZOMBIE != pd.before.status]
+    tree += [f"{bullet}zombie   {_proc(pd.before)}: {pd.after.exit_text}" for pd in died]
     fresh = {new.key for new in heirs.values()}
     tree += [f"{bullet}new      {_proc(p)}" for p in diff.added if p.key not in fresh]
     tree += [f"{bullet}new      {_proc(p)} (replacement)" for p in diff.added if p.key in fresh]

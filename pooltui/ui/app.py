@@ -20,7 +20,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from pooltui.analysis.history import History
-from pooltui.model import Failure, Snapshot, Source
+from pooltui.model import ErrorCode, Failure, Snapshot, Source
 from pooltui.report.text import one_line
 from pooltui.ui.messages import Captured, CaptureFailed, CaptureProgress, SessionChanged
 from pooltui.ui.screens.main import MainScreen
@@ -135,7 +135,7 @@ class PoolApp(App[None]):
         session.capturing = False
         failure = exc if isinstance(exc, Failure) else None
         text = one_line((failure.message if failure is not None else "") or str(exc) or type(exc).__name__, 300)
-        if failure is not None and failure.code == "process_gone":
+        if failure is not None and failure.code == ErrorCode.PROCESS_GONE:
             if not session.target_gone:
                 session.target_gone = True
                 self._target_gone()

@@ -10,7 +10,7 @@ from typing import Optional
 
 from pooltui.analysis.diff import SnapshotDiff, diff_snapshots
 from pooltui.analysis.history import LINGER, Departed, History, Step
-from pooltui.model import Event, Snapshot
+from pooltui.model import Event, ProcessStatus, Snapshot
 
 __all__ = ["LINGER", "MAX_EVENTS", "Departed", "Session"]
 
@@ -67,7 +67,7 @@ class Session:
 
     def _show(self, snapshot: Snapshot, new: list[Event]) -> list[Event]:
         root = snapshot.process(snapshot.root_pid)
-        if self.current is not None and (root is None or root.status == "zombie"):
+        if self.current is not None and (root is None or root.status == ProcessStatus.ZOMBIE):
             # the root died (a zombie not yet reaped): what it left is not worth showing;
             # keep the last real snapshot on screen, as when the capture says it is gone
             self.target_gone = True

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.errors import CaptureError
+from pooltui.model.words import ErrorCode
 
 ET_CORE, EM_X86_64 = 4, 62
 PT_LOAD, PT_NOTE = 1, 4
@@ -41,7 +42,7 @@ REGS = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax
 class BadCore(CaptureError):
     """The file is not a core this reader can use (truncated, foreign, empty, malformed)."""
 
-    code = "bad_core"
+    code = ErrorCode.BAD_CORE
     help = "Give a core file of a Linux x86-64 process (ulimit -c, core_pattern, coredumpctl dump -o FILE)."
     exit_code = 2
 

@@ -30,7 +30,6 @@ else:
 
 class SearchKeys(_ScreenBase):
     if TYPE_CHECKING:  # what MainScreen provides
-
         needle: str
 
         @property
