@@ -27,6 +27,9 @@ TWINS = [
     ("subprocess_pipe", ("--healthy",)),
     ("outside_peer", ("--peer", "tcp")),
     ("outside_peer", ("--peer", "unix")),
+    ("c_lock_fork", ("--healthy",)),  # 3.x
+    ("lonely_loop", ("--healthy",)),  # 3.8+
+    ("lonely_wait", ("--shape", "semaphore", "--healthy")),
     ("own_end", ("--shape", "pipe", "--healthy")),
     ("own_end", ("--shape", "socketpair", "--healthy")),
     ("own_end", ("--shape", "mp_pipe", "--healthy")),
@@ -50,8 +53,8 @@ def main() -> int:
             print(f"{version}: not installed, skipped")
             continue
         for name, extra in TWINS:
-            if "nested_future" in extra and version.startswith("2."):
-                continue  # concurrent.futures
+            if ("nested_future" in extra or name in ("c_lock_fork", "lonely_loop")) and version.startswith("2."):
+                continue  # concurrent.futures, hashlib's own lock, asyncio: Python 3
             with scenarios.start(name, python, args=extra, timeout=120) as demo:
                 found = []
                 for _ in range(args.captures):

@@ -82,6 +82,7 @@ RULES = (
     wakers.lone_waits,
     wakers.unanswered_ends,
     wakers.lone_futex,
+    wakers.lone_poll,
     wakers.no_result_handler,
     oversubscribed,
     unreadable,

@@ -33,7 +33,7 @@ from typing import Optional
 from pooltui.analysis import ends, faults, graph, hangs
 from pooltui.analysis.edge import Node
 from pooltui.analysis.locks import dead_semaphores, lock_key, threads_to_read
-from pooltui.model import Kind, Lock, Process, ProcessStatus, Severity, Snapshot, WaitKind
+from pooltui.model import POLL_CALLS, Kind, Lock, Process, ProcessStatus, Severity, Snapshot, WaitKind
 
 Threads = Mapping[int, frozenset[int]]  # pid -> tids
 
@@ -63,11 +63,14 @@ def _threads(wanted: Mapping[int, set[int]]) -> Threads:
 
 
 def blocked_on_pipes(snapshot: Snapshot) -> bool:
-    """A thread that is not idle sits in read()/write()/recv()/send() on a file descriptor."""
+    """A thread that is not idle sits in read()/write()/recv()/send() on a file descriptor,
+    or a process's only thread polls with no timeout (what it watches: can anyone write?)."""
     return any(
-        t.fd is not None and t.syscall in graph.FD_CALLS and t.wait is not None and t.wait.kind is not WaitKind.IDLE
+        (t.fd is not None and t.syscall in graph.FD_CALLS and t.wait is not None and t.wait.kind is not WaitKind.IDLE)
+        or (t.syscall in POLL_CALLS and t.timed is False and sum(1 for x in p.threads if not x.ghost) == 1)
         for p in snapshot.processes
         for t in p.threads
+        if not t.ghost
     )
 
 

@@ -19,6 +19,7 @@ from pooltui.analysis import hangs
 from pooltui.analysis.frames import innermost_user, matches
 from pooltui.model import (
     FD_CALLS,
+    POLL_CALLS,
     WRITE_CALLS,
     Certainty,
     Diagnosis,
@@ -366,6 +367,72 @@ def lone_futex(snapshot: Snapshot) -> list[Diagnosis]:
                 tids=(t.tid,),
                 evidence=evidence,
                 fix=FUTEX_FIX,
+            )
+        )
+    return out
+
+
+POLL_FIX = (
+    "Something the code awaits is never done: a Future or Event nobody sets, a Queue nobody fills, in a loop with "
+    "nothing else to do. Await with a timeout (asyncio.wait_for), and keep whoever should complete it alive (a task "
+    "held by a reference; a producer that logs its failure)."
+)
+
+
+def _own_other_end(snapshot: Snapshot, p: Process, fd: int) -> Optional[PipeEnd | SocketEnd]:
+    """The end ``fd`` of ``p`` when its other end only ``p`` holds, on the whole box (read:
+    ``elsewhere == ()``): a pipe's read end whose write end is ``p``'s, a socket whose peer is."""
+    end: Optional[PipeEnd | SocketEnd] = next((e for e in p.pipes if e.fd == fd), None) or next((e for e in p.sockets if e.fd == fd), None)
+    if end is None or end.elsewhere != () or _held_in_tree(snapshot, p, end):
+        return None
+    if isinstance(end, PipeEnd):
+        mine = not end.writes and any(e.inode == end.inode and e.writes for e in p.pipes)
+    else:
+        mine = end.peer is not None and any(e.inode == end.peer for e in p.sockets)
+    return end if mine else None
+
+
+def lone_poll(snapshot: Snapshot) -> list[Diagnosis]:
+    """A process's only thread waiting, without a timeout, in select/poll/epoll on fds that
+    are all ends whose other ends only it holds (on the whole box): nothing can make one
+    readable -- an asyncio loop with no timer, no connection and no other thread, its
+    self-pipe the only thing it watches: whatever its coroutine awaits, nobody will do it.
+    With a signal handler installed (a signal writes the loop's wakeup fd) it is info."""
+    out = []
+    for p in snapshot.processes:
+        t = _alone(p)
+        if t is None or p.status == ProcessStatus.ZOMBIE or t.syscall not in POLL_CALLS or t.timed is not False or not t.polls or t.ran:
+            continue
+        if not no_hidden_threads(p):
+            continue
+        ends = [_own_other_end(snapshot, p, fd) for fd in t.polls]
+        if not all(ends):
+            continue  # it watches something another process or the world can make readable
+        loop = any("asyncio/" in f.file for f in t.frames if not f.native)
+        handler = signal_handlers(p) if t.tid == p.pid else False
+        watched = ", ".join(f"fd {e.fd} ({'pipe' if isinstance(e, PipeEnd) else 'socket'}:[{e.inode}])" for e in ends if e is not None)
+        what = "an asyncio event loop with no timer, no connection and nothing ready" if loop else "a poll on ends only it could write"
+        out.append(
+            Diagnosis(
+                kind=Kind.NO_WAKER,
+                certainty=Certainty.FACT if handler is False else Certainty.GUESS,
+                severity=Severity.ERROR if handler is False else Severity.INFO,
+                subject=pids_key((p.pid,)),
+                summary=(
+                    ("Nobody can end this wait: " if handler is False else "Only a signal can end this wait: ")
+                    + f"{t.label!r} (pid {p.pid}) waits in {t.syscall}() without a timeout on {watched}, "
+                    f"whose other ends only pid {p.pid} itself holds, and it has no other thread: {what}"
+                    + (" -- whatever its coroutine awaits, nothing will ever do it." if loop and handler is False else ".")
+                ),
+                pids=(p.pid,),
+                tids=(t.tid,),
+                evidence=(
+                    f"{t.label!r}: {t.wait.summary if t.wait else 'waits'}",
+                    f"the kernel shows it in {t.syscall}() with no timeout, watching {watched}",
+                    f"no other process on this box holds the other end of any of them; pid {p.pid} has no other thread",
+                    _no_handler(p, t) if handler is False else "a signal handler could still wake it (handlers installed, or not read)",
+                ),
+                fix=POLL_FIX,
             )
         )
     return out

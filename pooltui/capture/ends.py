@@ -29,13 +29,13 @@ from typing import Optional
 from pooltui.capture import kernel, memory, procfs, procs, sockets
 from pooltui.capture.errors import CaptureError, NotPython, ProcessGone
 from pooltui.capture.procfs.formats import Syscall
-from pooltui.model import FD_CALLS, Process, ProcessStatus, Snapshot, SocketEnd, Thread
+from pooltui.model import FD_CALLS, POLL_CALLS, Process, ProcessStatus, Snapshot, SocketEnd, Thread
 
 _MAX_POLLED = 4096  # fds of one select/poll set, at most
 _SELECT = {23: (0, 1, 2), 270: (0, 1, 2)}  # nr -> (nfds, readfds*, writefds*) argument positions
 _POLL = {7: (0, 1), 271: (0, 1)}  # nr -> (struct pollfd*, nfds)
 _EPOLL = {232, 281, 441}  # epoll_wait, epoll_pwait, epoll_pwait2: arg 0 is the epoll fd
-POLLS = ("select", "pselect6", "poll", "ppoll", "epoll_wait", "epoll_pwait")
+POLLS = POLL_CALLS
 CONFIRM_GAP = 0.05  # seconds between the two reads that confirm a thread is still blocked
 
 
@@ -163,11 +163,13 @@ def program_threads(pid: int) -> tuple[Thread, ...]:
 
 _SCAN_LINKS = 100_000  # fd links one scan of the box reads, at most: past that, who holds an end is not known
 _SCAN_HOLDERS = 8  # processes named per end, at most
+_POLLED_ENDS = 16  # fds of a lone poller's set looked at, at most
 
 
 def _lonely(found: dict[int, Process]) -> dict[tuple[int, int], tuple[str, int]]:
     """(pid, fd) -> (pipe/socket, the inode of its other end) of every end a live thread of
-    the tree is blocked on whose other end its own process holds, and no other process of
+    the tree is blocked on (or a process's only thread polls, untimed) whose other end its
+    own process holds, and no other process of
     the tree: if no process outside the tree does either, only its own threads can act on
     it (and a reader never sees EOF). Only those are worth reading the whole box for (a
     tenth of a second or more on a busy one); an end whose other end the tree does not hold
@@ -181,15 +183,21 @@ def _lonely(found: dict[int, Process]) -> dict[tuple[int, int], tuple[str, int]]
             socks.setdefault(s.inode, set()).add(p.pid)
     out: dict[tuple[int, int], tuple[str, int]] = {}
     for p in found.values():
-        for t in p.threads:
-            if t.ghost or t.fd is None or t.syscall not in FD_CALLS:
+        live = [t for t in p.threads if not t.ghost]
+        for t in live:
+            if t.fd is not None and t.syscall in FD_CALLS:
+                fds: tuple[int, ...] = (t.fd,)
+            elif len(live) == 1 and t.syscall in POLL_CALLS and t.timed is False and t.polls:
+                fds = t.polls[:_POLLED_ENDS]  # a lone poller: can anyone write to what it watches?
+            else:
                 continue
-            pipe = next((e for e in p.pipes if e.fd == t.fd), None)
-            sock = next((e for e in p.sockets if e.fd == t.fd), None)
-            if pipe is not None and {pid for pid, writes in pipes[pipe.inode] if writes != pipe.writes} == {p.pid}:
-                out[(p.pid, t.fd)] = ("pipe", pipe.inode)
-            elif sock is not None and sock.peer is not None and socks.get(sock.peer, set()) == {p.pid}:
-                out[(p.pid, t.fd)] = ("socket", sock.peer)
+            for fd in fds:
+                pipe = next((e for e in p.pipes if e.fd == fd), None)
+                sock = next((e for e in p.sockets if e.fd == fd), None)
+                if pipe is not None and {pid for pid, writes in pipes[pipe.inode] if writes != pipe.writes} == {p.pid}:
+                    out[(p.pid, fd)] = ("pipe", pipe.inode)
+                elif sock is not None and sock.peer is not None and socks.get(sock.peer, set()) == {p.pid}:
+                    out[(p.pid, fd)] = ("socket", sock.peer)
     return out
 
 

@@ -143,6 +143,8 @@ class ProcError:
 # the system calls that block reading or writing one pipe or socket (``Thread.fd``)
 FD_CALLS = ("read", "write", "readv", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg")
 WRITE_CALLS = ("write", "writev", "sendto", "sendmsg")
+# the system calls that wait on a set of fds (``Thread.polls``)
+POLL_CALLS = ("select", "pselect6", "poll", "ppoll", "epoll_wait", "epoll_pwait")
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,27 @@ def test_a_lone_thread_asleep_on_a_private_futex_waits_for_nobody(healthy, pytho
     assert "CHECKSUM.update(" in d.summary and "private to its process" in d.summary, d.summary
     t = s.process(child).thread(child)
     assert t.syscall == "futex" and t.futex_shared is False and t.timed is False, t
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.13")))
+@pytest.mark.parametrize("variant", ["hung", "healthy", "signal"])
+def test_a_lone_event_loop_awaiting_a_future_nobody_sets_waits_for_nobody(variant, python, start_demo):
+    """A forked child's asyncio loop awaits a Future nobody will set: its only thread polls,
+    with no timeout, its own self-pipe, whose other end no other process on the box holds --
+    nobody can end it (a fact). A server's loop (a listening socket) draws nothing; a loop a
+    SIGTERM handler can stop is said as info."""
+    from pooltui.model import Certainty, Severity
+
+    args = {"hung": (), "healthy": ("--healthy",), "signal": ("--signal",)}[variant]
+    demo = start_demo("lonely_loop", python, *args)
+    child = demo.truth["child_pid"]
+    s = capture(demo.pid)
+    loud = [d for d in s.diagnoses if d.severity is not Severity.INFO]
+    if variant != "hung":
+        assert [(d.kind.value, d.summary) for d in loud] == []
+        said = [d for d in s.diagnoses if d.kind.value == "no_waker"]
+        assert (variant == "signal") == bool(said) and all(d.summary.startswith("Only a signal can end this wait") for d in said), said
+        return
+    [d] = loud
+    assert d.kind.value == "no_waker" and d.certainty is Certainty.FACT and d.pids == (child,), d
+    assert "asyncio event loop with no timer" in d.summary and "epoll" in d.summary, d.summary

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pooltui.analysis import wakers
-from pooltui.model import Certainty, Frame, Kind, Process, Severity, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import Certainty, Frame, Kind, Process, Severity, Snapshot, SocketEnd, Thread, Wait, WaitKind
 
 C_CALL = Wait(WaitKind.UNKNOWN, 'blocked in a C call in `CHECKSUM.update(b"y")` in child, app.py:9')
 
@@ -76,3 +76,32 @@ def test_a_semaphore_acquire_is_a_process_private_wait():
     [d] = wakers.lone_waits(_lone(replace(plain, tid=40)))
     assert d.kind is Kind.NO_WAKER and "acquire() of a threading.Semaphore" in d.summary, d.summary
     assert wakers.lone_futex(_lone(replace(plain, tid=40))) == []  # said once, by lone_waits
+
+
+def _loop(*ends, polls=(4,), timed=False, others=()) -> Snapshot:
+    t = Thread(
+        tid=40,
+        ident=1,
+        name="MainThread",
+        frames=(Frame("select", "/usr/lib/python3.11/asyncio/base_events.py", 1898),),
+        wait=Wait(WaitKind.SELECT, "waits in select()"),
+        syscall="epoll_wait",
+        timed=timed,
+        polls=polls,
+    )
+    sockets = tuple(e for e in ends if isinstance(e, SocketEnd))
+    p = Process(pid=40, ppid=1, create_time=0.0, threads=(t,), num_threads=1, caught_signals=0, sockets=sockets)
+    return Snapshot(created=0.0, host="h", root_pid=40, processes=(p, *others))
+
+
+def test_a_lone_loop_watching_only_its_own_self_pipe_waits_for_nobody():
+    self_pipe = (SocketEnd(fd=4, inode=900, peer=901, elsewhere=()), SocketEnd(fd=5, inode=901, peer=900))
+    [d] = wakers.lone_poll(_loop(*self_pipe))
+    assert (d.kind, d.certainty, d.severity) == (Kind.NO_WAKER, Certainty.FACT, Severity.ERROR) and "asyncio event loop" in d.summary, d
+    assert wakers.lone_poll(_loop(*self_pipe, timed=True)) == []  # a timer: it wakes by itself
+    assert wakers.lone_poll(_loop(SocketEnd(fd=4, inode=900, peer=901, elsewhere=None), self_pipe[1])) == []  # box not read
+    assert wakers.lone_poll(_loop(SocketEnd(fd=4, inode=900, peer=901, elsewhere=(77,)), self_pipe[1])) == []  # held outside
+    listening = SocketEnd(fd=6, inode=950)
+    assert wakers.lone_poll(_loop(*self_pipe, listening, polls=(4, 6))) == []  # a server: a client can connect
+    writer = Process(pid=41, ppid=40, create_time=0.0, sockets=(SocketEnd(fd=5, inode=901, peer=900),))
+    assert wakers.lone_poll(_loop(*self_pipe, others=(writer,))) == []  # another process of the tree can write
