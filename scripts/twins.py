@@ -45,6 +45,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--captures", type=int, default=20)
     parser.add_argument("--versions", nargs="+", default=["3.8", "3.11", "3.13"])
+    parser.add_argument("--only", nargs="+", default=None, help="only these demos' twins")
     args = parser.parse_args()
     alarms = 0
     for version in args.versions:
@@ -53,6 +54,8 @@ def main() -> int:
             print(f"{version}: not installed, skipped")
             continue
         for name, extra in TWINS:
+            if args.only and name not in args.only:
+                continue
             if ("nested_future" in extra or name in ("c_lock_fork", "lonely_loop")) and version.startswith("2."):
                 continue  # concurrent.futures, hashlib's own lock, asyncio: Python 3
             with scenarios.start(name, python, args=extra, timeout=120) as demo:
