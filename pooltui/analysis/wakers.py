@@ -421,7 +421,7 @@ def lone_poll(snapshot: Snapshot) -> list[Diagnosis]:
                 summary=(
                     ("Nobody can end this wait: " if handler is False else "Only a signal can end this wait: ")
                     + f"{t.label!r} (pid {p.pid}) waits in {t.syscall}() without a timeout on {watched}, "
-                    f"whose other ends only pid {p.pid} itself holds, and it has no other thread: {what}"
+                    f"whose other end{'s' if len(ends) > 1 else ''} only pid {p.pid} itself holds, and it has no other thread: {what}"
                     + (" -- whatever its coroutine awaits, nothing will ever do it." if loop and handler is False else ".")
                 ),
                 pids=(p.pid,),
@@ -429,7 +429,7 @@ def lone_poll(snapshot: Snapshot) -> list[Diagnosis]:
                 evidence=(
                     f"{t.label!r}: {t.wait.summary if t.wait else 'waits'}",
                     f"the kernel shows it in {t.syscall}() with no timeout, watching {watched}",
-                    f"no other process on this box holds the other end of any of them; pid {p.pid} has no other thread",
+                    f"no other process on this box holds the other end of {'any of them' if len(ends) > 1 else 'it'}; pid {p.pid} has no other thread",
                     _no_handler(p, t) if handler is False else "a signal handler could still wake it (handlers installed, or not read)",
                 ),
                 fix=POLL_FIX,
