@@ -429,7 +429,8 @@ def lone_poll(snapshot: Snapshot) -> list[Diagnosis]:
                 evidence=(
                     f"{t.label!r}: {t.wait.summary if t.wait else 'waits'}",
                     f"the kernel shows it in {t.syscall}() with no timeout, watching {watched}",
-                    f"no other process on this box holds the other end of {'any of them' if len(ends) > 1 else 'it'}; pid {p.pid} has no other thread",
+                    f"no other process on this box holds the other end of {'any of them' if len(ends) > 1 else 'it'}; "
+                    f"pid {p.pid} has no other thread",
                     _no_handler(p, t) if handler is False else "a signal handler could still wake it (handlers installed, or not read)",
                 ),
                 fix=POLL_FIX,
