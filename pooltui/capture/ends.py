@@ -209,6 +209,9 @@ def holders_elsewhere(wanted: dict[int, Optional[bool]], tree: set[int]) -> Opti
     path a target names), and only a matching pipe's flags."""
     out: dict[int, list[int]] = {inode: [] for inode in wanted}
     links = 0
+    own = procfs.status_or_none(os.getpid())
+    if own is None or own.nested_pid_namespace is not False:
+        return None  # in a container's pid namespace the box's other processes are not listed here
     try:
         pids = procfs.pids()
     except CaptureError:
@@ -223,6 +226,8 @@ def holders_elsewhere(wanted: dict[int, Optional[bool]], tree: set[int]) -> Opti
             continue
         except CaptureError:
             return None  # not readable (another pid namespace, no right): it could hold one
+        if len(fds) >= procfs.MAX_FDS:
+            return None  # more fds than one listing holds: one past it could be the end
         for fd in fds:
             links += 1
             if links > _SCAN_LINKS:

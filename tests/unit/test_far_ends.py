@@ -140,3 +140,11 @@ def test_the_box_scan_finds_who_holds_an_end_outside_the_tree():
                 os.close(w)
             except OSError:
                 pass
+
+
+def test_a_process_in_a_nested_pid_namespace_does_not_see_the_whole_box():
+    from pooltui.capture.procfs.formats import Status
+
+    assert Status(b"Name:\tpython\nNSpid:\t4242\n").nested_pid_namespace is False
+    assert Status(b"Name:\tpython\nNSpid:\t4242\t7\n").nested_pid_namespace is True  # in a container: the scan says "not known"
+    assert Status(b"Name:\tpython\n").nested_pid_namespace is None

@@ -108,6 +108,13 @@ class Status:
         return self._number(b"CapEff", 16)
 
     @property
+    def nested_pid_namespace(self) -> Optional[bool]:
+        """NSpid lists more than one pid: the process lives in a pid namespace below the
+        box's first one, whose other processes its /proc does not show (None: not said)."""
+        value = self.field(b"NSpid")
+        return None if value is None else len(value.split()) > 1
+
+    @property
     def fs_ids(self) -> Optional[tuple[int, int, tuple[int, ...]]]:
         """(fsuid, fsgid, supplementary groups): the ids its file accesses are checked with."""
         try:
