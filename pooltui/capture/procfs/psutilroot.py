@@ -18,8 +18,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Callable, TypeVar, cast
 
-import psutil
-
 from pooltui.capture.procfs.files import root
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,6 +29,8 @@ _PSUTIL_PATH = threading.RLock()
 @contextlib.contextmanager
 def psutil_root() -> Iterator[str]:
     """psutil reads the active capture state's /proc in this block (the root, yielded)."""
+    import psutil  # here, not at import: the /proc module serves readers that never call psutil (a check run as nobody)
+
     wanted = root()
     with _PSUTIL_PATH:
         before = psutil.PROCFS_PATH
