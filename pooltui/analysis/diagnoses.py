@@ -3,7 +3,7 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
-from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, lockverdicts, managers, roles, unreleasable, wakers
+from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, lockverdicts, managers, nobody, roles, unreleasable, wakers
 from pooltui.model import Certainty, Diagnosis, ErrorCode, Kind, Process, ProcessStatus, Severity, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
@@ -80,9 +80,9 @@ RULES = (
     faults.stopped,
     lambda s: faults.crash_loops([s]),
     wakers.lone_waits,
-    wakers.unanswered_ends,
-    wakers.lone_futex,
-    wakers.lone_poll,
+    nobody.unanswered_ends,
+    nobody.lone_futex,
+    nobody.lone_poll,
     wakers.no_result_handler,
     oversubscribed,
     unreadable,

@@ -150,7 +150,7 @@ def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
         far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != ProcessStatus.ZOMBIE and q.threads]
         if any(_flowing(q, _fd_of(q, far_inode, what == "socket"), writing) for q in far):
             continue  # the data is moving between the two ends now
-        mine = own_far_fds(p, t)
+        mine = own_far_fds(p, t.fd)
         if mine and _in_call(p, mine, not writing):
             continue  # another thread of its own process is moving the data now
         edge = _end_edge(snapshot, (p, t), what, inode, far, far_inode, writing, waiting)
@@ -159,15 +159,15 @@ def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
     return out
 
 
-def own_far_fds(p: Process, t: Thread) -> set[int]:
-    """The fds through which ``t``'s own process holds the other end of the end ``t`` is
-    blocked on: a pipe's opposite end, a socketpair's peer. Its other threads could act on
+def own_far_fds(p: Process, fd: Optional[int]) -> set[int]:
+    """The fds through which ``p`` holds the other end of its end ``fd``: a pipe's
+    opposite end, a socketpair's peer. Its other threads could act on
     them (a thread waiting on a pipe its own process writes); a process that holds both
     ends of a pipe also never sees EOF on it."""
-    pipe = next((e for e in p.pipes if e.fd == t.fd), None)
+    pipe = next((e for e in p.pipes if e.fd == fd), None)
     if pipe is not None:
         return {e.fd for e in p.pipes if e.inode == pipe.inode and e.writes != pipe.writes}
-    sock = next((e for e in p.sockets if e.fd == t.fd), None)
+    sock = next((e for e in p.sockets if e.fd == fd), None)
     return {e.fd for e in p.sockets if sock is not None and sock.peer is not None and e.inode == sock.peer}
 
 
@@ -177,7 +177,7 @@ def _end_edge(
     p, t = at
     targets: list[Node] = []
     said, unless, each = [], [], False
-    mine = own_far_fds(p, t)
+    mine = own_far_fds(p, t.fd)
     for q in far:
         threads, later, mutual = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting, sole=len(far) == 1)
         targets += [(q.pid, x.tid) for x in threads]
@@ -223,7 +223,7 @@ def _end_edge(
 def _far_side(snapshot: Snapshot, p: Process, t: Thread) -> Optional[str]:
     """What is known of the other end of the pipe or socket ``t`` is blocked on, when no other
     process of the tree holds it (else the graph's edges say who does); None otherwise."""
-    mine = sorted(own_far_fds(p, t))
+    mine = sorted(own_far_fds(p, t.fd))
     pipe = next((e for e in p.pipes if e.fd == t.fd), None)
     if pipe is not None:
         others = [q for q in snapshot.processes if q.pid != p.pid and any(e.inode == pipe.inode and e.writes != pipe.writes for e in q.pipes)]

@@ -91,10 +91,10 @@ def _own_end(elsewhere, *, others=(), more_threads=(), writer_fd=True, kind=Wait
 
 
 def test_a_reader_holding_its_own_write_end_with_nobody_else_on_the_box_waits_for_nobody():
-    from pooltui.analysis import wakers
+    from pooltui.analysis import nobody
     from pooltui.model import Certainty, Kind, Severity
 
-    [d] = wakers.unanswered_ends(_own_end(()))
+    [d] = nobody.unanswered_ends(_own_end(()))
     assert (d.kind, d.certainty, d.severity) == (Kind.NO_WAKER, Certainty.FACT, Severity.ERROR), d
     assert "whose write end only pid 11 itself holds (fd 4; no other process on this box does, so not even EOF comes)" in d.summary, d.summary
     said = ends.outside(_own_end(())).processes[0].threads[0].wait.summary
@@ -102,22 +102,22 @@ def test_a_reader_holding_its_own_write_end_with_nobody_else_on_the_box_waits_fo
 
 
 def test_who_else_holds_the_write_end_decides_whether_anyone_can():
-    from pooltui.analysis import wakers
+    from pooltui.analysis import nobody
     from pooltui.model import Certainty, Kind
 
     # the box could not be read: a guess for a multiprocessing read (Queue.get(), recv()), else nothing
-    [guess] = wakers.unanswered_ends(_own_end(None, kind=WaitKind.QUEUE_GET))
+    [guess] = nobody.unanswered_ends(_own_end(None, kind=WaitKind.QUEUE_GET))
     assert (guess.kind, guess.certainty) == (Kind.DEADLOCK, Certainty.GUESS), guess
-    assert wakers.unanswered_ends(_own_end(None)) == []
-    assert wakers.unanswered_ends(_own_end((90,))) == []  # a process outside the tree holds it
+    assert nobody.unanswered_ends(_own_end(None)) == []
+    assert nobody.unanswered_ends(_own_end((90,))) == []  # a process outside the tree holds it
     said = ends.outside(_own_end((90,))).processes[0].threads[0].wait.summary
     assert "whose write end is held outside this tree by pid 90" in said, said
     child = Process(pid=12, ppid=11, create_time=0.0, pipes=(PipeEnd(fd=4, inode=77, writes=True),))
-    assert wakers.unanswered_ends(_own_end((), others=(child,))) == []  # the tree's graph follows it
-    assert wakers.unanswered_ends(_own_end((), writer_fd=False)) == []  # nobody holds it: the read returns EOF
+    assert nobody.unanswered_ends(_own_end((), others=(child,))) == []  # the tree's graph follows it
+    assert nobody.unanswered_ends(_own_end((), writer_fd=False)) == []  # nobody holds it: the read returns EOF
     nap = Wait(WaitKind.SLEEP, "sleeps in `time.sleep(1)` in tick, app.py:20")
     writer = Thread(tid=13, ident=3, name="writer", frames=(Frame("tick", "app.py", 20),), wait=nap, timed=True)
-    assert wakers.unanswered_ends(_own_end((), more_threads=(writer,))) == []  # a thread of its own could write
+    assert nobody.unanswered_ends(_own_end((), more_threads=(writer,))) == []  # a thread of its own could write
 
 
 def test_the_box_scan_finds_who_holds_an_end_outside_the_tree():
