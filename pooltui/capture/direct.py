@@ -213,8 +213,8 @@ async def check(pid: int, found: Attempt, options: pyspy.DumpOptions, exe: str):
         done = asyncio.Event()
         known.checking[key] = (loop, done)
         try:
-            spy = await pyspy.dump(pid, pyspy.DumpOptions(nonblocking=True, timeout=options.timeout), exe)
-            if procs.ran_since(before, procs.read_sched(pid)):
+            spy = await pyspy.dump_unpaused(pid, pyspy.DumpOptions(timeout=options.timeout), exe)
+            if spy is None or procs.ran_since(before, procs.read_sched(pid)):
                 return MOVED
             agreed = known.verified.put(key, _comparable(threads) == _comparable(spy))
             if found.record is not None:

@@ -100,7 +100,7 @@ async def dump_consistent(
             now = procs.read_sched(pid)
             ran = sched is not None and procs.ran_since(sched, now)
         if not ran and not procs.any_running(now):
-            threads = await pyspy.dump(pid, replace(options, nonblocking=True), exe)
-            if not procs.ran_since(now, procs.read_sched(pid)):
+            threads = await pyspy.dump_unpaused(pid, options, exe)
+            if threads is not None and not procs.ran_since(now, procs.read_sched(pid)):
                 return threads
     return await pyspy.dump(pid, options, exe)

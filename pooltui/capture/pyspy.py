@@ -15,7 +15,7 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui.capture import kernel, procs
@@ -267,11 +267,12 @@ def _run(cmd: list[str], env: dict[bytes, bytes], pid: int, timeout: float, star
     return proc.returncode, out, err
 
 
-async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[str] = None) -> list[Thread]:
-    """The Python threads of ``pid``; raises a CaptureError subclass on any failure."""
+async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[str] = None, retries: int = TRANSIENT_RETRIES) -> list[Thread]:
+    """The Python threads of ``pid``; raises a CaptureError subclass on any failure (a
+    ``transient`` one after ``retries`` more tries)."""
     exe = pyspy or find_pyspy()
     env = _env()
-    for attempt in range(1 + TRANSIENT_RETRIES):
+    for attempt in range(1 + retries):
         started: list[_Child] = []
         try:
             returncode, out, err = await asyncio.to_thread(_run, command(pid, options, exe), env, pid, options.timeout, started)
@@ -282,6 +283,19 @@ async def dump(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[s
         if returncode == 0:
             return parse_dump(out.decode("utf-8", "replace"), pid)
         failure = classify_failure(pid, err.decode("utf-8", "replace"), returncode)
-        if not transient(failure) or attempt == TRANSIENT_RETRIES:  # read again before calling a healthy process unreadable
+        if not transient(failure) or attempt == retries:  # read again before calling a healthy process unreadable
             raise failure
     raise AssertionError("unreachable")
+
+
+async def dump_unpaused(pid: int, options: DumpOptions = DumpOptions(), pyspy: Optional[str] = None) -> Optional[list[Thread]]:
+    """One read without pausing ``pid`` (py-spy --nonblocking), or None when it failed the way
+    a read fails while threads move under it (``transient``: py-spy then finds no interpreter
+    it can walk, "in the .data section", or no stack): that says nothing about the process,
+    and the caller reads it paused. A fact (gone, no permission, not Python) raises."""
+    try:
+        return await dump(pid, replace(options, nonblocking=True), pyspy, retries=0)
+    except CaptureError as failure:
+        if transient(failure):
+            return None
+        raise

@@ -82,3 +82,23 @@ def test_a_python_process_py_spy_misses_once_is_read_again(python_with_child, tm
     processes = {p["pid"]: p for p in json.loads(out.stdout)["snapshot"]["processes"]}
     assert {parent, child} <= set(processes) and all(processes[pid]["threads"] and not processes[pid]["error"] for pid in (parent, child)), processes
     assert (tmp_path / f"failed-{parent}").is_dir() and (tmp_path / f"failed-{child}").is_dir()  # each failed once first
+
+
+@pytest.mark.parametrize("direct", ["0", "1"])
+def test_an_unpaused_read_that_fails_is_read_paused(python_with_child, tmp_path, direct):  # noqa: F811
+    """A process asleep is read without pausing it (and a binary's direct reads are checked
+    against such a read); when threads move under py-spy that read fails (its interpreter
+    search walks a stack that changed): a hot worker was once called unreadable so. The
+    wrapper fails every --nonblocking read the way py-spy does then: each process is read
+    paused instead, never unreadable."""
+    parent, child = python_with_child
+    wrapper = fake_pyspy(
+        tmp_path,
+        'case " $* " in *" --nonblocking "*) echo "Error: Failed to find a python interpreter in the .data section" >&2; exit 1;; esac\n'
+        f'exec {shlex.quote(find_pyspy())} "$@"\n',
+    )
+    env = {"POOLTUI_PYSPY": str(wrapper), "POOLTUI_DIRECT": direct, "POOLTUI_CACHE_DIR": str(tmp_path / "records")}
+    out = run("snapshot", str(parent), "--format", "json", env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    processes = {p["pid"]: p for p in json.loads(out.stdout)["snapshot"]["processes"]}
+    assert all(processes[pid]["threads"] and not processes[pid]["error"] for pid in (parent, child)), processes
