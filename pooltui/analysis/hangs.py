@@ -124,11 +124,13 @@ def pool_maxtasks(snapshot: Snapshot, parent: Process) -> Optional[str]:
 
 def is_replacement(worker: Process, siblings: Iterable[Process]) -> bool:
     """Started by the pool's worker handler to replace an exited worker: a fork child
-    shows the handler's frames under ``worker()``; otherwise it started well after the
-    first batch of its siblings."""
+    shows the handler's frames under ``worker()`` (and one of the first batch ``Pool()``'s
+    own); otherwise (spawn, forkserver) it started well after the first batch of its siblings."""
     t = main_of(worker)
     if t is not None and find(t.frames, "multiprocessing/pool.py", "_handle_workers", "_maintain_pool") is not None:
         return True
+    if t is not None and find(t.frames, "multiprocessing/pool.py", "__init__") is not None:
+        return False  # forked by Pool() itself: its first batch, however late it started (64 forks on a loaded machine)
     first = min((p.create_time for p in siblings), default=worker.create_time)
     return worker.create_time - first >= REPLACEMENT_GAP
 

@@ -49,9 +49,9 @@ def _dump_counted(pid: int, walk: dict, monkeypatch) -> tuple[list[bool], list]:
     runs: list[bool] = []
     real = pyspy.dump
 
-    async def counted(pid, options=pyspy.DumpOptions(), exe=None):
+    async def counted(pid, options=pyspy.DumpOptions(), exe=None, **kwargs):
         runs.append(options.nonblocking)
-        return await real(pid, options, exe)
+        return await real(pid, options, exe, **kwargs)
 
     monkeypatch.setattr(pyspy, "dump", counted)
     threads = asyncio.run(dump_consistent(pid, pyspy.DumpOptions(), sched=walk))
