@@ -604,10 +604,13 @@ class Demo(object):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
         for fd in (self._wake_r, self._wake_w):
+            if fd is None:
+                continue  # closed in an ancestor: the number may be another file's now (a grandchild's Popen pipe)
             try:
                 os.close(fd)
             except OSError:
                 pass
+        self._wake_r = self._wake_w = None
 
     # -- readiness -----------------------------------------------------------------------------
     def setup_thread(self, target, name="demo-setup"):
