@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pooltui.analysis import aioloops, diagnoses, ends, locks, managers, roles, waits
+from pooltui.analysis import aioloops, diagnoses, ends, filelocks, locks, managers, roles, waits
 from pooltui.model import Snapshot
 
 
@@ -40,5 +40,6 @@ def judge(resolved: Snapshot) -> Snapshot:
 def resolve(prepared: Snapshot) -> Snapshot:
     """The facts half of ``finish``: who holds each lock (a Manager's too), which threads run
     an event loop, what is known of a pipe's or socket's other end outside the tree; no
-    verdict. What the graph of waits is drawn from (``analysis.plan``)."""
-    return ends.outside(aioloops.mark(managers.resolve(locks.resolve_holders(prepared))))
+    verdict; who holds a lock on a file a thread waits for. What the graph of waits is drawn
+    from (``analysis.plan``)."""
+    return filelocks.said(ends.outside(aioloops.mark(managers.resolve(locks.resolve_holders(prepared)))))

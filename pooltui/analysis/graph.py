@@ -31,7 +31,7 @@ timed wait is never part of one (it ends by itself).
 
 from __future__ import annotations
 
-from pooltui.analysis import managers, wakers
+from pooltui.analysis import filelocks, managers, shared, wakers
 from pooltui.analysis.edge import Edge, Node
 from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
@@ -77,6 +77,16 @@ _FIX = {
         "Each process writes into a full pipe that the other reads only once its own write ends: never write more than "
         "a pipe holds (64 KiB) to a process that is itself writing to you; read and write at once (a thread, or "
         "select/poll), or send the data through a file."
+    ),
+    "file": (
+        "A process holds a lock on a file (flock, fcntl, lockf) while it waits for the one that wants it: release the "
+        "file lock before waiting on anything else, take file locks in one global order, or lock with LOCK_NB / F_SETLK "
+        "and retry with a timeout. flock() locks belong to the open file: one process that opens the file twice blocks itself."
+    ),
+    "shared": (
+        "Every process that could set, notify or fill this multiprocessing Event, Condition, Semaphore or Queue waits, in "
+        "turn, on the waiter: set (notify, put) before waiting on the waiter (join(), map(), get()), from a thread that "
+        "waits on nothing else, and wait with a timeout that is checked."
     ),
     "pipe": (
         "Drain a multiprocessing.Queue before joining the process that put into it (the 'joining processes that use "
@@ -232,11 +242,12 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
 
 def edges(snapshot: Snapshot) -> list[Edge]:
     found = [*_lock_edges(snapshot), *future_edges(snapshot), *join_edges(snapshot), *pool_edges(snapshot), *_condition_edges(snapshot)]
+    found += filelocks.edges(snapshot)
     found += managers.could_hold_edges(snapshot) + managers.in_flight_edges(snapshot)
     followed = {e.waiter for e in found}
     # a notify edge is weaker than these ("any thread of its process could"): its waiter is
     # not one the ends take as certain to answer once its wait ends (``ends._writers``: then a guess)
-    return found + _notify_edges(snapshot, followed) + end_edges(snapshot, followed)
+    return found + _notify_edges(snapshot, followed) + shared.edges(snapshot, followed) + end_edges(snapshot, followed)
 
 
 def deadlocked(graph: list[Edge]) -> dict[Node, Edge]:
@@ -299,7 +310,11 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
                 kind=Kind.DEADLOCK,
                 certainty=certainty,
                 subject="threads " + ",".join(f"{p}/{t}" for p, t in sorted(cycle)),
-                summary=f"{lead}: {len(cycle)} {where} each wait for {what}; none can go on ({names} -> back).",
+                summary=(
+                    f"{lead}: {names} waits for itself ({what.removeprefix('another one (').rstrip(')')}); it cannot go on."
+                    if len(cycle) == 1
+                    else f"{lead}: {len(cycle)} {where} each wait for {what}; none can go on ({names} -> back)."
+                ),
                 pids=pids,  # the cycle's; who is blocked behind it is in the evidence
                 tids=tuple(n[1] for n in cycle),
                 evidence=tuple(e.evidence for e in chain) + tuple(f"also blocked behind it: {_label(snapshot, n)}" for n in others[:8]),
@@ -318,6 +333,8 @@ _FIX_OF = {
     "socket": "socket",
     "condition": "condition",
     "notify": "notify",
+    "file": "file",
+    "shared": "shared",
 }
 _VIA_WORDS = {
     "lock": "a lock",
@@ -329,4 +346,6 @@ _VIA_WORDS = {
     "condition": "a Condition's notify",
     "notify": "a notify, set, put or release",
     "nested": "work queued behind it",
+    "file": "a lock on a file",
+    "shared": "a set, notify, put or release from another process",
 }

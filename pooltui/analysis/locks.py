@@ -70,6 +70,9 @@ def _semlock_holders(lock: Lock, group: list[Lock], snapshot: Snapshot) -> tuple
         return tuple(holders), ""
     if lock.sem_value not in (0, None):
         return (), "free at the moment of reading"
+    if lock.sem_value == 0 and not is_mutex(lock):
+        # a count, not a mutex: a Semaphore(0) used as a signal was never acquired by anyone
+        return (), "value 0, no process of the tree counts an acquisition of it: a release() from any process that maps it wakes it"
     if lock.sem_value == 0 and all(g.count is not None for g in group):
         return (LockHolder(pid=0, alive=False),), "taken, but no live process of the tree holds it"
     return (), "taken; its holder is a process whose copy could not be read"

@@ -146,36 +146,53 @@ FUTEX_FIX = (
 )
 
 
+SHARED_FIX = (
+    "Whoever was to set, notify or release this multiprocessing Event, Condition or Semaphore is gone (or never had "
+    "it): keep the setter alive until the waiter is done, check it (Process.is_alive(), exitcode), and wait with a timeout."
+)
+
+
 def lone_futex(snapshot: Snapshot) -> list[Diagnosis]:
     """A process's only thread asleep on a process-private futex (``FUTEX_PRIVATE_FLAG``: only
     a thread sharing its memory can wake it) without a timeout, with no thread the kernel
     counts beyond it: whatever lock or condition that futex is -- a C lock inside a stdlib
     object, an extension's mutex, one no rule names -- nobody can wake it. Typically a lock
-    some thread of the parent held when it forked. A wait a rule above already names
+    some thread of the parent held when it forked. The same for a multiprocessing Event,
+    Condition or Semaphore that no other process of the tree maps (``Thread.shared_by``: its
+    setter is gone) -- a guess, as a process outside the tree could have inherited it. A wait a rule above already names
     (``lone_waits``) is said there. In a CPython 3 main thread with signal handlers a handler
     could act during a Python-level lock's wait: then said as info."""
     out = []
     for p in snapshot.processes:
         t = _alone(p)
-        if t is None or p.status == ProcessStatus.ZOMBIE or t.futex is None or t.futex_shared is not False or t.timed is not False:
+        private = t is not None and (t.futex_shared is False or (t.shared_by == (p.pid,) and t.shared_wait))
+        if t is None or p.status == ProcessStatus.ZOMBIE or t.futex is None or not private or t.timed is not False:
             continue
         if t.ran or not no_hidden_threads(p) or private_wait(t) is not None:
             continue
         where = t.wait.summary if t.wait is not None else "in a C call"
         handler = signal_handlers(p) if t.tid == p.pid else False
         why = f"pid {p.pid} has no other thread (the kernel counts {p.num_threads or 1})"
+        shm = t.futex_shared is not False  # shared memory, but no other process of the tree maps it
         evidence = (
             f"{t.label!r}: {where}",
-            f"the kernel shows it asleep in futex() on 0x{t.futex:x}, process-private (FUTEX_PRIVATE_FLAG: only a thread of "
-            f"pid {p.pid} can wake it), no timeout",
+            f"the kernel shows it asleep in futex() on 0x{t.futex:x}, "
+            + (
+                "in shared memory (a /dev/shm semaphore) that no other process of the tree maps (a process outside it that "
+                "inherited it could post it: not read)"
+                if shm
+                else f"process-private (FUTEX_PRIVATE_FLAG: only a thread of pid {p.pid} can wake it)"
+            )
+            + ", no timeout",
             why,
             _no_handler(p, t) if handler is False else "a signal handler could still run (handlers installed, or not read)",
         )
+        memory = "in shared memory no other process of the tree maps" if shm else "private to its process"
         summary = (
             f"Nobody can end this wait: {t.label!r} (pid {p.pid}) sleeps, without a timeout, on a lock or condition "
-            f"private to its process ({where}), and {why} to release it" + ("." if handler is False else "; only a signal handler could.")
+            f"{memory} ({where}), and {why} to release it" + ("." if handler is False else "; only a signal handler could.")
         )
-        out.append(_lone_verdict(p, t, handler is False, summary, evidence, FUTEX_FIX))
+        out.append(_lone_verdict(p, t, handler is False and not shm, summary, evidence, SHARED_FIX if shm else FUTEX_FIX))
     return out
 
 

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Optional
 
-from pooltui.analysis import ends, faults, graph, hangs
+from pooltui.analysis import ends, faults, graph, hangs, shared
 from pooltui.analysis.edge import Node
 from pooltui.analysis.locks import dead_semaphores, lock_key, threads_to_read
 from pooltui.model import POLL_CALLS, Kind, Lock, Process, ProcessStatus, Severity, Snapshot, WaitKind
@@ -44,7 +44,7 @@ class Plan:
 
     locks: Threads = field(default_factory=dict)  # read the lock each of these threads waits on
     recheck: tuple[Lock, ...] = ()  # read ``locks`` again: the second read of these semaphores wins
-    ends: bool = False  # every process's pipe and socket ends, and what each poller watches
+    ends: bool = False  # every process's pipe and socket ends, what each poller watches, who holds a waited file lock
     joins: Threads = field(default_factory=dict)  # the thread a join() waits for / a Condition's lock holder
     knot: frozenset[Node] = frozenset()  # threads a deadlock through the ends stands on: still blocked?
     watch: float = 0.0  # seconds the knot is watched (until one of it moves): a sleeper passed over may wake and act
@@ -64,9 +64,13 @@ def _threads(wanted: Mapping[int, set[int]]) -> Threads:
 
 def blocked_on_pipes(snapshot: Snapshot) -> bool:
     """A thread that is not idle sits in read()/write()/recv()/send() on a file descriptor,
+    or waits for a lock on a file (flock(), fcntl(F_SETLKW): who holds it is in the kernel's
+    table, read with the ends) or on a futex other processes may post (which of them map it),
     or a process's only thread polls with no timeout (what it watches: can anyone write?)."""
     return any(
         (t.fd is not None and t.syscall in graph.FD_CALLS and t.wait is not None and t.wait.kind is not WaitKind.IDLE)
+        or t.awaits_file_lock
+        or t.shared_wait
         or (t.syscall in POLL_CALLS and t.timed is False and sum(1 for x in p.threads if not x.ghost) == 1)
         for p in snapshot.processes
         for t in p.threads
@@ -88,8 +92,9 @@ def rereads(holders: Snapshot, wanted: Threads) -> Plan:
 
 def joins(holders: Snapshot) -> Plan:
     """``holders``: the prepared capture with every fact read so far and holders resolved
-    (``analysis.resolve``)."""
-    return Plan(joins=_threads(graph.objects_to_read(holders)))
+    (``analysis.resolve``). The ends again only where a thread waits on a Semaphore nobody
+    holds (known once its lock was read), to read which processes could release it."""
+    return Plan(joins=_threads(graph.objects_to_read(holders)), ends=shared.unread(holders))
 
 
 def looks(resolved: Snapshot, previous: Optional[Snapshot]) -> Plan:

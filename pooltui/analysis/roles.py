@@ -208,6 +208,8 @@ def _server_role(proc: Process, parent: Optional[Process]) -> Optional[ProcessRo
 
 def process_role(proc: Process, child_roles: Sequence[str], own: Optional[ProcessRole] = None) -> ProcessRole:
     own = own or _own_role(proc)
+    if own == MP_CHILD and POOL_WORKER in child_roles:
+        return POOL_PARENT  # a multiprocessing child that runs a Pool of its own (a job process): the pool is what it is
     if own:
         return own
     if proc.status in (ProcessStatus.ZOMBIE, ProcessStatus.GONE) or (proc.error is not None and proc.error.code == ErrorCode.PROCESS_GONE):
@@ -236,10 +238,14 @@ def assign_roles(snapshot: Snapshot, before: Optional[Snapshot] = None) -> Snaps
     for p in snapshot.processes:
         own[p.pid] = own[p.pid] or _server_role(p, by_pid.get(p.ppid))
     below: dict[int, list[str]] = {}  # roles of all descendants (executor workers may be grandchildren via a forkserver)
+    # a process running a Pool's worker handler owns the pool workers below it: its ancestors do not
+    owners = {p.pid for p in snapshot.processes if any(find(t.frames, "multiprocessing/pool.py", "_handle_workers") is not None for t in p.threads)}
     for p in snapshot.processes:
         seen, parent = {p.pid}, p.ppid
         while parent in by_pid and parent not in seen:
             below.setdefault(parent, []).append(own[p.pid] or "")
+            if own[p.pid] == POOL_WORKER and parent in owners:
+                break
             seen.add(parent)
             parent = by_pid[parent].ppid
     roles = {p.pid: process_role(p, below.get(p.pid, []), own[p.pid]) for p in snapshot.processes}

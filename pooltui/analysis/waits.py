@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
+from pooltui.analysis import filelocks
 from pooltui.analysis.frames import code_text, find, innermost_user, matches, origin
 from pooltui.analysis.knownwaits import C_SERVER_LOOPS, CODE_WAITS, IDLE_LOOPS, NATIVE_WAITS, STDLIB_WAITS, Via
-from pooltui.model import ErrorCode, Frame, Process, ProcessStatus, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import FILE_LOCK_CALLS, ErrorCode, Frame, Process, ProcessStatus, Snapshot, Thread, Wait, WaitKind
 from pooltui.model.bounded import memoize
 
 
@@ -195,6 +196,8 @@ def _by_syscall(wait: Wait, syscall: Optional[str], timed: Optional[bool], frame
         return wait
     if syscall in ("nanosleep", "clock_nanosleep"):
         return _wait(WaitKind.SLEEP, "sleeps", frames, wait.frame_index)
+    if syscall in FILE_LOCK_CALLS:  # who holds it: analysis.filelocks, from the kernel's lock table
+        return _wait(WaitKind.FILE_LOCK, filelocks.waiting_words(syscall), frames, wait.frame_index)
     if syscall in ("select", "pselect6") and timed:
         return _wait(WaitKind.SLEEP, "sleeps or waits with a timeout (in select(): time.sleep?)", frames, wait.frame_index)
     if syscall == "futex" and wait.summary.startswith(IDLE_UNKNOWN):

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import kernel, memory, procfs, procs, sockets
+from pooltui.capture import filelocks, kernel, memory, procfs, procs, sharers, sockets
 from pooltui.capture.errors import CaptureError, NotPython, ProcessGone
 from pooltui.capture.procfs.formats import Syscall
 from pooltui.model import FD_CALLS, POLL_CALLS, Process, ProcessStatus, Snapshot, SocketEnd, Thread
@@ -275,7 +275,9 @@ def _elsewhere(found: dict[int, Process]) -> dict[int, Process]:
 
 def with_ends(raw: Snapshot) -> Snapshot:
     """Every process of ``raw`` with its pipe and socket ends, and its pollers' fd sets; a
-    program with no Python stack with its threads as the kernel shows them (``program_threads``)."""
+    program with no Python stack with its threads as the kernel shows them (``program_threads``);
+    the file lock each thread blocked in flock()/fcntl() waits for (``capture.filelocks``), and
+    which processes map the shared futex a thread sleeps on untimed (``capture.sharers``)."""
     live = [p for p in raw.processes if p.status != ProcessStatus.ZOMBIE and (p.error is None or _program(p))]
     peers = sockets.unix_peers()
     remotes: dict[int, str] = {}
@@ -290,7 +292,7 @@ def with_ends(raw: Snapshot) -> Snapshot:
         threads = tuple(replace(t, polls=polls[t.tid]) if polls.get(t.tid) is not None else t for t in p.threads)
         found[p.pid] = replace(p, pipes=kernel.pipe_ends(p.pid), sockets=socket_ends(p.pid, peers, remotes), threads=threads)
     found = _elsewhere(found)
-    return raw.with_(processes=tuple(found.get(p.pid, p) for p in raw.processes))
+    return sharers.with_sharers(filelocks.with_file_locks(raw.with_(processes=tuple(found.get(p.pid, p) for p in raw.processes))))
 
 
 def confirm(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0) -> Snapshot:

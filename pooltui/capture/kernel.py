@@ -39,6 +39,8 @@ _CALLS: dict[int, tuple[str, Optional[int]]] = {
     46: ("sendmsg", 0),
     47: ("recvmsg", 0),
     61: ("wait4", None),  # wait4(pid, ...): the pid is read by describe
+    72: ("fcntl", 0),  # only its waits for a record lock (describe: F_SETLKW, F_OFD_SETLKW)
+    73: ("flock", 0),
     202: ("futex", None),
     219: ("restart_syscall", None),  # an interrupted wait resumed (describe: what it tells)
     230: ("clock_nanosleep", None),
@@ -51,12 +53,17 @@ _CALLS: dict[int, tuple[str, Optional[int]]] = {
 }
 
 
+_LOCK_WAITS = (7, 38)  # fcntl's F_SETLKW and F_OFD_SETLKW: wait for a record lock
+
+
 def describe(nr: Optional[int], args: tuple[int, ...]) -> tuple[Optional[str], Optional[bool], Optional[int], Optional[int]]:
     """(system call name, has a timeout, fd, child pid) of one /proc/PID/task/TID/syscall
     reading: the fd of a blocked read/write/recv/send, the pid a wait4() waits for (> 0)."""
     if not _X86_64 or nr is None or nr < 0 or nr not in _CALLS:
         return None, None, None, None
     name, fd_arg = _CALLS[nr]
+    if name == "fcntl" and (len(args) < 2 or args[1] not in _LOCK_WAITS):
+        return None, None, None, None  # another fcntl() does not block: the thread was caught between two calls
     fd = args[fd_arg] if fd_arg is not None and len(args) > fd_arg else None
     child = args[0] if name == "wait4" and args and 0 < args[0] < 1 << 22 else None
     return name, _timed(name, args), fd, child

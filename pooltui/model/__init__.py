@@ -30,6 +30,7 @@ from pooltui.model.codec import (
 from pooltui.model.source import DEFAULT_TIMEOUT, CaptureOptions, CoreOpener, Failure, Progress, Source
 from pooltui.model.tree import (
     FD_CALLS,
+    FILE_LOCK_CALLS,
     HOW_INFERRED,
     HOW_OWNER,
     HOW_WITH,
@@ -38,6 +39,7 @@ from pooltui.model.tree import (
     Event,
     EventKind,
     Exit,
+    FileLockWait,
     Frame,
     Local,
     Lock,
@@ -69,6 +71,7 @@ from pooltui.model.words import ErrorCode, LockKind, ProcessRole, ProcessStatus,
 __all__ = [
     "DEFAULT_TIMEOUT",
     "FD_CALLS",
+    "FILE_LOCK_CALLS",
     "HOW_INFERRED",
     "HOW_OWNER",
     "HOW_WITH",
@@ -88,6 +91,7 @@ __all__ = [
     "EventKind",
     "Exit",
     "Failure",
+    "FileLockWait",
     "Frame",
     "Kind",
     "Local",

@@ -31,6 +31,7 @@ class WaitKind(str, Enum):
     SELECT = "select"
     IDLE = "idle"
     GIL = "gil"
+    FILE_LOCK = "file_lock"  # blocked in flock() or fcntl(F_SETLKW): a lock on a file, held by another open file or process
     UNKNOWN = "unknown"
 
     @property
@@ -123,11 +124,39 @@ class Thread:
     joins: Optional[int] = None  # the ident of the thread a blocked Thread.join() waits for (read from the Thread object)
     notifier: Optional[int] = None  # the ident of the thread holding the lock of the Condition this thread waits on (None: free or unknown)
     polls: Optional[tuple[int, ...]] = None  # the fds a blocked select/poll/epoll watches (read when a thread waits on a socket or pipe)
+    # the processes of the tree that map the shared memory a thread asleep on a process-shared futex
+    # waits in (a multiprocessing Event, Condition, Semaphore: its /dev/shm file): only they can post it
+    shared_by: Optional[tuple[int, ...]] = None
+    file_lock: Optional[FileLockWait] = None  # the file lock a thread blocked in flock()/fcntl(F_SETLKW) waits for (the kernel's lock table)
     ran: bool = False  # read again a moment later (capture.ends.confirm), it had moved: not blocked where the capture saw it
 
     @property
     def label(self) -> str:
         return self.name or f"Thread {self.tid}"
+
+    @property
+    def asleep_on_shared(self) -> bool:
+        """Asleep without a timeout on a futex other processes may post (a multiprocessing
+        Lock, Event, Condition, Semaphore, Queue slot: ``shared_by`` says who maps it): kernel
+        facts alone (``shared_wait`` adds what the wait is)."""
+        return self.futex is not None and self.futex_shared is True and self.timed is False and not self.ghost
+
+    @property
+    def shared_wait(self) -> bool:
+        """``asleep_on_shared``, not seen to run, in a wait that is not a lock (whose holder is
+        read from the lock itself) nor waiting for work: an Event, a Condition, a queue slot."""
+        return (
+            self.asleep_on_shared
+            and not self.ran
+            and self.wait is not None
+            and not self.wait.kind.is_lock
+            and self.wait.kind not in (WaitKind.IDLE, WaitKind.RUNNING)
+        )
+
+    @property
+    def awaits_file_lock(self) -> bool:
+        """Blocked in flock() or fcntl(F_SETLKW) on a known fd (``file_lock`` says who holds it)."""
+        return self.syscall in FILE_LOCK_CALLS and self.fd is not None and not self.ghost
 
 
 @dataclass(frozen=True)
@@ -139,6 +168,22 @@ class ProcError:
     help: str = ""
     detail: str = ""
 
+
+@dataclass(frozen=True)
+class FileLockWait:
+    """The lock on a file a thread blocked in ``flock()`` or ``fcntl(F_SETLKW)`` waits for,
+    from the kernel's table of file locks (``/proc/locks``): who holds the locks in its way."""
+
+    kind: str  # "flock" (flock(), whole file), "posix" (fcntl/lockf record locks: a byte range), "ofd" (open file description locks)
+    exclusive: bool  # it asks to write-lock (LOCK_EX, F_WRLCK); else a shared lock, blocked by a writer
+    path: str = ""  # the file, as the waiter's fd links it ("" when not readable)
+    holders: tuple[int, ...] = ()  # pids the kernel lists as holding a lock in its way (-1: an OFD lock, whose holder is not recorded)
+    start: int = 0  # a record lock's first byte
+    end: Optional[int] = None  # its last byte; None: to the end of the file
+
+
+# the system calls that wait for a lock on a file (``Thread.file_lock``)
+FILE_LOCK_CALLS = ("flock", "fcntl")
 
 # the system calls that block reading or writing one pipe or socket (``Thread.fd``)
 FD_CALLS = ("read", "write", "readv", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg")

@@ -4,7 +4,7 @@
   translation (gone -> ``ProcessGone``, refused -> ``PermissionDenied``, else
   ``CaptureError``), as psutil's ``wrap_exceptions``;
 * ``formats`` one parser per file format (stat, status, syscall, maps, fd links, fdinfo,
-  net tables, mounts, children, cmdline, comm), pure functions of the bytes;
+  file locks, net tables, mounts, children, cmdline, comm), pure functions of the bytes;
 * ``reads``   one function per file pooltui reads: its bound, its parser, its words.
 
 The root is the active ``CaptureState``'s ``proc_root`` (the system's /proc when None): a
@@ -16,12 +16,14 @@ from pooltui.capture.procfs.files import exists, path, read, read_optional, root
 from pooltui.capture.procfs.formats import (
     SYSTEM_ROOT,
     FdInfo,
+    FileLockEntry,
     Mapping,
     Status,
     Syscall,
     parse_cmdline,
     parse_comm,
     parse_fdinfo,
+    parse_locks,
     parse_maps,
     parse_mounts,
     parse_pids,
@@ -54,6 +56,7 @@ from pooltui.capture.procfs.reads import (
     fd_target,
     fdinfo,
     fds,
+    locks,
     mapped_file,
     maps,
     maps_text,
@@ -80,6 +83,7 @@ __all__ = [
     "MAX_FDS",
     "SYSTEM_ROOT",
     "FdInfo",
+    "FileLockEntry",
     "Mapping",
     "Status",
     "Syscall",
@@ -96,6 +100,7 @@ __all__ = [
     "fd_target",
     "fdinfo",
     "fds",
+    "locks",
     "mapped_file",
     "maps",
     "maps_text",
@@ -105,6 +110,7 @@ __all__ = [
     "parse_cmdline",
     "parse_comm",
     "parse_fdinfo",
+    "parse_locks",
     "parse_maps",
     "parse_mounts",
     "parse_pids",

@@ -261,10 +261,12 @@ def fd_inode(target: str, kind: str) -> Optional[int]:
 class FdInfo:
     flags: int  # the open flags (octal in the file): O_WRONLY, O_NONBLOCK...
     targets: tuple[int, ...]  # an epoll fd's watched fds (its ``tfd:`` lines), ascending
+    inode: Optional[int] = None  # the open file's inode (``ino:``, Linux 5.14+)
 
 
 def parse_fdinfo(raw: bytes) -> FdInfo:
     flags = 0
+    inode: Optional[int] = None
     targets: set[int] = set()
     for line in raw.splitlines():
         words = line.split()
@@ -277,7 +279,9 @@ def parse_fdinfo(raw: bytes) -> FdInfo:
                 flags = 0
         elif words[0] == b"tfd:" and words[1].isdigit():
             targets.add(int(words[1]))
-    return FdInfo(flags, tuple(sorted(targets)))
+        elif words[0] == b"ino:" and words[1].isdigit():
+            inode = int(words[1])
+    return FdInfo(flags, tuple(sorted(targets)), inode)
 
 
 # --------------------------------------------------------------------------- net tables
@@ -341,6 +345,51 @@ def proc_mount_options(mounts: bytes) -> Optional[dict[bytes, bytes]]:
     """The options of the proc file system mounted at the system's /proc, from a mounts text."""
     point = SYSTEM_ROOT.encode()
     return next((options for at, kind, options in parse_mounts(mounts) if at == point and kind == b"proc"), None)
+
+
+@dataclass(frozen=True)
+class FileLockEntry:
+    """One line of ``/proc/locks``: a lock on a file held (or, ``blocked``, waited for)."""
+
+    id: int  # a waiter's line carries the id of the lock it is blocked behind
+    blocked: bool  # a "->" line: a waiter, not a holder
+    kind: str  # FLOCK, POSIX, OFDLCK, LEASE, DELEG
+    exclusive: bool  # WRITE (else READ)
+    pid: int  # the process that took it (-1: an OFD lock, recorded by no process)
+    dev: tuple[int, int]  # (major, minor) of the file's device
+    inode: int
+    start: int
+    end: Optional[int]  # None: EOF
+
+
+def parse_locks(raw: bytes) -> list[FileLockEntry]:
+    """The entries of a ``/proc/locks`` text ("1: -> POSIX  ADVISORY  WRITE 5 fe:00:1234 0 EOF");
+    a line that does not parse is skipped."""
+    out = []
+    for line in raw.splitlines():
+        words = line.split()
+        blocked = len(words) > 1 and words[1] == b"->"
+        if blocked:
+            del words[1]
+        if len(words) < 8 or not words[0].endswith(b":"):
+            continue
+        try:
+            major, minor, inode = words[5].split(b":")
+            entry = FileLockEntry(
+                id=int(words[0][:-1]),
+                blocked=blocked,
+                kind=words[1].decode("ascii"),
+                exclusive=words[3] == b"WRITE",
+                pid=int(words[4]),
+                dev=(int(major, 16), int(minor, 16)),
+                inode=int(inode),
+                start=int(words[6]),
+                end=None if words[7] == b"EOF" else int(words[7]),
+            )
+        except (ValueError, UnicodeDecodeError):
+            continue
+        out.append(entry)
+    return out
 
 
 def parse_pids(raw: bytes) -> list[int]:

@@ -28,6 +28,7 @@ SYSTEM_BYTES = 1 << 20  # the system's stat and mounts
 SETTING_BYTES = 4096  # sys/kernel/* settings (core_pattern: 128 bytes at most)
 CGROUP_BYTES = 64 << 10
 EXE_HEAD_BYTES = 64  # an ELF header
+LOCKS_BYTES = 4 << 20  # the box's file locks: ~60 bytes each
 MAX_FDS = 4096  # file descriptors looked at per process, at most
 MAX_TASKS = 1 << 16  # threads listed per process, at most
 MAX_PIDS = 1 << 22  # processes listed, at most (the largest pid_max)
@@ -170,6 +171,11 @@ def children(pid: int, tid: int) -> list[int]:
 
 def boot_time() -> float:
     return formats.parse_boot_time(files.read(None, "stat", SYSTEM_BYTES, "the system's state", lines=True))
+
+
+def locks() -> list[formats.FileLockEntry]:
+    """The file locks of the box (``/proc/locks``), at most ``LOCKS_BYTES`` of whole lines."""
+    return formats.parse_locks(files.read(None, "locks", LOCKS_BYTES, "the file locks", lines=True))
 
 
 def mounts() -> bytes:
