@@ -23,11 +23,13 @@ from pooltui.model import Certainty, Diagnosis, Kind, Snapshot, ThreadRole, pids
 # ready forever: a worker closed its end of the pipe its parent watches) -- on a loaded box too.
 SPIN_SHARE = 0.05
 SPIN_MIN_CPU = 1.0  # seconds: a young process's first wake-ups are no spin
-# CPU per context switch: a handler woken often (a healthy pool running thousands of short
-# maps wakes it on each one) sleeps between its wake-ups, ~0.1 ms of CPU per switch (3.13,
-# measured); a spinning one is only switched out by preemption, ~1 ms per switch on a
-# loaded 2-CPU box and more on an idle one
-SPIN_CPU_PER_SWITCH = 0.0004
+# CPU per time it blocked (voluntary context switches): a handler woken often (a healthy pool
+# running thousands of short maps wakes it on each one) sleeps between its wake-ups, 0.02-0.25 ms
+# of CPU per wake-up (3.11, two busy loops beside it, measured); a spinning one blocks only
+# while the pool starts (~1000 times), then never: 0.9 ms per block once it has a second of
+# CPU, and more every second. Preemptions are not counted: a busy machine preempts a spinner
+# thousands of times a second (0.01-0.2 ms of CPU per switch: it read as sleeping)
+SPIN_CPU_PER_SWITCH = 0.0006
 
 
 def spinning_handlers(snapshot: Snapshot) -> list[Diagnosis]:
@@ -41,7 +43,10 @@ def spinning_handlers(snapshot: Snapshot) -> list[Diagnosis]:
             continue
         if keeper.cpu_time < SPIN_MIN_CPU or keeper.cpu_time < SPIN_SHARE * age:
             continue
-        if keeper.switches is None or keeper.cpu_time < SPIN_CPU_PER_SWITCH * keeper.switches:
+        # the times it blocked, not every switch: a busy machine preempts a spinner thousands of
+        # times a second (0.01-0.2 ms of CPU per switch under load), but it never blocks
+        sleeps = keeper.blocked if keeper.blocked is not None else keeper.switches  # a report saved before it was read
+        if sleeps is None or keeper.cpu_time < SPIN_CPU_PER_SWITCH * sleeps:
             continue  # it sleeps between wake-ups: woken often, not spinning
         out.append(
             Diagnosis(
@@ -57,8 +62,7 @@ def spinning_handlers(snapshot: Snapshot) -> list[Diagnosis]:
                 pids=(parent.pid,),
                 tids=(keeper.tid,),
                 evidence=(
-                    f"tid {keeper.tid}: {keeper.cpu_time:.2f} s of CPU (user+system, /proc) over {keeper.switches} context switches, "
-                    f"process age {age:.1f} s",
+                    f"tid {keeper.tid}: {keeper.cpu_time:.2f} s of CPU (user+system, /proc) over {sleeps} times it blocked, process age {age:.1f} s",
                     f"tid {keeper.tid}: {keeper.wait.summary if keeper.wait else 'no wait'} at {where(keeper)}",
                 ),
                 fix="Do not close inherited file descriptors in pool workers (an initializer or task that closes every fd "

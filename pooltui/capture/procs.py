@@ -78,6 +78,7 @@ class ProcInfo:
     num_threads: int = 0
     thread_cpu: dict[int, float] = field(default_factory=dict)  # tid -> user+system seconds
     sched: dict[int, Sched] = field(default_factory=dict)  # tid -> (state, context switches): did it run? (ran_since)
+    blocked: dict[int, int] = field(default_factory=dict)  # tid -> voluntary context switches: how often it blocked
     python: Optional[str] = None
     error: Optional[ProcError] = None
     exit_code: Optional[int] = None  # a zombie's wait status, when the kernel shows it (read_exit_code)
@@ -146,7 +147,7 @@ def read_proc(proc: psutil.Process) -> ProcInfo:
                 return ProcInfo(pid, ppid, create_time, name, exe, cmdline, status, exit_code=read_exit_code(pid))
             times = proc.cpu_times()
             rss = proc.memory_info().rss
-        thread_cpu, sched = read_tasks(pid)
+        thread_cpu, sched, blocked = read_tasks(pid)
     except psutil.NoSuchProcess:
         return ProcInfo(pid, 0, 0.0, status=ProcessStatus.GONE, error=error_of(ProcessGone(f"process {pid} exited", pid=pid)))
     except psutil.AccessDenied:
@@ -169,6 +170,7 @@ def read_proc(proc: psutil.Process) -> ProcInfo:
         num_threads=len(thread_cpu),
         thread_cpu=thread_cpu,
         sched=sched,
+        blocked=blocked,
         python=_python_version(pid, create_time, exe),
     )
 

@@ -77,7 +77,8 @@ def _with_threads(proc: Process, info: procs.ProcInfo, threads: Iterable[Thread]
     live = set(info.thread_cpu) | procs.task_ids(proc.pid)
     matched = match_tasks(proc.pid, list(threads), live, proc.python)
     ordered = sorted(matched, key=lambda t: (t.ghost, t.tid != proc.pid, t.tid))  # main thread first, ghosts last
-    return replace(proc, threads=tuple(replace(t, cpu_time=info.thread_cpu.get(t.tid), switches=_switches(info, t.tid)) for t in ordered))
+    read = (replace(t, cpu_time=info.thread_cpu.get(t.tid), switches=_switches(info, t.tid), blocked=info.blocked.get(t.tid)) for t in ordered)
+    return replace(proc, threads=tuple(read))
 
 
 def _finished(

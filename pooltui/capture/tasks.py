@@ -39,11 +39,13 @@ def read_exit_code(pid: int) -> Optional[int]:
     return procfs.stat_int(procfs.stat_fields(pid), formats.EXIT_CODE)
 
 
-def read_tasks(pid: int) -> tuple[dict[int, float], dict[int, Sched]]:
-    """Per thread: user+system seconds (task stat) and its Sched (task status), in one
-    pass over the process's tasks. A thread that exits meanwhile is left out."""
+def read_tasks(pid: int) -> tuple[dict[int, float], dict[int, Sched], dict[int, int]]:
+    """Per thread: user+system seconds (task stat), its Sched and its voluntary context
+    switches (task status), in one pass over the process's tasks. A thread that exits
+    meanwhile is left out."""
     cpu: dict[int, float] = {}
     sched: dict[int, Sched] = {}
+    blocked: dict[int, int] = {}
     for tid in _tids(pid):
         fields = procfs.stat_fields(pid, tid)
         status = procfs.status_or_none(pid, tid)
@@ -52,7 +54,9 @@ def read_tasks(pid: int) -> tuple[dict[int, float], dict[int, Sched]]:
             continue
         cpu[tid] = times[1]
         sched[tid] = (times[0], status.switches)
-    return cpu, sched
+        if (voluntary := status.voluntary_switches) is not None:
+            blocked[tid] = voluntary
+    return cpu, sched, blocked
 
 
 def read_sched(pid: int) -> dict[int, Sched]:

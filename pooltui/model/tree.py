@@ -117,6 +117,7 @@ class Thread:
     cpu_time: Optional[float] = None  # user+system seconds of this thread (/proc), for stuck/busy judgements
     ghost: bool = False  # a thread state with no OS thread: copied from the parent at fork() (2.7 keeps them)
     switches: Optional[int] = None  # voluntary + involuntary context switches (/proc): unchanged = not scheduled
+    blocked: Optional[int] = None  # voluntary context switches alone: how often it blocked (a spinning thread hardly ever does)
     syscall: Optional[str] = None  # the system call it is blocked in (/proc/PID/task/TID/syscall): futex, read, write, poll...
     timed: Optional[bool] = None  # that call has a timeout (a timed wait ends by itself): None = unknown
     fd: Optional[int] = None  # the file descriptor of a blocked read()/write()/recv()/send()

@@ -89,6 +89,13 @@ class Status:
         return total
 
     @property
+    def voluntary_switches(self) -> Optional[int]:
+        """Voluntary context switches alone: how often the thread blocked (one that spins hardly
+        ever does, however often a busy machine preempts it)."""
+        words = (self.field(b"voluntary_ctxt_switches") or b"")[:32].split(None, 1)
+        return int(words[0]) if words and words[0].isdigit() else None
+
+    @property
     def tgid(self) -> Optional[int]:
         return self._number(b"Tgid")
 
