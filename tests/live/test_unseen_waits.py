@@ -200,8 +200,9 @@ def test_a_spinning_worker_handler_is_said_to_spin(python, start_demo):
     demo = start_demo("pool_handler", python, "--via", "spin")
     _, snap = snapshot(demo.pid)
     found = of_kind(snap, "busy_spin")
-    handler_read = [(t["cpu_time"], t["switches"]) for p in snap["processes"] for t in p["threads"] if t["tid"] == demo.truth["worker_handler"]["tid"]]
-    assert len(found) == 1, (snap["diagnoses"], "handler (cpu s, switches):", handler_read)
+    tid = demo.truth["worker_handler"]["tid"]
+    handler_read = [(t["cpu_time"], t["blocked"], t["switches"]) for p in snap["processes"] for t in p["threads"] if t["tid"] == tid]
+    assert len(found) == 1, (snap["diagnoses"], "handler (cpu s, blocked, switches):", handler_read)
     d = found[0]
     assert d["pids"] == [demo.pid] and "worker handler thread" in d["summary"] and "spins" in d["summary"], d
     handler = demo.truth["worker_handler"]
