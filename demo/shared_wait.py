@@ -16,6 +16,9 @@ map the primitive.
 --shape condition: two pool workers wait in Condition.wait(); the job in map(), then notifies.
 --shape semaphore: two pool workers wait in Semaphore(0).acquire(); the job in map(), then releases.
 --shape queue_put: the job's child waits in put() on a full Queue(1); the job join()s it, then gets.
+--shape manager_event: the job's child waits on a Manager().Event() (the Manager's server thread
+  runs the wait); the job join()s it, then sets: a guess (a process outside the tree with the
+  Manager's address and authkey could set it), so a warning.
 --healthy: the twin that must draw no verdict: a thread of the job sets (notifies, releases,
   drains) every 0.2 s, asleep in between; the waiters wait again, forever.
 
@@ -69,7 +72,7 @@ def putter(q):
 
 def _post(shape, primitive):
     """What the healthy twin's thread does every 0.2 s."""
-    if shape == "event":
+    if shape in ("event", "manager_event"):
         return primitive.set
     if shape == "condition":
         def notify():
@@ -90,11 +93,16 @@ def _poster(step):
 def job(shape, healthy, report_w):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     ctx = _common.get_context("fork")
-    primitive = {"event": ctx.Event, "condition": ctx.Condition, "semaphore": lambda: ctx.Semaphore(0),
-                 "queue_put": lambda: ctx.Queue(1)}[shape]()
+    if shape == "manager_event":
+        manager = ctx.Manager()
+        primitive = manager.Event()
+        PRIMITIVE.append(manager)  # kept alive: its server process serves the Event
+    else:
+        primitive = {"event": ctx.Event, "condition": ctx.Condition, "semaphore": lambda: ctx.Semaphore(0),
+                     "queue_put": lambda: ctx.Queue(1)}[shape]()
     PRIMITIVE.append(primitive)
-    if shape in ("event", "queue_put"):
-        child = ctx.Process(target=event_waiter if shape == "event" else putter, args=(primitive,), name="waiter")
+    if shape in ("event", "queue_put", "manager_event"):
+        child = ctx.Process(target=putter if shape == "queue_put" else event_waiter, args=(primitive,), name="waiter")
         child.start()
         waiters, wait = [child.pid], child.join
     else:
@@ -122,7 +130,9 @@ def main(demo, shape, healthy):
             if healthy:
                 _common.wait_until(lambda: _common.read_syscall(pid, pid) is not None, "a waiter to wait")
             else:
-                _common.wait_blocked(pid, pid, what="a waiter")
+                # a Manager's Event: the waiter sits in recv() for the server's answer
+                calls = ("read", "recvfrom", "recvmsg", "poll") if shape == "manager_event" else ("futex",)
+                _common.wait_blocked(pid, pid, syscalls=calls, what="a waiter")
         if not healthy:
             _common.wait_blocked(proc.pid, proc.pid, syscalls=("futex", "wait4"), what="the job's main thread")
         demo.ready({"shape": shape, "healthy": healthy, "job_pid": proc.pid, "waiter_pids": waiters})
@@ -133,7 +143,7 @@ def main(demo, shape, healthy):
 
 if __name__ == "__main__":
     def extra(parser):
-        parser.add_argument("--shape", choices=("event", "condition", "semaphore", "queue_put"), default="event")
+        parser.add_argument("--shape", choices=("event", "condition", "semaphore", "queue_put", "manager_event"), default="event")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
 
     args = _common.parse_args("shared_wait", __doc__, extra=extra)

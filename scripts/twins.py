@@ -37,6 +37,7 @@ TWINS = [
     ("shared_wait", ("--shape", "condition", "--healthy")),
     ("shared_wait", ("--shape", "semaphore", "--healthy")),
     ("shared_wait", ("--shape", "queue_put", "--healthy")),
+    ("shared_wait", ("--shape", "manager_event", "--healthy")),
     ("file_lock", ("--shape", "crossed", "--healthy")),
     ("file_lock", ("--shape", "held")),
     ("lonely_wait", ("--shape", "event", "--healthy")),

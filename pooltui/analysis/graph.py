@@ -88,6 +88,11 @@ _FIX = {
         "turn, on the waiter: set (notify, put) before waiting on the waiter (join(), map(), get()), from a thread that "
         "waits on nothing else, and wait with a timeout that is checked."
     ),
+    "accept": (
+        "Every process that could send the Manager the request that ends a wait inside it (set its Event, put into its "
+        "Queue) waits, in turn, on that wait: set (put) before waiting on the waiter (join(), map(), get()), and wait on a "
+        "Manager object with a timeout."
+    ),
     "pipe": (
         "Drain a multiprocessing.Queue before joining the process that put into it (the 'joining processes that use "
         "queues' rule in the multiprocessing docs): get() everything, then join(); or use Manager().Queue()."
@@ -224,7 +229,11 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
             if me in followed or not _live(t) or t.ran or t.timed is not False or t.wait is None:
                 continue
             what = wakers.private_wait(t) if t.wait.kind is not WaitKind.JOIN else None
-            others = tuple((p.pid, x.tid) for x in p.threads if x.tid != t.tid and not x.ghost and x.role not in _NO_USER_CODE)
+            others = tuple(
+                (p.pid, x.tid)
+                for x in p.threads
+                if x.tid != t.tid and not x.ghost and x.role not in _NO_USER_CODE and not managers.waits_for_shutdown(x)
+            )
             if what is None or not others:
                 continue  # alone: wakers.lone_waits says nobody can
             handler = t.tid == p.pid and wakers.signal_handlers(p) is not False
@@ -243,7 +252,7 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
 def edges(snapshot: Snapshot) -> list[Edge]:
     found = [*_lock_edges(snapshot), *future_edges(snapshot), *join_edges(snapshot), *pool_edges(snapshot), *_condition_edges(snapshot)]
     found += filelocks.edges(snapshot)
-    found += managers.could_hold_edges(snapshot) + managers.in_flight_edges(snapshot)
+    found += managers.could_hold_edges(snapshot) + managers.in_flight_edges(snapshot) + managers.accepter_edges(snapshot)
     followed = {e.waiter for e in found}
     # a notify edge is weaker than these ("any thread of its process could"): its waiter is
     # not one the ends take as certain to answer once its wait ends (``ends._writers``: then a guess)
@@ -335,6 +344,7 @@ _FIX_OF = {
     "notify": "notify",
     "file": "file",
     "shared": "shared",
+    "accept": "accept",
 }
 _VIA_WORDS = {
     "lock": "a lock",
@@ -348,4 +358,5 @@ _VIA_WORDS = {
     "nested": "work queued behind it",
     "file": "a lock on a file",
     "shared": "a set, notify, put or release from another process",
+    "accept": "a request to a Manager",
 }

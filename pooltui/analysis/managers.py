@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.edge import Edge, label, live
-from pooltui.analysis.frames import innermost_user
+from pooltui.analysis.frames import find, innermost_user, matches
 from pooltui.analysis.locks import lock_key
 from pooltui.model import (
     Certainty,
@@ -34,9 +34,11 @@ from pooltui.model import (
     ManagerClient,
     ManagerObject,
     Process,
+    ProcessRole,
     ProcessStatus,
     Snapshot,
     Thread,
+    ThreadRole,
     Wait,
     WaitKind,
 )
@@ -303,3 +305,84 @@ def in_flight_edges(snapshot: Snapshot) -> list[Edge]:
                 ),
             )
     return list(out.values())
+
+
+# a pool's and a queue's own threads make no Manager calls of the user's
+_NO_CLIENT_CODE = (ThreadRole.WORKER_HANDLER, ThreadRole.TASK_HANDLER, ThreadRole.RESULT_HANDLER, ThreadRole.QUEUE_FEEDER)
+_NAMED = 8
+
+
+def accepts(t: Thread) -> bool:
+    """A Manager thread waiting for a new connection: 3.x's accepter thread; 2.7's main thread,
+    whose ``serve_forever`` loop accepts (``c = self.listener.accept()``)."""
+    if t.role == ThreadRole.MANAGER_ACCEPTER:
+        return True
+    index = find(t.frames, "multiprocessing/managers.py", "serve_forever")
+    if index is None:
+        return False
+    inner = t.frames[:index]
+    return any(matches(f, "multiprocessing/connection.py", "accept") for f in inner) or (not inner and "accept(" in (t.frames[index].code or ""))
+
+
+def waits_for_shutdown(t: Thread) -> bool:
+    """A Manager's main thread waiting in ``serve_forever`` for shutdown (3.x): it runs nothing
+    else (its requests run in server threads of their own, its connections come through the
+    accepter), so it ends no wait inside the Manager."""
+    return (
+        t.wait is not None
+        and t.wait.kind is WaitKind.IDLE
+        and find(t.frames, "multiprocessing/managers.py", "serve_forever") is not None
+        and not accepts(t)
+    )
+
+
+def _could_be_clients(snapshot: Snapshot, manager: Process) -> set[int]:
+    """The processes that could hold a proxy of ``manager``: the one that started it and that
+    one's other descendants (a proxy is inherited, or sent through what they share); the
+    Manager's own children and the processes above its parent are left out."""
+    below: dict[int, list[int]] = {}
+    for q in snapshot.processes:
+        below.setdefault(q.ppid, []).append(q.pid)
+    out, todo = {manager.ppid}, [manager.ppid]
+    while todo:
+        for child in below.get(todo.pop(), []):
+            if child != manager.pid and child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def accepter_edges(snapshot: Snapshot) -> list[Edge]:
+    """A Manager's accepter thread waits for a new connection, and so for a request that could
+    end a wait inside the Manager (a server thread in an Event's ``wait()`` or a Queue's
+    ``get()`` of an object it serves, for a client): only a client can open one, and any
+    process that could hold a proxy could be one (the one that started the Manager and its
+    other descendants: which of them hold proxies is not known without their locals). So it
+    waits on every thread of those processes: when each of them waits,
+    in turn, on the Manager, nobody can send the request that would end it. A guess: a process
+    outside the tree with the address and the authkey could connect."""
+    out = []
+    for p in snapshot.processes:
+        if p.role != ProcessRole.MANAGER or p.status == ProcessStatus.ZOMBIE:
+            continue
+        for t in p.threads:
+            if not accepts(t) or not live(t):
+                continue
+            me = (p.pid, t.tid)
+            clients = _could_be_clients(snapshot, p)
+            others = tuple(
+                (q.pid, x.tid)
+                for q in snapshot.processes
+                if q.pid in clients and q.status != ProcessStatus.ZOMBIE and q.error is None
+                for x in q.threads
+                if not x.ghost and x.role not in _NO_CLIENT_CODE
+            )
+            if not others:
+                continue
+            names = ", ".join(label(snapshot, n) for n in others[:_NAMED]) + (f" and {len(others) - _NAMED} more" if len(others) > _NAMED else "")
+            text = (
+                f"{label(snapshot, me)} waits for a new connection to the Manager (pid {p.pid}): only a client can open one and "
+                f"send the request that ends a wait inside the Manager, and the tree's other processes have {names}"
+            )
+            out.append(Edge(me, others, "accept", text, Certainty.GUESS))
+    return out

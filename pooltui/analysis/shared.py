@@ -16,7 +16,13 @@ from pooltui.analysis.locks import is_mutex
 from pooltui.model import Certainty, LockKind, Snapshot, Thread, ThreadRole, WaitKind
 
 # a pool's and a queue's own threads run no user code that could post the user's semaphore
-_MACHINERY = (ThreadRole.WORKER_HANDLER, ThreadRole.TASK_HANDLER, ThreadRole.RESULT_HANDLER, ThreadRole.QUEUE_FEEDER)
+_MACHINERY = (
+    ThreadRole.WORKER_HANDLER,
+    ThreadRole.TASK_HANDLER,
+    ThreadRole.RESULT_HANDLER,
+    ThreadRole.QUEUE_FEEDER,
+    ThreadRole.EXECUTOR_MANAGER,  # a ProcessPoolExecutor's: it sets a future only once a worker's result arrives
+)
 _WHAT = {
     WaitKind.EVENT: "an Event",
     WaitKind.CONDITION: "a Condition",

@@ -55,13 +55,19 @@ def _idle_loop(frames: Sequence[Frame]) -> Optional[tuple[int, str]]:
 
 
 def _serving_request(frames: Sequence[Frame], index: int) -> bool:
-    """A Manager server thread with no Python frame inside ``serve_client`` runs a client's
-    request in C -- ``acquire()`` of a Manager Lock blocks right there -- it is not idle."""
+    """A Manager server thread inside ``serve_client`` that is not reading the next request runs
+    a client's request: in C (``acquire()`` of a Manager Lock blocks right there, with no frame
+    inside) or in Python (the method it was asked to call: an Event's ``wait()``, a Queue's
+    ``get()`` of the object it serves). It is not idle."""
     frame = frames[index]
+    if not matches(frame, "multiprocessing/managers.py", "serve_client"):
+        return False
     inner = [f for f in frames[:index] if not f.native]
-    # idle: 3.x reads the next request in Connection frames; 2.7's C recv has none, but its
-    # line is `request = recv()`. (3.10 may report the call's line as the `except` below it.)
-    return not inner and matches(frame, "multiprocessing/managers.py", "serve_client") and bool(frame.code) and "recv(" not in (frame.code or "")
+    if inner:  # 3.x reads the next request in Connection frames
+        return not any(matches(f, "multiprocessing/connection.py") for f in inner)
+    # 2.7's C recv has no frame, but its line is `request = recv()` (3.10 may report the call's
+    # line as the `except` below it)
+    return bool(frame.code) and "recv(" not in (frame.code or "")
 
 
 def _inside_loop(frame: Frame, via: Via) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Optional
 
 from pooltui.analysis import hangs
-from pooltui.analysis.frames import innermost_user, matches
+from pooltui.analysis.frames import find, innermost_user, matches
 from pooltui.model import (
     Certainty,
     Diagnosis,
@@ -51,7 +51,10 @@ def primitive(t: Thread) -> Optional[str]:
     """What a thread waits on in words, when it is a process-private primitive of the
     standard library (never a multiprocessing one: another process may end that)."""
     user = innermost_user(t.frames)
-    inner = t.frames[: user if user is not None else 6]  # the library frames the wait is in, above the user's call
+    # the library frames the wait is in, above the user's call -- or, in a Manager's server
+    # thread, above the request it runs (the served object is private to the Manager process)
+    serving = find(t.frames, "multiprocessing/managers.py", "serve_client")
+    inner = t.frames[:serving] if serving is not None else t.frames[: user if user is not None else 6]
     if not inner or any("multiprocessing/" in f.file for f in inner if not f.native):
         return None
     found = [(i, suffix) for i, f in enumerate(inner) for suffix, functions in _PRIVATE_FRAMES if not f.native and matches(f, suffix, *functions)]
