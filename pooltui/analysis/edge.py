@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pooltui.analysis import hangs
-from pooltui.model import Certainty, ProcessRole, Snapshot, Thread
+from pooltui.model import Certainty, ProcessRole, Snapshot, Thread, ThreadRole
 
 Node = tuple[int, int]  # (pid, tid)
+
+# a pool's and a queue's own threads: they run no user code, so they never write the user's
+# pipe, post the user's semaphore or call the user's Manager
+MACHINERY = (ThreadRole.WORKER_HANDLER, ThreadRole.TASK_HANDLER, ThreadRole.RESULT_HANDLER, ThreadRole.QUEUE_FEEDER)
+NAMED = 8  # threads named in an edge's words, at most
 
 
 @dataclass(frozen=True)
@@ -35,3 +40,9 @@ def at(t: Thread) -> str:
 
 def live(t: Thread) -> bool:
     return not t.ghost and t.wait is not None and t.timed is not True
+
+
+def labels(snapshot: Snapshot, nodes: tuple[Node, ...]) -> str:
+    """The first ``NAMED`` of ``nodes`` by ``label``, and how many more (a process may have thousands)."""
+    more = f" and {len(nodes) - NAMED} more" if len(nodes) > NAMED else ""
+    return ", ".join(label(snapshot, n) for n in nodes[:NAMED]) + more

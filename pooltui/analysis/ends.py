@@ -7,10 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.analysis.edge import Edge, Node, label, live
-from pooltui.model import FD_CALLS, WRITE_CALLS, Certainty, Process, ProcessStatus, Snapshot, Thread, ThreadRole, WaitKind
-
-_MACHINERY = (ThreadRole.WORKER_HANDLER, ThreadRole.TASK_HANDLER, ThreadRole.RESULT_HANDLER, ThreadRole.QUEUE_FEEDER)
+from pooltui.analysis.edge import MACHINERY, Edge, Node, label, live
+from pooltui.model import FD_CALLS, WRITE_CALLS, Certainty, Process, ProcessStatus, Snapshot, Thread, WaitKind
 
 
 def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
@@ -71,7 +69,7 @@ def sleepers(q: Process) -> tuple[Thread, ...]:
     return tuple(
         t
         for t in q.threads
-        if not t.ghost and t.wait is not None and t.wait.kind is not WaitKind.IDLE and t.role not in _MACHINERY and _timed_elsewhere(t)
+        if not t.ghost and t.wait is not None and t.wait.kind is not WaitKind.IDLE and t.role not in MACHINERY and _timed_elsewhere(t)
     )
 
 
@@ -102,7 +100,7 @@ def _writers(
     can: list[Thread] = []
     later: list[Thread] = []
     for t in q.threads:
-        if t.ghost or t.wait is None or t.wait.kind is WaitKind.IDLE or t.role in _MACHINERY:
+        if t.ghost or t.wait is None or t.wait.kind is WaitKind.IDLE or t.role in MACHINERY:
             continue
         if t.syscall in FD_CALLS and t.fd is not None and t.fd not in fds:
             if sole and (q.pid, t.tid) in waiting:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pooltui.analysis.edge import Edge, label, live
+from pooltui.analysis.edge import Edge, label, labels, live
 from pooltui.analysis.hangs import where
 from pooltui.model import Certainty, FileLockWait, Process, Snapshot, Thread, WaitKind
-
-_NAMED = 8  # threads named in an edge's words, at most
 
 
 def waiting_words(syscall: str) -> str:
@@ -98,7 +96,7 @@ def edges(snapshot: Snapshot) -> list[Edge]:
                 targets = (me,)  # its own process holds it through another open file, and it has no other thread
             if not targets:
                 continue
-            names = ", ".join(label(snapshot, n) for n in targets[:_NAMED]) + (f" and {len(targets) - _NAMED} more" if len(targets) > _NAMED else "")
+            names = labels(snapshot, targets)
             text = f"{label(snapshot, me)} waits for {what(lock)} at {where(t)}, held by {_pids(lock)} (the kernel's lock table): "
             if targets == (me,):
                 text += "its own process, through another open file of it (a flock() lock belongs to the open file), and it has no other thread"

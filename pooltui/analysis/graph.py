@@ -32,7 +32,7 @@ timed wait is never part of one (it ends by itself).
 from __future__ import annotations
 
 from pooltui.analysis import filelocks, managers, shared, wakers
-from pooltui.analysis.edge import Edge, Node
+from pooltui.analysis.edge import Edge, Node, labels
 from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
 from pooltui.analysis.edge import live as _live
@@ -207,7 +207,6 @@ def _condition_edges(snapshot: Snapshot) -> list[Edge]:
     return out
 
 
-_NAMED = 8  # threads named in a notify edge's words (a process may have thousands)
 _NO_USER_CODE = (ThreadRole.WORKER_HANDLER,)  # a Pool's thread that only replaces workers: it notifies nothing of the user's
 
 
@@ -237,7 +236,7 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
             if what is None or not others:
                 continue  # alone: wakers.lone_waits says nobody can
             handler = t.tid == p.pid and wakers.signal_handlers(p) is not False
-            names = ", ".join(_label(snapshot, n) for n in others[:_NAMED]) + (f" and {len(others) - _NAMED} more" if len(others) > _NAMED else "")
+            names = labels(snapshot, others)
             text = (
                 f"{_label(snapshot, me)} waits, without a timeout, on {what} at {_at(t)}: only a thread of pid {p.pid} can end it, "
                 f"and it has {names}" + (" (or a signal handler in its main thread)" if handler else "")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.analysis.edge import Edge, label, live
+from pooltui.analysis.edge import MACHINERY, Edge, label, labels, live
 from pooltui.analysis.frames import find, innermost_user, matches
 from pooltui.analysis.locks import lock_key
 from pooltui.model import (
@@ -307,11 +307,6 @@ def in_flight_edges(snapshot: Snapshot) -> list[Edge]:
     return list(out.values())
 
 
-# a pool's and a queue's own threads make no Manager calls of the user's
-_NO_CLIENT_CODE = (ThreadRole.WORKER_HANDLER, ThreadRole.TASK_HANDLER, ThreadRole.RESULT_HANDLER, ThreadRole.QUEUE_FEEDER)
-_NAMED = 8
-
-
 def accepts(t: Thread) -> bool:
     """A Manager thread waiting for a new connection: 3.x's accepter thread; 2.7's main thread,
     whose ``serve_forever`` loop accepts (``c = self.listener.accept()``)."""
@@ -375,11 +370,11 @@ def accepter_edges(snapshot: Snapshot) -> list[Edge]:
                 for q in snapshot.processes
                 if q.pid in clients and q.status != ProcessStatus.ZOMBIE and q.error is None
                 for x in q.threads
-                if not x.ghost and x.role not in _NO_CLIENT_CODE
+                if not x.ghost and x.role not in MACHINERY
             )
             if not others:
                 continue
-            names = ", ".join(label(snapshot, n) for n in others[:_NAMED]) + (f" and {len(others) - _NAMED} more" if len(others) > _NAMED else "")
+            names = labels(snapshot, others)
             text = (
                 f"{label(snapshot, me)} waits for a new connection to the Manager (pid {p.pid}): only a client can open one and "
                 f"send the request that ends a wait inside the Manager, and the tree's other processes have {names}"

@@ -11,18 +11,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pooltui.analysis.edge import Edge, Node, at, label, live
+from pooltui.analysis.edge import MACHINERY, Edge, Node, at, label, labels, live
 from pooltui.analysis.locks import is_mutex
 from pooltui.model import Certainty, LockKind, Snapshot, Thread, ThreadRole, WaitKind
 
-# a pool's and a queue's own threads run no user code that could post the user's semaphore
-_MACHINERY = (
-    ThreadRole.WORKER_HANDLER,
-    ThreadRole.TASK_HANDLER,
-    ThreadRole.RESULT_HANDLER,
-    ThreadRole.QUEUE_FEEDER,
-    ThreadRole.EXECUTOR_MANAGER,  # a ProcessPoolExecutor's: it sets a future only once a worker's result arrives
-)
+# and a ProcessPoolExecutor's management thread: it sets a future only once a worker's result arrives
+_MACHINERY = (*MACHINERY, ThreadRole.EXECUTOR_MANAGER)
 _WHAT = {
     WaitKind.EVENT: "an Event",
     WaitKind.CONDITION: "a Condition",
@@ -30,7 +24,6 @@ _WHAT = {
     WaitKind.QUEUE_GET: "a queue",
     WaitKind.SEMLOCK: "a Semaphore",
 }
-_NAMED = 8  # threads named in an edge's words, at most
 
 
 def what(t: Thread) -> str:
@@ -72,7 +65,7 @@ def edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
             others = tuple((q.pid, x.tid) for q in sharers for x in q.threads if not x.ghost and (q.pid, x.tid) != me and x.role not in _MACHINERY)
             if not others:
                 continue  # nobody else maps it: nobody.lone_futex says so when the process has no other thread
-            names = ", ".join(label(snapshot, n) for n in others[:_NAMED]) + (f" and {len(others) - _NAMED} more" if len(others) > _NAMED else "")
+            names = labels(snapshot, others)
             text = (
                 f"{label(snapshot, me)} waits, without a timeout, on {what(t)} at {at(t)}: only a process that maps it can post it "
                 f"(pids {', '.join(str(q.pid) for q in sharers)}), and their threads are {names}"
