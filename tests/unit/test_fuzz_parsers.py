@@ -54,6 +54,25 @@ def test_stat_parser_never_crashes(raw):
     assert got is None or (isinstance(got[0], str) and isinstance(got[1], float))
 
 
+LINES = st.lists(PROCISH.map(lambda s: s.encode("utf-8", "surrogateescape")) | st.binary(max_size=120), max_size=30).map(b"\n".join)
+
+
+@FUZZ
+@given(st.one_of(LINES, st.binary(max_size=2000)))
+def test_system_table_parsers_never_crash(raw):
+    """net/tcp, net/unix, mounts, locks: any process on the box can shape a line of them (a
+    socket's path, a mount point's name), so a malformed line is skipped, never a crash."""
+    from pooltui.capture.procfs import tables
+
+    for local, remote, inode in tables.parse_tcp(raw):
+        assert isinstance(inode, int) and isinstance(local, str) and isinstance(remote, str)
+        assert tables.tcp_address(remote) is None or ":" in tables.tcp_address(remote)  # type: ignore[operator]
+    assert all(isinstance(k, int) and isinstance(v, str) for k, v in tables.parse_unix_listeners(raw).items())
+    assert all(isinstance(options, dict) for _, _, options in tables.parse_mounts(raw))
+    assert all(isinstance(e.inode, int) and isinstance(e.kind, str) and isinstance(e.pid, int) for e in tables.parse_locks(raw))
+    tables.proc_mount_options(raw)
+
+
 @FUZZ
 @given(st.one_of(PROCISH, st.text(max_size=500)))
 def test_syscall_parser_never_crashes(text):

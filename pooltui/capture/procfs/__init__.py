@@ -3,8 +3,9 @@
 * ``files``   bounded reads, listings and links under a settable root, one error
   translation (gone -> ``ProcessGone``, refused -> ``PermissionDenied``, else
   ``CaptureError``), as psutil's ``wrap_exceptions``;
-* ``formats`` one parser per file format (stat, status, syscall, maps, fd links, fdinfo,
-  file locks, net tables, mounts, children, cmdline, comm), pure functions of the bytes;
+* ``formats`` one parser per file format of a process (stat, status, syscall, maps, fd
+  links, fdinfo, children, cmdline, comm), pure functions of the bytes;
+* ``tables``  the same for the system's tables (net/tcp, net/unix, mounts, file locks);
 * ``reads``   one function per file pooltui reads: its bound, its parser, its words.
 
 The root is the active ``CaptureState``'s ``proc_root`` (the system's /proc when None): a
@@ -16,29 +17,22 @@ from pooltui.capture.procfs.files import exists, path, read, read_optional, root
 from pooltui.capture.procfs.formats import (
     SYSTEM_ROOT,
     FdInfo,
-    FileLockEntry,
     Mapping,
     Status,
     Syscall,
     parse_cmdline,
     parse_comm,
     parse_fdinfo,
-    parse_locks,
     parse_maps,
-    parse_mounts,
     parse_pids,
     parse_stat,
     parse_syscall,
-    parse_tcp,
-    parse_unix_listeners,
-    proc_mount_options,
     stat_comm,
     stat_int,
     status_field,
     status_state,
     switches,
     task_times,
-    tcp_address,
 )
 from pooltui.capture.procfs.psutilroot import psutil_root, under_psutil_root
 from pooltui.capture.procfs.reads import (
@@ -76,6 +70,15 @@ from pooltui.capture.procfs.reads import (
     unix_listeners,
     view,
     vmstat,
+)
+from pooltui.capture.procfs.tables import (
+    FileLockEntry,
+    parse_locks,
+    parse_mounts,
+    parse_tcp,
+    parse_unix_listeners,
+    proc_mount_options,
+    tcp_address,
 )
 
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Optional
 
 from pooltui.capture import state
 from pooltui.capture.errors import CaptureError
-from pooltui.capture.procfs import files, formats
+from pooltui.capture.procfs import files, formats, tables
 from pooltui.capture.procfs.files import Pid
 
 STAT_BYTES = 64 << 10
@@ -132,12 +132,12 @@ def fdinfo(pid: int, fd: int | str) -> formats.FdInfo:
 
 def tcp(pid: int, name: str) -> list[tuple[str, str, int]]:
     """The sockets of ``net/tcp`` or ``net/tcp6`` of ``pid``'s network namespace."""
-    return formats.parse_tcp(files.read(pid, f"net/{name}", NET_TCP_BYTES, "the TCP table", lines=True))
+    return tables.parse_tcp(files.read(pid, f"net/{name}", NET_TCP_BYTES, "the TCP table", lines=True))
 
 
 def unix_listeners(pid: int) -> dict[int, str]:
     """inode -> path of the listening Unix sockets of ``pid``'s network namespace."""
-    return formats.parse_unix_listeners(files.read(pid, "net/unix", NET_UNIX_BYTES, "the Unix socket table", lines=True))
+    return tables.parse_unix_listeners(files.read(pid, "net/unix", NET_UNIX_BYTES, "the Unix socket table", lines=True))
 
 
 def cmdline(pid: int) -> tuple[str, ...]:
@@ -173,9 +173,9 @@ def boot_time() -> float:
     return formats.parse_boot_time(files.read(None, "stat", SYSTEM_BYTES, "the system's state", lines=True))
 
 
-def locks() -> list[formats.FileLockEntry]:
+def locks() -> list[tables.FileLockEntry]:
     """The file locks of the box (``/proc/locks``), at most ``LOCKS_BYTES`` of whole lines."""
-    return formats.parse_locks(files.read(None, "locks", LOCKS_BYTES, "the file locks", lines=True))
+    return tables.parse_locks(files.read(None, "locks", LOCKS_BYTES, "the file locks", lines=True))
 
 
 def mounts() -> bytes:
