@@ -19,7 +19,7 @@ def parse_tcp(raw: bytes) -> list[tuple[str, str, int]]:
     out = []
     for line in raw.splitlines()[1:]:
         fields = line.split()
-        if len(fields) < 10 or not fields[9].isdigit() or fields[9] == b"0":
+        if len(fields) < 10 or not fields[9].isdigit() or len(fields[9]) > 20 or fields[9] == b"0":
             continue
         out.append((fields[1].decode("ascii", "replace"), fields[2].decode("ascii", "replace"), int(fields[9])))
     return out
