@@ -185,7 +185,7 @@ class TargetMemory(ObjectMemory):
     def _read_py_rlock(self, obj: int) -> Optional[LockObject]:
         """2.7 ``threading._RLock`` (and 3.x ``threading._PyRLock``): a Python object whose
         ``block`` attribute is the plain lock the waiters sleep on."""
-        prefix = "_RLock__" if self.layout.py2 else "_"
+        prefix = self.layout.rlock_attr_prefix
         result: Optional[LockObject] = None
         for _attempt in range(2):
             attrs = self.attrs(obj)

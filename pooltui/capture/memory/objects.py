@@ -112,7 +112,7 @@ class ObjectMemory(ValueMemory):
                     break
                 if m_type not in (T_OBJECT, T_OBJECT_EX) or offset <= 0:
                     continue
-                if not self.layout.py2 and self.version >= (3, 12) and m_flags & PY_RELATIVE_OFFSET:
+                if self.layout.member_offsets_relative and m_flags & PY_RELATIVE_OFFSET:
                     continue
                 name = self.cstring(name_ptr)
                 if name and name not in seen:
@@ -233,8 +233,8 @@ class ObjectMemory(ValueMemory):
         lay = self.layout
         bound = limit if limit is not None else MAX_DICT_ENTRIES
         entries: list[tuple[int, int]] = []
-        if lay.py2 and info.name == "instance":
-            dict_addr = self._u64(obj_addr + 24)  # PyInstanceObject.in_dict
+        if lay.old_instance_dict is not None and info.name == "instance":
+            dict_addr = self._u64(obj_addr + lay.old_instance_dict)
             entries = self._dict_entries(dict_addr, bound) if dict_addr else []
         elif lay.managed == "313" and info.flags & TPFLAGS_INLINE_VALUES:
             head = self._try(obj_addr + info.basicsize, 4)  # capacity, size, embedded, valid
@@ -345,7 +345,7 @@ class ObjectMemory(ValueMemory):
             return [(f"[{i}]", v) for i, v in enumerate(struct.unpack(f"<{n}Q", raw)) if v]
         if info.flags & TPFLAGS_DICT_SUBCLASS:
             return [(f"[{k!r}]", v) for k, v in self._named(self._dict_entries(obj, limit), limit).items()]
-        if info.name == "collections.deque" and not self.layout.py2:
+        if info.name == "collections.deque" and self.layout.deque_items:
             head = self._try(obj + 16, 32)  # ob_size, leftblock, rightblock, leftindex
             if head is None:
                 return []

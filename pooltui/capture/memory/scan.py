@@ -23,12 +23,7 @@ _MAX_STRING_REGION = 512 << 20
 
 
 def _wanted_types(layout: Layout) -> set[str]:
-    names = {name for name, _kind, _size in layout.lock_types}
-    if layout.py2:
-        names.add("_RLock")  # threading.RLock() is the Python class on 2.7
-    else:
-        names.add("_thread.RLock")
-    return names
+    return {name for name, _kind, _size in layout.lock_types} | {layout.rlock_type}
 
 
 def _search_strings(mem: TargetMemory, regions: Iterable[Mapping], patterns: Sequence[bytes]) -> dict[bytes, list[int]]:

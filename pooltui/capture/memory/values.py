@@ -98,7 +98,7 @@ class ValueMemory(ProcessMemory):
         if info is None or info.name != "str":
             return None
         lay = self.layout
-        if lay.py2:
+        if lay.str_kind == "bytes":
             size, interned = struct.unpack_from("<q", raw, 16)[0], struct.unpack_from("<i", raw, 32)[0]
             if not 0 <= size <= 4096:
                 return None
@@ -131,14 +131,14 @@ class ValueMemory(ProcessMemory):
         info = self._type_of(addr)
         if info is None or info.name not in ("int", "bool"):
             return None
-        if self.layout.py2:
+        if self.layout.int_kind == "ival":
             raw = self._try(addr + 16, 8)
             return struct.unpack("<q", raw)[0] if raw is not None else None
         raw = self._try(addr + 16, 8)
         if raw is None:
             return None
         word = struct.unpack("<q", raw)[0]
-        if self.layout.long_tagged:
+        if self.layout.int_kind == "tagged":
             sign_bits, ndigits = word & 3, word >> 3
             if sign_bits == 1:
                 return 0
