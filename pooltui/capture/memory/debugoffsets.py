@@ -66,6 +66,7 @@ _FIELDS_313: tuple[tuple[str, tuple[str, ...]], ...] = (
 RECORDS: dict[tuple[int, int], tuple[tuple[str, tuple[str, ...]], ...]] = {(3, 13): _FIELDS_313}
 HEADER = 24  # cookie, version, free_threaded
 GIL_HOLDER, GIL_LOCKED = 8, 16  # struct _gil_runtime_state: last_holder, locked (3.12+)
+FRAME_OWNED_BY_CSTACK = 3  # _PyInterpreterFrame.owner of an entry shim on the C stack, no Python code (3.12+)
 MAX_OFFSET = 1 << 20  # no field of these structs is a megabyte in: a larger value is not an offset
 
 
@@ -110,7 +111,8 @@ def parse(raw: bytes, version: tuple[int, int]) -> Optional[DebugOffsets]:
 
 def stack_fields(offsets: DebugOffsets) -> dict[str, object]:
     """The ``stacks.StackLayout`` fields these offsets give (3.13 and later: the
-    interpreter-frame layout, the location table, the GIL as a pointer in the interpreter)."""
+    interpreter-frame layout with its entry shims, the location table, the GIL as a pointer
+    in the interpreter, and the offsets themselves, published)."""
     o = offsets
     return dict(
         interp_head=o["runtime_state.interpreters_head"],
@@ -135,6 +137,8 @@ def stack_fields(offsets: DebugOffsets) -> dict[str, object]:
         gil=("interp", o["interpreter_state.ceval_gil"]),
         ts_next=o["thread_state.next"],
         ts_interp=o["thread_state.interp"],
+        shim_owner=FRAME_OWNED_BY_CSTACK,
+        publishes_offsets=True,
     )
 
 

@@ -31,6 +31,7 @@ from typing import Optional, TypedDict
 from pooltui.capture import state
 from pooltui.capture.errors import CaptureError, Unsupported
 from pooltui.capture.memory import debugoffsets, lines, symbols
+from pooltui.capture.memory.debugoffsets import FRAME_OWNED_BY_CSTACK
 from pooltui.capture.memory.layouts import TPFLAGS_HEAPTYPE
 from pooltui.capture.memory.objects import ObjectMemory
 from pooltui.capture.memory.reader import Image, MemoryFault
@@ -75,9 +76,8 @@ class StackLayout:
     ts_interp: int = 16
     interp_next: int = 0  # PyInterpreterState.next (3.13 put its ceval state first: 7264)
     interp_id: int = 0  # PyInterpreterState.id (int64)
-
-
-FRAME_OWNED_BY_CSTACK = 3  # 3.12+: an entry shim on the C stack, no Python code of its own
+    shim_owner: Optional[int] = None  # the f_owner value of an entry shim, left out as py-spy does (3.12+)
+    publishes_offsets: bool = False  # _PyRuntime begins with _Py_DebugOffsets, checked against this row (3.13+)
 
 
 class _FrameFields(TypedDict):
@@ -108,11 +108,13 @@ STACK_LAYOUTS: dict[tuple[int, int], StackLayout] = {
                          code_linetable=136, code_name=128, code_filename=112, code_adaptive=184, lines="311", gil=("runtime", 576)),
     (3, 12): StackLayout(interp_head=40, interp_id=8, threads_head=72, modules=944, frame_at=(56, 0), thread_id=136, native_id=144,
                          frame="interp", f_back=8, f_code=0, f_lasti=56, f_owner=70, code_firstlineno=68,
-                         code_linetable=136, code_name=128, code_filename=112, code_adaptive=192, lines="311", gil=("interp", 384)),
+                         code_linetable=136, code_name=128, code_filename=112, code_adaptive=192, lines="311", gil=("interp", 384),
+                         shim_owner=FRAME_OWNED_BY_CSTACK),
     (3, 13): StackLayout(interp_head=632, interp_next=7264, interp_id=7272, threads_head=7344, modules=7656, frame_at=(72,),
                          thread_id=152, native_id=160,
                          frame="interp", f_back=8, f_code=0, f_lasti=56, f_owner=70, code_firstlineno=68,
-                         code_linetable=136, code_name=128, code_filename=112, code_adaptive=200, lines="311", gil=("interp", 16)),
+                         code_linetable=136, code_name=128, code_filename=112, code_adaptive=200, lines="311", gil=("interp", 16),
+                         shim_owner=FRAME_OWNED_BY_CSTACK, publishes_offsets=True),
 }
 # fmt: on
 
@@ -166,7 +168,7 @@ class StackMemory(ObjectMemory):
     def interpreter(self) -> tuple[int, int]:
         """(_PyRuntime, the newest interpreter: the one py-spy reads)."""
         runtime = self.runtime()
-        if self.version >= (3, 13):
+        if self.stack.publishes_offsets:
             self.check_published(runtime)
         interp = self._ptr(runtime + self.stack.interp_head)
         if not interp:
@@ -174,8 +176,9 @@ class StackMemory(ObjectMemory):
         return runtime, interp
 
     def check_published(self, runtime: int) -> None:
-        """3.13+: the offsets the target publishes at the start of ``_PyRuntime`` must be the
-        table's (a patched build that moved a field is left to py-spy)."""
+        """For a row that ``publishes_offsets`` (3.13+): the offsets the target publishes at
+        the start of ``_PyRuntime`` must be the table's (a patched build that moved a field is
+        left to py-spy)."""
         size = debugoffsets.size_of(self.version)
         published = debugoffsets.parse(self.read(runtime, size), self.version) if size else None
         if published is None:
@@ -255,7 +258,7 @@ class StackMemory(ObjectMemory):
             raw = self.read(frame, size)
             back = struct.unpack_from("<Q", raw, lay.f_back)[0]
             code = struct.unpack_from("<Q", raw, lay.f_code)[0]
-            if (lay.f_owner is not None and raw[lay.f_owner] == FRAME_OWNED_BY_CSTACK and self.version >= (3, 12)) or not code:
+            if (lay.f_owner is not None and raw[lay.f_owner] == lay.shim_owner) or not code:
                 frame = back  # an entry shim, not Python code: py-spy leaves it out
                 continue
             name, filename, first, table, bytecode = self.code(code)
