@@ -8,11 +8,11 @@ thread states, the one whose ``thread_id`` is the thread's ident, its frame chai
 frame header's ``f_globals`` offset is ``Layout.frame[2]``.
 
 - 3.8-3.13: ``_PyRuntime`` (an exported symbol) and ``capture.memory.stacks``' offsets.
-- 2.7: the interpreter list is the static ``interp_head``; its exported accessor
-  ``PyInterpreterState_Head`` is one ``mov rax, [rip+disp32]; ret`` (``48 8b 05 … c3``),
-  whose operand gives the variable's address. Thread state and frame offsets measured
-  with gdb on the pyenv 2.7.18 build (``&((PyThreadState*)0)->thread_id`` = 144, ``frame``
-  = 16; ``PyInterpreterState.tstate_head`` = 8; ``PyFrameObject.f_back`` = 24).
+- 2.7 (``_STATIC_HEAD``): the interpreter list is the static ``interp_head``; its
+  exported accessor ``PyInterpreterState_Head`` is one ``mov rax, [rip+disp32]; ret``
+  (``48 8b 05 … c3``), whose operand gives the variable's address. Thread state and frame
+  offsets measured with gdb on the pyenv 2.7.18 build (``&((PyThreadState*)0)->thread_id``
+  = 144, ``frame`` = 16; ``PyInterpreterState.tstate_head`` = 8; ``PyFrameObject.f_back`` = 24).
 - 3.6, 3.7: not read (their offsets were not measured): the search goes on by file.
 
 Bounded in threads and frames; anything that does not validate ends the walk with what
@@ -48,7 +48,9 @@ class _Chain:
     f_back: int
 
 
-_PY27 = _Chain(threads_head=8, ts_next=0, thread_id=144, frame_at=(16,), f_back=24)
+# the versions whose interpreter list is the static ``interp_head``, found through its accessor
+# (every other version: through ``_PyRuntime``, with the chain of ``stacks.STACK_LAYOUTS``)
+_STATIC_HEAD: dict[tuple[int, int], _Chain] = {(2, 7): _Chain(threads_head=8, ts_next=0, thread_id=144, frame_at=(16,), f_back=24)}
 
 
 def frame_globals(mem: TargetMemory, ident: Optional[int]) -> list[int]:
@@ -68,13 +70,14 @@ def _interpreter(mem: TargetMemory) -> Optional[tuple[_Chain, int]]:
     from pooltui.capture.memory.stacks import STACK_LAYOUTS  # the stack reader's measured offsets
 
     version = (int(mem.version[0]), int(mem.version[1]))
-    if version == (2, 7):
+    static = _STATIC_HEAD.get(version)
+    if static is not None:
         accessor = _symbol(mem, "PyInterpreterState_Head")
         code = mem._try(accessor, 8) if accessor else None
         if not accessor or code is None or code[:3] != _MOV_RAX_RIP or code[7] != _RET:
             return None
         head = accessor + 7 + struct.unpack_from("<i", code, 3)[0]
-        return _PY27, _u64(mem, head)
+        return static, _u64(mem, head)
     lay = STACK_LAYOUTS.get(version)
     runtime = _symbol(mem, "_PyRuntime") if lay else None
     if lay is None or not runtime:
