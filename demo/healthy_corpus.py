@@ -24,6 +24,8 @@ Not an incident: the false-positive corpus. `--kind` picks the pool:
   waiters      root threads parked for good the ordinary way: Event.wait() with no timeout, a
                consumer in queue.get() on an empty queue.Queue, a Condition nobody notifies
                whose lock is free (its would-be notifier sleeps outside the `with`)
+  c_tasks      every worker runs a task that is a C function (pool.map(time.sleep, ...)): no
+               frame of the task's own, the worker's loop frame on its task call -- busy, not idle
   spawn        bursty, under the spawn start method
   forkserver   bursty, under the forkserver start method
 
@@ -273,6 +275,12 @@ def main(demo, workers, kind):
 
         def run():
             stream(pool.imap_unordered(ask_parent, forever(), chunksize=1))
+    elif kind == "c_tasks":
+        pool = ctx.Pool(workers)
+        result = pool.map_async(time.sleep, [3600] * workers, chunksize=1)
+
+        def run():
+            result.get()
     elif kind == "waiters":
         _waiters()
         pool = ctx.Pool(workers)
@@ -313,6 +321,9 @@ def main(demo, workers, kind):
     def verify():
         time.sleep(0)  # the work starts in the main thread below; workers exist once the pool does
         pids = _common.pool_pids(pool) if pool is not None else []
+        if kind == "c_tasks":  # every worker in its task: asleep in C, no task left to hand out
+            for pid in pids:
+                _common.wait_blocked(pid, pid, syscalls=_common.SLEEP_SYSCALLS, what="worker %d in time.sleep" % pid)
         if kind == "executor":
             _common.wait_until(lambda: len(_common.children(demo.pid)) >= workers, "executor workers")
             pids = sorted(_common.children(demo.pid))

@@ -71,6 +71,17 @@ IDLE_LOOPS: tuple[tuple[str, tuple[str, ...], str, Via], ...] = (
     ("celery/utils/timer2.py", ("run",), "idle: waits for its next timed event (heartbeats, ETA tasks)", ()),
 )
 
+# the lines of a loop (or of its own frames inside it) that call the task: a thread on one runs
+# a task even with no frame of the task's own inside, as when the task is a C function
+# (pool.map(time.sleep, ...), zlib.compress, a numpy function): it is not idle
+TASK_CALLS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("multiprocessing/pool.py", re.compile(r"\bfunc\(\*args")),
+    ("concurrent/futures/process.py", re.compile(r"\bcall_item\.fn\(")),
+    ("concurrent/futures/thread.py", re.compile(r"\bwork_item\.run\(|\bself\.fn\(")),
+    ("loky/process_executor.py", re.compile(r"\bcall_item\(\)|\bself\.fn\(")),
+    ("billiard/pool.py", re.compile(r"\bfun\(\*args")),
+)
+
 # servers that embed Python in their own C loop: a thread there without a Python frame waits
 # in that loop for work (py-spy may even report it active: it does not hold the GIL to tell)
 C_SERVER_LOOPS: dict[str, str] = {

@@ -25,7 +25,7 @@ from typing import Optional
 
 from pooltui.analysis import filelocks
 from pooltui.analysis.frames import code_text, find, innermost_user, matches, origin
-from pooltui.analysis.knownwaits import C_SERVER_LOOPS, CODE_WAITS, IDLE_LOOPS, NATIVE_WAITS, STDLIB_WAITS, Via
+from pooltui.analysis.knownwaits import C_SERVER_LOOPS, CODE_WAITS, IDLE_LOOPS, NATIVE_WAITS, STDLIB_WAITS, TASK_CALLS, Via
 from pooltui.model import FILE_LOCK_CALLS, ErrorCode, Frame, Process, ProcessStatus, Snapshot, Thread, Wait, WaitKind
 from pooltui.model.bounded import memoize
 
@@ -48,7 +48,7 @@ def _idle_loop(frames: Sequence[Frame]) -> Optional[tuple[int, str]]:
     for suffix, functions, text, via in IDLE_LOOPS:
         index = find(frames, suffix, *functions)
         if index is not None and all(_inside_loop(f, via) for f in frames[:index]):
-            if _serving_request(frames, index):
+            if _serving_request(frames, index) or _running_task(frames[: index + 1]):
                 return None
             return index, text
     return None
@@ -68,6 +68,13 @@ def _serving_request(frames: Sequence[Frame], index: int) -> bool:
     # 2.7's C recv has no frame, but its line is `request = recv()` (3.10 may report the call's
     # line as the `except` below it)
     return bool(frame.code) and "recv(" not in (frame.code or "")
+
+
+def _running_task(frames: Sequence[Frame]) -> bool:
+    """A loop's own frame on the line that calls its task (``knownwaits.TASK_CALLS``): the
+    task runs, in C when no frame of its own is inside (a worker of ``pool.map(time.sleep,
+    ...)`` is no idle worker, and a pool whose workers all run such tasks is not hung)."""
+    return any(f.file.endswith(suffix) and pattern.search(f.code or "") for f in frames for suffix, pattern in TASK_CALLS)
 
 
 def _inside_loop(frame: Frame, via: Via) -> bool:

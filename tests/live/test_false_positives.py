@@ -35,6 +35,7 @@ KINDS = (
     "rpc",
     "rpc_stream",
     "waiters",
+    "c_tasks",
 )
 NEEDS_3 = {"executor", "spawn", "forkserver"}
 REPEAT = int(os.environ.get("POOLTUI_CORPUS_REPEAT", "1"))

@@ -37,3 +37,29 @@ def test_a_thread_in_futex_with_no_source_line_is_blocked_not_idle():
     wait = classify(Thread(1, 1, frames=frames, syscall="futex", timed=False))
     assert "idle" not in wait.summary and "futex" in wait.summary, wait.summary
     assert "idle" in classify(Thread(1, 1, frames=frames, syscall=None)).summary  # nothing known: as before
+
+
+def test_a_loop_on_the_line_that_calls_its_task_runs_one():
+    """A task that is a C function (pool.map(time.sleep, ...)) or a stdlib method
+    (executor.submit(event.wait)) has no frame of the user's own: the worker's loop frame on
+    its task call says it runs one -- not idle (all of a pool's workers idle is a hung pool)."""
+    from pooltui.analysis.waits import classify
+    from pooltui.model import Frame, Thread, WaitKind
+
+    pool = "/usr/lib/python3.11/multiprocessing/pool.py"
+    running = (Frame("worker", pool, 125, code="result = (True, func(*args, **kwds))"),)
+    queues = "/usr/lib/python3.11/multiprocessing/queues.py"
+    idle = (Frame("get", queues, 364, code="with self._rlock:"), Frame("worker", pool, 114, code="task = get()"))
+    assert classify(Thread(1, 1, frames=running, syscall="clock_nanosleep", timed=True)).kind is WaitKind.SLEEP
+    assert classify(Thread(1, 1, frames=idle, syscall="futex", timed=False)).kind is WaitKind.IDLE
+    thread = "/usr/lib/python3.11/concurrent/futures/thread.py"
+    executor = (
+        Frame("Condition.wait", "/usr/lib/python3.11/threading.py", 327, code="waiter.acquire()"),
+        Frame("Event.wait", "/usr/lib/python3.11/threading.py", 629, code="signaled = self._cond.wait(timeout)"),
+        Frame("_WorkItem.run", thread, 58, code="result = self.fn(*self.args, **self.kwargs)"),
+        Frame("_worker", thread, 83, code="work_item.run()"),
+    )
+    wait = classify(Thread(1, 1, frames=executor, syscall="futex", timed=False))
+    assert wait.kind is WaitKind.EVENT, wait
+    waiting = (Frame("_worker", thread, 81, code="work_item = work_queue.get(block=True)"),)
+    assert classify(Thread(1, 1, frames=waiting, syscall="futex", timed=False)).kind is WaitKind.IDLE
