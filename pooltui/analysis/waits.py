@@ -195,7 +195,7 @@ def _classify(frames: tuple[Frame, ...], ghost: bool, active: bool, syscall: Opt
     inside = loop_callback(frames)
     if inside is not None:  # a coroutine (or callback) of an asyncio loop blocks the loop
         return _blocked_loop(_classify_inner(frames[:inside]), frames)
-    return _by_syscall(_classify_inner(frames), syscall, timed, frames)
+    return _by_syscall(_classify_inner(frames, syscall), syscall, timed, frames)
 
 
 IDLE_UNKNOWN = "idle (not on CPU)"  # no frame, line or native frame names the wait
@@ -209,6 +209,11 @@ def _by_syscall(wait: Wait, syscall: Optional[str], timed: Optional[bool], frame
         return wait
     if syscall in ("nanosleep", "clock_nanosleep"):
         return _wait(WaitKind.SLEEP, "sleeps", frames, wait.frame_index)
+    if syscall in ("open", "openat"):
+        said = f"blocked in {syscall}(): opening a FIFO no process has opened the other end of yet (or a file on a stuck file system)"
+        return _wait(WaitKind.UNKNOWN, said, frames, wait.frame_index)
+    if syscall == "connect":
+        return _wait(WaitKind.UNKNOWN, "waits for a connection to be made (connect(): a peer that does not answer)", frames, wait.frame_index)
     if syscall in FILE_LOCK_CALLS:  # who holds it: analysis.filelocks, from the kernel's lock table
         return _wait(WaitKind.FILE_LOCK, filelocks.waiting_words(syscall), frames, wait.frame_index)
     if syscall in ("select", "pselect6") and timed:
@@ -220,8 +225,15 @@ def _by_syscall(wait: Wait, syscall: Optional[str], timed: Optional[bool], frame
     return wait
 
 
-def _classify_inner(frames: Sequence[Frame]) -> Wait:
-    """The wait named by stdlib frames, then the innermost line's code, then native frames."""
+# the system calls a lock waits in (restart_syscall: a timed futex wait resumed after a ptrace stop)
+_LOCK_CALLS = (None, "futex", "restart_syscall")
+
+
+def _classify_inner(frames: Sequence[Frame], syscall: Optional[str] = None) -> Wait:
+    """The wait named by stdlib frames, then the innermost line's code, then native frames.
+    A line's guess of a lock (``with x:``, ``.acquire(``) is dropped where the kernel says
+    the thread waits in another system call (``syscall``: ``with open(fifo) as f:`` blocks in
+    openat(), not on a lock): a lock waits in futex()."""
     if not any(not f.native for f in frames):
         return Wait(WaitKind.UNKNOWN, "no Python frames")
     found = _proxy_call(frames) or _stdlib_wait(frames)
@@ -232,7 +244,7 @@ def _classify_inner(frames: Sequence[Frame]) -> Wait:
     innermost = next(i for i, f in enumerate(frames) if not f.native)
     code = frames[innermost].code or ""
     for pattern, kind, phrase in CODE_WAITS:
-        if pattern.search(code):
+        if pattern.search(code) and not (kind is WaitKind.LOCK and syscall not in _LOCK_CALLS):
             return _wait(kind, phrase, frames, innermost)
     found = _native_wait(frames)
     if found is not None:

@@ -27,11 +27,13 @@ _NO_TIMEOUT = 0xFFFFFFFFFFFFFFFF  # -1 as /proc prints a negative int argument (
 _CALLS: dict[int, tuple[str, Optional[int]]] = {
     0: ("read", 0),
     1: ("write", 0),
+    2: ("open", None),  # blocks on a FIFO until a process opens its other end (or on a slow file system)
     7: ("poll", None),
     17: ("pread64", 0),
     19: ("readv", 0),
     20: ("writev", 0),
     23: ("select", None),
+    42: ("connect", 0),
     35: ("nanosleep", None),
     43: ("accept", 0),
     44: ("sendto", 0),
@@ -46,6 +48,7 @@ _CALLS: dict[int, tuple[str, Optional[int]]] = {
     230: ("clock_nanosleep", None),
     232: ("epoll_wait", None),
     247: ("waitid", None),
+    257: ("openat", None),
     270: ("pselect6", None),
     271: ("ppoll", None),
     281: ("epoll_pwait", None),

@@ -63,3 +63,19 @@ def test_a_loop_on_the_line_that_calls_its_task_runs_one():
     assert wait.kind is WaitKind.EVENT, wait
     waiting = (Frame("_worker", thread, 81, code="work_item = work_queue.get(block=True)"),)
     assert classify(Thread(1, 1, frames=waiting, syscall="futex", timed=False)).kind is WaitKind.IDLE
+
+
+def test_a_line_that_looks_like_a_lock_is_no_lock_where_the_kernel_says_otherwise():
+    """`with open(fifo) as f:` blocks in openat() until a writer opens the FIFO: the `with`
+    guess of a lock is dropped where the kernel shows a call no lock waits in."""
+    from pooltui.analysis.waits import classify
+    from pooltui.model import Frame, Thread, WaitKind
+
+    frames = (Frame("<module>", "/srv/app.py", 5, short_file="app.py", code="with open(path) as f:"),)
+    opening = classify(Thread(1, 1, frames=frames, syscall="openat", timed=False))
+    assert opening.kind is WaitKind.UNKNOWN and "openat()" in opening.summary and "FIFO" in opening.summary, opening
+    assert classify(Thread(1, 1, frames=frames, syscall="futex", timed=False)).kind is WaitKind.LOCK  # a lock's wait: as before
+    acquire = (Frame("run", "/srv/app.py", 9, short_file="app.py", code="if LOCK.acquire(timeout=5):"),)
+    assert classify(Thread(1, 1, frames=acquire, syscall="restart_syscall", timed=True)).kind is WaitKind.LOCK  # resumed after a ptrace stop
+    locked = (Frame("save", "/srv/app.py", 14, short_file="app.py", code="with FileLock(path):"),)
+    assert classify(Thread(1, 1, frames=locked, syscall="flock", timed=False)).kind is WaitKind.FILE_LOCK
