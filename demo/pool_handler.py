@@ -15,10 +15,18 @@ What pooltui should show (2.7, 3.8+):
   the parent's worker handler then finds every worker "exited" and none gone, and loops
   without sleeping, one CPU at 100 %, shown "idle" by py-spy (its select() returns at once).
   pooltui: busy_spin naming the worker handler thread of the root (it spins, and how much CPU).
+* --via callback: the parent's main thread holds RESULTS_LOCK (a threading.Lock) around
+  map_async(..., callback=record) and waits for the results inside it; the callback, which the
+  pool's result handler thread runs, takes RESULTS_LOCK too. The workers are idle with their
+  tasks done; the results stop at the blocked result handler, the only thread that delivers them.
+  pooltui: deadlock_cycle (error) through the main thread and the result handler thread, the
+  callback named -- not pool_hung, nothing about a dead worker.
 * --healthy (the twin): the same pool and tasks returning plain values, the parent mapping
-  them in a loop: no warning, no error.
+  them in a loop (--via callback: the callback takes RESULTS_LOCK, the parent takes it only
+  between its waits): no warning, no error.
 
-Truth: worker_pids, result_handler {ident} (recorded before it died), healthy.
+Truth: worker_pids, result_handler {ident} (recorded before it died; --via callback: {ident,
+tid}), healthy.
 """
 from __future__ import print_function
 
@@ -87,6 +95,42 @@ def spin(demo, workers):
     threading.Event().wait()
 
 
+RESULTS_LOCK = threading.Lock()
+RESULTS = []
+HANDLER_TID = []
+
+
+def record(results):
+    """A map_async callback: run by the parent's result handler thread."""
+    if not HANDLER_TID:
+        HANDLER_TID.append(_common.native_tid())
+    with RESULTS_LOCK:
+        RESULTS.append(results)
+
+
+def callback(demo, workers, healthy):
+    ctx = _common.get_context("fork")
+    pool = ctx.Pool(workers)
+    truth = {"worker_pids": [p.pid for p in pool._pool], "healthy": healthy}
+
+    def verify():
+        _common.wait_until(lambda: HANDLER_TID, "the result handler to run the callback")
+        truth["result_handler"] = {"ident": pool._result_handler.ident, "tid": HANDLER_TID[0]}
+        if not healthy:
+            _common.wait_blocked(demo.pid, HANDLER_TID[0], what="the result handler in the callback")
+            demo.wait_main_blocked()
+        demo.ready(truth)
+
+    demo.setup_thread(verify)
+    if healthy:
+        while True:
+            pool.map_async(square, range(64), callback=record).wait()
+            with RESULTS_LOCK:
+                del RESULTS[:]
+    with RESULTS_LOCK:
+        pool.map_async(square, range(workers * 2), callback=record).wait()
+
+
 def _age(pid):
     import os
     with open("/proc/%d/stat" % pid) as f:
@@ -128,11 +172,13 @@ def main(demo, workers, healthy):
 if __name__ == "__main__":
     def extra(parser):
         parser.add_argument("--healthy", action="store_true", help="the twin: plain results mapped in a loop")
-        parser.add_argument("--via", choices=("dead", "spin"), default="dead")
+        parser.add_argument("--via", choices=("dead", "spin", "callback"), default="dead")
 
     args = _common.parse_args("pool_handler", __doc__, workers=2, extra=extra)
     demo = _common.Demo("pool_handler", args)
     if args.via == "spin":
         demo.run(spin, demo, args.workers)
+    elif args.via == "callback":
+        demo.run(callback, demo, args.workers, args.healthy)
     else:
         demo.run(main, demo, args.workers, args.healthy)

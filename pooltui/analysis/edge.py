@@ -21,7 +21,7 @@ class Edge:
 
     waiter: Node
     targets: tuple[Node, ...]
-    via: str  # lock | future | join | pool | pipe | socket | condition | notify
+    via: str  # lock | future | join | pool | callback | pipe | socket | condition | notify | ...
     evidence: str
     certainty: Certainty
     subject: str = ""  # the lock key, when the edge is a lock

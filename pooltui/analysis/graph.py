@@ -50,6 +50,11 @@ _FIX = {
         "before result()/join(), or give the work what it needs as an argument."
     ),
     "pool": "A pool task must not need a lock its parent holds while waiting for the results: release it before map()/get().",
+    "callback": (
+        "A pool's callbacks run on its result handler thread, the one thread that delivers every result: a callback must "
+        "never block on what the waiting thread holds (a lock taken around map_async()/get()). Release it before waiting, "
+        "or have the callback only hand the result on (a queue.Queue) and do the work in the waiting thread."
+    ),
     "condition": (
         "Do not wait for another thread (join, result, a lock) while holding a Condition's lock: leave the `with cond:` "
         "block first, or notify before waiting."
@@ -337,6 +342,7 @@ _FIX_OF = {
     "future": "future",
     "join": "future",
     "pool": "pool",
+    "callback": "callback",
     "pipe": "pipe",
     "socket": "socket",
     "condition": "condition",
@@ -350,6 +356,7 @@ _VIA_WORDS = {
     "future": "a future",
     "join": "a join",
     "pool": "pool results",
+    "callback": "pool results held in a callback",
     "pipe": "a pipe",
     "socket": "a socket",
     "condition": "a Condition's notify",

@@ -89,6 +89,14 @@ def handler(parent: Process, role: str) -> Optional[Thread]:
     return next((t for t in parent.threads if t.role == role), None)
 
 
+def result_handler_busy(parent: Process) -> Optional[Thread]:
+    """The result handler thread when it is not waiting for results from the workers: inside a
+    callback of ``apply_async``/``map_async`` (user code it runs for each result) or blocked
+    there. The results stop at it, whatever the workers do: only it sets them."""
+    t = handler(parent, ThreadRole.RESULT_HANDLER)
+    return t if t is not None and not t.ghost and t.wait is not None and t.wait.kind not in (WaitKind.IDLE, WaitKind.RUNNING) else None
+
+
 def result_handler_lost(parent: Process, wait: Thread) -> bool:
     """``wait`` waits for results (not in ``Pool.join()``, where the result handler ends first
     while the worker handler looks again every 0.1 s), the pool runs (its worker handler is
@@ -150,6 +158,8 @@ def pool_hung(snapshot: Snapshot) -> list[Diagnosis]:
             continue
         if result_handler_lost(parent, wait):
             continue  # its result handler died, not a worker: analysis.wakers.no_result_handler says so
+        if result_handler_busy(parent) is not None:
+            continue  # the results wait in the result handler, blocked in a callback: a wait-for edge to it (workedges)
         if any(t.active or t.ran for w in workers for t in w.threads) or any(t.active or t.ran for t in parent.threads):
             continue  # someone is on a CPU, or moved when read again: this may be the instant between two tasks
         replaced = [w for w in workers if is_replacement(w, workers)]

@@ -139,12 +139,24 @@ def pool_edges(snapshot: Snapshot) -> list[Edge]:
     for parent in snapshot.processes:
         if parent.role != roles.POOL_PARENT:
             continue
+        delivers = hangs.result_handler_busy(parent)
         busy = [w for w in hangs.pool_workers(snapshot, parent) if hangs.in_task(w)]
-        if not busy:
-            continue
         for t in parent.threads:
-            if _live(t) and hangs.awaits_pool(t):
-                me = (parent.pid, t.tid)
+            if not _live(t) or not hangs.awaits_pool(t) or t is delivers:
+                continue
+            me = (parent.pid, t.tid)
+            if delivers is not None:  # only it sets a result, and it is stuck in a callback: the workers cannot help
+                words = f"only the pool's result handler thread delivers them, and it is in a callback at {_at(delivers)}"
+                out.append(
+                    Edge(
+                        me,
+                        ((parent.pid, delivers.tid),),
+                        "callback",
+                        f"{_label(snapshot, me)} waits for pool results at {_at(t)}; {words}",
+                        Certainty.INFERRED,
+                    )
+                )
+            elif busy:
                 targets = tuple((w.pid, w.pid) for w in busy)
                 names = ", ".join(_label(snapshot, n) for n in targets)
                 out.append(

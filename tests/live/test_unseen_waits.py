@@ -207,3 +207,28 @@ def test_a_spinning_worker_handler_is_said_to_spin(python, start_demo):
     assert d["pids"] == [demo.pid] and "worker handler thread" in d["summary"] and "spins" in d["summary"], d
     handler = demo.truth["worker_handler"]
     assert d["tids"] == [handler["tid"]]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_callback_blocked_on_what_the_waiter_holds_is_a_deadlock(python, start_demo):
+    """The parent holds a lock around map_async(..., callback=...).wait(); the callback, run by
+    the pool's result handler thread, takes the same lock. The workers are idle, their tasks
+    done: the results stop at the result handler, the only thread that delivers them. A
+    deadlock through the two threads -- not a pool hung for a lost task."""
+    demo = start_demo("pool_handler", python, "--via", "callback")
+    rc, snap = snapshot(demo.pid)
+    found = of_kind(snap, "deadlock_cycle")
+    assert rc == 1 and len(found) == 1, snap["diagnoses"]
+    d = found[0]
+    assert d["severity"] == "error" and set(d["tids"]) == {demo.pid, demo.truth["result_handler"]["tid"]}, d
+    text = " ".join(d["evidence"])
+    assert "result handler thread delivers them" in text and "RESULTS_LOCK" in text and "callback" in d["fix"], d
+    assert of_kind(snap, "pool_hung") == [] and of_kind(snap, "lost_task") == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_callbacks_taking_a_lock_the_waiter_takes_between_waits_draw_nothing(python, start_demo):
+    demo = start_demo("pool_handler", python, "--via", "callback", "--healthy")
+    for _ in range(3):
+        rc, snap = snapshot(demo.pid)
+        assert loud(snap) == [] and rc == 0
