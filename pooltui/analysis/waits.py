@@ -222,6 +222,9 @@ def _by_syscall(wait: Wait, syscall: Optional[str], timed: Optional[bool], frame
         # no source line to read a `with LOCK:` from (code run by exec, a deleted .py): the
         # kernel still says the thread sleeps in futex(), as a lock acquire does -- not idle
         return _wait(WaitKind.UNKNOWN, "blocked in futex() (a lock acquire? no source line says which)", frames, wait.frame_index)
+    if syscall is not None and wait.summary.startswith(IDLE_UNKNOWN):
+        # the same for any other blocking call (a write() to a pipe nobody reads, in code run by -c)
+        return _wait(WaitKind.UNKNOWN, f"blocked in {syscall}() (no source line says what for)", frames, wait.frame_index)
     return wait
 
 

@@ -37,6 +37,8 @@ def test_a_thread_in_futex_with_no_source_line_is_blocked_not_idle():
     wait = classify(Thread(1, 1, frames=frames, syscall="futex", timed=False))
     assert "idle" not in wait.summary and "futex" in wait.summary, wait.summary
     assert "idle" in classify(Thread(1, 1, frames=frames, syscall=None)).summary  # nothing known: as before
+    writing = classify(Thread(1, 1, frames=frames, syscall="write", timed=False))  # a pipe nobody reads
+    assert "idle" not in writing.summary and "write()" in writing.summary, writing.summary
 
 
 def test_a_loop_on_the_line_that_calls_its_task_runs_one():
