@@ -58,8 +58,8 @@ def start_demo():
     """start_demo(name, python, *args) -> RunningDemo, stopped after the test."""
     running = []
 
-    def start(name: str, python: str, *args: str, relative: bool = False):
-        demo = scenarios.start(name, python, args=tuple(args), timeout=60, relative=relative)
+    def start(name: str, python: str, *args: str, relative: bool = False, lifetime: float = 900.0):
+        demo = scenarios.start(name, python, args=tuple(args), timeout=60, relative=relative, lifetime=lifetime)
         running.append(demo)
         return demo
 

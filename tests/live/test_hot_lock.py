@@ -28,7 +28,8 @@ def test_a_lock_changing_hands_draws_no_warning(python, start_demo):
     """No verdict on the lock, and nothing else but what is true: a process py-spy did not
     answer for within its timeout on a loaded machine is said to be unreadable (a warning that
     the picture is incomplete), never a lock verdict."""
-    demo = start_demo("healthy_corpus", python, "--kind", "hot_lock", "--workers", "64")
+    # the demo ends itself after its lifetime: 200 captures on a loaded machine outlast the default 900 s
+    demo = start_demo("healthy_corpus", python, "--kind", "hot_lock", "--workers", "64", lifetime=CAPTURES * 40.0)
     loud = []
     for i in range(CAPTURES):
         s = capture(demo.pid)
