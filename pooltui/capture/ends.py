@@ -12,7 +12,7 @@
 
 Then ``confirm``: the threads of a cycle found through those reads (and the other blocked
 threads of its processes) are read twice more a moment apart; a thread that moved (another
-system call, context switches rising: it ran, or runnable: woken) is no longer taken as blocked
+system call, or context switches rising: it ran) is no longer taken as blocked
 (``Thread.ran``). A deadlock from a racy read is confirmed before it is an error.
 
 Read-only, bounded per process in fds and bytes; any failure gives "unknown", never an exception.
@@ -125,13 +125,9 @@ def polled(pid: int, nr: Optional[int], args: tuple[int, ...]) -> Optional[tuple
     return None
 
 
-def _progress(pid: int, tid: int) -> Optional[int]:
-    """The thread's context switches, or None where unreadable -- or where it is runnable
-    (``R``): woken from its wait (a Condition's notify releases the waiter's lock), but not
-    yet given a CPU on a busy machine, it is still inside the system call it slept in, with
-    the switch count it had; only its state says it no longer waits."""
+def _switches(pid: int, tid: int) -> Optional[int]:
     status = procfs.status_or_none(pid, tid)
-    return status.switches if status is not None and status.state != "R" else None
+    return status.switches if status is not None else None
 
 
 def _polls(p: Process) -> dict[int, Optional[tuple[int, ...]]]:
@@ -312,14 +308,13 @@ def confirm(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0)
 
 def moved(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0) -> set[tuple[int, int]]:
     """The threads among ``nodes`` that ran between two reads ``CONFIRM_GAP`` apart (context
-    switches rising), that are runnable at either read (woken, waiting for a CPU), or that
-    are no longer in the system call (and on the fd or futex) the capture saw them in; a
-    thread that cannot be read counts as moved. With ``watch``, read again every
-    ``CONFIRM_GAP`` for ``watch`` seconds, and every thread that moved in any of those reads
-    counts (not only up to the first: a thread outside the cycle moving says
+    switches rising), or that are no longer in the system call (and on the fd or futex) the
+    capture saw them in; a thread that cannot be read counts as moved. With ``watch``, read
+    again every ``CONFIRM_GAP`` for ``watch`` seconds, and every thread that moved in any of
+    those reads counts (not only up to the first: a thread outside the cycle moving says
     nothing of the cycle)."""
     nodes = set(nodes)
-    first = {n: (procfs.syscall_or_none(*n), _progress(*n)) for n in nodes}
+    first = {n: (procfs.syscall_or_none(*n), _switches(*n)) for n in nodes}
     threads = {(p.pid, t.tid): t for p in raw.processes for t in p.threads}
     deadline = time.monotonic() + watch
     out: set[tuple[int, int]] = set()
@@ -335,7 +330,7 @@ def _moved_since(
 ) -> set[tuple[int, int]]:
     out = set()
     for n, (call, before) in first.items():
-        again, after = procfs.syscall_or_none(*n), _progress(*n)
+        again, after = procfs.syscall_or_none(*n), _switches(*n)
         t = threads.get(n)
         if t is None or call is None or again is None or before is None or after is None or before != after:
             out.add(n)

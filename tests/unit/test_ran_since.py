@@ -25,28 +25,3 @@ def test_a_switch_a_running_state_or_another_set_of_threads_counts_as_ran():
 def test_nothing_read_is_never_taken_as_asleep():
     assert ran_since({}, {})
     assert any_running({})
-
-
-def _task(root, tid: int, state: str) -> None:
-    task = root / "40" / "task" / str(tid)
-    task.mkdir(parents=True)
-    (task / "syscall").write_text("202 0x7f0000001000 0x80 0x0 0x0 0x0 0x0 0x7ffd00000000 0x7f0000002000\n")
-    (task / "status").write_text(f"Name:\tpython\nState:\t{state}\nTgid:\t40\nvoluntary_ctxt_switches:\t5\nnonvoluntary_ctxt_switches:\t2\n")
-
-
-def test_a_thread_woken_but_not_yet_on_a_cpu_is_not_confirmed_blocked(tmp_path):
-    """A Condition's notify releases the waiter's lock: the waiter is runnable at once, but on a
-    busy machine it may wait longer than the confirmation gap for a CPU -- still inside the
-    futex call it slept in, with the switch count it had. Only its state (``R``) says it no
-    longer waits; two threads handing a turn through one Condition were a false deadlock."""
-    from pooltui.capture import ends, state
-    from pooltui.model import Process, Snapshot, Thread
-
-    _task(tmp_path, 41, "S (sleeping)")
-    _task(tmp_path, 42, "R (running)")
-    threads = tuple(Thread(tid=tid, ident=tid, name=f"t{tid}", syscall="futex", timed=False) for tid in (41, 42))
-    raw = Snapshot(created=0.0, host="h", root_pid=40, processes=(Process(pid=40, ppid=1, create_time=0.0, threads=threads),))
-    with state.active(state.CaptureState(proc_root=str(tmp_path))):
-        assert ends.moved(raw, {(40, 41), (40, 42)}) == {(40, 42)}
-        confirmed = ends.confirm(raw, {(40, 41), (40, 42)})
-    assert [(t.tid, t.ran, t.syscall) for t in confirmed.processes[0].threads] == [(41, False, "futex"), (42, True, None)]
