@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Optional
 
 from pooltui.analysis import hangs
-from pooltui.model import Certainty, ProcessRole, Snapshot, Thread, ThreadRole
+from pooltui.model import Certainty, Process, ProcessRole, Snapshot, Thread, ThreadRole
 
 Node = tuple[int, int]  # (pid, tid)
 
@@ -40,6 +42,12 @@ def at(t: Thread) -> str:
 
 def live(t: Thread) -> bool:
     return not t.ghost and t.wait is not None and t.timed is not True
+
+
+def user_threads(processes: Iterable[Process], besides: Optional[Node] = None, machinery: tuple[str, ...] = MACHINERY) -> tuple[Node, ...]:
+    """Every thread of ``processes`` that could run user code: no fork ghost, none of the
+    ``machinery`` (a pool's and a queue's own threads), not ``besides`` (the waiter itself)."""
+    return tuple((q.pid, x.tid) for q in processes for x in q.threads if not x.ghost and (q.pid, x.tid) != besides and x.role not in machinery)
 
 
 def labels(snapshot: Snapshot, nodes: tuple[Node, ...]) -> str:

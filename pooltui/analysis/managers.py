@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.analysis.edge import MACHINERY, Edge, label, labels, live
+from pooltui.analysis.edge import Edge, label, labels, live, user_threads
 from pooltui.analysis.frames import find, innermost_user, matches
 from pooltui.analysis.locks import lock_key
 from pooltui.model import (
@@ -365,13 +365,7 @@ def accepter_edges(snapshot: Snapshot) -> list[Edge]:
                 continue
             me = (p.pid, t.tid)
             clients = _could_be_clients(snapshot, p)
-            others = tuple(
-                (q.pid, x.tid)
-                for q in snapshot.processes
-                if q.pid in clients and q.status != ProcessStatus.ZOMBIE and q.error is None
-                for x in q.threads
-                if not x.ghost and x.role not in MACHINERY
-            )
+            others = user_threads(q for q in snapshot.processes if q.pid in clients and q.status != ProcessStatus.ZOMBIE and q.error is None)
             if not others:
                 continue
             names = labels(snapshot, others)

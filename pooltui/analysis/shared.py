@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pooltui.analysis.edge import MACHINERY, Edge, Node, at, label, labels, live
+from pooltui.analysis.edge import MACHINERY, Edge, Node, at, label, labels, live, user_threads
 from pooltui.analysis.locks import is_mutex
 from pooltui.model import Certainty, LockKind, Snapshot, Thread, ThreadRole, WaitKind
 
@@ -62,7 +62,7 @@ def edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
             if not pids:
                 continue
             sharers = [q for pid in pids if (q := snapshot.process(pid)) is not None]
-            others = tuple((q.pid, x.tid) for q in sharers for x in q.threads if not x.ghost and (q.pid, x.tid) != me and x.role not in _MACHINERY)
+            others = user_threads(sharers, besides=me, machinery=_MACHINERY)
             if not others:
                 continue  # nobody else maps it: nobody.lone_futex says so when the process has no other thread
             names = labels(snapshot, others)
