@@ -81,7 +81,7 @@ _ARCH = platform.machine()
 _SYSCALLS = {
     "x86_64": {"read": 0, "write": 1, "recvfrom": 45, "recvmsg": 47, "poll": 7, "select": 23, "nanosleep": 35, "wait4": 61, "futex": 202,
                "clock_nanosleep": 230, "pselect6": 270, "ppoll": 271, "gettid": 186, "fcntl": 72, "flock": 73,
-               "epoll_wait": 232, "epoll_pwait": 281, "epoll_pwait2": 441},
+               "epoll_wait": 232, "epoll_pwait": 281, "epoll_pwait2": 441, "pause": 34, "rt_sigtimedwait": 128},
     "aarch64": {"read": 63, "write": 64, "recvfrom": 207, "recvmsg": 212, "nanosleep": 101, "wait4": 260, "futex": 98, "clock_nanosleep": 115,
                 "pselect6": 72, "ppoll": 73, "gettid": 178, "fcntl": 25, "flock": 32, "epoll_pwait": 22, "epoll_pwait2": 441},
 }.get(_ARCH, {})

@@ -199,6 +199,7 @@ def _classify(frames: tuple[Frame, ...], ghost: bool, active: bool, syscall: Opt
 
 
 IDLE_UNKNOWN = "idle (not on CPU)"  # no frame, line or native frame names the wait
+SIGNAL_CALLS = ("pause", "rt_sigtimedwait", "rt_sigsuspend")  # a wait only a signal ends (kill, pthread_kill, a timer)
 
 
 def _by_syscall(wait: Wait, syscall: Optional[str], timed: Optional[bool], frames: Sequence[Frame]) -> Wait:
@@ -211,6 +212,12 @@ def _by_syscall(wait: Wait, syscall: Optional[str], timed: Optional[bool], frame
         return _wait(WaitKind.SLEEP, "sleeps", frames, wait.frame_index)
     if syscall in ("open", "openat"):
         said = f"blocked in {syscall}(): opening a FIFO no process has opened the other end of yet (or a file on a stuck file system)"
+        return _wait(WaitKind.UNKNOWN, said, frames, wait.frame_index)
+    if syscall in SIGNAL_CALLS:
+        if timed:
+            return _wait(WaitKind.SLEEP, f"waits for a signal, with a timeout (in {syscall}(): signal.sigtimedwait?)", frames, wait.frame_index)
+        said = f"waits for a signal, no timeout (in {syscall}(): signal.sigwait/pause): only a signal sent to it ends the wait"
+        said += " (kill, a timer, pthread_kill)"
         return _wait(WaitKind.UNKNOWN, said, frames, wait.frame_index)
     if syscall == "connect":
         return _wait(WaitKind.UNKNOWN, "waits for a connection to be made (connect(): a peer that does not answer)", frames, wait.frame_index)

@@ -33,6 +33,7 @@ _CALLS: dict[int, tuple[str, Optional[int]]] = {
     19: ("readv", 0),
     20: ("writev", 0),
     23: ("select", None),
+    34: ("pause", None),  # waits for any signal (signal.pause())
     35: ("nanosleep", None),
     42: ("connect", 0),
     43: ("accept", 0),
@@ -43,6 +44,8 @@ _CALLS: dict[int, tuple[str, Optional[int]]] = {
     61: ("wait4", None),  # wait4(pid, ...): the pid is read by describe
     72: ("fcntl", 0),  # only its waits for a record lock (describe: F_SETLKW, F_OFD_SETLKW)
     73: ("flock", 0),
+    128: ("rt_sigtimedwait", None),  # signal.sigwait/sigwaitinfo (no timeout), sigtimedwait
+    130: ("rt_sigsuspend", None),  # waits for a signal with a mask (sigsuspend)
     202: ("futex", None),
     219: ("restart_syscall", None),  # an interrupted wait resumed (describe: what it tells)
     230: ("clock_nanosleep", None),
@@ -87,6 +90,8 @@ def _timed(name: str, args: tuple[int, ...]) -> Optional[bool]:
     if name in ("select", "pselect6"):  # the timeout pointer, NULL = forever
         return None if arg(4) is None else arg(4) != 0
     if name == "ppoll":
+        return None if arg(2) is None else arg(2) != 0
+    if name == "rt_sigtimedwait":  # rt_sigtimedwait(set, info, timeout*, size): NULL = forever
         return None if arg(2) is None else arg(2) != 0
     if name == "restart_syscall":
         # the kernel resumes through restart_syscall only a call interrupted (a ptrace stop:

@@ -147,3 +147,25 @@ def test_a_lone_event_loop_awaiting_a_future_nobody_sets_waits_for_nobody(varian
     [d] = loud
     assert d.kind.value == "no_waker" and d.certainty is Certainty.FACT and d.pids == (child,), d
     assert "asyncio event loop with no timer" in d.summary and "epoll" in d.summary, d.summary
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("shape", ["pause", "sigwait", "timed"])
+def test_a_task_waiting_for_a_signal_says_so(shape, python, start_demo):
+    """A task in signal.pause()/sigwait() waits for a signal: said in its wait (the kernel's
+    pause()/rt_sigtimedwait()), never "blocked in a C call" or "idle" -- and no verdict: anyone
+    allowed to may still send it, as a peer outside the tree may still answer."""
+    from pooltui.model import Severity, WaitKind
+
+    if shape != "pause" and "/2.7" in python:
+        pytest.skip("signal.sigwait/sigtimedwait need Python 3")
+    demo = start_demo("signal_wait", python, "--shape", shape)
+    s = capture(demo.pid)
+    assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+    waiter = s.process(demo.truth["waiter_pid"]).thread(demo.truth["waiter_pid"])
+    call = "pause" if shape == "pause" else "rt_sigtimedwait"
+    if shape == "timed":
+        assert waiter.wait.kind is WaitKind.SLEEP and waiter.wait.summary.startswith("waits for a signal, with a timeout"), waiter.wait
+    else:
+        assert waiter.wait.summary.startswith(f"waits for a signal, no timeout (in {call}()"), waiter.wait
+    assert waiter.syscall == call and waiter.timed is (shape == "timed"), waiter

@@ -33,3 +33,11 @@ def test_a_poll_resumed_after_a_pause_may_wait_forever():
 def test_a_read_names_its_fd_and_a_wait4_its_child():
     assert kernel.describe(0, (6, 0x7F00, 4096, 0, 0, 0)) == ("read", False, 6, None)
     assert kernel.describe(61, (1234, 0x7FFE, 0, 0, 0, 0)) == ("wait4", False, None, 1234)
+
+
+def test_a_signal_wait_is_named_and_timed_only_with_a_timeout():
+    # signal.pause(); signal.sigwait([...]): rt_sigtimedwait(set, NULL, NULL, 8); sigtimedwait(set, 3600)
+    assert kernel.describe(34, (0, 0, 0, 0, 0, 0))[:2] == ("pause", False)
+    assert kernel.describe(128, (0x7FFE00, 0, 0, 8, 0, 0))[:2] == ("rt_sigtimedwait", False)
+    assert kernel.describe(128, (0x7FFE00, 0, 0x7FFE40, 8, 0, 0))[:2] == ("rt_sigtimedwait", True)
+    assert kernel.describe(130, (0x7FFE00, 8, 0, 0, 0, 0))[:2] == ("rt_sigsuspend", False)
