@@ -189,11 +189,14 @@ def _awaits_notify(t: Thread) -> bool:
 def _condition_edges(snapshot: Snapshot) -> list[Edge]:
     """A thread waiting on a Condition whose lock another thread holds waits on that thread:
     only the holder can notify it (``notify()`` needs the lock), and the waiter cannot return
-    before it gets the lock back. The holder is the Condition's RLock's recorded owner."""
+    before it gets the lock back. The holder is the Condition's RLock's recorded owner -- read
+    at another instant than the waiter's stack: a waiter seen to run when read again
+    (``Thread.ran``) no longer waits where it was read (two threads handing a turn through
+    one Condition, each read waiting while the other held the lock, were a deadlock)."""
     out = []
     for p in snapshot.processes:
         for t in p.threads:
-            if not t.notifier or not _awaits_notify(t):
+            if not t.notifier or t.ran or not _awaits_notify(t):
                 continue
             holder = next((x for x in p.threads if x.ident == t.notifier and not x.ghost and x.tid != t.tid), None)
             if holder is None:
