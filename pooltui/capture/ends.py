@@ -12,8 +12,7 @@
 
 Then ``confirm``: the threads of a cycle found through those reads (and the other blocked
 threads of its processes) are read twice more a moment apart; a thread that moved (another
-system call, context switches rising: it ran, or runnable: woken; a thread runnable at the
-first read is read once it had a CPU) is no longer taken as blocked
+system call, or context switches rising: it ran) is no longer taken as blocked
 (``Thread.ran``). A deadlock from a racy read is confirmed before it is an error.
 
 Read-only, bounded per process in fds and bytes; any failure gives "unknown", never an exception.
@@ -38,7 +37,6 @@ _POLL = {7: (0, 1), 271: (0, 1)}  # nr -> (struct pollfd*, nfds)
 _EPOLL = {232, 281, 441}  # epoll_wait, epoll_pwait, epoll_pwait2: arg 0 is the epoll fd
 POLLS = POLL_CALLS
 CONFIRM_GAP = 0.05  # seconds between the two reads that confirm a thread is still blocked
-SETTLE = 2.0  # seconds a runnable thread is given to get a CPU before its first read stands
 
 
 def tcp_peers(pid: int) -> tuple[dict[int, int], dict[int, str]]:
@@ -127,12 +125,9 @@ def polled(pid: int, nr: Optional[int], args: tuple[int, ...]) -> Optional[tuple
     return None
 
 
-def _progress(pid: int, tid: int) -> Optional[int]:
-    """The thread's context switches, or None where unreadable -- or where it is runnable
-    (``R``): woken from its wait (a Condition's notify releases the waiter's lock), but not
-    yet given a CPU on a busy machine, it is still inside the system call it slept in, with
-    the switch count it had; only its state says it no longer waits."""
-    return _switches(procfs.status_or_none(pid, tid))
+def _switches(pid: int, tid: int) -> Optional[int]:
+    status = procfs.status_or_none(pid, tid)
+    return status.switches if status is not None else None
 
 
 def _polls(p: Process) -> dict[int, Optional[tuple[int, ...]]]:
@@ -313,14 +308,13 @@ def confirm(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0)
 
 def moved(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0) -> set[tuple[int, int]]:
     """The threads among ``nodes`` that ran between two reads ``CONFIRM_GAP`` apart (context
-    switches rising), that are runnable at the second read (woken, waiting for a CPU), or that
-    are no longer in the system call (and on the fd or futex) the capture saw them in; a
-    thread that cannot be read counts as moved. The first read of a thread is taken when it
-    is not runnable (``_baselines``). With ``watch``, read again every ``CONFIRM_GAP`` for
-    ``watch`` seconds, and every thread that moved in any of those reads counts (not only up
-    to the first: a thread outside the cycle moving says nothing of the cycle)."""
+    switches rising), or that are no longer in the system call (and on the fd or futex) the
+    capture saw them in; a thread that cannot be read counts as moved. With ``watch``, read
+    again every ``CONFIRM_GAP`` for ``watch`` seconds, and every thread that moved in any of
+    those reads counts (not only up to the first: a thread outside the cycle moving says
+    nothing of the cycle)."""
     nodes = set(nodes)
-    first = _baselines(nodes)
+    first = {n: (procfs.syscall_or_none(*n), _switches(*n)) for n in nodes}
     threads = {(p.pid, t.tid): t for p in raw.processes for t in p.threads}
     deadline = time.monotonic() + watch
     out: set[tuple[int, int]] = set()
@@ -331,51 +325,12 @@ def moved(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0) -
             return out
 
 
-def _read(node: tuple[int, int]) -> tuple[Optional[Syscall], Optional[procfs.Status]]:
-    return procfs.syscall_or_none(*node), procfs.status_or_none(*node)
-
-
-def _baselines(nodes: Iterable[tuple[int, int]]) -> dict[tuple[int, int], tuple[Optional[Syscall], Optional[int]]]:
-    """(system call, context switches) of each thread at a read where it was not runnable
-    (switches None: it moved). A thread read runnable (``R``) was woken -- or let go from a
-    ptrace stop (py-spy's pause) to re-enter the call it was stopped in -- and has no CPU
-    yet on a busy machine; it is read again every ``CONFIRM_GAP`` until it ran, for up to
-    ``SETTLE`` seconds. Back in the same call on the same object (fd, futex, child: its first
-    argument), it still waits there (let go from a stop; a write() the stop cut short is
-    re-issued for the rest of its buffer, other arguments); in another, or still runnable, it
-    moved (woken)."""
-    out: dict[tuple[int, int], tuple[Optional[Syscall], Optional[int]]] = {}
-    runnable: dict[tuple[int, int], Syscall] = {}
-    for n in nodes:
-        call, status = _read(n)
-        if call is not None and status is not None and status.state == "R":
-            runnable[n] = call
-        else:
-            out[n] = (call, _switches(status))
-    deadline = time.monotonic() + SETTLE
-    while runnable and time.monotonic() < deadline:
-        time.sleep(CONFIRM_GAP)
-        for n, call in list(runnable.items()):
-            again, status = _read(n)
-            if status is not None and status.state == "R":
-                continue
-            del runnable[n]
-            same = again is not None and (again.nr, again.args[:1]) == (call.nr, call.args[:1])
-            out[n] = (again, _switches(status)) if same else (call, None)
-    out.update({n: (call, None) for n, call in runnable.items()})
-    return out
-
-
-def _switches(status: Optional[procfs.Status]) -> Optional[int]:
-    return status.switches if status is not None and status.state != "R" else None
-
-
 def _moved_since(
     first: dict[tuple[int, int], tuple[Optional[Syscall], Optional[int]]], threads: dict[tuple[int, int], Thread]
 ) -> set[tuple[int, int]]:
     out = set()
     for n, (call, before) in first.items():
-        again, after = procfs.syscall_or_none(*n), _progress(*n)
+        again, after = procfs.syscall_or_none(*n), _switches(*n)
         t = threads.get(n)
         if t is None or call is None or again is None or before is None or after is None or before != after:
             out.add(n)
