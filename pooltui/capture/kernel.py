@@ -89,9 +89,7 @@ def _timed(name: str, args: tuple[int, ...]) -> Optional[bool]:
         return None if (ms := arg(3)) is None else (ms & 0xFFFFFFFF) != 0xFFFFFFFF
     if name in ("select", "pselect6"):  # the timeout pointer, NULL = forever
         return None if arg(4) is None else arg(4) != 0
-    if name == "ppoll":
-        return None if arg(2) is None else arg(2) != 0
-    if name == "rt_sigtimedwait":  # rt_sigtimedwait(set, info, timeout*, size): NULL = forever
+    if name in ("ppoll", "rt_sigtimedwait"):  # ppoll(fds, n, timeout*, ...), rt_sigtimedwait(set, info, timeout*, size): NULL = forever
         return None if arg(2) is None else arg(2) != 0
     if name == "restart_syscall":
         # the kernel resumes through restart_syscall only a call interrupted (a ptrace stop:
