@@ -160,6 +160,15 @@ def forked_interpreter(child: Process, parent: Process) -> bool:
     return mine is not None and theirs is not None and mine[0] == theirs[0] and bool(mine[1])
 
 
+def _python_parent_of_unread(p: Process, by_pid: dict[int, Process]) -> Optional[Process]:
+    """The parent of ``p`` when py-spy found no interpreter in ``p`` ("not Python") but its
+    parent, of the same program, was read as Python: a fork that should be Python."""
+    parent = by_pid.get(p.ppid)
+    if p.error is None or p.error.code != NotPython.code or parent is None or not parent.threads or parent.name != p.name:
+        return None
+    return parent
+
+
 def _python_after_all(
     processes: list[Process], created: Optional[float] = None, forked: Callable[[Process, Process], bool] = lambda child, parent: False
 ) -> list[Process]:
@@ -174,9 +183,9 @@ def _python_after_all(
     by_pid = {p.pid: p for p in processes}
     out = []
     for p in processes:
-        parent = by_pid.get(p.ppid)
+        parent = _python_parent_of_unread(p, by_pid)
         error = p.error
-        if error is None or error.code != NotPython.code or parent is None or not parent.threads or parent.name != p.name:
+        if parent is None or error is None:
             out.append(p)
             continue
         age = created - p.create_time if created is not None and p.create_time else None
@@ -263,7 +272,9 @@ async def _capture_tree(
     batches = [worker.run(_read_batch, wanted[n : n + BATCH], files, options.redact) for n in range(0, len(wanted), BATCH)]
     batch_of = {proc.pid: (batches[n // BATCH], n % BATCH) for n, (proc, _info) in enumerate(wanted)}
 
-    async def one(info: procs.ProcInfo, proc: Process, previous: Optional[Process]) -> Process:
+    async def one(info: procs.ProcInfo, proc: Process, previous: Optional[Process], again: bool = False) -> Process:
+        """``proc`` read; ``again``: a second read after a failed first one (no batch's read
+        reused, not counted as progress)."""
         nonlocal done
         try:
             if info.error is not None or info.status == ProcessStatus.ZOMBIE:
@@ -271,7 +282,7 @@ async def _capture_tree(
             if previous is not None:
                 return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, tracer_pid=proc.tracer_pid, reused=True)
             read: Read | None = None
-            if info.pid in batch_of:
+            if info.pid in batch_of and not again:
                 batch, index = batch_of[info.pid]
                 read = (await batch)[index]
             if isinstance(read, CaptureError):
@@ -289,13 +300,22 @@ async def _capture_tree(
         except CaptureError as exc:
             return replace(proc, error=procs.error_of(exc))
         finally:
-            done += 1
-            if progress is not None:
+            done += not again
+            if progress is not None and not again:
                 result = progress(done, total)
                 if result is not None:
                     await result
 
-    processes = _python_after_all(await asyncio.gather(*(one(i, *look) for i, look in zip(infos, looks))), created, forked_interpreter)
+    processes = list(await asyncio.gather(*(one(i, *look) for i, look in zip(infos, looks))))
+    # a fork py-spy found no interpreter in is read once more before it is called broken: a
+    # healthy worker of a 64-worker hot lock pool failed that way once in a CI run on a loaded
+    # box (3.11; py-spy searches for the interpreter without pausing the process); a broken
+    # fork fails again
+    by_pid = {p.pid: p for p in processes}
+    unread = [n for n, p in enumerate(processes) if _python_parent_of_unread(p, by_pid) is not None]
+    for n, p in zip(unread, await asyncio.gather(*(one(infos[n], looks[n][0], None, again=True) for n in unread))):
+        processes[n] = p
+    processes = _python_after_all(processes, created, forked_interpreter)
     return Snapshot(
         created=created,
         host=socket.gethostname(),

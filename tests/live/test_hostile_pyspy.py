@@ -67,21 +67,39 @@ def test_a_wrapper_that_double_forks_out_of_the_group_cannot_hang_the_capture(py
         subprocess.run(["kill", marker.read_text().strip()], check=False)
 
 
+def _failing_first_read(tmp_path, error: str, only: int = 0):
+    """A py-spy whose first read of each pid (of ``only``, if given) fails with ``error``
+    (leaving tmp_path/failed-PID), then the real one."""
+    which = f'[ "$3" = {only} ] && ' if only else ""
+    return fake_pyspy(
+        tmp_path,
+        f"if {which}mkdir {tmp_path}/failed-$3 2>/dev/null; then echo 'Error: {error}' >&2; exit 1; fi\nexec {shlex.quote(find_pyspy())} \"$@\"\n",
+    )
+
+
 def test_a_python_process_py_spy_misses_once_is_read_again(python_with_child, tmp_path):  # noqa: F811
     """py-spy's "Failed to find a python interpreter in the .data section" comes and goes (a
     crash-looping pool's parent, forking): read again, never "not a Python process" (exit 3)."""
     parent, child = python_with_child
-    failed = tmp_path / "failed"
-    wrapper = fake_pyspy(
-        tmp_path,
-        f"if mkdir {failed}-$3 2>/dev/null; then echo 'Error: Failed to find a python interpreter in the .data section' >&2; exit 1; fi\n"
-        f'exec {shlex.quote(find_pyspy())} "$@"\n',
-    )
+    wrapper = _failing_first_read(tmp_path, "Failed to find a python interpreter in the .data section")
     out = run("snapshot", str(parent), "--format", "json", env={"POOLTUI_PYSPY": str(wrapper), "POOLTUI_DIRECT": "0"}, timeout=120)
     assert out.returncode == 0, out.stderr
     processes = {p["pid"]: p for p in json.loads(out.stdout)["snapshot"]["processes"]}
     assert {parent, child} <= set(processes) and all(processes[pid]["threads"] and not processes[pid]["error"] for pid in (parent, child)), processes
     assert (tmp_path / f"failed-{parent}").is_dir() and (tmp_path / f"failed-{child}").is_dir()  # each failed once first
+
+
+def test_a_python_child_py_spy_calls_not_python_once_is_read_again(python_with_child, tmp_path):  # noqa: F811
+    """A child of a Python process, of the same program, that py-spy once says is not Python
+    ("Failed to find python version", a fact it does not retry) is read once more before it
+    is called unreadable or broken by its fork: a healthy hot-lock worker was once called so."""
+    parent, child = python_with_child
+    wrapper = _failing_first_read(tmp_path, "Failed to find python version from target process", only=child)
+    out = run("snapshot", str(parent), "--format", "json", env={"POOLTUI_PYSPY": str(wrapper), "POOLTUI_DIRECT": "0"}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    processes = {p["pid"]: p for p in json.loads(out.stdout)["snapshot"]["processes"]}
+    assert (tmp_path / f"failed-{child}").is_dir()  # the first read of the child failed
+    assert processes[child]["threads"] and not processes[child]["error"], processes[child]
 
 
 @pytest.mark.parametrize("direct", ["0", "1"])

@@ -34,5 +34,11 @@ def test_a_lock_changing_hands_draws_no_warning(python, start_demo):
     for i in range(CAPTURES):
         s = capture(demo.pid)
         slow = [d for d in s.diagnoses if d.kind is Kind.UNREADABLE and "did not answer within" in d.summary]
-        loud += [(i, d.kind.value, d.certainty.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO and d not in slow]
+        # with py-spy's own words for a process it could not read: its failure is otherwise lost
+        errors = {p.pid: p.error.detail for p in s.processes if p.error is not None}
+        loud += [
+            (i, d.kind.value, d.certainty.value, d.summary, [errors.get(pid) for pid in d.pids])
+            for d in s.diagnoses
+            if d.severity is not Severity.INFO and d not in slow
+        ]
     assert loud == []
