@@ -14,10 +14,16 @@ Python processes through two pipes, no multiprocessing.Queue in it).
 --healthy: the twin that must draw no verdict: the task uses `communicate()` (it writes and
 reads at once) with a tool that echoes, then sleeps, keeping its stdout open; the task waits
 for the end of the output while the tool sleeps.
+--wait: another shape: the task feeds `sort` (its output to /dev/null) a few lines and waits
+for it to exit (`proc.wait()`) without closing its stdin: sort reads until the end of its
+input, which never comes while the task holds the write end. With --healthy the task closes
+stdin first and waits for a tool that reads to the end, then sleeps: the wait will end.
 
 What pooltui should show: a deadlock_cycle (error) through the worker's thread and the
 program's (not Python: its threads as the kernel shows them, blocked in write()), each edge a
-full pipe whose other end the other holds, and a fix naming communicate().
+full pipe whose other end the other holds, and a fix naming communicate(). With --wait: a
+deadlock_cycle through the task's wait4() for the program and the program's read() of the pipe
+the task holds open, its fix saying to close stdin.
 
 Truth: worker_pid, program_pid, parent_pid.
 """
@@ -30,6 +36,19 @@ import sys
 import _common
 
 SIZE = 4 << 20  # far more than two pipe buffers (64 KiB each by default)
+
+
+def task_wait(healthy, report_fd):
+    """Feed a program, then wait for it to exit; without ``healthy`` its stdin is left open."""
+    argv = ["sh", "-c", "cat >/dev/null; exec sleep 3600"] if healthy else ["sort"]
+    devnull = open(os.devnull, "wb")
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=devnull)
+    proc.stdin.write(b"b\na\n")
+    proc.stdin.flush()
+    if healthy:
+        proc.stdin.close()
+    os.write(report_fd, ("%d %d\n" % (os.getpid(), proc.pid)).encode())
+    return proc.wait()
 
 
 def task(program, healthy, report_fd):
@@ -50,7 +69,7 @@ def task(program, healthy, report_fd):
     return len(proc.stdout.read())
 
 
-def main(demo, program, healthy):
+def main(demo, program, healthy, wait):
     ctx = _common.get_context("fork")
     r, w = os.pipe()
     pool = ctx.Pool(1)
@@ -58,7 +77,13 @@ def main(demo, program, healthy):
     def verify():
         line = _common.read_line(r, "the worker closed its report pipe")
         worker, child = [int(x) for x in line.split()]
-        if healthy:  # the tool echoed everything and sleeps (exec'd: same pid); the task waits for EOF
+        if wait:
+            _common.wait_blocked(worker, worker, syscalls=("wait4",), what="the task waiting for the program")
+            if healthy:  # it read to the end and sleeps (exec'd: same pid)
+                _common.wait_blocked(child, child, syscalls=("clock_nanosleep", "nanosleep"), what="the tool's sleep")
+            else:
+                _common.wait_blocked(child, child, syscalls=("read",), what="sort reading its stdin")
+        elif healthy:  # the tool echoed everything and sleeps (exec'd: same pid); the task waits for EOF
             _common.wait_blocked(child, child, syscalls=("clock_nanosleep", "nanosleep"), what="the tool's sleep")
         else:
             _common.wait_blocked(worker, worker, syscalls=("write",), what="the task writing the program's stdin")
@@ -66,14 +91,19 @@ def main(demo, program, healthy):
         demo.ready({"worker_pid": worker, "program_pid": child, "parent_pid": demo.pid})
 
     demo.setup_thread(verify)
-    pool.apply(task, (program, healthy, w))
+    if wait:
+        pool.apply(task_wait, (healthy, w))
+    else:
+        pool.apply(task, (program, healthy, w))
 
 
 if __name__ == "__main__":
+
     def extra(parser):
         parser.add_argument("--program", choices=("cat", "tr", "python"), default="cat")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
+        parser.add_argument("--wait", action="store_true", help="wait for the program to exit, its stdin left open")
 
     args = _common.parse_args("subprocess_pipe", __doc__, extra=extra)
     demo = _common.Demo("subprocess_pipe", args)
-    demo.run(main, demo, args.program, args.healthy)
+    demo.run(main, demo, args.program, args.healthy, args.wait)

@@ -25,6 +25,7 @@ TWINS = [
     ("stuck_notify", ("--shape", "nested_future", "--healthy")),  # 3.x
     ("stuck_notify", ("--shape", "pingpong")),
     ("subprocess_pipe", ("--healthy",)),
+    ("subprocess_pipe", ("--wait", "--healthy")),
     ("outside_peer", ("--peer", "tcp")),
     ("outside_peer", ("--peer", "unix")),
     ("c_lock_fork", ("--healthy",)),  # 3.x

@@ -211,7 +211,7 @@ def _end_edge(
     full = " — the pipe is full" if writing and what == "pipe" else ""
     text = (
         f"{label(snapshot, me)} is blocked in {t.syscall}() waiting to {action} {what}:[{inode}] (fd {t.fd}){full}; "
-        f"its other end is held by {'; '.join(said)}" + ("" if each else f", which {'does not read it' if writing else 'has not written to it'}")
+        f"its other end is held by {'; '.join(said)}" + ("" if each else f", which {'does not read it' if writing else 'is not writing to it'}")
     )
     if unless:
         text += "; unless " + ", ".join(unless[:4]) + " answers once its own wait ends"

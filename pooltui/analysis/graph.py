@@ -73,6 +73,11 @@ _FIX = {
         "fed, and waits for it to be read: use Popen.communicate(input) (it writes and reads at once), read the output in "
         "another thread, or send the output to a file."
     ),
+    "program_eof": (
+        "A program that reads its input to the end never ends while the write end of that pipe stays open, and the process "
+        "waiting for it to exit holds it (Popen(stdin=PIPE) never closed): close p.stdin before wait(), or use "
+        "Popen.communicate(input), which closes it."
+    ),
     "nested": (
         "A task waits for the result of another task of its own executor: once every worker waits so, the work they wait "
         "for never runs. Do not wait on futures inside an executor's tasks: chain them (add_done_callback), or submit the "
@@ -315,7 +320,8 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         programs = [p for p in found if p is not None and p.error is not None and p.error.code == ErrorCode.NOT_PYTHON]
         procs = {p.pid: p for p in snapshot.processes}
         queue = any((t := procs[pid].thread(tid) if pid in procs else None) is not None and t.role == ThreadRole.QUEUE_FEEDER for pid, tid in cycle)
-        fix = _FIX["program"] if programs else next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
+        awaited = any(e.via == "join" and any(pid == p.pid for pid, _tid in e.targets for p in programs) for e in chain)  # its exit
+        fix = _FIX["program_eof" if awaited else "program"] if programs else next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
         if fix == _FIX["pipe"] and not queue:
             fix = _FIX["pipes"]  # no multiprocessing.Queue in it: plain pipes written both ways
         fix = fix or (_FIX["nested"] if "nested" in vias else "")

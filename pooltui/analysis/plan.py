@@ -66,16 +66,23 @@ def blocked_on_pipes(snapshot: Snapshot) -> bool:
     """A thread that is not idle sits in read()/write()/recv()/send() on a file descriptor,
     or waits for a lock on a file (flock(), fcntl(F_SETLKW): who holds it is in the kernel's
     table, read with the ends) or on a futex other processes may post (which of them map it),
-    or a process's only thread polls with no timeout (what it watches: can anyone write?)."""
+    or a process's only thread polls with no timeout (what it watches: can anyone write?),
+    or a thread waits in wait4() for a child whose threads no dump gave (a program it started,
+    ``sort`` fed through a pipe: its threads, as the kernel shows them, are read with the ends)."""
     return any(
         (t.fd is not None and t.syscall in graph.FD_CALLS and t.wait is not None and t.wait.kind is not WaitKind.IDLE)
         or t.awaits_file_lock
         or t.shared_wait
         or (t.syscall in POLL_CALLS and t.timed is False and sum(1 for x in p.threads if not x.ghost) == 1)
+        or (t.syscall in ("wait4", "waitid") and t.child is not None and _unread(snapshot.process(t.child)))
         for p in snapshot.processes
         for t in p.threads
         if not t.ghost
     )
+
+
+def _unread(p: Optional[Process]) -> bool:
+    return p is not None and p.status != ProcessStatus.ZOMBIE and not p.threads
 
 
 def reads(prepared: Snapshot) -> Plan:

@@ -56,20 +56,26 @@ def test_the_healthy_twin_draws_nothing(shape, python, start_demo):
         assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
 
 
+def _worker_and_program_deadlock(demo):
+    """The one deadlock of a subprocess_pipe demo: an error between the worker and its program."""
+    from pooltui.model import Kind, Severity
+
+    s = capture(demo.pid)
+    found = [d for d in s.diagnoses if d.kind is Kind.DEADLOCK]
+    assert len(found) == 1, [(d.kind.value, d.summary) for d in s.diagnoses]
+    d = found[0]
+    assert d.severity is Severity.ERROR and set(d.pids) == {demo.truth["worker_pid"], demo.truth["program_pid"]}, d
+    return d
+
+
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 @pytest.mark.parametrize("program", ["cat", "tr", "python"])
 def test_a_task_feeding_a_program_whose_output_pipe_is_full_is_a_deadlock(program, python, start_demo):
     """Popen(stdin=PIPE, stdout=PIPE), write() everything, then read(): the program (not
     Python: its threads as the kernel shows them) waits for its output to be read."""
-    from pooltui.model import Kind, Severity
-
     demo = start_demo("subprocess_pipe", python, "--program", program)
     truth = demo.truth
-    s = capture(demo.pid)
-    found = [d for d in s.diagnoses if d.kind is Kind.DEADLOCK]
-    assert len(found) == 1, [(d.kind.value, d.summary) for d in s.diagnoses]
-    d = found[0]
-    assert d.severity is Severity.ERROR and set(d.pids) == {truth["worker_pid"], truth["program_pid"]}, d
+    d = _worker_and_program_deadlock(demo)
     text = " ".join(d.evidence)
     assert f"(pid {truth['program_pid']}" in text and text.count("the pipe is full") == 2, text
     if program == "python":  # two Python processes: no program's fix, no Queue's either
@@ -85,6 +91,30 @@ def test_a_task_waiting_for_a_program_that_sleeps_draws_nothing(python, start_de
     from pooltui.model import Severity
 
     demo = start_demo("subprocess_pipe", python, "--healthy")
+    for _ in range(3):
+        s = capture(demo.pid)
+        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_task_waiting_for_a_program_whose_stdin_it_holds_open_is_a_deadlock(python, start_demo):
+    """Popen(stdin=PIPE), a few lines written, then wait() with stdin never closed: the task's
+    wait4() waits on the program, the program's read() on the pipe only the task could write
+    (or close)."""
+    demo = start_demo("subprocess_pipe", python, "--wait")
+    truth = demo.truth
+    d = _worker_and_program_deadlock(demo)
+    text = " ".join(d.evidence)
+    assert f"waits for pid {truth['program_pid']} to exit (wait4" in text and f"'sort' (pid {truth['program_pid']}, not python)" in text, text
+    assert "close p.stdin" in d.fix, d.fix
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_task_waiting_for_a_program_it_closed_the_input_of_draws_nothing(python, start_demo):
+    """The same wait() once stdin is closed, for a program that read to the end and sleeps."""
+    from pooltui.model import Severity
+
+    demo = start_demo("subprocess_pipe", python, "--wait", "--healthy")
     for _ in range(3):
         s = capture(demo.pid)
         assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
