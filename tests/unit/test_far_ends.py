@@ -46,14 +46,14 @@ def test_an_end_held_in_the_tree_is_left_to_the_graph_and_said_once():
     assert once.processes[0].threads[0].wait.summary.count("; waits to read from pipe:[77] (fd 5)") == 1
 
 
-def _socket_cycle(with_sleeper):
+def _socket_cycle(with_sleeper, sleeper=None):
     """Two processes, each blocked reading the socket whose other end the other one holds --
     and, in the first, a thread asleep in its own code (an rpc server between two answers,
     or a heartbeat): nothing says whether it will write."""
     reader = Wait(WaitKind.SELECT, "waits on I/O in `conn.recv(4096)` in ask, app.py:9")
     a = Thread(tid=11, ident=1, name="MainThread", frames=(Frame("ask", "app.py", 9),), wait=reader, syscall="recvfrom", fd=5, timed=False)
     nap = Wait(WaitKind.SLEEP, "sleeps in `time.sleep(0.05)` in serve, app.py:20")
-    sleeper = Thread(tid=13, ident=3, name="rpc-server", frames=(Frame("serve", "app.py", 20),), wait=nap, timed=True)
+    sleeper = sleeper or Thread(tid=13, ident=3, name="rpc-server", frames=(Frame("serve", "app.py", 20),), wait=nap, timed=True)
     b = Thread(tid=12, ident=2, name="MainThread", frames=(Frame("ask", "app.py", 9),), wait=reader, syscall="recvfrom", fd=6, timed=False)
     first = Process(
         pid=11,
@@ -79,6 +79,20 @@ def test_a_knot_whose_end_is_held_beside_a_sleeper_is_watched_before_it_stands()
         assert ("not 'rpc-server': asleep" in said) is with_sleeper, said
         assert plan._watch(snapshot, frozenset(stuck)) == (plan.WATCH if with_sleeper else 0.0)
     assert [t.name for t in ends.sleepers(_socket_cycle(True).processes[0])] == ["rpc-server"]
+
+
+def test_a_thread_on_its_way_out_of_a_select_is_watched_as_a_sleeper_not_a_maybe_writer():
+    """2.7 takes the GIL back after select() returns in an untimed futex wait: a control
+    loop's select(timeout) caught so once turned a socket deadlock (CI) into a guess."""
+    from pooltui.analysis import graph
+    from pooltui.model import Certainty
+
+    polls = Wait(WaitKind.SELECT, "waits on I/O in `select.select([r], [], [], timeout)` in loop, app.py:30")
+    leaving = Thread(tid=13, ident=3, name="control", frames=(Frame("loop", "app.py", 30),), wait=polls, syscall="futex", timed=False)
+    snapshot = _socket_cycle(True, leaving)
+    stuck = graph.deadlocked(graph.edges(snapshot))
+    assert set(stuck) == {(11, 11), (12, 12)} and all(e.certainty is Certainty.INFERRED for e in stuck.values()), stuck
+    assert [t.name for t in ends.sleepers(snapshot.processes[0])] == ["control"]
 
 
 def _own_end(elsewhere, *, others=(), more_threads=(), writer_fd=True, kind=WaitKind.SELECT):
