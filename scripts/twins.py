@@ -31,6 +31,7 @@ TWINS = [
     ("c_lock_fork", ("--healthy",)),  # 3.x
     ("lonely_loop", ("--healthy",)),  # 3.8+
     ("signal_wait", ("--shape", "timed")),  # 3.x: a signal wait with a timeout
+    ("loop_future", ("--healthy",)),  # 3.x: a thread waits on a future of a running loop
     ("lonely_wait", ("--shape", "semaphore", "--healthy")),
     ("own_end", ("--shape", "pipe", "--healthy")),
     ("own_end", ("--shape", "socketpair", "--healthy")),
@@ -65,7 +66,7 @@ def main() -> int:
         for name, extra in TWINS:
             if args.only and name not in args.only:
                 continue
-            if ("nested_future" in extra or name in ("c_lock_fork", "lonely_loop", "signal_wait")) and version.startswith("2."):
+            if ("nested_future" in extra or name in ("c_lock_fork", "lonely_loop", "loop_future", "signal_wait")) and version.startswith("2."):
                 continue  # concurrent.futures, hashlib's own lock, asyncio, sigtimedwait: Python 3
             with scenarios.start(name, python, args=extra, timeout=120) as demo:
                 found = []

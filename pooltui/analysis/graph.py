@@ -78,6 +78,11 @@ _FIX = {
         "waiting for it to exit holds it (Popen(stdin=PIPE) never closed): close p.stdin before wait(), or use "
         "Popen.communicate(input), which closes it."
     ),
+    "loop": (
+        "Code running on an event loop must not block on run_coroutine_threadsafe(coro, loop).result() for that same "
+        "loop: the loop runs the coroutine only once the wait ends. From a coroutine, await the coroutine itself; offer "
+        "the sync helper to other threads only (or check asyncio.get_running_loop() is not the target loop)."
+    ),
     "nested": (
         "A task waits for the result of another task of its own executor: once every worker waits so, the work they wait "
         "for never runs. Do not wait on futures inside an executor's tasks: chain them (add_done_callback), or submit the "
@@ -359,6 +364,7 @@ _FIX_OF = {
     "file": "file",
     "shared": "shared",
     "accept": "accept",
+    "loop": "loop",
 }
 _VIA_WORDS = {
     "lock": "a lock",
@@ -374,4 +380,5 @@ _VIA_WORDS = {
     "file": "a lock on a file",
     "shared": "a set, notify, put or release from another process",
     "accept": "a request to a Manager",
+    "loop": "a coroutine of its own event loop",
 }

@@ -15,6 +15,7 @@ from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
 from pooltui.analysis.edge import live as _live
 from pooltui.analysis.frames import find
+from pooltui.analysis.waits import coroutine_of, loop_callback
 from pooltui.model import Certainty, Process, ProcessStatus, Snapshot, Thread, ThreadRole, WaitKind
 
 _THREAD_IDENT = re.compile(r"<\w*Thread\([^,]*, (?:started|stopped)(?: daemon)? (\d+)\)")
@@ -32,6 +33,16 @@ def _running_work(p: Process) -> list[Thread]:
     ]
 
 
+def _own_loop_future(p: Process, t: Thread) -> bool:
+    """``t`` runs an asyncio loop and waits, inside one of its callbacks, on the future of a
+    ``run_coroutine_threadsafe()`` called there (the line says so), and no other thread of
+    ``p`` runs a loop: that future's coroutine can only run on this very loop."""
+    inside = loop_callback(t.frames)
+    if inside is None or not any("run_coroutine_threadsafe(" in (f.code or "") for f in t.frames[:inside] if not f.native):
+        return False
+    return not any(x.tid != t.tid and not x.ghost and find(x.frames, "asyncio/base_events.py", "run_forever") is not None for x in p.threads)
+
+
 def future_edges(snapshot: Snapshot) -> list[Edge]:
     out = []
     for p in snapshot.processes:
@@ -39,6 +50,14 @@ def future_edges(snapshot: Snapshot) -> list[Edge]:
             if not _live(t) or find(t.frames[:4], "concurrent/futures/_base.py", "result", "wait", "as_completed", "__exit__") is None:
                 continue
             if t.role == ThreadRole.EXECUTOR_MANAGER:
+                continue
+            if _own_loop_future(p, t):
+                me = (p.pid, t.tid)
+                said = (
+                    f"{_label(snapshot, me)} waits at {_at(t)} for the future of run_coroutine_threadsafe(): only an event loop "
+                    f"runs its coroutine, and the one loop of pid {p.pid} is this thread's, stopped inside {coroutine_of(t.frames)}"
+                )
+                out.append(Edge(me, (me,), "loop", said, Certainty.INFERRED))
                 continue
             targets = [(p.pid, r.tid) for r in _running_work(p) if r.tid != t.tid]
             kind = "threads"

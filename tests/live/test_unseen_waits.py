@@ -232,3 +232,25 @@ def test_callbacks_taking_a_lock_the_waiter_takes_between_waits_draw_nothing(pyt
     for _ in range(3):
         rc, snap = snapshot(demo.pid)
         assert loud(snap) == [] and rc == 0
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.13")))
+def test_a_coroutine_waiting_on_a_future_only_its_own_loop_completes_is_a_deadlock(python, start_demo):
+    """run_coroutine_threadsafe(coro, loop).result() from a coroutine of that loop: the one
+    thread that could run coro is the one waiting (an idle executor thread beside it sets
+    nothing of the loop's)."""
+    demo = start_demo("loop_future", python)
+    loop = demo.truth["loop"]
+    rc, snap = snapshot(demo.pid)
+    (d,) = of_kind(snap, "deadlock_cycle")
+    assert rc == 1 and (d["severity"], d["certainty"]) == ("error", "inferred") and d["tids"] == [loop["tid"]], d
+    assert "for the future of run_coroutine_threadsafe()" in " ".join(d["evidence"]) and "await the coroutine" in d["fix"], d
+    assert [k for k, _ in loud(snap)] == ["deadlock_cycle"], loud(snap)
+
+
+@pytest.mark.parametrize("python", interpreter_params(("3.8", "3.11", "3.13")))
+def test_a_thread_waiting_on_a_future_of_a_running_loop_draws_nothing(python, start_demo):
+    demo = start_demo("loop_future", python, "--healthy")
+    for _ in range(3):
+        _rc, snap = snapshot(demo.pid)
+        assert loud(snap) == []
