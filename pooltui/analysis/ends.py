@@ -55,10 +55,11 @@ def _timed_elsewhere(t: Thread) -> bool:
     # seen to run between two reads (``Thread.ran``) yet back in a wait: it polls (2.7's
     # Condition.wait(timeout) sleeps in small steps) -- a timed wait too
     polling = t.ran and t.wait.kind not in (WaitKind.UNKNOWN, WaitKind.IDLE)
-    # its frame at a select()/poll() (or recv()...) call while the kernel has it in a futex wait:
-    # not in that call but on its way out of it (2.7 takes the GIL back in an untimed futex
-    # wait; 3.x's wait for it is timed): as timed as a thread waiting for the GIL on 3.x
-    leaving = t.wait.kind is WaitKind.SELECT and t.syscall == "futex"
+    # its frame at a select()/poll() (or recv()...) call while the kernel has it in a futex wait
+    # or in no call at all: not in that call but passing through it (2.7 takes the GIL back
+    # in an untimed futex wait, 3.x's wait for it is timed; a thread just woken is running):
+    # watched as a sleeper, as a thread waiting for the GIL on 3.x is
+    leaving = t.wait.kind is WaitKind.SELECT and t.syscall in ("futex", None)
     if not (t.timed is True or t.wait.kind is WaitKind.SLEEP or polling or leaving):
         return False
     return not any(f.file.endswith(_IO_FILES) or any(d in f.file for d in _IO_PACKAGES) for f in t.frames if not f.native)
