@@ -18,6 +18,10 @@ for the end of the output while the tool sleeps.
 for it to exit (`proc.wait()`) without closing its stdin: sort reads until the end of its
 input, which never comes while the task holds the write end. With --healthy the task closes
 stdin first and waits for a tool that reads to the end, then sleeps: the wait will end.
+--wait --via shell: the same through `sh -c "sort; ..."` (the shell waits for sort).
+--wait --via fork: the task forks a child that reads a pipe whose write end only the task
+holds, and waits for any child in `os.wait()`; with --healthy a second child sleeps (its exit
+ends the wait).
 
 What pooltui should show: a deadlock_cycle (error) through the worker's thread and the
 program's (not Python: its threads as the kernel shows them, blocked in write()), each edge a
@@ -32,15 +36,20 @@ from __future__ import print_function
 import os
 import subprocess
 import sys
+import time
 
 import _common
 
 SIZE = 4 << 20  # far more than two pipe buffers (64 KiB each by default)
 
 
-def task_wait(healthy, report_fd):
+def task_wait(healthy, via, report_fd):
     """Feed a program, then wait for it to exit; without ``healthy`` its stdin is left open."""
+    if via == "fork":
+        return task_wait_any(healthy, report_fd)
     argv = ["sh", "-c", "cat >/dev/null; exec sleep 3600"] if healthy else ["sort"]
+    if via == "shell" and not healthy:
+        argv = ["sh", "-c", "sort; echo sorted >&2"]
     devnull = open(os.devnull, "wb")
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=devnull)
     proc.stdin.write(b"b\na\n")
@@ -49,6 +58,24 @@ def task_wait(healthy, report_fd):
         proc.stdin.close()
     os.write(report_fd, ("%d %d\n" % (os.getpid(), proc.pid)).encode())
     return proc.wait()
+
+
+def task_wait_any(healthy, report_fd):
+    """A child reading a pipe only this task could write, then os.wait() for any child."""
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    os.close(r)
+    if healthy:
+        sleeper = os.fork()
+        if sleeper == 0:
+            time.sleep(3600)
+            os._exit(0)
+    os.write(report_fd, ("%d %d\n" % (os.getpid(), child)).encode())
+    return os.wait()
 
 
 def task(program, healthy, report_fd):
@@ -69,7 +96,12 @@ def task(program, healthy, report_fd):
     return len(proc.stdout.read())
 
 
-def main(demo, program, healthy, wait):
+def _children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def main(demo, program, healthy, wait, via):
     ctx = _common.get_context("fork")
     r, w = os.pipe()
     pool = ctx.Pool(1)
@@ -79,10 +111,15 @@ def main(demo, program, healthy, wait):
         worker, child = [int(x) for x in line.split()]
         if wait:
             _common.wait_blocked(worker, worker, syscalls=("wait4",), what="the task waiting for the program")
-            if healthy:  # it read to the end and sleeps (exec'd: same pid)
+            if healthy and via != "fork":  # it read to the end and sleeps (exec'd: same pid)
                 _common.wait_blocked(child, child, syscalls=("clock_nanosleep", "nanosleep"), what="the tool's sleep")
+            elif via == "shell":  # the shell waits for sort, which reads its stdin
+                _common.wait_blocked(child, child, syscalls=("wait4",), what="the shell waiting for sort")
+                _common.wait_until(lambda: _children(child), "the shell to start sort")
+                sort = _children(child)[0]
+                _common.wait_blocked(sort, sort, syscalls=("read",), what="sort reading its stdin")
             else:
-                _common.wait_blocked(child, child, syscalls=("read",), what="sort reading its stdin")
+                _common.wait_blocked(child, child, syscalls=("read",), what="the child reading its stdin")
         elif healthy:  # the tool echoed everything and sleeps (exec'd: same pid); the task waits for EOF
             _common.wait_blocked(child, child, syscalls=("clock_nanosleep", "nanosleep"), what="the tool's sleep")
         else:
@@ -92,7 +129,7 @@ def main(demo, program, healthy, wait):
 
     demo.setup_thread(verify)
     if wait:
-        pool.apply(task_wait, (healthy, w))
+        pool.apply(task_wait, (healthy, via, w))
     else:
         pool.apply(task, (program, healthy, w))
 
@@ -103,7 +140,8 @@ if __name__ == "__main__":
         parser.add_argument("--program", choices=("cat", "tr", "python"), default="cat")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
         parser.add_argument("--wait", action="store_true", help="wait for the program to exit, its stdin left open")
+        parser.add_argument("--via", choices=("program", "shell", "fork"), default="program", help="--wait: what the task waits for")
 
     args = _common.parse_args("subprocess_pipe", __doc__, extra=extra)
     demo = _common.Demo("subprocess_pipe", args)
-    demo.run(main, demo, args.program, args.healthy, args.wait)
+    demo.run(main, demo, args.program, args.healthy, args.wait, args.via)

@@ -26,6 +26,7 @@ TWINS = [
     ("stuck_notify", ("--shape", "pingpong")),
     ("subprocess_pipe", ("--healthy",)),
     ("subprocess_pipe", ("--wait", "--healthy")),
+    ("subprocess_pipe", ("--wait", "--via", "fork", "--healthy")),
     ("outside_peer", ("--peer", "tcp")),
     ("outside_peer", ("--peer", "unix")),
     ("c_lock_fork", ("--healthy",)),  # 3.x

@@ -33,6 +33,7 @@ from typing import Optional
 from pooltui.analysis import ends, faults, graph, hangs, shared
 from pooltui.analysis.edge import Node
 from pooltui.analysis.locks import dead_semaphores, lock_key, threads_to_read
+from pooltui.analysis.workedges import waited_children
 from pooltui.model import POLL_CALLS, Kind, Lock, Process, ProcessStatus, Severity, Snapshot, WaitKind
 
 Threads = Mapping[int, frozenset[int]]  # pid -> tids
@@ -74,7 +75,7 @@ def blocked_on_pipes(snapshot: Snapshot) -> bool:
         or t.awaits_file_lock
         or t.shared_wait
         or (t.syscall in POLL_CALLS and t.timed is False and sum(1 for x in p.threads if not x.ghost) == 1)
-        or (t.syscall in ("wait4", "waitid") and t.child is not None and _unread(snapshot.process(t.child)))
+        or (t.syscall in ("wait4", "waitid") and any(map(_unread, waited_children(snapshot, p.pid, t))))
         for p in snapshot.processes
         for t in p.threads
         if not t.ghost

@@ -182,6 +182,10 @@ def _classify(frames: tuple[Frame, ...], ghost: bool, active: bool, syscall: Opt
         if index is None and frames:
             index = 0
         return Wait(WaitKind.RUNNING, "running" + _anchor(frames, index), index)
+    if not py and syscall in _CHILD_WAITS:  # a program (a shell) waiting for its child
+        return Wait(
+            WaitKind.JOIN, f"blocked in {syscall}(): waits for a child to exit (no Python frame: {'a program' if not frames else 'in C code'})"
+        )
     if not py and syscall in _READS + _WRITES:
         # a program with no Python stack (a subprocess a worker started: cat, gzip), or a
         # thread inside C code only: the kernel still says what it waits for
@@ -199,6 +203,7 @@ def _classify(frames: tuple[Frame, ...], ghost: bool, active: bool, syscall: Opt
 
 
 IDLE_UNKNOWN = "idle (not on CPU)"  # no frame, line or native frame names the wait
+_CHILD_WAITS = ("wait4", "waitid")  # a blocking wait for a child (WNOHANG never blocks)
 SIGNAL_CALLS = ("pause", "rt_sigtimedwait", "rt_sigsuspend")  # a wait only a signal ends (kill, pthread_kill, a timer)
 
 
@@ -206,6 +211,8 @@ def _by_syscall(wait: Wait, syscall: Optional[str], timed: Optional[bool], frame
     """A wait the frames cannot name, named by the kernel: a timed sleep. 3.10 reports a
     loop's `time.sleep()` at the loop's `while True:` line, and sleeps in select() with a
     timeout (3.11+ in clock_nanosleep)."""
+    if syscall in _CHILD_WAITS and wait.kind is not WaitKind.JOIN:  # os.wait(), os.waitpid(): not an Event's wait()
+        return _wait(WaitKind.JOIN, f"waits for a child process to exit (in {syscall}(): os.wait/os.waitpid)", frames, wait.frame_index)
     if wait.kind is not WaitKind.UNKNOWN:
         return wait
     if syscall in ("nanosleep", "clock_nanosleep"):

@@ -79,6 +79,15 @@ def future_edges(snapshot: Snapshot) -> list[Edge]:
     return out
 
 
+def waited_children(snapshot: Snapshot, pid: int, t: Thread) -> list[Optional[Process]]:
+    """The children of ``pid`` whose exit ends ``t``'s wait4()/waitid(): the one it names, or
+    any of them (``Thread.child`` 0: os.wait(), the first to exit ends it); None for one
+    not in the snapshot."""
+    if t.child is None:
+        return []
+    return [snapshot.process(t.child)] if t.child else list(snapshot.children(pid))
+
+
 def join_edges(snapshot: Snapshot) -> list[Edge]:
     out = []
     for p in snapshot.processes:
@@ -86,18 +95,13 @@ def join_edges(snapshot: Snapshot) -> list[Edge]:
             if not _live(t) or t.wait is None or t.wait.kind is not WaitKind.JOIN:
                 continue
             me = (p.pid, t.tid)
-            if t.syscall in ("wait4", "waitid") and t.child:
-                child = snapshot.process(t.child)
-                if child is not None and child.status != ProcessStatus.ZOMBIE and child.thread(child.pid) is not None:
-                    out.append(
-                        Edge(
-                            me,
-                            ((child.pid, child.pid),),
-                            "join",
-                            f"{_label(snapshot, me)} waits for pid {child.pid} to exit (wait4, at {_at(t)})",
-                            Certainty.FACT,
-                        )
-                    )
+            if t.syscall in ("wait4", "waitid") and t.child is not None:
+                children = waited_children(snapshot, p.pid, t)
+                live = [c for c in children if c is not None and c.status != ProcessStatus.ZOMBIE and c.thread(c.pid) is not None]
+                if live and (t.child or len(live) == len(children)):
+                    which = f"pid {live[0].pid}" if t.child else "any of its children (pids " + ", ".join(str(c.pid) for c in live) + ")"
+                    text = f"{_label(snapshot, me)} waits for {which} to exit ({t.syscall}, at {_at(t)})"
+                    out.append(Edge(me, tuple((c.pid, c.pid) for c in live), "join", text, Certainty.FACT))
                 continue
             ident = _joined_ident(t)
             target = next((x for x in p.threads if ident and x.ident == ident and not x.ghost), None)

@@ -64,15 +64,30 @@ _LOCK_WAITS = (7, 38)  # fcntl's F_SETLKW and F_OFD_SETLKW: wait for a record lo
 
 def describe(nr: Optional[int], args: tuple[int, ...]) -> tuple[Optional[str], Optional[bool], Optional[int], Optional[int]]:
     """(system call name, has a timeout, fd, child pid) of one /proc/PID/task/TID/syscall
-    reading: the fd of a blocked read/write/recv/send, the pid a wait4() waits for (> 0)."""
+    reading: the fd of a blocked read/write/recv/send, the pid a wait4()/waitid() waits for
+    (> 0; 0: any of its children -- os.wait(), a process group, a pidfd)."""
     if not _X86_64 or nr is None or nr < 0 or nr not in _CALLS:
         return None, None, None, None
     name, fd_arg = _CALLS[nr]
     if name == "fcntl" and (len(args) < 2 or args[1] not in _LOCK_WAITS):
         return None, None, None, None  # another fcntl() does not block: the thread was caught between two calls
     fd = args[fd_arg] if fd_arg is not None and len(args) > fd_arg else None
-    child = args[0] if name == "wait4" and args and 0 < args[0] < 1 << 22 else None
-    return name, _timed(name, args), fd, child
+    return name, _timed(name, args), fd, _child(name, args)
+
+
+_P_PID = 1  # waitid's idtype for one pid (P_ALL 0, P_PGID 2, P_PIDFD 3: some child)
+
+
+def _child(name: str, args: tuple[int, ...]) -> Optional[int]:
+    """The pid a blocked wait for a child waits for, 0 for any of its children (which one
+    exits first is not known: wait4(-1), a process group, waitid(P_ALL / P_PGID / P_PIDFD)),
+    None for another call."""
+    if name == "wait4" and args:
+        pid = args[0] & 0xFFFFFFFF  # a pid_t: -1 reads 0xffffffff
+        return pid if 0 < pid < 1 << 22 else 0
+    if name == "waitid" and len(args) > 1:
+        return args[1] if args[0] == _P_PID and 0 < args[1] < 1 << 22 else 0
+    return None
 
 
 def _timed(name: str, args: tuple[int, ...]) -> Optional[bool]:

@@ -122,7 +122,7 @@ class Thread:
     syscall: Optional[str] = None  # the system call it is blocked in (/proc/PID/task/TID/syscall): futex, read, write, poll...
     timed: Optional[bool] = None  # that call has a timeout (a timed wait ends by itself): None = unknown
     fd: Optional[int] = None  # the file descriptor of a blocked read()/write()/recv()/send()
-    child: Optional[int] = None  # the pid a blocked wait4() waits for (Process.join, subprocess wait)
+    child: Optional[int] = None  # the pid a blocked wait4()/waitid() waits for (Process.join, subprocess wait); 0: any child (os.wait())
     joins: Optional[int] = None  # the ident of the thread a blocked Thread.join() waits for (read from the Thread object)
     notifier: Optional[int] = None  # the ident of the thread holding the lock of the Condition this thread waits on (None: free or unknown)
     polls: Optional[tuple[int, ...]] = None  # the fds a blocked select/poll/epoll watches (read when a thread waits on a socket or pipe)

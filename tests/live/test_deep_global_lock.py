@@ -14,6 +14,7 @@ from tests.conftest import capture, interpreter_params
 
 pytestmark = pytest.mark.live
 
+
 @pytest.mark.parametrize("python", interpreter_params())
 def test_a_module_lock_waited_deep_in_exec_code_is_named_and_its_deadlock_found(start_demo, python):
     running = start_demo("deep_global_abba", python)

@@ -56,15 +56,17 @@ def test_the_healthy_twin_draws_nothing(shape, python, start_demo):
         assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
 
 
-def _worker_and_program_deadlock(demo):
-    """The one deadlock of a subprocess_pipe demo: an error between the worker and its program."""
+def _worker_and_program_deadlock(demo, processes=2):
+    """The one deadlock of a subprocess_pipe demo: an error between the worker and its program
+    (and, through a shell, the shell's child: ``processes``)."""
     from pooltui.model import Kind, Severity
 
     s = capture(demo.pid)
     found = [d for d in s.diagnoses if d.kind is Kind.DEADLOCK]
     assert len(found) == 1, [(d.kind.value, d.summary) for d in s.diagnoses]
     d = found[0]
-    assert d.severity is Severity.ERROR and set(d.pids) == {demo.truth["worker_pid"], demo.truth["program_pid"]}, d
+    assert d.severity is Severity.ERROR and {demo.truth["worker_pid"], demo.truth["program_pid"]} <= set(d.pids), d
+    assert len(set(d.pids)) == processes and demo.pid not in d.pids, d
     return d
 
 
@@ -115,6 +117,29 @@ def test_a_task_waiting_for_a_program_it_closed_the_input_of_draws_nothing(pytho
     from pooltui.model import Severity
 
     demo = start_demo("subprocess_pipe", python, "--wait", "--healthy")
+    for _ in range(3):
+        s = capture(demo.pid)
+        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("via", ["shell", "fork"])
+def test_a_task_waiting_for_a_child_through_a_shell_or_any_child_is_a_deadlock(via, python, start_demo):
+    """wait() for `sh -c "sort; ..."` (the shell, a program, waits for sort in wait4()), or
+    os.wait() for any child (wait4(-1)) while the only child reads a pipe only the task holds."""
+    demo = start_demo("subprocess_pipe", python, "--wait", "--via", via)
+    d = _worker_and_program_deadlock(demo, 3 if via == "shell" else 2)  # worker, shell, sort / worker, child
+    text = " ".join(d.evidence)
+    said = f"waits for pid {demo.truth['program_pid']} to exit" if via == "shell" else "waits for any of its children (pids"
+    assert said in text, text
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_task_waiting_for_any_child_while_one_sleeps_draws_nothing(python, start_demo):
+    """os.wait() with one child stuck on a pipe and one asleep: the sleeper's exit ends it."""
+    from pooltui.model import Severity
+
+    demo = start_demo("subprocess_pipe", python, "--wait", "--via", "fork", "--healthy")
     for _ in range(3):
         s = capture(demo.pid)
         assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []

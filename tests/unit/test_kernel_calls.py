@@ -35,6 +35,15 @@ def test_a_read_names_its_fd_and_a_wait4_its_child():
     assert kernel.describe(61, (1234, 0x7FFE, 0, 0, 0, 0)) == ("wait4", False, None, 1234)
 
 
+def test_a_wait_for_any_child_names_child_0():
+    # os.wait(): wait4(-1) as /proc prints a pid_t -1; a process group; waitid(P_ALL), (P_PID, pid)
+    assert kernel.describe(61, (0xFFFFFFFF, 0x7FFE, 0, 0, 0, 0)) == ("wait4", False, None, 0)
+    assert kernel.describe(61, (FOREVER, 0x7FFE, 0, 0, 0, 0))[3] == 0
+    assert kernel.describe(61, (0, 0x7FFE, 0, 0, 0, 0))[3] == 0
+    assert kernel.describe(247, (0, 0, 0x7FFE, 4, 0, 0)) == ("waitid", False, None, 0)
+    assert kernel.describe(247, (1, 4321, 0x7FFE, 4, 0, 0))[3] == 4321
+
+
 def test_a_signal_wait_is_named_and_timed_only_with_a_timeout():
     # signal.pause(); signal.sigwait([...]): rt_sigtimedwait(set, NULL, NULL, 8); sigtimedwait(set, 3600)
     assert kernel.describe(34, (0, 0, 0, 0, 0, 0))[:2] == ("pause", False)

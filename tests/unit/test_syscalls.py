@@ -81,3 +81,17 @@ def test_a_line_that_looks_like_a_lock_is_no_lock_where_the_kernel_says_otherwis
     assert classify(Thread(1, 1, frames=acquire, syscall="restart_syscall", timed=True)).kind is WaitKind.LOCK  # resumed after a ptrace stop
     locked = (Frame("save", "/srv/app.py", 14, short_file="app.py", code="with FileLock(path):"),)
     assert classify(Thread(1, 1, frames=locked, syscall="flock", timed=False)).kind is WaitKind.FILE_LOCK
+
+
+def test_a_wait_for_a_child_is_a_join_whatever_the_line_looks_like():
+    """`os.wait()` reads like an Event's wait(); the kernel says wait4(): a join on a child.
+    A program (a shell) in wait4() waits for its child too."""
+    from pooltui.analysis.waits import classify
+    from pooltui.model import Frame, Thread, WaitKind
+
+    frames = (Frame("<module>", "/srv/app.py", 9, short_file="app.py", code="os.wait()"),)
+    waiting = classify(Thread(1, 1, frames=frames, syscall="wait4", timed=False, child=0))
+    assert waiting.kind is WaitKind.JOIN and "waits for a child process to exit" in waiting.summary, waiting
+    assert classify(Thread(1, 1, frames=frames, syscall="futex", timed=False)).kind is WaitKind.EVENT  # no kernel word: as before
+    shell = classify(Thread(1, 1, frames=(), syscall="wait4", timed=False, child=0))
+    assert shell.kind is WaitKind.JOIN and "a program" in shell.summary, shell
