@@ -44,7 +44,7 @@ def _lock(folder, name, record=False):
     return f
 
 
-def crossed(folder, first, second, barrier_r, healthy):
+def crossed(folder, first, second, barrier_r, healthy, held_w=None):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if healthy:
         while True:  # one order for both: each holds both for a moment, then lets go
@@ -55,6 +55,7 @@ def crossed(folder, first, second, barrier_r, healthy):
             a.close()
             time.sleep(0.1)
     held = _lock(folder, first)
+    os.write(held_w, b"h")  # the job opens the barrier once both say so
     os.read(barrier_r, 1)  # both hold their first file now
     _lock(folder, second)
     return held
@@ -102,14 +103,22 @@ def job(shape, healthy, folder, report_w):
     ctx = _common.get_context("fork")
     if shape == "crossed":
         r, w = os.pipe()
-        procs = [ctx.Process(target=crossed, args=(folder, "one", "two", r, healthy), name="first"),
-                 ctx.Process(target=crossed, args=(folder, "two", "one", r, healthy), name="second")]
+        held_r, held_w = os.pipe()
+        procs = [ctx.Process(target=crossed, args=(folder, "one", "two", r, healthy, held_w), name="first"),
+                 ctx.Process(target=crossed, args=(folder, "two", "one", r, healthy, held_w), name="second")]
         for p in procs:
             p.start()
+        os.close(held_w)  # the workers' copies only: both gone = EOF
         waiters, holders = [p.pid for p in procs], [p.pid for p in procs]
         if not healthy:
-            _common.wait_until(lambda: all(_common.read_syscall(p.pid, p.pid) is not None for p in procs), "the workers to start")
-            time.sleep(0.2)
+            # each holds its first file before either asks for its second (under load a worker
+            # that took both before the other started would finish: no cycle)
+            got = b""
+            while len(got) < 2:
+                chunk = os.read(held_r, 2 - len(got))
+                if not chunk:
+                    raise _common.StateNotReached("the workers exited before they held their first files")
+                got += chunk
             os.write(w, b"xx")
     elif shape == "self":
         procs = [ctx.Process(target=self_lock, args=(folder,), name="reopener")]
