@@ -75,7 +75,7 @@ def blocked_on_pipes(snapshot: Snapshot) -> bool:
         or t.awaits_file_lock
         or t.shared_wait
         or (t.syscall in POLL_CALLS and t.timed is False and sum(1 for x in p.threads if not x.ghost) == 1)
-        or (t.syscall in ("wait4", "waitid") and any(map(_unread, waited_children(snapshot, p.pid, t))))
+        or any(map(_unread, waited_children(snapshot, p.pid, t)))
         for p in snapshot.processes
         for t in p.threads
         if not t.ghost

@@ -82,7 +82,8 @@ def future_edges(snapshot: Snapshot) -> list[Edge]:
 def waited_children(snapshot: Snapshot, pid: int, t: Thread) -> list[Optional[Process]]:
     """The children of ``pid`` whose exit ends ``t``'s wait4()/waitid(): the one it names, or
     any of them (``Thread.child`` 0: os.wait(), the first to exit ends it); None for one
-    not in the snapshot."""
+    not in the snapshot; none when ``t`` waits for no child (``Thread.child`` is set only
+    for those two calls)."""
     if t.child is None:
         return []
     return [snapshot.process(t.child)] if t.child else list(snapshot.children(pid))
@@ -95,7 +96,7 @@ def join_edges(snapshot: Snapshot) -> list[Edge]:
             if not _live(t) or t.wait is None or t.wait.kind is not WaitKind.JOIN:
                 continue
             me = (p.pid, t.tid)
-            if t.syscall in ("wait4", "waitid") and t.child is not None:
+            if t.child is not None:  # blocked in wait4()/waitid() (``capture.kernel.describe``)
                 children = waited_children(snapshot, p.pid, t)
                 live = [c for c in children if c is not None and c.status != ProcessStatus.ZOMBIE and c.thread(c.pid) is not None]
                 if live and (t.child or len(live) == len(children)):
