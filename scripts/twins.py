@@ -25,7 +25,6 @@ TWINS = [
     ("stuck_notify", ("--shape", "nested_future", "--healthy")),  # 3.x
     ("stuck_notify", ("--shape", "pingpong")),
     ("subprocess_pipe", ("--healthy",)),
-    ("subprocess_pipe", ("--program", "stderr", "--healthy")),
     ("subprocess_pipe", ("--wait", "--healthy")),
     ("subprocess_pipe", ("--wait", "--via", "fork", "--healthy")),
     ("outside_peer", ("--peer", "tcp")),
@@ -34,12 +33,10 @@ TWINS = [
     ("lonely_loop", ("--healthy",)),  # 3.8+
     ("signal_wait", ("--shape", "timed")),  # 3.x: a signal wait with a timeout
     ("loop_future", ("--healthy",)),  # 3.x: a thread waits on a future of a running loop
-    ("self_call", ("--healthy",)),  # a thread calls its own process's HTTP server, over and over
     ("lonely_wait", ("--shape", "semaphore", "--healthy")),
     ("own_end", ("--shape", "pipe", "--healthy")),
     ("own_end", ("--shape", "socketpair", "--healthy")),
     ("own_end", ("--shape", "mp_pipe", "--healthy")),
-    ("own_end", ("--shape", "crossed", "--healthy")),
     ("shared_wait", ("--shape", "event", "--healthy")),
     ("shared_wait", ("--shape", "condition", "--healthy")),
     ("shared_wait", ("--shape", "semaphore", "--healthy")),
@@ -51,7 +48,6 @@ TWINS = [
     ("lonely_wait", ("--shape", "queue", "--healthy")),
     ("lonely_wait", ("--shape", "condition", "--healthy")),
     ("condition_cycle", ("--shape", "sleeping")),
-    ("import_lock", ("--healthy",)),
     ("healthy", ()),
 ]
 

@@ -31,7 +31,7 @@ timed wait is never part of one (it ends by itself).
 
 from __future__ import annotations
 
-from pooltui.analysis import filelocks, importlock, managers, shared, wakers
+from pooltui.analysis import filelocks, managers, shared, wakers
 from pooltui.analysis.edge import Edge, Node, labels
 from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
@@ -41,22 +41,7 @@ from pooltui.analysis.frames import find, origin
 from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, kind_label, lock_key
 from pooltui.analysis.workedges import future_edges, join_edges, pool_edges
 from pooltui.model import FD_CALLS as FD_CALLS
-from pooltui.model import (
-    WRITE_CALLS,
-    Certainty,
-    Diagnosis,
-    ErrorCode,
-    Kind,
-    Lock,
-    LockHolder,
-    LockKind,
-    Process,
-    ProcessStatus,
-    Snapshot,
-    Thread,
-    ThreadRole,
-    WaitKind,
-)
+from pooltui.model import Certainty, Diagnosis, ErrorCode, Kind, Lock, LockHolder, LockKind, ProcessStatus, Snapshot, Thread, ThreadRole, WaitKind
 
 _FIX = {
     "lock": "Take the locks in one global order everywhere (or use a single lock), or acquire with a timeout and back off.",
@@ -75,9 +60,8 @@ _FIX = {
         "block first, or notify before waiting."
     ),
     "socket": (
-        "Each side of a connection waits for the other: never block on a reply from a process or thread that is itself "
-        "waiting for you (its pool results, its join, a lock you hold); give every recv() a timeout, or answer from a "
-        "thread that waits on nothing else."
+        "Two processes each wait for the other over a connection: never block on a reply from a process that is itself "
+        "waiting for you (its pool results, its join); give every recv() a timeout, or answer from a thread that waits on nothing else."
     ),
     "notify": (
         "Nothing left in this process can notify, set or fill what these threads wait on: every thread that could waits on "
@@ -88,11 +72,6 @@ _FIX = {
         "A program started with pipes for both its input and its output fills its output pipe while it is still being "
         "fed, and waits for it to be read: use Popen.communicate(input) (it writes and reads at once), read the output in "
         "another thread, or send the output to a file."
-    ),
-    "program_out": (
-        "A program started with pipes for two of its outputs (stdout and stderr) fills one while the other is read to "
-        "its end, and waits for it to be read: use Popen.communicate() (it reads both at once), read one in another "
-        "thread, or send stderr to stdout (stderr=STDOUT) or to a file."
     ),
     "program_eof": (
         "A program that reads its input to the end never ends while the write end of that pipe stays open, and the process "
@@ -109,22 +88,10 @@ _FIX = {
         "for never runs. Do not wait on futures inside an executor's tasks: chain them (add_done_callback), or submit the "
         "inner work to another executor."
     ),
-    "import": (
-        "On Python 2 every import holds one lock for all imports until the imported module's top-level code ends: a "
-        "thread that imports anything meanwhile (a lazy import inside the standard library too, such as "
-        "time.strptime's) waits for it. Never start a thread and wait for it (join, a result, an Event) in a module's "
-        "top-level code: do that in a function called once the imports are done."
-    ),
     "pipes": (
         "Each process writes into a full pipe that the other reads only once its own write ends: never write more than "
         "a pipe holds (64 KiB) to a process that is itself writing to you; read and write at once (a thread, or "
         "select/poll), or send the data through a file."
-    ),
-    "reads": (
-        "Each side waits to read what the other has not written: the message that would start the exchange is never "
-        "sent, or the one that would send it waits on the reader in turn (its join, its result). Have one side write "
-        "first, close in each process the pipe ends it does not use (a reader then sees EOF once its writers are gone), "
-        "and read with a timeout (Connection.poll(t), select)."
     ),
     "file": (
         "A process holds a lock on a file (flock, fcntl, lockf) while it waits for the one that wants it: release the "
@@ -301,7 +268,7 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
 
 def edges(snapshot: Snapshot) -> list[Edge]:
     found = [*_lock_edges(snapshot), *future_edges(snapshot), *join_edges(snapshot), *pool_edges(snapshot), *_condition_edges(snapshot)]
-    found += filelocks.edges(snapshot) + importlock.edges(snapshot)
+    found += filelocks.edges(snapshot)
     found += managers.could_hold_edges(snapshot) + managers.in_flight_edges(snapshot) + managers.accepter_edges(snapshot)
     followed = {e.waiter for e in found}
     # a notify edge is weaker than these ("any thread of its process could"): its waiter is
@@ -310,9 +277,7 @@ def edges(snapshot: Snapshot) -> list[Edge]:
 
 
 def deadlocked(graph: list[Edge]) -> dict[Node, Edge]:
-    """The threads that wait only on each other: no way out without someone acting. An
-    edge's ``soft`` targets may be outside (it is then a guess: ``unless``) when the others,
-    at least one, are inside."""
+    """The threads that wait only on each other: no way out without someone acting."""
     out: dict[Node, Edge] = {}
     for e in graph:
         out.setdefault(e.waiter, e)
@@ -320,29 +285,10 @@ def deadlocked(graph: list[Edge]) -> dict[Node, Edge]:
     while changed:
         changed = False
         for node, e in list(out.items()):
-            hard = [t for t in e.targets if t not in e.soft] or e.targets
-            if any(t not in out for t in hard):
+            if any(t not in out for t in e.targets):
                 del out[node]
                 changed = True
     return out
-
-
-def unless(e: Edge, stuck: dict[Node, Edge]) -> tuple[Node, ...]:
-    """The soft targets of ``e`` that are not stuck: each could still act on it."""
-    return tuple(t for t in e.soft if t not in stuck)
-
-
-def _unless_words(snapshot: Snapshot, nodes: tuple[Node, ...]) -> str:
-    """Said as ``ends`` says a writer that could act only once its own wait ends."""
-
-    def one(node: Node) -> str:
-        p = snapshot.process(node[0])
-        t = p.thread(node[1]) if p is not None else None
-        if t is None:
-            return f"thread {node[1]} (pid {node[0]})"
-        return f"'{t.label}' (pid {node[0]}, which {t.wait.summary if t.wait else 'waits'})"
-
-    return "; unless " + ", ".join(map(one, nodes[:4])) + " answers once its own wait ends"
 
 
 def cycles(stuck: dict[Node, Edge]) -> list[list[Node]]:
@@ -363,12 +309,6 @@ def cycles(stuck: dict[Node, Edge]) -> list[list[Node]]:
     return found
 
 
-def _writes(procs: dict[int, Process], node: Node) -> bool:
-    """The thread is blocked writing (a pipe, a socket), not reading."""
-    t = procs[node[0]].thread(node[1]) if node[0] in procs else None
-    return t is not None and t.syscall in WRITE_CALLS
-
-
 def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
     stuck = deadlocked(edges(snapshot))
     out = []
@@ -380,22 +320,16 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         names = " -> ".join(_label(snapshot, n) for n in cycle)
         what = "a lock another one holds" if set(vias) == {"lock"} else "another one (" + ", ".join(dict.fromkeys(_VIA_WORDS[v] for v in vias)) + ")"
         others = [n for n in stuck if n not in cycle and any(t in cycle for t in stuck[n].targets)]
-        maybe = {e.waiter: unless(e, stuck) for e in chain}
-        certainty = max((Certainty.GUESS if maybe[e.waiter] else e.certainty for e in chain), key=lambda c: c.rank)
+        certainty = max((e.certainty for e in chain), key=lambda c: c.rank)
         found = (snapshot.process(pid) for pid in pids)
         programs = [p for p in found if p is not None and p.error is not None and p.error.code == ErrorCode.NOT_PYTHON]
         procs = {p.pid: p for p in snapshot.processes}
         queue = any((t := procs[pid].thread(tid) if pid in procs else None) is not None and t.role == ThreadRole.QUEUE_FEEDER for pid, tid in cycle)
-        ran = {p.pid for p in programs}
-        awaited = any(e.via == "join" and e.waiter[0] not in ran and any(pid in ran for pid, _tid in e.targets) for e in chain)  # its exit
-        # a Python thread of the cycle writes to a program (feeds it) -- or only reads from it
-        fed = any(e.via == "pipe" and e.waiter[0] not in ran and _writes(procs, e.waiter) for e in chain)
-        fix = _FIX["program_eof" if awaited else "program" if fed else "program_out"] if programs else ""
-        fix = fix or next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
+        awaited = any(e.via == "join" and any(pid == p.pid for pid, _tid in e.targets for p in programs) for e in chain)  # its exit
+        fix = _FIX["program_eof" if awaited else "program"] if programs else next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
         if fix == _FIX["pipe"] and not queue:
-            # no multiprocessing.Queue in it: plain pipes, written both ways into full ones -- or only read
-            fix = _FIX["pipes" if any(e.via == "pipe" and _writes(procs, e.waiter) for e in chain) else "reads"]
-        fix = fix or next((_FIX[v] for v in ("nested", "import") if v in vias), "")
+            fix = _FIX["pipes"]  # no multiprocessing.Queue in it: plain pipes written both ways
+        fix = fix or (_FIX["nested"] if "nested" in vias else "")
         fix = fix or " ".join(dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"}))
         lead = "Probably a deadlock" if certainty is Certainty.GUESS else "Deadlock"
         out.append(
@@ -410,8 +344,7 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
                 ),
                 pids=pids,  # the cycle's; who is blocked behind it is in the evidence
                 tids=tuple(n[1] for n in cycle),
-                evidence=tuple(e.evidence + (_unless_words(snapshot, maybe[e.waiter]) if maybe[e.waiter] else "") for e in chain)
-                + tuple(f"also blocked behind it: {_label(snapshot, n)}" for n in others[:8]),
+                evidence=tuple(e.evidence for e in chain) + tuple(f"also blocked behind it: {_label(snapshot, n)}" for n in others[:8]),
                 fix=fix or _FIX["lock"],
             )
         )
@@ -432,7 +365,6 @@ _FIX_OF = {
     "shared": "shared",
     "accept": "accept",
     "loop": "loop",
-    "import": "import",
 }
 _VIA_WORDS = {
     "lock": "a lock",
@@ -449,5 +381,4 @@ _VIA_WORDS = {
     "shared": "a set, notify, put or release from another process",
     "accept": "a request to a Manager",
     "loop": "a coroutine of its own event loop",
-    "import": "the import lock",
 }
