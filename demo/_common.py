@@ -197,16 +197,22 @@ def set_pdeathsig(expected_parent):
         os._exit(1)
 
 
-def read_line(fd, what):
-    """One line another process of the demo reports through a pipe (a pid, its tids as JSON);
-    StateNotReached(`what`) when the writer closes it first."""
-    line = b""
-    while not line.endswith(b"\n"):
+def read_until(fd, enough, what):
+    """What other processes of the demo report through a pipe, read until `enough(got)`;
+    StateNotReached(`what`) when the writers close it first."""
+    got = b""
+    while not enough(got):
         chunk = os.read(fd, 4096)
         if not chunk:
             raise StateNotReached(what)
-        line += chunk
-    return line
+        got += chunk
+    return got
+
+
+def read_line(fd, what):
+    """One line another process of the demo reports through a pipe (a pid, its tids as JSON);
+    StateNotReached(`what`) when the writer closes it first."""
+    return read_until(fd, lambda got: got.endswith(b"\n"), what)
 
 
 def no_pdeathsig():

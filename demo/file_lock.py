@@ -44,7 +44,7 @@ def _lock(folder, name, record=False):
     return f
 
 
-def crossed(folder, first, second, barrier_r, healthy, held_w=None):
+def crossed(folder, first, second, barrier_r, healthy, held_w):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if healthy:
         while True:  # one order for both: each holds both for a moment, then lets go
@@ -113,12 +113,7 @@ def job(shape, healthy, folder, report_w):
         if not healthy:
             # each holds its first file before either asks for its second (under load a worker
             # that took both before the other started would finish: no cycle)
-            got = b""
-            while len(got) < 2:
-                chunk = os.read(held_r, 2 - len(got))
-                if not chunk:
-                    raise _common.StateNotReached("the workers exited before they held their first files")
-                got += chunk
+            _common.read_until(held_r, lambda got: len(got) >= 2, "the workers exited before they held their first files")
             os.write(w, b"xx")
     elif shape == "self":
         procs = [ctx.Process(target=self_lock, args=(folder,), name="reopener")]
