@@ -32,7 +32,7 @@ import os
 import platform
 import stat
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Sequence, Sized
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -316,19 +316,33 @@ def _reader(
         os.close(root)
 
 
+def wait_while_answering(thread: threading.Thread, out: Sized, timeout: float) -> None:
+    """Join ``thread`` until it ends or ``timeout`` seconds pass with ``out`` no longer."""
+    answered = -1
+    while thread.is_alive() and len(out) > answered:
+        answered = len(out)
+        thread.join(timeout)
+
+
 def read_files(
     pid: int, creds: Creds, paths: Sequence[str], timeout: float, known: Collection[Identity] = (), *, one=None, root_dir: Optional[str] = None
 ) -> dict[str, Result]:
-    """Each of ``paths`` as process ``pid`` sees it and its user may read it, within
-    ``timeout`` seconds; ``known`` identities are opened (the permission is proven) but
-    not read again. ``root_dir``: resolve under this directory instead of the process's
-    root (a core file's process is gone: its files are read under ``--sysroot`` or /)."""
+    """Each of ``paths`` as process ``pid`` sees it and its user may read it; ``known``
+    identities are opened (the permission is proven) but not read again. ``root_dir``:
+    resolve under this directory instead of the process's root (a core file's process is
+    gone: its files are read under ``--sysroot`` or /).
+
+    ``timeout`` bounds a stall, not the whole read: the reader is given up on once
+    ``timeout`` seconds pass without one more path answered (a hung mount, a FIFO).
+    A whole deadline tripped on a busy box: each open and read gives the GIL back and
+    waits its turn for it, and a capture's sources missed 2 s at load 10 -- every verdict
+    resting on a ``with`` line was lost without a word. At most ``len(paths) * timeout``."""
     out: dict[str, Result] = {}
     thread = threading.Thread(
         target=_reader, args=(pid, creds, list(paths), frozenset(known), out, one, root_dir), name="pooltui-source", daemon=True
     )
     thread.start()
-    thread.join(timeout)
+    wait_while_answering(thread, out, timeout)
     done = dict(out)
     for p in paths:
         done.setdefault(p, f"reading it took longer than {timeout:g} s")

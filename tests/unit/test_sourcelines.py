@@ -209,6 +209,30 @@ def test_a_read_that_hangs_is_abandoned_at_the_deadline_and_not_retried(tree, mo
         release.set()
 
 
+def test_a_slow_read_that_keeps_answering_is_waited_for_a_stalled_one_is_not():
+    """The deadline is for a stall: on a busy box each file answers late but the reader
+    goes on, and every answer is kept (a whole deadline lost every source line at load 10,
+    and with them every verdict resting on a ``with`` line). No clock: a reader stand-in
+    answers one path per wait, three times, then stalls."""
+
+    class Reader:
+        def __init__(self, out, answers):
+            self.out, self.answers, self.waits = out, answers, 0
+
+        def is_alive(self):
+            return True
+
+        def join(self, timeout):
+            self.waits += 1
+            if self.answers:
+                self.out[self.answers.pop()] = ""
+
+    out: dict[str, str] = {}
+    reader = Reader(out, ["c", "b", "a"])
+    safeopen.wait_while_answering(reader, out, 2.0)  # type: ignore[arg-type]
+    assert sorted(out) == ["a", "b", "c"] and reader.waits == 4  # the fourth wait saw no answer: given up
+
+
 @pytest.mark.parametrize("err", [38, 1])  # ENOSYS (Linux < 5.6), EPERM (a seccomp filter that does not know openat2)
 def test_an_openat2_the_kernel_or_a_filter_refuses_falls_back_to_the_walk(tree, monkeypatch, err):
     def refused(root, path, flags):  # type: ignore[no-untyped-def]
