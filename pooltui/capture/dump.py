@@ -15,6 +15,8 @@ from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import direct, procs, pyspy, redact, worker
+from pooltui.capture import settle as capture_settle
+from pooltui.capture.errors import CaptureError
 from pooltui.model import Thread
 
 
@@ -27,11 +29,12 @@ async def dump(
     sched: Optional[dict[int, procs.Sched]] = None,
     python: Optional[str] = None,
     found: Optional[direct.Attempt] = None,
+    settle: bool = True,
 ) -> list[Thread]:
     """The threads of ``pid`` now, secret-looking locals masked unless ``redact_secrets`` is
     false (``--no-redact``; long reprs are cut either way). ``found``: a direct read of it
-    made already (``read_directly``), which this goes on from."""
-    threads = await dump_consistent(pid, options, exe, sched, python, found)
+    made already (``read_directly``), which this goes on from. ``settle``: see ``dump_consistent``."""
+    threads = await dump_consistent(pid, options, exe, sched, python, found, settle=settle)
     return redact.redact_threads(threads, redact=redact_secrets)
 
 
@@ -60,6 +63,8 @@ async def dump_consistent(
     sched: Optional[dict[int, procs.Sched]] = None,
     python: Optional[str] = None,
     found: Optional[direct.Attempt] = None,
+    *,
+    settle: bool = True,
 ) -> list[Thread]:
     """``pyspy.dump``, pausing the process only when that is needed for a consistent read.
 
@@ -82,6 +87,12 @@ async def dump_consistent(
     costs ~1 ms, a wasted one little), on the capture's worker thread with the /proc reads
     around it (``direct.attempt``; ``found``: that attempt, made already by the caller).
     The rules above apply once it did not work.
+
+    After a paused read, with ``settle``, it returns once the threads py-spy saw idle are back
+    in the calls the pause took them out of (``capture.settle``): what is read of the
+    process next (its system calls, a confirmation's two reads) is not the pause's wake.
+    The capture's first dump passes False: ``locks.with_futex_settled`` waits so with the
+    system calls it keeps.
     """
     if not options.nonblocking and not options.native:
         if direct.usable(python, options):
@@ -103,4 +114,10 @@ async def dump_consistent(
             threads = await pyspy.dump_unpaused(pid, options, exe)
             if threads is not None and not procs.ran_since(now, procs.read_sched(pid)):
                 return threads
-    return await pyspy.dump(pid, options, exe)
+    threads = await pyspy.dump(pid, options, exe)
+    if settle:
+        try:
+            await capture_settle.syscalls_settled(pid, threads)
+        except CaptureError:
+            pass  # gone or unreadable: whoever reads it next says so
+    return threads

@@ -17,13 +17,11 @@ of a waited multiprocessing lock in the other processes are ``capture.semcopies`
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.capture import dump, holders, kernel, managers, memory, procs, pyspy, semcopies, sourcelines, waited, worker
+from pooltui.capture import dump, holders, kernel, managers, memory, procs, pyspy, semcopies, settle, sourcelines, waited, worker
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
@@ -47,28 +45,6 @@ async def _frames_with_locals(proc: Process, timeout: float, live: set[int]) -> 
     return await worker.run(lambda: {t.tid: sourcelines.with_code(t.frames, proc.pid) for t in matched})
 
 
-# a thread py-spy saw idle that reads "running" (or -1) right after a dump that paused its
-# process has not yet been scheduled back into the call the pause interrupted: on a loaded
-# machine all of a process's threads read so for a while, and a deadlock read then had no
-# futex to follow ("No problems found"). Read again, bounded. Not restart_syscall (219): a
-# timed wait the pause interrupted sits in it until its deadline (a Timer's hour), so
-# reading again only spent SETTLE_SECONDS (kernel.describe: a timed wait).
-_RESUMING = (None, -1)  # "running", not in a system call
-SETTLE_SECONDS = 0.5
-SETTLE_STEP = 0.02
-
-
-def _lockish(t: Thread) -> bool:
-    """Its innermost Python frame is a lock acquire or wait (a thread whose locks get read)."""
-    f = next((f for f in t.frames if not f.native), None)
-    code = (f.code or "").lstrip() if f is not None else ""
-    return f is not None and (f.file.endswith(("threading.py", "synchronize.py")) or code.startswith(("with ", "async with ")) or ".acquire(" in code)
-
-
-def _resuming(proc: Process, syscalls: dict[int, memory.Syscall]) -> bool:
-    return any(t.tid in syscalls and syscalls[t.tid].nr in _RESUMING and not t.active and not t.ghost and _lockish(t) for t in proc.threads)
-
-
 def with_futex_now(proc: Process) -> Optional[Process]:
     """``with_futex`` from one read of the threads' system calls, None when an idle thread
     was not back in its call yet (``with_futex_settled`` then reads again). Blocking: the
@@ -77,21 +53,17 @@ def with_futex_now(proc: Process) -> Optional[Process]:
         syscalls = memory.thread_syscalls(proc.pid)
     except CaptureError:
         return proc
-    return None if _resuming(proc, syscalls) else with_futex(proc, syscalls)
+    return None if settle.resuming(proc.threads, syscalls) else with_futex(proc, syscalls)
 
 
 async def with_futex_settled(proc: Process) -> Process:
-    """``with_futex`` once the process's idle threads are back in their system calls
-    (at most ``SETTLE_SECONDS`` of re-reads, without blocking the event loop)."""
-    deadline = time.monotonic() + SETTLE_SECONDS
-    while True:
-        try:
-            syscalls = memory.thread_syscalls(proc.pid)
-        except CaptureError:
-            return proc
-        if not _resuming(proc, syscalls) or time.monotonic() >= deadline:
-            return with_futex(proc, syscalls)
-        await asyncio.sleep(SETTLE_STEP)
+    """``with_futex`` once the process's idle threads are back in their system calls or
+    have run since (``capture.settle``)."""
+    try:
+        syscalls = await settle.syscalls_settled(proc.pid, proc.threads)
+    except CaptureError:
+        return proc
+    return with_futex(proc, syscalls)
 
 
 def with_futex(proc: Process, syscalls: Optional[dict[int, memory.Syscall]] = None) -> Process:

@@ -291,7 +291,7 @@ async def _capture_tree(
                 async with limit:
                     # redacted before anything else sees the stacks: a secret never enters the Snapshot
                     threads = await dump.dump(
-                        info.pid, dumped, redact_secrets=options.redact, exe=exe, sched=info.sched, python=info.python, found=read
+                        info.pid, dumped, redact_secrets=options.redact, exe=exe, sched=info.sched, python=info.python, found=read, settle=False
                     )
                 proc, settled = await worker.run(_finished, proc, info, threads, files, options.redact)
             else:

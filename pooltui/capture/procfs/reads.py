@@ -15,6 +15,7 @@ from pooltui.capture.procfs.files import Pid
 STAT_BYTES = 64 << 10
 STATUS_BYTES = 64 << 10  # Groups alone may list 65536 gids; the lines read here come before or after
 SYSCALL_BYTES = 512
+SCHEDSTAT_BYTES = 128  # three decimal numbers
 MAPS_BYTES = 32 << 20  # 65530 mappings (vm.max_map_count) with ~500-byte paths
 MAPS_SCAN_BYTES = 8 << 20  # a search through them (``pooltui ps``): a JVM's maps, not a Python's, go past it
 CMDLINE_BYTES = 32 << 10
@@ -89,6 +90,16 @@ def syscall_or_none(pid: int, tid: int) -> Optional[formats.Syscall]:
         return syscall(pid, tid)
     except CaptureError:
         return None
+
+
+def cpu_ns(pid: int, tid: int) -> Optional[int]:
+    """Nanoseconds thread ``tid`` has spent on a CPU (``schedstat``'s first number: exact,
+    brought up to date when read); None when it cannot be read (no CONFIG_SCHED_INFO)."""
+    try:
+        words = files.read(pid, _task(tid, "schedstat"), SCHEDSTAT_BYTES, "the CPU time of a thread").split()
+    except CaptureError:
+        return None
+    return int(words[0]) if words and words[0].isdigit() else None
 
 
 def maps_text(pid: int, cap: int = MAPS_BYTES) -> bytes:
