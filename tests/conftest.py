@@ -18,6 +18,7 @@ import pytest
 
 from pooltui import scenarios
 from pooltui.model import Snapshot
+from tests import captured
 
 # A demo gives up on reaching its state after 15 s (demo/_common.py); a framework starting on a loaded
 # 2-CPU machine took longer (celery at load 34). The tests wait for readiness 60 s: let the demo try 45 s.
@@ -50,7 +51,20 @@ def capture(pid: int, **options) -> Snapshot:
     from pooltui.capture.snapshot import CaptureOptions
     from pooltui.sources import LiveSource
 
-    return asyncio.run(LiveSource(pid, options=CaptureOptions(**options)).capture())
+    s = asyncio.run(LiveSource(pid, options=CaptureOptions(**options)).capture())
+    captured.remember_snapshot(s)
+    return s
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    """A failed test's report says what its captures read (tests/captured.py)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "setup":
+        captured.clear()
+    elif report.when == "call" and report.failed and captured.summary():
+        report.sections.append(("what the captures read", captured.summary()))
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pooltui import scenarios
+from tests import captured
 from tests.conftest import interpreter_params
 
 pytestmark = pytest.mark.live
@@ -46,7 +47,9 @@ def loud(pid: int, *extra: str) -> list[tuple[str, str, str]]:
     """(kind, severity, summary) of every warning or error `pooltui snapshot` reports."""
     out = subprocess.run([POOLTUI, "snapshot", str(pid), "--format", "json", *extra], capture_output=True, text=True, timeout=300)
     assert out.returncode in (0, 1) and out.stdout.startswith("{"), (out.returncode, out.stdout[:200], out.stderr[-2000:])
-    diagnoses = json.loads(out.stdout)["snapshot"]["diagnoses"]
+    doc = json.loads(out.stdout)
+    captured.remember(doc)
+    diagnoses = doc["snapshot"]["diagnoses"]
     found = [(d["kind"], d["severity"], d["summary"]) for d in diagnoses if d["severity"] != "info"]
     assert (out.returncode == 1) == any(sev == "error" for _, sev, _ in found)
     return found

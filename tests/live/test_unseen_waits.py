@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import captured
 from tests.conftest import interpreter_params
 
 pytestmark = pytest.mark.live
@@ -23,7 +24,9 @@ POOLTUI = str(Path(sys.executable).with_name("pooltui"))
 def snapshot(pid: int, *extra: str) -> tuple[int, dict]:
     out = subprocess.run([POOLTUI, "snapshot", str(pid), "--format", "json", *extra], capture_output=True, text=True, timeout=300)
     assert out.returncode in (0, 1), out.stderr
-    return out.returncode, json.loads(out.stdout)["snapshot"]
+    doc = json.loads(out.stdout)
+    captured.remember(doc)
+    return out.returncode, doc["snapshot"]
 
 
 def of_kind(snap: dict, kind: str) -> list[dict]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import captured
 from tests.conftest import interpreter_params
 
 pytestmark = pytest.mark.live
@@ -22,7 +23,9 @@ POOLTUI = str(Path(sys.executable).with_name("pooltui"))
 def snapshot(pid: int, *extra: str) -> tuple[int, list[dict]]:
     out = subprocess.run([POOLTUI, "snapshot", str(pid), "--format", "json", *extra], capture_output=True, text=True, timeout=300)
     assert out.returncode in (0, 1), out.stderr
-    return out.returncode, json.loads(out.stdout)["snapshot"]["diagnoses"]
+    doc = json.loads(out.stdout)
+    captured.remember(doc)
+    return out.returncode, doc["snapshot"]["diagnoses"]
 
 
 def one(diagnoses: list[dict], kind: str) -> dict:
