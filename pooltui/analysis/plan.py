@@ -167,15 +167,23 @@ def parked(previous: Optional[Snapshot], snapshot: Snapshot) -> list[int]:
     """Processes worth a look at their locals (a caught BrokenPipeError next to a manager
     proxy tells a Manager is gone): waiting inside their own code (a retry loop's sleep, a
     wait) at the same place as in the previous sample -- or, in a first sample, every such
-    process when a process of the tree died (a zombie with a failure status)."""
+    process when a process of the tree died (a zombie with a failure status), and every
+    process whose threads stand where one of those does: a sibling of the same retry loop
+    caught awake at its sleep line (workers that lost their Manager together retry in
+    step; on a loaded box two of three were read running, and the verdict named one)."""
+
+    def alive(p: Process) -> bool:
+        return p.error is None and p.status != ProcessStatus.ZOMBIE
 
     def waiting(p: Process) -> bool:
-        alive = p.error is None and p.status != ProcessStatus.ZOMBIE
-        return alive and any(t.wait is not None and t.wait.kind not in _RESTING and not t.ghost for t in p.threads)
+        return alive(p) and any(t.wait is not None and t.wait.kind not in _RESTING and not t.ghost for t in p.threads)
 
     if previous is None:
-        died = any(p.status == ProcessStatus.ZOMBIE and p.exit_code not in (None, 0) for p in snapshot.processes)
-        return [p.pid for p in snapshot.processes if died and waiting(p) and p.pid != snapshot.root_pid]
+        if not any(p.status == ProcessStatus.ZOMBIE and p.exit_code not in (None, 0) for p in snapshot.processes):
+            return []
+        others = [p for p in snapshot.processes if p.pid != snapshot.root_pid]
+        places = [_positions(p) for p in others if waiting(p)]
+        return [p.pid for p in others if waiting(p) or (alive(p) and _positions(p) in places)]
     before = {p.key: p for p in previous.processes}
     return [p.pid for p in snapshot.processes if waiting(p) and p.key in before and _positions(before[p.key]) == _positions(p)]
 
