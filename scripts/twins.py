@@ -33,6 +33,7 @@ TWINS = [
     ("lonely_loop", ("--healthy",)),  # 3.8+
     ("signal_wait", ("--shape", "timed")),  # 3.x: a signal wait with a timeout
     ("loop_future", ("--healthy",)),  # 3.x: a thread waits on a future of a running loop
+    ("self_call", ("--healthy",)),  # a thread calls its own process's HTTP server, over and over
     ("lonely_wait", ("--shape", "semaphore", "--healthy")),
     ("own_end", ("--shape", "pipe", "--healthy")),
     ("own_end", ("--shape", "socketpair", "--healthy")),

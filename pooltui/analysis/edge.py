@@ -27,6 +27,10 @@ class Edge:
     evidence: str
     certainty: Certainty
     subject: str = ""  # the lock key, when the edge is a lock
+    # targets that could act only once their own wait ends and are not seen to be part of
+    # this exchange (no frame that reads or writes a pipe or socket): the edge holds without
+    # them -- as a guess, "unless" they answer -- where they turn out able to go on
+    soft: tuple[Node, ...] = ()
 
 
 def label(snapshot: Snapshot, node: Node) -> str:

@@ -41,8 +41,15 @@ _IO_FILES = (
     "ssl.py",
     "socketserver.py",
     "subprocess.py",
+    # 2.7's names for the same
+    "SocketServer.py",
+    "BaseHTTPServer.py",
+    "httplib.py",
+    "urllib2.py",
+    "asyncore.py",
+    "asynchat.py",
 )
-_IO_PACKAGES = ("/asyncio/", "/http/", "/urllib/")
+_IO_PACKAGES = ("/asyncio/", "/http/", "/urllib/", "/xmlrpc/")
 
 
 def _timed_elsewhere(t: Thread) -> bool:
@@ -62,7 +69,12 @@ def _timed_elsewhere(t: Thread) -> bool:
     leaving = t.wait.kind is WaitKind.SELECT and t.syscall in ("futex", None)
     if not (t.timed is True or t.wait.kind is WaitKind.SLEEP or polling or leaving):
         return False
-    return not any(f.file.endswith(_IO_FILES) or any(d in f.file for d in _IO_PACKAGES) for f in t.frames if not f.native)
+    return not _in_io(t)
+
+
+def _in_io(t: Thread) -> bool:
+    """A frame on its stack is in code that reads or writes a pipe or socket."""
+    return any(f.file.endswith(_IO_FILES) or any(d in f.file for d in _IO_PACKAGES) for f in t.frames if not f.native)
 
 
 def sleepers(q: Process) -> tuple[Thread, ...]:
@@ -80,9 +92,9 @@ def sleepers(q: Process) -> tuple[Thread, ...]:
 
 def _writers(
     q: Process, fds: set[int], writing: bool, waiting: set[Node], *, sole: bool = False
-) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool]:
+) -> tuple[tuple[Thread, ...], tuple[Thread, ...], bool, tuple[Thread, ...]]:
     """The threads of ``q`` that could act on the other end (its ``fds``) and end the wait:
-    (those that can, those that could only once their own unknown wait ends, mutual).
+    (those that can, those that could only once their own unknown wait ends, mutual, soft).
 
     Threads blocked on it the same way (both wait to read, or both to write) are the answer,
     and mutual: each waits for the other. Otherwise not the threads that wait for work (idle
@@ -98,11 +110,15 @@ def _writers(
     known to set) could write only once that ends: the edge is then a guess. A thread on a
     CPU, in a timed wait (a sleep) or seen to run when read again (``Thread.ran``) could write
     any moment: it ends the wait (no edge to make a cycle of), even when it is a main loop
-    that never touches the connection."""
+    that never touches the connection. A thread in a wait the graph follows with nothing on
+    its stack that reads or writes a pipe or socket (a main thread in ``join()`` of a server's
+    loop) is ``soft``: it could act once its own wait ends, if it ever does -- a cycle through
+    the others stands without it, as a guess."""
     same = _in_call(q, fds, writing)
     if same:
-        return same, (), True
+        return same, (), True, ()
     can: list[Thread] = []
+    soft: list[Thread] = []
     later: list[Thread] = []
     for t in q.threads:
         if t.ghost or t.wait is None or t.wait.kind is WaitKind.IDLE or t.role in MACHINERY:
@@ -117,7 +133,9 @@ def _writers(
             continue  # a heartbeat's sleep, a Timer's wait: it wakes, but is not seen to touch this end (``sleepers``)
         free = t.active or t.ran or t.wait.kind in (WaitKind.RUNNING, WaitKind.SLEEP) or t.timed is True
         (can if free or (q.pid, t.tid) in waiting or t.polls else later).append(t)
-    return (tuple(can), tuple(later), False) if can else (tuple(later), (), False)
+        if not (free or t.polls or _in_io(t)) and (q.pid, t.tid) in waiting:
+            soft.append(t)
+    return (tuple(can), tuple(later), False, tuple(soft)) if can else (tuple(later), (), False, ())
 
 
 def _blocked_on_end(t: Thread, by_fd: dict[int, tuple[str, int, Optional[int]]]) -> bool:
@@ -179,11 +197,13 @@ def _end_edge(
 ) -> Optional[Edge]:
     p, t = at
     targets: list[Node] = []
+    soft: list[Node] = []
     said, unless, each = [], [], False
     mine = own_far_fds(p, t.fd)
     for q in far:
-        threads, later, mutual = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting, sole=len(far) == 1)
+        threads, later, mutual, maybe = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting, sole=len(far) == 1)
         targets += [(q.pid, x.tid) for x in threads]
+        soft += [(q.pid, x.tid) for x in maybe]
         names = ", ".join(f"'{x.label}'" for x in threads)
         each = each or mutual
         if mutual:
@@ -200,8 +220,9 @@ def _end_edge(
         # its own process's other threads (never itself): one of them could write what it reads --
         # after the other processes', so that a cycle through the tree is the one followed first
         others = replace(p, threads=tuple(x for x in p.threads if x.tid != t.tid))
-        threads, later, mutual = _writers(others, mine, writing, waiting)
+        threads, later, mutual, maybe = _writers(others, mine, writing, waiting)
         targets += [(p.pid, x.tid) for x in threads]
+        soft += [(p.pid, x.tid) for x in maybe]
         names = ", ".join(f"'{x.label}'" for x in threads)
         each = each or mutual
         if mutual:
@@ -220,7 +241,7 @@ def _end_edge(
     )
     if unless:
         text += "; unless " + ", ".join(unless[:4]) + " answers once its own wait ends"
-    return Edge(me, tuple(dict.fromkeys(targets)), what, text, Certainty.GUESS if unless else Certainty.INFERRED)
+    return Edge(me, tuple(dict.fromkeys(targets)), what, text, Certainty.GUESS if unless else Certainty.INFERRED, soft=tuple(dict.fromkeys(soft)))
 
 
 def _far_side(snapshot: Snapshot, p: Process, t: Thread) -> Optional[str]:

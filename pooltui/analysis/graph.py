@@ -41,7 +41,21 @@ from pooltui.analysis.frames import find, origin
 from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, kind_label, lock_key
 from pooltui.analysis.workedges import future_edges, join_edges, pool_edges
 from pooltui.model import FD_CALLS as FD_CALLS
-from pooltui.model import Certainty, Diagnosis, ErrorCode, Kind, Lock, LockHolder, LockKind, ProcessStatus, Snapshot, Thread, ThreadRole, WaitKind
+from pooltui.model import (
+    WRITE_CALLS,
+    Certainty,
+    Diagnosis,
+    ErrorCode,
+    Kind,
+    Lock,
+    LockHolder,
+    LockKind,
+    ProcessStatus,
+    Snapshot,
+    Thread,
+    ThreadRole,
+    WaitKind,
+)
 
 _FIX = {
     "lock": "Take the locks in one global order everywhere (or use a single lock), or acquire with a timeout and back off.",
@@ -60,8 +74,9 @@ _FIX = {
         "block first, or notify before waiting."
     ),
     "socket": (
-        "Two processes each wait for the other over a connection: never block on a reply from a process that is itself "
-        "waiting for you (its pool results, its join); give every recv() a timeout, or answer from a thread that waits on nothing else."
+        "Each side of a connection waits for the other: never block on a reply from a process or thread that is itself "
+        "waiting for you (its pool results, its join, a lock you hold); give every recv() a timeout, or answer from a "
+        "thread that waits on nothing else."
     ),
     "notify": (
         "Nothing left in this process can notify, set or fill what these threads wait on: every thread that could waits on "
@@ -92,6 +107,12 @@ _FIX = {
         "Each process writes into a full pipe that the other reads only once its own write ends: never write more than "
         "a pipe holds (64 KiB) to a process that is itself writing to you; read and write at once (a thread, or "
         "select/poll), or send the data through a file."
+    ),
+    "reads": (
+        "Each side waits to read what the other has not written: the message that would start the exchange is never "
+        "sent, or the one that would send it waits on the reader in turn (its join, its result). Have one side write "
+        "first, close in each process the pipe ends it does not use (a reader then sees EOF once its writers are gone), "
+        "and read with a timeout (Connection.poll(t), select)."
     ),
     "file": (
         "A process holds a lock on a file (flock, fcntl, lockf) while it waits for the one that wants it: release the "
@@ -277,7 +298,9 @@ def edges(snapshot: Snapshot) -> list[Edge]:
 
 
 def deadlocked(graph: list[Edge]) -> dict[Node, Edge]:
-    """The threads that wait only on each other: no way out without someone acting."""
+    """The threads that wait only on each other: no way out without someone acting. An
+    edge's ``soft`` targets may be outside (it is then a guess: ``unless``) when the others,
+    at least one, are inside."""
     out: dict[Node, Edge] = {}
     for e in graph:
         out.setdefault(e.waiter, e)
@@ -285,10 +308,29 @@ def deadlocked(graph: list[Edge]) -> dict[Node, Edge]:
     while changed:
         changed = False
         for node, e in list(out.items()):
-            if any(t not in out for t in e.targets):
+            hard = [t for t in e.targets if t not in e.soft] or e.targets
+            if any(t not in out for t in hard):
                 del out[node]
                 changed = True
     return out
+
+
+def unless(e: Edge, stuck: dict[Node, Edge]) -> tuple[Node, ...]:
+    """The soft targets of ``e`` that are not stuck: each could still act on it."""
+    return tuple(t for t in e.soft if t not in stuck)
+
+
+def _unless_words(snapshot: Snapshot, nodes: tuple[Node, ...]) -> str:
+    """Said as ``ends`` says a writer that could act only once its own wait ends."""
+
+    def one(node: Node) -> str:
+        p = snapshot.process(node[0])
+        t = p.thread(node[1]) if p is not None else None
+        if t is None:
+            return f"thread {node[1]} (pid {node[0]})"
+        return f"'{t.label}' (pid {node[0]}, which {t.wait.summary if t.wait else 'waits'})"
+
+    return "; unless " + ", ".join(map(one, nodes[:4])) + " answers once its own wait ends"
 
 
 def cycles(stuck: dict[Node, Edge]) -> list[list[Node]]:
@@ -320,7 +362,8 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         names = " -> ".join(_label(snapshot, n) for n in cycle)
         what = "a lock another one holds" if set(vias) == {"lock"} else "another one (" + ", ".join(dict.fromkeys(_VIA_WORDS[v] for v in vias)) + ")"
         others = [n for n in stuck if n not in cycle and any(t in cycle for t in stuck[n].targets)]
-        certainty = max((e.certainty for e in chain), key=lambda c: c.rank)
+        maybe = {e.waiter: unless(e, stuck) for e in chain}
+        certainty = max((Certainty.GUESS if maybe[e.waiter] else e.certainty for e in chain), key=lambda c: c.rank)
         found = (snapshot.process(pid) for pid in pids)
         programs = [p for p in found if p is not None and p.error is not None and p.error.code == ErrorCode.NOT_PYTHON]
         procs = {p.pid: p for p in snapshot.processes}
@@ -328,7 +371,10 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         awaited = any(e.via == "join" and any(pid == p.pid for pid, _tid in e.targets for p in programs) for e in chain)  # its exit
         fix = _FIX["program_eof" if awaited else "program"] if programs else next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
         if fix == _FIX["pipe"] and not queue:
-            fix = _FIX["pipes"]  # no multiprocessing.Queue in it: plain pipes written both ways
+            # no multiprocessing.Queue in it: plain pipes, written both ways into full ones -- or only read
+            writers = (procs[pid].thread(tid) for e in chain if e.via == "pipe" for pid, tid in (e.waiter,) if pid in procs)
+            writes = any(t is not None and t.syscall in WRITE_CALLS for t in writers)
+            fix = _FIX["pipes" if writes else "reads"]
         fix = fix or (_FIX["nested"] if "nested" in vias else "")
         fix = fix or " ".join(dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"}))
         lead = "Probably a deadlock" if certainty is Certainty.GUESS else "Deadlock"
@@ -344,7 +390,8 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
                 ),
                 pids=pids,  # the cycle's; who is blocked behind it is in the evidence
                 tids=tuple(n[1] for n in cycle),
-                evidence=tuple(e.evidence for e in chain) + tuple(f"also blocked behind it: {_label(snapshot, n)}" for n in others[:8]),
+                evidence=tuple(e.evidence + (_unless_words(snapshot, maybe[e.waiter]) if maybe[e.waiter] else "") for e in chain)
+                + tuple(f"also blocked behind it: {_label(snapshot, n)}" for n in others[:8]),
                 fix=fix or _FIX["lock"],
             )
         )

@@ -130,14 +130,28 @@ def _switches(pid: int, tid: int) -> Optional[int]:
     return status.switches if status is not None else None
 
 
+_RESTART = 219  # restart_syscall: the kernel resuming an interrupted call that keeps a deadline
+_POLL_NR = 7  # the only poller resumed so: poll() with a timeout (select() and ppoll() are re-run as themselves, epoll_wait() returns EINTR)
+
+
+def _at_poll(t: Thread) -> bool:
+    """Its innermost Python frame calls a poll (``selector.poll(timeout)``, ``p.poll()``)."""
+    f = next((f for f in t.frames if not f.native), None)
+    return f is not None and "poll(" in (f.code or "")
+
+
 def _polls(p: Process) -> dict[int, Optional[tuple[int, ...]]]:
-    """tid -> the fds each blocked poller of ``p`` watches."""
+    """tid -> the fds each blocked poller of ``p`` watches. A timed poll() that py-spy's pause
+    interrupted is resumed through restart_syscall until its deadline (a server's
+    ``serve_forever`` for its 0.5 s): the registers still hold poll()'s arguments -- read
+    so where the thread's own frame says it polls (a futex wait is resumed the same way)."""
     out = {}
     for t in p.threads:
-        if t.ghost or t.syscall not in POLLS:
+        if t.ghost or not (t.syscall in POLLS or (t.syscall == "restart_syscall" and _at_poll(t))):
             continue
         call = procfs.syscall_or_none(p.pid, t.tid)
-        out[t.tid] = polled(p.pid, call.nr, call.args) if call is not None else None
+        nr = _POLL_NR if call is not None and call.nr == _RESTART and _at_poll(t) else call.nr if call is not None else None
+        out[t.tid] = polled(p.pid, nr, call.args) if call is not None else None
     return out
 
 
@@ -347,5 +361,8 @@ def _unblock(p: Process, moved: set[tuple[int, int]]) -> Process:
 
 
 def _not_blocked(t: Thread) -> Thread:
-    """It ran between the two reads: it is not blocked where it was seen."""
-    return replace(t, syscall=None, timed=None, fd=None, child=None, polls=None, ran=True)
+    """It ran between the two reads: it is not blocked where it was seen. What it polled
+    stays: a timed poll wakes at its deadline and polls again, and one that ran while the
+    knot it is no end of stayed put did not act on the knot's ends (a server's
+    ``serve_forever`` loop beside a connection it does not watch)."""
+    return replace(t, syscall=None, timed=None, fd=None, child=None, ran=True)

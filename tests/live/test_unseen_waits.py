@@ -257,3 +257,35 @@ def test_a_thread_waiting_on_a_future_of_a_running_loop_draws_nothing(python, st
     for _ in range(3):
         _rc, snap = snapshot(demo.pid)
         assert loud(snap) == []
+
+
+@pytest.mark.parametrize("how", ["sleep", "join"])
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_thread_calling_its_own_server_under_a_lock_the_handler_needs_is_a_deadlock(python, how, start_demo):
+    """A socket cycle inside one process, beside a server loop polling its listening socket
+    with a timeout: py-spy's pause leaves that poll in restart_syscall, and the loop wakes
+    while the knot is watched -- it must still not count as a writer of a connection it does
+    not watch. A main thread joining that loop could write only once the loop ends: the
+    cycle stands without it, as a guess that names it."""
+    demo = start_demo("self_call", python, "--main", how)
+    job, handler = demo.truth["job"], demo.truth["handler"]
+    rc, snap = snapshot(demo.pid)
+    (d,) = of_kind(snap, "deadlock_cycle")
+    assert sorted(d["tids"]) == sorted([job["tid"], handler["tid"]]), d
+    if how == "sleep":
+        assert rc == 1 and (d["severity"], d["certainty"]) == ("error", "inferred"), d
+    else:
+        assert rc == 0 and (d["severity"], d["certainty"]) == ("warning", "guess"), d
+        said = " ".join(d["evidence"])  # the main thread (2.7 names no thread without --locals)
+        assert f"(pid {demo.pid}, which waits for a thread to finish in `threads[0].join()`" in said and "answers once its own wait ends" in said, d
+    text = " ".join(d["evidence"])
+    assert "STATE_LOCK" in text and "its own process" in text and "Each side of a connection waits for the other" in d["fix"], d
+    assert [k for k, _ in loud(snap)] == ["deadlock_cycle"], loud(snap)
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_thread_calling_its_own_server_without_the_lock_draws_nothing(python, start_demo):
+    demo = start_demo("self_call", python, "--healthy")
+    for _ in range(3):
+        rc, snap = snapshot(demo.pid)
+        assert loud(snap) == [] and rc == 0, loud(snap)

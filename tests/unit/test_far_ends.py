@@ -3,6 +3,8 @@ and how /proc/net/tcp addresses read (capture.procfs.tcp_address)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pooltui.analysis import ends
 from pooltui.capture.procfs import tcp_address as _address
 from pooltui.model import Frame, PipeEnd, Process, Snapshot, SocketEnd, Thread, Wait, WaitKind
@@ -163,3 +165,106 @@ def test_a_process_in_a_nested_pid_namespace_does_not_see_the_whole_box():
     assert Status(b"Name:\tpython\nNSpid:\t4242\n").nested_pid_namespace is False
     assert Status(b"Name:\tpython\nNSpid:\t4242\t7\n").nested_pid_namespace is True  # in a container: the scan says "not known"
     assert Status(b"Name:\tpython\n").nested_pid_namespace is None
+
+
+def _self_call(*, main_io=False, server_polls=(3,)):
+    """One process: 'job' holds STATE_LOCK and reads its own server's answer (fd 4, whose peer
+    fd 5 it holds too); the handler (in socketserver's code) waits on STATE_LOCK; the server
+    loop ran when read again, polling only its listening socket (fd 3); the main thread waits
+    on a lock the server loop holds (it goes on whenever the loop lets it)."""
+    from pooltui.model import Lock, LockHolder
+
+    reads = Wait(WaitKind.SELECT, "waits on I/O in `urlopen(url).read()` in job, app.py:9")
+    job = Thread(tid=11, ident=1, name="job", frames=(Frame("job", "app.py", 9),), wait=reads, syscall="recvfrom", fd=4, timed=False)
+    handler_frames = (Frame("do_GET", "app.py", 30), Frame("handle", "/usr/lib/python3.11/socketserver.py", 755))
+    handler = Thread(
+        tid=12, ident=2, name="handler", frames=handler_frames, wait=Wait(WaitKind.LOCK, "waits on STATE_LOCK"), syscall="futex", timed=False
+    )
+    loop = Wait(WaitKind.SELECT, "waits on I/O in `self._selector.poll(timeout)`")
+    server = Thread(
+        tid=13,
+        ident=3,
+        name="http-server",
+        frames=(Frame("select", "/usr/lib/python3.11/selectors.py", 415),),
+        wait=loop,
+        ran=True,
+        polls=server_polls,
+    )
+    main_file = "/usr/lib/python3.11/socket.py" if main_io else "app.py"
+    main = Thread(
+        tid=10,
+        ident=9,
+        name="MainThread",
+        frames=(Frame("main", main_file, 50),),
+        wait=Wait(WaitKind.LOCK, "waits on SERVER_LOCK"),
+        syscall="futex",
+        timed=False,
+    )
+    locks = (
+        Lock(id="a", kind="lock", name="STATE_LOCK", pid=10, addr=1, holder=LockHolder(10, tid=11, ident=1, thread_name="job"), waiters=((10, 12),)),
+        Lock(
+            id="b",
+            kind="lock",
+            name="SERVER_LOCK",
+            pid=10,
+            addr=2,
+            holder=LockHolder(10, tid=13, ident=3, thread_name="http-server"),
+            waiters=((10, 10),),
+        ),
+    )
+    sockets = (SocketEnd(fd=3, inode=899), SocketEnd(fd=4, inode=900, peer=901), SocketEnd(fd=5, inode=901, peer=900))
+    p = Process(pid=10, ppid=1, create_time=0.0, threads=(main, server, job, handler), sockets=sockets)
+    return Snapshot(created=0.0, host="h", root_pid=10, processes=(p,), locks=locks)
+
+
+def test_a_thread_that_could_answer_only_once_its_own_wait_ends_leaves_the_cycle_a_guess():
+    """A main thread waiting on something else, with nothing on its stack that reads or
+    writes a socket, could write the job's answer only once its own wait ends: the cycle
+    job -> handler -> job stands without it, as a guess that names it -- not silence, as when
+    it counted as a writer that can go on. One in socket code stays a writer; a server loop
+    whose poll set was not read could write any moment: no cycle."""
+    from pooltui.analysis import graph
+    from pooltui.model import Certainty
+
+    [d] = graph.deadlocks(_self_call())
+    assert d.certainty is Certainty.GUESS and set(d.tids) == {11, 12}, d
+    assert "; unless 'MainThread' (pid 10, which waits on SERVER_LOCK) answers once its own wait ends" in " ".join(d.evidence), d.evidence
+    assert graph.deadlocks(_self_call(main_io=True)) == []
+    assert graph.deadlocks(_self_call(server_polls=None)) == []
+
+
+def test_a_poller_read_again_after_it_woke_keeps_what_it_watched():
+    """A timed poll wakes at its deadline (serve_forever's 0.5 s) while a knot is watched:
+    what it polled still says it is no end of the knot's connection."""
+    from pooltui.capture import ends as capture_ends
+
+    t = Thread(tid=13, ident=3, name="http-server", syscall="poll", timed=True, polls=(3,))
+    moved = capture_ends._not_blocked(t)
+    assert (moved.syscall, moved.ran, moved.polls) == (None, True, (3,))
+
+
+def test_a_timed_poll_resumed_after_py_spys_pause_is_read_as_the_poll_it_was(monkeypatch):
+    """py-spy's pause interrupts a timed poll(): until its deadline the kernel shows
+    restart_syscall, with poll()'s arguments still in the registers. A thread whose frame
+    polls is read so; one whose frame does not (a timed futex wait resumes the same way,
+    its first argument a futex word, not a pollfd array) is not."""
+    import ctypes
+    import os
+
+    from pooltui.capture import ends as capture_ends
+    from pooltui.capture import procfs
+    from pooltui.capture.procfs.formats import Syscall
+
+    fds = (ctypes.c_int32 * 4)(7, 1, 9, 1)  # two struct pollfd: {fd 7, POLLIN}, {fd 9, POLLIN}
+    addr = ctypes.addressof(fds)
+    monkeypatch.setattr(procfs, "syscall_or_none", lambda pid, tid: Syscall(tid, 219, (addr, 2, 500, 0, 0, 0)))
+    polling = Frame("select", "/usr/lib/python3.11/selectors.py", 415, code="fd_event_list = self._selector.poll(timeout)")
+    waiting = Frame("wait", "/usr/lib/python3.11/threading.py", 331, code="gotit = waiter.acquire(True, timeout)")
+    threads = (
+        Thread(tid=1, ident=1, frames=(polling,), syscall="restart_syscall"),
+        Thread(tid=2, ident=2, frames=(waiting,), syscall="restart_syscall"),
+    )
+    p = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=threads)
+    assert capture_ends._polls(p) == {1: (7, 9)}
+    first_read_as_poll = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=(replace(threads[0], syscall="poll"),))
+    assert capture_ends._polls(first_read_as_poll) == {1: (7, 9)}
