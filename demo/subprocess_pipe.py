@@ -11,6 +11,9 @@ parent with it. `ps` shows the tool sleeping, `py-spy dump` shows the task in wr
 --program cat (default) | tr | python: the tool (`tr a-z A-Z` translates, `cat` copies; a
 Python program that writes its answer before reading its input: a cycle between two
 Python processes through two pipes, no multiprocessing.Queue in it).
+--program stderr: no input; the tool writes a lot to stderr (a pipe too) before its
+stdout, and the task reads stdout to its end first: the tool waits for stderr to be read,
+the task for stdout's end. The fix names communicate() (both at once) or stderr=STDOUT.
 --healthy: the twin that must draw no verdict: the task uses `communicate()` (it writes and
 reads at once) with a tool that echoes, then sleeps, keeping its stdout open; the task waits
 for the end of the output while the tool sleeps.
@@ -84,13 +87,20 @@ def task(program, healthy, report_fd):
         "tr": ["tr", "a-z", "A-Z"],
         # a Python program (py-spy reads it) that answers before it has read its input
         "python": [sys.executable, "-c", "import os; os.write(1, b'y' * %d); os.read(0, 1)" % SIZE],
+        # a tool that writes its diagnostics (stderr) before its answer (stdout)
+        # (head's stdout is stderr's pipe; the stdout pipe stays open on its fd 3)
+        "stderr": ["sh", "-c", "exec head -c %d /dev/zero 3>&1 >&2" % SIZE],
     }[program]
     if healthy:
-        argv = ["sh", "-c", "%s; exec sleep 3600" % " ".join(argv)]
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        argv = ["sh", "-c", "%s; exec sleep 3600" % (" ".join(argv) if program != "stderr" else "head -c %d /dev/zero >&2" % SIZE)]
+    errors = subprocess.PIPE if program == "stderr" else None
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
     os.write(report_fd, ("%d %d\n" % (os.getpid(), proc.pid)).encode())
     if healthy:
-        return len(proc.communicate(b"x" * SIZE)[0])
+        return len(proc.communicate(b"" if program == "stderr" else b"x" * SIZE)[0])
+    if program == "stderr":
+        proc.stdin.close()
+        return len(proc.stdout.read())  # the end of stdout, while stderr fills: nobody reads it
     proc.stdin.write(b"x" * SIZE)  # the program's stdout fills; nobody reads it yet
     proc.stdin.close()
     return len(proc.stdout.read())
@@ -122,6 +132,9 @@ def main(demo, program, healthy, wait, via):
                 _common.wait_blocked(child, child, syscalls=("read",), what="the child reading its stdin")
         elif healthy:  # the tool echoed everything and sleeps (exec'd: same pid); the task waits for EOF
             _common.wait_blocked(child, child, syscalls=("clock_nanosleep", "nanosleep"), what="the tool's sleep")
+        elif program == "stderr":
+            _common.wait_blocked(worker, worker, syscalls=("read",), what="the task reading the program's stdout")
+            _common.wait_blocked(child, child, syscalls=("write",), what="the program writing its stderr")
         else:
             _common.wait_blocked(worker, worker, syscalls=("write",), what="the task writing the program's stdin")
             _common.wait_blocked(child, child, syscalls=("write",), what="the program writing its stdout")
@@ -137,7 +150,7 @@ def main(demo, program, healthy, wait, via):
 if __name__ == "__main__":
 
     def extra(parser):
-        parser.add_argument("--program", choices=("cat", "tr", "python"), default="cat")
+        parser.add_argument("--program", choices=("cat", "tr", "python", "stderr"), default="cat")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
         parser.add_argument("--wait", action="store_true", help="wait for the program to exit, its stdin left open")
         parser.add_argument("--via", choices=("program", "shell", "fork"), default="program", help="--wait: what the task waits for")

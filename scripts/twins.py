@@ -25,6 +25,7 @@ TWINS = [
     ("stuck_notify", ("--shape", "nested_future", "--healthy")),  # 3.x
     ("stuck_notify", ("--shape", "pingpong")),
     ("subprocess_pipe", ("--healthy",)),
+    ("subprocess_pipe", ("--program", "stderr", "--healthy")),
     ("subprocess_pipe", ("--wait", "--healthy")),
     ("subprocess_pipe", ("--wait", "--via", "fork", "--healthy")),
     ("outside_peer", ("--peer", "tcp")),

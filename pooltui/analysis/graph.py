@@ -50,6 +50,7 @@ from pooltui.model import (
     Lock,
     LockHolder,
     LockKind,
+    Process,
     ProcessStatus,
     Snapshot,
     Thread,
@@ -87,6 +88,11 @@ _FIX = {
         "A program started with pipes for both its input and its output fills its output pipe while it is still being "
         "fed, and waits for it to be read: use Popen.communicate(input) (it writes and reads at once), read the output in "
         "another thread, or send the output to a file."
+    ),
+    "program_out": (
+        "A program started with pipes for two of its outputs (stdout and stderr) fills one while the other is read to "
+        "its end, and waits for it to be read: use Popen.communicate() (it reads both at once), read one in another "
+        "thread, or send stderr to stdout (stderr=STDOUT) or to a file."
     ),
     "program_eof": (
         "A program that reads its input to the end never ends while the write end of that pipe stays open, and the process "
@@ -351,6 +357,12 @@ def cycles(stuck: dict[Node, Edge]) -> list[list[Node]]:
     return found
 
 
+def _writes(procs: dict[int, Process], node: Node) -> bool:
+    """The thread is blocked writing (a pipe, a socket), not reading."""
+    t = procs[node[0]].thread(node[1]) if node[0] in procs else None
+    return t is not None and t.syscall in WRITE_CALLS
+
+
 def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
     stuck = deadlocked(edges(snapshot))
     out = []
@@ -368,13 +380,15 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         programs = [p for p in found if p is not None and p.error is not None and p.error.code == ErrorCode.NOT_PYTHON]
         procs = {p.pid: p for p in snapshot.processes}
         queue = any((t := procs[pid].thread(tid) if pid in procs else None) is not None and t.role == ThreadRole.QUEUE_FEEDER for pid, tid in cycle)
-        awaited = any(e.via == "join" and any(pid == p.pid for pid, _tid in e.targets for p in programs) for e in chain)  # its exit
-        fix = _FIX["program_eof" if awaited else "program"] if programs else next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
+        ran = {p.pid for p in programs}
+        awaited = any(e.via == "join" and e.waiter[0] not in ran and any(pid in ran for pid, _tid in e.targets) for e in chain)  # its exit
+        # a Python thread of the cycle writes to a program (feeds it) -- or only reads from it
+        fed = any(e.via == "pipe" and e.waiter[0] not in ran and _writes(procs, e.waiter) for e in chain)
+        fix = _FIX["program_eof" if awaited else "program" if fed else "program_out"] if programs else ""
+        fix = fix or next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
         if fix == _FIX["pipe"] and not queue:
             # no multiprocessing.Queue in it: plain pipes, written both ways into full ones -- or only read
-            writers = (procs[pid].thread(tid) for e in chain if e.via == "pipe" for pid, tid in (e.waiter,) if pid in procs)
-            writes = any(t is not None and t.syscall in WRITE_CALLS for t in writers)
-            fix = _FIX["pipes" if writes else "reads"]
+            fix = _FIX["pipes" if any(e.via == "pipe" and _writes(procs, e.waiter) for e in chain) else "reads"]
         fix = fix or (_FIX["nested"] if "nested" in vias else "")
         fix = fix or " ".join(dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"}))
         lead = "Probably a deadlock" if certainty is Certainty.GUESS else "Deadlock"

@@ -88,6 +88,27 @@ def test_a_task_feeding_a_program_whose_output_pipe_is_full_is_a_deadlock(progra
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_task_reading_a_programs_stdout_while_its_stderr_fills_is_a_deadlock(python, start_demo):
+    """Popen(stdout=PIPE, stderr=PIPE), then stdout.read() to the end: the program (not
+    Python) is blocked writing its full stderr, which the task reads only afterwards."""
+    demo = start_demo("subprocess_pipe", python, "--program", "stderr")
+    d = _worker_and_program_deadlock(demo)
+    text = " ".join(d.evidence)
+    assert f"'head' (pid {demo.truth['program_pid']}, not python)" in text and text.count("the pipe is full") == 1, text
+    assert "communicate()" in d.fix and "stderr=STDOUT" in d.fix and "close p.stdin" not in d.fix, d.fix
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_task_reading_both_outputs_of_a_program_that_sleeps_draws_nothing(python, start_demo):
+    from pooltui.model import Severity
+
+    demo = start_demo("subprocess_pipe", python, "--program", "stderr", "--healthy")
+    for _ in range(3):
+        s = capture(demo.pid)
+        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 def test_a_task_waiting_for_a_program_that_sleeps_draws_nothing(python, start_demo):
     """communicate() with a program that echoed everything and sleeps with its stdout open."""
     from pooltui.model import Severity

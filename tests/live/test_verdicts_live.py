@@ -196,7 +196,7 @@ def test_a_worker_waiting_on_a_socket_to_its_waiting_parent_is_a_deadlock(python
         assert f"unless 'MainThread' (pid {parent['pid']}, which waits for an Event" in main, text
     else:
         assert rc == 1 and d["severity"] == "error" and d["certainty"] == "inferred", d
-    assert "never block on a reply from a process that is itself waiting for you" in d["fix"]
+    assert "never block on a reply from a process or thread that is itself waiting for you" in d["fix"]
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
