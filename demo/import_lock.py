@@ -8,13 +8,20 @@ top-level code takes an application lock another thread holds while that thread 
 same module: CPython's import deadlock detection only sees cycles of module locks, so both
 wait forever.
 
-What pooltui should show (Python 3.8+; 2.7 has one global import lock that fork() resets in the child):
+(join) a module's top-level code starts a thread and waits for it, and that thread imports
+(the module itself, or on Python 2 anything at all: 2.7 has one import lock for every
+import, and the standard library imports lazily -- `time.strptime` imports `_strptime`).
+
+What pooltui should show (Python 3.8+ -- and 2.7 for --via join; 2.7 has one global import lock that fork() resets in the child):
 * --via fork (default): in the worker, its main thread waits on "the import of module
   _slow_plugin" held by a thread ident that does not exist in the worker: orphaned_lock (error),
   inherited across fork() from the parent's thread "plugin-loader".
 * --via abba: thread "plugin-loader" waits on REGISTRY_LOCK (a plain Lock) inside the
   import of _slow_plugin; thread "registrar" holds REGISTRY_LOCK and waits on the import of
   module _slow_plugin held by "plugin-loader": a deadlock_cycle (error) naming both.
+* --via join: thread "late-import" waits on the import of module _slow_plugin (2.7: on the
+  import lock) held by "plugin-loader", which joins "late-import" from that module's
+  top-level code: a deadlock_cycle (error) naming both.
 * --healthy (the twin): threads import modules concurrently and finish; a worker forked after
   the imports imports them again: no warning, no error.
 
@@ -57,6 +64,16 @@ def _gate(via, state):
                 pass
         elif via == "fork":
             threading.Event().wait()  # the import never finishes
+        elif via == "join":
+
+            def late():
+                _common.register_thread(state)
+                __import__(MODULE)  # waits for the import that joins this thread
+
+            t = threading.Thread(target=late, name="late-import")
+            t.daemon = True
+            t.start()
+            t.join()
 
     gate.inside = inside
     sys.modules["_import_gate"] = gate
@@ -68,7 +85,7 @@ def child_import(ready_w):
 
 
 def main(demo, via):
-    if sys.version_info < (3,):
+    if sys.version_info < (3,) and via != "join":
         raise _common.StateNotReached("2.7 has one global import lock, reset in a fork child: no such hang")
     state = {"arrived": threading.Event(), "registrar_holds": threading.Event()}
     _gate(via, state)
@@ -78,6 +95,14 @@ def main(demo, via):
     loader.start()
     if not state["arrived"].wait(_common.STATE_TIMEOUT):
         raise _common.StateNotReached("the plugin's import never started")
+    if via == "join":
+        _common.wait_until(lambda: "late-import" in state, "the late import to start")
+        late = state["late-import"]
+        _common.wait_blocked(demo.pid, late["tid"], what="late-import in its import")
+        _common.wait_blocked(demo.pid, state["owner"]["tid"], what="plugin-loader joining late-import")
+        demo.ready({"module": MODULE, "owner": state["owner"], "via": via, "waiters": [{"pid": demo.pid, "tid": late["tid"]}], "late": late})
+        loader.join()
+        return
     lock = _module_lock(MODULE)
     facts = {"name": "the import of module " + MODULE, "id": _common.hexaddr(id(lock)), "futex": _common.hexaddr(_common.futex_address(lock.wakeup))}
     truth = {"module": MODULE, "lock": facts, "owner": state["owner"], "via": via}
@@ -125,7 +150,7 @@ def import_name(name):
 
 def healthy(demo):
     """Imports in threads, all of which finish; a worker forked after them imports again."""
-    names = ["json", "decimal", "fractions", "csv", "difflib", "statistics"]
+    names = ["json", "decimal", "fractions", "csv", "difflib", "statistics" if sys.version_info >= (3,) else "StringIO"]
     threads = [threading.Thread(target=__import__, args=(n,), name="importer-%d" % i) for i, n in enumerate(names)]
     for t in threads:
         t.start()
@@ -141,7 +166,7 @@ def healthy(demo):
 if __name__ == "__main__":
 
     def extra(parser):
-        parser.add_argument("--via", choices=("fork", "abba"), default="fork")
+        parser.add_argument("--via", choices=("fork", "abba", "join"), default="fork")
         parser.add_argument("--healthy", action="store_true", help="the twin: imports in threads that finish")
 
     args = _common.parse_args("import_lock", __doc__, extra=extra)

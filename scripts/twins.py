@@ -50,6 +50,7 @@ TWINS = [
     ("lonely_wait", ("--shape", "queue", "--healthy")),
     ("lonely_wait", ("--shape", "condition", "--healthy")),
     ("condition_cycle", ("--shape", "sleeping")),
+    ("import_lock", ("--healthy",)),
     ("healthy", ()),
 ]
 

@@ -31,7 +31,7 @@ timed wait is never part of one (it ends by itself).
 
 from __future__ import annotations
 
-from pooltui.analysis import filelocks, managers, shared, wakers
+from pooltui.analysis import filelocks, importlock, managers, shared, wakers
 from pooltui.analysis.edge import Edge, Node, labels
 from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
@@ -108,6 +108,12 @@ _FIX = {
         "A task waits for the result of another task of its own executor: once every worker waits so, the work they wait "
         "for never runs. Do not wait on futures inside an executor's tasks: chain them (add_done_callback), or submit the "
         "inner work to another executor."
+    ),
+    "import": (
+        "On Python 2 every import holds one lock for all imports until the imported module's top-level code ends: a "
+        "thread that imports anything meanwhile (a lazy import inside the standard library too, such as "
+        "time.strptime's) waits for it. Never start a thread and wait for it (join, a result, an Event) in a module's "
+        "top-level code: do that in a function called once the imports are done."
     ),
     "pipes": (
         "Each process writes into a full pipe that the other reads only once its own write ends: never write more than "
@@ -295,7 +301,7 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
 
 def edges(snapshot: Snapshot) -> list[Edge]:
     found = [*_lock_edges(snapshot), *future_edges(snapshot), *join_edges(snapshot), *pool_edges(snapshot), *_condition_edges(snapshot)]
-    found += filelocks.edges(snapshot)
+    found += filelocks.edges(snapshot) + importlock.edges(snapshot)
     found += managers.could_hold_edges(snapshot) + managers.in_flight_edges(snapshot) + managers.accepter_edges(snapshot)
     followed = {e.waiter for e in found}
     # a notify edge is weaker than these ("any thread of its process could"): its waiter is
@@ -389,7 +395,7 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         if fix == _FIX["pipe"] and not queue:
             # no multiprocessing.Queue in it: plain pipes, written both ways into full ones -- or only read
             fix = _FIX["pipes" if any(e.via == "pipe" and _writes(procs, e.waiter) for e in chain) else "reads"]
-        fix = fix or (_FIX["nested"] if "nested" in vias else "")
+        fix = fix or next((_FIX[v] for v in ("nested", "import") if v in vias), "")
         fix = fix or " ".join(dict.fromkeys(_FIX[_FIX_OF[v]] for v in vias if v != "lock" or set(vias) == {"lock"}))
         lead = "Probably a deadlock" if certainty is Certainty.GUESS else "Deadlock"
         out.append(
@@ -426,6 +432,7 @@ _FIX_OF = {
     "shared": "shared",
     "accept": "accept",
     "loop": "loop",
+    "import": "import",
 }
 _VIA_WORDS = {
     "lock": "a lock",
@@ -442,4 +449,5 @@ _VIA_WORDS = {
     "shared": "a set, notify, put or release from another process",
     "accept": "a request to a Manager",
     "loop": "a coroutine of its own event loop",
+    "import": "the import lock",
 }

@@ -113,8 +113,26 @@ def test_an_import_that_waits_on_a_lock_its_importer_waits_for_is_a_deadlock(pyt
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_module_joining_a_thread_that_imports_is_a_deadlock(python, start_demo):
+    """A module's top-level code joins a thread that imports it: on 3.x the module's own
+    lock (a fact, read from memory); on 2.7 the one import lock, taken in C (no frame, no
+    object read: its holder is the thread running a module's code under an import)."""
+    demo = start_demo("import_lock", python, "--via", "join")
+    truth = demo.truth
+    rc, snap = snapshot(demo.pid)
+    (d,) = of_kind(snap, "deadlock_cycle")
+    assert rc == 1 and d["severity"] == "error" and set(d["tids"]) == {truth["owner"]["tid"], truth["late"]["tid"]}, d
+    text = " ".join(d["evidence"])
+    if "/2.7" in python:
+        assert "waits for Python 2's import lock" in text and "runs a module's top-level code under an import" in text, text
+        assert "On Python 2 every import holds one lock" in d["fix"], d
+    else:
+        assert f"the import of module {truth['module']}" in text, text
+    assert [k for k, _ in loud(snap)] == ["deadlock_cycle"], loud(snap)
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 def test_imports_in_threads_and_workers_forked_after_them_draw_nothing(python, start_demo):
-    py3(python)
     demo = start_demo("import_lock", python, "--healthy")
     rc, snap = snapshot(demo.pid)
     assert rc == 0 and loud(snap) == []
