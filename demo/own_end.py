@@ -8,6 +8,10 @@ never sees EOF and never returns. The same with a socketpair() whose other half 
 keeps, or a multiprocessing.Pipe() whose sending Connection it never closed.
 
 --shape pipe (default) | socketpair | mp_pipe: the end the reader waits on.
+--shape crossed: the reader's two threads 'ping' and 'pong' each read first from a pipe only
+  the other one writes (after its own read); its main thread sleeps. Both ends are
+  its own: a deadlock_cycle (error, inferred) of 'ping' and 'pong'. --healthy: 'pong' writes
+  first, and the two keep passing a token back and forth.
 --healthy: the twin that must draw no verdict: the reader has a writer thread of its own,
   asleep between two writes.
 
@@ -53,7 +57,37 @@ def _writer(write):
         write(b"tick\n")
 
 
+def crossed(healthy, report_w):
+    """Two threads, each reading a pipe only the other writes before it writes its own."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    tids = {}
+
+    def side(name, read_fd, write_fd, first):
+        tids[name] = _common.native_tid()
+        if first:
+            os.write(write_fd, b"t")
+        while True:
+            os.read(read_fd, 1)  # blocks: the other side writes only after its own read
+            time.sleep(0.05)
+            os.write(write_fd, b"t")
+
+    ping = threading.Thread(target=side, args=("ping", r1, w2, False), name="ping")
+    pong = threading.Thread(target=side, args=("pong", r2, w1, healthy), name="pong")
+    for t in (ping, pong):
+        t.daemon = True
+        t.start()
+    while len(tids) < 2:
+        time.sleep(0.01)
+    os.write(report_w, ("%d %d %d\n" % (os.getpid(), tids["ping"], tids["pong"])).encode())
+    while True:
+        time.sleep(3600)
+
+
 def reader(shape, healthy, report_w):
+    if shape == "crossed":
+        return crossed(healthy, report_w)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     read, write = _ends(shape)
     helper = os.fork()
@@ -81,7 +115,15 @@ def main(demo, shape, healthy):
     proc.start()
 
     def verify():
-        pid = int(_common.read_line(r, "the reader exited before it read its result"))
+        line = _common.read_line(r, "the reader exited before it read its result")
+        pid = int(line.split()[0])
+        if shape == "crossed":
+            ping, pong = [int(x) for x in line.split()[1:]]
+            if not healthy:
+                _common.wait_blocked(pid, ping, syscalls=("read",), what="ping reading")
+                _common.wait_blocked(pid, pong, syscalls=("read",), what="pong reading")
+            demo.ready({"shape": shape, "healthy": healthy, "reader_pid": pid, "ping": ping, "pong": pong})
+            return
         if healthy:
             _common.wait_until(lambda: _common.read_syscall(pid, pid) is not None, "the reader to read")
         else:
@@ -94,7 +136,7 @@ def main(demo, shape, healthy):
 
 if __name__ == "__main__":
     def extra(parser):
-        parser.add_argument("--shape", choices=("pipe", "socketpair", "mp_pipe"), default="pipe")
+        parser.add_argument("--shape", choices=("pipe", "socketpair", "mp_pipe", "crossed"), default="pipe")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
 
     args = _common.parse_args("own_end", __doc__, extra=extra)

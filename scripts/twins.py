@@ -39,6 +39,7 @@ TWINS = [
     ("own_end", ("--shape", "pipe", "--healthy")),
     ("own_end", ("--shape", "socketpair", "--healthy")),
     ("own_end", ("--shape", "mp_pipe", "--healthy")),
+    ("own_end", ("--shape", "crossed", "--healthy")),
     ("shared_wait", ("--shape", "event", "--healthy")),
     ("shared_wait", ("--shape", "condition", "--healthy")),
     ("shared_wait", ("--shape", "semaphore", "--healthy")),

@@ -220,7 +220,7 @@ def _end_edge(
         # its own process's other threads (never itself): one of them could write what it reads --
         # after the other processes', so that a cycle through the tree is the one followed first
         others = replace(p, threads=tuple(x for x in p.threads if x.tid != t.tid))
-        threads, later, mutual, maybe = _writers(others, mine, writing, waiting)
+        threads, later, mutual, maybe = _writers(others, mine, writing, waiting, sole=not far)
         targets += [(p.pid, x.tid) for x in threads]
         soft += [(p.pid, x.tid) for x in maybe]
         names = ", ".join(f"'{x.label}'" for x in threads)

@@ -214,6 +214,27 @@ def _own_other_end(snapshot: Snapshot, p: Process, fd: int) -> Optional[PipeEnd 
     return end if own_far_fds(p, fd) else None
 
 
+EMPTY_POLL_FIX = (
+    "select()/poll() on no file descriptor and without a timeout never returns (only a signal ends it): wait on what "
+    "is meant (an Event, a pipe, a socket), or pass a timeout and check why it ran out."
+)
+
+
+def _poll_on_nothing(p: Process, t: Thread) -> Diagnosis:
+    """Its only thread polls no fd at all, with no timeout (``select.select([], [], [])``):
+    no thread or process can make nothing readable."""
+    handler = signal_handlers(p) if t.tid == p.pid else False
+    summary = (
+        "Nobody can end this wait: " if handler is False else "Only a signal can end this wait: "
+    ) + f"{t.label!r} (pid {p.pid}) waits in {t.syscall}() without a timeout on no file descriptor at all, and it has no other thread."
+    evidence = (
+        f"{t.label!r}: {t.wait.summary if t.wait else 'waits'}",
+        f"the kernel shows it in {t.syscall}() with no timeout, watching an empty set",
+        _no_handler(p, t) if handler is False else "a signal handler could still wake it (handlers installed, or not read)",
+    )
+    return _lone_verdict(p, t, handler is False, summary, evidence, EMPTY_POLL_FIX)
+
+
 def lone_poll(snapshot: Snapshot) -> list[Diagnosis]:
     """A process's only thread waiting, without a timeout, in select/poll/epoll on fds that
     are all ends whose other ends only it holds (on the whole box): nothing can make one
@@ -223,6 +244,9 @@ def lone_poll(snapshot: Snapshot) -> list[Diagnosis]:
     out = []
     for p in snapshot.processes:
         t = _alone(p)
+        if t is not None and t.polls == () and t.syscall in POLL_CALLS and t.timed is False and not t.ran and p.status != ProcessStatus.ZOMBIE:
+            out.append(_poll_on_nothing(p, t))
+            continue
         if t is None or p.status == ProcessStatus.ZOMBIE or t.syscall not in POLL_CALLS or t.timed is not False or not t.polls or t.ran:
             continue
         if not no_hidden_threads(p):

@@ -32,6 +32,27 @@ def test_a_wait_on_a_server_outside_the_tree_is_said_with_its_address(peer, pyth
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("healthy", [False, True], ids=["hung", "healthy"])
+def test_two_threads_each_reading_what_only_the_other_writes_are_a_deadlock(healthy, python, start_demo):
+    """Both ends are the process's own: each thread is blocked reading a pipe whose write end
+    only the other one uses -- once its own read ends (the main thread sleeps). The twin
+    passes a token back and forth: nothing."""
+    from pooltui.model import Certainty, Kind, Severity
+
+    demo = start_demo("own_end", python, "--shape", "crossed", *(["--healthy"] if healthy else []))
+    s = capture(demo.pid)
+    loud = [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO]
+    if healthy:
+        assert loud == []
+        return
+    (d,) = [d for d in s.diagnoses if d.kind is Kind.DEADLOCK]
+    truth = demo.truth
+    assert d.severity is Severity.ERROR and d.certainty is Certainty.INFERRED and set(d.tids) == {truth["ping"], truth["pong"]}, d
+    assert " ".join(d.evidence).count("its other end is held by its own process") == 2 and "Have one side write first" in d.fix, d
+    assert len(loud) == 1, loud
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 @pytest.mark.parametrize("shape", ["pipe", "socketpair", "mp_pipe"])
 @pytest.mark.parametrize("healthy", [False, True], ids=["hung", "healthy"])
 def test_a_reader_that_holds_the_write_end_itself_waits_for_nobody(healthy, shape, python, start_demo):

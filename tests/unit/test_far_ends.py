@@ -268,3 +268,38 @@ def test_a_timed_poll_resumed_after_py_spys_pause_is_read_as_the_poll_it_was(mon
     assert capture_ends._polls(p) == {1: (7, 9)}
     first_read_as_poll = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=(replace(threads[0], syscall="poll"),))
     assert capture_ends._polls(first_read_as_poll) == {1: (7, 9)}
+
+
+def test_two_threads_each_reading_a_pipe_only_the_other_writes_wait_on_each_other():
+    """Both ends are the process's own; each thread is blocked reading, on another fd than
+    the one it would write: it writes once its own read ends -- a cycle, not 'no writer'."""
+    from pooltui.analysis import graph
+    from pooltui.model import Certainty
+
+    reads = Wait(WaitKind.SELECT, "waits on I/O in `os.read(r, 1)` in side, app.py:9")
+    ping = Thread(tid=11, ident=1, name="ping", frames=(Frame("side", "app.py", 9),), wait=reads, syscall="read", fd=3, timed=False)
+    pong = Thread(tid=12, ident=2, name="pong", frames=(Frame("side", "app.py", 9),), wait=reads, syscall="read", fd=5, timed=False)
+    pipes = (
+        PipeEnd(fd=3, inode=71, writes=False),
+        PipeEnd(fd=4, inode=71, writes=True),
+        PipeEnd(fd=5, inode=72, writes=False),
+        PipeEnd(fd=6, inode=72, writes=True),
+    )
+    p = Process(pid=10, ppid=1, create_time=0.0, threads=(ping, pong), pipes=pipes)
+    [d] = graph.deadlocks(Snapshot(created=0.0, host="h", root_pid=10, processes=(p,)))
+    assert set(d.tids) == {11, 12} and d.certainty is Certainty.INFERRED and "Have one side write first" in d.fix, d
+
+
+def test_a_lone_thread_polling_no_fd_without_a_timeout_waits_for_nobody():
+    from pooltui.analysis import nobody
+    from pooltui.model import Certainty, Kind, Severity
+
+    def one(polls, timed=False):
+        wait = Wait(WaitKind.SELECT, "waits on I/O in `select.select([], [], [])` in work, app.py:5")
+        t = Thread(tid=10, ident=1, name="MainThread", frames=(Frame("work", "app.py", 5),), wait=wait, syscall="pselect6", timed=timed, polls=polls)
+        p = Process(pid=10, ppid=1, create_time=0.0, threads=(t,), caught_signals=0)
+        return nobody.lone_poll(Snapshot(created=0.0, host="h", root_pid=10, processes=(p,)))
+
+    [d] = one(())
+    assert (d.kind, d.severity, d.certainty) == (Kind.NO_WAKER, Severity.ERROR, Certainty.FACT) and "on no file descriptor at all" in d.summary, d
+    assert one((), timed=True) == [] and one(None) == []  # a sleep; a set not read
