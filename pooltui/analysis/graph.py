@@ -356,8 +356,7 @@ def cycles(stuck: dict[Node, Edge]) -> list[list[Node]]:
         while node in stuck and node not in index and node not in seen:
             index[node] = len(path)
             path.append(node)
-            e = stuck[node]  # a hard target first: a soft one is in the knot only through the others
-            node = next((t for t in e.targets if t in stuck and t not in e.soft), None) or next(t for t in e.targets if t in stuck)
+            node = next(t for t in stuck[node].targets if t in stuck)
         if node in index:
             found.append(path[index[node] :])
         seen.update(path)
