@@ -71,9 +71,10 @@ def main(demo, healthy, how):
     def state_job():
         job.update(_common.thread_info())
         if healthy:
-            while True:
+            while True:  # a poller of its own status page, not a hot loop (each call is a new handler thread)
                 urlopen(url).read()
                 SEEN["answered"] = True
+                time.sleep(0.05)
         with STATE_LOCK:
             urlopen(url).read()          # blocks: the handler waits for STATE_LOCK
 
