@@ -3,7 +3,8 @@ long as the imported module runs its top-level code (3.x has one lock per module
 memory as a ``_ModuleLock``). Python 2 takes it in C: a thread waiting for it shows no
 frame of its own, only the ``import`` line it is at, asleep in an untimed futex wait. Its
 holder is the thread running a module's top-level code under an import: a ``<module>``
-frame called from an import line."""
+frame called from another frame (an import line, ``__import__`` as a thread's target) that is
+not runpy running a script or an ``exec`` (``importing``)."""
 
 from __future__ import annotations
 

@@ -150,9 +150,23 @@ def _polls(p: Process) -> dict[int, Optional[tuple[int, ...]]]:
         if t.ghost or not (t.syscall in POLLS or (t.syscall == "restart_syscall" and _at_poll(t))):
             continue
         call = procfs.syscall_or_none(p.pid, t.tid)
-        nr = _POLL_NR if call is not None and call.nr == _RESTART and _at_poll(t) else call.nr if call is not None else None
-        out[t.tid] = polled(p.pid, nr, call.args) if call is not None else None
+        if call is not None and call.nr == _RESTART and _at_poll(t):
+            out[t.tid] = _resumed_poll(p.pid, call.args)
+            continue
+        out[t.tid] = polled(p.pid, call.nr, call.args) if call is not None else None
     return out
+
+
+def _resumed_poll(pid: int, args: tuple[int, ...]) -> Optional[tuple[int, ...]]:
+    """poll()'s fd set from the registers of a restart_syscall -- kept only when every fd in
+    it is one the process has open: a thread back from its poll() that waits for the GIL
+    with a timeout is resumed the same way, its registers then a futex's arguments."""
+    got = polled(pid, _POLL_NR, args)
+    try:
+        held = {int(name) for name in procfs.fds(pid) if name.isdigit()}
+    except CaptureError:
+        return None
+    return got if got is not None and set(got) <= held else None
 
 
 def _program(p: Process) -> bool:

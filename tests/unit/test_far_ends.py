@@ -246,8 +246,9 @@ def test_a_poller_read_again_after_it_woke_keeps_what_it_watched():
 def test_a_timed_poll_resumed_after_py_spys_pause_is_read_as_the_poll_it_was(monkeypatch):
     """py-spy's pause interrupts a timed poll(): until its deadline the kernel shows
     restart_syscall, with poll()'s arguments still in the registers. A thread whose frame
-    polls is read so; one whose frame does not (a timed futex wait resumes the same way,
-    its first argument a futex word, not a pollfd array) is not."""
+    polls is read so; one whose frame does not (a timed futex wait is resumed the same way,
+    its first argument a futex word, not a pollfd array) is not; nor a set naming fds the
+    process does not have open (a GIL wait after the poll, resumed so: futex arguments)."""
     import ctypes
     import os
 
@@ -255,19 +256,23 @@ def test_a_timed_poll_resumed_after_py_spys_pause_is_read_as_the_poll_it_was(mon
     from pooltui.capture import procfs
     from pooltui.capture.procfs.formats import Syscall
 
-    fds = (ctypes.c_int32 * 4)(7, 1, 9, 1)  # two struct pollfd: {fd 7, POLLIN}, {fd 9, POLLIN}
-    addr = ctypes.addressof(fds)
-    monkeypatch.setattr(procfs, "syscall_or_none", lambda pid, tid: Syscall(tid, 219, (addr, 2, 500, 0, 0, 0)))
-    polling = Frame("select", "/usr/lib/python3.11/selectors.py", 415, code="fd_event_list = self._selector.poll(timeout)")
-    waiting = Frame("wait", "/usr/lib/python3.11/threading.py", 331, code="gotit = waiter.acquire(True, timeout)")
-    threads = (
-        Thread(tid=1, ident=1, frames=(polling,), syscall="restart_syscall"),
-        Thread(tid=2, ident=2, frames=(waiting,), syscall="restart_syscall"),
-    )
-    p = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=threads)
-    assert capture_ends._polls(p) == {1: (7, 9)}
-    first_read_as_poll = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=(replace(threads[0], syscall="poll"),))
-    assert capture_ends._polls(first_read_as_poll) == {1: (7, 9)}
+    r, w = os.pipe()
+    try:
+        fds = (ctypes.c_int32 * 4)(r, 1, w, 4)  # two struct pollfd: {r, POLLIN}, {w, POLLOUT}
+        addr = ctypes.addressof(fds)
+        monkeypatch.setattr(procfs, "syscall_or_none", lambda pid, tid: Syscall(tid, 219, (addr, 2, 500, 0, 0, 0)))
+        polling = Frame("select", "/usr/lib/python3.11/selectors.py", 415, code="fd_event_list = self._selector.poll(timeout)")
+        waiting = Frame("wait", "/usr/lib/python3.11/threading.py", 331, code="gotit = waiter.acquire(True, timeout)")
+        resumed = "restart_syscall"
+        threads = (Thread(tid=1, ident=1, frames=(polling,), syscall=resumed), Thread(tid=2, ident=2, frames=(waiting,), syscall=resumed))
+        p = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=threads)
+        assert capture_ends._polls(p) == {1: tuple(sorted((r, w)))}
+        first_read_as_poll = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=(replace(threads[0], syscall="poll"),))
+        assert capture_ends._polls(first_read_as_poll) == {1: tuple(sorted((r, w)))}
+    finally:
+        os.close(r)
+        os.close(w)
+    assert capture_ends._polls(p) == {1: None}  # the same numbers, no longer open: not a poll set
 
 
 def test_two_threads_each_reading_a_pipe_only_the_other_writes_wait_on_each_other():
