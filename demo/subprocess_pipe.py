@@ -22,6 +22,10 @@ for it to exit (`proc.wait()`) without closing its stdin: sort reads until the e
 input, which never comes while the task holds the write end. With --healthy the task closes
 stdin first and waits for a tool that reads to the end, then sleeps: the wait will end.
 --wait --via shell: the same through `sh -c "sort; ..."` (the shell waits for sort).
+--wait --via output: subprocess's own warning -- the task waits for a program (`head`) whose
+stdout is a pipe it never reads, and the program writes more than the pipe holds: the program
+blocks in write(), the task in wait4(). The fix names communicate(), not closing stdin. With
+--healthy the output fits in the pipe and the program sleeps: the wait will end.
 --wait --via fork: the task forks a child that reads a pipe whose write end only the task
 holds, and waits for any child in `os.wait()`; with --healthy a second child sleeps (its exit
 ends the wait).
@@ -50,6 +54,8 @@ def task_wait(healthy, via, report_fd):
     """Feed a program, then wait for it to exit; without ``healthy`` its stdin is left open."""
     if via == "fork":
         return task_wait_any(healthy, report_fd)
+    if via == "output":
+        return task_wait_output(healthy, report_fd)
     argv = ["sh", "-c", "cat >/dev/null; exec sleep 3600"] if healthy else ["sort"]
     if via == "shell" and not healthy:
         argv = ["sh", "-c", "sort; echo sorted >&2"]
@@ -59,6 +65,14 @@ def task_wait(healthy, via, report_fd):
     proc.stdin.flush()
     if healthy:
         proc.stdin.close()
+    os.write(report_fd, ("%d %d\n" % (os.getpid(), proc.pid)).encode())
+    return proc.wait()
+
+
+def task_wait_output(healthy, report_fd):
+    """subprocess's own warning: wait() for a program whose stdout is a pipe nobody reads."""
+    argv = ["sh", "-c", "head -c 1000 /dev/zero; exec sleep 3600"] if healthy else ["head", "-c", str(SIZE), "/dev/zero"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
     os.write(report_fd, ("%d %d\n" % (os.getpid(), proc.pid)).encode())
     return proc.wait()
 
@@ -123,6 +137,8 @@ def main(demo, program, healthy, wait, via):
             _common.wait_blocked(worker, worker, syscalls=("wait4",), what="the task waiting for the program")
             if healthy and via != "fork":  # it read to the end and sleeps (exec'd: same pid)
                 _common.wait_blocked(child, child, syscalls=("clock_nanosleep", "nanosleep"), what="the tool's sleep")
+            elif via == "output":  # the program writes into its full stdout
+                _common.wait_blocked(child, child, syscalls=("write",), what="the program writing its stdout")
             elif via == "shell":  # the shell waits for sort, which reads its stdin
                 _common.wait_blocked(child, child, syscalls=("wait4",), what="the shell waiting for sort")
                 _common.wait_until(lambda: _children(child), "the shell to start sort")
@@ -153,7 +169,7 @@ if __name__ == "__main__":
         parser.add_argument("--program", choices=("cat", "tr", "python", "stderr"), default="cat")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
         parser.add_argument("--wait", action="store_true", help="wait for the program to exit, its stdin left open")
-        parser.add_argument("--via", choices=("program", "shell", "fork"), default="program", help="--wait: what the task waits for")
+        parser.add_argument("--via", choices=("program", "shell", "fork", "output"), default="program", help="--wait: what the task waits for")
 
     args = _common.parse_args("subprocess_pipe", __doc__, extra=extra)
     demo = _common.Demo("subprocess_pipe", args)

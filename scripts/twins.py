@@ -28,6 +28,7 @@ TWINS = [
     ("subprocess_pipe", ("--program", "stderr", "--healthy")),
     ("subprocess_pipe", ("--wait", "--healthy")),
     ("subprocess_pipe", ("--wait", "--via", "fork", "--healthy")),
+    ("subprocess_pipe", ("--wait", "--via", "output", "--healthy")),
     ("outside_peer", ("--peer", "tcp")),
     ("outside_peer", ("--peer", "unix")),
     ("c_lock_fork", ("--healthy",)),  # 3.x

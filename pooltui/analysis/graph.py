@@ -94,6 +94,12 @@ _FIX = {
         "its end, and waits for it to be read: use Popen.communicate() (it reads both at once), read one in another "
         "thread, or send stderr to stdout (stderr=STDOUT) or to a file."
     ),
+    "exit": (
+        "A process waits for a child to exit (Popen.wait(), join(), os.waitpid()) without reading the pipe the child "
+        "writes to (its stdout or stderr): once the pipe holds 64 KiB the child blocks in write() and never exits. Read "
+        "while waiting: Popen.communicate() reads the output to its end, then waits; or drain the pipe in a thread, or "
+        "send the output to a file or DEVNULL."
+    ),
     "program_eof": (
         "A program that reads its input to the end never ends while the write end of that pipe stays open, and the process "
         "waiting for it to exit holds it (Popen(stdin=PIPE) never closed): close p.stdin before wait(), or use "
@@ -369,6 +375,16 @@ def _writes(procs: dict[int, Process], node: Node) -> bool:
     return t is not None and t.syscall in WRITE_CALLS
 
 
+def _waits_for_its_writer(chain: list[Edge], procs: dict[int, Process]) -> bool:
+    """A thread of the cycle waits for a process to exit (a join: wait4) while a thread of
+    that process is blocked writing into a pipe only the waiting thread could read."""
+    return any(
+        j.via == "join" and e.via == "pipe" and _writes(procs, e.waiter) and e.waiter[0] in {pid for pid, _ in j.targets} and j.waiter in e.targets
+        for j in chain
+        for e in chain
+    )
+
+
 def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
     stuck = deadlocked(edges(snapshot))
     out = []
@@ -390,7 +406,8 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         awaited = any(e.via == "join" and e.waiter[0] not in ran and any(pid in ran for pid, _tid in e.targets) for e in chain)  # its exit
         # a Python thread of the cycle writes to a program (feeds it) -- or only reads from it
         fed = any(e.via == "pipe" and e.waiter[0] not in ran and _writes(procs, e.waiter) for e in chain)
-        fix = _FIX["program_eof" if awaited else "program" if fed else "program_out"] if programs else ""
+        fix = _FIX["exit"] if not queue and _waits_for_its_writer(chain, procs) else ""
+        fix = fix or (_FIX["program_eof" if awaited else "program" if fed else "program_out"] if programs else "")
         fix = fix or next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
         if fix == _FIX["pipe"] and not queue:
             # no multiprocessing.Queue in it: plain pipes, written both ways into full ones -- or only read

@@ -164,3 +164,27 @@ def test_a_task_waiting_for_any_child_while_one_sleeps_draws_nothing(python, sta
     for _ in range(3):
         s = capture(demo.pid)
         assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_task_waiting_for_a_program_whose_full_output_it_never_reads_is_a_deadlock_fixed_by_communicate(python, start_demo):
+    """subprocess's own warning: Popen(stdout=PIPE).wait() for a program that writes more than
+    the pipe holds. Its fix said to close stdin (the program reading its input to the end) before:
+    the program here writes, and the task must read while it waits."""
+    demo = start_demo("subprocess_pipe", python, "--wait", "--via", "output")
+    truth = demo.truth
+    d = _worker_and_program_deadlock(demo)
+    text = " ".join(d.evidence)
+    assert f"waits for pid {truth['program_pid']} to exit (wait4" in text and "blocked in write()" in text, text
+    assert "communicate()" in d.fix and "close p.stdin" not in d.fix, d.fix
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_task_waiting_for_a_program_whose_output_fits_in_the_pipe_draws_nothing(python, start_demo):
+    """The same wait() for a program whose output fits in the pipe, asleep after it."""
+    from pooltui.model import Severity
+
+    demo = start_demo("subprocess_pipe", python, "--wait", "--via", "output", "--healthy")
+    for _ in range(3):
+        s = capture(demo.pid)
+        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
