@@ -26,6 +26,9 @@ stdin first and waits for a tool that reads to the end, then sleeps: the wait wi
 stdout is a pipe it never reads, and the program writes more than the pipe holds: the program
 blocks in write(), the task in wait4(). The fix names communicate(), not closing stdin. With
 --healthy the output fits in the pipe and the program sleeps: the wait will end.
+--wait --via python: the same with a Python child whose three threads print to its stdout:
+one blocks in write(), the others wait on the file object's own lock (2.7: the C FILE's) --
+no Python lock in sight. --healthy: a few lines each, then they sleep.
 --wait --via fork: the task forks a child that reads a pipe whose write end only the task
 holds, and waits for any child in `os.wait()`; with --healthy a second child sleeps (its exit
 ends the wait).
@@ -54,8 +57,8 @@ def task_wait(healthy, via, report_fd):
     """Feed a program, then wait for it to exit; without ``healthy`` its stdin is left open."""
     if via == "fork":
         return task_wait_any(healthy, report_fd)
-    if via == "output":
-        return task_wait_output(healthy, report_fd)
+    if via in ("output", "python"):
+        return task_wait_output(healthy, report_fd, python=via == "python")
     argv = ["sh", "-c", "cat >/dev/null; exec sleep 3600"] if healthy else ["sort"]
     if via == "shell" and not healthy:
         argv = ["sh", "-c", "sort; echo sorted >&2"]
@@ -69,9 +72,12 @@ def task_wait(healthy, via, report_fd):
     return proc.wait()
 
 
-def task_wait_output(healthy, report_fd):
+def task_wait_output(healthy, report_fd, python=False):
     """subprocess's own warning: wait() for a program whose stdout is a pipe nobody reads."""
     argv = ["sh", "-c", "head -c 1000 /dev/zero; exec sleep 3600"] if healthy else ["head", "-c", str(SIZE), "/dev/zero"]
+    if python:  # a file, not -c: the lines its threads stand at are read from it
+        printers = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_printers.py")
+        argv = [sys.executable, printers, str(2 if healthy else SIZE // 4000)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
     os.write(report_fd, ("%d %d\n" % (os.getpid(), proc.pid)).encode())
     return proc.wait()
@@ -120,6 +126,10 @@ def task(program, healthy, report_fd):
     return len(proc.stdout.read())
 
 
+def _tasks(pid):
+    return sorted(int(tid) for tid in os.listdir("/proc/%d/task" % pid))
+
+
 def _children(pid):
     with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
         return [int(x) for x in f.read().split()]
@@ -135,10 +145,16 @@ def main(demo, program, healthy, wait, via):
         worker, child = [int(x) for x in line.split()]
         if wait:
             _common.wait_blocked(worker, worker, syscalls=("wait4",), what="the task waiting for the program")
-            if healthy and via != "fork":  # it read to the end and sleeps (exec'd: same pid)
+            if via == "python":  # three printers: blocked in write() or on the file's lock; or asleep
+                calls = ("clock_nanosleep", "nanosleep", "select", "pselect6") if healthy else ("write", "futex")
+                _common.wait_until(lambda: len(_tasks(child)) == 3, "the child's three printers to start")
+                for tid in _tasks(child):
+                    _common.wait_blocked(child, tid, syscalls=calls, what="a printer of the child")
+            elif healthy and via != "fork":  # it read to the end and sleeps (exec'd: same pid)
                 _common.wait_blocked(child, child, syscalls=("clock_nanosleep", "nanosleep"), what="the tool's sleep")
             elif via == "output":  # the program writes into its full stdout
                 _common.wait_blocked(child, child, syscalls=("write",), what="the program writing its stdout")
+
             elif via == "shell":  # the shell waits for sort, which reads its stdin
                 _common.wait_blocked(child, child, syscalls=("wait4",), what="the shell waiting for sort")
                 _common.wait_until(lambda: _children(child), "the shell to start sort")
@@ -169,7 +185,7 @@ if __name__ == "__main__":
         parser.add_argument("--program", choices=("cat", "tr", "python", "stderr"), default="cat")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
         parser.add_argument("--wait", action="store_true", help="wait for the program to exit, its stdin left open")
-        parser.add_argument("--via", choices=("program", "shell", "fork", "output"), default="program", help="--wait: what the task waits for")
+        parser.add_argument("--via", choices=("program", "shell", "fork", "output", "python"), default="program", help="--wait: what the task waits for")
 
     args = _common.parse_args("subprocess_pipe", __doc__, extra=extra)
     demo = _common.Demo("subprocess_pipe", args)

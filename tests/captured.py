@@ -46,7 +46,7 @@ def _one(s: dict[str, Any]) -> str:
             wait = t.get("wait") or {}
             lines.append(
                 f"    {t.get('tid')} {t.get('name')} active={t.get('active')} syscall={t.get('syscall')} futex={t.get('futex')}"
-                f" fd={t.get('fd')} timed={t.get('timed')} ran={t.get('ran')} wait={wait.get('kind')}"
+                f" fd={t.get('fd')} polls={t.get('polls')} timed={t.get('timed')} ran={t.get('ran')} wait={wait.get('kind')}"
                 f" at {frame.get('function')} {frame.get('short_file')}:{frame.get('line')} {frame.get('code')!r}"
             )
     return "\n".join(lines)

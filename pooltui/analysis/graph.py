@@ -31,7 +31,7 @@ timed wait is never part of one (it ends by itself).
 
 from __future__ import annotations
 
-from pooltui.analysis import filelocks, importlock, managers, shared, wakers
+from pooltui.analysis import filelocks, importlock, iolocks, managers, shared, wakers
 from pooltui.analysis.edge import Edge, Node, labels
 from pooltui.analysis.edge import at as _at
 from pooltui.analysis.edge import label as _label
@@ -120,6 +120,11 @@ _FIX = {
         "thread that imports anything meanwhile (a lazy import inside the standard library too, such as "
         "time.strptime's) waits for it. Never start a thread and wait for it (join, a result, an Event) in a module's "
         "top-level code: do that in a function called once the imports are done."
+    ),
+    "io": (
+        "Threads share one file or socket object, and one of them blocks inside a read or write on it while holding the "
+        "object's own lock: every other thread that calls it waits behind. Give each thread its own file or connection, "
+        "or make that read or write end (a timeout; a reader or writer at the pipe's other end)."
     ),
     "pipes": (
         "Each process writes into a full pipe that the other reads only once its own write ends: never write more than "
@@ -307,7 +312,7 @@ def _notify_edges(snapshot: Snapshot, followed: set[Node]) -> list[Edge]:
 
 def edges(snapshot: Snapshot) -> list[Edge]:
     found = [*_lock_edges(snapshot), *future_edges(snapshot), *join_edges(snapshot), *pool_edges(snapshot), *_condition_edges(snapshot)]
-    found += filelocks.edges(snapshot) + importlock.edges(snapshot)
+    found += filelocks.edges(snapshot) + importlock.edges(snapshot) + iolocks.edges(snapshot)
     found += managers.could_hold_edges(snapshot) + managers.in_flight_edges(snapshot) + managers.accepter_edges(snapshot)
     followed = {e.waiter for e in found}
     # a notify edge is weaker than these ("any thread of its process could"): its waiter is
@@ -450,6 +455,7 @@ _FIX_OF = {
     "accept": "accept",
     "loop": "loop",
     "import": "import",
+    "io": "io",
 }
 _VIA_WORDS = {
     "lock": "a lock",
@@ -467,4 +473,5 @@ _VIA_WORDS = {
     "accept": "a request to a Manager",
     "loop": "a coroutine of its own event loop",
     "import": "the import lock",
+    "io": "a file's own lock",
 }

@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
-from pooltui.analysis import filelocks
+from pooltui.analysis import filelocks, iolocks
 from pooltui.analysis.frames import code_text, find, innermost_user, matches, origin
 from pooltui.analysis.knownwaits import C_SERVER_LOOPS, CODE_WAITS, IDLE_LOOPS, NATIVE_WAITS, STDLIB_WAITS, TASK_CALLS, Via
-from pooltui.model import FILE_LOCK_CALLS, ErrorCode, Frame, Process, ProcessStatus, Snapshot, Thread, Wait, WaitKind
+from pooltui.model import FD_CALLS, FILE_LOCK_CALLS, ErrorCode, Frame, Process, ProcessStatus, Snapshot, Thread, Wait, WaitKind
 from pooltui.model.bounded import memoize
 
 
@@ -199,6 +199,9 @@ def _classify(frames: tuple[Frame, ...], ghost: bool, active: bool, syscall: Opt
     inside = loop_callback(frames)
     if inside is not None:  # a coroutine (or callback) of an asyncio loop blocks the loop
         return _blocked_loop(_classify_inner(frames[:inside]), frames)
+    if iolocks.waits_inside(frames, syscall, timed) and _proxy_call(frames) is None and _stdlib_wait(frames) is None:
+        # at `f.readline()` but asleep in a futex, not in read(): the object's own lock
+        return _wait(WaitKind.LOCK, iolocks.WAIT_WORDS, frames, frames.index(py[0]))
     return _by_syscall(_classify_inner(frames, syscall), syscall, timed, frames)
 
 
@@ -261,7 +264,9 @@ def _classify_inner(frames: Sequence[Frame], syscall: Optional[str] = None) -> W
     innermost = next(i for i, f in enumerate(frames) if not f.native)
     code = frames[innermost].code or ""
     for pattern, kind, phrase in CODE_WAITS:
-        if pattern.search(code) and not (kind is WaitKind.LOCK and syscall not in _LOCK_CALLS):
+        # the kernel overrules a line that calls two things (`f.write(x); time.sleep(1)`, in write())
+        overruled = (kind is WaitKind.LOCK and syscall not in _LOCK_CALLS) or (kind is WaitKind.SLEEP and syscall in FD_CALLS)
+        if pattern.search(code) and not overruled:
             return _wait(kind, phrase, frames, innermost)
     found = _native_wait(frames)
     if found is not None:

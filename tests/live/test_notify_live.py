@@ -188,3 +188,29 @@ def test_a_task_waiting_for_a_program_whose_output_fits_in_the_pipe_draws_nothin
     for _ in range(3):
         s = capture(demo.pid)
         assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_task_waiting_for_a_python_child_whose_printers_fill_its_stdout_names_every_printer(python, start_demo):
+    """The same with a Python child whose three threads print: one blocks in write(), the
+    others (2.7: always) wait on the file object's own lock -- a C FILE's or a buffer's, no
+    Python lock -- and read "waits on I/O" with no edge before: the cycle then went through
+    the child's main thread only when it was the one in write()."""
+    import re
+
+    demo = start_demo("subprocess_pipe", python, "--wait", "--via", "python")
+    d = _worker_and_program_deadlock(demo)
+    child = demo.truth["program_pid"]
+    printer = re.compile(rf"^(?:also blocked behind it: )?'[^']*' \(pid {child}, python\)")
+    assert len([e for e in d.evidence if printer.match(e)]) == 3, d.evidence  # in the cycle or behind it
+    assert "communicate()" in d.fix, d.fix
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+def test_a_task_waiting_for_a_python_child_that_printed_a_few_lines_draws_nothing(python, start_demo):
+    from pooltui.model import Severity
+
+    demo = start_demo("subprocess_pipe", python, "--wait", "--via", "python", "--healthy")
+    for _ in range(3):
+        s = capture(demo.pid)
+        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
