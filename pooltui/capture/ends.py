@@ -149,12 +149,32 @@ def _polls(p: Process) -> dict[int, Optional[tuple[int, ...]]]:
     for t in p.threads:
         if t.ghost or not (t.syscall in POLLS or (t.syscall == "restart_syscall" and _at_poll(t))):
             continue
-        call = procfs.syscall_or_none(p.pid, t.tid)
-        if call is not None and call.nr == _RESTART and _at_poll(t):
-            out[t.tid] = _resumed_poll(p.pid, call.args)
-            continue
-        out[t.tid] = polled(p.pid, call.nr, call.args) if call is not None else None
+        out[t.tid] = _poll_set(p.pid, t)
     return out
+
+
+POLL_REREADS = 20  # reads of a poller caught between two polls, at most
+POLL_REREAD_GAP = 0.01  # seconds between them
+
+
+def _poll_set(pid: int, t: Thread) -> Optional[tuple[int, ...]]:
+    """The fds ``t`` (seen in a poll by the capture) watches. A loop whose timeout ran out
+    since (a server's ``serve_forever`` every 0.5 s) is between two polls for a moment -- on
+    a loaded box a long one: unknown, its set made it a possible writer of every end of its
+    process, and a deadlock through its process was lost (self_call, 1 CI run in 3). Read
+    again, briefly, until it is back in its poll."""
+    for _ in range(POLL_REREADS):
+        call = procfs.syscall_or_none(pid, t.tid)
+        if call is None:
+            return None  # gone, or not readable
+        if call.nr == _RESTART and _at_poll(t):
+            found = _resumed_poll(pid, call.args)
+        else:
+            found = polled(pid, call.nr, call.args)
+        if found is not None:
+            return found
+        time.sleep(POLL_REREAD_GAP)
+    return None
 
 
 def _resumed_poll(pid: int, args: tuple[int, ...]) -> Optional[tuple[int, ...]]:

@@ -275,6 +275,32 @@ def test_a_timed_poll_resumed_after_py_spys_pause_is_read_as_the_poll_it_was(mon
     assert capture_ends._polls(p) == {1: None}  # the same numbers, no longer open: not a poll set
 
 
+def test_a_poller_caught_between_two_polls_is_read_again_until_it_polls(monkeypatch):
+    """serve_forever's poll times out every 0.5 s: read at that moment the loop is running (or
+    in another call), its set unknown -- and a thread of unknown set could write any end of
+    its process: a self_call deadlock was lost so in a CI run. It is read again until it is
+    back in its poll."""
+    import ctypes
+    import os
+
+    from pooltui.capture import ends as capture_ends
+    from pooltui.capture import procfs
+    from pooltui.capture.procfs.formats import Syscall
+
+    r, w = os.pipe()
+    try:
+        fds = (ctypes.c_int32 * 2)(r, 1)  # one struct pollfd: {r, POLLIN}
+        reads = iter([Syscall(1, None), Syscall(1, 202, (0, 0, 0, 0, 0, 0)), Syscall(1, 7, (ctypes.addressof(fds), 1, 500, 0, 0, 0))])
+        monkeypatch.setattr(procfs, "syscall_or_none", lambda pid, tid: next(reads))
+        monkeypatch.setattr(capture_ends, "POLL_REREAD_GAP", 0.0)
+        polling = Frame("select", "/usr/lib/python3.11/selectors.py", 415, code="fd_event_list = self._selector.poll(timeout)")
+        p = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=(Thread(tid=1, ident=1, frames=(polling,), syscall="poll", timed=True),))
+        assert capture_ends._polls(p) == {1: (r,)}
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 def test_two_threads_each_reading_a_pipe_only_the_other_writes_wait_on_each_other():
     """Both ends are the process's own; each thread is blocked reading, on another fd than
     the one it would write: it writes once its own read ends -- a cycle, not 'no writer'."""
