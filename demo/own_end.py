@@ -12,6 +12,11 @@ keeps, or a multiprocessing.Pipe() whose sending Connection it never closed.
   the other one writes (after its own read); its main thread sleeps. Both ends are
   its own: a deadlock_cycle (error, inferred) of 'ping' and 'pong'. --healthy: 'pong' writes
   first, and the two keep passing a token back and forth.
+--shape shared_file: the reader's threads 'first' and 'second' read lines from one buffered
+  file object (io.open of the pipe's read end): 'first' is blocked in read() holding the
+  object's own lock, 'second' waits on that lock in readline() -- no Python lock in sight;
+  its main thread sleeps. A deadlock_cycle of the two whose fix speaks of the shared file.
+  --healthy: a writer thread writes a line every 0.2 s.
 --healthy: the twin that must draw no verdict: the reader has a writer thread of its own,
   asleep between two writes.
 
@@ -85,9 +90,45 @@ def crossed(healthy, report_w):
         time.sleep(3600)
 
 
+def shared_file(healthy, report_w):
+    """Two threads reading lines from one buffered file object over a pipe only this process
+    could write: 'first' blocks in read() holding the object's own lock, 'second' waits on it."""
+    import io
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    r, w = os.pipe()
+    lines = io.open(r, "rb")
+    tids = {}
+
+    def side(name):
+        tids[name] = _common.native_tid()
+        while True:
+            lines.readline()
+
+    first = threading.Thread(target=side, args=("first",), name="first")
+    first.daemon = True
+    first.start()
+    while "first" not in tids:
+        time.sleep(0.01)
+    _common.wait_blocked(os.getpid(), tids["first"], syscalls=("read",), what="first reading")  # it holds the lock now
+    second = threading.Thread(target=side, args=("second",), name="second")
+    second.daemon = True
+    second.start()
+    if healthy:
+        t = threading.Thread(target=_writer, args=(lambda data: os.write(w, data),), name="writer")
+        t.daemon = True
+        t.start()
+    while len(tids) < 2:
+        time.sleep(0.01)
+    os.write(report_w, ("%d %d %d\n" % (os.getpid(), tids["first"], tids["second"])).encode())
+    while True:
+        time.sleep(3600)
+
+
 def reader(shape, healthy, report_w):
     if shape == "crossed":
         return crossed(healthy, report_w)
+    if shape == "shared_file":
+        return shared_file(healthy, report_w)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     read, write = _ends(shape)
     helper = os.fork()
@@ -117,6 +158,13 @@ def main(demo, shape, healthy):
     def verify():
         line = _common.read_line(r, "the reader exited before it read its result")
         pid = int(line.split()[0])
+        if shape == "shared_file":
+            first, second = [int(x) for x in line.split()[1:]]
+            if not healthy:
+                _common.wait_blocked(pid, first, syscalls=("read",), what="first reading")
+                _common.wait_blocked(pid, second, syscalls=("futex",), what="second, on the file's lock")
+            demo.ready({"shape": shape, "healthy": healthy, "reader_pid": pid, "first": first, "second": second})
+            return
         if shape == "crossed":
             ping, pong = [int(x) for x in line.split()[1:]]
             if not healthy:
@@ -136,7 +184,7 @@ def main(demo, shape, healthy):
 
 if __name__ == "__main__":
     def extra(parser):
-        parser.add_argument("--shape", choices=("pipe", "socketpair", "mp_pipe", "crossed"), default="pipe")
+        parser.add_argument("--shape", choices=("pipe", "socketpair", "mp_pipe", "crossed", "shared_file"), default="pipe")
         parser.add_argument("--healthy", action="store_true", help="the twin that must draw no verdict")
 
     args = _common.parse_args("own_end", __doc__, extra=extra)

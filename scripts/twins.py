@@ -30,6 +30,7 @@ TWINS = [
     ("subprocess_pipe", ("--wait", "--via", "fork", "--healthy")),
     ("subprocess_pipe", ("--wait", "--via", "output", "--healthy")),
     ("subprocess_pipe", ("--wait", "--via", "python", "--healthy")),
+    ("own_end", ("--shape", "shared_file", "--healthy")),
     ("outside_peer", ("--peer", "tcp")),
     ("outside_peer", ("--peer", "unix")),
     ("c_lock_fork", ("--healthy",)),  # 3.x

@@ -390,6 +390,12 @@ def _waits_for_its_writer(chain: list[Edge], procs: dict[int, Process]) -> bool:
     )
 
 
+def _on_a_files_lock(e: Edge, owned: dict[str, str | None]) -> bool:
+    """The wait is for a file or socket object's own lock: read from memory (a buffered
+    file's, ``subject`` its lock's key) or inferred (``iolocks``: a C FILE's)."""
+    return e.via == "io" or (e.via == "lock" and (owned.get(e.subject) or "").startswith("_io.Buffered"))
+
+
 def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
     stuck = deadlocked(edges(snapshot))
     out = []
@@ -406,6 +412,7 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         found = (snapshot.process(pid) for pid in pids)
         programs = [p for p in found if p is not None and p.error is not None and p.error.code == ErrorCode.NOT_PYTHON]
         procs = {p.pid: p for p in snapshot.processes}
+        owned = {lock_key(lock): lock.type_name for lock in snapshot.locks}
         queue = any((t := procs[pid].thread(tid) if pid in procs else None) is not None and t.role == ThreadRole.QUEUE_FEEDER for pid, tid in cycle)
         ran = {p.pid for p in programs}
         awaited = any(e.via == "join" and e.waiter[0] not in ran and any(pid in ran for pid, _tid in e.targets) for e in chain)  # its exit
@@ -413,6 +420,7 @@ def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
         fed = any(e.via == "pipe" and e.waiter[0] not in ran and _writes(procs, e.waiter) for e in chain)
         fix = _FIX["exit"] if not queue and _waits_for_its_writer(chain, procs) else ""
         fix = fix or (_FIX["program_eof" if awaited else "program" if fed else "program_out"] if programs else "")
+        fix = fix or (_FIX["io"] if any(_on_a_files_lock(e, owned) for e in chain) else "")
         fix = fix or next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
         if fix == _FIX["pipe"] and not queue:
             # no multiprocessing.Queue in it: plain pipes, written both ways into full ones -- or only read

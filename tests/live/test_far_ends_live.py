@@ -53,6 +53,31 @@ def test_two_threads_each_reading_what_only_the_other_writes_are_a_deadlock(heal
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize("healthy", [False, True], ids=["hung", "healthy"])
+def test_two_threads_reading_one_buffered_file_wait_on_its_own_lock(healthy, python, start_demo):
+    """A lock inside a stdlib object: 'first' is blocked in read() of a pipe only its own
+    process could write, holding the BufferedReader's own lock; 'second' waits on that lock
+    at `lines.readline()` -- asleep in a futex, not in I/O. It read "waits on I/O", with no
+    edge: "No problems found". The twin has a writer thread: nothing."""
+    from pooltui.model import Certainty, Kind, Severity
+
+    demo = start_demo("own_end", python, "--shape", "shared_file", *(["--healthy"] if healthy else []))
+    s = capture(demo.pid)
+    loud = [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO]
+    if healthy:
+        assert loud == []
+        return
+    truth = demo.truth
+    (d,) = [d for d in s.diagnoses if d.kind is Kind.DEADLOCK]
+    assert d.severity is Severity.ERROR and d.certainty is Certainty.INFERRED and set(d.tids) == {truth["first"], truth["second"]}, d
+    text = " ".join(d.evidence)
+    assert "a BufferedReader's lock on fd" in text and "Threads share one file or socket object" in d.fix, d
+    second = s.process(truth["reader_pid"]).thread(truth["second"])
+    assert "waits on I/O" not in second.wait.summary, second.wait.summary
+    assert len(loud) == 1, loud
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 @pytest.mark.parametrize("shape", ["pipe", "socketpair", "mp_pipe"])
 @pytest.mark.parametrize("healthy", [False, True], ids=["hung", "healthy"])
 def test_a_reader_that_holds_the_write_end_itself_waits_for_nobody(healthy, shape, python, start_demo):

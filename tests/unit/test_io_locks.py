@@ -56,3 +56,14 @@ def test_no_thread_inside_a_call_no_edge():
     waiter = _thread(2, "line = f.readline()", "futex")
     asleep = _thread(5, "time.sleep(1)", "clock_nanosleep", timed=True)
     assert [e for e in graph.edges(_snapshot(waiter, asleep)) if e.via == "io"] == []
+
+
+def test_a_cycle_through_a_files_own_lock_gets_the_shared_file_fix():
+    """Read from memory (a buffered file's lock, by its key) or inferred (an "io" edge)."""
+    from pooltui.analysis.edge import Edge
+    from pooltui.model import Certainty
+
+    owned = {"lock 1:7f00": "_io.BufferedReader", "lock 1:7f08": "_thread.lock"}
+    assert graph._on_a_files_lock(Edge((1, 2), ((1, 3),), "io", "", Certainty.INFERRED), owned)
+    assert graph._on_a_files_lock(Edge((1, 2), ((1, 3),), "lock", "", Certainty.FACT, "lock 1:7f00"), owned)
+    assert not graph._on_a_files_lock(Edge((1, 2), ((1, 3),), "lock", "", Certainty.FACT, "lock 1:7f08"), owned)
