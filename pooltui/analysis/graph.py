@@ -390,10 +390,10 @@ def _waits_for_its_writer(chain: list[Edge], procs: dict[int, Process]) -> bool:
     )
 
 
-def _on_a_files_lock(e: Edge, owned: dict[str, str | None]) -> bool:
+def _on_a_files_lock(e: Edge, owned: dict[str, str]) -> bool:
     """The wait is for a file or socket object's own lock: read from memory (a buffered
     file's, ``subject`` its lock's key) or inferred (``iolocks``: a C FILE's)."""
-    return e.via == "io" or (e.via == "lock" and (owned.get(e.subject) or "").startswith("_io.Buffered"))
+    return e.via == "io" or (e.via == "lock" and owned.get(e.subject, "").startswith("_io.Buffered"))
 
 
 def deadlocks(snapshot: Snapshot) -> list[Diagnosis]:
