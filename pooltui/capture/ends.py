@@ -28,7 +28,7 @@ from typing import Optional
 
 from pooltui.capture import filelocks, kernel, memory, procfs, procs, sharers, sockets
 from pooltui.capture.errors import CaptureError, NotPython, ProcessGone
-from pooltui.capture.procfs.formats import Syscall
+from pooltui.capture.procfs.formats import SYS_FUTEX_X86_64, Syscall
 from pooltui.model import FD_CALLS, POLL_CALLS, Process, ProcessStatus, Snapshot, SocketEnd, Thread
 
 _MAX_POLLED = 4096  # fds of one select/poll set, at most
@@ -140,30 +140,37 @@ def _at_poll(t: Thread) -> bool:
     return f is not None and "poll(" in (f.code or "")
 
 
-def _polls(p: Process) -> dict[int, Optional[tuple[int, ...]]]:
+def _polls(p: Process, deadline: Optional[float] = None) -> dict[int, Optional[tuple[int, ...]]]:
     """tid -> the fds each blocked poller of ``p`` watches. A timed poll() that py-spy's pause
     interrupted is resumed through restart_syscall until its deadline (a server's
     ``serve_forever`` for its 0.5 s): the registers still hold poll()'s arguments -- read
-    so where the thread's own frame says it polls (a futex wait is resumed the same way)."""
+    so where the thread's own frame says it polls (a futex wait is resumed the same way).
+    ``deadline`` (monotonic): until when a poller caught running is read again (``_poll_set``)."""
     out = {}
+    deadline = time.monotonic() + POLL_REREADS_SECONDS if deadline is None else deadline
     for t in p.threads:
         if t.ghost or not (t.syscall in POLLS or (t.syscall == "restart_syscall" and _at_poll(t))):
             continue
-        out[t.tid] = _poll_set(p.pid, t)
+        out[t.tid] = _poll_set(p.pid, t, deadline)
     return out
 
 
-POLL_REREADS = 20  # reads of a poller caught between two polls, at most
-POLL_REREAD_GAP = 0.01  # seconds between them
+POLL_REREADS_SECONDS = 0.3  # a capture's re-reads of pollers caught running, all of them
+# between two polls: running (or waiting for a CPU), or taking the GIL back (a futex wait:
+# the frame still at its poll() line can wait on nothing else)
+_PASSING = (None, -1, SYS_FUTEX_X86_64)
+POLL_REREAD_GAP = 0.01  # seconds between two
 
 
-def _poll_set(pid: int, t: Thread) -> Optional[tuple[int, ...]]:
+def _poll_set(pid: int, t: Thread, deadline: float) -> Optional[tuple[int, ...]]:
     """The fds ``t`` (seen in a poll by the capture) watches. A loop whose timeout ran out
     since (a server's ``serve_forever`` every 0.5 s) is between two polls for a moment -- on
     a loaded box a long one: unknown, its set made it a possible writer of every end of its
-    process, and a deadlock through its process was lost (self_call, 1 CI run in 3). Read
-    again, briefly, until it is back in its poll."""
-    for _ in range(POLL_REREADS):
+    process, and a deadlock through its process was lost (self_call, 1 CI run in 3). While it
+    reads running (or in a futex wait: the GIL, taken back) it is read again, until
+    ``deadline`` (shared by the capture's pollers: a busy pool's sixty-four cost what one
+    does); in another call it is where it is."""
+    while True:
         call = procfs.syscall_or_none(pid, t.tid)
         if call is None:
             return None  # gone, or not readable
@@ -171,10 +178,9 @@ def _poll_set(pid: int, t: Thread) -> Optional[tuple[int, ...]]:
             found = _resumed_poll(pid, call.args)
         else:
             found = polled(pid, call.nr, call.args)
-        if found is not None:
+        if found is not None or call.nr not in _PASSING or time.monotonic() >= deadline:
             return found
         time.sleep(POLL_REREAD_GAP)
-    return None
 
 
 def _resumed_poll(pid: int, args: tuple[int, ...]) -> Optional[tuple[int, ...]]:
@@ -333,10 +339,11 @@ def with_ends(raw: Snapshot) -> Snapshot:
         tcp, remotes = tcp_peers(live[0].pid)
         peers.update(tcp)
     found = {}
+    deadline = time.monotonic() + POLL_REREADS_SECONDS
     for p in live:
         if _program(p):
             p = replace(p, threads=program_threads(p.pid))
-        polls = _polls(p)
+        polls = _polls(p, deadline)
         threads = tuple(replace(t, polls=polls[t.tid]) if polls.get(t.tid) is not None else t for t in p.threads)
         found[p.pid] = replace(p, pipes=kernel.pipe_ends(p.pid), sockets=socket_ends(p.pid, peers, remotes), threads=threads)
     found = _elsewhere(found)

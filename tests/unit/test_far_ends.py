@@ -296,6 +296,11 @@ def test_a_poller_caught_between_two_polls_is_read_again_until_it_polls(monkeypa
         polling = Frame("select", "/usr/lib/python3.11/selectors.py", 415, code="fd_event_list = self._selector.poll(timeout)")
         p = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=(Thread(tid=1, ident=1, frames=(polling,), syscall="poll", timed=True),))
         assert capture_ends._polls(p) == {1: (r,)}
+        # in another call (a read of its own): where it is, not read again; nor past the deadline
+        monkeypatch.setattr(procfs, "syscall_or_none", lambda pid, tid: Syscall(1, 0, (r, 0, 1, 0, 0, 0)))
+        assert capture_ends._polls(p) == {1: None}
+        monkeypatch.setattr(procfs, "syscall_or_none", lambda pid, tid: Syscall(1, None))
+        assert capture_ends._polls(p, deadline=0.0) == {1: None}
     finally:
         os.close(r)
         os.close(w)
