@@ -19,8 +19,9 @@ pytestmark = pytest.mark.live
 POOLTUI = [sys.executable, "-m", "pooltui.cli"]
 
 
-def run(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([*POOLTUI, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+def run(*args: str, env: dict | None = None, timeout: float = 60, wrapper: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """``pooltui ARGS`` (``wrapper``: run by that command)."""
+    return subprocess.run([*wrapper, *POOLTUI, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def assert_clean_failure(out: subprocess.CompletedProcess, code: int, words: str) -> None:
