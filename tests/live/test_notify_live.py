@@ -45,12 +45,17 @@ def test_threads_that_each_wait_for_the_other_to_notify_are_a_deadlock(shape, py
 def test_the_healthy_twin_draws_nothing(shape, python, start_demo):
     """The same waits with a producer asleep that would put, notify and set when it wakes; and
     two threads handing a turn back and forth through one Condition as fast as they can."""
-    from pooltui.model import Severity
-
     if shape == "nested_future" and "/2.7" in python:
         pytest.skip("concurrent.futures needs Python 3")
     extra = () if shape == "pingpong" else ("--healthy",)
     demo = start_demo("stuck_notify", python, "--shape", shape, *extra)
+    _draws_nothing(demo)
+
+
+def _draws_nothing(demo) -> None:  # type: ignore[no-untyped-def]
+    """Three captures of a healthy twin, none with a warning or an error."""
+    from pooltui.model import Severity
+
     for _ in range(3):
         s = capture(demo.pid)
         assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
@@ -100,23 +105,15 @@ def test_a_task_reading_a_programs_stdout_while_its_stderr_fills_is_a_deadlock(p
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 def test_a_task_reading_both_outputs_of_a_program_that_sleeps_draws_nothing(python, start_demo):
-    from pooltui.model import Severity
-
     demo = start_demo("subprocess_pipe", python, "--program", "stderr", "--healthy")
-    for _ in range(3):
-        s = capture(demo.pid)
-        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+    _draws_nothing(demo)
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 def test_a_task_waiting_for_a_program_that_sleeps_draws_nothing(python, start_demo):
     """communicate() with a program that echoed everything and sleeps with its stdout open."""
-    from pooltui.model import Severity
-
     demo = start_demo("subprocess_pipe", python, "--healthy")
-    for _ in range(3):
-        s = capture(demo.pid)
-        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+    _draws_nothing(demo)
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
@@ -135,12 +132,8 @@ def test_a_task_waiting_for_a_program_whose_stdin_it_holds_open_is_a_deadlock(py
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 def test_a_task_waiting_for_a_program_it_closed_the_input_of_draws_nothing(python, start_demo):
     """The same wait() once stdin is closed, for a program that read to the end and sleeps."""
-    from pooltui.model import Severity
-
     demo = start_demo("subprocess_pipe", python, "--wait", "--healthy")
-    for _ in range(3):
-        s = capture(demo.pid)
-        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+    _draws_nothing(demo)
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
@@ -158,12 +151,8 @@ def test_a_task_waiting_for_a_child_through_a_shell_or_any_child_is_a_deadlock(v
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 def test_a_task_waiting_for_any_child_while_one_sleeps_draws_nothing(python, start_demo):
     """os.wait() with one child stuck on a pipe and one asleep: the sleeper's exit ends it."""
-    from pooltui.model import Severity
-
     demo = start_demo("subprocess_pipe", python, "--wait", "--via", "fork", "--healthy")
-    for _ in range(3):
-        s = capture(demo.pid)
-        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+    _draws_nothing(demo)
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
@@ -182,12 +171,8 @@ def test_a_task_waiting_for_a_program_whose_full_output_it_never_reads_is_a_dead
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 def test_a_task_waiting_for_a_program_whose_output_fits_in_the_pipe_draws_nothing(python, start_demo):
     """The same wait() for a program whose output fits in the pipe, asleep after it."""
-    from pooltui.model import Severity
-
     demo = start_demo("subprocess_pipe", python, "--wait", "--via", "output", "--healthy")
-    for _ in range(3):
-        s = capture(demo.pid)
-        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+    _draws_nothing(demo)
 
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
@@ -208,9 +193,5 @@ def test_a_task_waiting_for_a_python_child_whose_printers_fill_its_stdout_names_
 
 @pytest.mark.parametrize("python", interpreter_params(VERSIONS))
 def test_a_task_waiting_for_a_python_child_that_printed_a_few_lines_draws_nothing(python, start_demo):
-    from pooltui.model import Severity
-
     demo = start_demo("subprocess_pipe", python, "--wait", "--via", "python", "--healthy")
-    for _ in range(3):
-        s = capture(demo.pid)
-        assert [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO] == []
+    _draws_nothing(demo)
