@@ -3,7 +3,7 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
-from pooltui.analysis import aioloops, faults, graph, handlers, hangs, interpreters, lockverdicts, managers, nobody, roles, unreleasable, wakers
+from pooltui.analysis import aioloops, deadlocks, faults, handlers, hangs, interpreters, lockverdicts, managers, nobody, roles, unreleasable, wakers
 from pooltui.model import Certainty, Diagnosis, ErrorCode, Kind, Process, ProcessStatus, Severity, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
@@ -68,7 +68,7 @@ def unreadable(snapshot: Snapshot) -> list[Diagnosis]:
 
 
 RULES = (
-    graph.deadlocks,
+    deadlocks.diagnose,
     lockverdicts.diagnose,
     unreleasable.unreleasable,
     unreleasable.self_deadlocks,

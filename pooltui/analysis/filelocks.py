@@ -2,7 +2,7 @@
 from the kernel's table of file locks (``capture.filelocks``), said in the wait, and an edge
 of the graph of waits to the holder's threads. Any thread of the holding process can release
 it (unlock, close the file, exit), so the waiter waits on all of them: when every one of them
-waits, in turn, on the waiter, nobody can (a deadlock through a file, ``graph.deadlocks``).
+waits, in turn, on the waiter, nobody can (a deadlock through a file, ``deadlocks.diagnose``).
 A holder outside the tree, or one the kernel does not record (an OFD lock), is said in words."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ Event, Condition, Semaphore or a full Queue's free slot, waited on without a tim
 process that maps its ``/dev/shm`` file can post it (``Thread.shared_by``, read by
 ``capture.sharers``), so the waiter waits on every thread of those processes that runs user
 code; who will post it is not known better than that. When every one of them waits, in
-turn, on the waiter, nobody can (``graph.deadlocks``): a worker waiting for an Event its
+turn, on the waiter, nobody can (``deadlocks.diagnose``): a worker waiting for an Event its
 parent sets only after joining it, pool workers waiting on a Condition the parent notifies
 only after map() returns."""
 

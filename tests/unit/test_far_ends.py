@@ -223,14 +223,14 @@ def test_a_thread_that_could_answer_only_once_its_own_wait_ends_leaves_the_cycle
     job -> handler -> job stands without it, as a guess that names it -- not silence, as when
     it counted as a writer that can go on. One in socket code stays a writer; a server loop
     whose poll set was not read could write any moment: no cycle."""
-    from pooltui.analysis import graph
+    from pooltui.analysis import deadlocks
     from pooltui.model import Certainty
 
-    [d] = graph.deadlocks(_self_call())
+    [d] = deadlocks.diagnose(_self_call())
     assert d.certainty is Certainty.GUESS and set(d.tids) == {11, 12}, d
     assert "; unless 'MainThread' (pid 10, which waits on SERVER_LOCK) answers once its own wait ends" in " ".join(d.evidence), d.evidence
-    assert graph.deadlocks(_self_call(main_io=True)) == []
-    assert graph.deadlocks(_self_call(server_polls=None)) == []
+    assert deadlocks.diagnose(_self_call(main_io=True)) == []
+    assert deadlocks.diagnose(_self_call(server_polls=None)) == []
 
 
 def test_a_poller_read_again_after_it_woke_keeps_what_it_watched():
@@ -252,8 +252,7 @@ def test_a_timed_poll_resumed_after_py_spys_pause_is_read_as_the_poll_it_was(mon
     import ctypes
     import os
 
-    from pooltui.capture import ends as capture_ends
-    from pooltui.capture import procfs
+    from pooltui.capture import polls, procfs
     from pooltui.capture.procfs.formats import Syscall
 
     r, w = os.pipe()
@@ -266,13 +265,13 @@ def test_a_timed_poll_resumed_after_py_spys_pause_is_read_as_the_poll_it_was(mon
         resumed = "restart_syscall"
         threads = (Thread(tid=1, ident=1, frames=(polling,), syscall=resumed), Thread(tid=2, ident=2, frames=(waiting,), syscall=resumed))
         p = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=threads)
-        assert capture_ends._polls(p) == {1: tuple(sorted((r, w)))}
+        assert polls.polls(p) == {1: tuple(sorted((r, w)))}
         first_read_as_poll = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=(replace(threads[0], syscall="poll"),))
-        assert capture_ends._polls(first_read_as_poll) == {1: tuple(sorted((r, w)))}
+        assert polls.polls(first_read_as_poll) == {1: tuple(sorted((r, w)))}
     finally:
         os.close(r)
         os.close(w)
-    assert capture_ends._polls(p) == {1: None}  # the same numbers, no longer open: not a poll set
+    assert polls.polls(p) == {1: None}  # the same numbers, no longer open: not a poll set
 
 
 def test_a_poller_caught_between_two_polls_is_read_again_until_it_polls(monkeypatch):
@@ -283,8 +282,7 @@ def test_a_poller_caught_between_two_polls_is_read_again_until_it_polls(monkeypa
     import ctypes
     import os
 
-    from pooltui.capture import ends as capture_ends
-    from pooltui.capture import procfs
+    from pooltui.capture import polls, procfs
     from pooltui.capture.procfs.formats import Syscall
 
     r, w = os.pipe()
@@ -292,15 +290,15 @@ def test_a_poller_caught_between_two_polls_is_read_again_until_it_polls(monkeypa
         fds = (ctypes.c_int32 * 2)(r, 1)  # one struct pollfd: {r, POLLIN}
         reads = iter([Syscall(1, None), Syscall(1, 202, (0, 0, 0, 0, 0, 0)), Syscall(1, 7, (ctypes.addressof(fds), 1, 500, 0, 0, 0))])
         monkeypatch.setattr(procfs, "syscall_or_none", lambda pid, tid: next(reads))
-        monkeypatch.setattr(capture_ends, "POLL_REREAD_GAP", 0.0)
+        monkeypatch.setattr(polls, "POLL_REREAD_GAP", 0.0)
         polling = Frame("select", "/usr/lib/python3.11/selectors.py", 415, code="fd_event_list = self._selector.poll(timeout)")
         p = Process(pid=os.getpid(), ppid=1, create_time=0.0, threads=(Thread(tid=1, ident=1, frames=(polling,), syscall="poll", timed=True),))
-        assert capture_ends._polls(p) == {1: (r,)}
+        assert polls.polls(p) == {1: (r,)}
         # in another call (a read of its own): where it is, not read again; nor past the deadline
         monkeypatch.setattr(procfs, "syscall_or_none", lambda pid, tid: Syscall(1, 0, (r, 0, 1, 0, 0, 0)))
-        assert capture_ends._polls(p) == {1: None}
+        assert polls.polls(p) == {1: None}
         monkeypatch.setattr(procfs, "syscall_or_none", lambda pid, tid: Syscall(1, None))
-        assert capture_ends._polls(p, deadline=0.0) == {1: None}
+        assert polls.polls(p, deadline=0.0) == {1: None}
     finally:
         os.close(r)
         os.close(w)
@@ -309,7 +307,7 @@ def test_a_poller_caught_between_two_polls_is_read_again_until_it_polls(monkeypa
 def test_two_threads_each_reading_a_pipe_only_the_other_writes_wait_on_each_other():
     """Both ends are the process's own; each thread is blocked reading, on another fd than
     the one it would write: it writes once its own read ends -- a cycle, not 'no writer'."""
-    from pooltui.analysis import graph
+    from pooltui.analysis import deadlocks
     from pooltui.model import Certainty
 
     reads = Wait(WaitKind.SELECT, "waits on I/O in `os.read(r, 1)` in side, app.py:9")
@@ -322,7 +320,7 @@ def test_two_threads_each_reading_a_pipe_only_the_other_writes_wait_on_each_othe
         PipeEnd(fd=6, inode=72, writes=True),
     )
     p = Process(pid=10, ppid=1, create_time=0.0, threads=(ping, pong), pipes=pipes)
-    [d] = graph.deadlocks(Snapshot(created=0.0, host="h", root_pid=10, processes=(p,)))
+    [d] = deadlocks.diagnose(Snapshot(created=0.0, host="h", root_pid=10, processes=(p,)))
     assert set(d.tids) == {11, 12} and d.certainty is Certainty.INFERRED and "Have one side write first" in d.fix, d
 
 

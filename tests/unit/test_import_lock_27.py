@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pooltui.analysis import graph, importlock
+from pooltui.analysis import deadlocks, importlock
 from pooltui.model import Frame, Lock, LockHolder, Process, Snapshot, Thread, Wait, WaitKind
 
 _RUN = Frame("run", "/usr/lib/python2.7/threading.py", 763, code="self.__target(*self.__args, **self.__kwargs)")
@@ -41,7 +41,7 @@ def test_a_cycle_through_the_import_lock_is_a_deadlock_with_the_import_fix():
     # the loader's module code waits on a Lock the importing thread holds (a join edge needs the
     # joined thread's ident read from memory: a lock edge closes the cycle here)
     held = Lock(id="a", kind="lock", name="REGISTRY", pid=10, addr=1, holder=LockHolder(10, tid=12, ident=2), waiters=((10, 11),))
-    [d] = graph.deadlocks(_snapshot(locks=(held,)))
+    [d] = deadlocks.diagnose(_snapshot(locks=(held,)))
     assert set(d.tids) == {11, 12} and "the import lock" in d.summary and d.fix.startswith("On Python 2 every import holds one lock"), d
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pooltui.analysis import graph, iolocks, waits
+from pooltui.analysis import deadlocks, graph, iolocks, waits
 from pooltui.model import Frame, Process, Snapshot, Thread
 
 READ = Frame("reader", "/srv/app.py", 9, code="line = f.readline()")
@@ -64,6 +64,6 @@ def test_a_cycle_through_a_files_own_lock_gets_the_shared_file_fix():
     from pooltui.model import Certainty
 
     owned = {"lock 1:7f00": "_io.BufferedReader", "lock 1:7f08": "_thread.lock"}
-    assert graph._on_a_files_lock(Edge((1, 2), ((1, 3),), "io", "", Certainty.INFERRED), owned)
-    assert graph._on_a_files_lock(Edge((1, 2), ((1, 3),), "lock", "", Certainty.FACT, "lock 1:7f00"), owned)
-    assert not graph._on_a_files_lock(Edge((1, 2), ((1, 3),), "lock", "", Certainty.FACT, "lock 1:7f08"), owned)
+    assert deadlocks._on_a_files_lock(Edge((1, 2), ((1, 3),), "io", "", Certainty.INFERRED), owned)
+    assert deadlocks._on_a_files_lock(Edge((1, 2), ((1, 3),), "lock", "", Certainty.FACT, "lock 1:7f00"), owned)
+    assert not deadlocks._on_a_files_lock(Edge((1, 2), ((1, 3),), "lock", "", Certainty.FACT, "lock 1:7f08"), owned)

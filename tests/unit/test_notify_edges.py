@@ -4,7 +4,7 @@ nobody can end any of the waits. Built from model objects as a capture records t
 
 from __future__ import annotations
 
-from pooltui.analysis import graph
+from pooltui.analysis import deadlocks
 from pooltui.model import Frame, Kind, Process, Snapshot, Thread, Wait, WaitKind
 
 THREADING = "/usr/lib/python3.11/threading.py"
@@ -27,7 +27,7 @@ def _snapshot(*threads: Thread) -> Snapshot:
 
 def test_threads_that_each_wait_for_another_to_set_are_a_deadlock_named_in_bounded_words():
     s = _snapshot(*(_waiting(100 + i) for i in range(12)))
-    found = graph.deadlocks(s)
+    found = deadlocks.diagnose(s)
     assert [d.kind for d in found] == [Kind.DEADLOCK]
     text = " ".join(found[0].evidence)
     assert "only a thread of pid 100 can end it" in text and "and 3 more" in text, text
@@ -35,10 +35,10 @@ def test_threads_that_each_wait_for_another_to_set_are_a_deadlock_named_in_bound
 
 def test_one_thread_in_a_timed_wait_could_set_it_so_nothing_is_said():
     s = _snapshot(_waiting(100), _waiting(101), _waiting(102, timed=True))
-    assert graph.deadlocks(s) == []
+    assert deadlocks.diagnose(s) == []
 
 
 def test_a_running_thread_could_set_it_so_nothing_is_said():
     frames = (Frame("work", "/srv/app/jobs.py", 9),)
     running = Thread(tid=103, ident=103, name="worker", active=True, frames=frames, wait=Wait(WaitKind.RUNNING, "running"))
-    assert graph.deadlocks(_snapshot(_waiting(100), _waiting(101), running)) == []
+    assert deadlocks.diagnose(_snapshot(_waiting(100), _waiting(101), running)) == []
