@@ -55,6 +55,10 @@ TWINS = [
     ("lonely_wait", ("--shape", "condition", "--healthy")),
     ("condition_cycle", ("--shape", "sleeping")),
     ("import_lock", ("--healthy",)),
+    ("held_poll", ("--where", "thread", "--via", "select", "--healthy")),
+    ("held_poll", ("--where", "thread", "--via", "epoll", "--healthy")),
+    ("held_poll", ("--where", "process", "--via", "conn", "--healthy")),
+    ("held_poll", ("--where", "process", "--via", "poll", "--healthy")),
     ("healthy", ()),
 ]
 

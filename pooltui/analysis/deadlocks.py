@@ -80,6 +80,11 @@ _FIX = {
         "object's own lock: every other thread that calls it waits behind. Give each thread its own file or connection, "
         "or make that read or write end (a timeout; a reader or writer at the pipe's other end)."
     ),
+    "held_io": (
+        "A thread holds a lock while it waits to read a pipe or socket (recv(), select(), poll()), and the thread that "
+        "would write to it needs that lock first: release the lock before the blocking read or poll (take what it "
+        "guards, then wait), write without that lock, or give the wait a timeout that is checked."
+    ),
     "pipes": (
         "Each process writes into a full pipe that the other reads only once its own write ends: never write more than "
         "a pipe holds (64 KiB) to a process that is itself writing to you; read and write at once (a thread, or "
@@ -173,6 +178,8 @@ def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
         fix = _FIX["exit"] if not queue and _waits_for_its_writer(chain, procs) else ""
         fix = fix or (_FIX["program_eof" if awaited else "program" if fed else "program_out"] if programs else "")
         fix = fix or (_FIX["io"] if any(_on_a_files_lock(e, owned) for e in chain) else "")
+        # a lock held by a thread blocked on an end whose only writers need that lock: the lock is the story
+        fix = fix or (_FIX["held_io"] if not queue and set(vias) in ({"lock", "pipe"}, {"lock", "socket"}) else "")
         fix = fix or next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
         if fix == _FIX["pipe"] and not queue:
             # no multiprocessing.Queue in it: plain pipes, written both ways into full ones -- or only read

@@ -4,11 +4,11 @@ of the tree (the ends and their peers are read by ``capture.ends``)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui.analysis.edge import MACHINERY, Edge, Node, label, live
-from pooltui.model import FD_CALLS, WRITE_CALLS, Certainty, Process, ProcessStatus, Snapshot, Thread, WaitKind
+from pooltui.model import FD_CALLS, POLL_CALLS, WRITE_CALLS, Certainty, Process, ProcessStatus, Snapshot, Thread, WaitKind
 
 
 def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
@@ -146,7 +146,9 @@ def _blocked_on_end(t: Thread, by_fd: dict[int, tuple[str, int, Optional[int]]])
 
 def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
     """A thread blocked in read()/write()/recv()/send() on a pipe or a socket waits on whoever
-    holds the other end, when that is another process of the tree."""
+    holds the other end, when that is another process of the tree (or another thread of its
+    own); so does a thread in select()/poll()/epoll_wait() with no timeout on a known set of
+    such ends (``_poll_edge``)."""
     pipes: dict[int, list[tuple[Process, bool]]] = {}
     for p in snapshot.processes:
         for e in p.pipes:
@@ -155,29 +157,86 @@ def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
     for p in snapshot.processes:
         for s in p.sockets:
             holders.setdefault(s.inode, []).append(p)
-    out = []
     ends = {
         p.pid: {e.fd: ("pipe", e.inode, e.inode) for e in p.pipes} | {s.fd: ("socket", s.inode, s.peer) for s in p.sockets}
         for p in snapshot.processes
     }
-    blocked = [(p, t) for p in snapshot.processes for t in p.threads if _blocked_on_end(t, ends[p.pid])]
-    waiting = waiting | {(p.pid, t.tid) for p, t in blocked}
-    for p, t in blocked:
-        what, inode, far_inode = ends[p.pid][t.fd]  # type: ignore[index]
-        writing = t.syscall in WRITE_CALLS
-        if far_inode is None:
-            continue
-        far = [q for q, w in pipes.get(inode, []) if w != writing] if what == "pipe" else holders.get(far_inode, [])
-        far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != ProcessStatus.ZOMBIE and q.threads]
-        if any(_flowing(q, _fd_of(q, far_inode, what == "socket"), writing) for q in far):
-            continue  # the data is moving between the two ends now
-        mine = own_far_fds(p, t.fd)
-        if mine and _in_call(p, mine, not writing):
-            continue  # another thread of its own process is moving the data now
-        edge = _end_edge(snapshot, (p, t), what, inode, far, far_inode, writing, waiting)
-        if edge is not None:
-            out.append(edge)
-    return out
+    blocked = [(p, t, t.fd) for p in snapshot.processes for t in p.threads if t.fd is not None and _blocked_on_end(t, ends[p.pid])]
+    polling = [(p, t) for p in snapshot.processes for t in p.threads if _polling(t, ends[p.pid])]
+    waiting = waiting | {(p.pid, t.tid) for p, t, _ in blocked} | {(p.pid, t.tid) for p, t in polling}
+    tables = _Tables(pipes, holders, ends, waiting)
+    out = [edge for p, t, fd in blocked if (edge := _fd_edge(snapshot, p, t, fd, t.syscall in WRITE_CALLS, tables)) is not None]
+    return out + [edge for p, t in polling if (edge := _poll_edge(snapshot, p, t, tables)) is not None]
+
+
+@dataclass(frozen=True)
+class _Tables:
+    pipes: dict[int, list[tuple[Process, bool]]]  # inode -> (process, writes) of every pipe end
+    holders: dict[int, list[Process]]  # socket inode -> the processes holding it
+    ends: dict[int, dict[int, tuple[str, int, Optional[int]]]]  # pid -> fd -> (pipe | socket, inode, the far end's inode)
+    waiting: set[Node]  # the waits the graph follows
+
+
+def _fd_edge(snapshot: Snapshot, p: Process, t: Thread, fd: int, writing: bool, tables: _Tables, polled: bool = False) -> Optional[Edge]:
+    """``t`` waits to read from (or ``writing`` to) its end ``fd``: on the threads that could
+    act on the other end; None when nobody known could, or the data is moving now."""
+    what, inode, far_inode = tables.ends[p.pid][fd]
+    if far_inode is None:
+        return None
+    far = [q for q, w in tables.pipes.get(inode, []) if w != writing] if what == "pipe" else tables.holders.get(far_inode, [])
+    far = [q for q in dict.fromkeys(far) if q.pid != p.pid and q.status != ProcessStatus.ZOMBIE and q.threads]
+    if any(_flowing(q, _fd_of(q, far_inode, what == "socket"), writing) for q in far):
+        return None  # the data is moving between the two ends now
+    mine = own_far_fds(p, fd)
+    if mine and _in_call(p, mine, not writing):
+        return None  # another thread of its own process is moving the data now
+    return _end_edge(snapshot, (p, t), fd, (what, inode, far_inode), far, writing, tables.waiting, polled)
+
+
+def _polling(t: Thread, by_fd: dict[int, tuple[str, int, Optional[int]]]) -> bool:
+    """In select()/poll()/epoll_wait() with no timeout (a kernel fact), not waiting for work,
+    on a set the capture read whose every fd is a pipe or socket end of its process."""
+    return (
+        live(t)
+        and t.syscall in POLL_CALLS
+        and t.timed is False
+        and bool(t.polls)
+        and all(fd in by_fd for fd in t.polls or ())
+        and t.wait is not None
+        and t.wait.kind is not WaitKind.IDLE
+    )
+
+
+_POLLED_SAID = 4  # fds of a poll set whose other ends are said, at most
+
+
+def _poll_edge(snapshot: Snapshot, p: Process, t: Thread, tables: _Tables) -> Optional[Edge]:
+    """A thread polling a set of ends with no timeout goes on once any of them is ready: it
+    waits on every thread that could act on any of them -- and only when each of them has
+    such threads in the tree (an end whose other side is unknown, outside the tree, or
+    moving now could end it any moment: no edge). A pipe end is read or written as it was
+    opened; a socket is taken as read (the poll for data)."""
+    edges = []
+    for fd in t.polls or ():
+        pipe = next((e for e in p.pipes if e.fd == fd), None)
+        edge = _fd_edge(snapshot, p, t, fd, pipe is not None and pipe.writes, tables, polled=True)
+        if edge is None:
+            return None
+        edges.append(edge)
+    if not edges:
+        return None
+    said = "; ".join(e.evidence for e in edges[:_POLLED_SAID]) + (f"; and {len(edges) - _POLLED_SAID} more fds" if len(edges) > _POLLED_SAID else "")
+    # a thread that waits on a lock comes first: the one that would write once it has the lock
+    # the poller holds is the story (the cycle is followed through the first target in it)
+    locking = {(q.pid, x.tid) for q in snapshot.processes for x in q.threads if x.wait is not None and x.wait.kind.is_lock}
+    return Edge(
+        edges[0].waiter,
+        tuple(sorted(dict.fromkeys(n for e in edges for n in e.targets), key=lambda n: n not in locking)),
+        edges[0].via if len({e.via for e in edges}) == 1 else "socket",
+        said,
+        Certainty.GUESS if any(e.certainty is Certainty.GUESS for e in edges) else Certainty.INFERRED,
+        soft=tuple(dict.fromkeys(n for e in edges for n in e.soft)),
+    )
 
 
 def own_far_fds(p: Process, fd: Optional[int]) -> set[int]:
@@ -193,13 +252,21 @@ def own_far_fds(p: Process, fd: Optional[int]) -> set[int]:
 
 
 def _end_edge(
-    snapshot: Snapshot, at: tuple[Process, Thread], what: str, inode: int, far: list[Process], far_inode: int, writing: bool, waiting: set[Node]
+    snapshot: Snapshot,
+    at: tuple[Process, Thread],
+    fd: int,
+    end: tuple[str, int, int],
+    far: list[Process],
+    writing: bool,
+    waiting: set[Node],
+    polled: bool = False,
 ) -> Optional[Edge]:
     p, t = at
+    what, inode, far_inode = end
     targets: list[Node] = []
     soft: list[Node] = []
     said, unless, each = [], [], False
-    mine = own_far_fds(p, t.fd)
+    mine = own_far_fds(p, fd)
     for q in far:
         threads, later, mutual, maybe = _writers(q, _fd_of(q, far_inode, what == "socket"), writing, waiting, sole=len(far) == 1)
         targets += [(q.pid, x.tid) for x in threads]
@@ -235,9 +302,9 @@ def _end_edge(
     me = (p.pid, t.tid)
     action = "write to" if writing else "read from" if what == "pipe" else "read"
     full = " — the pipe is full" if writing and what == "pipe" else ""
-    text = (
-        f"{label(snapshot, me)} is blocked in {t.syscall}() waiting to {action} {what}:[{inode}] (fd {t.fd}){full}; "
-        f"its other end is held by {'; '.join(said)}" + ("" if each else f", which {'does not read it' if writing else 'is not writing to it'}")
+    how = f"is blocked in {t.syscall}(), with no timeout, until it can {action}" if polled else f"is blocked in {t.syscall}() waiting to {action}"
+    text = f"{label(snapshot, me)} {how} {what}:[{inode}] (fd {fd}){full}; its other end is held by {'; '.join(said)}" + (
+        "" if each else f", which {'does not read it' if writing else 'is not writing to it'}"
     )
     if unless:
         text += "; unless " + ", ".join(unless[:4]) + " answers once its own wait ends"

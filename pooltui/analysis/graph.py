@@ -42,6 +42,7 @@ from pooltui.analysis.locks import KIND_LABEL, OWNED_LABEL, _frame_text, kind_la
 from pooltui.analysis.workedges import future_edges, join_edges, pool_edges
 from pooltui.model import FD_CALLS as FD_CALLS
 from pooltui.model import (
+    POLL_CALLS,
     Certainty,
     Lock,
     LockHolder,
@@ -112,7 +113,7 @@ def objects_to_read(snapshot: Snapshot) -> dict[int, set[int]]:
     something the graph follows (a cycle could go through them): the capture reads which
     thread is joined, and who holds the Condition's lock (``capture.joins``)."""
     joins = join_edges(snapshot)
-    found = [*_lock_edges(snapshot), *future_edges(snapshot), *pool_edges(snapshot), *joins]
+    found = _work_and_lock_edges(snapshot, joins)
     busy = {e.waiter[0] for e in found} | {t[0] for e in found for t in e.targets}
     out: dict[int, set[int]] = {}
     for e in joins:
@@ -123,6 +124,24 @@ def objects_to_read(snapshot: Snapshot) -> dict[int, set[int]]:
             if p.pid in busy and _awaits_notify(t) and t.notifier is None:
                 out.setdefault(p.pid, set()).add(t.tid)
     return out
+
+
+def _work_and_lock_edges(snapshot: Snapshot, joins: list[Edge]) -> list[Edge]:
+    return [*_lock_edges(snapshot), *future_edges(snapshot), *pool_edges(snapshot), *joins]
+
+
+def pollers_to_read(snapshot: Snapshot) -> bool:
+    """A thread in select()/poll()/epoll_wait() with no timeout, its set not read, is what
+    another thread waits on (a lock's holder, a joined thread, a future's runner): whether
+    anyone can end its poll decides whether that wait ever ends (a lock held across a select
+    on a pipe only the waiter would write). The capture reads its set and the ends."""
+    targets = {n for e in _work_and_lock_edges(snapshot, join_edges(snapshot)) for n in e.targets}
+    return any((p.pid, t.tid) in targets and _unread_poll(t) for p in snapshot.processes if p.pipes == () and p.sockets == () for t in p.threads)
+
+
+def _unread_poll(t: Thread) -> bool:
+    untimed = t.syscall in POLL_CALLS and t.timed is False and t.polls is None
+    return untimed and not t.ghost and t.wait is not None and t.wait.kind is not WaitKind.IDLE
 
 
 def _awaits_notify(t: Thread) -> bool:

@@ -101,8 +101,9 @@ def rereads(holders: Snapshot, wanted: Threads) -> Plan:
 def joins(holders: Snapshot) -> Plan:
     """``holders``: the prepared capture with every fact read so far and holders resolved
     (``analysis.resolve``). The ends again only where a thread waits on a Semaphore nobody
-    holds (known once its lock was read), to read which processes could release it."""
-    return Plan(joins=_threads(graph.objects_to_read(holders)), ends=shared.unread(holders))
+    holds (known once its lock was read), to read which processes could release it, or where
+    a lock's holder (a joined thread...) polls with no timeout: who could end its poll."""
+    return Plan(joins=_threads(graph.objects_to_read(holders)), ends=shared.unread(holders) or graph.pollers_to_read(holders))
 
 
 def looks(resolved: Snapshot, previous: Optional[Snapshot]) -> Plan:

@@ -100,3 +100,39 @@ def test_a_reader_that_holds_the_write_end_itself_waits_for_nobody(healthy, shap
     assert f"waits to read from {'socket' if shape == 'socketpair' else 'pipe'}:[" in d.summary and f"(fd {t.fd})" in d.summary, d.summary
     assert f"only pid {reader} itself holds" in d.summary and "no other process on this box does" in d.summary, d.summary
     assert "only this process holds" in t.wait.summary, t.wait.summary
+
+
+# every poll on the hung side; the healthy twin for one poll of each shape (a thread, a process)
+HELD_POLL = [
+    ("thread", "select", False),
+    ("thread", "epoll", False),
+    ("process", "conn", False),
+    ("process", "poll", False),
+    ("thread", "select", True),
+    ("process", "conn", True),
+]
+
+
+@pytest.mark.parametrize("python", interpreter_params(VERSIONS))
+@pytest.mark.parametrize(("where", "via", "healthy"), HELD_POLL, ids=[f"{w}-{v}-{'healthy' if h else 'hung'}" for w, v, h in HELD_POLL])
+def test_a_lock_held_across_a_poll_its_writer_needs_is_a_deadlock(where, via, healthy, python, start_demo):
+    """A thread holds a lock while it polls (select/poll/epoll, Connection.poll(None): no
+    timeout) for what only a thread waiting on that lock would send. No edge followed a poll:
+    the lock's holder "waits on I/O", and "No problems found". Who could end the poll is who
+    could write to the ends it watches. The twins write without the lock: nothing."""
+    from pooltui.model import Certainty, Kind, Severity
+
+    demo = start_demo("held_poll", python, "--where", where, "--via", via, *(["--healthy"] if healthy else []))
+    s = capture(demo.pid)
+    loud = [(d.kind.value, d.summary) for d in s.diagnoses if d.severity is not Severity.INFO]
+    if healthy:
+        assert loud == []
+        return
+    truth = demo.truth
+    (d,) = [d for d in s.diagnoses if d.kind is Kind.DEADLOCK]
+    assert d.severity is Severity.ERROR and d.certainty is Certainty.INFERRED, d
+    assert {truth["poller_tid"], truth["writer_tid"]} <= set(d.tids) and len(d.tids) == 2, d
+    text = " ".join(d.evidence)
+    assert "with no timeout, until it can read" in text and "waits to lock" in text, d
+    assert "holds a lock while it waits to read a pipe or socket" in d.fix, d
+    assert len(loud) == 1, loud
