@@ -11,12 +11,13 @@ SETTLED = 5.0  # seconds of life after which a worker's average CPU use says wha
 
 
 def _mostly_asleep(snapshot: Snapshot, busy: list[Process], cpus: int) -> bool:
-    """Workers caught on a CPU that, over their lives, used less than ``SATURATED`` of the
-    machine between them: they sleep most of the time (one instant cannot tell)."""
+    """Workers caught on a CPU that, over their lives, ran (or waited runnable for a CPU:
+    other load takes CPU time from them, not their wish to run) less than ``SATURATED`` of
+    the machine between them: they sleep most of the time (one instant cannot tell)."""
     ages = [snapshot.created - p.create_time for p in busy]
     if min(ages, default=0.0) < SETTLED:
         return False  # too young for their average to mean anything
-    return sum((p.cpu_time or 0.0) / age for p, age in zip(busy, ages)) < SATURATED * cpus
+    return sum(((p.cpu_time or 0.0) + (p.runq_time or 0.0)) / age for p, age in zip(busy, ages)) < SATURATED * cpus
 
 
 def oversubscribed(snapshot: Snapshot) -> list[Diagnosis]:

@@ -51,7 +51,9 @@ def _workers_gained_cpu(before: Mapping[Key, Process], current: Snapshot, pids: 
 
 
 def busy_workers(prev: Snapshot, current: Snapshot, before: Optional[Mapping[Key, Process]] = None) -> list[Process]:
-    """Pool/executor workers that were on a CPU for a good share of the last interval
+    """Pool/executor workers that were on a CPU for a good share of the last interval, or
+    wanted to be for most of it (on a CPU or runnable, waiting for one: ``wanted``) --
+    other load on the box takes CPU time from a spinning worker, not its wish to run
     (``before``: ``prev``'s processes by identity, when known already)."""
     seconds = current.created - prev.created
     before = by_key(prev) if before is None else before
@@ -60,9 +62,17 @@ def busy_workers(prev: Snapshot, current: Snapshot, before: Optional[Mapping[Key
         old = before.get(p.key)
         if old is None or p.cpu_time is None or old.cpu_time is None or seconds <= 0:
             continue  # not known
-        if p.role in roles.WORKER_ROLES and p.cpu_time - old.cpu_time >= 0.25 * seconds:
+        if p.role in roles.WORKER_ROLES and (p.cpu_time - old.cpu_time >= 0.25 * seconds or wanted(p, old) >= 0.5 * seconds):
             out.append(p)
     return out
+
+
+def wanted(p: Process, old: Process) -> float:
+    """Seconds of the interval since ``old`` that ``p`` ran, or waited runnable for a CPU
+    where both samples read that (``Process.runq_time``): how much it wanted to run."""
+    ran = (p.cpu_time or 0.0) - (old.cpu_time or 0.0)
+    waited = p.runq_time - old.runq_time if p.runq_time is not None and old.runq_time is not None else 0.0
+    return ran + max(waited, 0.0)
 
 
 def _oversubscribed(prev: Snapshot, current: Snapshot, before: Mapping[Key, Process]) -> Optional[Diagnosis]:
@@ -70,8 +80,7 @@ def _oversubscribed(prev: Snapshot, current: Snapshot, before: Mapping[Key, Proc
     if not cpus or len(busy) <= cpus:
         return None
     seconds = current.created - prev.created
-    used = sum((p.cpu_time or 0.0) - (before[p.key].cpu_time or 0.0) for p in busy)
-    if used < SATURATED * cpus * seconds:
+    if sum(wanted(p, before[p.key]) for p in busy) < SATURATED * cpus * seconds:
         return None  # the workers do not fill the CPUs between them: no competition to speak of
     return Diagnosis(
         kind=Kind.OVERSUBSCRIBED,
@@ -82,11 +91,16 @@ def _oversubscribed(prev: Snapshot, current: Snapshot, before: Mapping[Key, Proc
             f"{len(busy)} workers competed for the machine's {cpus} CPUs over the last {seconds:.0f} s: they time-slice and each task takes longer."
         ),
         pids=tuple(p.pid for p in busy),
-        evidence=tuple(
-            f"pid {p.pid} {p.role_label}: {100 * ((p.cpu_time or 0.0) - (before[p.key].cpu_time or 0.0)) / seconds:.0f}% of a CPU" for p in busy
-        ),
+        evidence=tuple(f"pid {p.pid} {p.role_label}: {_share(p, before[p.key], seconds)}" for p in busy),
         fix=f"Size the pool to the CPUs it may use (Pool({cpus}) or os.sched_getaffinity); move I/O-bound work to threads.",
     )
+
+
+def _share(p: Process, old: Process, seconds: float) -> str:
+    ran = (p.cpu_time or 0.0) - (old.cpu_time or 0.0)
+    waited = wanted(p, old) - ran
+    queued = f", and {100 * waited / seconds:.0f}% of the time waiting for one" if waited >= 0.05 * seconds else ""
+    return f"{100 * ran / seconds:.0f}% of a CPU{queued}"
 
 
 def diagnose_over_time(history: History, samples: int = STUCK_SAMPLES) -> list[Diagnosis]:

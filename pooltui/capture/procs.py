@@ -74,6 +74,7 @@ class ProcInfo:
     cmdline: tuple[str, ...] = ()
     status: str = ""
     cpu_time: Optional[float] = None
+    runq_time: Optional[float] = None  # seconds its main thread waited runnable for a CPU (read when it runs)
     rss: Optional[int] = None
     num_threads: int = 0
     thread_cpu: dict[int, float] = field(default_factory=dict)  # tid -> user+system seconds
@@ -148,6 +149,9 @@ def read_proc(proc: psutil.Process) -> ProcInfo:
             times = proc.cpu_times()
             rss = proc.memory_info().rss
         thread_cpu, sched, blocked = read_tasks(pid)
+        # a process on a CPU or waiting for one: how long it waited (schedstat), for "they compete
+        # for the CPUs" whatever else loads the box (analysis.timeline); not read of sleepers
+        waited = procfs.run_delay_ns(pid) if status == psutil.STATUS_RUNNING else None
     except psutil.NoSuchProcess:
         return ProcInfo(pid, 0, 0.0, status=ProcessStatus.GONE, error=error_of(ProcessGone(f"process {pid} exited", pid=pid)))
     except psutil.AccessDenied:
@@ -166,6 +170,7 @@ def read_proc(proc: psutil.Process) -> ProcInfo:
         cmdline=cmdline,
         status=status,
         cpu_time=times.user + times.system,
+        runq_time=waited / 1e9 if waited is not None else None,
         rss=rss,
         num_threads=len(thread_cpu),
         thread_cpu=thread_cpu,

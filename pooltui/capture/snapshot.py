@@ -51,6 +51,7 @@ def _process(info: procs.ProcInfo) -> Process:
         status=info.status,
         python=info.python,
         cpu_time=info.cpu_time,
+        runq_time=info.runq_time,
         rss=info.rss,
         num_threads=info.num_threads,
         error=info.error,
@@ -280,7 +281,15 @@ async def _capture_tree(
             if info.error is not None or info.status == ProcessStatus.ZOMBIE:
                 return proc
             if previous is not None:
-                return replace(previous, cpu_time=info.cpu_time, rss=info.rss, status=info.status, tracer_pid=proc.tracer_pid, reused=True)
+                return replace(
+                    previous,
+                    cpu_time=info.cpu_time,
+                    runq_time=info.runq_time,
+                    rss=info.rss,
+                    status=info.status,
+                    tracer_pid=proc.tracer_pid,
+                    reused=True,
+                )
             read: Read | None = None
             if info.pid in batch_of and not again:
                 batch, index = batch_of[info.pid]

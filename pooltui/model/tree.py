@@ -184,6 +184,7 @@ class Process:
     python: Optional[str] = None  # "3.11" as read from the interpreter binary, None when not Python
     cpu_percent: Optional[float] = None
     cpu_time: Optional[float] = None  # user+system seconds
+    runq_time: Optional[float] = None  # seconds its main thread waited runnable for a CPU (schedstat), read while it runs
     rss: Optional[int] = None
     num_threads: int = 0
     threads: tuple[Thread, ...] = ()

@@ -289,3 +289,32 @@ def test_advance_keeps_a_bounded_window_and_is_pure():
         history.append(timeline.advance(history, later(s, i)))
     again = timeline.advance(history[:-1], later(s, timeline.HISTORY + 4))
     assert again == history[-1]
+
+
+OVERSUBSCRIBED = [n.rsplit("-py", 1)[1] for n in fixture_names("oversubscribed-")]
+
+
+def _queued(s: Snapshot, seconds: float, cpu: float, waited: float | None, pids: list[int]) -> Snapshot:
+    """``s`` ``seconds`` later, each of ``pids`` having run ``cpu`` seconds more, and waited
+    runnable for a CPU ``waited`` seconds in all (None: not read)."""
+    then = later(s, seconds, {pid: cpu for pid in pids})
+    return then.with_(processes=tuple(replace(p, runq_time=waited if p.pid in pids else None) for p in then.processes))
+
+
+@pytest.mark.parametrize("version", OVERSUBSCRIBED)
+def test_spinning_workers_on_a_box_loaded_by_others_still_compete_for_its_cpus(version):
+    """On a box whose other jobs take most CPU time, N > CPUs spinning workers get a few
+    percent of a CPU each -- yet each wants one all the time (runnable: on a CPU or waiting
+    in its run queue, schedstat). The over-time verdict counts what they wanted: it was
+    lost at load 60 in a CI run. Workers that neither run nor wait much are no contest."""
+    s, truth = scenario("oversubscribed", version)
+    workers = truth["worker_pids"]
+    assert len(workers) > (s.cpu_count or 0)
+    start = _queued(s, 0.0, 0.0, 0.0, workers)
+    loaded = series(start, _queued(start, 5.0, 0.15, 4.8, workers))
+    [d] = [d for d in loaded[-1].diagnoses if d.kind == "oversubscribed"]
+    assert d.over_time and set(d.pids) == set(workers) and "waiting for one" in " ".join(d.evidence), d
+    asleep = series(start, _queued(start, 5.0, 0.15, 0.1, workers))
+    assert not [d for d in asleep[-1].diagnoses if d.kind == "oversubscribed" and d.over_time]
+    unknown = series(start, _queued(start, 5.0, 0.15, None, workers))  # an older report: CPU time alone, as before
+    assert not [d for d in unknown[-1].diagnoses if d.kind == "oversubscribed" and d.over_time]

@@ -92,6 +92,17 @@ def syscall_or_none(pid: int, tid: int) -> Optional[formats.Syscall]:
         return None
 
 
+def run_delay_ns(pid: int) -> Optional[int]:
+    """Nanoseconds the main thread of ``pid`` has waited runnable for a CPU (``schedstat``'s
+    second number); None when it cannot be read. With its CPU time: how much it wanted to run,
+    whatever else the box runs."""
+    try:
+        words = files.read(pid, "schedstat", SCHEDSTAT_BYTES, "how long a process waited for a CPU").split()
+    except CaptureError:
+        return None
+    return int(words[1]) if len(words) > 1 and words[1].isdigit() else None
+
+
 def cpu_ns(pid: int, tid: int) -> Optional[int]:
     """Nanoseconds thread ``tid`` has spent on a CPU (``schedstat``'s first number: exact,
     brought up to date when read); None when it cannot be read (no CONFIG_SCHED_INFO)."""
