@@ -38,7 +38,10 @@ def _one(s: dict[str, Any]) -> str:
     lines = [f"capture of {s.get('root_pid')}: diagnoses {[(d.get('kind'), d.get('certainty')) for d in s.get('diagnoses', [])]}"]
     lines += [f"  note: {n}" for n in s.get("notes", [])]
     for lock in s.get("locks", []):
-        lines.append(f"  lock {lock.get('name')}: locked={lock.get('locked')} holders={lock.get('holders')} waiters={lock.get('waiters')}")
+        lines.append(
+            f"  lock {lock.get('name')}: locked={lock.get('locked')} holders={lock.get('holders')} waiters={lock.get('waiters')}"
+            f" with_exits={lock.get('with_exits')} with_frames={lock.get('with_frames')} could_hold={len(lock.get('could_hold') or ())}"
+        )
     for p in s.get("processes", []):
         lines.append(f"  pid {p.get('pid')} {p.get('role')} {p.get('status')} error={p.get('error')}")
         for t in p.get("threads", []):

@@ -3,21 +3,41 @@ CPython sources for. Each is a ``Diagnosis`` with a sentence, evidence and a fix
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pooltui.analysis import aioloops, deadlocks, faults, handlers, hangs, interpreters, lockverdicts, managers, nobody, roles, unreleasable, wakers
 from pooltui.model import Certainty, Diagnosis, ErrorCode, Kind, Process, ProcessStatus, Severity, Snapshot, WaitKind, pids_key
 
 SATURATED = 0.5  # of the machine's CPUs the busy workers use together, to call them oversubscribed
 SETTLED = 5.0  # seconds of life after which a worker's average CPU use says what it usually does
+HARDLY_BLOCKS = 2.0  # voluntary context switches per second of a process that wants a CPU all the time
+
+
+def voluntary(p: Process) -> Optional[int]:
+    """How often ``p``'s threads blocked (voluntary context switches), when each one's is known."""
+    counts = [t.blocked for t in p.threads if not t.ghost]
+    return sum(c for c in counts if c is not None) if counts and None not in counts else None
+
+
+def queued(runq: Optional[float], blocked: Optional[int], seconds: float) -> float:
+    """The seconds ``runq`` that a process waited runnable for a CPU, counted as wanting one
+    when it hardly ever blocked in those ``seconds`` (a spinning worker: other load takes CPU
+    time from it, not its wish to run); none for one that sleeps often -- a bursty worker on
+    a loaded box waits for a CPU at every wake-up: the box is busy, not the pool."""
+    if runq is None or blocked is None or seconds <= 0 or blocked > HARDLY_BLOCKS * seconds:
+        return 0.0
+    return max(runq, 0.0)
 
 
 def _mostly_asleep(snapshot: Snapshot, busy: list[Process], cpus: int) -> bool:
-    """Workers caught on a CPU that, over their lives, ran (or waited runnable for a CPU:
-    other load takes CPU time from them, not their wish to run) less than ``SATURATED`` of
-    the machine between them: they sleep most of the time (one instant cannot tell)."""
+    """Workers caught on a CPU that, over their lives, ran (or, hardly ever blocking, waited
+    runnable for a CPU: ``queued``) less than ``SATURATED`` of the machine between them: they
+    sleep most of the time (one instant cannot tell)."""
     ages = [snapshot.created - p.create_time for p in busy]
     if min(ages, default=0.0) < SETTLED:
         return False  # too young for their average to mean anything
-    return sum(((p.cpu_time or 0.0) + (p.runq_time or 0.0)) / age for p, age in zip(busy, ages)) < SATURATED * cpus
+    wanted = ((p.cpu_time or 0.0) + queued(p.runq_time, voluntary(p), age) for p, age in zip(busy, ages))
+    return sum(w / age for w, age in zip(wanted, ages)) < SATURATED * cpus
 
 
 def oversubscribed(snapshot: Snapshot) -> list[Diagnosis]:

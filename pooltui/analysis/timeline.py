@@ -24,7 +24,7 @@ from typing import Optional, Union
 
 from pooltui.analysis import faults, hangs, roles
 from pooltui.analysis.deaths import CARRIED, carried, lost_tasks, managers_gone, other_deaths, retired_parents
-from pooltui.analysis.diagnoses import SATURATED
+from pooltui.analysis.diagnoses import SATURATED, queued, voluntary
 from pooltui.analysis.diff import Key, by_key, diff_events, diff_snapshots
 from pooltui.analysis.history import HISTORY, History, as_history
 from pooltui.analysis.stuck import CPU_EPSILON, STUCK_SAMPLES, busy_spin, stuck_threads
@@ -62,17 +62,19 @@ def busy_workers(prev: Snapshot, current: Snapshot, before: Optional[Mapping[Key
         old = before.get(p.key)
         if old is None or p.cpu_time is None or old.cpu_time is None or seconds <= 0:
             continue  # not known
-        if p.role in roles.WORKER_ROLES and (p.cpu_time - old.cpu_time >= 0.25 * seconds or wanted(p, old) >= 0.5 * seconds):
+        if p.role in roles.WORKER_ROLES and (p.cpu_time - old.cpu_time >= 0.25 * seconds or wanted(p, old, seconds) >= 0.5 * seconds):
             out.append(p)
     return out
 
 
-def wanted(p: Process, old: Process) -> float:
-    """Seconds of the interval since ``old`` that ``p`` ran, or waited runnable for a CPU
-    where both samples read that (``Process.runq_time``): how much it wanted to run."""
+def wanted(p: Process, old: Process, seconds: float) -> float:
+    """Seconds of the ``seconds`` since ``old`` that ``p`` ran, or waited runnable for a CPU
+    while hardly ever blocking (both samples read it: ``diagnoses.queued``): how much it
+    wanted to run."""
     ran = (p.cpu_time or 0.0) - (old.cpu_time or 0.0)
-    waited = p.runq_time - old.runq_time if p.runq_time is not None and old.runq_time is not None else 0.0
-    return ran + max(waited, 0.0)
+    now, then = voluntary(p), voluntary(old)
+    waited = p.runq_time - old.runq_time if p.runq_time is not None and old.runq_time is not None else None
+    return ran + queued(waited, now - then if now is not None and then is not None else None, seconds)
 
 
 def _oversubscribed(prev: Snapshot, current: Snapshot, before: Mapping[Key, Process]) -> Optional[Diagnosis]:
@@ -80,7 +82,7 @@ def _oversubscribed(prev: Snapshot, current: Snapshot, before: Mapping[Key, Proc
     if not cpus or len(busy) <= cpus:
         return None
     seconds = current.created - prev.created
-    if sum(wanted(p, before[p.key]) for p in busy) < SATURATED * cpus * seconds:
+    if sum(wanted(p, before[p.key], seconds) for p in busy) < SATURATED * cpus * seconds:
         return None  # the workers do not fill the CPUs between them: no competition to speak of
     return Diagnosis(
         kind=Kind.OVERSUBSCRIBED,
@@ -98,7 +100,7 @@ def _oversubscribed(prev: Snapshot, current: Snapshot, before: Mapping[Key, Proc
 
 def _share(p: Process, old: Process, seconds: float) -> str:
     ran = (p.cpu_time or 0.0) - (old.cpu_time or 0.0)
-    waited = wanted(p, old) - ran
+    waited = wanted(p, old, seconds) - ran
     queued = f", and {100 * waited / seconds:.0f}% of the time waiting for one" if waited >= 0.05 * seconds else ""
     return f"{100 * ran / seconds:.0f}% of a CPU{queued}"
 
