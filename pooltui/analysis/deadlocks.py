@@ -178,8 +178,9 @@ def diagnose(snapshot: Snapshot) -> list[Diagnosis]:
         fix = _FIX["exit"] if not queue and _waits_for_its_writer(chain, procs) else ""
         fix = fix or (_FIX["program_eof" if awaited else "program" if fed else "program_out"] if programs else "")
         fix = fix or (_FIX["io"] if any(_on_a_files_lock(e, owned) for e in chain) else "")
-        # a lock held by a thread blocked on an end whose only writers need that lock: the lock is the story
-        fix = fix or (_FIX["held_io"] if not queue and set(vias) in ({"lock", "pipe"}, {"lock", "socket"}) else "")
+        # a lock held by a thread blocked on a pipe whose only writers need that lock: the lock is the
+        # story (a socket's fix says so already: "a lock you hold")
+        fix = fix or (_FIX["held_io"] if not queue and set(vias) == {"lock", "pipe"} else "")
         fix = fix or next((_FIX[v] for v in ("pipe", "socket") if v in vias), "")
         if fix == _FIX["pipe"] and not queue:
             # no multiprocessing.Queue in it: plain pipes, written both ways into full ones -- or only read
