@@ -94,9 +94,14 @@ def _frame_code(mem: TargetMemory, slot: int, floor: int = 8) -> Optional[int]:
             head = mem._try(frame_at, stack_off + 8)
             if head is None:
                 continue
-            refcnt = struct.unpack_from("<q", head)[0]
+            refcnt, size = struct.unpack_from("<q", head)[0], struct.unpack_from("<q", head, 16)[0]
             code, globals_, valuestack = (struct.unpack_from("<Q", head, off)[0] for off in (code_off, globals_off, stack_off))
-            if not 0 < refcnt < 1 << 32 or not frame_at < valuestack <= slot or not _is(mem, globals_, "dict"):
+            # the slot lies inside the frame object (a var-sized object: its f_localsplus, then the
+            # value stack): a word past its end is another object's -- a stale copy of a suspended
+            # coroutine's __exit__ just above a running frame was read as that frame's `with`
+            # (asyncio_executor on 3.8, twice under load: "no verdict at all")
+            end = frame_at + info.basicsize + info.itemsize * size
+            if not 0 < refcnt < 1 << 32 or not frame_at < valuestack <= slot < end or not _is(mem, globals_, "dict"):
                 continue
             return code if _is(mem, code, "code") else None
         else:  # _PyInterpreterFrame: f_code, f_globals, f_func at fixed offsets from its start
