@@ -10,8 +10,8 @@ a thread "in" anything but a select(), and py-spy shows one thread in select(), 
 --where thread (default): one child process, threads 'reader' (holds threading.Lock STATE,
   polls a pipe only this process writes) and 'writer' (takes STATE, then writes); its main
   thread sleeps.
---where process: a child 'poller' holds a multiprocessing.Lock and polls its end of a
-  multiprocessing.Pipe; the root's 'sender' thread takes that lock, then sends.
+--where process: a child 'poller' holds a multiprocessing.Lock and polls its end of a pipe;
+  a child 'sender' takes that lock, then sends (the root keeps no copy of the pipe).
 --via select (default) | poll | epoll | conn: select.select, select.poll, select.epoll, or
   Connection.poll(None), each without a timeout.
 --healthy: the twin that must draw no verdict: the writer (sender) writes without taking the
@@ -37,6 +37,7 @@ import time
 import _common
 
 POLL_SYSCALLS = _common.POLL_SYSCALLS
+_WRITE_FD = []  # the write end of the last os.pipe() made by _pipe
 
 
 def _wait_readable(via, fd, conn=None):
@@ -65,6 +66,7 @@ def _pipe(via):
         receiver, sender = multiprocessing.Pipe(duplex=False)
         return receiver.fileno(), receiver.recv_bytes, sender.send_bytes, receiver
     r, w = os.pipe()
+    _WRITE_FD[:] = [w]
     return r, (lambda: os.read(r, 64)), (lambda data: os.write(w, data)), None
 
 
@@ -143,34 +145,40 @@ def main(demo, where, via, healthy):
     child.start()
     pid = int(_common.read_line(r, "the poller exited before it polled"))
     _common.wait_blocked(pid, pid, syscalls=POLL_SYSCALLS, what="the poller polling")
-    tids = {}
-
-    def sender():
-        tids["sender"] = _common.native_tid()
-        while True:
-            if healthy:
-                write(b"m")
-            else:
-                with lock:  # blocks: the poller holds it while it polls
-                    write(b"m")
-            time.sleep(0.05)
-
-    t = threading.Thread(target=sender, name="sender")
-    t.daemon = True
-    t.start()
+    # the sender is a child too, and the root lets go of its copies of the pipe: the other end's
+    # holders are the two children alone (not the root, whose control thread writes the ready line)
+    sender = ctx.Process(target=send, args=(healthy, lock, write, w), name="sender")
+    sender.start()
+    spid = int(_common.read_line(r, "the sender exited before it sent"))
+    for end in (conn, getattr(write, "__self__", None)):
+        if end is not None:
+            end.close()
+    if conn is None:
+        os.close(fd)
+        os.close(_WRITE_FD[0])
 
     def verify():
-        while "sender" not in tids:
-            time.sleep(0.01)
         if not healthy:
             _common.wait_blocked(pid, pid, syscalls=POLL_SYSCALLS, what="the poller polling")
-            _common.wait_blocked(os.getpid(), tids["sender"], syscalls=("futex",), what="the sender, on the lock")
+            _common.wait_blocked(spid, spid, syscalls=("futex",), what="the sender, on the lock")
         demo.ready({"where": where, "via": via, "healthy": healthy, "poller_pid": pid, "poller_tid": pid,
-                    "writer_pid": os.getpid(), "writer_tid": tids["sender"]})
+                    "writer_pid": spid, "writer_tid": spid})
 
     demo.setup_thread(verify)
     child.join()
 
+
+def send(healthy, lock, write, report_w):
+    """The child that sends, after taking the lock the poller holds (the twin: without it)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.write(report_w, ("%d\n" % os.getpid()).encode())
+    while True:
+        if healthy:
+            write(b"m")
+        else:
+            with lock:  # blocks: the poller holds it while it polls
+                write(b"m")
+        time.sleep(0.05)
 
 if __name__ == "__main__":
     def extra(parser):
