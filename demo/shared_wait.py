@@ -33,6 +33,7 @@ Truth: shape, healthy, job_pid, waiter_pids.
 from __future__ import print_function
 
 import os
+import sys
 import signal
 import threading
 import time
@@ -118,6 +119,16 @@ def job(shape, healthy, report_w):
     wait()
 
 
+def _asleep(pid, at_least):
+    """Every thread of ``pid`` (``at_least`` of them) asleep in a system call."""
+    try:
+        tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+    except OSError:
+        return False
+    calls = [_common.read_syscall(pid, tid) for tid in tids]
+    return len(tids) >= at_least and all(c is not None and c[0] != "running" for c in calls)
+
+
 def main(demo, shape, healthy):
     ctx = _common.get_context("fork")
     r, w = os.pipe()
@@ -135,6 +146,12 @@ def main(demo, shape, healthy):
                 _common.wait_blocked(pid, pid, syscalls=calls, what="a waiter")
         if not healthy:
             _common.wait_blocked(proc.pid, proc.pid, syscalls=("futex", "wait4"), what="the job's main thread")
+        if shape == "manager_event" and not healthy:
+            # the waiter's read may still be the connection's handshake: the Manager's server
+            # serves the Event.wait only once its thread for that connection sleeps in it
+            for server in [c for c in _common.children(proc.pid) if c not in waiters]:
+                threads = 2 if sys.version_info[0] == 2 else 3  # 2.7 accepts in its main thread
+                _common.wait_until(lambda: _asleep(server, threads), "the Manager's server to wait on the Event")
         demo.ready({"shape": shape, "healthy": healthy, "job_pid": proc.pid, "waiter_pids": waiters})
 
     demo.setup_thread(verify)
