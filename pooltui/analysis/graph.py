@@ -31,6 +31,8 @@ timed wait is never part of one (it ends by itself).
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pooltui.analysis import filelocks, importlock, iolocks, managers, shared, wakers
 from pooltui.analysis.edge import Edge, Node, labels
 from pooltui.analysis.edge import at as _at
@@ -107,13 +109,22 @@ def _could_hold(lock: Lock, threads: dict[Node, Thread]) -> list[LockHolder]:
     return out
 
 
-def objects_to_read(snapshot: Snapshot) -> dict[int, set[int]]:
+Followed = tuple[list[Edge], list[Edge]]  # (the join edges, every lock, future, pool and join edge)
+
+
+def followed(snapshot: Snapshot) -> Followed:
+    """The edges the plan's third round looks at, built once for ``objects_to_read`` and
+    ``pollers_to_read``."""
+    joins = join_edges(snapshot)
+    return joins, [*_lock_edges(snapshot), *future_edges(snapshot), *pool_edges(snapshot), *joins]
+
+
+def objects_to_read(snapshot: Snapshot, edges: Optional[Followed] = None) -> dict[int, set[int]]:
     """{pid: {tid}} of threads in ``Thread.join()`` whose joined thread is not known, or in
     ``Condition.wait()`` without a timeout, in a process where another thread waits on
     something the graph follows (a cycle could go through them): the capture reads which
     thread is joined, and who holds the Condition's lock (``capture.joins``)."""
-    joins = join_edges(snapshot)
-    found = _work_and_lock_edges(snapshot, joins)
+    joins, found = edges or followed(snapshot)
     busy = {e.waiter[0] for e in found} | {t[0] for e in found for t in e.targets}
     out: dict[int, set[int]] = {}
     for e in joins:
@@ -126,16 +137,12 @@ def objects_to_read(snapshot: Snapshot) -> dict[int, set[int]]:
     return out
 
 
-def _work_and_lock_edges(snapshot: Snapshot, joins: list[Edge]) -> list[Edge]:
-    return [*_lock_edges(snapshot), *future_edges(snapshot), *pool_edges(snapshot), *joins]
-
-
-def pollers_to_read(snapshot: Snapshot) -> bool:
+def pollers_to_read(snapshot: Snapshot, edges: Optional[Followed] = None) -> bool:
     """A thread in select()/poll()/epoll_wait() with no timeout, its set not read, is what
     another thread waits on (a lock's holder, a joined thread, a future's runner): whether
     anyone can end its poll decides whether that wait ever ends (a lock held across a select
     on a pipe only the waiter would write). The capture reads its set and the ends."""
-    targets = {n for e in _work_and_lock_edges(snapshot, join_edges(snapshot)) for n in e.targets}
+    targets = {n for e in (edges or followed(snapshot))[1] for n in e.targets}
     return any((p.pid, t.tid) in targets and _unread_poll(t) for p in snapshot.processes if p.pipes == () and p.sockets == () for t in p.threads)
 
 

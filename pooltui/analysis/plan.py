@@ -103,7 +103,8 @@ def joins(holders: Snapshot) -> Plan:
     (``analysis.resolve``). The ends again only where a thread waits on a Semaphore nobody
     holds (known once its lock was read), to read which processes could release it, or where
     a lock's holder (a joined thread...) polls with no timeout: who could end its poll."""
-    return Plan(joins=_threads(graph.objects_to_read(holders)), ends=shared.unread(holders) or graph.pollers_to_read(holders))
+    edges = graph.followed(holders)
+    return Plan(joins=_threads(graph.objects_to_read(holders, edges)), ends=shared.unread(holders) or graph.pollers_to_read(holders, edges))
 
 
 def looks(resolved: Snapshot, previous: Optional[Snapshot]) -> Plan:
