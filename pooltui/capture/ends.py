@@ -226,34 +226,55 @@ def with_ends(raw: Snapshot) -> Snapshot:
     return sharers.with_sharers(filelocks.with_file_locks(raw.with_(processes=tuple(found.get(p.pid, p) for p in raw.processes))))
 
 
-def confirm(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0) -> Snapshot:
+def confirm(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0, captured: Optional[float] = None) -> Snapshot:
     """``raw`` with the threads among ``nodes`` that are no longer blocked where the capture
     saw them (a different system call or fd, or context switches rising between two reads
     ``CONFIRM_GAP`` apart, or within ``watch`` seconds) marked as not blocked: their pipe,
-    socket and wait4 waits were a racy read."""
-    gone = moved(raw, nodes, watch)
+    socket and wait4 waits were a racy read. ``captured``: see ``moved``."""
+    gone = moved(raw, nodes, watch, captured)
     if not gone:
         return raw
     return raw.with_(processes=tuple(_unblock(p, gone) for p in raw.processes))
 
 
-def moved(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0) -> set[tuple[int, int]]:
+def moved(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0, captured: Optional[float] = None) -> set[tuple[int, int]]:
     """The threads among ``nodes`` that ran between two reads ``CONFIRM_GAP`` apart (context
     switches rising), or that are no longer in the system call (and on the fd or futex) the
     capture saw them in; a thread that cannot be read counts as moved. With ``watch``, read
     again every ``CONFIRM_GAP`` for ``watch`` seconds, and every thread that moved in any of
     those reads counts (not only up to the first: a thread outside the cycle moving says
-    nothing of the cycle)."""
+    nothing of the cycle).
+
+    ``captured``: when (``time.monotonic()``) the kernel facts of ``raw``'s threads were all
+    read (``LiveCollector.collect``'s end). Then the capture's own read is the first of the two:
+    a thread read now with the context switches the capture counted, in the call it saw, was
+    not scheduled since -- a longer gap than ``CONFIRM_GAP``, so no wait (issue 28: the
+    blocked Pool(64)'s 50 ms). A thread that ran since (a paused dump of its process after
+    the walk adds two switches to each) is read twice, a gap apart, as without."""
     nodes = set(nodes)
-    first = {n: (procfs.syscall_or_none(*n), _switches(*n)) for n in nodes}
     threads = {(p.pid, t.tid): t for p in raw.processes for t in p.threads}
+    if captured is not None:
+        time.sleep(max(0.0, captured + CONFIRM_GAP - time.monotonic()))
+    first = {n: (procfs.syscall_or_none(*n), _switches(*n)) for n in nodes}
+    if captured is not None and not watch:
+        first = {n: f for n, f in first.items() if not _as_captured(threads.get(n), *f)}
     deadline = time.monotonic() + watch
     out: set[tuple[int, int]] = set()
-    while True:
+    while first:
         time.sleep(CONFIRM_GAP)
         out |= _moved_since({n: f for n, f in first.items() if n not in out}, threads)
-        if out >= nodes or time.monotonic() >= deadline:
-            return out
+        if out >= first.keys() or time.monotonic() >= deadline:
+            break
+    return out
+
+
+def _as_captured(t: Optional[Thread], call: Optional[Syscall], switches: Optional[int]) -> bool:
+    """``t`` read now (``call``, ``switches``) is as the capture saw it: not scheduled since,
+    in the same system call on the same fd or futex."""
+    if t is None or t.switches is None or t.syscall is None or call is None or switches != t.switches:
+        return False
+    name, _, fd, _ = kernel.describe(call.nr, call.args)
+    return (name, fd) == (t.syscall, t.fd) and (t.futex is None or call.futex_addr == t.futex)
 
 
 def _moved_since(

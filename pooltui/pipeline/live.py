@@ -65,6 +65,7 @@ class LiveCollector:
         # few captures reads the kernel's queue of exits at each one, with no thread (exits.watcher)
         self._exits = exits.watcher(background=long_lived)
         self.state = state.CaptureState()  # what the capture keeps between refreshes (active while a refresh runs)
+        self._collected_at: Optional[float] = None  # time.monotonic() when this refresh's kernel facts were all read
 
     async def collect(self, options: CaptureOptions, pids: Optional[Collection[int]], progress: Optional[Progress]) -> Collected:
         """The tree now. ``pids`` (the `d` key): dump just these processes again; every other
@@ -86,6 +87,7 @@ class LiveCollector:
             return old
 
         raw = self._with_exits(await capture_tree(self.root_pid, options, progress=progress, reuse=reuse))
+        self._collected_at = time.monotonic()
         self._pending = baselines
         raw = self._looked_again(raw, options)
         settled = options.locks and self._nothing_dumped(raw, previous)
@@ -176,7 +178,7 @@ class LiveCollector:
     async def woken(self, raw: Snapshot, nodes: Collection[Node]) -> set[Node]:
         from pooltui.capture import ends
 
-        return await asyncio.to_thread(ends.moved, raw, nodes)
+        return await asyncio.to_thread(ends.moved, raw, nodes, 0.0, self._collected_at)
 
     async def more_exits(self, raw: Snapshot, parents: tuple[int, ...]) -> Snapshot:
         if not self._exits.working:
@@ -197,4 +199,4 @@ class LiveCollector:
     async def moved(self, raw: Snapshot, nodes: Collection[Node], watch: float = 0.0) -> Snapshot:
         from pooltui.capture import ends
 
-        return await asyncio.to_thread(ends.confirm, raw, nodes, watch)
+        return await asyncio.to_thread(ends.confirm, raw, nodes, watch, self._collected_at)
