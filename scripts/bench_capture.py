@@ -11,11 +11,11 @@ import resource
 import statistics
 import subprocess
 import time
-from dataclasses import replace
 from typing import Any
 
 from pooltui.capture import pyspy
 from pooltui.capture.snapshot import CaptureOptions
+from pooltui.model import replace
 from pooltui.sources import LiveSource
 
 PYSPY_TIMEOUT = 120.0

@@ -18,13 +18,12 @@ wait lines of lock waiters; this pass says it again on them and gives the verdic
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pooltui.analysis.frames import code_text, find
 from pooltui.analysis.locks import lock_key
 from pooltui.analysis.unreleasable import suspended_holder
 from pooltui.analysis.waits import coroutine_of, loop_callback, said_in_coroutine
 from pooltui.model import Certainty, Diagnosis, Kind, Snapshot, Thread, WaitKind
+from pooltui.model.record import replace
 
 HELD_ACROSS_AWAIT_FIX = (
     "Never hold a threading lock across an await: use asyncio.Lock in coroutines, or release the lock before awaiting "

@@ -15,12 +15,12 @@ diff per sample, so nothing here runs twice for the same two samples.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
 from enum import Enum
 from functools import cached_property
 from typing import Optional
 
 from pooltui.model import Diagnosis, Event, EventKind, Frame, Process, ProcessStatus, Snapshot, Thread, exit_text
+from pooltui.model.record import Record, replace
 
 Key = tuple[int, float]  # a process's identity: (pid, create_time)
 
@@ -32,8 +32,7 @@ class Change(str, Enum):
     GONE = "gone"
 
 
-@dataclass(frozen=True)
-class ThreadDiff:
+class ThreadDiff(Record, frozen=True):
     tid: int
     change: Change
     before: Optional[Thread] = None
@@ -60,8 +59,7 @@ class ThreadDiff:
         return shared
 
 
-@dataclass(frozen=True)
-class ProcessDiff:
+class ProcessDiff(Record, frozen=True):
     before: Process
     after: Process
     threads: tuple[ThreadDiff, ...] = ()
@@ -85,8 +83,7 @@ class ProcessDiff:
         return max(0.0, (self.after.cpu_time - self.before.cpu_time) / seconds * 100.0)
 
 
-@dataclass(frozen=True)
-class SnapshotDiff:
+class SnapshotDiff(Record, frozen=True, dict=True):  # dict: a place for its cached properties
     before: Snapshot
     after: Snapshot
     added: tuple[Process, ...] = ()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.analysis import hangs
 from pooltui.model import Certainty, Process, ProcessRole, Snapshot, Thread, ThreadRole
+from pooltui.model.record import Record
 
 Node = tuple[int, int]  # (pid, tid)
 
@@ -17,8 +17,7 @@ MACHINERY = (ThreadRole.WORKER_HANDLER, ThreadRole.TASK_HANDLER, ThreadRole.RESU
 NAMED = 8  # threads named in an edge's words, at most
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(Record, frozen=True):
     """``waiter`` cannot go on until one of ``targets`` acts."""
 
     waiter: Node

@@ -4,11 +4,11 @@ of the tree (the ends and their peers are read by ``capture.ends``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui.analysis.edge import MACHINERY, Edge, Node, label, live
 from pooltui.model import FD_CALLS, POLL_CALLS, WRITE_CALLS, Certainty, Process, ProcessStatus, Snapshot, Thread, WaitKind
+from pooltui.model.record import Record, replace
 
 
 def _fd_of(q: Process, inode: int, socket: bool) -> set[int]:
@@ -169,8 +169,7 @@ def end_edges(snapshot: Snapshot, waiting: set[Node]) -> list[Edge]:
     return out + [edge for p, t in polling if (edge := _poll_edge(snapshot, p, t, tables)) is not None]
 
 
-@dataclass(frozen=True)
-class _Tables:
+class _Tables(Record, frozen=True):
     pipes: dict[int, list[tuple[Process, bool]]]  # inode -> (process, writes) of every pipe end
     holders: dict[int, list[Process]]  # socket inode -> the processes holding it
     ends: dict[int, dict[int, tuple[str, int, Optional[int]]]]  # pid -> fd -> (pipe | socket, inode, the far end's inode)

@@ -7,11 +7,10 @@ A holder outside the tree, or one the kernel does not record (an OFD lock), is s
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pooltui.analysis.edge import Edge, label, labels, live
 from pooltui.analysis.hangs import where
 from pooltui.model import Certainty, FileLockWait, Process, Snapshot, Thread, WaitKind
+from pooltui.model.record import replace
 
 
 def waiting_words(syscall: str) -> str:

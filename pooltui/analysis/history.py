@@ -13,19 +13,18 @@ seconds after the sample that saw it gone, however many samples that spans.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Optional, Union, overload
 
 from pooltui.analysis.diff import Key, SnapshotDiff, by_key, diff_events, diff_snapshots
 from pooltui.model import Event, Process, ProcessStatus, Snapshot, Timeline
+from pooltui.model.record import Record, replace
 
 HISTORY = 20  # samples kept for the verdicts over time; errors already found are carried on beyond it
 LINGER = 30.0  # seconds a process that left the tree is remembered (the TUI shows it, dimmed)
 
 
-@dataclass(frozen=True)
-class Departed:
+class Departed(Record, frozen=True):
     """A process that left the tree: as last seen alive, when (the first sample without
     it alive), and how ("killed by SIGKILL, replaced by 123", "exited")."""
 
@@ -34,14 +33,19 @@ class Departed:
     how: str
 
 
-@dataclass(frozen=True)
 class Step:
     """One sample, its processes by identity, and what changed since the sample before it
-    (``diff`` is None for the first sample ever)."""
+    (``diff`` is None for the first sample ever). Equal when their snapshots are."""
 
-    snapshot: Snapshot
-    by_key: Mapping[Key, Process] = field(compare=False)
-    diff: Optional[SnapshotDiff] = field(default=None, compare=False)
+    __slots__ = ("__dict__", "by_key", "diff", "snapshot")  # __dict__: for the cached events
+
+    def __init__(self, snapshot: Snapshot, by_key: Mapping[Key, Process], diff: Optional[SnapshotDiff] = None) -> None:
+        self.snapshot, self.by_key, self.diff = snapshot, by_key, diff
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is self.__class__ and self.snapshot == other.snapshot
+
+    __hash__ = None  # type: ignore[assignment]  # a snapshot holds dicts: never hashable
 
     @cached_property
     def events(self) -> tuple[Event, ...]:

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.frames import innermost_user
 from pooltui.model import HOW_WITH, Lock, LockHolder, LockKind, Process, SemLockKind, Snapshot, Thread, WaitKind
+from pooltui.model.record import replace
 
 # locks that are no Python lock object but record their owner (capture.ownedlocks), by type_name
 OWNED_LABEL = {

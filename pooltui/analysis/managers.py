@@ -19,7 +19,6 @@ connection, its last request (``Lock.manager``). Conclusions, after ``analysis.l
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.edge import Edge, label, labels, live, user_threads
@@ -42,6 +41,7 @@ from pooltui.model import (
     Wait,
     WaitKind,
 )
+from pooltui.model.record import replace
 
 PROXY_PHRASE = "waits on the Manager's lock"
 _ACQUIRES = ("acquire", "__enter__")

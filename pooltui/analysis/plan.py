@@ -27,7 +27,6 @@ Everything here is pure: which facts, never how they are read.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from typing import Optional
 
 from pooltui.analysis import ends, faults, graph, hangs, shared
@@ -35,12 +34,12 @@ from pooltui.analysis.edge import Node
 from pooltui.analysis.locks import dead_semaphores, lock_key, threads_to_read
 from pooltui.analysis.workedges import waited_children
 from pooltui.model import POLL_CALLS, Kind, Lock, Process, ProcessStatus, Severity, Snapshot, WaitKind
+from pooltui.model.record import Record, field, field_names
 
 Threads = Mapping[int, frozenset[int]]  # pid -> tids
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Record, frozen=True):
     """The facts one round reads; an empty plan (false) reads nothing."""
 
     locks: Threads = field(default_factory=dict)  # read the lock each of these threads waits on
@@ -56,7 +55,7 @@ class Plan:
     look: bool = False  # the last closer look of the refresh: a past look no longer asked about stops applying
 
     def __bool__(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self))
+        return any(getattr(self, name) for name in field_names(self))
 
 
 def _threads(wanted: Mapping[int, set[int]]) -> Threads:

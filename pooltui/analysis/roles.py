@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Optional, TypeVar
 
 from pooltui.analysis.frames import find, matches
 from pooltui.model import ErrorCode, Frame, Process, ProcessRole, ProcessStatus, Snapshot, Thread, ThreadRole
 from pooltui.model.bounded import memoize
+from pooltui.model.record import replace
 
 # Process roles (model.ProcessRole; the names here are what the analysis has always called them)
 POOL_PARENT = ProcessRole.POOL_PARENT

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis import filelocks, iolocks
@@ -28,6 +27,7 @@ from pooltui.analysis.frames import code_text, find, innermost_user, matches, or
 from pooltui.analysis.knownwaits import C_SERVER_LOOPS, CODE_WAITS, IDLE_LOOPS, NATIVE_WAITS, STDLIB_WAITS, TASK_CALLS, Via
 from pooltui.model import FD_CALLS, FILE_LOCK_CALLS, ErrorCode, Frame, Process, ProcessStatus, Snapshot, Thread, Wait, WaitKind
 from pooltui.model.bounded import memoize
+from pooltui.model.record import replace
 
 
 def _anchor(frames: Sequence[Frame], index: Optional[int]) -> str:

@@ -19,7 +19,6 @@ import platform
 import re
 import socket
 import time
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import procfs, procs
@@ -42,6 +41,7 @@ from pooltui.model.census import (
     ProcFacts,
     TaskFacts,
 )
+from pooltui.model.record import replace
 
 WINDOW = 0.25  # seconds between the two reads: long enough to see a busy thread run, short enough for ps
 # libpython3.11.so, python3.11/lib-dynload, _socket.cpython-311-x86_64-linux-gnu.so, python27.zip

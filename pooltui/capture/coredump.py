@@ -23,7 +23,6 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import holders, kernel, locks, pyspy, pyspyjson, redact, safeopen
@@ -36,6 +35,7 @@ from pooltui.capture.memory.reader import versions_named
 from pooltui.capture.memory.scan import locks_in
 from pooltui.capture.snapshot import tool_versions
 from pooltui.model import Event, EventKind, Frame, Lock, Process, ProcessStatus, Snapshot, Thread
+from pooltui.model.record import replace
 
 PYSPY_TIMEOUT = 60.0
 MAX_PYSPY_OUTPUT = 16 << 20

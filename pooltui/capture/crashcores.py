@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import stat
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture import coredumpstore, procfs
@@ -29,6 +28,7 @@ from pooltui.capture.crashtask import Running, task_from_core
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.memory.core import BadCore, parse_core
 from pooltui.model import Process
+from pooltui.model.record import Record
 
 CORE_BIT = 0x80
 MAX_CANDIDATES = 64
@@ -153,8 +153,7 @@ def find_core(process: Process, status: int, cwd: Optional[str], cores_dir: Opti
     return None, "no core file of it was found" + (f" in {cores_dir}" if cores_dir else " where core_pattern puts it")
 
 
-@dataclass(frozen=True)
-class Crash:
+class Crash(Record, frozen=True):
     """What a dead process's core says: where the core is (None: not found), the evidence
     lines for the verdict, and the task it was running in one line (None: not known)."""
 

@@ -13,13 +13,13 @@ shows them as numbers. Every value is redacted like any captured local
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture import redact
 from pooltui.capture.coredump import pyspy_core
 from pooltui.capture.errors import CaptureError
 from pooltui.model import Frame, Thread
+from pooltui.model.record import Record
 
 POOL_HELPERS = frozenset({"mapstar", "starmapstar"})  # multiprocessing/pool.py: a map's chunk, called by worker()
 MAX_ARGS = 8
@@ -42,8 +42,7 @@ def _number(frame: Frame, name: str) -> Optional[str]:
     return local.repr if local is not None and local.repr.isdigit() else None
 
 
-@dataclass(frozen=True)
-class Running:
+class Running(Record, frozen=True):
     """What a pool worker's stack shows it running: a task, in one line, or (``initializer``)
     the pool's initializer, before any task."""
 

@@ -22,13 +22,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture import checkrecords, interpreters, procfs, procs, pyspy, pyspyjson, safeopen, state
 from pooltui.capture.errors import CaptureError, ProcessGone
 from pooltui.capture.memory import stacks
 from pooltui.model import Thread
+from pooltui.model.record import Record
 
 SHORT_TIMEOUT = 2.0  # seconds for the __init__.py look-ups of one process's files
 
@@ -124,8 +124,7 @@ def usable(python: Optional[str], options: pyspy.DumpOptions) -> bool:
 MOVED = "moved"  # a thread was scheduled during every direct read tried: worth reading otherwise
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(Record, frozen=True):
     """What ``attempt`` found: ``threads`` read directly with nothing scheduled through the
     read (None: not read so -- a thread running, every try moved, or not readable); ``key``
     their binary's (dev, inode, version); ``before`` the threads' Sched right before the

@@ -11,13 +11,13 @@ of the direct reader (no import cycle: the acyclic_siblings contract in pyprojec
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import direct, procs, pyspy, redact, worker
 from pooltui.capture import settle as capture_settle
 from pooltui.capture.errors import CaptureError
 from pooltui.model import Thread
+from pooltui.model.record import replace
 
 
 async def dump(

@@ -23,13 +23,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import filelocks, kernel, memory, polls, procfs, procs, sharers, sockets
 from pooltui.capture.errors import CaptureError, NotPython, ProcessGone
 from pooltui.capture.procfs.formats import Syscall
 from pooltui.model import FD_CALLS, POLL_CALLS, Process, ProcessStatus, Snapshot, SocketEnd, Thread
+from pooltui.model.record import replace
 
 CONFIRM_GAP = 0.05  # seconds between the two reads that confirm a thread is still blocked
 

@@ -11,13 +11,13 @@ Any failure leaves the thread as it was."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import procfs
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.procfs import FileLockEntry
 from pooltui.model import FileLockWait, Process, Snapshot, Thread
+from pooltui.model.record import replace
 
 _KINDS = {"FLOCK": "flock", "POSIX": "posix", "OFDLCK": "ofd"}
 MAX_HOLDERS = 8  # pids named per waiter, at most

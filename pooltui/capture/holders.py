@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import sourcelines
 from pooltui.capture.redact import scrub_code
 from pooltui.model import HOW_INFERRED, Frame, Lock, LockHolder, LockKind, Snapshot, Thread
+from pooltui.model.record import replace
 
 WITH_KINDS = (LockKind.LOCK, LockKind.SEMAPHORE)  # kinds that record no owner: their holders are read from `with` blocks
 LOOK_BACK = 80  # lines above the current one searched, within the same function

@@ -15,13 +15,13 @@ linked in statically (not pyenv's, not the distributions') is not looked at.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import procs
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.memory import read_maps, stacks
 from pooltui.model import Process
+from pooltui.model.record import replace
 
 # the extension modules that create interpreters from Python (file names in lib-dynload)
 MODULES = ("_xxsubinterpreters.", "_interpreters.", "_xxinterpchannels.", "_interpchannels.", "_interpqueues.")

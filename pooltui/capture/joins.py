@@ -11,12 +11,12 @@ that joins a thread or waits on a Condition costs nothing.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import locks, memory
 from pooltui.capture.errors import CaptureError
 from pooltui.model import Frame, LockKind, Process, Snapshot, Thread
+from pooltui.model.record import replace
 
 _IDENT = ("_ident", "_Thread__ident")
 _COND_LOCK = ("_lock", "_Condition__lock")

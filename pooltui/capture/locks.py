@@ -18,13 +18,13 @@ of a waited multiprocessing lock in the other processes are ``capture.semcopies`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import dump, holders, kernel, managers, memory, procs, pyspy, semcopies, settle, sourcelines, waited, worker
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Lock, Process, Snapshot, Thread
+from pooltui.model.record import replace
 
 # the names ``capture.coredump`` finds them by, here since before they moved to ``capture.waited``
 _NOT_LOCK_WAITS = waited.NOT_LOCK_WAITS

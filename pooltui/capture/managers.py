@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import sockets
 from pooltui.model import Frame, Lock, ManagerClient, ManagerObject, Process
+from pooltui.model.record import replace
 
 _REQUEST = re.compile(r'^\(\s*"([0-9a-fA-Fx]+)",\s*"(\w+)"')
 _TYPEIDS = {"_thread.lock": "Lock", "thread.lock": "Lock", "_thread.RLock": "RLock", "_RLock": "RLock"}

@@ -27,12 +27,12 @@ import os
 import re
 import stat
 import time
-from dataclasses import dataclass, field
 from typing import Optional
 
 from pooltui.capture import procfs
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.safeopen import open_in_root
+from pooltui.model.record import Record, field
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 KMSG = "/dev/kmsg"
@@ -44,16 +44,14 @@ _KILLED = re.compile(r"\bKilled process (\d+) \(([^)]*)\)")
 _OOM_KILL = re.compile(r"\boom-kill:.*\btask=([^,]*),pid=(\d+)\b")
 
 
-@dataclass(frozen=True)
-class Counters:
+class Counters(Record, frozen=True):
     """OOM kill counters read at one instant: the machine's, and each memory cgroup's."""
 
     system: Optional[int]
     cgroups: dict[str, int] = field(default_factory=dict)  # cgroup (a path under CGROUP_ROOT) -> oom_kill
 
 
-@dataclass(frozen=True)
-class KernelLog:
+class KernelLog(Record, frozen=True):
     """The OOM killer's lines in the kernel log: (monotonic seconds, pid, command, line)
     each, and the time of the oldest record still in the buffer (what it covers)."""
 

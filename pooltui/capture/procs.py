@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Optional
 
 import psutil
@@ -34,6 +33,7 @@ from pooltui.capture.tasks import (
     thread_group_of,
 )
 from pooltui.model import ProcError, ProcessStatus
+from pooltui.model.record import Record, field
 
 # the kernel's view of threads moved to ``capture.tasks``, the parsers to ``capture.procfs``:
 # still importable from here, where the rest of the capture has always found them
@@ -62,8 +62,7 @@ _PY_EXE = re.compile(r"(?:^|/)(?:lib)?python(\d)\.?(\d+)?[a-z]*(?:\.so[.\d]*)?$"
 stat_fields = procfs.stat_fields
 
 
-@dataclass(frozen=True)
-class ProcInfo:
+class ProcInfo(Record, frozen=True):
     """What psutil says of one process at one instant."""
 
     pid: int

@@ -15,7 +15,6 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui.capture import kernel, procs
@@ -31,12 +30,12 @@ from pooltui.capture.errors import (
 from pooltui.capture.pyspyjson import parse_dump
 from pooltui.model import DEFAULT_TIMEOUT as MODEL_TIMEOUT
 from pooltui.model import Thread
+from pooltui.model.record import Record, replace
 
 DEFAULT_TIMEOUT = MODEL_TIMEOUT  # the one default, where CaptureOptions is (pooltui.model.source)
 
 
-@dataclass(frozen=True)
-class DumpOptions:
+class DumpOptions(Record, frozen=True):
     locals: bool = False
     native: bool = False
     nonblocking: bool = False

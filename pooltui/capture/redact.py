@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.model import Frame, Local, Thread
+from pooltui.model.record import replace
 
 REDACTED = "<redacted>"
 MAX_REPR = 200

@@ -33,11 +33,11 @@ import platform
 import stat
 import threading
 from collections.abc import Collection, Sequence, Sized
-from dataclasses import dataclass
 from typing import Optional, Union
 
 from pooltui.capture import procfs
 from pooltui.capture.errors import CaptureError
+from pooltui.model.record import Record
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -54,8 +54,7 @@ _CAP_VERSION_3 = 0x20080522
 Identity = tuple[int, int, int, int]  # st_dev, st_ino, st_mtime_ns, st_size
 
 
-@dataclass(frozen=True)
-class Creds:
+class Creds(Record, frozen=True):
     """The file-system identity of a process: fsuid, fsgid, supplementary groups."""
 
     uid: int
@@ -63,8 +62,7 @@ class Creds:
     groups: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class Read:
+class Read(Record, frozen=True):
     """A file opened as the target: its identity and bytes (None when the caller knew the identity)."""
 
     identity: Identity

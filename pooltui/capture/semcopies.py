@@ -5,13 +5,13 @@ per copy: fork, spawn and forkserver children alike."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import memory, procs, semlocks
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.waited import record
 from pooltui.model import Lock, LockKind, Snapshot
+from pooltui.model.record import replace
 
 _UNREAD = memory.LockObject(0, "_multiprocessing.SemLock", "semlock", None, None, None, None, None, None)
 

@@ -26,18 +26,17 @@ stops once every acquisition the semaphore's value accounts for has been found.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Optional, Protocol
 
 from pooltui.capture import memory, state
 from pooltui.capture.errors import CaptureError
 from pooltui.model import LockKind, SemLockKind
+from pooltui.model.record import Record
 
 SEMLOCK_HANDLE = 16  # SemLockObject.handle (sem_t *), 2.7 and 3.6-3.13
 
 
-@dataclass(frozen=True)
-class ShmPlace:
+class ShmPlace(Record, frozen=True):
     """Where a shared semaphore lives: its file (device, inode) and offset in it."""
 
     dev: int

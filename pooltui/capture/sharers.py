@@ -8,12 +8,12 @@ Any failure leaves the thread as it was."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import memory, semlocks
 from pooltui.capture.errors import CaptureError
 from pooltui.model import Process, ProcessStatus, Snapshot, Thread
+from pooltui.model.record import replace
 
 
 def waiting(snapshot: Snapshot) -> bool:

@@ -12,7 +12,6 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Optional, Union
 
 from pooltui import __version__
@@ -20,6 +19,7 @@ from pooltui.capture import direct, dump, interpreters, kernel, locks, procs, py
 from pooltui.capture.errors import CaptureError, NotPython, PySpyFailed, PySpyMissing
 from pooltui.capture.threads import match_tasks
 from pooltui.model import CaptureOptions, Process, ProcessStatus, Progress, Snapshot, Thread
+from pooltui.model.record import replace
 
 __all__ = ["CaptureOptions", "Progress", "capture_tree", "default_concurrency", "dump_options", "tool_versions"]
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Optional, Union
 
 from pooltui.capture import procfs, redact, safeopen, state
 from pooltui.capture.errors import CaptureError
 from pooltui.model import Frame
 from pooltui.model.bounded import ByteLRU
+from pooltui.model.record import replace
 
 MAX_LINE = 200
 SOURCE_TIMEOUT = 2.0  # per process and capture: a FIFO never blocks, a hung mount costs this once

@@ -38,10 +38,12 @@ import contextlib
 import functools
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, cast
 
+import msgspec
+
 from pooltui.model.bounded import ByteLRU
+from pooltui.model.record import field, field_names
 
 if TYPE_CHECKING:
     from pooltui.capture.checkrecords import CheckRecords
@@ -58,10 +60,9 @@ KB = 1024
 MB = 1024 * KB
 
 
-@dataclass
-class CaptureState:
+class CaptureState(msgspec.Struct):
     """The capture's caches, each bounded in bytes (see the module docstring for what each
-    may hold and why that is safe)."""
+    may hold and why that is safe). A mutable Struct, not a dataclass: built in C (model.record)."""
 
     versions: ByteLRU[tuple[int, float], Optional[str]] = field(default_factory=lambda: ByteLRU(1 * MB))
     semlock_addrs: ByteLRU[tuple[int, float, int], int] = field(default_factory=lambda: ByteLRU(512 * KB))
@@ -84,7 +85,7 @@ class CaptureState:
     proc_root: Optional[str] = None
 
     def caches(self) -> dict[str, ByteLRU]:
-        return {name: value for name, value in vars(self).items() if isinstance(value, ByteLRU)}
+        return {name: value for name in field_names(self) if isinstance(value := getattr(self, name), ByteLRU)}
 
     @property
     def nbytes(self) -> int:

@@ -18,12 +18,12 @@ thread's stack, and the stack pointer finds it like any other).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import memory, procs
 from pooltui.capture.errors import CaptureError
 from pooltui.model import Frame, Thread
+from pooltui.model.record import replace
 
 
 def _on_child_path(frame: Frame) -> bool:

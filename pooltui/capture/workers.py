@@ -15,13 +15,13 @@ keeping only the locals that answer the question (never the rest of its data).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.capture import dump, procs, pyspy
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.threads import match_tasks
 from pooltui.model import Frame, Local, Process, Thread
+from pooltui.model.record import replace
 
 _WORKER = "multiprocessing/pool.py"
 _OBJECT = re.compile(r"^<(?:[\w.]*(?:Error|Exception|Exit|Proxy)|AutoProxy\[[^\]]*\]) at 0x[0-9a-f]+>$")

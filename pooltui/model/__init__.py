@@ -1,4 +1,4 @@
-"""The one data shape: frozen dataclasses for everything pooltui captures and concludes.
+"""The one data shape: frozen records (``record.Record``, msgspec Structs) for everything pooltui captures and concludes.
 
 A ``Snapshot`` is the whole tree at one instant; a ``Timeline`` is snapshots plus
 events. The package: ``tree`` (the captured tree: processes, threads, frames, waits,
@@ -28,6 +28,7 @@ from pooltui.model.codec import (
     to_dict,
 )
 from pooltui.model.files import FD_CALLS, FILE_LOCK_CALLS, POLL_CALLS, WRITE_CALLS, FileLockWait, PipeEnd, SocketEnd
+from pooltui.model.record import Record, field_names, replace
 from pooltui.model.source import DEFAULT_TIMEOUT, CaptureOptions, CoreOpener, Failure, Progress, Source
 from pooltui.model.tree import (
     HOW_INFERRED,
@@ -100,6 +101,7 @@ __all__ = [
     "ProcessRole",
     "ProcessStatus",
     "Progress",
+    "Record",
     "Report",
     "ReportError",
     "SemLockKind",
@@ -116,9 +118,11 @@ __all__ = [
     "dumps",
     "escape_surrogates",
     "exit_text",
+    "field_names",
     "from_dict",
     "loads",
     "pids_key",
+    "replace",
     "severity_of",
     "to_dict",
 ]

@@ -49,7 +49,7 @@ def size_of(value: object, depth: int = _DEPTH) -> int:
         return 56 + sum(8 + size_of(item, depth - 1) for item in value)
     if isinstance(value, dict):
         return 64 + sum(16 + size_of(k, depth - 1) + size_of(v, depth - 1) for k, v in value.items())
-    fields = getattr(value, "__dataclass_fields__", None)
+    fields = getattr(value, "__struct_fields__", None) or getattr(value, "__dataclass_fields__", None)  # a record or a dataclass
     if fields is not None:
         return 56 + sum(8 + size_of(getattr(value, name, None), depth - 1) for name in fields)
     return 64

@@ -8,8 +8,9 @@ The census is also the recorded form of the unit tests' fixtures (``census_dumps
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional
+
+from pooltui.model.record import Record
 
 CENSUS_SCHEMA = "pooltui.census/1"
 PS_SCHEMA = "pooltui.ps/1"
@@ -30,8 +31,7 @@ WAIT_UNKNOWN = ""  # running, or the syscall file could not be read
 UNTIMED_BLOCKS = (WAIT_FUTEX, WAIT_SHARED_FUTEX, WAIT_PIPE, WAIT_SOCKET, WAIT_CHILD)
 
 
-@dataclass(frozen=True)
-class TaskFacts:
+class TaskFacts(Record, frozen=True):
     """One thread at the two reads of the census window."""
 
     tid: int
@@ -48,8 +48,7 @@ class TaskFacts:
         return "R" in (self.state, self.state_after) or self.switches != self.switches_after
 
 
-@dataclass(frozen=True)
-class ProcFacts:
+class ProcFacts(Record, frozen=True):
     """One process: what the kernel says of it, and whether it runs Python."""
 
     pid: int
@@ -71,8 +70,7 @@ class ProcFacts:
     error_message: str = ""
 
 
-@dataclass(frozen=True)
-class Census:
+class Census(Record, frozen=True):
     """Every Python process on the box at one instant (two reads ``window`` seconds apart)."""
 
     schema: str
@@ -86,14 +84,12 @@ class Census:
     notes: tuple[str, ...] = ()  # what could not be seen at all, in words (/proc mounted with hidepid)
 
 
-@dataclass(frozen=True)
-class RoleCount:
+class RoleCount(Record, frozen=True):
     role: str
     count: int
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Record, frozen=True):
     """The cheap look at one tree: kernel facts only (see ``basis``), never a stack."""
 
     kind: str  # "looks_hung", "zombies", "stopped", "oversubscribed"
@@ -101,8 +97,7 @@ class Verdict:
     hung: bool  # worth a real look now: shown marked
 
 
-@dataclass(frozen=True)
-class PsTree:
+class PsTree(Record, frozen=True):
     """One row of `pooltui ps`: a process tree (or a process it could not read)."""
 
     root_pid: int

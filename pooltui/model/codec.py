@@ -1,7 +1,7 @@
 """The report file: the versioned JSON form of a ``Snapshot`` and its ``Timeline``
 (``pooltui.report/2``; ``/1`` is read too, through model.upgrade), used to save, replay,
-diff and as test fixtures. Writing and loading use msgspec (imported only then), which
-encodes the model's stdlib dataclasses directly and validates every field against their
+diff and as test fixtures. Writing and loading use msgspec, which encodes the model's
+records (msgspec Structs, ``model.record``) directly and validates every field against their
 annotations on load; any problem is a one-line ``ReportError``."""
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Optional
 
+from pooltui.model.record import Record
 from pooltui.model.tree import Snapshot, Timeline
 from pooltui.model.upgrade import SCHEMA_1, from_1
 
 if TYPE_CHECKING:
-    import msgspec  # imported at run time only where a report is written or read
+    import msgspec
 
 SCHEMA = "pooltui.report/2"  # 2: Wait.coroutine and Wait.far (model.upgrade reads 1)
 MAX_REPORT_BYTES = 100 * 1024 * 1024
@@ -44,8 +44,7 @@ class ReportError(ValueError):
     """A report file could not be loaded; the message is one line a user can act on."""
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(Record, frozen=True):
     """The saved file: one snapshot (the last) and, optionally, the timeline it ends."""
 
     schema: str
@@ -55,17 +54,17 @@ class Report:
 
 @cache
 def _encoder() -> msgspec.json.Encoder:
-    import msgspec  # imported when a report is written or read, never for a capture alone
+    import msgspec
 
     return msgspec.json.Encoder()
 
 
 def to_dict(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> dict[str, Any]:
-    """The JSON-ready form of a report: dataclasses as objects, enums as their values,
-    tuples as lists (msgspec, which reads the dataclasses' fields directly)."""
+    """The JSON-ready form of a report: records as objects, enums as their values,
+    tuples as lists (msgspec, which reads the records' fields directly)."""
     import msgspec
 
-    built: dict[str, Any] = msgspec.to_builtins(Report(SCHEMA, snapshot, timeline))  # a dataclass: an object
+    built: dict[str, Any] = msgspec.to_builtins(Report(SCHEMA, snapshot, timeline))  # a record: an object
     return built
 
 
@@ -75,7 +74,7 @@ def _where(path: str) -> str:
 
 
 def from_dict(data: Any) -> Report:
-    """Validate a decoded report (msgspec, against the dataclasses' own annotations);
+    """Validate a decoded report (msgspec, against the records' own annotations);
     any problem becomes a one-line ReportError."""
     import msgspec
 
@@ -107,7 +106,7 @@ def from_dict(data: Any) -> Report:
 
 def dumps(snapshot: Snapshot, timeline: Optional[Timeline] = None) -> str:
     """The report as JSON text, indented by one space: byte for byte what ``json.dumps(to_dict(...),
-    indent=1, ensure_ascii=False)`` gives, ~30x faster (msgspec encodes the dataclasses as they
+    indent=1, ensure_ascii=False)`` gives, ~30x faster (msgspec encodes the records as they
     are, no ``asdict`` copy). A value msgspec refuses (an int beyond 64 bits, a lone surrogate)
     takes the standard library's way, which then decides."""
     import msgspec

@@ -4,12 +4,12 @@ a thread waits for (``Thread.file_lock``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
+from pooltui.model.record import Record
 
-@dataclass(frozen=True)
-class FileLockWait:
+
+class FileLockWait(Record, frozen=True):
     """The lock on a file a thread blocked in ``flock()`` or ``fcntl(F_SETLKW)`` waits for,
     from the kernel's table of file locks (``/proc/locks``): who holds the locks in its way."""
 
@@ -31,8 +31,7 @@ WRITE_CALLS = ("write", "writev", "sendto", "sendmsg")
 POLL_CALLS = ("select", "pselect6", "poll", "ppoll", "epoll_wait", "epoll_pwait")
 
 
-@dataclass(frozen=True)
-class PipeEnd:
+class PipeEnd(Record, frozen=True):
     """One pipe file descriptor of a process: ``pipe:[inode]`` and which end (fdinfo flags)."""
 
     fd: int
@@ -44,8 +43,7 @@ class PipeEnd:
     elsewhere: Optional[tuple[int, ...]] = None
 
 
-@dataclass(frozen=True)
-class SocketEnd:
+class SocketEnd(Record, frozen=True):
     """One socket file descriptor of a process: ``socket:[inode]`` and its peer's inode
     (a Unix socket's from sock_diag, a TCP connection's by its two addresses swapped)."""
 

@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
 from typing import Optional, Protocol, runtime_checkable
 
+from pooltui.model.record import Record
 from pooltui.model.tree import Event, Snapshot
 
 DEFAULT_TIMEOUT = 10.0  # seconds one process's dump may take (py-spy's, capture.pyspy)
@@ -18,8 +18,7 @@ DEFAULT_TIMEOUT = 10.0  # seconds one process's dump may take (py-spy's, capture
 Progress = Callable[[int, int], Optional[Awaitable[None]]]  # (processes read, of) during a capture
 
 
-@dataclass(frozen=True)
-class CaptureOptions:
+class CaptureOptions(Record, frozen=True):
     locals: bool = False
     native: bool = False
     nonblocking: bool = False

@@ -4,11 +4,11 @@ of the whole tree at one instant. A process is identified by ``(pid, create_time
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Optional
 
 from pooltui.model.files import FILE_LOCK_CALLS, FileLockWait, PipeEnd, SocketEnd
+from pooltui.model.record import Record, field, force_setattr, replace
 from pooltui.model.verdicts import Diagnosis
 from pooltui.model.words import ProcessRole, ProcessStatus, ThreadRole, Word
 
@@ -40,8 +40,7 @@ class WaitKind(str, Enum):
         return self in (WaitKind.LOCK, WaitKind.RLOCK, WaitKind.SEMLOCK)
 
 
-@dataclass(frozen=True)
-class Local:
+class Local(Record, frozen=True):
     """One local variable of a frame as py-spy --locals shows it."""
 
     name: str
@@ -50,8 +49,7 @@ class Local:
     arg: bool = False
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(Record, frozen=True):
     """One Python (or native) frame. Stacks are stored innermost first, as py-spy gives them."""
 
     function: str
@@ -75,8 +73,7 @@ class Frame:
         return None
 
 
-@dataclass(frozen=True)
-class Wait:
+class Wait(Record, frozen=True):
     """What a thread waits on, in words, plus the facts behind it."""
 
     kind: WaitKind
@@ -99,8 +96,7 @@ class Wait:
         return self.holder if self.holder and self.holder not in self.summary else ""
 
 
-@dataclass(frozen=True)
-class Thread:
+class Thread(Record, frozen=True):
     """One Python thread. ``tid`` is the OS thread id, ``ident`` the pthread id (threading.get_ident)."""
 
     tid: int
@@ -161,8 +157,7 @@ class Thread:
         return self.syscall in FILE_LOCK_CALLS and self.fd is not None and not self.ghost
 
 
-@dataclass(frozen=True)
-class ProcError:
+class ProcError(Record, frozen=True):
     """Why a process could not be read (see capture.errors for the codes)."""
 
     code: str  # an ErrorCode
@@ -171,8 +166,7 @@ class ProcError:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(Record, frozen=True):
     pid: int
     ppid: int
     create_time: float
@@ -238,8 +232,7 @@ def exit_text(status: Optional[int]) -> str:
     return f"exit code {(status >> 8) & 0xFF}"
 
 
-@dataclass(frozen=True)
-class LockHolder:
+class LockHolder(Record, frozen=True):
     pid: int
     tid: Optional[int] = None
     ident: Optional[int] = None
@@ -254,8 +247,7 @@ HOW_WITH = "held by a with block"  # the holder's frame is inside `with X:` (its
 HOW_INFERRED = "inferred"  # from the stacks and source lines only: "could hold", never a fact
 
 
-@dataclass(frozen=True)
-class ManagerClient:
+class ManagerClient(Record, frozen=True):
     """A client connection of a multiprocessing Manager, as its server thread shows it."""
 
     name: str  # how the Manager names the client: its process name (+ "|thread name")
@@ -266,8 +258,7 @@ class ManagerClient:
     pid: Optional[int] = None  # the client process, when its end of the connection was found
 
 
-@dataclass(frozen=True)
-class ManagerObject:
+class ManagerObject(Record, frozen=True):
     """A Manager's shared object (a Lock on the server) and the clients connected to it."""
 
     ident: str  # the object's id in the Manager (a proxy's ``_id``)
@@ -275,8 +266,7 @@ class ManagerObject:
     clients: tuple[ManagerClient, ...] = ()
 
 
-@dataclass(frozen=True)
-class Lock:
+class Lock(Record, frozen=True):
     """A lock object read from a target's memory, with what is known of its holder and waiters."""
 
     id: str
@@ -319,8 +309,7 @@ class EventKind(Word):
     ROLE_CHANGED = "role_changed"
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Record, frozen=True):
     time: float
     kind: EventKind
     pid: int
@@ -328,11 +317,10 @@ class Event:
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, EventKind):  # a caller's plain "process_exited": compared by identity
-            object.__setattr__(self, "kind", EventKind(self.kind))
+            force_setattr(self, "kind", EventKind(self.kind))
 
 
-@dataclass(frozen=True)
-class Exit:
+class Exit(Record, frozen=True):
     """A process's end as the kernel reported it when it happened (capture.exits): known
     even after its parent reaped it, which /proc no longer shows."""
 
@@ -342,8 +330,7 @@ class Exit:
     ppid: Optional[int] = None  # its parent (Linux >= 4.18)
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(Record, frozen=True):
     created: float
     host: str
     root_pid: int
@@ -375,7 +362,6 @@ class Snapshot:
         return replace(self, **changes)
 
 
-@dataclass(frozen=True)
-class Timeline:
+class Timeline(Record, frozen=True):
     snapshots: tuple[Snapshot, ...] = ()
     events: tuple[Event, ...] = ()

@@ -5,8 +5,9 @@ kind and certainty, never from the code that found it."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from enum import Enum
+
+from pooltui.model.record import Record, force_setattr, replace
 
 
 class Severity(str, Enum):
@@ -111,8 +112,7 @@ def pids_key(pids: Iterable[int]) -> str:
     return "pids " + ",".join(str(p) for p in sorted(set(pids)))
 
 
-@dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(Record, frozen=True):
     """A verdict. ``severity`` follows from ``kind`` and ``certainty`` (``severity_of``)
     when not given; a loaded report keeps the severity it was saved with. ``subject``:
     what it is about, as a key ("lock shm:0:42", "pids 12,13"); ``over_time``: told from
@@ -131,9 +131,9 @@ class Diagnosis:
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, Kind):  # a caller's plain "lost_task": compared by identity (`is Kind.X`)
-            object.__setattr__(self, "kind", Kind(self.kind))
+            force_setattr(self, "kind", Kind(self.kind))
         if self.severity is None:
-            object.__setattr__(self, "severity", severity_of(self.kind, self.certainty))
+            force_setattr(self, "severity", severity_of(self.kind, self.certainty))
 
     def as_kind(self, kind: Kind) -> Diagnosis:
         """The same verdict told as another kind, with that kind's severity."""

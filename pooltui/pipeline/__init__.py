@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
 from typing import Optional, Protocol
 
 from pooltui.analysis import finish, judge, plan, prepare, resolve, timeline
@@ -33,12 +32,12 @@ from pooltui.analysis.edge import Node
 from pooltui.analysis.history import History
 from pooltui.analysis.locks import confirm, resolve_holders
 from pooltui.model import CaptureOptions, Lock, Progress, Snapshot
+from pooltui.model.record import Record, replace
 
 __all__ = ["Collected", "Collector", "Facts", "Refresh", "fulfil", "read_facts", "refresh"]
 
 
-@dataclass(frozen=True)
-class Collected:
+class Collected(Record, frozen=True):
     """What ``Collector.collect`` read: the raw tree, and whether every fact read at the last
     refresh still holds (no process was dumped again: its lock facts, ends and joins are kept)."""
 
@@ -83,8 +82,7 @@ class Collector(Protocol):
         """What this refresh read, for the next one to reuse."""
 
 
-@dataclass(frozen=True)
-class Refresh:
+class Refresh(Record, frozen=True):
     """One refresh's result: what was read, the analysed sample, the history with it."""
 
     raw: Snapshot
@@ -123,8 +121,7 @@ async def _manager_confirmed(collector: Collector, raw: Snapshot, waiters: Mappi
     return raw.with_(locks=tuple(replace(lock, confirmed=still[lock.id]) if lock.id in still else lock for lock in raw.locks))
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(Record, frozen=True):
     """What the rounds of facts before the rules read: the raw capture with them, it
     prepared and resolved (holders, no verdict)."""
 

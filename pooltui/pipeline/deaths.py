@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from dataclasses import dataclass, replace
 from typing import Optional
 
 from pooltui.analysis import roles
@@ -22,6 +21,7 @@ from pooltui.analysis.diff import Key
 from pooltui.analysis.history import History
 from pooltui.capture import oomkill, procs
 from pooltui.model import Event, EventKind, Kind, Process, ProcessStatus, Snapshot
+from pooltui.model.record import Record, replace
 
 MAX_WORKERS = 4096  # cgroups remembered (a worker each)
 MAX_DEATHS = 1024  # deaths remembered (a verdict about one is carried on past the samples kept)
@@ -32,8 +32,7 @@ OOM_WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class Death:
+class Death(Record, frozen=True):
     """What was found about one death: evidence lines for its verdict, what its event adds
     in a few words, and the core file it left (found and read by crashcores)."""
 

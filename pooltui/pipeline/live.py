@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Collection
-from dataclasses import replace
 from typing import Optional
 
 from pooltui.analysis.edge import Node
@@ -27,6 +26,7 @@ from pooltui.capture import exits, procs, state
 from pooltui.capture.locks import read_locks
 from pooltui.capture.snapshot import CaptureOptions, Progress, capture_tree
 from pooltui.model import Exit, Lock, Process, Snapshot
+from pooltui.model.record import replace
 from pooltui.pipeline import Collected
 
 DEATHS_WATCH = 1.0  # seconds a suspected crash loop's next death is waited for (more_exits)

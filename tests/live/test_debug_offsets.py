@@ -6,11 +6,11 @@ interpreter itself, and a target whose published offsets differ is left to py-sp
 from __future__ import annotations
 
 import subprocess
-from dataclasses import replace
 
 import pytest
 
 from pooltui.capture.memory import debugoffsets, stacks
+from pooltui.model import replace
 from tests.conftest import interpreter_params
 
 

@@ -180,8 +180,7 @@ def test_report_in_headless_chromium(pool, snapshot, tmp_path):
 def test_wait_for_graph_in_headless_chromium(tmp_path):
     """A recorded ABBA deadlock, one of its threads renamed to markup and a script: the SVG is
     in the DOM with the cycle's two arrows red, and the name is text in it."""
-    from dataclasses import replace
-
+    from pooltui.model import replace
     from tests.conftest import recorded_report
 
     snap = analyze(recorded_report("abba-py3.12").snapshot)

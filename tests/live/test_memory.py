@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from pooltui.capture import memory
@@ -368,6 +369,7 @@ def test_permission_denied(target):
     script = (
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        f"sys.path.append({str(Path(msgspec.__file__).resolve().parents[1])!r})\n"  # the model's records: another Python 3 may lack it
         "from pooltui.capture import memory\n"
         "from pooltui.capture.errors import PermissionDenied\n"
         "out = []\n"

@@ -17,14 +17,13 @@ import json
 import os
 import secrets
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pooltui import scenarios
 from pooltui.capture.snapshot import CaptureOptions
-from pooltui.model import Snapshot, Timeline
+from pooltui.model import Snapshot, Timeline, replace
 from pooltui.report import load_report, render
 from pooltui.sources import LiveSource
 from tests.conftest import interpreter_params, run_cli

@@ -38,9 +38,9 @@ def test_live_threads_on_a_cpu_are_never_fork_ghosts(python):
     (tid 0), and an orphaned-lock verdict then named "thread 0" as the owner."""
     import os
     import subprocess
-    from dataclasses import replace
 
     from pooltui.capture.threads import match_tasks
+    from pooltui.model import replace
 
     target = subprocess.Popen([python, os.path.join(os.path.dirname(__file__), "..", "targets", "spinning_threads.py")], stdout=subprocess.PIPE)
     try:

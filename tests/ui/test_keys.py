@@ -289,7 +289,8 @@ async def test_save_dialog_refuses_devices_links_and_survives_undecodable_bytes(
     """Issue 14 items 3 and 5: /dev/null or a symlink is refused in the dialog and left as it
     was; a snapshot with bytes that are not UTF-8 (surrogateescape) is saved, not a crash."""
     import os
-    from dataclasses import replace
+
+    from pooltui.model import replace
 
     monkeypatch.chdir(tmp_path)
     snap = recorded(FIRST)

@@ -192,9 +192,8 @@ async def test_copy_puts_the_selection_on_the_clipboard_as_markdown():
 
 @pilot
 async def test_threads_with_the_same_stack_are_one_row_with_a_count_and_g_expands():
-    from dataclasses import replace
-
     from pooltui.analysis import analyze
+    from pooltui.model import replace
 
     raw, truth = load_fixture("logging_fork-py3.12")
     snap = analyze(raw)  # threads copied after the analysis: each copy keeps the wait line

@@ -4,12 +4,10 @@ are marked, and the session's events come from analysis.timeline."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import timeline
-from pooltui.model import Diagnosis, Severity
+from pooltui.model import Diagnosis, Severity, replace
 from pooltui.ui.app import PoolApp
 from pooltui.ui.session import LINGER, Session
 from tests.ui.conftest import FIRST, KILLED, LATER, ScriptedSource, pilot, recorded, screen_text, tree

@@ -7,11 +7,10 @@ Pilot tests over the logging-after-fork recording, its workers copied to make a 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import pytest
 
-from pooltui.model import Diagnosis, ProcError, Snapshot
+from pooltui.model import Diagnosis, ProcError, Snapshot, replace
 from pooltui.sources import RecordedSource
 from pooltui.ui.app import PoolApp
 from tests.conftest import load_fixture

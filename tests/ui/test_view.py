@@ -3,11 +3,9 @@ evidence and fix, captured text holding terminal escapes or markup, a root that 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from pooltui.model import Diagnosis, Severity
+from pooltui.model import Diagnosis, Severity, replace
 from pooltui.ui.app import PoolApp
 from tests.ui.conftest import FIRST, ScriptedSource, pid_of, pilot, recorded, screen_text, tree
 

@@ -4,11 +4,10 @@ one line, and a hostile thread name is shown as the text it is (never Rich marku
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import analyze
+from pooltui.model import replace
 from pooltui.report import load_report
 from pooltui.sources import RecordedSource
 from pooltui.ui.app import PoolApp

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pooltui.capture.errors import NotPython
 from pooltui.capture.snapshot import _python_after_all
-from pooltui.model import ProcError
+from pooltui.model import ProcError, replace
 from tests.conftest import load_fixture
 
 

@@ -4,7 +4,6 @@ pools and lone processes (scripts/record_census.py), and the rules under them.""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +13,7 @@ from pooltui.analysis.census import WORKER, trees
 from pooltui.capture.census import parse_syscall, wait_of
 from pooltui.capture.procfs import parse_unix_listeners
 from pooltui.model import census as census_model
+from pooltui.model import replace
 from pooltui.model.census import (
     WAIT_FUTEX,
     WAIT_PIPE,

@@ -3,13 +3,12 @@ a few seconds apart, and after a worker was SIGKILLed and replaced."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pooltui.analysis.diff import Change, diff_process, diff_snapshots, process_events, same_stack
-from pooltui.model import Frame, Local
+from pooltui.model import Frame, Local, replace
 from pooltui.report import load_report
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

@@ -3,11 +3,9 @@ and how /proc/net/tcp addresses read (capture.procfs.tcp_address)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pooltui.analysis import ends
 from pooltui.capture.procfs import tcp_address as _address
-from pooltui.model import Frame, PipeEnd, Process, Snapshot, SocketEnd, Thread, Wait, WaitKind
+from pooltui.model import Frame, PipeEnd, Process, Snapshot, SocketEnd, Thread, Wait, WaitKind, replace
 
 
 def test_proc_net_tcp_addresses_read_as_people_write_them():

@@ -4,11 +4,10 @@ it at fork (the recorded truth); else a reason, never a silent nothing."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import analyze
+from pooltui.model import replace
 from pooltui.ui.follow import follow
 from tests.conftest import fixture_names, load_fixture
 

@@ -7,14 +7,12 @@ master and workers share one command line), and with the app installed in site-p
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import analyze
 from pooltui.analysis.roles import thread_role
 from pooltui.capture import procs
-from pooltui.model import ProcError, Snapshot, WaitKind
+from pooltui.model import ProcError, Snapshot, WaitKind, replace
 from tests.conftest import fixture_names, load_fixture
 
 GUNICORN = [n for n in fixture_names("gunicorn_stuck-")]

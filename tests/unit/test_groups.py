@@ -4,10 +4,8 @@ the tree joins only sibling leaves, so a subtree keeps its parent row."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pooltui.analysis import analyze
-from pooltui.model import Diagnosis
+from pooltui.model import Diagnosis, replace
 from pooltui.report.text import group_processes, tree_groups, tree_rows
 from tests.conftest import load_fixture
 

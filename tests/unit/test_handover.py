@@ -4,13 +4,11 @@ are read one after the other: every read can miss the holder (a false dead_holde
 one that has already let go (a false lock_contention). A verdict stands only when the
 waiters were not woken between two reads (``Lock.confirmed``, ``capture.ends.moved``)."""
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import analyze
 from pooltui.analysis.locks import confirm, dead_semaphores
-from pooltui.model import Severity
+from pooltui.model import Severity, replace
 from tests.conftest import fixture_names, load_fixture
 
 DEAD = [n for n in fixture_names("dead_holder-py") if not n.endswith(".truth")]

@@ -8,14 +8,12 @@ does): every process and stack in it is a real capture; only time is made up.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import analyze, timeline
 from pooltui.analysis.diff import diff_snapshots
 from pooltui.analysis.history import HISTORY, LINGER, History
-from pooltui.model import dumps, loads
+from pooltui.model import dumps, loads, replace
 from pooltui.sources import RecordedSource
 from pooltui.ui.session import Session
 from tests.conftest import fixture_names, load_fixture

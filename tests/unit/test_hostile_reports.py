@@ -19,12 +19,11 @@ import os
 import stat
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from pooltui.model import MAX_REPORT_BYTES, ReportError, Snapshot, dumps, loads
+from pooltui.model import MAX_REPORT_BYTES, ReportError, Snapshot, dumps, loads, replace
 from pooltui.report import OutputError, load_report, render, save_report, write_atomic
 from tests.conftest import run_cli
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import functools
 import html
-from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
 
 from pooltui.analysis import analyze
 from pooltui.analysis.frames import origin
-from pooltui.model import Local, Snapshot
+from pooltui.model import Local, Snapshot, replace
 from pooltui.report import render
 from pooltui.report.text import group_processes, group_threads, tree_rows
 from tests.conftest import FIXTURES, fixture_names, recorded_report

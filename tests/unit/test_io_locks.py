@@ -6,10 +6,8 @@ parent never reads (2.7's FILE lock) drew "No problems found"."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pooltui.analysis import deadlocks, graph, iolocks, waits
-from pooltui.model import Frame, Process, Snapshot, Thread
+from pooltui.model import Frame, Process, Snapshot, Thread, replace
 
 READ = Frame("reader", "/srv/app.py", 9, code="line = f.readline()")
 

@@ -3,13 +3,11 @@ captures of the deadlock demos; and where `enter` on a lock waiter goes (``ui.fo
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import analyze, graph
 from pooltui.analysis.edge import Edge
-from pooltui.model import Certainty, Frame, Thread
+from pooltui.model import Certainty, Frame, Thread, replace
 from pooltui.ui.follow import follow
 from tests.conftest import fixture_names, load_fixture
 

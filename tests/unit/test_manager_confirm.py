@@ -2,12 +2,10 @@
 different instants: an error only once its waiters, read again, had not moved
 (``Lock.confirmed``); read once it is a guess; a waiter that moved means it changed hands."""
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import analyze
-from pooltui.model import Severity
+from pooltui.model import Severity, replace
 from tests.conftest import fixture_names, load_fixture
 
 NAMES = [n for n in fixture_names() if n.startswith("manager_lock-py")]

@@ -3,9 +3,8 @@ pieces the TUI's copy key puts on the clipboard (a thread, a process, the verdic
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pooltui.analysis import analyze
+from pooltui.model import replace
 from pooltui.report.markdown import diagnoses_markdown, process_markdown, render_markdown, thread_markdown
 from tests.conftest import load_fixture
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pooltui.model import SCHEMA, ReportError, dumps, loads, to_dict
+from pooltui.model import SCHEMA, ReportError, dumps, loads, replace, to_dict
 from pooltui.report import OutputError, load_report, save_report
 from tests.conftest import examples, fixture_names, load_fixture
 

@@ -12,6 +12,7 @@ from pooltui.analysis import analyze
 from pooltui.analysis.diff import same_stack
 from pooltui.analysis.frames import origin
 from pooltui.capture.pyspyjson import parse_dump
+from pooltui.model import replace
 from pooltui.report import load_report
 from pooltui.report.markdown import stack_lines
 from tests.conftest import FIXTURES
@@ -42,7 +43,7 @@ def test_native_frames_change_no_wait_line_and_no_verdict(name):
                 if f.native:
                     assert origin(f) == "native"
             # turning native frames on does not move a thread (stuck stays stuck)
-            assert same_stack(t, t.__class__(**{**t.__dict__, "frames": tuple(f for f in t.frames if not f.native)}))
+            assert same_stack(t, replace(t, frames=tuple(f for f in t.frames if not f.native)))
     md = "\n".join(line for p in native.processes for t in p.threads for line in stack_lines(t))
     assert "PyThread_acquire_lock_timed" in md and not any("▶" in line and "native" in line for line in md.splitlines())
 

@@ -4,10 +4,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pooltui.analysis import nobody, wakers
-from pooltui.model import Certainty, Frame, Kind, Process, Severity, Snapshot, SocketEnd, Thread, Wait, WaitKind
+from pooltui.model import Certainty, Frame, Kind, Process, Severity, Snapshot, SocketEnd, Thread, Wait, WaitKind, replace
 
 C_CALL = Wait(WaitKind.UNKNOWN, 'blocked in a C call in `CHECKSUM.update(b"y")` in child, app.py:9')
 

@@ -5,12 +5,10 @@ owner field changed as a bad read would change it."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import analyze
-from pooltui.model import Certainty, Severity
+from pooltui.model import Certainty, Severity, replace
 from tests.conftest import fixture_names, load_fixture
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from dataclasses import replace
 from typing import Optional
 
 import pytest
@@ -19,7 +18,7 @@ from pooltui.analysis.edge import Node
 from pooltui.analysis.history import History
 from pooltui.analysis.plan import Threads
 from pooltui.capture.snapshot import CaptureOptions, Progress
-from pooltui.model import Kind, Lock, Snapshot
+from pooltui.model import Kind, Lock, Snapshot, replace
 from tests.conftest import load_fixture
 
 READS = ("read_locks", "read_ends", "read_joins")

@@ -4,10 +4,8 @@ waits on (analysis.graph.pollers_to_read). demo/held_poll.py is the live shape."
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pooltui.analysis import deadlocks, graph
-from pooltui.model import Certainty, Frame, Kind, Lock, LockHolder, PipeEnd, Process, Snapshot, SocketEnd, Thread, Wait, WaitKind
+from pooltui.model import Certainty, Frame, Kind, Lock, LockHolder, PipeEnd, Process, Snapshot, SocketEnd, Thread, Wait, WaitKind, replace
 
 READER, WRITER, MAIN = 11, 12, 10
 

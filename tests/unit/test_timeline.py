@@ -8,13 +8,11 @@ server put in. Every process and stack in it is a real capture; only time is mad
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import analyze, timeline
 from pooltui.analysis.hangs import pool_hung
-from pooltui.model import Exit, Process, Severity, Snapshot, Thread
+from pooltui.model import Exit, Process, Severity, Snapshot, Thread, replace
 from tests.conftest import fixture_names, load_fixture
 
 VERSIONS = [n.rsplit("-py", 1)[1] for n in fixture_names("killed_worker-")]

@@ -5,11 +5,10 @@ deleted file) never add an error: a waiter whose line is unknown could be enteri
 a thread waiting at `with L:` for L taken by another thread's `L.acquire()` read as a
 self-deadlock whenever its line was not read."""
 
-from dataclasses import replace
-
 import pytest
 
 from pooltui.analysis import analyze
+from pooltui.model import replace
 from tests.conftest import fixture_names, load_fixture
 
 NAMES = fixture_names()

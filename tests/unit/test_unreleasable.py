@@ -3,9 +3,8 @@ on recorded fixtures: what must keep them quiet."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pooltui.analysis import analyze
+from pooltui.model import replace
 from tests.conftest import load_fixture
 
 

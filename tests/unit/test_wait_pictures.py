@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import replace
 
 import pytest
 
 from pooltui.analysis import analyze, graph
 from pooltui.analysis.edge import Edge
-from pooltui.model import Certainty, Kind, Snapshot
+from pooltui.model import Certainty, Kind, Snapshot, replace
 from pooltui.report import render
 from pooltui.report.html import e
 from pooltui.report.waitchain import MAX_THREADS, chain, chain_lines

@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.errors import CaptureError
+from pooltui.model.record import Record
 from pooltui.model.words import ErrorCode
 
 ET_CORE, EM_X86_64 = 4, 62
@@ -47,8 +47,7 @@ class BadCore(CaptureError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(Record, frozen=True):
     """One ``PT_LOAD``: memory at ``vaddr`` (``memsz`` bytes), the first ``filesz`` of which
     are in the core at ``offset`` (the rest was not dumped: read-only file pages, mostly)."""
 
@@ -63,8 +62,7 @@ class Segment:
         return ("r" if self.flags & 4 else "-") + ("w" if self.flags & 2 else "-") + ("x" if self.flags & 1 else "-") + "p"
 
 
-@dataclass(frozen=True)
-class MappedFile:
+class MappedFile(Record, frozen=True):
     """One ``NT_FILE`` entry: the file ``path`` was mapped at ``start``..``end`` from ``offset``."""
 
     start: int
@@ -73,8 +71,7 @@ class MappedFile:
     path: str
 
 
-@dataclass(frozen=True)
-class CoreThread:
+class CoreThread(Record, frozen=True):
     tid: int
     signal: int  # pr_cursig
     regs: dict[str, int]
@@ -97,8 +94,7 @@ class CoreThread:
         return nr - (1 << 64) if nr >= 1 << 63 else nr
 
 
-@dataclass(frozen=True)
-class CoreProcess:
+class CoreProcess(Record, frozen=True):
     pid: int
     ppid: int
     uid: int
@@ -107,16 +103,14 @@ class CoreProcess:
     args: str  # pr_psargs: the first 80 bytes of the command line, NULs made spaces
 
 
-@dataclass(frozen=True)
-class SigInfo:
+class SigInfo(Record, frozen=True):
     signo: int
     code: int
     addr: int  # si_addr for SIGSEGV / SIGBUS / SIGILL / SIGFPE, else 0
     pid: int  # si_pid of a signal sent by a process (si_code <= 0), else 0
 
 
-@dataclass(frozen=True)
-class Core:
+class Core(Record, frozen=True):
     """What a core file holds besides the bytes of its segments."""
 
     path: str

@@ -19,8 +19,9 @@ Two uses:
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Optional
+
+from pooltui.model.record import Record
 
 COOKIE = b"xdebugpy"
 
@@ -70,8 +71,7 @@ FRAME_OWNED_BY_CSTACK = 3  # _PyInterpreterFrame.owner of an entry shim on the C
 MAX_OFFSET = 1 << 20  # no field of these structs is a megabyte in: a larger value is not an offset
 
 
-@dataclass(frozen=True)
-class DebugOffsets:
+class DebugOffsets(Record, frozen=True):
     version_hex: int  # PY_VERSION_HEX of the target
     free_threaded: bool
     fields: dict[str, int]  # "section.field" -> offset (or size)

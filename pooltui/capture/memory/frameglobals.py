@@ -22,13 +22,13 @@ was found.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.errors import CaptureError
 from pooltui.capture.memory import symbols
 from pooltui.capture.memory.lockstate import TargetMemory
 from pooltui.capture.memory.reader import MemoryFault
+from pooltui.model.record import Record
 
 MAX_THREADS = 4096
 MAX_FRAMES = 512  # frames of one thread followed
@@ -37,8 +37,7 @@ _MOV_RAX_RIP = b"\x48\x8b\x05"  # mov rax, [rip+disp32]
 _RET = 0xC3
 
 
-@dataclass(frozen=True)
-class _Chain:
+class _Chain(Record, frozen=True):
     """Where the thread list and each frame's caller are (x86-64, GIL builds)."""
 
     threads_head: int

@@ -14,10 +14,10 @@ not just a row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.errors import Unsupported
+from pooltui.model.record import Record
 
 # type object (PyTypeObject, 64-bit; the same prefix 2.7 .. 3.13)
 TP_NAME, TP_BASICSIZE, TP_ITEMSIZE, TP_FLAGS = 24, 32, 40, 168
@@ -43,8 +43,7 @@ SEMLOCK_KINDS = {0: "RECURSIVE_MUTEX", 1: "SEMAPHORE"}
 SEM_VALUE_MAX = 0x7FFFFFFF
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(Record, frozen=True):
     """Where things are, for one X.Y (x86-64, GIL build)."""
 
     str_kind: str  # 'bytes' (2.7: str is PyStringObject) | 'pep393' (3.3+: compact PyUnicodeObject)

@@ -7,21 +7,20 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from pooltui.capture.errors import Unsupported
 from pooltui.capture.memory.layouts import SEM_VALUE_MAX, SEMLOCK_KINDS, TPFLAGS_TYPE_SUBCLASS
 from pooltui.capture.memory.objects import PLAIN_LEAF_TYPES, ObjectMemory
 from pooltui.capture.memory.reader import MAX_USER_ADDR
+from pooltui.model.record import Record, replace
 
 # io's C buffered objects, read as locks (``_read_buffered``): each holds a lock and its owner's ident
 BUFFERED_TYPES = frozenset({"_io.BufferedWriter", "_io.BufferedReader", "_io.BufferedRandom"})
 TEXTIO_TYPE = "_io.TextIOWrapper"
 
 
-@dataclass(frozen=True)
-class LockObject:
+class LockObject(Record, frozen=True):
     addr: int  # address of the Python object
     type_name: str  # '_thread.RLock', '_thread.lock', 'thread.lock', '_multiprocessing.SemLock', '_RLock'
     kind: str  # 'lock' | 'rlock' | 'semlock'

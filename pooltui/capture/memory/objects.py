@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.memory.layouts import (
@@ -30,12 +29,12 @@ from pooltui.capture.memory.layouts import (
     TPFLAGS_TUPLE_SUBCLASS,
 )
 from pooltui.capture.memory.values import ValueMemory, _TypeInfo
+from pooltui.model.record import Record
 
 MAX_DICT_ENTRIES = 4096  # entries read from one dict unless the caller asks for fewer
 
 
-@dataclass(frozen=True)
-class Function:
+class Function(Record, frozen=True):
     """What a function object says about where its variables live."""
 
     name: str  # __qualname__ (2.7: __name__)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.memory.frameglobals import frame_globals
 from pooltui.capture.memory.layouts import METHOD_FUNC, METHOD_SELF, TPFLAGS_HEAPTYPE, TPFLAGS_TYPE_SUBCLASS
 from pooltui.capture.memory.lockstate import LockObject, TargetMemory
 from pooltui.capture.memory.objects import PLAIN_LEAF_TYPES
+from pooltui.model.record import Record
 
 MAX_LOCALS_OBJECTS = 1000  # objects examined from a thread's locals
 MAX_MODULE_OBJECTS = 2000  # objects examined from one module's globals
@@ -38,8 +38,7 @@ _METHODS = frozenset({"method", "instancemethod"})
 _SKIP_GLOBALS = frozenset({"__builtins__", "__loader__", "__spec__", "__doc__", "__cached__", "__file__", "__name__", "__package__"})
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(Record, frozen=True):
     """A lock object and the name of the place it was found in."""
 
     name: str  # 'module.NAME', 'Class.attr', 'outer.<locals>.name', 'self.lock', 'module.obj.attr[key]'

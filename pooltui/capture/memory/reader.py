@@ -28,13 +28,13 @@ import re
 import struct
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Optional, Protocol
 
 from pooltui.capture import procfs, state
 from pooltui.capture.errors import CaptureError, ProcessGone, Unsupported
 from pooltui.capture.memory.kernel import Mapping, alive, read_maps
 from pooltui.capture.memory.layouts import Layout, layout_for
+from pooltui.model.record import Record
 
 _NAME_RE = re.compile(r"^(?:lib)?python(\d+)\.(\d+)([a-z]*)(?:\.so(?:\.[\d.]+)?)?$")
 _EXT_RE = re.compile(r"\.cpython-(\d)(\d+)([a-z]*)-\w+-linux-(gnu|musl)\w*\.so$")
@@ -106,8 +106,7 @@ class BudgetExceeded(CaptureError):
     """Reading one process's objects took more bytes or time than its budget allows."""
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(Record, frozen=True):
     """How much one ``ProcessMemory`` may read: bytes in total, and CPU seconds of the reading
     thread from its opening (the work done, not the machine's load: on a box at load 50 a
     wall-clock budget would refuse ordinary reads, while a corrupted or huge structure

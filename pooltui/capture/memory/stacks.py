@@ -25,7 +25,6 @@ those.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Optional, TypedDict
 
 from pooltui.capture import state
@@ -35,6 +34,7 @@ from pooltui.capture.memory.debugoffsets import FRAME_OWNED_BY_CSTACK
 from pooltui.capture.memory.layouts import TPFLAGS_HEAPTYPE
 from pooltui.capture.memory.objects import ObjectMemory
 from pooltui.capture.memory.reader import Image, MemoryFault
+from pooltui.model.record import Record
 
 MAX_THREADS = 4096
 MAX_INTERPRETERS = 4096  # interpreters walked per process: past it the list is taken as unreadable
@@ -47,8 +47,7 @@ class Unreadable(CaptureError):
     """The stacks did not validate (or this build is not one this reader knows): ask py-spy."""
 
 
-@dataclass(frozen=True)
-class StackLayout:
+class StackLayout(Record, frozen=True):
     """Offsets (x86-64, GIL build) measured with gdb on the pyenv builds' debug info."""
 
     interp_head: int  # _PyRuntimeState.interpreters.head
@@ -119,15 +118,13 @@ STACK_LAYOUTS: dict[tuple[int, int], StackLayout] = {
 # fmt: on
 
 
-@dataclass(frozen=True)
-class RawFrame:
+class RawFrame(Record, frozen=True):
     function: str
     file: str
     line: int
 
 
-@dataclass(frozen=True)
-class RawThread:
+class RawThread(Record, frozen=True):
     ident: int  # pthread ident (threading.get_ident)
     tid: int  # OS thread id when the interpreter keeps it (3.11+), else 0
     name: Optional[str]  # from threading._active, as py-spy names it

@@ -6,17 +6,16 @@ lays them out. ``memory.objects`` walks dicts, attributes and containers over th
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.memory.layouts import TP_BASICSIZE, TP_DICTOFFSET, TP_FLAGS, TP_ITEMSIZE, TP_MEMBERS, TP_MRO, TP_NAME, TPFLAGS_TYPE_SUBCLASS
 from pooltui.capture.memory.reader import MemoryFault, ProcessMemory
+from pooltui.model.record import Record
 
 _STR_READ = 112  # bytes read at once for a str: header and a name of up to 56-72 characters
 
 
-@dataclass(frozen=True)
-class _TypeInfo:
+class _TypeInfo(Record, frozen=True):
     addr: int
     name: str
     basicsize: int

@@ -5,8 +5,9 @@ None or skips what does not parse: never an exception for a malformed text."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Optional
+
+from pooltui.model.record import Record
 
 SYSTEM_ROOT = "/proc"  # where the kernel's proc file system is mounted
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -154,8 +155,7 @@ FUTEX_CLOCK_REALTIME = 0x100
 _FUTEX_WAIT_CMDS = frozenset({0, 6, 9, 11, 13})
 
 
-@dataclass(frozen=True)
-class Syscall:
+class Syscall(Record, frozen=True):
     """One thread's ``task/TID/syscall``: ``running``, ``-1 SP PC`` (blocked outside a
     system call) or ``NR ARG0..ARG5 SP PC``."""
 
@@ -210,8 +210,7 @@ def parse_syscall(tid: int, text: str) -> Optional[Syscall]:
 # --------------------------------------------------------------------------- maps
 
 
-@dataclass(frozen=True)
-class Mapping:
+class Mapping(Record, frozen=True):
     start: int
     end: int
     perms: str
@@ -263,8 +262,7 @@ def fd_inode(target: str, kind: str) -> Optional[int]:
         return None
 
 
-@dataclass(frozen=True)
-class FdInfo:
+class FdInfo(Record, frozen=True):
     flags: int  # the open flags (octal in the file): O_WRONLY, O_NONBLOCK...
     targets: tuple[int, ...]  # an epoll fd's watched fds (its ``tfd:`` lines), ascending
     inode: Optional[int] = None  # the open file's inode (``ino:``, Linux 5.14+)

@@ -6,10 +6,10 @@ not parse, never an exception for a malformed text."""
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Optional
 
 from pooltui.capture.procfs.formats import SYSTEM_ROOT
+from pooltui.model.record import Record
 
 # --------------------------------------------------------------------------- net tables
 
@@ -74,8 +74,7 @@ def proc_mount_options(mounts: bytes) -> Optional[dict[bytes, bytes]]:
     return next((options for at, kind, options in parse_mounts(mounts) if at == point and kind == b"proc"), None)
 
 
-@dataclass(frozen=True)
-class FileLockEntry:
+class FileLockEntry(Record, frozen=True):
     """One line of ``/proc/locks``: a lock on a file held (or, ``blocked``, waited for)."""
 
     id: int  # a waiter's line carries the id of the lock it is blocked behind

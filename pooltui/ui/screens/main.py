@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import replace
 from typing import TYPE_CHECKING, Optional
 
 from textual import events, on, work
@@ -16,7 +15,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from pooltui.model import CoreOpener, EventKind, Failure, Process, Snapshot, Source
+from pooltui.model import CoreOpener, EventKind, Failure, Process, Snapshot, Source, replace
 from pooltui.report.text import one_line
 from pooltui.ui.format import clock, stamp
 from pooltui.ui.messages import EventChosen, FollowHolder, ProcessSelected, SessionChanged
