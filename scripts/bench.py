@@ -4,7 +4,9 @@
 First the whole commands, as a user times them (scripts/bench_command.py): on Pool(64)
 idle, bursty, half spinning and blocked, ``pooltui snapshot ROOT -o r.json --format json``
 against ``for p in PIDS; do py-spy dump --pid $p --json; done``, alternating in one series
-with pooltui's in-process capture of the same tree; then ``pooltui snapshot`` of one
+with pooltui's in-process capture of the same tree; the same again with a busy loop on
+every CPU (``loaded``: started and stopped by the bench); the command against the loop on
+idle pools of 16, 64, 256 and 1,000 workers (``growth``); then ``pooltui snapshot`` of one
 process and ``pooltui --version``.
 
 Then in-process: demo pools (demo/pool_size.py) of 4, 16, 64 and 128 workers, idle, half spinning
@@ -167,13 +169,30 @@ def memory(refreshes: int, workers: int = 64) -> dict[str, Any]:
         return ui.memory_child(demo.pid, refreshes)
 
 
-SECTIONS = ("commands", "one", "trees", "sweep", "pause", "first_screen", "keys", "observer", "memory", "locks")
+def growth(sizes: tuple[int, ...], rounds: int) -> list[dict[str, Any]]:
+    """The whole command on idle pools of growing size: its cost per process."""
+    rows = []
+    for workers in sizes:
+        with start(workers, "idle") as demo:
+            pids = [info.pid for info in procs.walk_tree(demo.pid)]
+            rows.append({"workers": workers, **cmd.growth_row(demo.pid, pids, rounds if workers < 1000 else max(1, rounds // 2))})
+    return rows
+
+
+SECTIONS = ("commands", "loaded", "growth", "one", "trees", "sweep", "pause", "first_screen", "keys", "observer", "memory", "locks")
 
 
 def run_section(name: str, args: argparse.Namespace) -> Any:
     if name == "commands":
         cmd.compile_modules()
         return [command_row(args.command_workers, mode, args.rounds or (15 if args.full else 7)) for mode in COMMAND_MODES]
+    if name == "loaded":  # the same rows with every CPU running a busy loop the bench starts and stops
+        cmd.compile_modules()
+        with cmd.busy_loops(procs.cpu_count()):
+            return [command_row(args.command_workers, mode, args.rounds or (15 if args.full else 7)) for mode in COMMAND_MODES]
+    if name == "growth":
+        cmd.compile_modules()
+        return growth((16, 64, 256, 1000), args.rounds or (5 if args.full else 3))
     if name == "one":
         cmd.compile_modules()
         return one_process(args.rounds or (21 if args.full else 9))

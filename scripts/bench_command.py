@@ -11,6 +11,7 @@ Also the one-process command and ``pooltui --version``.
 from __future__ import annotations
 
 import compileall
+import contextlib
 import os
 import resource
 import shlex
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -122,6 +124,50 @@ def whole_command(root: int, pids: list[int], rounds: int, in_process: Callable[
         "subprocesses_cpu": med(r[1] for r in runs["subprocesses"]),
         "exit_codes": sorted({r[2] for r in runs["pooltui"]}),
         "report_bytes": size,
+    }
+
+
+@contextlib.contextmanager
+def busy_loops(count: int) -> Iterator[None]:
+    """``count`` busy loops (``python -c 'while True: pass'``, the bench's own nice level) for
+    the measurements inside: a box whose CPUs all run other work. Stopped on the way out."""
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
+    try:
+        time.sleep(1.0)  # every loop running, not starting: an interpreter start is work too
+        yield
+    finally:
+        for loop in loops:
+            loop.kill()
+        for loop in loops:
+            loop.wait()
+
+
+def growth_row(root: int, pids: list[int], rounds: int) -> dict[str, Any]:
+    """One tree size of the growth table: ``rounds`` alternations of the command and the
+    loop (no in-process capture: at 1,000 processes it is the command's own cost again)."""
+    out = tempfile.mkdtemp(prefix="pooltui-bench-")
+    report = os.path.join(out, "r.json")
+    snap = pooltui_cmd("snapshot", str(root), "-o", report, "--format", "json")
+    runs: dict[str, list[tuple[float, float, int]]] = {"pooltui": [], "loop": []}
+    load_before = os.getloadavg()[0]
+    for n in range(rounds):
+        order = [("pooltui", lambda: timed(snap)), ("loop", lambda: timed(serial_loop(pids), shell=True))]
+        for name, run in order[n % 2 :] + order[: n % 2]:
+            runs[name].append(run())
+    with contextlib.suppress(OSError):
+        os.unlink(report)
+        os.rmdir(out)
+    med = statistics.median
+    return {
+        "processes": len(pids),
+        "rounds": rounds,
+        "load": [load_before, os.getloadavg()[0]],
+        "pooltui": med(r[0] for r in runs["pooltui"]),
+        "pooltui_cpu": med(r[1] for r in runs["pooltui"]),
+        "loop": med(r[0] for r in runs["loop"]),
+        "loop_cpu": med(r[1] for r in runs["loop"]),
+        "ratio": med(p[0] / q[0] for p, q in zip(runs["pooltui"], runs["loop"])),
+        "exit_codes": sorted({r[2] for r in runs["pooltui"]}),
     }
 
 

@@ -38,15 +38,16 @@ def header(r: dict[str, Any]) -> str:
     )
 
 
-def command_tables(r: dict[str, Any]) -> str:
-    """The whole commands as a user times them (section ``commands``) and one process (``one``)."""
+def command_tables(r: dict[str, Any], section: str = "commands") -> str:
+    """The whole commands as a user times them (section ``commands``, or ``loaded``: with a
+    busy loop on every CPU) and one process (``one``, with ``commands`` only)."""
     cpus = r["machine"]["cpus"]
     lines = [
         "| workload | procs | py-spy loop | `pooltui snapshot` | snapshot / loop (min-max) | floor | in-process capture | in-process / loop"
         " | CPU: snapshot / in-process (its own) / loop | py-spy runs | py-spy CPU per process: loop / --subprocesses | load |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    for t in r.get("commands", []):
+    for t in r.get(section, []):
         own = f" / {t['in_process_cpu']:.2f} s ({t['in_process_own_cpu']:.2f} s)" if "in_process_cpu" in t else ""
         load = "-".join(f"{x:.0f}" for x in t.get("load", ())) or "-"
         lines.append(
@@ -55,15 +56,37 @@ def command_tables(r: dict[str, Any]) -> str:
             f" | {t['in_process_ratio']:.2f}× | {t['pooltui_cpu']:.2f} s{own} / {t['loop_cpu']:.2f} s | {t['pyspy_runs']:.0f}"
             f" | {t['loop_cpu'] / t['processes'] * 1000:.1f} / {t['subprocesses_cpu'] / t['processes'] * 1000:.1f} ms | {load} |"
         )
-    if r.get("commands"):
-        lines += ["", f"{r['commands'][0]['rounds']} rounds per row."]
-    one = r.get("one")
+    if r.get(section):
+        lines += ["", f"{r[section][0]['rounds']} rounds per row."]
+    one = r.get("one") if section == "commands" else None
     if one:
         lines += [
             "",
             f"One process: `pooltui snapshot PID -o r.json` {ms(one['snapshot'])} (one `py-spy dump` {ms(one['pyspy_dump'])}),"
             f" `pooltui --version` {ms(one['version'])} (medians of {one['rounds']}).",
         ]
+    return "\n".join(lines)
+
+
+def loaded_table(r: dict[str, Any]) -> str:
+    return command_tables(r, "loaded")
+
+
+def growth_table(r: dict[str, Any]) -> str:
+    """The command's cost per process as the tree grows (section ``growth``: idle pools)."""
+    lines = [
+        "| idle pool | procs | py-spy loop | per process | `pooltui snapshot` | per process | snapshot / loop"
+        " | CPU per process: snapshot / loop | load |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for t in r.get("growth", []):
+        n, load = t["processes"], "-".join(f"{x:.0f}" for x in t.get("load", ())) or "-"
+        lines.append(
+            f"| Pool({t['workers']}) | {n} | {ms(t['loop'])} | {t['loop'] / n * 1000:.1f} ms | {ms(t['pooltui'])} | {t['pooltui'] / n * 1000:.1f} ms"
+            f" | **{t['ratio']:.2f}×** | {t['pooltui_cpu'] / n * 1000:.1f} / {t['loop_cpu'] / n * 1000:.1f} ms | {load} |"
+        )
+    rounds = sorted({t["rounds"] for t in r.get("growth", [])})
+    lines += ["", f"{' or '.join(map(str, rounds))} rounds per row (the fewer for 1,000 processes)."]
     return "\n".join(lines)
 
 
@@ -142,6 +165,8 @@ def locks_table(r: dict[str, Any]) -> str:
 BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], str]]] = {
     "header": ((), header),
     "commands": (("commands",), command_tables),
+    "loaded": (("loaded",), loaded_table),
+    "growth": (("growth",), growth_table),
     "trees": (("trees",), trees_table),
     "sweep": (("sweep",), sweep_table),
     "measures": (("pause", "first_screen", "keys", "observer", "memory"), measures_table),
