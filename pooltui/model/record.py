@@ -23,7 +23,11 @@ import msgspec.structs
 
 R = TypeVar("R")
 
-force_setattr = msgspec.structs.force_setattr
+# msgspec.structs.replace runs __post_init__ from 0.21 (0.21.0's "BREAKING" note); older ones
+# (the newest for Python 3.9 is 0.20) leave it to the caller
+_REPLACE_RUNS_POST_INIT = tuple(int(x) for x in msgspec.__version__.split(".")[:2] if x.isdigit()) >= (0, 21)
+
+force_setattr = msgspec.structs.force_setattr  # msgspec 0.18.5 and later
 field = msgspec.field
 
 
@@ -34,7 +38,10 @@ class Record(msgspec.Struct, frozen=True):
 def replace(obj: R, /, **changes: Any) -> R:
     """``obj`` with ``changes``: a record (msgspec) or any other dataclass."""
     if isinstance(obj, msgspec.Struct):
-        return msgspec.structs.replace(obj, **changes)
+        new = msgspec.structs.replace(obj, **changes)
+        if not _REPLACE_RUNS_POST_INIT and hasattr(new, "__post_init__"):
+            new.__post_init__()  # what a record normalizes (a plain str kind made a Kind) holds after replace too
+        return new
     import dataclasses  # not at the top: it imports inspect, ast and tokenize, which no record needs
 
     return dataclasses.replace(obj, **changes)  # type: ignore[type-var]

@@ -127,3 +127,14 @@ def test_to_dict_is_plain_json():
     data = to_dict(snapshot)
     assert data["schema"] == SCHEMA
     json.dumps(data)  # no objects left
+
+
+def test_replace_keeps_what_a_record_normalizes():
+    """A record's ``__post_init__`` (a plain str kind made its enum) holds after ``replace``
+    whatever msgspec runs it (0.21+) or not (older: ``model.record`` runs it)."""
+    from pooltui.model import Diagnosis, Event, EventKind, Kind
+
+    d = replace(Diagnosis(Kind.DEADLOCK), kind="lost_task", severity=None)  # type: ignore[arg-type]
+    assert d.kind is Kind.LOST_TASK and d.severity is not None
+    e = replace(Event(0.0, EventKind.PROCESS_NEW, 1), kind="process_exited")  # type: ignore[arg-type]
+    assert e.kind is EventKind.PROCESS_EXITED
