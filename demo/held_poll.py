@@ -70,6 +70,25 @@ def _pipe(via):
     return r, (lambda: os.read(r, 64)), (lambda data: os.write(w, data)), None
 
 
+def _poll_holding(lock, via, fd, read, conn):
+    """Forever: take ``lock``, wait with no timeout until ``fd`` (``conn``) is readable, read."""
+    while True:
+        with lock:
+            _wait_readable(via, fd, conn)
+            read()
+
+
+def _send_forever(healthy, lock, write):
+    """Forever: send a message every 50 ms, each after taking ``lock`` (the twin: without it)."""
+    while True:
+        if healthy:
+            write(b"m")
+        else:
+            with lock:  # blocks: the poller holds it while it polls
+                write(b"m")
+        time.sleep(0.05)
+
+
 def in_threads(via, healthy, report_w):
     """The 'reader' and 'writer' threads of one process around threading.Lock STATE."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -79,20 +98,11 @@ def in_threads(via, healthy, report_w):
 
     def reader():
         tids["reader"] = _common.native_tid()
-        while True:
-            with state:
-                _wait_readable(via, fd, conn)
-                read()
+        _poll_holding(state, via, fd, read, conn)
 
     def writer():
         tids["writer"] = _common.native_tid()
-        while True:
-            if healthy:
-                write(b"m")
-            else:
-                with state:  # blocks: the reader holds it while it polls
-                    write(b"m")
-            time.sleep(0.05)
+        _send_forever(healthy, state, write)
 
     first = threading.Thread(target=reader, name="reader")
     first.daemon = True
@@ -114,10 +124,7 @@ def poller(via, healthy, lock, fd, read, conn, report_w):
     """The child that holds ``lock`` while it polls its end of the pipe."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.write(report_w, ("%d\n" % os.getpid()).encode())
-    while True:
-        with lock:
-            _wait_readable(via, fd, conn)
-            read()
+    _poll_holding(lock, via, fd, read, conn)
 
 
 def main(demo, where, via, healthy):
@@ -172,13 +179,7 @@ def send(healthy, lock, write, report_w):
     """The child that sends, after taking the lock the poller holds (the twin: without it)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.write(report_w, ("%d\n" % os.getpid()).encode())
-    while True:
-        if healthy:
-            write(b"m")
-        else:
-            with lock:  # blocks: the poller holds it while it polls
-                write(b"m")
-        time.sleep(0.05)
+    _send_forever(healthy, lock, write)
 
 if __name__ == "__main__":
     def extra(parser):
