@@ -20,6 +20,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar, Union, overload
 
+from pooltui.model.record import field_names
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 D = TypeVar("D")  # a default given for what is not kept
@@ -49,8 +51,8 @@ def size_of(value: object, depth: int = _DEPTH) -> int:
         return 56 + sum(8 + size_of(item, depth - 1) for item in value)
     if isinstance(value, dict):
         return 64 + sum(16 + size_of(k, depth - 1) + size_of(v, depth - 1) for k, v in value.items())
-    fields = getattr(value, "__struct_fields__", None) or getattr(value, "__dataclass_fields__", None)  # a record or a dataclass
-    if fields is not None:
+    fields = field_names(value)  # a record's or a dataclass's
+    if fields:
         return 56 + sum(8 + size_of(getattr(value, name, None), depth - 1) for name in fields)
     return 64
 
