@@ -76,6 +76,17 @@ def in_process_timed(capture: Callable[[], float]) -> tuple[float, float, int, f
     return wall, own + children, 0, own
 
 
+def alternated(order: list[tuple[str, Callable[[], tuple[float, ...]]]], rounds: int) -> dict[str, list[tuple[float, ...]]]:
+    """Each run of ``order`` once a round for ``rounds`` rounds, which goes first rotating
+    (the machine is shared: each round compares runs seconds apart): every run's results."""
+    runs: dict[str, list[tuple[float, ...]]] = {name: [] for name, _ in order}
+    for n in range(rounds):
+        k = n % len(order)
+        for name, run in order[k:] + order[:k]:
+            runs[name].append(run())
+    return runs
+
+
 def whole_command(root: int, pids: list[int], rounds: int, in_process: Callable[[], float]) -> dict[str, Any]:
     """``rounds`` alternations of pooltui snapshot, the py-spy loop and ``in_process()``
     (pooltui's capture in this warm process: seconds); which goes first rotates. Medians,
@@ -85,17 +96,16 @@ def whole_command(root: int, pids: list[int], rounds: int, in_process: Callable[
     report = os.path.join(out, "r.json")
     snap = pooltui_cmd("snapshot", str(root), "-o", report, "--format", "json")
     subprocesses = [pyspy.find_pyspy(), "dump", "--pid", str(root), "--subprocesses"]
-    runs: dict[str, list[tuple[float, ...]]] = {"pooltui": [], "loop": [], "in_process": [], "subprocesses": []}
     load_before = os.getloadavg()[0]
-    for n in range(rounds):
-        order = [
+    runs = alternated(
+        [
             ("pooltui", lambda: timed(snap)),
             ("loop", lambda: timed(serial_loop(pids), shell=True)),
             ("in_process", lambda: in_process_timed(in_process)),
             ("subprocesses", lambda: timed(subprocesses)),
-        ]
-        for name, run in order[n % 4 :] + order[: n % 4]:
-            runs[name].append(run())
+        ],
+        rounds,
+    )
     try:
         size = os.path.getsize(report)
         os.unlink(report)
@@ -148,12 +158,8 @@ def growth_row(root: int, pids: list[int], rounds: int) -> dict[str, Any]:
     out = tempfile.mkdtemp(prefix="pooltui-bench-")
     report = os.path.join(out, "r.json")
     snap = pooltui_cmd("snapshot", str(root), "-o", report, "--format", "json")
-    runs: dict[str, list[tuple[float, float, int]]] = {"pooltui": [], "loop": []}
     load_before = os.getloadavg()[0]
-    for n in range(rounds):
-        order = [("pooltui", lambda: timed(snap)), ("loop", lambda: timed(serial_loop(pids), shell=True))]
-        for name, run in order[n % 2 :] + order[: n % 2]:
-            runs[name].append(run())
+    runs = alternated([("pooltui", lambda: timed(snap)), ("loop", lambda: timed(serial_loop(pids), shell=True))], rounds)
     with contextlib.suppress(OSError):
         os.unlink(report)
         os.rmdir(out)
