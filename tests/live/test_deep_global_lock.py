@@ -7,8 +7,11 @@ the waiting frame's own ``f_globals`` leads to them (2.7 too, where the acquire 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from pooltui.capture import dump, locks, memory, pyspy, sourcelines, waited
 from pooltui.model import Severity, WaitKind
 from tests.conftest import capture, interpreter_params
 
@@ -34,3 +37,25 @@ def test_a_module_lock_waited_deep_in_exec_code_is_named_and_its_deadlock_found(
     evidence = " ".join(cycles[0].evidence)
     for lock in truth["locks"]:
         assert lock in evidence, (lock, evidence)
+
+
+@pytest.mark.parametrize("python", interpreter_params())
+def test_a_global_the_waiting_line_names_is_looked_up_where_python_looks(start_demo, python):
+    """``with GATE:`` in a pool task, GATE a module global the initializer set (issue 28): the
+    lock is named as that global, read from the globals the frame runs in, not found by
+    walking every frame's locals (where it is also ``initargs[1]``) and then module after
+    module. The reads are counted, not timed: the walks read ~1 MB of a 3.11 worker."""
+    demo = start_demo("pool_size", python, "--workers", "2", "--mode", "blocked")
+    snap = capture(demo.pid)
+    assert any(lock.name.endswith("GATE") and lock.waiters for lock in snap.locks), [lock.name for lock in snap.locks]
+    for pid in demo.truth["blocked_pids"]:
+        worker = snap.process(pid)
+        thread = next(t for t in worker.threads if t.futex is not None)
+        dumped = asyncio.run(dump.dump(pid, pyspy.DumpOptions(locals=True, timeout=30.0), redact_secrets=True))
+        frames = sourcelines.with_code(next(t.frames for t in dumped if t.ident == thread.ident), pid)  # as the capture has them
+        assert any(f.locals for f in frames), "the dump read the frames' locals"
+        with memory.TargetMemory(pid, locks.version_of(worker), locks.budget(5.0)) as mem:
+            found = waited.find_waited(mem, frames, thread.futex, thread.ident)
+            spent = mem.spent
+        assert found is not None and found[1] == "__main__.GATE", found
+        assert spent < 64 << 10, f"{spent} bytes read to name it"

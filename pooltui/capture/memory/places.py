@@ -100,11 +100,12 @@ class _Walk:
         info = self.mem._type_info(type_addr)
         return info.name if info else "?"
 
-    def _globals(self, dict_addr: int) -> list[tuple[str, int]]:
+    def _globals(self, dict_addr: int, only: Optional[str] = None) -> list[tuple[str, int]]:
+        """A module's globals as walk roots (``only``: that one name, when the module has it)."""
         items = self.mem.dict_items(dict_addr)
         module = self.mem._str(items.get("__name__", 0)) or "?"
         module = "__main__" if module == "__mp_main__" else module  # the main script, re-imported in a spawn child
-        return [(f"{module}.{k}", v) for k, v in items.items() if k not in _SKIP_GLOBALS]
+        return [(f"{module}.{k}", v) for k, v in items.items() if k not in _SKIP_GLOBALS and only in (None, k)]
 
 
 def _tail(label: str) -> str:
@@ -180,6 +181,21 @@ def find_lock_place(
     place of that name is found. ``target``: look for that object instead (``futex`` unused).
     ``ident``: the thread's ident, whose frames' own globals are searched."""
     walk = _Walk(mem, futex, name_hint, target)
+    own_globals: list[int] = []
+
+    def globals_of_frames() -> list[int]:  # read once, when first asked for
+        if not own_globals:
+            own_globals.extend(frame_globals(mem, ident) or [0])
+        return [d for d in own_globals if d]
+
+    if name_hint is not None and name_hint.isidentifier() and frames and all(name != name_hint for name, _ in frames[0][1]):
+        # ``with LOCK:`` in a frame with no local LOCK: Python looks the name up in the globals
+        # the frame runs in, and so does this, before walking every frame's locals for it
+        for dict_addr in globals_of_frames():
+            hit = walk.run(walk._globals(dict_addr, only=name_hint), depth=1, cap=MAX_ITEMS)
+            if hit is not None:
+                return Place(hit[0], hit[1], "globals")
+        walk.other = None  # a fallback is what the walk below meets first, as before this look
     roots = [(name, addr) for _file, local_vars in frames for name, addr in local_vars]
     hit = walk.run(roots, depth=3, cap=MAX_LOCALS_OBJECTS)
     if hit is not None:
@@ -187,7 +203,7 @@ def find_lock_place(
     files = [f for f, _locals in frames if f]
 
     def globals_dicts() -> Iterable[int]:  # the frames' own first; sys.modules only if needed
-        yield from frame_globals(mem, ident)
+        yield from globals_of_frames()
         yield from _module_dicts(mem, walk, files)
 
     searched: list[int] = []
