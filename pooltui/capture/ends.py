@@ -245,12 +245,15 @@ def moved(raw: Snapshot, nodes: Iterable[tuple[int, int]], watch: float = 0.0, c
     those reads counts (not only up to the first: a thread outside the cycle moving says
     nothing of the cycle).
 
-    ``captured``: when (``time.monotonic()``) the kernel facts of ``raw``'s threads were all
-    read (``LiveCollector.collect``'s end). Then the capture's own read is the first of the two:
-    a thread read now with the context switches the capture counted, in the call it saw, was
-    not scheduled since -- a longer gap than ``CONFIRM_GAP``, so no wait (issue 28: the
-    blocked Pool(64)'s 50 ms). A thread that ran since (a paused dump of its process after
-    the walk adds two switches to each) is read twice, a gap apart, as without."""
+    ``captured``: when (``time.monotonic()``) the capture's walk had read the context switches
+    of all ``raw``'s threads (``Thread.switches``; ``LiveCollector``: the walk's end, before
+    any dump; the system calls were read after it). Then the capture's own read is the first
+    of the two: a thread read now with the context switches the walk counted, in the call the
+    capture saw, was not scheduled since the walk -- once ``CONFIRM_GAP`` has passed since
+    then, the same gap, so no second read (issue 28: the blocked Pool(64)'s 50 ms; counting
+    from the collection's end instead still waited ~20 ms). A thread that ran since (a paused
+    dump of its process after the walk adds two switches to each) is read twice, a gap
+    apart, as without."""
     nodes = set(nodes)
     threads = {(p.pid, t.tid): t for p in raw.processes for t in p.threads}
     if captured is not None:

@@ -226,13 +226,16 @@ async def capture_tree(
     *,
     progress: Optional[Progress] = None,
     reuse: Optional[Callable[[procs.ProcInfo], Optional[Process]]] = None,
+    on_walk: Optional[Callable[[], None]] = None,
 ) -> Snapshot:
     """Everything under ``root_pid`` now. ``reuse(info)`` may return a previous Process
     whose stacks are still valid (incremental refresh: no thread ran since they were
     dumped, see ``sources.LiveSource``); it is then not dumped again and marked ``reused``.
+    ``on_walk()`` is called once the walk has read every thread's context switches (each
+    ``Thread.switches``), before any process is dumped.
     Uses the active ``capture.state`` (a source's), or one of its own for this call."""
     with state.scope():
-        return await _capture_tree(root_pid, options, progress, reuse)
+        return await _capture_tree(root_pid, options, progress, reuse, on_walk)
 
 
 async def _capture_tree(
@@ -240,9 +243,12 @@ async def _capture_tree(
     options: CaptureOptions,
     progress: Optional[Progress],
     reuse: Optional[Callable[[procs.ProcInfo], Optional[Process]]],
+    on_walk: Optional[Callable[[], None]],
 ) -> Snapshot:
     created = time.time()
     walked = await worker.run(_walk, root_pid)
+    if on_walk is not None:
+        on_walk()
     infos = [info for info, _proc in walked]
     exe = pyspy.find_pyspy()  # PySpyMissing fails the capture: no process could be read
     limit = asyncio.Semaphore(options.concurrency or default_concurrency())

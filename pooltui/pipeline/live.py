@@ -65,7 +65,9 @@ class LiveCollector:
         # few captures reads the kernel's queue of exits at each one, with no thread (exits.watcher)
         self._exits = exits.watcher(background=long_lived)
         self.state = state.CaptureState()  # what the capture keeps between refreshes (active while a refresh runs)
-        self._collected_at: Optional[float] = None  # time.monotonic() when this refresh's kernel facts were all read
+        # time.monotonic() when this refresh's walk had read every thread's context switches
+        # (a knot's confirmation counts its gap from there: ends.moved's ``captured``)
+        self._walked_at: Optional[float] = None
 
     async def collect(self, options: CaptureOptions, pids: Optional[Collection[int]], progress: Optional[Progress]) -> Collected:
         """The tree now. ``pids`` (the `d` key): dump just these processes again; every other
@@ -86,8 +88,10 @@ class LiveCollector:
             baselines[key] = base
             return old
 
-        raw = self._with_exits(await capture_tree(self.root_pid, options, progress=progress, reuse=reuse))
-        self._collected_at = time.monotonic()
+        def walked() -> None:
+            self._walked_at = time.monotonic()
+
+        raw = self._with_exits(await capture_tree(self.root_pid, options, progress=progress, reuse=reuse, on_walk=walked))
         self._pending = baselines
         raw = self._looked_again(raw, options)
         settled = options.locks and self._nothing_dumped(raw, previous)
@@ -178,7 +182,7 @@ class LiveCollector:
     async def woken(self, raw: Snapshot, nodes: Collection[Node]) -> set[Node]:
         from pooltui.capture import ends
 
-        return await asyncio.to_thread(ends.moved, raw, nodes, 0.0, self._collected_at)
+        return await asyncio.to_thread(ends.moved, raw, nodes, 0.0, self._walked_at)
 
     async def more_exits(self, raw: Snapshot, parents: tuple[int, ...]) -> Snapshot:
         if not self._exits.working:
@@ -199,4 +203,4 @@ class LiveCollector:
     async def moved(self, raw: Snapshot, nodes: Collection[Node], watch: float = 0.0) -> Snapshot:
         from pooltui.capture import ends
 
-        return await asyncio.to_thread(ends.confirm, raw, nodes, watch, self._collected_at)
+        return await asyncio.to_thread(ends.confirm, raw, nodes, watch, self._walked_at)

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from pooltui.capture import procs
 from pooltui.capture.memory import stacks
 from pooltui.capture.pyspy import find_pyspy
+from pooltui.capture.snapshot import capture_tree
 from pooltui.model import Snapshot
 from pooltui.sources import LiveSource
 
@@ -201,3 +203,27 @@ def test_pids_dumps_only_those_and_keeps_the_rest(start_demo, pyspy_log):  # typ
     everything = capture(source, pids=tuple(p.pid for p in first.processes))  # the `D` key
     assert sorted(dumped_pids(pyspy_log.new_calls())) == sorted(p.pid for p in first.processes if p.threads)
     assert not any(p.reused for p in everything.processes)
+
+
+def test_on_walk_comes_after_every_threads_switches_and_before_any_stack_is_read(start_demo, monkeypatch):  # type: ignore[no-untyped-def]
+    """A knot's confirmation counts its gap from ``on_walk`` (ends.moved's ``captured``): it
+    must come once the walk has read every thread's context switches, and before any
+    process is read (a read after it may pause a process; its threads then count as moved)."""
+    demo = start_demo("pool_size", sys.executable, "--workers", "2", "--mode", "blocked")
+    events: list[str] = []
+    real_walk, real_threads = procs.walk_tree, stacks.StackMemory.threads
+
+    def walk_tree(pid):  # type: ignore[no-untyped-def]
+        found = real_walk(pid)
+        events.append("walked")
+        return found
+
+    def threads(self):  # type: ignore[no-untyped-def]
+        events.append(f"read {self.pid}")
+        return real_threads(self)
+
+    monkeypatch.setattr(procs, "walk_tree", walk_tree)
+    monkeypatch.setattr(stacks.StackMemory, "threads", threads)
+    snap = asyncio.run(capture_tree(demo.pid, on_walk=lambda: events.append("on_walk")))
+    assert events[:2] == ["walked", "on_walk"], events
+    assert {f"read {p.pid}" for p in snap.processes} <= set(events[2:]), events
