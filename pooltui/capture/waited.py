@@ -129,7 +129,7 @@ def find_waited(
             break
         from_code = holders.name_from_code(outer)
         if from_code and not outer.file.endswith(("threading.py", "synchronize.py")):
-            place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, from_code.rpartition(".")[2], ident)
+            place = _place(mem, frames[index + 1 : index + 1 + FRAMES_SEARCHED], futex, from_code, ident)
             placed = place is not None and place.lock.addr == obj.addr and place.name.endswith(from_code.rpartition(".")[2])
             name, frame, named = (place.name if placed else from_code), outer, True  # type: ignore[union-attr]
             break

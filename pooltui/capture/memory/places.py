@@ -54,7 +54,7 @@ class _Walk:
         self.mem = mem
         self.futex = futex
         self.target = target
-        self.name_hint = name_hint
+        self.name_hint = name_hint.rpartition(".")[2] if name_hint is not None else None  # its last name
         self.other: Optional[tuple[str, LockObject]] = None  # a hit whose name disagrees with the hint
         self.globals_seen: list[int] = []  # module dicts met through functions
 
@@ -176,9 +176,10 @@ def find_lock_place(
     """The lock whose sem_t is ``futex`` and where it lives, from a thread's frames given
     innermost first as (file, [(local name, address)]). None when not found within bounds.
 
-    ``name_hint``: the name the waiting line uses (``with LOCK:`` -> 'LOCK'); a place whose
-    last name differs (the same lock reached as ``initargs[0]``) is kept only when no
-    place of that name is found. ``target``: look for that object instead (``futex`` unused).
+    ``name_hint``: the name the waiting line uses (``with LOCK:`` -> 'LOCK', ``with
+    self._lock:`` -> 'self._lock'); a place whose last name differs (the same lock reached
+    as ``initargs[0]``) is kept only when no place of that last name is found. A bare name
+    that is no local of the first frame is looked up in the frames' globals first. ``target``: look for that object instead (``futex`` unused).
     ``ident``: the thread's ident, whose frames' own globals are searched."""
     walk = _Walk(mem, futex, name_hint, target)
     own_globals: list[int] = []
