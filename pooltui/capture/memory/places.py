@@ -179,15 +179,17 @@ def find_lock_place(
     ``name_hint``: the name the waiting line uses (``with LOCK:`` -> 'LOCK', ``with
     self._lock:`` -> 'self._lock'); a place whose last name differs (the same lock reached
     as ``initargs[0]``) is kept only when no place of that last name is found. A bare name
-    that is no local of the first frame is looked up in the frames' globals first. ``target``: look for that object instead (``futex`` unused).
+    that is no local of the first frame is looked up in the frames' globals first.
+    ``target``: look for that object instead (``futex`` unused).
     ``ident``: the thread's ident, whose frames' own globals are searched."""
     walk = _Walk(mem, futex, name_hint, target)
-    own_globals: list[int] = []
+    own_globals: Optional[list[int]] = None
 
     def globals_of_frames() -> list[int]:  # read once, when first asked for
-        if not own_globals:
-            own_globals.extend(frame_globals(mem, ident) or [0])
-        return [d for d in own_globals if d]
+        nonlocal own_globals
+        if own_globals is None:
+            own_globals = frame_globals(mem, ident)
+        return own_globals
 
     if name_hint is not None and name_hint.isidentifier() and frames and all(name != name_hint for name, _ in frames[0][1]):
         # ``with LOCK:`` in a frame with no local LOCK: Python looks the name up in the globals
