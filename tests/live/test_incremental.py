@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pooltui.capture import procs
+from pooltui.capture import dump, procs
 from pooltui.capture.memory import stacks
 from pooltui.capture.pyspy import find_pyspy
 from pooltui.capture.snapshot import capture_tree
@@ -211,7 +211,7 @@ def test_on_walk_comes_after_every_threads_switches_and_before_any_stack_is_read
     process is read (a read after it may pause a process; its threads then count as moved)."""
     demo = start_demo("pool_size", sys.executable, "--workers", "2", "--mode", "blocked")
     events: list[str] = []
-    real_walk, real_threads = procs.walk_tree, stacks.StackMemory.threads
+    real_walk, real_threads, real_dump = procs.walk_tree, stacks.StackMemory.threads, dump.dump
 
     def walk_tree(pid):  # type: ignore[no-untyped-def]
         found = real_walk(pid)
@@ -219,11 +219,16 @@ def test_on_walk_comes_after_every_threads_switches_and_before_any_stack_is_read
         return found
 
     def threads(self):  # type: ignore[no-untyped-def]
-        events.append(f"read {self.pid}")
+        events.append(f"read {self.pid}")  # read directly
         return real_threads(self)
+
+    async def dumped(pid, *args, **kwargs):  # type: ignore[no-untyped-def]
+        events.append(f"read {pid}")  # by py-spy (a process that ran since the walk, a binary's check)
+        return await real_dump(pid, *args, **kwargs)
 
     monkeypatch.setattr(procs, "walk_tree", walk_tree)
     monkeypatch.setattr(stacks.StackMemory, "threads", threads)
+    monkeypatch.setattr(dump, "dump", dumped)
     snap = asyncio.run(capture_tree(demo.pid, on_walk=lambda: events.append("on_walk")))
-    assert events[:2] == ["walked", "on_walk"], events
-    assert {f"read {p.pid}" for p in snap.processes} <= set(events[2:]), events
+    assert events[:2] == ["walked", "on_walk"] and events.count("walked") == events.count("on_walk") == 1, events
+    assert {f"read {p.pid}" for p in snap.processes if p.threads} <= set(events[2:]), events
