@@ -68,7 +68,7 @@ def managers_gone(history: History) -> list[Diagnosis]:
     current, out = history[-1], []
     if hangs.live_managers(current):
         return []
-    clients = hangs.manager_clients(current)
+    clients = hangs.manager_clients(current, history[-2])
     for diff in history.diffs:
         for alive, zombie in diff.departed:
             if alive.role != roles.MANAGER:

@@ -15,6 +15,7 @@ from typing import Optional
 from pooltui.analysis import roles
 from pooltui.analysis.frames import find, innermost_user, matches
 from pooltui.model import Certainty, Diagnosis, Frame, Kind, Process, ProcessStatus, Snapshot, Thread, ThreadRole, WaitKind, pids_key
+from pooltui.model.record import replace
 
 REPLACEMENT_GAP = 2.0  # seconds: a worker started this long after its first sibling was not in the Pool's first batch
 
@@ -237,8 +238,22 @@ def lost_task(snapshot: Snapshot) -> list[Diagnosis]:
     return out
 
 
-def manager_clients(snapshot: Snapshot) -> dict[int, list[str]]:
-    """pid -> why it uses a Manager: a thread inside a proxy call, or proxies among its locals."""
+def manager_clients(snapshot: Snapshot, before: Optional[Snapshot] = None) -> dict[int, list[str]]:
+    """pid -> why it uses a Manager: a thread inside a proxy call, or proxies among its locals.
+    ``before``: the sample before; with no Manager server alive now, a process it saw using
+    one that is the same process now stays a client (a worker of a retry loop caught between
+    two tries, awake and out of its sleep, holds the same proxies: its code did not change)."""
+    out = _clients_now(snapshot)
+    if before is None or live_managers(snapshot):
+        return out
+    for pid, lines in _clients_now(before).items():
+        now, then = snapshot.process(pid), before.process(pid)
+        if pid not in out and now is not None and then is not None and now.key == then.key and now.status != ProcessStatus.ZOMBIE:
+            out[pid] = [f"{line} (the sample before)" for line in lines]
+    return out
+
+
+def _clients_now(snapshot: Snapshot) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for p in snapshot.processes:
         if p.role == roles.MANAGER or p.status == ProcessStatus.ZOMBIE:
@@ -292,22 +307,37 @@ def manager_gone(snapshot: Snapshot) -> list[Diagnosis]:
     evidence += [f"pid {pid}: {line}" for pid, errs in failing.items() for line in errs[:2]]
     dead = ", ".join(f"pid {z.pid} {z.exit_text}" for z in zombies)
     evidence.append("no process of this tree is a Manager server" + (f" (zombie: {dead})" if zombies else ""))
-    lead = "The Manager server is gone" if failing else "Probably the Manager server is gone (a child of the tree was killed and not reaped)"
-    fails = "their calls fail" if failing else "their calls would fail"
     return [
         Diagnosis(
             kind=Kind.MANAGER_GONE,
             certainty=Certainty.INFERRED if failing else Certainty.GUESS,
             subject=pids_key(clients),
-            summary=(
-                f"{lead}: {len(clients)} process(es) still use its proxies and {fails} "
-                "(broken pipe / EOF / refused); nothing they write through the manager is stored, and they will not recover."
-            ),
+            summary=_gone_summary(len(clients), bool(failing)),
             pids=tuple(clients),
             evidence=tuple(evidence),
             fix=MANAGER_FIX,
         )
     ]
+
+
+def _gone_summary(clients: int, failing: bool) -> str:
+    lead = "The Manager server is gone" if failing else "Probably the Manager server is gone (a child of the tree was killed and not reaped)"
+    fails = "their calls fail" if failing else "their calls would fail"
+    return (
+        f"{lead}: {clients} process(es) still use its proxies and {fails} "
+        "(broken pipe / EOF / refused); nothing they write through the manager is stored, and they will not recover."
+    )
+
+
+def with_earlier_clients(d: Diagnosis, snapshot: Snapshot, before: Snapshot) -> Diagnosis:
+    """``manager_gone``'s verdict ``d`` of ``snapshot`` with the clients the sample ``before``
+    saw that are still the same processes and not named now (``manager_clients``)."""
+    extra = {pid: lines for pid, lines in manager_clients(snapshot, before).items() if pid not in d.pids}
+    if not extra:
+        return d
+    pids = (*d.pids, *extra)
+    evidence = (*d.evidence[:-1], *(f"pid {pid}: {line}" for pid, lines in extra.items() for line in lines[:2]), *d.evidence[-1:])
+    return replace(d, pids=pids, evidence=evidence, summary=_gone_summary(len(pids), d.certainty is Certainty.INFERRED))
 
 
 RULES = (pool_hung, lost_task, manager_gone)

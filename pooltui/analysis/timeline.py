@@ -123,6 +123,8 @@ def merge(current: Snapshot, history: History, over_time: Sequence[Diagnosis]) -
     prev = history[-2] if len(history) >= 2 else None
     own = list(current.diagnoses)
     if prev is not None:
+        # with the clients the sample before saw, still the same processes
+        own = [hangs.with_earlier_clients(d, current, prev) if d.kind is Kind.MANAGER_GONE else d for d in own]
         before = history.steps[-2].by_key
         own = [d for d in own if not (d.kind is Kind.POOL_HUNG and _workers_gained_cpu(before, current, d.pids[1:]))]
         moving = _oversubscribed(prev, current, before)
@@ -131,7 +133,13 @@ def merge(current: Snapshot, history: History, over_time: Sequence[Diagnosis]) -
     found = [*over_time]
     if prev is not None:  # a guess carried from the last sample gives way to the one this sample makes
         guessed = {d.pids[:1] for d in own if hangs.is_guess(d)}
-        found.extend(d for d in carried(prev, current, found) if not (hangs.is_guess(d) and d.pids[:1] in guessed))
+        # and so does the last sample's word on a gone Manager (not the series'): this sample's names its clients then and now
+        fresh = {d.kind for d in own if d.kind is Kind.MANAGER_GONE and d.certainty is not Certainty.GUESS}
+        found.extend(
+            d
+            for d in carried(prev, current, found)
+            if not (hangs.is_guess(d) and d.pids[:1] in guessed) and not (d.kind in fresh and not d.over_time)
+        )
     if any(d.kind is Kind.CRASH_LOOP for d in found):  # the series counts more deaths than one sample
         own = [d for d in own if d.kind is not Kind.CRASH_LOOP]
     retired = retired_parents(history)

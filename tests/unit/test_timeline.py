@@ -237,6 +237,26 @@ def _with_manager(s: Snapshot, pid: int) -> Snapshot:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+def test_manager_gone_keeps_a_client_caught_between_two_tries(version):
+    """The sample after names every worker the one before saw using the gone Manager, when
+    one of them is read this time with nothing telling (awake between two tries, no look at
+    its locals): the same process holds the same proxies. A worker that exited drops out."""
+    s, truth = scenario("manager_gone", version)
+    first, second = truth["worker_pids"][:2]
+    blind = no_locals(s.with_(processes=tuple(p for p in s.processes if p.pid == first)))  # nothing telling in `first`
+    caught = s.with_(processes=tuple(blind.processes[0] if p.pid == first else p for p in s.processes))
+    alone = analyze(caught)
+    [d] = [d for d in alone.diagnoses if d.kind == "manager_gone"]
+    assert first not in d.pids  # one sample alone cannot tell
+    [d] = [d for d in series(s, later(alone, 1.0))[-1].diagnoses if d.kind == "manager_gone"]
+    assert set(truth["worker_pids"]) <= set(d.pids), d.pids
+    assert any(e.startswith(f"pid {first}:") and e.endswith("(the sample before)") for e in d.evidence), d.evidence
+    assert f"{len(d.pids)} process(es)" in d.summary
+    [d] = [d for d in series(s, later(analyze(without(caught, first)), 1.0))[-1].diagnoses if d.kind == "manager_gone"]
+    assert first not in d.pids and second in d.pids
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_a_manager_seen_exiting_is_gone(version):
     s, truth = scenario("manager_gone", version)
     plain = no_locals(s)
