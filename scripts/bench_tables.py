@@ -38,6 +38,11 @@ def header(r: dict[str, Any]) -> str:
     )
 
 
+def load_range(t: dict[str, Any]) -> str:
+    """A row's 1-minute load average before and after its series ("9-7"), "-" when not kept."""
+    return "-".join(f"{x:.0f}" for x in t.get("load", ())) or "-"
+
+
 def command_tables(r: dict[str, Any], section: str = "commands") -> str:
     """The whole commands as a user times them (section ``commands``, or ``loaded``: with a
     busy loop on every CPU) and one process (``one``, with ``commands`` only)."""
@@ -49,7 +54,7 @@ def command_tables(r: dict[str, Any], section: str = "commands") -> str:
     ]
     for t in r.get(section, []):
         own = f" / {t['in_process_cpu']:.2f} s ({t['in_process_own_cpu']:.2f} s)" if "in_process_cpu" in t else ""
-        load = "-".join(f"{x:.0f}" for x in t.get("load", ())) or "-"
+        load = load_range(t)
         lines.append(
             f"| {t['workers']} {t['mode']} | {t['processes']} | {ms(t['loop'])} | {ms(t['pooltui'])} | **{t['ratio']:.2f}×**"
             f" ({t['ratio_min']:.2f}-{t['ratio_max']:.2f}) | {t['loop_cpu'] / cpus / t['loop']:.2f}× | {ms(t['in_process'])}"
@@ -80,7 +85,7 @@ def growth_table(r: dict[str, Any]) -> str:
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for t in r.get("growth", []):
-        n, load = t["processes"], "-".join(f"{x:.0f}" for x in t.get("load", ())) or "-"
+        n, load = t["processes"], load_range(t)
         lines.append(
             f"| Pool({t['workers']}) | {n} | {ms(t['loop'])} | {t['loop'] / n * 1000:.1f} ms | {ms(t['pooltui'])} | {t['pooltui'] / n * 1000:.1f} ms"
             f" | **{t['ratio']:.2f}×** | {t['pooltui_cpu'] / n * 1000:.1f} / {t['loop_cpu'] / n * 1000:.1f} ms | {load} |"

@@ -244,11 +244,18 @@ def manager_clients(snapshot: Snapshot, before: Optional[Snapshot] = None) -> di
     one that is the same process now stays a client (a worker of a retry loop caught between
     two tries, awake and out of its sleep, holds the same proxies: its code did not change)."""
     out = _clients_now(snapshot)
-    if before is None or live_managers(snapshot):
-        return out
+    return {**out, **_clients_before(snapshot, before, out)} if before is not None else out
+
+
+def _clients_before(snapshot: Snapshot, before: Snapshot, named: Iterable[int]) -> dict[int, list[str]]:
+    """The clients ``before`` saw, not among ``named``, that are the same processes in
+    ``snapshot`` where no Manager server is alive, their lines marked as the sample before's."""
+    if live_managers(snapshot):
+        return {}
+    out, named = {}, set(named)
     for pid, lines in _clients_now(before).items():
         now, then = snapshot.process(pid), before.process(pid)
-        if pid not in out and now is not None and then is not None and now.key == then.key and now.status != ProcessStatus.ZOMBIE:
+        if pid not in named and now is not None and then is not None and now.key == then.key and now.status != ProcessStatus.ZOMBIE:
             out[pid] = [f"{line} (the sample before)" for line in lines]
     return out
 
@@ -332,7 +339,7 @@ def _gone_summary(clients: int, failing: bool) -> str:
 def with_earlier_clients(d: Diagnosis, snapshot: Snapshot, before: Snapshot) -> Diagnosis:
     """``manager_gone``'s verdict ``d`` of ``snapshot`` with the clients the sample ``before``
     saw that are still the same processes and not named now (``manager_clients``)."""
-    extra = {pid: lines for pid, lines in manager_clients(snapshot, before).items() if pid not in d.pids}
+    extra = _clients_before(snapshot, before, d.pids)
     if not extra:
         return d
     pids = (*d.pids, *extra)
